@@ -1,0 +1,151 @@
+//! The command line, declared with clap. Only parsing lives here.
+
+use clap::{Args, Parser, Subcommand};
+use clap_complete::Shell;
+use std::path::PathBuf;
+
+/// Edit locally, run AI coding agents on your VPS: a persistent remote tmux
+/// session per project, reached over SSH.
+///
+/// Run `sinc` in a project folder to create or attach its session.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sinc",
+    version,
+    args_conflicts_with_subcommands = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// What to do (default: create or attach the project's session).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Attach only: fail (exit 2) when the project has no session.
+    #[arg(short = 'r', long = "reattach", conflicts_with_all = ["list", "kill"])]
+    pub reattach: bool,
+
+    /// Same as `sinc list`.
+    #[arg(short = 'l', long = "list", conflicts_with = "kill")]
+    pub list: bool,
+
+    /// Same as `sinc kill ID`.
+    #[arg(short = 'k', long = "kill", value_name = "ID")]
+    pub kill: Option<String>,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// More diagnostics on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Machine-readable output on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Answer yes to confirmations.
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+
+    /// Use this config file instead of ~/.config/sincronizado/config.toml.
+    #[arg(long, global = true, value_name = "FILE", env = "SINC_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Use this profile from the config file.
+    #[arg(long, global = true, value_name = "NAME", env = "SINC_PROFILE")]
+    pub profile: Option<String>,
+
+    /// Trust and record the host key of a host never seen before.
+    #[arg(long, global = true)]
+    pub accept_new_host: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Everything `sinc` does except attaching a terminal (for scripts); idempotent.
+    Start,
+    /// Run one command in the project's remote folder; arguments are passed word for word.
+    Exec(ExecArgs),
+    /// List the project sessions on the VPS.
+    #[command(alias = "ls")]
+    List,
+    /// End a session (remote files are kept). Accepts a unique prefix of the id.
+    Kill {
+        /// Session id or a unique prefix of it.
+        id: String,
+    },
+    /// Print the session id of a folder (default: the current one).
+    Id {
+        /// The folder.
+        path: Option<PathBuf>,
+    },
+    /// Write the configuration (~/.config/sincronizado/config.toml).
+    Setup(SetupArgs),
+    /// Inspect the configuration.
+    Config {
+        /// What to do.
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        shell: Shell,
+    },
+}
+
+/// `sinc exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Do not forward stdin (like `ssh -n`).
+    #[arg(short = 'n', long = "no-stdin")]
+    pub no_stdin: bool,
+
+    /// The command and its arguments (after `--`).
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<String>,
+}
+
+/// `sinc setup`.
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// The VPS: a Host alias from ~/.ssh/config, a host name or an address.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Remote user (default: from ~/.ssh/config, else your local user name).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// SSH port (default: from ~/.ssh/config, else 22).
+    #[arg(long)]
+    pub port: Option<i64>,
+    /// Private key to use (default: from ~/.ssh/config, else the usual keys).
+    #[arg(long, value_name = "PATH")]
+    pub key: Option<PathBuf>,
+    /// The agent: `opencode`, `claude`, or any command line.
+    #[arg(long, value_name = "AGENT")]
+    pub agent: Option<String>,
+    /// Remote folder under which projects are placed.
+    #[arg(long, value_name = "PATH")]
+    pub remote_base: Option<String>,
+}
+
+/// `sinc config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the merged configuration and where each value came from.
+    Show,
+}

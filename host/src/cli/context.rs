@@ -1,0 +1,213 @@
+//! What every command starts from: the XDG folders, the merged configuration,
+//! the project folder, and how to connect to the VPS.
+
+use super::args::GlobalArgs;
+use super::output;
+use crate::config::{self, Config, FlagValue, LoadRequest, Loaded, Origin};
+use crate::error::{Error, Result};
+use crate::paths::Dirs;
+use crate::session::SessionSpec;
+use crate::session::tmux::status;
+use crate::session_id;
+use crate::transport::{
+    self, ConnectOptions, Connection, Defaults, Overrides, Prompter, SshConfigFile, Target, quote,
+};
+use std::path::PathBuf;
+
+/// The loaded state a command runs with.
+#[derive(Debug)]
+pub struct Context {
+    /// Local folders.
+    pub dirs: Dirs,
+    /// The configuration and its provenance.
+    pub loaded: Loaded,
+    /// Global flags.
+    pub global: GlobalArgs,
+    /// The canonical project folder (the current directory).
+    pub project_dir: PathBuf,
+}
+
+impl Context {
+    /// Load the configuration for the current directory.
+    pub fn load(global: &GlobalArgs) -> Result<Context> {
+        let dirs = Dirs::from_env().map_err(|e| Error::Failure(e.to_string()))?;
+        let cwd = std::env::current_dir()
+            .map_err(|e| Error::Failure(format!("cannot read the current directory: {e}")))?;
+        let project_dir = session_id::project_path(&cwd)
+            .map_err(|e| Error::Failure(format!("cannot resolve {}: {e}", cwd.display())))?;
+        let mut flags = Vec::new();
+        if global.accept_new_host {
+            flags.push(FlagValue {
+                flag: "--accept-new-host",
+                key: "ssh.accept_new_host",
+                value: toml::Value::Boolean(true),
+            });
+        }
+        let request = LoadRequest {
+            config_file: global.config.clone(),
+            profile: global.profile.clone(),
+            project_dir: Some(project_dir.clone()),
+            flags,
+            env: LoadRequest::process_env(),
+        };
+        let loaded = config::load(&dirs, &request)?;
+        if let Some(import) = &loaded.imported {
+            output::notice(
+                global.quiet,
+                &format!(
+                    "Imported the original tool's config.json into {}:\n  {}{}",
+                    loaded.config_file.display(),
+                    import.imported.join("\n  "),
+                    if import.skipped.is_empty() {
+                        String::new()
+                    } else {
+                        format!("\n  not imported: {}", import.skipped.join(", "))
+                    }
+                ),
+            );
+        }
+        Ok(Context {
+            dirs,
+            loaded,
+            global: global.clone(),
+            project_dir,
+        })
+    }
+
+    /// The merged configuration.
+    pub fn config(&self) -> &Config {
+        &self.loaded.config
+    }
+
+    /// This project's session.
+    pub fn spec(&self) -> SessionSpec {
+        SessionSpec::new(self.project_dir.clone(), self.config())
+    }
+
+    /// The configured VPS, or a configuration error saying how to set one.
+    pub fn host(&self) -> Result<&str> {
+        self.config().vps.host.as_deref().ok_or_else(|| {
+            Error::Config(config::ConfigError::new(
+                Origin::File(self.loaded.config_file.clone()),
+                "no VPS configured: run `sinc setup --host HOST` (or set SINC_HOST)",
+            ))
+        })
+    }
+
+    /// Where and how to connect.
+    pub fn target(&self) -> Result<Target> {
+        let host = self.host()?;
+        let c = self.config();
+        let explicit = |key: &str| self.loaded.origin_of(key) != Origin::Default;
+        let overrides = Overrides {
+            user: c.vps.user.clone(),
+            port: c.vps.port.map(|p| p.0),
+            identity_file: c.vps.identity_file.clone(),
+            connect_timeout: explicit("ssh.connect_timeout")
+                .then(|| c.ssh.connect_timeout.duration()),
+            keepalive_interval: explicit("ssh.keepalive_interval")
+                .then(|| c.ssh.keepalive_interval.duration()),
+            accept_new_host: c.ssh.accept_new_host,
+        };
+        let defaults = Defaults {
+            connect_timeout: c.ssh.connect_timeout.duration(),
+            keepalive_interval: c.ssh.keepalive_interval.duration(),
+        };
+        Ok(SshConfigFile::load(&self.dirs.home)?.resolve(host, &overrides, &defaults)?)
+    }
+
+    /// Connect to the VPS.
+    pub async fn connect(&self) -> Result<Connection> {
+        let target = self.target()?;
+        tracing::info!("connecting to {}", target.describe());
+        let opts = ConnectOptions {
+            prompter: Prompter::detect(),
+            quiet: self.global.quiet,
+        };
+        Ok(transport::connect(&target, opts).await?)
+    }
+
+    /// The error for a remote script's precondition status, if it is one.
+    pub async fn precondition_error(
+        &self,
+        conn: &Connection,
+        code: u32,
+        spec: &SessionSpec,
+    ) -> Option<Error> {
+        let host = self.host().unwrap_or("the VPS");
+        match code {
+            status::NO_TMUX => Some(Error::Unavailable(format!(
+                "tmux is not installed on {host}; install it with: {}",
+                install_hint(conn, "tmux").await
+            ))),
+            status::NO_SESSION => Some(Error::Usage(format!(
+                "this project has no session on {host} ({}); start one with `sinc` or `sinc start`",
+                spec.id
+            ))),
+            status::NO_AGENT => Some(Error::Unavailable(format!(
+                "the agent `{}` is not on the remote PATH of {host} (checked with your login shell there); install it on the VPS, or set `agent` to its full path",
+                spec.agent
+                    .program()
+                    .unwrap_or_else(|| spec.agent.to_string())
+            ))),
+            status::NO_FOLDER => Some(Error::Failure(format!(
+                "cannot create the remote folder {} on {host}",
+                spec.remote_path
+            ))),
+            _ => None,
+        }
+    }
+}
+
+/// The command that installs `package` with the VPS's package manager.
+async fn install_hint(conn: &Connection, package: &str) -> String {
+    let probe = quote::sh_script(
+        "for pm in apt-get dnf yum apk pacman zypper brew; do if command -v $pm >/dev/null 2>&1; then echo $pm; exit 0; fi; done; echo unknown",
+    );
+    let pm = conn
+        .run(&probe, b"")
+        .await
+        .map(|o| o.stdout_text().trim().to_owned())
+        .unwrap_or_default();
+    let p = quote::word(package);
+    match pm.as_str() {
+        "apt-get" => format!("sudo apt-get install -y {p}"),
+        "dnf" => format!("sudo dnf install -y {p}"),
+        "yum" => format!("sudo yum install -y {p}"),
+        "apk" => format!("sudo apk add {p}"),
+        "pacman" => format!("sudo pacman -S --noconfirm {p}"),
+        "zypper" => format!("sudo zypper install -y {p}"),
+        "brew" => format!("brew install {p}"),
+        _ => format!("your package manager (e.g. `sudo apt-get install {p}`)"),
+    }
+}
+
+impl Context {
+    /// Record the session locally so `sinc list` can name its folder.
+    pub fn remember_session(&self, spec: &SessionSpec) {
+        let registry = crate::session::Registry::new(&self.dirs.data);
+        let id = spec.id.to_string();
+        let created = registry.load(&id).map(|r| r.created).unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        });
+        let record = crate::session::SessionRecord {
+            id,
+            local_path: spec.local_path.clone(),
+            remote_path: spec.remote_path.clone(),
+            host: self.host().unwrap_or_default().to_owned(),
+            agent: spec.agent.to_string(),
+            created,
+        };
+        if let Err(e) = registry.save(&record) {
+            tracing::warn!("could not record the session locally: {e}");
+        }
+    }
+
+    /// The local machine's name, recorded with sessions it creates.
+    pub fn client_name() -> String {
+        whoami::hostname().unwrap_or_else(|_| "unknown".into())
+    }
+}

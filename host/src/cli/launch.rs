@@ -1,0 +1,64 @@
+//! `sinc` and `sinc -r`: create-or-attach (or attach-only) the project's
+//! remote tmux session on a PTY.
+
+use super::context::Context;
+use super::output;
+use crate::error::Result;
+use crate::remote::{self, LocalBinary};
+use crate::session::{self, AttachEnd, AttachError, terminal, tmux};
+use crate::transport::{ConnectError, RemoteStatus};
+
+/// Attach the terminal to the project's session; create it first unless
+/// `attach_only`.
+pub async fn run(ctx: &Context, attach_only: bool) -> Result<i32> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Err(AttachError::NotATerminal.into());
+    }
+    let spec = ctx.spec();
+    let conn = ctx.connect().await?;
+    let script = if attach_only {
+        tmux::attach_script(&spec)
+    } else {
+        ctx.remember_session(&spec);
+        tmux::create_and_attach_script(&spec, terminal::size(), &Context::client_name())
+    };
+    let install = async {
+        let local = LocalBinary::current(&ctx.dirs.cache).map_err(remote::InstallError::from)?;
+        remote::ensure(&conn, &local).await
+    };
+    let (end, installed) = tokio::join!(session::attach(&conn, &script), install);
+    let end = end?;
+    if let Err(e) = installed {
+        output::warn(&e.to_string());
+    }
+    let code = match end {
+        AttachEnd::Exited(RemoteStatus::Exited(code)) => {
+            match ctx.precondition_error(&conn, code, &spec).await {
+                Some(err) => return Err(err),
+                None => i32::try_from(code).unwrap_or(1),
+            }
+        }
+        AttachEnd::Exited(status) => status.exit_code(),
+        AttachEnd::EscapeDisconnect => {
+            output::notice(
+                ctx.global.quiet,
+                &format!(
+                    "\r\nDisconnected; {} keeps running on {}. `sinc -r` re-attaches.",
+                    spec.id,
+                    ctx.host()?
+                ),
+            );
+            0
+        }
+        AttachEnd::Signal(n) => 128 + n,
+        AttachEnd::ConnectionLost => {
+            return Err(ConnectError::Lost {
+                addr: conn.target().describe(),
+            }
+            .into());
+        }
+    };
+    conn.disconnect().await;
+    Ok(code)
+}

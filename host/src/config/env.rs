@@ -1,0 +1,130 @@
+//! `SINC_*` environment overrides: one table, used by the loader and the docs.
+
+use super::error::{ConfigError, Origin};
+
+/// How an environment variable's text becomes a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Taken as is.
+    Text,
+    /// A whole number.
+    Integer,
+    /// `1/true/yes/on` or `0/false/no/off`.
+    Bool,
+    /// Comma-separated list.
+    List,
+}
+
+/// One environment override.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvVar {
+    /// Variable name.
+    pub name: &'static str,
+    /// The dotted setting it overrides.
+    pub key: &'static str,
+    /// How its text is read.
+    pub kind: Kind,
+}
+
+/// Every setting that can be overridden from the environment.
+pub const ENV_VARS: &[EnvVar] = &[
+    EnvVar {
+        name: "SINC_HOST",
+        key: "vps.host",
+        kind: Kind::Text,
+    },
+    EnvVar {
+        name: "SINC_USER",
+        key: "vps.user",
+        kind: Kind::Text,
+    },
+    EnvVar {
+        name: "SINC_PORT",
+        key: "vps.port",
+        kind: Kind::Integer,
+    },
+    EnvVar {
+        name: "SINC_IDENTITY_FILE",
+        key: "vps.identity_file",
+        kind: Kind::Text,
+    },
+    EnvVar {
+        name: "SINC_AGENT",
+        key: "agent",
+        kind: Kind::Text,
+    },
+    EnvVar {
+        name: "SINC_SYNC_MODE",
+        key: "sync.mode",
+        kind: Kind::Text,
+    },
+    EnvVar {
+        name: "SINC_IGNORE",
+        key: "sync.ignore",
+        kind: Kind::List,
+    },
+    EnvVar {
+        name: "SINC_REMOTE_BASE",
+        key: "sync.remote_base",
+        kind: Kind::Text,
+    },
+    EnvVar {
+        name: "SINC_REMOTE_PATH",
+        key: "sync.remote_path",
+        kind: Kind::Text,
+    },
+    EnvVar {
+        name: "SINC_CONNECT_TIMEOUT",
+        key: "ssh.connect_timeout",
+        kind: Kind::Integer,
+    },
+    EnvVar {
+        name: "SINC_KEEPALIVE_INTERVAL",
+        key: "ssh.keepalive_interval",
+        kind: Kind::Integer,
+    },
+    EnvVar {
+        name: "SINC_ACCEPT_NEW_HOST",
+        key: "ssh.accept_new_host",
+        kind: Kind::Bool,
+    },
+];
+
+/// Variables read by clap rather than by the loader (listed for the docs).
+pub const ENV_FLAGS: &[(&str, &str)] = &[
+    (
+        "SINC_CONFIG",
+        "the config file to use instead of the default (`--config`)",
+    ),
+    ("SINC_PROFILE", "the profile to use (`--profile`)"),
+];
+
+impl EnvVar {
+    /// Turn the variable's text into a config value.
+    pub fn parse(&self, text: &str) -> Result<toml::Value, ConfigError> {
+        let bad = |what: &str| ConfigError {
+            origin: Origin::Env(self.name),
+            position: None,
+            key: Some(self.key.to_owned()),
+            message: format!("expected {what}, found {text:?}"),
+        };
+        Ok(match self.kind {
+            Kind::Text => toml::Value::String(text.to_owned()),
+            Kind::Integer => {
+                toml::Value::Integer(text.trim().parse().map_err(|_| bad("a whole number"))?)
+            }
+            Kind::Bool => match text.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => toml::Value::Boolean(true),
+                "0" | "false" | "no" | "off" => toml::Value::Boolean(false),
+                _ => return Err(bad("true or false")),
+            },
+            Kind::List => toml::Value::Array(
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| toml::Value::String(s.to_owned()))
+                    .collect(),
+            ),
+        })
+    }
+}

@@ -1,0 +1,284 @@
+//! The schema of each config file, validated strictly (unknown keys and wrong
+//! types are errors with a line and column), and turned into a flat list of
+//! dotted keys so layers can be merged with their provenance.
+
+use super::error::{ConfigError, Origin};
+use super::model::{Agent, Port, Seconds, SyncMode};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The settings any layer may carry. Every field is optional: a layer only
+/// says what it changes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    vps: Option<VpsSettings>,
+    sync: Option<SyncSettings>,
+    agent: Option<Agent>,
+    ssh: Option<SshSettings>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VpsSettings {
+    host: Option<NonEmpty>,
+    user: Option<NonEmpty>,
+    port: Option<Port>,
+    identity_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SyncSettings {
+    mode: Option<SyncMode>,
+    ignore: Option<Vec<String>>,
+    remote_base: Option<NonEmpty>,
+    remote_path: Option<NonEmpty>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SshSettings {
+    connect_timeout: Option<Seconds>,
+    keepalive_interval: Option<Seconds>,
+    accept_new_host: Option<bool>,
+}
+
+/// A string that must not be blank.
+#[derive(Debug)]
+struct NonEmpty(String);
+
+impl<'de> Deserialize<'de> for NonEmpty {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<NonEmpty, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.trim().is_empty() {
+            return Err(serde::de::Error::custom("must not be empty"));
+        }
+        Ok(NonEmpty(s.trim().to_owned()))
+    }
+}
+
+/// `~/.config/sincronizado/config.toml`: the settings, plus named profiles.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserFileSchema {
+    #[serde(rename = "default_profile")]
+    _default_profile: Option<String>,
+    #[serde(rename = "profiles")]
+    _profiles: Option<BTreeMap<String, Settings>>,
+    #[serde(rename = "vps")]
+    _vps: Option<VpsSettings>,
+    #[serde(rename = "sync")]
+    _sync: Option<SyncSettings>,
+    #[serde(rename = "agent")]
+    _agent: Option<Agent>,
+    #[serde(rename = "ssh")]
+    _ssh: Option<SshSettings>,
+}
+
+/// A project's `.sinc.toml`: the settings, plus which profile the project uses.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProjectFileSchema {
+    #[serde(rename = "profile")]
+    _profile: Option<String>,
+    #[serde(rename = "vps")]
+    _vps: Option<VpsSettings>,
+    #[serde(rename = "sync")]
+    _sync: Option<SyncSettings>,
+    #[serde(rename = "agent")]
+    _agent: Option<Agent>,
+    #[serde(rename = "ssh")]
+    _ssh: Option<SshSettings>,
+}
+
+/// Dotted keys (`vps.host`) and their values, in one layer.
+pub type FlatValues = BTreeMap<String, toml::Value>;
+
+/// The parsed user config file.
+#[derive(Debug, Default)]
+pub struct UserFile {
+    /// Top-level settings.
+    pub values: FlatValues,
+    /// `default_profile`.
+    pub default_profile: Option<String>,
+    /// `[profiles.NAME]` tables, flattened.
+    pub profiles: BTreeMap<String, FlatValues>,
+}
+
+/// The parsed project file.
+#[derive(Debug, Default)]
+pub struct ProjectFile {
+    /// Its settings.
+    pub values: FlatValues,
+    /// `profile = "NAME"`.
+    pub profile: Option<String>,
+}
+
+/// Parse and validate the user config file's text.
+pub fn parse_user_file(path: &Path, text: &str) -> Result<UserFile, ConfigError> {
+    let origin = Origin::File(path.to_path_buf());
+    validate::<UserFileSchema>(&origin, text)?;
+    let mut table = parse_table(&origin, text)?;
+    let default_profile = take_string(&mut table, "default_profile");
+    let mut profiles = BTreeMap::new();
+    if let Some(toml::Value::Table(t)) = table.remove("profiles") {
+        for (name, value) in t {
+            if let toml::Value::Table(p) = value {
+                profiles.insert(name, flatten(p));
+            }
+        }
+    }
+    Ok(UserFile {
+        values: flatten(table),
+        default_profile,
+        profiles,
+    })
+}
+
+/// Parse and validate a project's `.sinc.toml`.
+pub fn parse_project_file(path: &Path, text: &str) -> Result<ProjectFile, ConfigError> {
+    let origin = Origin::Project(path.to_path_buf());
+    if let Err(mut e) = validate::<ProjectFileSchema>(&origin, text) {
+        if e.message.contains("unknown field `profiles`") || e.message.contains("`default_profile`")
+        {
+            e.message = "profiles are defined in the user config; a project picks one with `profile = \"NAME\"`".into();
+        }
+        return Err(e);
+    }
+    let mut table = parse_table(&origin, text)?;
+    let profile = take_string(&mut table, "profile");
+    Ok(ProjectFile {
+        values: flatten(table),
+        profile,
+    })
+}
+
+/// Check that a single dotted key with a value is a valid setting, e.g. an
+/// environment override.
+pub fn validate_value(origin: &Origin, key: &str, value: &toml::Value) -> Result<(), ConfigError> {
+    let table = unflatten(std::iter::once((key.to_owned(), value.clone())));
+    toml::Value::Table(table)
+        .try_into::<Settings>()
+        .map(|_| ())
+        .map_err(|e| ConfigError {
+            origin: origin.clone(),
+            position: None,
+            key: Some(key.to_owned()),
+            message: e.message().trim().to_owned(),
+        })
+}
+
+fn validate<T: serde::de::DeserializeOwned>(
+    origin: &Origin,
+    text: &str,
+) -> Result<(), ConfigError> {
+    toml::from_str::<T>(text)
+        .map(|_| ())
+        .map_err(|e| ConfigError::from_toml(origin.clone(), text, &e))
+}
+
+fn parse_table(origin: &Origin, text: &str) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>()
+        .map_err(|e| ConfigError::from_toml(origin.clone(), text, &e))
+}
+
+fn take_string(table: &mut toml::Table, key: &str) -> Option<String> {
+    match table.remove(key) {
+        Some(toml::Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// `{vps: {host: x}}` → `{"vps.host": x}`. Arrays stay whole values.
+pub fn flatten(table: toml::Table) -> FlatValues {
+    let mut out = FlatValues::new();
+    fn walk(prefix: &str, table: toml::Table, out: &mut FlatValues) {
+        for (k, v) in table {
+            let key = if prefix.is_empty() {
+                k
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                toml::Value::Table(t) => walk(&key, t, out),
+                other => {
+                    out.insert(key, other);
+                }
+            }
+        }
+    }
+    walk("", table, &mut out);
+    out
+}
+
+/// The inverse of [`flatten`].
+pub fn unflatten(values: impl IntoIterator<Item = (String, toml::Value)>) -> toml::Table {
+    let mut root = toml::Table::new();
+    for (key, value) in values {
+        let mut parts: Vec<&str> = key.split('.').collect();
+        let Some(last) = parts.pop() else { continue };
+        let mut table = &mut root;
+        for part in parts {
+            let entry = table
+                .entry(part.to_owned())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if !entry.is_table() {
+                *entry = toml::Value::Table(toml::Table::new());
+            }
+            let toml::Value::Table(t) = entry else {
+                unreachable!("just made a table")
+            };
+            table = t;
+        }
+        table.insert(last.to_owned(), value);
+    }
+    root
+}
+
+/// Deserialize merged values into the all-optional settings shape.
+pub fn settings_from(
+    values: impl IntoIterator<Item = (String, toml::Value)>,
+) -> Result<Settings, String> {
+    toml::Value::Table(unflatten(values))
+        .try_into::<Settings>()
+        .map_err(|e| e.message().trim().to_owned())
+}
+
+impl Settings {
+    /// Apply these settings over a config: each value present replaces the
+    /// config's.
+    pub fn apply(self, config: &mut super::Config) {
+        if let Some(vps) = self.vps {
+            set(&mut config.vps.host, vps.host.map(|v| v.0));
+            set(&mut config.vps.user, vps.user.map(|v| v.0));
+            set(&mut config.vps.port, vps.port);
+            set(&mut config.vps.identity_file, vps.identity_file);
+        }
+        if let Some(sync) = self.sync {
+            replace(&mut config.sync.mode, sync.mode);
+            replace(&mut config.sync.ignore, sync.ignore);
+            replace(&mut config.sync.remote_base, sync.remote_base.map(|v| v.0));
+            set(&mut config.sync.remote_path, sync.remote_path.map(|v| v.0));
+        }
+        replace(&mut config.agent, self.agent);
+        if let Some(ssh) = self.ssh {
+            replace(&mut config.ssh.connect_timeout, ssh.connect_timeout);
+            replace(&mut config.ssh.keepalive_interval, ssh.keepalive_interval);
+            replace(&mut config.ssh.accept_new_host, ssh.accept_new_host);
+        }
+    }
+}
+
+fn set<T>(slot: &mut Option<T>, value: Option<T>) {
+    if value.is_some() {
+        *slot = value;
+    }
+}
+
+fn replace<T>(slot: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *slot = v;
+    }
+}

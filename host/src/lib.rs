@@ -1,0 +1,16 @@
+//! sinc: edit code on your laptop while AI coding agents run on a VPS.
+//!
+//! This crate is the `sinc` binary's library: configuration, session ids, the
+//! SSH transport, remote tmux sessions and the remote install of the binary.
+//! The CLI (`cli`) is a thin layer over it.
+
+pub mod atomic_file;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod exit;
+pub mod paths;
+pub mod remote;
+pub mod session;
+pub mod session_id;
+pub mod transport;

@@ -1,0 +1,63 @@
+//! The `sinc` binary: parse the command line, run it, exit with its status.
+
+use clap::Parser;
+use sinc::cli::{self, Cli, output};
+use sinc::exit::ExitCode;
+use std::io::Write;
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            let code = if e.use_stderr() {
+                ExitCode::Usage.code()
+            } else {
+                ExitCode::Success.code()
+            };
+            std::process::exit(code);
+        }
+    };
+    init_tracing(cli.global.verbose, cli.global.quiet);
+    let json = cli.global.json;
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sinc: cannot start the async runtime: {e}");
+            std::process::exit(ExitCode::Failure.code());
+        }
+    };
+    let code = match runtime.block_on(cli::run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            output::error(&err, json);
+            err.exit_code().code()
+        }
+    };
+    sinc::session::terminal::restore();
+    let _ = std::io::stdout().flush();
+    // Exit without dropping the runtime: a blocking stdin read may still be
+    // pending and would otherwise hold the process open.
+    std::process::exit(code);
+}
+
+fn init_tracing(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "sinc=info,warn",
+        (false, 2) => "sinc=debug,info",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_env("SINC_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(verbose >= 2)
+        .without_time()
+        .try_init();
+}

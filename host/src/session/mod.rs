@@ -1,0 +1,14 @@
+//! Project sessions: ids, the remote tmux session running the agent, attaching
+//! a terminal to it, and the local record of sessions. Knows nothing about
+//! sync internals.
+
+pub mod attach;
+pub mod escape;
+pub mod registry;
+pub mod spec;
+pub mod terminal;
+pub mod tmux;
+
+pub use attach::{AttachEnd, AttachError, attach};
+pub use registry::{Registry, SessionRecord};
+pub use spec::SessionSpec;

@@ -1,0 +1,348 @@
+//! The remote tmux commands, as POSIX scripts built from a session spec, and
+//! the parsing of what they print. Pure: nothing here touches the network.
+//!
+//! Sessions live on the remote user's default tmux server, so `tmux ls` on the
+//! VPS shows them. Their metadata is kept in tmux user options (`@sinc_*`) so
+//! `sinc list` works from any folder and any laptop.
+
+use super::spec::SessionSpec;
+use crate::transport::quote;
+
+/// Exit statuses the scripts use to report a precondition (chosen above the
+/// range tmux and shells use).
+pub mod status {
+    /// tmux is not installed.
+    pub const NO_TMUX: u32 = 200;
+    /// The project has no session (attach-only).
+    pub const NO_SESSION: u32 = 201;
+    /// The agent's program is not on the remote PATH.
+    pub const NO_AGENT: u32 = 202;
+    /// The remote folder could not be created.
+    pub const NO_FOLDER: u32 = 203;
+}
+
+/// Size of the terminal a session is created for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size {
+    /// Columns.
+    pub cols: u16,
+    /// Rows.
+    pub rows: u16,
+}
+
+const OPT_LOCAL: &str = "@sinc_local_path";
+const OPT_REMOTE: &str = "@sinc_remote_path";
+const OPT_AGENT: &str = "@sinc_agent";
+const OPT_HOST: &str = "@sinc_client";
+
+fn target(spec: &SessionSpec) -> String {
+    quote::word(&format!("={}", spec.id))
+}
+
+/// The part shared by `start` and create-or-attach: create the session if it
+/// does not exist. Prints `created` or `exists`.
+fn create_if_missing(spec: &SessionSpec, size: Size, client: &str) -> String {
+    let t = target(spec);
+    let id = quote::word(&spec.id.to_string());
+    let agent_check = match spec.agent.program() {
+        Some(program) => format!(
+            "\"${{SHELL:-/bin/sh}}\" -lc {} >/dev/null 2>&1 </dev/null || exit {}\n  ",
+            quote::word(&format!("command -v {}", quote::word(&program))),
+            status::NO_AGENT
+        ),
+        None => String::new(),
+    };
+    let env = [
+        format!("SINC_SESSION_ID={}", spec.id),
+        format!("SINC_PROJECT={}", spec.project_name()),
+    ];
+    format!(
+        "command -v tmux >/dev/null 2>&1 || exit {no_tmux}
+if tmux has-session -t {t} 2>/dev/null; then
+  echo exists
+else
+  DIR={dir}
+  mkdir -p \"$DIR\" || exit {no_folder}
+  cd \"$DIR\" || exit {no_folder}
+  DIR=$(pwd -P)
+  {agent_check}tmux new-session -d -s {id} -c \"$DIR\" -x {cols} -y {rows} -- env {env} \"${{SHELL:-/bin/sh}}\" -lc {agent} \\; \
+set-option -t {t} {o_local} {local} \\; set-option -t {t} {o_remote} \"$DIR\" \\; \
+set-option -t {t} {o_agent} {agent} \\; set-option -t {t} {o_host} {client} || tmux has-session -t {t} || exit 1
+  echo created
+fi
+",
+        no_tmux = status::NO_TMUX,
+        no_folder = status::NO_FOLDER,
+        dir = quote::remote_path(&spec.remote_path),
+        cols = size.cols.max(20),
+        rows = size.rows.max(5),
+        env = quote::words(&env),
+        agent = quote::word(spec.agent.command_line()),
+        local = quote::word(&spec.local_path.to_string_lossy()),
+        client = quote::word(client),
+        o_local = OPT_LOCAL,
+        o_remote = OPT_REMOTE,
+        o_agent = OPT_AGENT,
+        o_host = OPT_HOST,
+    )
+}
+
+/// Create the session if missing, without attaching (`sinc start`).
+pub fn start_script(spec: &SessionSpec, size: Size, client: &str) -> String {
+    quote::sh_script(&create_if_missing(spec, size, client))
+}
+
+/// Create the session if missing, then attach to it (`sinc`). Runs on a PTY.
+pub fn create_and_attach_script(spec: &SessionSpec, size: Size, client: &str) -> String {
+    let script = format!(
+        "{} >/dev/null\nexec tmux attach-session -t {}\n",
+        create_if_missing(spec, size, client).trim_end(),
+        target(spec)
+    );
+    // `create_if_missing` ends with an `if … fi` block; silence its echo.
+    quote::sh_script(&script)
+}
+
+/// Attach to an existing session only (`sinc -r`). Runs on a PTY.
+pub fn attach_script(spec: &SessionSpec) -> String {
+    let t = target(spec);
+    quote::sh_script(&format!(
+        "command -v tmux >/dev/null 2>&1 || exit {}\ntmux has-session -t {t} 2>/dev/null || exit {}\nexec tmux attach-session -t {t}\n",
+        status::NO_TMUX,
+        status::NO_SESSION
+    ))
+}
+
+/// End a session (remote files are kept).
+pub fn kill_script(id: &str) -> String {
+    quote::sh_script(&format!(
+        "command -v tmux >/dev/null 2>&1 || exit {}\ntmux kill-session -t {}\n",
+        status::NO_TMUX,
+        quote::word(&format!("={id}"))
+    ))
+}
+
+/// List every session on the server with sinc's metadata, one per line.
+pub fn list_script() -> String {
+    let format = [
+        "#{session_name}",
+        "#{session_attached}",
+        "#{session_created}",
+        "#{@sinc_local_path}",
+        "#{@sinc_remote_path}",
+        "#{@sinc_agent}",
+        "#{@sinc_client}",
+    ]
+    .join("\t");
+    quote::sh_script(&format!(
+        "command -v tmux >/dev/null 2>&1 || exit {}\ntmux list-sessions -F {} 2>/dev/null || true\n",
+        status::NO_TMUX,
+        quote::word(&format)
+    ))
+}
+
+/// One remote tmux session as `list` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteSession {
+    /// The tmux session name (`sinc-…`).
+    pub id: String,
+    /// Attached clients.
+    pub attached: u32,
+    /// Creation time, seconds since the epoch.
+    pub created: u64,
+    /// Local project folder, when recorded.
+    pub local_path: Option<String>,
+    /// Remote folder, when recorded.
+    pub remote_path: Option<String>,
+    /// Agent command, when recorded.
+    pub agent: Option<String>,
+    /// The machine that created it, when recorded.
+    pub client: Option<String>,
+}
+
+/// Parse `list_script`'s output, keeping only sinc sessions.
+pub fn parse_list(output: &str) -> Vec<RemoteSession> {
+    let opt = |s: Option<&str>| s.filter(|v| !v.is_empty()).map(str::to_owned);
+    let mut sessions: Vec<RemoteSession> = output
+        .lines()
+        .filter_map(|line| {
+            let mut f = line.split('\t');
+            let id = f.next()?.to_owned();
+            if !crate::session_id::is_sinc_session(&id) {
+                return None;
+            }
+            Some(RemoteSession {
+                id,
+                attached: f.next()?.parse().unwrap_or(0),
+                created: f.next()?.parse().unwrap_or(0),
+                local_path: opt(f.next()),
+                remote_path: opt(f.next()),
+                agent: opt(f.next()),
+                client: opt(f.next()),
+            })
+        })
+        .collect();
+    sessions.sort_by(|a, b| a.id.cmp(&b.id));
+    sessions
+}
+
+/// The outcome of matching a user-typed id (or prefix) against sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Match<'a> {
+    /// Exactly one session.
+    One(&'a str),
+    /// No session matches.
+    None,
+    /// Several sessions start with the prefix.
+    Ambiguous(Vec<&'a str>),
+}
+
+/// Resolve `wanted` (a full id or a unique prefix) among `ids`.
+pub fn match_id<'a>(wanted: &str, ids: &[&'a str]) -> Match<'a> {
+    if let Some(exact) = ids.iter().find(|i| **i == wanted) {
+        return Match::One(exact);
+    }
+    let hits: Vec<&str> = ids
+        .iter()
+        .copied()
+        .filter(|i| {
+            i.starts_with(wanted)
+                || i.strip_prefix(crate::session_id::PREFIX)
+                    .is_some_and(|r| r.starts_with(wanted))
+        })
+        .collect();
+    match hits.len() {
+        0 => Match::None,
+        1 => Match::One(hits[0]),
+        _ => Match::Ambiguous(hits),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn spec() -> SessionSpec {
+        // The agent check runs a login shell, which resets PATH from /etc/profile:
+        // use a program from /bin.
+        let c = Config {
+            agent: crate::config::Agent::new("FOO=1 cat --flag 'a b'").unwrap(),
+            ..Config::default()
+        };
+        SessionSpec::new("/home/user/My Project".into(), &c)
+    }
+
+    /// Run a script with a fake `tmux` on PATH that logs its arguments.
+    fn run_with_fake_tmux(script: &str, has_session: bool) -> (i32, String, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let log = dir.path().join("log");
+        let fake = format!(
+            "#!/bin/sh\nfor a in \"$@\"; do printf '[%s]' \"$a\" >> {log}; done; echo >> {log}\n[ \"$1\" = has-session ] && exit {}\nexit 0\n",
+            if has_session { 0 } else { 1 },
+            log = log.display()
+        );
+        std::fs::write(bin.join("tmux"), fake).unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(bin.join("tmux"), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+        }
+        let home = dir.path().join("home");
+        std::fs::create_dir(&home).unwrap();
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(script)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .env("HOME", &home)
+            .env("SHELL", "/bin/sh")
+            .output()
+            .unwrap();
+        let logged = std::fs::read_to_string(&log).unwrap_or_default();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            logged,
+        )
+    }
+
+    #[test]
+    fn start_creates_with_env_options_and_exact_target() {
+        let (code, stdout, log) = run_with_fake_tmux(
+            &start_script(
+                &spec(),
+                Size {
+                    cols: 100,
+                    rows: 30,
+                },
+                "laptop",
+            ),
+            false,
+        );
+        assert_eq!(code, 0, "{log}");
+        assert_eq!(stdout.trim(), "created");
+        let new = log
+            .lines()
+            .find(|l| l.starts_with("[new-session]"))
+            .unwrap();
+        assert!(new.contains("[-s][sinc-my-project-78ce1d]"), "{new}");
+        assert!(new.contains("[-x][100][-y][30]"), "{new}");
+        assert!(new.contains("[env][SINC_SESSION_ID=sinc-my-project-78ce1d][SINC_PROJECT=my-project][/bin/sh][-lc][FOO=1 cat --flag 'a b']"), "{new}");
+        assert!(
+            new.contains("[@sinc_local_path][/home/user/My Project]"),
+            "{new}"
+        );
+        assert!(new.contains("[-t][=sinc-my-project-78ce1d]"), "{new}");
+    }
+
+    #[test]
+    fn start_is_idempotent() {
+        let (code, stdout, log) = run_with_fake_tmux(
+            &start_script(&spec(), Size { cols: 80, rows: 24 }, "x"),
+            true,
+        );
+        assert_eq!((code, stdout.trim()), (0, "exists"));
+        assert!(!log.contains("new-session"));
+    }
+
+    #[test]
+    fn missing_agent_is_reported() {
+        let mut s = spec();
+        s.agent = crate::config::Agent::new("no-such-agent-xyz").unwrap();
+        let (code, _, _) =
+            run_with_fake_tmux(&start_script(&s, Size { cols: 80, rows: 24 }, "x"), false);
+        assert_eq!(code, status::NO_AGENT as i32);
+    }
+
+    #[test]
+    fn attach_only_requires_a_session() {
+        let (code, _, _) = run_with_fake_tmux(&attach_script(&spec()), false);
+        assert_eq!(code, status::NO_SESSION as i32);
+    }
+
+    #[test]
+    fn list_parsing_skips_foreign_sessions() {
+        let out = "main\t1\t100\t\t\t\t\nsinc-b-222222\t0\t200\t\t\t\t\nsinc-a-111111\t2\t300\t/l\t/r\topencode\tlaptop\n";
+        let s = parse_list(out);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].id, "sinc-a-111111");
+        assert_eq!(s[0].attached, 2);
+        assert_eq!(s[0].local_path.as_deref(), Some("/l"));
+        assert_eq!(s[1].agent, None);
+    }
+
+    #[test]
+    fn id_prefixes() {
+        let ids = ["sinc-app-111111", "sinc-app-222222", "sinc-web-333333"];
+        assert_eq!(match_id("sinc-web", &ids), Match::One("sinc-web-333333"));
+        assert_eq!(match_id("web", &ids), Match::One("sinc-web-333333"));
+        assert!(matches!(match_id("app", &ids), Match::Ambiguous(v) if v.len() == 2));
+        assert_eq!(match_id("nope", &ids), Match::None);
+        assert_eq!(
+            match_id("sinc-app-111111", &ids),
+            Match::One("sinc-app-111111")
+        );
+    }
+}

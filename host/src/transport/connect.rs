@@ -1,0 +1,180 @@
+//! Opening an authenticated SSH connection: TCP (or a channel through jump
+//! hosts), key exchange with host key verification, authentication, all bounded
+//! by the connect timeout except for the time spent answering questions.
+
+use super::auth;
+use super::connection::Connection;
+use super::deadline::Deadline;
+use super::error::ConnectError;
+use super::handler::ClientHandler;
+use super::known_hosts;
+use super::prompt::Prompter;
+use super::target::Target;
+use russh::client::{self, Handle};
+use std::borrow::Cow;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+/// How to behave while connecting.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectOptions {
+    /// Whether questions may be asked on the terminal.
+    pub prompter: Prompter,
+    /// Suppress banners and notices.
+    pub quiet: bool,
+}
+
+/// Connect to `target`, through its jump hosts if any.
+pub async fn connect(target: &Target, opts: ConnectOptions) -> Result<Connection, ConnectError> {
+    let mut jumps: Vec<Handle<ClientHandler>> = Vec::new();
+    for hop in target.jumps.iter().chain(std::iter::once(target)) {
+        let handle = match jumps.last() {
+            None => {
+                let deadline = Deadline::start(hop.connect_timeout);
+                let stream = tcp(hop, &deadline).await?;
+                establish(hop, stream, deadline, opts).await?
+            }
+            Some(via) => {
+                let deadline = Deadline::start(hop.connect_timeout);
+                let channel = via
+                    .channel_open_direct_tcpip(
+                        hop.hostname.clone(),
+                        u32::from(hop.port),
+                        "127.0.0.1",
+                        0,
+                    )
+                    .await
+                    .map_err(|source| ConnectError::Ssh {
+                        addr: addr(hop),
+                        stage: "opening the ProxyJump channel",
+                        source,
+                    })?;
+                establish(hop, channel.into_stream(), deadline, opts).await?
+            }
+        };
+        jumps.push(handle);
+    }
+    let handle = jumps.pop().ok_or_else(|| ConnectError::Network {
+        addr: addr(target),
+        reason: "no hop".into(),
+    })?;
+    Ok(Connection::new(handle, jumps, target.clone()))
+}
+
+fn addr(t: &Target) -> String {
+    format!("{}:{}", t.hostname, t.port)
+}
+
+async fn tcp(target: &Target, deadline: &Deadline) -> Result<TcpStream, ConnectError> {
+    let timeout = |stage| ConnectError::Timeout {
+        addr: addr(target),
+        after: deadline.budget(),
+        stage,
+    };
+    let addrs = tokio::select! {
+        r = tokio::net::lookup_host((target.hostname.as_str(), target.port)) => r.map_err(|e| ConnectError::Resolve {
+            host: target.hostname.clone(),
+            reason: e.to_string(),
+        })?,
+        _ = deadline.expired() => return Err(timeout("resolving the host name")),
+    };
+    let mut last = None;
+    for sa in addrs {
+        let attempt = tokio::select! {
+            r = TcpStream::connect(sa) => r,
+            _ = deadline.expired() => return Err(timeout("connecting")),
+        };
+        match attempt {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            ConnectError::Refused { addr: addr(target) }
+        }
+        Some(e) if e.kind() == std::io::ErrorKind::TimedOut => timeout("connecting"),
+        Some(e) => ConnectError::Network {
+            addr: addr(target),
+            reason: e.to_string(),
+        },
+        None => ConnectError::Resolve {
+            host: target.hostname.clone(),
+            reason: "no addresses".into(),
+        },
+    })
+}
+
+async fn establish<S>(
+    target: &Target,
+    stream: S,
+    deadline: Deadline,
+    opts: ConnectOptions,
+) -> Result<Handle<ClientHandler>, ConnectError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let rejection = Arc::new(Mutex::new(None));
+    let handler = ClientHandler::new(
+        target,
+        opts.prompter,
+        deadline.clone(),
+        rejection.clone(),
+        opts.quiet,
+    );
+    let handshake = client::connect_stream(Arc::new(client_config(target)), stream, handler);
+    let result = tokio::select! {
+        r = handshake => r,
+        _ = deadline.expired() => {
+            return Err(ConnectError::Timeout { addr: addr(target), after: deadline.budget(), stage: "SSH handshake" });
+        }
+    };
+    let mut handle = match result {
+        Ok(h) => h,
+        Err(source) => {
+            if let Some(reason) = rejection.lock().ok().and_then(|mut r| r.take()) {
+                return Err(reason);
+            }
+            return Err(ConnectError::Ssh {
+                addr: addr(target),
+                stage: "the SSH handshake",
+                source,
+            });
+        }
+    };
+    auth::authenticate(&mut handle, target, opts.prompter).await?;
+    Ok(handle)
+}
+
+/// The russh client settings for one hop.
+fn client_config(target: &Target) -> client::Config {
+    let mut preferred = russh::Preferred::default();
+    // Like OpenSSH, ask first for the host key types already recorded for this
+    // host, so a server with several keys is verified against the known one.
+    let known = known_hosts::known_types(
+        &target.all_known_hosts_files(),
+        &target.hostname,
+        target.port,
+    );
+    if !known.is_empty() {
+        let mut order: Vec<_> = known.clone();
+        order.extend(preferred.key.iter().filter(|a| !known.contains(a)).cloned());
+        preferred.key = Cow::Owned(order);
+    }
+    client::Config {
+        client_id: russh::SshId::Standard(Cow::Owned(format!(
+            "SSH-2.0-sinc_{}",
+            env!("CARGO_PKG_VERSION")
+        ))),
+        keepalive_interval: Some(target.keepalive_interval),
+        keepalive_max: target.keepalive_max,
+        inactivity_timeout: None,
+        nodelay: true,
+        preferred,
+        ..client::Config::default()
+    }
+}

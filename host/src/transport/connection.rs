@@ -1,0 +1,250 @@
+//! An authenticated SSH connection and the channels opened on it. It knows
+//! nothing about what flows over them.
+
+use super::error::ConnectError;
+use super::handler::ClientHandler;
+use super::target::Target;
+use russh::client::{Handle, Msg};
+use russh::{Channel, ChannelMsg, Sig};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+/// One SSH connection; channels are multiplexed on it.
+pub struct Connection {
+    handle: Handle<ClientHandler>,
+    // Jump hosts' connections must live as long as the tunnel through them.
+    _jumps: Vec<Handle<ClientHandler>>,
+    target: Target,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("target", &self.target.describe())
+            .finish()
+    }
+}
+
+/// How a remote command ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteStatus {
+    /// It exited with this status.
+    Exited(u32),
+    /// It was killed by this signal.
+    Signaled(String),
+    /// The channel closed without saying.
+    Unknown,
+}
+
+impl RemoteStatus {
+    /// The status a local shell would report: the code, or 128 + signal number.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RemoteStatus::Exited(c) => i32::try_from(*c).unwrap_or(255),
+            RemoteStatus::Signaled(name) => 128 + signal_number(name),
+            RemoteStatus::Unknown => 255,
+        }
+    }
+
+    /// Whether it exited with 0.
+    pub fn success(&self) -> bool {
+        *self == RemoteStatus::Exited(0)
+    }
+}
+
+fn signal_number(name: &str) -> i32 {
+    match name {
+        "HUP" => 1,
+        "INT" => 2,
+        "QUIT" => 3,
+        "ILL" => 4,
+        "ABRT" => 6,
+        "FPE" => 8,
+        "KILL" => 9,
+        "USR1" => 10,
+        "SEGV" => 11,
+        "USR2" => 12,
+        "PIPE" => 13,
+        "ALRM" => 14,
+        "TERM" => 15,
+        _ => 1,
+    }
+}
+
+fn sig_name(sig: &Sig) -> String {
+    match sig {
+        Sig::ABRT => "ABRT".into(),
+        Sig::ALRM => "ALRM".into(),
+        Sig::FPE => "FPE".into(),
+        Sig::HUP => "HUP".into(),
+        Sig::ILL => "ILL".into(),
+        Sig::INT => "INT".into(),
+        Sig::KILL => "KILL".into(),
+        Sig::PIPE => "PIPE".into(),
+        Sig::QUIT => "QUIT".into(),
+        Sig::SEGV => "SEGV".into(),
+        Sig::TERM => "TERM".into(),
+        Sig::USR1 => "USR1".into(),
+        Sig::Custom(s) => s.clone(),
+    }
+}
+
+/// A finished command's captured output.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// How it ended.
+    pub status: RemoteStatus,
+    /// Its standard output.
+    pub stdout: Vec<u8>,
+    /// Its standard error.
+    pub stderr: Vec<u8>,
+}
+
+impl Output {
+    /// Standard output as text.
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// Standard error as text, trimmed.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).trim().to_owned()
+    }
+}
+
+impl Connection {
+    pub(crate) fn new(
+        handle: Handle<ClientHandler>,
+        jumps: Vec<Handle<ClientHandler>>,
+        target: Target,
+    ) -> Connection {
+        Connection {
+            handle,
+            _jumps: jumps,
+            target,
+        }
+    }
+
+    /// Where this connection goes.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn err(&self, stage: &'static str) -> impl FnOnce(russh::Error) -> ConnectError + '_ {
+        move |source| ConnectError::Ssh {
+            addr: format!("{}:{}", self.target.hostname, self.target.port),
+            stage,
+            source,
+        }
+    }
+
+    /// Open a session channel.
+    pub async fn open_session(&self) -> Result<Channel<Msg>, ConnectError> {
+        self.handle
+            .channel_open_session()
+            .await
+            .map_err(self.err("opening a channel"))
+    }
+
+    /// Start `command` on a new channel without a terminal.
+    pub async fn exec(&self, command: &str) -> Result<Channel<Msg>, ConnectError> {
+        let channel = self.open_session().await?;
+        channel
+            .exec(true, command)
+            .await
+            .map_err(self.err("starting a remote command"))?;
+        Ok(channel)
+    }
+
+    /// Run `command` with `input` on its stdin and capture its output.
+    pub async fn run(&self, command: &str, input: &[u8]) -> Result<Output, ConnectError> {
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        let status = self
+            .run_streaming(
+                command,
+                Some(std::io::Cursor::new(input.to_vec())),
+                &mut stdout,
+                &mut stderr,
+            )
+            .await?;
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+        })
+    }
+
+    /// Run `command`, copying `stdin` to it (then EOF) and its output to
+    /// `stdout`/`stderr` as it arrives.
+    pub async fn run_streaming<I, O, E>(
+        &self,
+        command: &str,
+        stdin: Option<I>,
+        mut stdout: O,
+        mut stderr: E,
+    ) -> Result<RemoteStatus, ConnectError>
+    where
+        I: AsyncRead + Unpin + Send + 'static,
+        O: AsyncWrite + Unpin,
+        E: AsyncWrite + Unpin,
+    {
+        let channel = self.exec(command).await?;
+        let (mut reader, writer) = channel.split();
+        let feeder = tokio::spawn(async move {
+            if let Some(input) = stdin {
+                let _ = writer.data(input).await;
+            }
+            let _ = writer.eof().await;
+            // Keep the write half alive until the command is done.
+            writer
+        });
+        let mut status = RemoteStatus::Unknown;
+        while let Some(msg) = reader.wait().await {
+            match msg {
+                ChannelMsg::Data { data } => {
+                    if stdout.write_all(&data).await.is_err() {
+                        break;
+                    }
+                    let _ = stdout.flush().await;
+                }
+                ChannelMsg::ExtendedData { data, ext: 1 } => {
+                    let _ = stderr.write_all(&data).await;
+                    let _ = stderr.flush().await;
+                }
+                ChannelMsg::ExitStatus { exit_status } => {
+                    status = RemoteStatus::Exited(exit_status)
+                }
+                ChannelMsg::ExitSignal { signal_name, .. } => {
+                    status = RemoteStatus::Signaled(sig_name(&signal_name))
+                }
+                ChannelMsg::Close => break,
+                _ => {}
+            }
+        }
+        feeder.abort();
+        Ok(status)
+    }
+
+    /// Send a keepalive and wait for the answer: proves the link is alive.
+    pub async fn ping(&self) -> Result<(), ConnectError> {
+        self.handle.send_ping().await.map_err(self.err("pinging"))
+    }
+
+    /// Ask for a key re-exchange now (used by tests of long-lived connections).
+    pub async fn rekey(&self) -> Result<(), ConnectError> {
+        self.handle.rekey_soon().await.map_err(self.err("rekeying"))
+    }
+
+    /// Whether the connection has closed.
+    pub fn is_closed(&self) -> bool {
+        self.handle.is_closed()
+    }
+
+    /// Close the connection politely.
+    pub async fn disconnect(&self) {
+        let _ = self
+            .handle
+            .disconnect(russh::Disconnect::ByApplication, "", "en")
+            .await;
+    }
+}
