@@ -1,1 +1,244 @@
+//! The end-to-end test harness: real OpenSSH `sshd` on 127.0.0.1 with
+//! throwaway keys, a throwaway "laptop" home for the `sinc` client, and a
+//! terminal driver (a private tmux server) for attach tests.
+//!
+//! Each test gets its own sshd, its own remote tmux server (`TMUX_TMPDIR`) and
+//! its own remote data folder (`XDG_DATA_HOME`), set through sshd's `SetEnv`,
+//! so tests run in parallel without seeing each other.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod pty;
+pub mod sshd;
+
+pub use pty::Pty;
+pub use sshd::{Sshd, SshdOptions};
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// The `sinc` binary under test: `$SINC_BIN`, else `target/<profile>/sinc`
+/// next to this test executable.
+pub fn sinc_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("SINC_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let bin = profile_dir.join("sinc");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first with `cargo build -p sinc` (scripts/test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// Whether this process runs as root (needed for PTY sessions through sshd).
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false)
+}
+
+/// Skip a test that needs root, saying why.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !$crate::is_root() {
+            eprintln!("SKIPPED: this test needs root (sshd must run as root to allocate PTYs)");
+            return;
+        }
+    };
+}
+
+/// Poll `f` until it returns `Some`, or panic with `what` after `timeout`.
+pub fn wait_until<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// Text of a process's stdout.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Text of a process's stderr.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The "laptop": a home folder with `~/.ssh` and sinc's XDG folders, and a
+/// project folder, all throwaway.
+#[derive(Debug)]
+pub struct Client {
+    dir: tempfile::TempDir,
+    /// `$HOME`.
+    pub home: PathBuf,
+    /// The project folder `sinc` runs in.
+    pub project: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Client {
+    /// A client set up for `sshd`: `~/.ssh/config` has `Host sinc-test`, the
+    /// key is the one sshd accepts, the host key is already known, and
+    /// sinc's config points at the host with `agent` as the agent.
+    pub fn new(sshd: &Sshd, agent: &str) -> Client {
+        let client = Client::bare();
+        let ssh = client.home.join(".ssh");
+        std::fs::copy(sshd.client_key(), ssh.join("id_ed25519")).unwrap();
+        std::fs::copy(
+            sshd.client_key().with_extension("pub"),
+            ssh.join("id_ed25519.pub"),
+        )
+        .unwrap();
+        set_mode(&ssh.join("id_ed25519"), 0o600);
+        std::fs::write(ssh.join("config"), sshd.ssh_config_entry("sinc-test")).unwrap();
+        client.trust(sshd);
+        client.write_config(&format!(
+            "agent = {agent:?}\n[vps]\nhost = \"sinc-test\"\n[sync]\nremote_base = {:?}\n",
+            sshd.remote_base().to_string_lossy()
+        ));
+        client
+    }
+
+    /// An empty home and project, no SSH setup.
+    pub fn bare() -> Client {
+        let dir = tempfile::Builder::new()
+            .prefix("sinc-client-")
+            .tempdir()
+            .unwrap();
+        let home = dir.path().join("home");
+        let project = dir.path().join("projects/demo-app");
+        for d in [&home.join(".ssh"), &project] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        set_mode(&home.join(".ssh"), 0o700);
+        let s = |p: PathBuf| p.to_string_lossy().into_owned();
+        let env = vec![
+            ("HOME".into(), s(home.clone())),
+            ("XDG_CONFIG_HOME".into(), s(home.join(".config"))),
+            ("XDG_DATA_HOME".into(), s(home.join(".local/share"))),
+            ("XDG_CACHE_HOME".into(), s(home.join(".cache"))),
+            ("XDG_STATE_HOME".into(), s(home.join(".local/state"))),
+            ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
+            ("LANG".into(), "C.UTF-8".into()),
+            ("TERM".into(), "xterm-256color".into()),
+        ];
+        Client {
+            dir,
+            home,
+            project,
+            env,
+        }
+    }
+
+    /// Scratch space next to the client's home.
+    pub fn scratch(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Record sshd's host key in `~/.ssh/known_hosts` (replacing the file).
+    pub fn trust(&self, sshd: &Sshd) {
+        std::fs::write(
+            self.known_hosts(),
+            format!("[127.0.0.1]:{} {}\n", sshd.port, sshd.host_key_line()),
+        )
+        .unwrap();
+    }
+
+    /// `~/.ssh/known_hosts`.
+    pub fn known_hosts(&self) -> PathBuf {
+        self.home.join(".ssh/known_hosts")
+    }
+
+    /// `~/.config/sincronizado/config.toml`.
+    pub fn config_file(&self) -> PathBuf {
+        self.home.join(".config/sincronizado/config.toml")
+    }
+
+    /// Replace sinc's config file.
+    pub fn write_config(&self, text: &str) {
+        let p = self.config_file();
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// Add or override an environment variable for `sinc` runs.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.into(), value.into()));
+    }
+
+    /// The environment `sinc` runs with.
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
+    /// A `sinc` command in the project folder with this client's environment
+    /// only.
+    pub fn sinc(&self) -> Command {
+        let mut c = Command::new(sinc_bin());
+        c.env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&self.project);
+        c.stdin(std::process::Stdio::null());
+        c
+    }
+
+    /// Run `sinc args…` to completion.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.sinc().args(args).output().unwrap()
+    }
+
+    /// Run `sinc args…`, assert success, return stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "sinc {args:?} failed ({:?}):\n{}\n{}",
+            o.status,
+            stdout(&o),
+            stderr(&o)
+        );
+        stdout(&o)
+    }
+
+    /// Run `sinc args… --json`, assert success, parse stdout.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.ok(&all);
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("bad JSON from sinc {args:?}: {e}\n{out}"))
+    }
+}
+
+/// chmod.
+pub fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Write an executable script.
+pub fn write_script(path: &Path, body: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, body).unwrap();
+    set_mode(path, 0o755);
+}

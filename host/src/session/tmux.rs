@@ -30,6 +30,10 @@ pub struct Size {
     pub rows: u16,
 }
 
+/// tmux, told the client speaks UTF-8: without a UTF-8 locale (a bare SSH
+/// exec has none) tmux would replace tabs and non-ASCII bytes in its output.
+const TMUX: &str = "tmux -u";
+
 const OPT_LOCAL: &str = "@sinc_local_path";
 const OPT_REMOTE: &str = "@sinc_remote_path";
 const OPT_AGENT: &str = "@sinc_agent";
@@ -58,16 +62,16 @@ fn create_if_missing(spec: &SessionSpec, size: Size, client: &str) -> String {
     ];
     format!(
         "command -v tmux >/dev/null 2>&1 || exit {no_tmux}
-if tmux has-session -t {t} 2>/dev/null; then
+if {tmux} has-session -t {t} 2>/dev/null; then
   echo exists
 else
   DIR={dir}
   mkdir -p \"$DIR\" || exit {no_folder}
   cd \"$DIR\" || exit {no_folder}
   DIR=$(pwd -P)
-  {agent_check}tmux new-session -d -s {id} -c \"$DIR\" -x {cols} -y {rows} -- env {env} \"${{SHELL:-/bin/sh}}\" -lc {agent} \\; \
+  {agent_check}{tmux} new-session -d -s {id} -c \"$DIR\" -x {cols} -y {rows} -- env {env} \"${{SHELL:-/bin/sh}}\" -lc {agent} \\; \
 set-option -t {t} {o_local} {local} \\; set-option -t {t} {o_remote} \"$DIR\" \\; \
-set-option -t {t} {o_agent} {agent} \\; set-option -t {t} {o_host} {client} || tmux has-session -t {t} || exit 1
+set-option -t {t} {o_agent} {agent} \\; set-option -t {t} {o_host} {client} || {tmux} has-session -t {t} || exit 1
   echo created
 fi
 ",
@@ -84,6 +88,7 @@ fi
         o_remote = OPT_REMOTE,
         o_agent = OPT_AGENT,
         o_host = OPT_HOST,
+        tmux = TMUX,
     )
 }
 
@@ -95,7 +100,7 @@ pub fn start_script(spec: &SessionSpec, size: Size, client: &str) -> String {
 /// Create the session if missing, then attach to it (`sinc`). Runs on a PTY.
 pub fn create_and_attach_script(spec: &SessionSpec, size: Size, client: &str) -> String {
     let script = format!(
-        "{} >/dev/null\nexec tmux attach-session -t {}\n",
+        "{} >/dev/null\nexec {TMUX} attach-session -t {}\n",
         create_if_missing(spec, size, client).trim_end(),
         target(spec)
     );
@@ -107,7 +112,7 @@ pub fn create_and_attach_script(spec: &SessionSpec, size: Size, client: &str) ->
 pub fn attach_script(spec: &SessionSpec) -> String {
     let t = target(spec);
     quote::sh_script(&format!(
-        "command -v tmux >/dev/null 2>&1 || exit {}\ntmux has-session -t {t} 2>/dev/null || exit {}\nexec tmux attach-session -t {t}\n",
+        "command -v tmux >/dev/null 2>&1 || exit {}\n{TMUX} has-session -t {t} 2>/dev/null || exit {}\nexec {TMUX} attach-session -t {t}\n",
         status::NO_TMUX,
         status::NO_SESSION
     ))
@@ -116,7 +121,7 @@ pub fn attach_script(spec: &SessionSpec) -> String {
 /// End a session (remote files are kept).
 pub fn kill_script(id: &str) -> String {
     quote::sh_script(&format!(
-        "command -v tmux >/dev/null 2>&1 || exit {}\ntmux kill-session -t {}\n",
+        "command -v tmux >/dev/null 2>&1 || exit {}\n{TMUX} kill-session -t {}\n",
         status::NO_TMUX,
         quote::word(&format!("={id}"))
     ))
@@ -135,7 +140,7 @@ pub fn list_script() -> String {
     ]
     .join("\t");
     quote::sh_script(&format!(
-        "command -v tmux >/dev/null 2>&1 || exit {}\ntmux list-sessions -F {} 2>/dev/null || true\n",
+        "command -v tmux >/dev/null 2>&1 || exit {}\n{TMUX} list-sessions -F {} 2>/dev/null || true\n",
         status::NO_TMUX,
         quote::word(&format)
     ))
@@ -240,7 +245,7 @@ mod tests {
         std::fs::create_dir(&bin).unwrap();
         let log = dir.path().join("log");
         let fake = format!(
-            "#!/bin/sh\nfor a in \"$@\"; do printf '[%s]' \"$a\" >> {log}; done; echo >> {log}\n[ \"$1\" = has-session ] && exit {}\nexit 0\n",
+            "#!/bin/sh\n[ \"$1\" = -u ] && shift\nfor a in \"$@\"; do printf '[%s]' \"$a\" >> {log}; done; echo >> {log}\n[ \"$1\" = has-session ] && exit {}\nexit 0\n",
             if has_session { 0 } else { 1 },
             log = log.display()
         );
