@@ -13,7 +13,8 @@ pub const TEST_USER: &str = "sinc-test";
 /// Extra settings for one sshd.
 #[derive(Debug, Default, Clone)]
 pub struct SshdOptions {
-    /// Lines appended to sshd_config (e.g. `RekeyLimit 1M 2s`).
+    /// Lines for sshd_config (e.g. `RekeyLimit 1M 2s`); they take precedence
+    /// over the harness's defaults.
     pub extra_config: Vec<String>,
     /// Extra `SetEnv` variables for sessions (e.g. a PATH without tmux).
     pub set_env: Vec<(String, String)>,
@@ -160,7 +161,9 @@ impl Sshd {
         ];
         env.extend(opts.set_env.iter().cloned());
         let set_env: Vec<String> = env.iter().map(|(k, v)| format!("\"{k}={v}\"")).collect();
-        let mut config = format!(
+        // sshd keeps the first value it reads for a keyword: extras go first.
+        let mut config: String = opts.extra_config.iter().map(|l| format!("{l}\n")).collect();
+        config += &format!(
             "ListenAddress 127.0.0.1\nHostKey {keys}/host_ed25519\nPidFile {dir}/sshd.pid\nAuthorizedKeysFile {keys}/authorized_keys\n\
              StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
              PermitRootLogin prohibit-password\nAllowUsers {user}\nAllowTcpForwarding yes\nLogLevel VERBOSE\nMaxStartups 100\n\
@@ -170,10 +173,6 @@ impl Sshd {
             user = this.user,
             set_env = set_env.join(" "),
         );
-        for line in &opts.extra_config {
-            config.push_str(line);
-            config.push('\n');
-        }
         let config_path = this.dir.path().join("sshd_config");
         std::fs::write(&config_path, config).unwrap();
         run(Command::new(sshd).arg("-t").arg("-f").arg(&config_path));

@@ -150,6 +150,10 @@ impl Context {
                     .program()
                     .unwrap_or_else(|| spec.agent.to_string())
             ))),
+            status::AGENT_EXITED => Some(Error::Failure(format!(
+                "the agent `{}` exited as soon as it started on {host}; run it by hand to see why: sinc exec -- {}",
+                spec.agent, spec.agent
+            ))),
             status::NO_FOLDER => Some(Error::Failure(format!(
                 "cannot create the remote folder {} on {host}",
                 spec.remote_path

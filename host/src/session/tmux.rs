@@ -19,6 +19,8 @@ pub mod status {
     pub const NO_AGENT: u32 = 202;
     /// The remote folder could not be created.
     pub const NO_FOLDER: u32 = 203;
+    /// The agent exited as soon as it started.
+    pub const AGENT_EXITED: u32 = 204;
 }
 
 /// Size of the terminal a session is created for.
@@ -71,12 +73,13 @@ else
   DIR=$(pwd -P)
   {agent_check}{tmux} new-session -d -s {id} -c \"$DIR\" -x {cols} -y {rows} -- env {env} \"${{SHELL:-/bin/sh}}\" -lc {agent} \\; \
 set-option -t {t} {o_local} {local} \\; set-option -t {t} {o_remote} \"$DIR\" \\; \
-set-option -t {t} {o_agent} {agent} \\; set-option -t {t} {o_host} {client} || {tmux} has-session -t {t} || exit 1
+set-option -t {t} {o_agent} {agent} \\; set-option -t {t} {o_host} {client} 2>/dev/null || {tmux} has-session -t {t} 2>/dev/null || exit {agent_exited}
   echo created
 fi
 ",
         no_tmux = status::NO_TMUX,
         no_folder = status::NO_FOLDER,
+        agent_exited = status::AGENT_EXITED,
         dir = quote::remote_path(&spec.remote_path),
         cols = size.cols.max(20),
         rows = size.rows.max(5),
