@@ -50,10 +50,7 @@ mod tests {
         write(&p, b"one", 0o600).unwrap();
         write(&p, b"two", 0o600).unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
-        assert_eq!(
-            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
         assert_eq!(fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
     }
 }

@@ -43,9 +43,7 @@ impl Error {
             Error::Config(_) | Error::SshConfig(_) => ExitCode::Config,
             Error::Connect(_) => ExitCode::Connect,
             Error::Install(e) => match e.as_ref() {
-                InstallError::Platform { .. } | InstallError::DoesNotRun(_) => {
-                    ExitCode::Unavailable
-                }
+                InstallError::Platform { .. } | InstallError::DoesNotRun(_) => ExitCode::Unavailable,
                 InstallError::Connect(_) => ExitCode::Connect,
                 _ => ExitCode::Failure,
             },

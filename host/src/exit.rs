@@ -65,12 +65,8 @@ impl ExitCode {
         match self {
             ExitCode::Success => "success",
             ExitCode::Failure => "general failure (unknown session, cancelled, remote step failed)",
-            ExitCode::Usage => {
-                "usage error (bad flags, `-r` without a session, `--json` without `--yes`)"
-            }
-            ExitCode::Unavailable => {
-                "a dependency is missing on either side (tmux, the agent, a usable remote binary)"
-            }
+            ExitCode::Usage => "usage error (bad flags, `-r` without a session, `--json` without `--yes`)",
+            ExitCode::Unavailable => "a dependency is missing on either side (tmux, the agent, a usable remote binary)",
             ExitCode::Connect => "connection or SSH failure (network, host key, authentication)",
             ExitCode::Config => "configuration error (unreadable or invalid config)",
         }

@@ -20,10 +20,7 @@ fn main() {
     };
     init_tracing(cli.global.verbose, cli.global.quiet);
     let json = cli.global.json;
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("sinc: cannot start the async runtime: {e}");

@@ -134,11 +134,7 @@ mod tests {
             ("/home/user/work/myproject", "sinc-myproject-d83886"),
         ];
         for (path, id) in cases {
-            assert_eq!(
-                SessionId::for_path(Path::new(path)).to_string(),
-                id,
-                "{path}"
-            );
+            assert_eq!(SessionId::for_path(Path::new(path)).to_string(), id, "{path}");
         }
     }
 

@@ -6,29 +6,30 @@
 //! its own remote data folder (`XDG_DATA_HOME`), set through sshd's `SetEnv`,
 //! so tests run in parallel without seeing each other.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 pub mod pty;
 pub mod sshd;
 
 pub use pty::Pty;
-pub use sshd::{Sshd, SshdOptions};
+pub use sshd::{Sshd, SshdOptions, TEST_PASSWORD};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 /// The `sinc` binary under test: `$SINC_BIN`, else `target/<profile>/sinc`
-/// next to this test executable.
+/// of the build this executable belongs to.
 pub fn sinc_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("SINC_BIN") {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
+    // Test binaries live in target/<profile>/deps, other binaries next to sinc.
+    let dir = exe.parent().expect("executable folder");
+    let profile_dir = if dir.ends_with("deps") {
+        dir.parent().expect("target/<profile>")
+    } else {
+        dir
+    };
     let bin = profile_dir.join("sinc");
     assert!(
         bin.exists(),
@@ -103,11 +104,7 @@ impl Client {
         let client = Client::bare();
         let ssh = client.home.join(".ssh");
         std::fs::copy(sshd.client_key(), ssh.join("id_ed25519")).unwrap();
-        std::fs::copy(
-            sshd.client_key().with_extension("pub"),
-            ssh.join("id_ed25519.pub"),
-        )
-        .unwrap();
+        std::fs::copy(sshd.client_key().with_extension("pub"), ssh.join("id_ed25519.pub")).unwrap();
         set_mode(&ssh.join("id_ed25519"), 0o600);
         std::fs::write(ssh.join("config"), sshd.ssh_config_entry("sinc-test")).unwrap();
         client.trust(sshd);
@@ -120,10 +117,7 @@ impl Client {
 
     /// An empty home and project, no SSH setup.
     pub fn bare() -> Client {
-        let dir = tempfile::Builder::new()
-            .prefix("sinc-client-")
-            .tempdir()
-            .unwrap();
+        let dir = tempfile::Builder::new().prefix("sinc-client-").tempdir().unwrap();
         let home = dir.path().join("home");
         let project = dir.path().join("projects/demo-app");
         for d in [&home.join(".ssh"), &project] {
@@ -225,8 +219,7 @@ impl Client {
         let mut all = args.to_vec();
         all.push("--json");
         let out = self.ok(&all);
-        serde_json::from_str(&out)
-            .unwrap_or_else(|e| panic!("bad JSON from sinc {args:?}: {e}\n{out}"))
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("bad JSON from sinc {args:?}: {e}\n{out}"))
     }
 }
 
@@ -241,4 +234,15 @@ pub fn write_script(path: &Path, body: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, body).unwrap();
     set_mode(path, 0o755);
+}
+
+/// A child process killed (and reaped) when dropped, even if a test fails.
+#[derive(Debug)]
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

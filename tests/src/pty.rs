@@ -26,10 +26,7 @@ impl Pty {
 
     /// Run `sinc args…` in a terminal of the given size.
     pub fn spawn_sized(client: &Client, args: &[&str], cols: u16, rows: u16) -> Pty {
-        let dir = tempfile::Builder::new()
-            .prefix("sinc-pty-")
-            .tempdir()
-            .unwrap();
+        let dir = tempfile::Builder::new().prefix("sinc-pty-").tempdir().unwrap();
         let socket = dir.path().join("driver.sock");
         let env: Vec<String> = client
             .env()
@@ -80,8 +77,12 @@ impl Pty {
 
     /// The visible screen.
     pub fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-J", "-t", "drv"]).stdout)
-            .into_owned()
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-J", "-t", "drv"]).stdout).into_owned()
+    }
+
+    /// The visible screen with colour and attribute escapes.
+    pub fn screen_with_escapes(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-e", "-J", "-t", "drv"]).stdout).into_owned()
     }
 
     /// Wait until the screen shows `needle`; returns the screen.
@@ -137,11 +138,7 @@ impl Pty {
     pub fn sinc_pid(&self) -> u32 {
         let out = self.tmux(&["display-message", "-p", "-t", "drv", "#{pane_pid}"]);
         let shell: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-        let children = Command::new("pgrep")
-            .arg("-P")
-            .arg(shell.to_string())
-            .output()
-            .unwrap();
+        let children = Command::new("pgrep").arg("-P").arg(shell.to_string()).output().unwrap();
         String::from_utf8_lossy(&children.stdout)
             .lines()
             .next()

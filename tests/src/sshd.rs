@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 /// The user the tests log in as when they run as root.
 pub const TEST_USER: &str = "sinc-test";
 
+/// The test user's password (root runs only; a throwaway local account).
+pub const TEST_PASSWORD: &str = "sinc-test-password";
+
 /// Extra settings for one sshd.
 #[derive(Debug, Default, Clone)]
 pub struct SshdOptions {
@@ -34,9 +37,7 @@ pub struct Sshd {
 }
 
 fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}",
@@ -54,7 +55,7 @@ fn id_of(user: &str, flag: &str) -> u32 {
 /// the current user.
 fn test_user() -> String {
     if !crate::is_root() {
-        return String::from_utf8_lossy(&run(&mut Command::new("id").arg("-un")).stdout)
+        return String::from_utf8_lossy(&run(Command::new("id").arg("-un")).stdout)
             .trim()
             .to_owned();
     }
@@ -70,9 +71,16 @@ fn test_user() -> String {
     if !exists {
         run(Command::new("useradd").args(["--create-home", "--shell", "/bin/sh", TEST_USER]));
     }
-    // With UsePAM no, sshd refuses a locked password ("!"); "*" is no password
-    // but not locked.
-    run(Command::new("usermod").args(["-p", "*", TEST_USER]));
+    // With UsePAM no, sshd refuses a locked account ("!" in /etc/shadow). Give
+    // the test user a known password instead: it unlocks the account and lets
+    // the password-authentication test log in.
+    let mut chpasswd = Command::new("chpasswd").stdin(Stdio::piped()).spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = chpasswd.stdin.take().unwrap();
+        writeln!(stdin, "{TEST_USER}:{TEST_PASSWORD}").unwrap();
+    }
+    assert!(chpasswd.wait().unwrap().success(), "chpasswd failed");
     TEST_USER.to_owned()
 }
 
@@ -105,21 +113,14 @@ impl Sshd {
         );
         let user = test_user();
         let (uid, gid) = (id_of(&user, "-u"), id_of(&user, "-g"));
-        let dir = tempfile::Builder::new()
-            .prefix("sinc-sshd-")
-            .tempdir()
-            .unwrap();
+        let dir = tempfile::Builder::new().prefix("sinc-sshd-").tempdir().unwrap();
         crate::set_mode(dir.path(), 0o755);
         let keys = dir.path().join("keys");
         std::fs::create_dir(&keys).unwrap();
         crate::set_mode(&keys, 0o755);
         keygen(&keys.join("host_ed25519"));
         keygen(&keys.join("client_ed25519"));
-        std::fs::copy(
-            keys.join("client_ed25519.pub"),
-            keys.join("authorized_keys"),
-        )
-        .unwrap();
+        std::fs::copy(keys.join("client_ed25519.pub"), keys.join("authorized_keys")).unwrap();
         crate::set_mode(&keys.join("authorized_keys"), 0o644);
         if crate::is_root() {
             std::fs::create_dir_all("/run/sshd").unwrap();
@@ -133,13 +134,7 @@ impl Sshd {
             gid,
             child: Command::new("true").spawn().unwrap(),
         };
-        for sub in [
-            "remote",
-            "remote/tmux",
-            "remote/data",
-            "remote/work",
-            "remote/bin",
-        ] {
+        for sub in ["remote", "remote/tmux", "remote/data", "remote/work", "remote/bin"] {
             let p = this.dir.path().join(sub);
             std::fs::create_dir_all(&p).unwrap();
             this.chown(&p);
@@ -149,10 +144,7 @@ impl Sshd {
         let mut env = vec![
             (
                 "TMUX_TMPDIR".to_owned(),
-                this.remote_root()
-                    .join("tmux")
-                    .to_string_lossy()
-                    .into_owned(),
+                this.remote_root().join("tmux").to_string_lossy().into_owned(),
             ),
             (
                 "XDG_DATA_HOME".to_owned(),
@@ -217,10 +209,7 @@ impl Sshd {
     /// `ssh-ed25519 AAAA…` of the host key.
     pub fn host_key_line(&self) -> String {
         let text = std::fs::read_to_string(self.dir.path().join("keys/host_ed25519.pub")).unwrap();
-        text.split_whitespace()
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" ")
+        text.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
     }
 
     /// An `~/.ssh/config` block for this server under `alias`.
@@ -263,15 +252,8 @@ impl Sshd {
 
     /// Run tmux against the sessions' tmux server (as the caller; root may).
     pub fn tmux(&self, args: &[&str]) -> Output {
-        let socket = self
-            .remote_root()
-            .join(format!("tmux/tmux-{}/default", self.uid));
-        Command::new("tmux")
-            .arg("-S")
-            .arg(socket)
-            .args(args)
-            .output()
-            .unwrap()
+        let socket = self.remote_root().join(format!("tmux/tmux-{}/default", self.uid));
+        Command::new("tmux").arg("-S").arg(socket).args(args).output().unwrap()
     }
 
     /// sshd's log so far.

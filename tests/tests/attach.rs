@@ -51,11 +51,7 @@ fn create_type_detach_and_reattach() {
     again.keys(&["Enter"]);
     again.type_text("~.");
     assert_eq!(again.exit_code(T), 0);
-    assert!(
-        again.screen().contains("keeps running"),
-        "{}",
-        again.screen()
-    );
+    assert!(again.screen().contains("keeps running"), "{}", again.screen());
     assert!(again.terminal_restored());
     assert!(stdout(&sshd.tmux(&["ls"])).contains("sinc-demo-app-"));
 }
@@ -83,19 +79,12 @@ fn window_size_changes_are_forwarded() {
     let pty = Pty::spawn_sized(&client, &[], 100, 30);
     pty.wait_for("agent ready", T);
     let size = || {
-        stdout(&sshd.tmux(&[
-            "list-windows",
-            "-a",
-            "-F",
-            "#{window_width}x#{window_height}",
-        ]))
-        .trim()
-        .to_owned()
+        stdout(&sshd.tmux(&["list-windows", "-a", "-F", "#{window_width}x#{window_height}"]))
+            .trim()
+            .to_owned()
     };
     // tmux keeps one row for its status line.
-    wait_until(T, "initial size 100x29", || {
-        (size() == "100x29").then_some(())
-    });
+    wait_until(T, "initial size 100x29", || (size() == "100x29").then_some(()));
     pty.resize(120, 40);
     wait_until(T, "resized 120x39", || (size() == "120x39").then_some(()));
 }
@@ -132,4 +121,20 @@ fn attach_without_a_terminal_is_refused() {
         "{}",
         sinc_tests::stderr(&out)
     );
+}
+
+#[test]
+fn colours_pass_through() {
+    require_root!();
+    let sshd = Sshd::start();
+    let agent = sshd.remote_script(
+        "colour-agent",
+        "#!/bin/sh\nprintf 'plain \\033[31mred-text\\033[0m \\033[1;44mbold-on-blue\\033[0m\\n'\nexec cat\n",
+    );
+    let client = Client::new(&sshd, &agent.to_string_lossy());
+    let pty = Pty::spawn(&client, &[]);
+    pty.wait_for("bold-on-blue", T);
+    let screen = pty.screen_with_escapes();
+    assert!(screen.contains("\u{1b}[31mred-text"), "{screen:?}");
+    assert!(screen.contains("bold-on-blue") && screen.contains("44m"), "{screen:?}");
 }

@@ -24,10 +24,7 @@ fn symlinked_folders_share_a_session() {
     let client = Client::bare();
     let link = client.scratch().join("link-to-project");
     std::os::unix::fs::symlink(&client.project, &link).unwrap();
-    assert_eq!(
-        client.ok(&["id", &link.to_string_lossy()]),
-        client.ok(&["id"])
-    );
+    assert_eq!(client.ok(&["id", &link.to_string_lossy()]), client.ok(&["id"]));
 }
 
 #[test]
@@ -54,41 +51,22 @@ fn config_precedence_and_sources() {
             .clone()
     };
     assert_eq!(get("vps.port")["value"], 2201);
-    assert!(
-        get("vps.port")["source"]
-            .as_str()
-            .unwrap()
-            .ends_with("config.toml")
-    );
+    assert!(get("vps.port")["source"].as_str().unwrap().ends_with("config.toml"));
     assert_eq!(get("vps.host")["value"], "profile-host");
-    assert!(
-        get("vps.host")["source"]
-            .as_str()
-            .unwrap()
-            .starts_with("profile work")
-    );
+    assert!(get("vps.host")["source"].as_str().unwrap().starts_with("profile work"));
     assert_eq!(get("agent")["value"], "project-agent");
-    assert!(
-        get("agent")["source"]
-            .as_str()
-            .unwrap()
-            .ends_with(".sinc.toml")
-    );
+    assert!(get("agent")["source"].as_str().unwrap().ends_with(".sinc.toml"));
     assert_eq!(get("vps.user")["value"], "env-user");
     assert_eq!(get("vps.user")["source"], "env SINC_USER");
     assert_eq!(get("ssh.accept_new_host")["value"], true);
-    assert_eq!(
-        get("ssh.accept_new_host")["source"],
-        "flag --accept-new-host"
-    );
+    assert_eq!(get("ssh.accept_new_host")["source"], "flag --accept-new-host");
     assert_eq!(get("ssh.connect_timeout")["source"], "default");
     assert_eq!(j["profile"], "work");
     // --profile picks another (undefined) profile: a config error naming it.
     let out = client.run(&["config", "show", "--profile", "nope"]);
     assert_eq!(out.status.code(), Some(78));
     assert!(
-        stderr(&out).contains("profile `nope` is not defined")
-            && stderr(&out).contains("defined: work"),
+        stderr(&out).contains("profile `nope` is not defined") && stderr(&out).contains("defined: work"),
         "{}",
         stderr(&out)
     );
@@ -96,12 +74,7 @@ fn config_precedence_and_sources() {
 
 fn config_error(client: &Client, args: &[&str]) -> String {
     let out = client.run(args);
-    assert_eq!(
-        out.status.code(),
-        Some(78),
-        "sinc {args:?}: {}",
-        stderr(&out)
-    );
+    assert_eq!(out.status.code(), Some(78), "sinc {args:?}: {}", stderr(&out));
     stderr(&out)
 }
 
@@ -153,16 +126,10 @@ fn every_config_error_exits_78_with_a_location() {
 
     client.set_env("SINC_PORT", "abc");
     let e = config_error(&client, &["config", "show"]);
-    assert!(
-        e.contains("env SINC_PORT") && e.contains("(vps.port)"),
-        "{e}"
-    );
+    assert!(e.contains("env SINC_PORT") && e.contains("(vps.port)"), "{e}");
     client.set_env("SINC_PORT", "22");
 
-    let e = config_error(
-        &client,
-        &["config", "show", "--config", "/nonexistent/sinc.toml"],
-    );
+    let e = config_error(&client, &["config", "show", "--config", "/nonexistent/sinc.toml"]);
     assert!(e.contains("does not exist"), "{e}");
 
     // No host at all: say how to configure one.
@@ -172,11 +139,7 @@ fn every_config_error_exits_78_with_a_location() {
 
     // A broken ~/.ssh/config is a configuration error too.
     client.write_config("[vps]\nhost = \"box\"\n");
-    std::fs::write(
-        client.home.join(".ssh/config"),
-        "Host box\n  Port notaport\n",
-    )
-    .unwrap();
+    std::fs::write(client.home.join(".ssh/config"), "Host box\n  Port notaport\n").unwrap();
     let e = config_error(&client, &["exec", "--", "true"]);
     assert!(e.contains(".ssh/config"), "{e}");
 }
@@ -196,37 +159,22 @@ fn json_errors_are_objects_on_stdout() {
 fn setup_writes_a_private_config_and_edits_it_in_place() {
     let client = Client::bare();
     let out = client.run(&["setup", "--host", "myvps", "--agent", "opencode"]);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "no --yes and no terminal: {}",
-        stderr(&out)
-    );
+    assert_eq!(out.status.code(), Some(2), "no --yes and no terminal: {}", stderr(&out));
     assert!(!client.config_file().exists());
 
     let shown = client.ok(&[
-        "setup", "--host", "myvps", "--agent", "opencode", "--user", "dev", "--port", "2222",
-        "--yes",
+        "setup", "--host", "myvps", "--agent", "opencode", "--user", "dev", "--port", "2222", "--yes",
     ]);
     assert!(shown.contains("host = \"myvps\""), "{shown}");
-    let mode = std::fs::metadata(client.config_file())
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
+    let mode = std::fs::metadata(client.config_file()).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 
-    let with_comment = format!(
-        "# my notes\n{}",
-        std::fs::read_to_string(client.config_file()).unwrap()
-    );
+    let with_comment = format!("# my notes\n{}", std::fs::read_to_string(client.config_file()).unwrap());
     std::fs::write(client.config_file(), with_comment).unwrap();
     client.ok(&["setup", "--agent", "claude", "--yes"]);
     let text = std::fs::read_to_string(client.config_file()).unwrap();
     assert!(
-        text.contains("# my notes")
-            && text.contains("agent = \"claude\"")
-            && text.contains("host = \"myvps\""),
+        text.contains("# my notes") && text.contains("agent = \"claude\"") && text.contains("host = \"myvps\""),
         "{text}"
     );
 
@@ -259,14 +207,10 @@ fn legacy_config_json_is_imported_on_first_run() {
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("Imported the original tool's config.json")
-            && err.contains("vps.hostname → vps.host"),
+        err.contains("Imported the original tool's config.json") && err.contains("vps.hostname → vps.host"),
         "{err}"
     );
-    assert!(
-        err.contains("connection.protocols"),
-        "skipped keys are reported: {err}"
-    );
+    assert!(err.contains("connection.protocols"), "skipped keys are reported: {err}");
     assert!(stdout(&out).contains("old-box"));
     let text = std::fs::read_to_string(client.config_file()).unwrap();
     assert!(
@@ -290,12 +234,7 @@ fn bad_flags_exit_2() {
         vec!["nosuchcommand"],
     ] {
         let out = client.run(&args);
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "sinc {args:?}: {}",
-            stderr(&out)
-        );
+        assert_eq!(out.status.code(), Some(2), "sinc {args:?}: {}", stderr(&out));
         assert!(!stderr(&out).is_empty());
     }
     assert!(client.run(&["--help"]).status.success());
@@ -308,9 +247,6 @@ fn completions_for_each_shell() {
     let client = Client::bare();
     for shell in ["bash", "zsh", "fish"] {
         let script = client.ok(&["completions", shell]);
-        assert!(
-            script.contains("sinc") && script.contains("reattach"),
-            "{shell}"
-        );
+        assert!(script.contains("sinc") && script.contains("reattach"), "{shell}");
     }
 }

@@ -2,7 +2,7 @@
 //! known_hosts policy (unknown, changed, accept-new), and every connect
 //! failure mapped to one line and exit 76.
 
-use sinc_tests::{Client, Sshd, SshdOptions, stderr, stdout};
+use sinc_tests::{Client, KillOnDrop, Sshd, SshdOptions, stderr, stdout};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -28,13 +28,15 @@ fn key_from_ssh_agent() {
     std::fs::rename(client.home.join(".ssh/id_ed25519"), &key).unwrap();
     std::fs::remove_file(client.home.join(".ssh/id_ed25519.pub")).unwrap();
     let socket = client.scratch().join("agent.sock");
-    let mut agent = Command::new("ssh-agent")
-        .arg("-D")
-        .arg("-a")
-        .arg(&socket)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let _agent = KillOnDrop(
+        Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     sinc_tests::wait_until(Duration::from_secs(5), "ssh-agent socket", || {
         socket.exists().then_some(())
     });
@@ -46,17 +48,12 @@ fn key_from_ssh_agent() {
     assert!(added.status.success(), "{}", stderr(&added));
 
     let denied = exec_true(&client);
-    assert_eq!(
-        denied.status.code(),
-        Some(76),
-        "without the agent there is no key"
-    );
+    assert_eq!(denied.status.code(), Some(76), "without the agent there is no key");
     client.set_env("SSH_AUTH_SOCK", &socket.to_string_lossy());
     let out = client.run(&["exec", "-v", "--", "true"]);
     assert!(out.status.success(), "{}", stderr(&out));
     // No agent forwarding: the remote side has no SSH_AUTH_SOCK.
     let fwd = client.run(&["exec", "--", "sh", "-c", "echo \"[$SSH_AUTH_SOCK]\""]);
-    let _ = agent.kill();
     assert!(fwd.status.success(), "{}", stderr(&fwd));
     assert_eq!(stdout(&fwd).trim(), "[]");
 }
@@ -72,18 +69,12 @@ fn auth_denied_lists_what_was_tried() {
         .status()
         .unwrap();
     std::fs::copy(&other, client.home.join(".ssh/id_ed25519")).unwrap();
-    std::fs::copy(
-        other.with_extension("pub"),
-        client.home.join(".ssh/id_ed25519.pub"),
-    )
-    .unwrap();
+    std::fs::copy(other.with_extension("pub"), client.home.join(".ssh/id_ed25519.pub")).unwrap();
     let out = exec_true(&client);
     assert_eq!(out.status.code(), Some(76));
     let err = stderr(&out);
     assert!(
-        err.contains("permission denied for")
-            && err.contains("id_ed25519")
-            && err.contains("publickey"),
+        err.contains("permission denied for") && err.contains("id_ed25519") && err.contains("publickey"),
         "{err}"
     );
     assert_eq!(err.trim().lines().count(), 1, "one clear line: {err}");
@@ -121,15 +112,10 @@ fn unknown_host_is_refused_without_a_terminal_and_accept_new_records_it() {
     assert_eq!(out.status.code(), Some(76));
     let err = stderr(&out);
     assert!(
-        err.contains("cannot be established")
-            && err.contains("SHA256:")
-            && err.contains("--accept-new-host"),
+        err.contains("cannot be established") && err.contains("SHA256:") && err.contains("--accept-new-host"),
         "{err}"
     );
-    assert!(
-        !client.known_hosts().exists(),
-        "nothing may be recorded when refusing"
-    );
+    assert!(!client.known_hosts().exists(), "nothing may be recorded when refusing");
 
     let out = client.run(&["exec", "--accept-new-host", "--", "true"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -183,10 +169,7 @@ fn changed_host_key_is_refused_loudly() {
     let out = client.run(&["exec", "--accept-new-host", "--", "true"]);
     assert_eq!(out.status.code(), Some(76));
     let err = stderr(&out);
-    assert!(
-        err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
-        "{err}"
-    );
+    assert!(err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"), "{err}");
     assert!(
         err.contains(&format!("{}:1", client.known_hosts().display())),
         "names the offending line: {err}"
@@ -207,11 +190,7 @@ fn refused_port_fails_at_once() {
     let out = exec_true(&client);
     assert_eq!(out.status.code(), Some(76));
     assert!(start.elapsed() < Duration::from_secs(2));
-    assert!(
-        stderr(&out).contains("connection refused"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("connection refused"), "{}", stderr(&out));
 }
 
 #[test]
@@ -237,11 +216,7 @@ fn silent_server_times_out_within_connect_timeout() {
         took >= Duration::from_secs(2) && took < Duration::from_secs(5),
         "took {took:?}"
     );
-    assert!(
-        stderr(&out).contains("timed out after 2s"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("timed out after 2s"), "{}", stderr(&out));
 }
 
 #[test]

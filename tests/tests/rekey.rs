@@ -53,10 +53,7 @@ fn bulk_output_and_input_cross_many_rekeys() {
         sinc_tests::stdout(&local).split_whitespace().next()
     );
     let rekeys = sshd.log().matches("ssh_set_newkeys: rekeying out").count();
-    assert!(
-        rekeys >= 10,
-        "expected many re-keys during 28 MB, sshd logged {rekeys}"
-    );
+    assert!(rekeys >= 10, "expected many re-keys during 28 MB, sshd logged {rekeys}");
 }
 
 #[test]
@@ -76,8 +73,5 @@ fn idle_terminal_survives_time_based_rekeys() {
     pty.keys(&["Enter"]);
     pty.wait_for("got: still here", Duration::from_secs(10));
     let after = sshd.log().matches("ssh_set_newkeys: rekeying out").count();
-    assert!(
-        after > before,
-        "no re-key happened while idle ({before} → {after})"
-    );
+    assert!(after > before, "no re-key happened while idle ({before} → {after})");
 }

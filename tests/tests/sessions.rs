@@ -24,17 +24,9 @@ fn start_is_idempotent_and_list_shows_the_session() {
     let second = client.json(&["start"]);
     assert_eq!(second["created"], false);
 
-    let remote_dir = sshd
-        .remote_base()
-        .join(format!("demo-app-{}", &id[id.len() - 6..]));
-    assert!(
-        remote_dir.is_dir(),
-        "remote folder {remote_dir:?} was not created"
-    );
-    let ready = format!(
-        "agent ready in {} id={id} project=demo-app",
-        remote_dir.display()
-    );
+    let remote_dir = sshd.remote_base().join(format!("demo-app-{}", &id[id.len() - 6..]));
+    assert!(remote_dir.is_dir(), "remote folder {remote_dir:?} was not created");
+    let ready = format!("agent ready in {} id={id} project=demo-app", remote_dir.display());
     let screen = || stdout(&sshd.tmux(&["capture-pane", "-p", "-J", "-t", &format!("={id}:")]));
     wait_until(
         Duration::from_secs(10),
@@ -49,12 +41,7 @@ fn start_is_idempotent_and_list_shows_the_session() {
     assert_eq!(s["id"], id.as_str());
     assert_eq!(
         s["local_path"],
-        client
-            .project
-            .canonicalize()
-            .unwrap()
-            .to_string_lossy()
-            .as_ref()
+        client.project.canonicalize().unwrap().to_string_lossy().as_ref()
     );
     assert_eq!(s["remote_path"], remote_dir.to_string_lossy().as_ref());
     assert_eq!(s["attached_clients"], 0);
@@ -66,10 +53,7 @@ fn start_is_idempotent_and_list_shows_the_session() {
 
     // -l / --list are aliases; the human listing names the session.
     let human = client.ok(&["-l"]);
-    assert!(
-        human.contains(&id) && human.contains("LOCAL PATH"),
-        "{human}"
-    );
+    assert!(human.contains(&id) && human.contains("LOCAL PATH"), "{human}");
 }
 
 #[test]
@@ -91,8 +75,7 @@ fn exec_passes_words_exit_codes_and_streams_through() {
     let text = stdout(&out);
     assert!(text.starts_with("a b|$HOME|it's|"), "{text}");
     assert!(
-        text.trim_end().ends_with("demo-app-")
-            || text.contains(&sshd.remote_base().to_string_lossy().to_string()),
+        text.trim_end().ends_with("demo-app-") || text.contains(&sshd.remote_base().to_string_lossy().to_string()),
         "{text}"
     );
     assert_eq!(stderr(&out), "oops\n");
@@ -107,12 +90,7 @@ fn exec_passes_words_exit_codes_and_streams_through() {
         .unwrap();
     {
         use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(&vec![b'x'; 100_000])
-            .unwrap();
+        child.stdin.take().unwrap().write_all(&vec![b'x'; 100_000]).unwrap();
     }
     let out = child.wait_with_output().unwrap();
     assert_eq!(stdout(&out).trim(), "100000");
@@ -139,9 +117,7 @@ fn kill_accepts_a_prefix_and_unknown_ids_fail_with_the_list() {
     let killed = client.json(&["kill", "demo-app"]);
     assert_eq!(killed["killed"], id.as_str());
     assert_eq!(client.json(&["list"]).as_array().unwrap().len(), 0);
-    let remote_dir = sshd
-        .remote_base()
-        .join(format!("demo-app-{}", &id[id.len() - 6..]));
+    let remote_dir = sshd.remote_base().join(format!("demo-app-{}", &id[id.len() - 6..]));
     assert!(remote_dir.is_dir(), "remote files must be kept");
 
     // -k is an alias.

@@ -9,9 +9,7 @@ use crate::paths::Dirs;
 use crate::session::SessionSpec;
 use crate::session::tmux::status;
 use crate::session_id;
-use crate::transport::{
-    self, ConnectOptions, Connection, Defaults, Overrides, Prompter, SshConfigFile, Target, quote,
-};
+use crate::transport::{self, ConnectOptions, Connection, Defaults, Overrides, Prompter, SshConfigFile, Target, quote};
 use std::path::PathBuf;
 
 /// The loaded state a command runs with.
@@ -31,8 +29,8 @@ impl Context {
     /// Load the configuration for the current directory.
     pub fn load(global: &GlobalArgs) -> Result<Context> {
         let dirs = Dirs::from_env().map_err(|e| Error::Failure(e.to_string()))?;
-        let cwd = std::env::current_dir()
-            .map_err(|e| Error::Failure(format!("cannot read the current directory: {e}")))?;
+        let cwd =
+            std::env::current_dir().map_err(|e| Error::Failure(format!("cannot read the current directory: {e}")))?;
         let project_dir = session_id::project_path(&cwd)
             .map_err(|e| Error::Failure(format!("cannot resolve {}: {e}", cwd.display())))?;
         let mut flags = Vec::new();
@@ -103,10 +101,8 @@ impl Context {
             user: c.vps.user.clone(),
             port: c.vps.port.map(|p| p.0),
             identity_file: c.vps.identity_file.clone(),
-            connect_timeout: explicit("ssh.connect_timeout")
-                .then(|| c.ssh.connect_timeout.duration()),
-            keepalive_interval: explicit("ssh.keepalive_interval")
-                .then(|| c.ssh.keepalive_interval.duration()),
+            connect_timeout: explicit("ssh.connect_timeout").then(|| c.ssh.connect_timeout.duration()),
+            keepalive_interval: explicit("ssh.keepalive_interval").then(|| c.ssh.keepalive_interval.duration()),
             accept_new_host: c.ssh.accept_new_host,
         };
         let defaults = Defaults {
@@ -128,12 +124,7 @@ impl Context {
     }
 
     /// The error for a remote script's precondition status, if it is one.
-    pub async fn precondition_error(
-        &self,
-        conn: &Connection,
-        code: u32,
-        spec: &SessionSpec,
-    ) -> Option<Error> {
+    pub async fn precondition_error(&self, conn: &Connection, code: u32, spec: &SessionSpec) -> Option<Error> {
         let host = self.host().unwrap_or("the VPS");
         match code {
             status::NO_TMUX => Some(Error::Unavailable(format!(
@@ -146,9 +137,7 @@ impl Context {
             ))),
             status::NO_AGENT => Some(Error::Unavailable(format!(
                 "the agent `{}` is not on the remote PATH of {host} (checked with your login shell there); install it on the VPS, or set `agent` to its full path",
-                spec.agent
-                    .program()
-                    .unwrap_or_else(|| spec.agent.to_string())
+                spec.agent.program().unwrap_or_else(|| spec.agent.to_string())
             ))),
             status::AGENT_EXITED => Some(Error::Failure(format!(
                 "the agent `{}` exited as soon as it started on {host}; run it by hand to see why: sinc exec -- {}",

@@ -33,12 +33,10 @@ pub async fn run(ctx: &Context, attach_only: bool) -> Result<i32> {
         output::warn(&e.to_string());
     }
     let code = match end {
-        AttachEnd::Exited(RemoteStatus::Exited(code)) => {
-            match ctx.precondition_error(&conn, code, &spec).await {
-                Some(err) => return Err(err),
-                None => i32::try_from(code).unwrap_or(1),
-            }
-        }
+        AttachEnd::Exited(RemoteStatus::Exited(code)) => match ctx.precondition_error(&conn, code, &spec).await {
+            Some(err) => return Err(err),
+            None => i32::try_from(code).unwrap_or(1),
+        },
         AttachEnd::Exited(status) => status.exit_code(),
         AttachEnd::EscapeDisconnect => {
             output::notice(

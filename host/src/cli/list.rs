@@ -13,12 +13,10 @@ async fn sessions(ctx: &Context, conn: &Connection) -> Result<Vec<RemoteSession>
     if let crate::transport::RemoteStatus::Exited(code) = out.status
         && code != 0
     {
-        return Err(
-            match ctx.precondition_error(conn, code, &ctx.spec()).await {
-                Some(e) => e,
-                None => Error::Failure(format!("listing sessions failed: {}", out.stderr_text())),
-            },
-        );
+        return Err(match ctx.precondition_error(conn, code, &ctx.spec()).await {
+            Some(e) => e,
+            None => Error::Failure(format!("listing sessions failed: {}", out.stderr_text())),
+        });
     }
     let registry = Registry::new(&ctx.dirs.data);
     let mut sessions = tmux::parse_list(&out.stdout_text());
@@ -59,10 +57,7 @@ pub async fn run(ctx: &Context) -> Result<i32> {
         return Ok(0);
     }
     if sessions.is_empty() {
-        output::notice(
-            ctx.global.quiet,
-            &format!("No sinc sessions on {}.", ctx.host()?),
-        );
+        output::notice(ctx.global.quiet, &format!("No sinc sessions on {}.", ctx.host()?));
         return Ok(0);
     }
     let dash = || "-".to_owned();
@@ -83,17 +78,10 @@ pub async fn run(ctx: &Context) -> Result<i32> {
             ]
         })
         .collect();
-    print!(
+    anstream::print!(
         "{}",
         output::table(
-            &[
-                "ID",
-                "LOCAL PATH",
-                "REMOTE PATH",
-                "AGENT",
-                "ATTACHED",
-                "CREATED"
-            ],
+            &["ID", "LOCAL PATH", "REMOTE PATH", "AGENT", "ATTACHED", "CREATED"],
             &rows
         )
     );
@@ -115,10 +103,7 @@ pub async fn kill(ctx: &Context, wanted: &str) -> Result<i32> {
     let id = match tmux::match_id(wanted, &ids) {
         Match::One(id) => id.to_owned(),
         Match::None => {
-            return Err(Error::Failure(format!(
-                "no session matches `{wanted}`; {}",
-                listing()
-            )));
+            return Err(Error::Failure(format!("no session matches `{wanted}`; {}", listing())));
         }
         Match::Ambiguous(hits) => {
             return Err(Error::Failure(format!(
@@ -130,18 +115,12 @@ pub async fn kill(ctx: &Context, wanted: &str) -> Result<i32> {
     let out = conn.run(&tmux::kill_script(&id), b"").await?;
     conn.disconnect().await;
     if !out.status.success() {
-        return Err(Error::Failure(format!(
-            "could not end {id}: {}",
-            out.stderr_text()
-        )));
+        return Err(Error::Failure(format!("could not end {id}: {}", out.stderr_text())));
     }
     if let Err(e) = Registry::new(&ctx.dirs.data).remove(&id) {
         tracing::warn!("could not forget {id} locally: {e}");
     }
-    let remote_path = sessions
-        .iter()
-        .find(|s| s.id == id)
-        .and_then(|s| s.remote_path.clone());
+    let remote_path = sessions.iter().find(|s| s.id == id).and_then(|s| s.remote_path.clone());
     if ctx.global.json {
         output::json(&serde_json::json!({ "killed": id, "remote_path": remote_path }));
     } else if !ctx.global.quiet {

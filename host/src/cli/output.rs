@@ -102,10 +102,8 @@ pub fn age(seconds_since_epoch: u64) -> String {
 
 /// RFC 3339 UTC time of a Unix timestamp.
 pub fn rfc3339(seconds_since_epoch: u64) -> String {
-    humantime::format_rfc3339_seconds(
-        std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds_since_epoch),
-    )
-    .to_string()
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds_since_epoch))
+        .to_string()
 }
 
 #[cfg(test)]

@@ -22,10 +22,7 @@ fn values(args: &SetupArgs) -> Vec<(String, toml::Value)> {
         v.push(("vps.port".into(), toml::Value::Integer(p)));
     }
     if let Some(k) = &args.key {
-        v.push((
-            "vps.identity_file".into(),
-            k.to_string_lossy().into_owned().into(),
-        ));
+        v.push(("vps.identity_file".into(), k.to_string_lossy().into_owned().into()));
     }
     if let Some(a) = &args.agent {
         v.push(("agent".into(), a.clone().into()));
@@ -47,12 +44,13 @@ pub fn run(global: &super::args::GlobalArgs, args: &SetupArgs) -> Result<i32> {
                 .is_ok_and(|t| t.get("vps").and_then(|v| v.get("host")).is_some())
         });
     if !has_host {
-        return Err(Error::Usage("sinc setup needs --host HOST (a Host alias from ~/.ssh/config, a host name or an address)".into()));
+        return Err(Error::Usage(
+            "sinc setup needs --host HOST (a Host alias from ~/.ssh/config, a host name or an address)".into(),
+        ));
     }
     if values.is_empty() {
         return Err(Error::Usage(
-            "nothing to change: pass --host, --user, --port, --key, --agent or --remote-base"
-                .into(),
+            "nothing to change: pass --host, --user, --port, --key, --agent or --remote-base".into(),
         ));
     }
     if let Some(key) = &args.key
@@ -88,11 +86,7 @@ pub fn run(global: &super::args::GlobalArgs, args: &SetupArgs) -> Result<i32> {
             "set": values.iter().map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default())).collect::<serde_json::Map<_, _>>(),
         }));
     } else if !global.quiet {
-        output::line(&format!(
-            "Wrote {} (mode 0600):\n\n{}",
-            path.display(),
-            text.trim_end()
-        ));
+        output::line(&format!("Wrote {} (mode 0600):\n\n{}", path.display(), text.trim_end()));
     }
     let _ = Context::client_name;
     Ok(0)

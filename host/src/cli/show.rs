@@ -42,10 +42,7 @@ pub fn config(ctx: &Context) -> Result<i32> {
     } else {
         " (does not exist)"
     };
-    output::line(&format!(
-        "config file: {}{file_note}",
-        ctx.loaded.config_file.display()
-    ));
+    output::line(&format!("config file: {}{file_note}", ctx.loaded.config_file.display()));
     if let Some(p) = &ctx.loaded.project_file {
         output::line(&format!("project file: {}", p.display()));
     }
@@ -53,7 +50,7 @@ pub fn config(ctx: &Context) -> Result<i32> {
         output::line(&format!("profile: {p}"));
     }
     output::line("");
-    print!("{}", output::table(&["KEY", "VALUE", "SOURCE"], &table));
+    anstream::print!("{}", output::table(&["KEY", "VALUE", "SOURCE"], &table));
     Ok(0)
 }
 
@@ -77,8 +74,9 @@ fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, serde
 pub fn id(global: &GlobalArgs, path: Option<&Path>) -> Result<i32> {
     let path = match path {
         Some(p) => p.to_path_buf(),
-        None => std::env::current_dir()
-            .map_err(|e| Error::Failure(format!("cannot read the current directory: {e}")))?,
+        None => {
+            std::env::current_dir().map_err(|e| Error::Failure(format!("cannot read the current directory: {e}")))?
+        }
     };
     let canonical = session_id::project_path(&path)
         .map_err(|e| Error::Failure(format!("cannot resolve {}: {e}", path.display())))?;

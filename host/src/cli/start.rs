@@ -25,10 +25,7 @@ pub async fn run(ctx: &Context) -> Result<i32> {
         };
         return Err(match ctx.precondition_error(&conn, code, &spec).await {
             Some(e) => e,
-            None => Error::Failure(format!(
-                "creating the session failed: {}",
-                out.stderr_text()
-            )),
+            None => Error::Failure(format!("creating the session failed: {}", out.stderr_text())),
         });
     }
     let created = out.stdout_text().trim() == "created";
@@ -56,11 +53,7 @@ pub async fn run(ctx: &Context) -> Result<i32> {
             "remote_binary": binary,
         }));
     } else if !ctx.global.quiet {
-        let what = if created {
-            "started"
-        } else {
-            "already running"
-        };
+        let what = if created { "started" } else { "already running" };
         output::line(&format!(
             "{} {what} on {host} in {} (agent: {})",
             spec.id, spec.remote_path, spec.agent

@@ -51,9 +51,7 @@ fn to_edit_value(value: &toml::Value) -> toml_edit::Value {
         toml::Value::Integer(i) => (*i).into(),
         toml::Value::Float(f) => (*f).into(),
         toml::Value::Boolean(b) => (*b).into(),
-        toml::Value::Array(items) => {
-            toml_edit::Value::Array(items.iter().map(to_edit_value).collect())
-        }
+        toml::Value::Array(items) => toml_edit::Value::Array(items.iter().map(to_edit_value).collect()),
         other => other.to_string().into(),
     }
 }
@@ -70,20 +68,14 @@ mod tests {
         std::fs::write(&p, "# my box\n[vps]\nhost = \"old\" # keep me\n").unwrap();
         set_values(
             &p,
-            &[
-                ("vps.user".into(), "dev".into()),
-                ("agent".into(), "claude".into()),
-            ],
+            &[("vps.user".into(), "dev".into()), ("agent".into(), "claude".into())],
         )
         .unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
         assert!(text.contains("# my box"));
         assert!(text.contains("# keep me"));
         assert!(text.contains("user = \"dev\""));
-        assert_eq!(
-            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
     }
 
     #[test]

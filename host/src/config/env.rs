@@ -110,9 +110,7 @@ impl EnvVar {
         };
         Ok(match self.kind {
             Kind::Text => toml::Value::String(text.to_owned()),
-            Kind::Integer => {
-                toml::Value::Integer(text.trim().parse().map_err(|_| bad("a whole number"))?)
-            }
+            Kind::Integer => toml::Value::Integer(text.trim().parse().map_err(|_| bad("a whole number"))?),
             Kind::Bool => match text.trim().to_ascii_lowercase().as_str() {
                 "1" | "true" | "yes" | "on" => toml::Value::Boolean(true),
                 "0" | "false" | "no" | "off" => toml::Value::Boolean(false),

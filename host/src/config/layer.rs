@@ -141,8 +141,7 @@ pub fn parse_user_file(path: &Path, text: &str) -> Result<UserFile, ConfigError>
 pub fn parse_project_file(path: &Path, text: &str) -> Result<ProjectFile, ConfigError> {
     let origin = Origin::Project(path.to_path_buf());
     if let Err(mut e) = validate::<ProjectFileSchema>(&origin, text) {
-        if e.message.contains("unknown field `profiles`") || e.message.contains("`default_profile`")
-        {
+        if e.message.contains("unknown field `profiles`") || e.message.contains("`default_profile`") {
             e.message = "profiles are defined in the user config; a project picks one with `profile = \"NAME\"`".into();
         }
         return Err(e);
@@ -170,10 +169,7 @@ pub fn validate_value(origin: &Origin, key: &str, value: &toml::Value) -> Result
         })
 }
 
-fn validate<T: serde::de::DeserializeOwned>(
-    origin: &Origin,
-    text: &str,
-) -> Result<(), ConfigError> {
+fn validate<T: serde::de::DeserializeOwned>(origin: &Origin, text: &str) -> Result<(), ConfigError> {
     toml::from_str::<T>(text)
         .map(|_| ())
         .map_err(|e| ConfigError::from_toml(origin.clone(), text, &e))
@@ -196,11 +192,7 @@ pub fn flatten(table: toml::Table) -> FlatValues {
     let mut out = FlatValues::new();
     fn walk(prefix: &str, table: toml::Table, out: &mut FlatValues) {
         for (k, v) in table {
-            let key = if prefix.is_empty() {
-                k
-            } else {
-                format!("{prefix}.{k}")
-            };
+            let key = if prefix.is_empty() { k } else { format!("{prefix}.{k}") };
             match v {
                 toml::Value::Table(t) => walk(&key, t, out),
                 other => {
@@ -238,9 +230,7 @@ pub fn unflatten(values: impl IntoIterator<Item = (String, toml::Value)>) -> tom
 }
 
 /// Deserialize merged values into the all-optional settings shape.
-pub fn settings_from(
-    values: impl IntoIterator<Item = (String, toml::Value)>,
-) -> Result<Settings, String> {
+pub fn settings_from(values: impl IntoIterator<Item = (String, toml::Value)>) -> Result<Settings, String> {
     toml::Value::Table(unflatten(values))
         .try_into::<Settings>()
         .map_err(|e| e.message().trim().to_owned())

@@ -16,8 +16,7 @@ pub struct LegacyImport {
 
 /// The ignore patterns the original tool wrote by default; sinc has them
 /// built in, so they are not copied into `sync.ignore`.
-const ORIGINAL_DEFAULT_IGNORES: [&str; 5] =
-    ["node_modules", ".venv", ".git", "__pycache__", ".DS_Store"];
+const ORIGINAL_DEFAULT_IGNORES: [&str; 5] = ["node_modules", ".venv", ".git", "__pycache__", ".DS_Store"];
 
 /// Convert the JSON text of a legacy config into sinc settings.
 pub fn convert(path: &Path, json: &str) -> Result<(FlatValues, LegacyImport), ConfigError> {
@@ -39,10 +38,7 @@ pub fn convert(path: &Path, json: &str) -> Result<(FlatValues, LegacyImport), Co
 
     for (section, body) in &root {
         let fields: Vec<(String, &Value)> = match body {
-            Value::Object(map) => map
-                .iter()
-                .map(|(k, v)| (format!("{section}.{k}"), v))
-                .collect(),
+            Value::Object(map) => map.iter().map(|(k, v)| (format!("{section}.{k}"), v)).collect(),
             other => vec![(section.clone(), other)],
         };
         for (old, value) in fields {
@@ -130,12 +126,7 @@ mod tests {
         assert_eq!(values["sync.ignore"].as_array().unwrap().len(), 1);
         assert_eq!(values["vps.identity_file"].as_str(), Some("~/.ssh/k"));
         assert_eq!(values["agent"].as_str(), Some("claude"));
-        assert!(
-            report
-                .skipped
-                .iter()
-                .any(|s| s.starts_with("connection.protocols"))
-        );
+        assert!(report.skipped.iter().any(|s| s.starts_with("connection.protocols")));
         assert_eq!(report.imported.len(), 10);
     }
 

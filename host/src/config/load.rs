@@ -44,9 +44,7 @@ pub struct LoadRequest {
 impl LoadRequest {
     /// The current process environment's `SINC_*` variables.
     pub fn process_env() -> BTreeMap<String, String> {
-        std::env::vars()
-            .filter(|(k, _)| k.starts_with("SINC_"))
-            .collect()
+        std::env::vars().filter(|(k, _)| k.starts_with("SINC_")).collect()
     }
 }
 
@@ -78,10 +76,7 @@ impl Loaded {
 
 /// Load the configuration.
 pub fn load(dirs: &Dirs, req: &LoadRequest) -> Result<Loaded, ConfigError> {
-    let config_file = req
-        .config_file
-        .clone()
-        .unwrap_or_else(|| dirs.config_file());
+    let config_file = req.config_file.clone().unwrap_or_else(|| dirs.config_file());
     let mut imported = None;
     if req.config_file.is_none() && !config_file.exists() {
         imported = import_legacy(&dirs.legacy_config_file(), &config_file)?;
@@ -108,14 +103,10 @@ pub fn load(dirs: &Dirs, req: &LoadRequest) -> Result<Loaded, ConfigError> {
             Origin::Project(project_file.clone().unwrap_or_default()),
         )
     } else {
-        (
-            user.default_profile.clone(),
-            Origin::File(config_file.clone()),
-        )
+        (user.default_profile.clone(), Origin::File(config_file.clone()))
     };
 
-    let mut layers: Vec<(Origin, FlatValues)> =
-        vec![(Origin::File(config_file.clone()), user.values.clone())];
+    let mut layers: Vec<(Origin, FlatValues)> = vec![(Origin::File(config_file.clone()), user.values.clone())];
     if let Some(name) = &profile {
         let Some(values) = user.profiles.get(name) else {
             let known: Vec<&str> = user.profiles.keys().map(String::as_str).collect();
@@ -156,10 +147,7 @@ pub fn load(dirs: &Dirs, req: &LoadRequest) -> Result<Loaded, ConfigError> {
     for flag in &req.flags {
         let origin = Origin::Flag(flag.flag);
         layer::validate_value(&origin, flag.key, &flag.value)?;
-        layers.push((
-            origin,
-            FlatValues::from([(flag.key.to_owned(), flag.value.clone())]),
-        ));
+        layers.push((origin, FlatValues::from([(flag.key.to_owned(), flag.value.clone())])));
     }
 
     let mut merged: BTreeMap<String, (toml::Value, Origin)> = BTreeMap::new();
@@ -168,10 +156,7 @@ pub fn load(dirs: &Dirs, req: &LoadRequest) -> Result<Loaded, ConfigError> {
             merged.insert(key, (value, origin.clone()));
         }
     }
-    let sources = merged
-        .iter()
-        .map(|(k, (_, o))| (k.clone(), o.clone()))
-        .collect();
+    let sources = merged.iter().map(|(k, (_, o))| (k.clone(), o.clone())).collect();
     let settings = layer::settings_from(merged.into_iter().map(|(k, (v, _))| (k, v)))
         .map_err(|m| ConfigError::new(Origin::File(config_file.clone()), m))?;
     let mut config = Config::default();
@@ -208,10 +193,7 @@ fn read_user_file(path: &Path, explicit: bool) -> Result<Option<UserFile>, Confi
     }
 }
 
-fn import_legacy(
-    legacy_path: &Path,
-    config_file: &Path,
-) -> Result<Option<LegacyImport>, ConfigError> {
+fn import_legacy(legacy_path: &Path, config_file: &Path) -> Result<Option<LegacyImport>, ConfigError> {
     let text = match std::fs::read_to_string(legacy_path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -316,14 +298,9 @@ mod tests {
         assert_eq!(c.vps.user.as_deref(), Some("env-user"));
         assert_eq!(c.agent.command_line(), "flag-agent");
         assert_eq!(c.ssh.connect_timeout.0, 3);
-        assert_eq!(
-            c.ssh.keepalive_interval,
-            Config::default().ssh.keepalive_interval
-        );
+        assert_eq!(c.ssh.keepalive_interval, Config::default().ssh.keepalive_interval);
         assert_eq!(l.origin_of("vps.port"), Origin::File(f.dirs.config_file()));
-        assert!(
-            matches!(l.origin_of("vps.host"), Origin::Profile { ref name, .. } if name == "work")
-        );
+        assert!(matches!(l.origin_of("vps.host"), Origin::Profile { ref name, .. } if name == "work"));
         assert_eq!(l.origin_of("vps.user"), Origin::Env("SINC_USER"));
         assert_eq!(l.origin_of("agent"), Origin::Flag("--agent"));
         assert_eq!(l.origin_of("ssh.keepalive_interval"), Origin::Default);
@@ -334,20 +311,12 @@ mod tests {
         let user = "[profiles.a.vps]\nhost = \"a\"\n[profiles.b.vps]\nhost = \"b\"\n";
         let f = fixture(Some(user), Some("profile = \"a\"\n"));
         assert_eq!(
-            load(&f.dirs, &request(&f))
-                .unwrap()
-                .config
-                .vps
-                .host
-                .as_deref(),
+            load(&f.dirs, &request(&f)).unwrap().config.vps.host.as_deref(),
             Some("a")
         );
         let mut req = request(&f);
         req.profile = Some("b".into());
-        assert_eq!(
-            load(&f.dirs, &req).unwrap().config.vps.host.as_deref(),
-            Some("b")
-        );
+        assert_eq!(load(&f.dirs, &req).unwrap().config.vps.host.as_deref(), Some("b"));
     }
 
     fn err(user: Option<&str>, project: Option<&str>, env: &[(&str, &str)]) -> ConfigError {
@@ -368,11 +337,7 @@ mod tests {
 
     #[test]
     fn wrong_type_names_the_key() {
-        let e = err(
-            Some("[vps]\nhost = \"h\"\nport = \"twenty-two\"\n"),
-            None,
-            &[],
-        );
+        let e = err(Some("[vps]\nhost = \"h\"\nport = \"twenty-two\"\n"), None, &[]);
         assert_eq!(e.position, Some((3, 8)));
         assert_eq!(e.key.as_deref(), Some("vps.port"));
     }
@@ -401,8 +366,7 @@ mod tests {
         assert_eq!(e.key.as_deref(), Some("vps.port"));
         let e = err(None, Some("[profiles.x.vps]\nhost = \"h\"\n"), &[]);
         assert!(
-            e.message
-                .contains("profiles are defined in the user config"),
+            e.message.contains("profiles are defined in the user config"),
             "{}",
             e.message
         );
@@ -433,12 +397,7 @@ mod tests {
         let f = fixture(None, None);
         let mut req = request(&f);
         req.config_file = Some(f.dirs.config.join("nope.toml"));
-        assert!(
-            load(&f.dirs, &req)
-                .unwrap_err()
-                .message
-                .contains("does not exist")
-        );
+        assert!(load(&f.dirs, &req).unwrap_err().message.contains("does not exist"));
     }
 
     #[test]

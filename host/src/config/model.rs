@@ -225,10 +225,7 @@ mod tests {
     fn agent_program_skips_env_assignments() {
         let a = Agent::new("FOO=1 BAR=x claude --dangerously-skip-permissions").unwrap();
         assert_eq!(a.program().as_deref(), Some("claude"));
-        assert_eq!(
-            Agent::new("opencode").unwrap().program().as_deref(),
-            Some("opencode")
-        );
+        assert_eq!(Agent::new("opencode").unwrap().program().as_deref(), Some("opencode"));
         assert_eq!(Agent::new("$HOME/bin/x").unwrap().program(), None);
         assert!(Agent::new("  ").is_err());
     }

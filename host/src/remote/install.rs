@@ -102,9 +102,7 @@ impl Installed {
     /// The remote path of the binary.
     pub fn path(&self) -> &str {
         match self {
-            Installed::Present { path }
-            | Installed::SameVersion { path }
-            | Installed::Uploaded { path, .. } => path,
+            Installed::Present { path } | Installed::SameVersion { path } | Installed::Uploaded { path, .. } => path,
         }
     }
 }
@@ -241,11 +239,7 @@ pub async fn ensure(conn: &Connection, local: &LocalBinary) -> Result<Installed,
             dir: probe.dir,
         });
     }
-    tracing::info!(
-        "uploading {} ({} bytes) to the VPS",
-        local.path.display(),
-        local.size
-    );
+    tracing::info!("uploading {} ({} bytes) to the VPS", local.path.display(), local.size);
     let file = tokio::fs::File::open(&local.path).await?;
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
@@ -300,18 +294,9 @@ mod tests {
         let bad = run(upload_body("sinc-9-abc", &sum), b"corrupt");
         assert_eq!(bad.status.code(), Some(3));
         let bin = dir.path().join("sincronizado/bin");
-        assert_eq!(
-            std::fs::read_dir(&bin).unwrap().count(),
-            0,
-            "no partial file left"
-        );
+        assert_eq!(std::fs::read_dir(&bin).unwrap().count(), 0, "no partial file left");
         let ok = run(upload_body("sinc-9-abc", &sum), &payload);
-        assert_eq!(
-            ok.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&ok.stderr)
-        );
+        assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
         assert_eq!(std::fs::read(bin.join("sinc-9-abc")).unwrap(), payload);
         assert_eq!(
             std::fs::read_link(bin.join("sinc")).unwrap(),

@@ -52,11 +52,7 @@ pub async fn attach(conn: &Connection, command: &str) -> Result<AttachEnd, Attac
     let channel = conn.open_session().await?;
     let ssh_err = |stage| {
         let addr = conn.target().describe();
-        move |source| ConnectError::Ssh {
-            addr,
-            stage,
-            source,
-        }
+        move |source| ConnectError::Ssh { addr, stage, source }
     };
     channel
         .request_pty(false, &term, u32::from(cols), u32::from(rows), 0, 0, &[])

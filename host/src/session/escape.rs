@@ -69,10 +69,7 @@ mod tests {
     #[test]
     fn tilde_dot_after_newline_disconnects() {
         let mut f = EscapeFilter::default();
-        assert_eq!(
-            f.feed(b"ls\r~."),
-            (b"ls\r".to_vec(), Some(Escape::Disconnect))
-        );
+        assert_eq!(f.feed(b"ls\r~."), (b"ls\r".to_vec(), Some(Escape::Disconnect)));
     }
 
     #[test]

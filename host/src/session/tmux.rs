@@ -243,20 +243,24 @@ mod tests {
 
     /// Run a script with a fake `tmux` on PATH that logs its arguments.
     fn run_with_fake_tmux(script: &str, has_session: bool) -> (i32, String, String) {
+        run_with_fake_tmux_where(script, if has_session { 0 } else { 1 }, 0)
+    }
+
+    /// Like [`run_with_fake_tmux`], choosing the status of `has-session` and of
+    /// `new-session` (whose chained `set-option`s fail when the agent is gone).
+    fn run_with_fake_tmux_where(script: &str, has_session: i32, new_session: i32) -> (i32, String, String) {
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("bin");
         std::fs::create_dir(&bin).unwrap();
         let log = dir.path().join("log");
         let fake = format!(
-            "#!/bin/sh\n[ \"$1\" = -u ] && shift\nfor a in \"$@\"; do printf '[%s]' \"$a\" >> {log}; done; echo >> {log}\n[ \"$1\" = has-session ] && exit {}\nexit 0\n",
-            if has_session { 0 } else { 1 },
+            "#!/bin/sh\n[ \"$1\" = -u ] && shift\nfor a in \"$@\"; do printf '[%s]' \"$a\" >> {log}; done; echo >> {log}\n[ \"$1\" = has-session ] && exit {has_session}\n[ \"$1\" = new-session ] && exit {new_session}\nexit 0\n",
             log = log.display()
         );
         std::fs::write(bin.join("tmux"), fake).unwrap();
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(bin.join("tmux"), std::fs::Permissions::from_mode(0o755))
-                .unwrap();
+            std::fs::set_permissions(bin.join("tmux"), std::fs::Permissions::from_mode(0o755)).unwrap();
         }
         let home = dir.path().join("home");
         std::fs::create_dir(&home).unwrap();
@@ -278,39 +282,21 @@ mod tests {
 
     #[test]
     fn start_creates_with_env_options_and_exact_target() {
-        let (code, stdout, log) = run_with_fake_tmux(
-            &start_script(
-                &spec(),
-                Size {
-                    cols: 100,
-                    rows: 30,
-                },
-                "laptop",
-            ),
-            false,
-        );
+        let (code, stdout, log) =
+            run_with_fake_tmux(&start_script(&spec(), Size { cols: 100, rows: 30 }, "laptop"), false);
         assert_eq!(code, 0, "{log}");
         assert_eq!(stdout.trim(), "created");
-        let new = log
-            .lines()
-            .find(|l| l.starts_with("[new-session]"))
-            .unwrap();
+        let new = log.lines().find(|l| l.starts_with("[new-session]")).unwrap();
         assert!(new.contains("[-s][sinc-my-project-78ce1d]"), "{new}");
         assert!(new.contains("[-x][100][-y][30]"), "{new}");
         assert!(new.contains("[env][SINC_SESSION_ID=sinc-my-project-78ce1d][SINC_PROJECT=my-project][/bin/sh][-lc][FOO=1 cat --flag 'a b']"), "{new}");
-        assert!(
-            new.contains("[@sinc_local_path][/home/user/My Project]"),
-            "{new}"
-        );
+        assert!(new.contains("[@sinc_local_path][/home/user/My Project]"), "{new}");
         assert!(new.contains("[-t][=sinc-my-project-78ce1d]"), "{new}");
     }
 
     #[test]
     fn start_is_idempotent() {
-        let (code, stdout, log) = run_with_fake_tmux(
-            &start_script(&spec(), Size { cols: 80, rows: 24 }, "x"),
-            true,
-        );
+        let (code, stdout, log) = run_with_fake_tmux(&start_script(&spec(), Size { cols: 80, rows: 24 }, "x"), true);
         assert_eq!((code, stdout.trim()), (0, "exists"));
         assert!(!log.contains("new-session"));
     }
@@ -319,9 +305,14 @@ mod tests {
     fn missing_agent_is_reported() {
         let mut s = spec();
         s.agent = crate::config::Agent::new("no-such-agent-xyz").unwrap();
-        let (code, _, _) =
-            run_with_fake_tmux(&start_script(&s, Size { cols: 80, rows: 24 }, "x"), false);
+        let (code, _, _) = run_with_fake_tmux(&start_script(&s, Size { cols: 80, rows: 24 }, "x"), false);
         assert_eq!(code, status::NO_AGENT as i32);
+    }
+
+    #[test]
+    fn an_agent_gone_before_its_options_are_set_is_reported() {
+        let (code, _, _) = run_with_fake_tmux_where(&start_script(&spec(), Size { cols: 80, rows: 24 }, "x"), 1, 1);
+        assert_eq!(code, status::AGENT_EXITED as i32);
     }
 
     #[test]
@@ -332,7 +323,8 @@ mod tests {
 
     #[test]
     fn list_parsing_skips_foreign_sessions() {
-        let out = "main\t1\t100\t\t\t\t\nsinc-b-222222\t0\t200\t\t\t\t\nsinc-a-111111\t2\t300\t/l\t/r\topencode\tlaptop\n";
+        let out =
+            "main\t1\t100\t\t\t\t\nsinc-b-222222\t0\t200\t\t\t\t\nsinc-a-111111\t2\t300\t/l\t/r\topencode\tlaptop\n";
         let s = parse_list(out);
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].id, "sinc-a-111111");
@@ -348,9 +340,6 @@ mod tests {
         assert_eq!(match_id("web", &ids), Match::One("sinc-web-333333"));
         assert!(matches!(match_id("app", &ids), Match::Ambiguous(v) if v.len() == 2));
         assert_eq!(match_id("nope", &ids), Match::None);
-        assert_eq!(
-            match_id("sinc-app-111111", &ids),
-            Match::One("sinc-app-111111")
-        );
+        assert_eq!(match_id("sinc-app-111111", &ids), Match::One("sinc-app-111111"));
     }
 }

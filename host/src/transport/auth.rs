@@ -23,16 +23,11 @@ struct Attempts {
 
 impl Attempts {
     fn allows(&self, kind: MethodKind) -> bool {
-        self.server_accepts
-            .as_ref()
-            .is_none_or(|m| m.contains(&kind))
+        self.server_accepts.as_ref().is_none_or(|m| m.contains(&kind))
     }
 
     fn note(&mut self, result: &russh::client::AuthResult) {
-        if let russh::client::AuthResult::Failure {
-            remaining_methods, ..
-        } = result
-        {
+        if let russh::client::AuthResult::Failure { remaining_methods, .. } = result {
             self.server_accepts = Some(remaining_methods.clone());
         }
     }
@@ -50,16 +45,8 @@ pub async fn authenticate(
         source,
     };
     let mut attempts = Attempts::default();
-    let rsa_hash = handle
-        .best_supported_rsa_hash()
-        .await
-        .map_err(ssh_err)?
-        .flatten();
-    let wanted: Vec<PublicKey> = target
-        .identity_files
-        .iter()
-        .filter_map(|f| public_key_of(f))
-        .collect();
+    let rsa_hash = handle.best_supported_rsa_hash().await.map_err(ssh_err)?.flatten();
+    let wanted: Vec<PublicKey> = target.identity_files.iter().filter_map(|f| public_key_of(f)).collect();
     let mut offered: Vec<PublicKey> = Vec::new();
 
     // 1. The agent.
@@ -71,15 +58,10 @@ pub async fn authenticate(
                     let AgentIdentity::PublicKey { key, .. } = identity else {
                         continue;
                     };
-                    if target.identities_only
-                        && !wanted.iter().any(|w| w.key_data() == key.key_data())
-                    {
+                    if target.identities_only && !wanted.iter().any(|w| w.key_data() == key.key_data()) {
                         continue;
                     }
-                    let label = format!(
-                        "agent key {}",
-                        key.fingerprint(russh::keys::HashAlg::Sha256)
-                    );
+                    let label = format!("agent key {}", key.fingerprint(russh::keys::HashAlg::Sha256));
                     tracing::debug!("trying {label}");
                     attempts.tried.push(label);
                     offered.push(key.clone());
@@ -103,9 +85,7 @@ pub async fn authenticate(
             if !file.exists() {
                 continue;
             }
-            if public_key_of(file)
-                .is_some_and(|k| offered.iter().any(|o| o.key_data() == k.key_data()))
-            {
+            if public_key_of(file).is_some_and(|k| offered.iter().any(|o| o.key_data() == k.key_data())) {
                 continue;
             }
             let Some(key) = load_key(file, prompter, &mut attempts) else {
@@ -137,9 +117,7 @@ pub async fn authenticate(
     if prompter.is_interactive() && attempts.allows(MethodKind::Password) {
         attempts.tried.push("password".into());
         for _ in 0..3 {
-            let Some(password) =
-                prompter.secret(&format!("{}@{}'s password: ", target.user, target.hostname))
-            else {
+            let Some(password) = prompter.secret(&format!("{}@{}'s password: ", target.user, target.hostname)) else {
                 break;
             };
             let result = handle
@@ -182,11 +160,7 @@ fn public_key_of(file: &Path) -> Option<PublicKey> {
     russh::keys::load_public_key(Path::new(&pub_path)).ok()
 }
 
-fn load_key(
-    file: &Path,
-    prompter: Prompter,
-    attempts: &mut Attempts,
-) -> Option<russh::keys::PrivateKey> {
+fn load_key(file: &Path, prompter: Prompter, attempts: &mut Attempts) -> Option<russh::keys::PrivateKey> {
     match russh::keys::load_secret_key(file, None) {
         Ok(k) => Some(k),
         Err(russh::keys::Error::KeyIsEncrypted) => {
@@ -198,8 +172,7 @@ fn load_key(
                 return None;
             }
             for _ in 0..3 {
-                let pass =
-                    prompter.secret(&format!("Enter passphrase for key '{}': ", file.display()))?;
+                let pass = prompter.secret(&format!("Enter passphrase for key '{}': ", file.display()))?;
                 match russh::keys::load_secret_key(file, Some(&pass)) {
                     Ok(k) => return Some(k),
                     Err(_) => eprintln!("Bad passphrase, try again."),
@@ -232,9 +205,7 @@ async fn keyboard_interactive(
     loop {
         match reply {
             KeyboardInteractiveAuthResponse::Success => return Ok(true),
-            KeyboardInteractiveAuthResponse::Failure {
-                remaining_methods, ..
-            } => {
+            KeyboardInteractiveAuthResponse::Failure { remaining_methods, .. } => {
                 attempts.server_accepts = Some(remaining_methods);
                 return Ok(false);
             }
@@ -261,9 +232,7 @@ async fn keyboard_interactive(
                         None => return Ok(false),
                     }
                 }
-                reply = handle
-                    .authenticate_keyboard_interactive_respond(answers)
-                    .await?;
+                reply = handle.authenticate_keyboard_interactive_respond(answers).await?;
             }
         }
     }

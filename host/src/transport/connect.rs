@@ -38,12 +38,7 @@ pub async fn connect(target: &Target, opts: ConnectOptions) -> Result<Connection
             Some(via) => {
                 let deadline = Deadline::start(hop.connect_timeout);
                 let channel = via
-                    .channel_open_direct_tcpip(
-                        hop.hostname.clone(),
-                        u32::from(hop.port),
-                        "127.0.0.1",
-                        0,
-                    )
+                    .channel_open_direct_tcpip(hop.hostname.clone(), u32::from(hop.port), "127.0.0.1", 0)
                     .await
                     .map_err(|source| ConnectError::Ssh {
                         addr: addr(hop),
@@ -94,9 +89,7 @@ async fn tcp(target: &Target, deadline: &Deadline) -> Result<TcpStream, ConnectE
         }
     }
     Err(match last {
-        Some(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-            ConnectError::Refused { addr: addr(target) }
-        }
+        Some(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => ConnectError::Refused { addr: addr(target) },
         Some(e) if e.kind() == std::io::ErrorKind::TimedOut => timeout("connecting"),
         Some(e) => ConnectError::Network {
             addr: addr(target),
@@ -119,13 +112,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let rejection = Arc::new(Mutex::new(None));
-    let handler = ClientHandler::new(
-        target,
-        opts.prompter,
-        deadline.clone(),
-        rejection.clone(),
-        opts.quiet,
-    );
+    let handler = ClientHandler::new(target, opts.prompter, deadline.clone(), rejection.clone(), opts.quiet);
     let handshake = client::connect_stream(Arc::new(client_config(target)), stream, handler);
     let result = tokio::select! {
         r = handshake => r,
@@ -155,21 +142,14 @@ fn client_config(target: &Target) -> client::Config {
     let mut preferred = russh::Preferred::default();
     // Like OpenSSH, ask first for the host key types already recorded for this
     // host, so a server with several keys is verified against the known one.
-    let known = known_hosts::known_types(
-        &target.all_known_hosts_files(),
-        &target.hostname,
-        target.port,
-    );
+    let known = known_hosts::known_types(&target.all_known_hosts_files(), &target.hostname, target.port);
     if !known.is_empty() {
         let mut order: Vec<_> = known.clone();
         order.extend(preferred.key.iter().filter(|a| !known.contains(a)).cloned());
         preferred.key = Cow::Owned(order);
     }
     client::Config {
-        client_id: russh::SshId::Standard(Cow::Owned(format!(
-            "SSH-2.0-sinc_{}",
-            env!("CARGO_PKG_VERSION")
-        ))),
+        client_id: russh::SshId::Standard(Cow::Owned(format!("SSH-2.0-sinc_{}", env!("CARGO_PKG_VERSION")))),
         keepalive_interval: Some(target.keepalive_interval),
         keepalive_max: target.keepalive_max,
         inactivity_timeout: None,

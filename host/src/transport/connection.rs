@@ -112,11 +112,7 @@ impl Output {
 }
 
 impl Connection {
-    pub(crate) fn new(
-        handle: Handle<ClientHandler>,
-        jumps: Vec<Handle<ClientHandler>>,
-        target: Target,
-    ) -> Connection {
+    pub(crate) fn new(handle: Handle<ClientHandler>, jumps: Vec<Handle<ClientHandler>>, target: Target) -> Connection {
         Connection {
             handle,
             _jumps: jumps,
@@ -167,11 +163,7 @@ impl Connection {
                 &mut stderr,
             )
             .await?;
-        Ok(Output {
-            status,
-            stdout,
-            stderr,
-        })
+        Ok(Output { status, stdout, stderr })
     }
 
     /// Run `command`, copying `stdin` to it (then EOF) and its output to
@@ -211,12 +203,8 @@ impl Connection {
                     let _ = stderr.write_all(&data).await;
                     let _ = stderr.flush().await;
                 }
-                ChannelMsg::ExitStatus { exit_status } => {
-                    status = RemoteStatus::Exited(exit_status)
-                }
-                ChannelMsg::ExitSignal { signal_name, .. } => {
-                    status = RemoteStatus::Signaled(sig_name(&signal_name))
-                }
+                ChannelMsg::ExitStatus { exit_status } => status = RemoteStatus::Exited(exit_status),
+                ChannelMsg::ExitSignal { signal_name, .. } => status = RemoteStatus::Signaled(sig_name(&signal_name)),
                 ChannelMsg::Close => break,
                 _ => {}
             }
@@ -242,9 +230,6 @@ impl Connection {
 
     /// Close the connection politely.
     pub async fn disconnect(&self) {
-        let _ = self
-            .handle
-            .disconnect(russh::Disconnect::ByApplication, "", "en")
-            .await;
+        let _ = self.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
     }
 }

@@ -65,10 +65,7 @@ impl Deadline {
             let left = self
                 .state
                 .lock()
-                .map(|s| {
-                    s.running_since
-                        .map(|since| s.remaining.saturating_sub(since.elapsed()))
-                })
+                .map(|s| s.running_since.map(|since| s.remaining.saturating_sub(since.elapsed())))
                 .unwrap_or(Some(Duration::ZERO));
             match left {
                 Some(d) if d.is_zero() => return,

@@ -53,9 +53,7 @@ pub enum ConnectError {
         at: Location,
     },
     /// The host key is explicitly revoked.
-    #[error(
-        "the {key_type} host key of {host} ({fingerprint}) is marked @revoked in {at}; refusing to connect"
-    )]
+    #[error("the {key_type} host key of {host} ({fingerprint}) is marked @revoked in {at}; refusing to connect")]
     HostKeyRevoked {
         /// known_hosts name.
         host: String,
@@ -153,13 +151,7 @@ fn other_types_note(types: &[String]) -> String {
     }
 }
 
-fn changed_banner(
-    host: &str,
-    key_type: &str,
-    fingerprint: &str,
-    recorded: &str,
-    at: &Location,
-) -> String {
+fn changed_banner(host: &str, key_type: &str, fingerprint: &str, recorded: &str, at: &Location) -> String {
     let rule = "@".repeat(59);
     format!(
         "{rule}\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n{rule}\n\

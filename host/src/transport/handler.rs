@@ -59,11 +59,7 @@ impl ClientHandler {
 
     async fn verify(&mut self, key: &PublicKey) -> bool {
         // Rekeys present the same key again: it was decided already.
-        if self
-            .accepted
-            .as_ref()
-            .is_some_and(|k| k.key_data() == key.key_data())
-        {
+        if self.accepted.as_ref().is_some_and(|k| k.key_data() == key.key_data()) {
             return true;
         }
         let name = known_hosts::host_key_name(&self.host, self.port);
@@ -122,13 +118,7 @@ impl ClientHandler {
         accept
     }
 
-    async fn ask(
-        &self,
-        name: &str,
-        key_type: &str,
-        fingerprint: &str,
-        other_types: &[String],
-    ) -> bool {
+    async fn ask(&self, name: &str, key_type: &str, fingerprint: &str, other_types: &[String]) -> bool {
         let mut message = format!(
             "The authenticity of host '{name}' can't be established.\n{key_type} key fingerprint is {fingerprint}."
         );
@@ -175,14 +165,9 @@ impl ClientHandler {
 impl client::Handler for ClientHandler {
     type Error = russh::Error;
 
-    async fn check_server_key(
-        &mut self,
-        key: &russh::keys::PublicKeyOrCertificate,
-    ) -> Result<bool, Self::Error> {
+    async fn check_server_key(&mut self, key: &russh::keys::PublicKeyOrCertificate) -> Result<bool, Self::Error> {
         match key {
-            russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } => {
-                Ok(self.verify(key).await)
-            }
+            russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } => Ok(self.verify(key).await),
             russh::keys::PublicKeyOrCertificate::Certificate(cert) => {
                 // sinc does not advertise certificate algorithms, so a server
                 // should never send one; check the key inside like a plain key.
@@ -192,11 +177,7 @@ impl client::Handler for ClientHandler {
         }
     }
 
-    async fn auth_banner(
-        &mut self,
-        banner: &str,
-        _session: &mut client::Session,
-    ) -> Result<(), Self::Error> {
+    async fn auth_banner(&mut self, banner: &str, _session: &mut client::Session) -> Result<(), Self::Error> {
         if !self.quiet {
             eprint!("{banner}");
         }

@@ -136,10 +136,7 @@ pub fn known_types(files: &[PathBuf], host: &str, port: u16) -> Vec<russh::keys:
 pub fn record(file: &Path, host: &str, port: u16, key: &PublicKey) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     if let Some(dir) = file.parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     }
     let encoded = key.to_openssh().map_err(std::io::Error::other)?;
     let needs_newline = std::fs::read(file)
@@ -210,10 +207,7 @@ fn hashed_matches(name: &str, hashed: &str) -> bool {
     let Some((salt, hash)) = hashed.split_once('|') else {
         return false;
     };
-    let (Ok(salt), Ok(hash)) = (
-        BASE64.decode(salt.as_bytes()),
-        BASE64.decode(hash.as_bytes()),
-    ) else {
+    let (Ok(salt), Ok(hash)) = (BASE64.decode(salt.as_bytes()), BASE64.decode(hash.as_bytes())) else {
         return false;
     };
     let Ok(mut mac) = <Hmac<Sha1> as KeyInit>::new_from_slice(&salt) else {
@@ -256,10 +250,7 @@ mod tests {
     fn plain_port_and_tabs() {
         let (_d, files) = file(&format!("# c\n[box]:2222\tssh-ed25519   {ED1} me@x\n"));
         assert_eq!(lookup(&files, "BOX", 2222, &key(ED1)), Verdict::Trusted);
-        assert!(matches!(
-            lookup(&files, "box", 22, &key(ED1)),
-            Verdict::Unknown { .. }
-        ));
+        assert!(matches!(lookup(&files, "box", 22, &key(ED1)), Verdict::Unknown { .. }));
     }
 
     #[test]
@@ -273,14 +264,8 @@ mod tests {
 
     #[test]
     fn hashed_entries() {
-        let (_d, files) = file(&format!(
-            "{} ssh-ed25519 {ED1}\n",
-            hashed("[10.0.0.1]:2200")
-        ));
-        assert_eq!(
-            lookup(&files, "10.0.0.1", 2200, &key(ED1)),
-            Verdict::Trusted
-        );
+        let (_d, files) = file(&format!("{} ssh-ed25519 {ED1}\n", hashed("[10.0.0.1]:2200")));
+        assert_eq!(lookup(&files, "10.0.0.1", 2200, &key(ED1)), Verdict::Trusted);
         assert!(matches!(
             lookup(&files, "10.0.0.1", 2200, &key(ED2)),
             Verdict::Changed { .. }
@@ -293,13 +278,8 @@ mod tests {
 
     #[test]
     fn wildcards_and_negation() {
-        let (_d, files) = file(&format!(
-            "*.example.com,!bad.example.com ssh-ed25519 {ED1}\n"
-        ));
-        assert_eq!(
-            lookup(&files, "a.example.com", 22, &key(ED1)),
-            Verdict::Trusted
-        );
+        let (_d, files) = file(&format!("*.example.com,!bad.example.com ssh-ed25519 {ED1}\n"));
+        assert_eq!(lookup(&files, "a.example.com", 22, &key(ED1)), Verdict::Trusted);
         assert!(matches!(
             lookup(&files, "bad.example.com", 22, &key(ED1)),
             Verdict::Unknown { .. }
@@ -311,14 +291,8 @@ mod tests {
         let (_d, files) = file(&format!(
             "@cert-authority * ssh-ed25519 {ED2}\n@revoked box ssh-ed25519 {ED1}\nbox ssh-ed25519 {ED1}\n"
         ));
-        assert!(matches!(
-            lookup(&files, "box", 22, &key(ED1)),
-            Verdict::Revoked { .. }
-        ));
-        assert!(matches!(
-            lookup(&files, "box", 22, &key(ED2)),
-            Verdict::Changed { .. }
-        ));
+        assert!(matches!(lookup(&files, "box", 22, &key(ED1)), Verdict::Revoked { .. }));
+        assert!(matches!(lookup(&files, "box", 22, &key(ED2)), Verdict::Changed { .. }));
     }
 
     #[test]
@@ -329,10 +303,7 @@ mod tests {
         std::fs::write(&p, "x ssh-ed25519 AAAA-broken").unwrap();
         record(&p, "127.0.0.1", 2222, &key(ED1)).unwrap();
         let files = vec![p.clone()];
-        assert_eq!(
-            lookup(&files, "127.0.0.1", 2222, &key(ED1)),
-            Verdict::Trusted
-        );
+        assert_eq!(lookup(&files, "127.0.0.1", 2222, &key(ED1)), Verdict::Trusted);
         assert!(
             std::fs::read_to_string(&p)
                 .unwrap()

@@ -34,21 +34,14 @@ impl Prompter {
         if !self.interactive {
             return false;
         }
-        let Ok(tty) = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/tty")
-        else {
+        let Ok(tty) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty") else {
             return false;
         };
         let mut out = &tty;
         let _ = write!(out, "{message}\n{question} (yes/no): ");
         let _ = out.flush();
         let mut answer = String::new();
-        if std::io::BufReader::new(&tty)
-            .read_line(&mut answer)
-            .is_err()
-        {
+        if std::io::BufReader::new(&tty).read_line(&mut answer).is_err() {
             return false;
         }
         matches!(answer.trim().to_ascii_lowercase().as_str(), "yes" | "y")

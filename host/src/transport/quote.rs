@@ -25,10 +25,7 @@ pub fn word(s: &str) -> String {
 
 /// Quote each word and join them with spaces.
 pub fn words<S: AsRef<str>>(args: &[S]) -> String {
-    args.iter()
-        .map(|a| word(a.as_ref()))
-        .collect::<Vec<_>>()
-        .join(" ")
+    args.iter().map(|a| word(a.as_ref())).collect::<Vec<_>>().join(" ")
 }
 
 /// Wrap a POSIX `sh` script so it runs the same whatever the remote user's
@@ -54,18 +51,13 @@ mod tests {
 
     #[test]
     fn quoting_round_trips_through_sh() {
-        let args = [
-            "printf", "%s|", "a b", "it's", "$HOME", "`x`", "", "*", "\\n", "ünï",
-        ];
+        let args = ["printf", "%s|", "a b", "it's", "$HOME", "`x`", "", "*", "\\n", "ünï"];
         let out = std::process::Command::new("/bin/sh")
             .arg("-c")
             .arg(words(&args))
             .output()
             .unwrap();
-        assert_eq!(
-            String::from_utf8(out.stdout).unwrap(),
-            "a b|it's|$HOME|`x`||*|\\n|ünï|"
-        );
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), "a b|it's|$HOME|`x`||*|\\n|ünï|");
     }
 
     #[test]

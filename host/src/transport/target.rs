@@ -152,12 +152,7 @@ impl SshConfigFile {
     }
 
     /// Resolve `host` with sinc's overrides.
-    pub fn resolve(
-        &self,
-        host: &str,
-        ov: &Overrides,
-        defaults: &Defaults,
-    ) -> Result<Target, SshConfigError> {
+    pub fn resolve(&self, host: &str, ov: &Overrides, defaults: &Defaults) -> Result<Target, SshConfigError> {
         let mut target = self.resolve_one(host, ov, defaults);
         let params = self.config.query(host);
         if let Some(jumps) = &params.proxy_jump {
@@ -168,9 +163,7 @@ impl SshConfigFile {
                 }
                 let hop = parse_jump(spec).ok_or_else(|| SshConfigError {
                     path: self.home.join(".ssh/config"),
-                    message: format!(
-                        "ProxyJump `{spec}` for host {host} is not [user@]host[:port]"
-                    ),
+                    message: format!("ProxyJump `{spec}` for host {host} is not [user@]host[:port]"),
                 })?;
                 let hop_ov = Overrides {
                     user: hop.user,
@@ -180,9 +173,7 @@ impl SshConfigFile {
                     accept_new_host: ov.accept_new_host,
                     identity_file: None,
                 };
-                target
-                    .jumps
-                    .push(self.resolve_one(&hop.host, &hop_ov, defaults));
+                target.jumps.push(self.resolve_one(&hop.host, &hop_ov, defaults));
             }
         }
         Ok(target)
@@ -224,16 +215,10 @@ impl SshConfigFile {
         );
         let identity_files_explicit = !identity_files.is_empty();
         if !identity_files_explicit {
-            identity_files = [
-                "id_rsa",
-                "id_ecdsa",
-                "id_ecdsa_sk",
-                "id_ed25519",
-                "id_ed25519_sk",
-            ]
-            .iter()
-            .map(|n| self.home.join(".ssh").join(n))
-            .collect();
+            identity_files = ["id_rsa", "id_ecdsa", "id_ecdsa_sk", "id_ed25519", "id_ed25519_sk"]
+                .iter()
+                .map(|n| self.home.join(".ssh").join(n))
+                .collect();
         }
 
         let agent_socket = match first_extra("identityagent") {
@@ -245,14 +230,8 @@ impl SshConfigFile {
         };
 
         let known_hosts_files = match extra("userknownhostsfile") {
-            Some(files) if !files.is_empty() => files
-                .iter()
-                .map(|f| self.expand_path(&tokens.expand(f)))
-                .collect(),
-            _ => vec![
-                self.home.join(".ssh/known_hosts"),
-                self.home.join(".ssh/known_hosts2"),
-            ],
+            Some(files) if !files.is_empty() => files.iter().map(|f| self.expand_path(&tokens.expand(f))).collect(),
+            _ => vec![self.home.join(".ssh/known_hosts"), self.home.join(".ssh/known_hosts2")],
         };
         let global_known_hosts_files = match extra("globalknownhostsfile") {
             Some(files) if !files.is_empty() => files.iter().map(PathBuf::from).collect(),
@@ -273,8 +252,7 @@ impl SshConfigFile {
                 _ => HostKeyPolicy::Ask,
             }
         };
-        let identities_only =
-            first_extra("identitiesonly").is_some_and(|v| v.eq_ignore_ascii_case("yes"));
+        let identities_only = first_extra("identitiesonly").is_some_and(|v| v.eq_ignore_ascii_case("yes"));
         let keepalive_max = first_extra("serveralivecountmax")
             .and_then(|v| v.parse().ok())
             .unwrap_or(3);
@@ -404,9 +382,7 @@ mod tests {
             "Host myvps\n  HostName 10.1.2.3\n  User dev\n  IdentityFile ~/.ssh/vps_%h\n  IdentitiesOnly yes\n\
              Host *\n  User nobody\n  Port 2200\n  ServerAliveInterval 7\n  StrictHostKeyChecking accept-new\n",
         );
-        let t = cfg
-            .resolve("myvps", &Overrides::default(), &defaults())
-            .unwrap();
+        let t = cfg.resolve("myvps", &Overrides::default(), &defaults()).unwrap();
         assert_eq!(t.hostname, "10.1.2.3");
         assert_eq!(t.user, "dev");
         assert_eq!(t.port, 2200);
@@ -414,9 +390,7 @@ mod tests {
         assert!(t.identities_only);
         assert_eq!(t.keepalive_interval, Duration::from_secs(7));
         assert_eq!(t.host_key_policy, HostKeyPolicy::AcceptNew);
-        let other = cfg
-            .resolve("elsewhere", &Overrides::default(), &defaults())
-            .unwrap();
+        let other = cfg.resolve("elsewhere", &Overrides::default(), &defaults()).unwrap();
         assert_eq!(other.user, "nobody");
         assert_eq!(other.hostname, "elsewhere");
         assert!(!other.identity_files_explicit);
@@ -448,9 +422,7 @@ mod tests {
         std::fs::write(dir.path().join(".ssh/config"), "Include conf.d/*\n").unwrap();
         let cfg = SshConfigFile::load(dir.path()).unwrap();
         assert_eq!(
-            cfg.resolve("a.work", &Overrides::default(), &defaults())
-                .unwrap()
-                .user,
+            cfg.resolve("a.work", &Overrides::default(), &defaults()).unwrap().user,
             "worker"
         );
         assert_ne!(
@@ -466,16 +438,10 @@ mod tests {
         let (_d, cfg) = config(
             "Host vps\n  HostName 10.0.0.5\n  ProxyJump ops@bastion:2222,[fe80::1]:22\nHost bastion\n  HostName 192.0.2.1\n",
         );
-        let t = cfg
-            .resolve("vps", &Overrides::default(), &defaults())
-            .unwrap();
+        let t = cfg.resolve("vps", &Overrides::default(), &defaults()).unwrap();
         assert_eq!(t.jumps.len(), 2);
         assert_eq!(
-            (
-                t.jumps[0].hostname.as_str(),
-                t.jumps[0].port,
-                t.jumps[0].user.as_str()
-            ),
+            (t.jumps[0].hostname.as_str(), t.jumps[0].port, t.jumps[0].user.as_str()),
             ("192.0.2.1", 2222, "ops")
         );
         assert_eq!(t.jumps[1].hostname, "fe80::1");
@@ -484,9 +450,6 @@ mod tests {
     #[test]
     fn bad_jump_spec_is_an_error() {
         let (_d, cfg) = config("Host vps\n  ProxyJump host:notaport\n");
-        assert!(
-            cfg.resolve("vps", &Overrides::default(), &defaults())
-                .is_err()
-        );
+        assert!(cfg.resolve("vps", &Overrides::default(), &defaults()).is_err());
     }
 }
