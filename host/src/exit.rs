@@ -84,6 +84,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_readme_lists_every_code_with_its_meaning() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"));
+        for code in ExitCode::ALL {
+            let row = format!("| {} | {} |", code.code(), code.meaning());
+            assert!(readme.contains(&row), "README.md lacks the row {row:?}");
+        }
+    }
+
+    #[test]
     fn codes_are_the_sysexits_values() {
         let codes: Vec<i32> = ExitCode::ALL.iter().map(|c| c.code()).collect();
         assert_eq!(codes, [0, 1, 2, 69, 76, 78]);

@@ -2,7 +2,6 @@
 //! editing an existing file in place.
 
 use super::args::SetupArgs;
-use super::context::Context;
 use super::output;
 use crate::config::{self, ConfigError, Origin};
 use crate::error::{Error, Result};
@@ -88,6 +87,5 @@ pub fn run(global: &super::args::GlobalArgs, args: &SetupArgs) -> Result<i32> {
     } else if !global.quiet {
         output::line(&format!("Wrote {} (mode 0600):\n\n{}", path.display(), text.trim_end()));
     }
-    let _ = Context::client_name;
     Ok(0)
 }

@@ -126,3 +126,41 @@ impl EnvVar {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reference_documents_every_variable() {
+        let doc = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/configuration.md"));
+        for var in ENV_VARS {
+            let row = doc.lines().find(|l| l.starts_with(&format!("| `{}` |", var.key)));
+            let row = row.unwrap_or_else(|| panic!("docs/configuration.md has no row for {}", var.key));
+            assert!(
+                row.contains(&format!("`{}`", var.name)),
+                "the row for {} does not name {}",
+                var.key,
+                var.name
+            );
+        }
+        for (name, _) in ENV_FLAGS {
+            assert!(
+                doc.contains(&format!("`{name}`")),
+                "docs/configuration.md does not mention {name}"
+            );
+        }
+    }
+
+    #[test]
+    fn parsing_by_kind() {
+        let port = ENV_VARS.iter().find(|v| v.name == "SINC_PORT").unwrap();
+        assert_eq!(port.parse(" 22 ").unwrap(), toml::Value::Integer(22));
+        assert!(port.parse("x").is_err());
+        let accept = ENV_VARS.iter().find(|v| v.name == "SINC_ACCEPT_NEW_HOST").unwrap();
+        assert_eq!(accept.parse("YES").unwrap(), toml::Value::Boolean(true));
+        assert!(accept.parse("maybe").is_err());
+        let ignore = ENV_VARS.iter().find(|v| v.name == "SINC_IGNORE").unwrap();
+        assert_eq!(ignore.parse("a, b,,").unwrap().as_array().unwrap().len(), 2);
+    }
+}
