@@ -8,11 +8,16 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The settings any layer may carry. Every field is optional: a layer only
-/// says what it changes.
+/// The schema of every layer. Every field is optional: a layer only says
+/// what it changes. The profile keys are only valid in some places (the user
+/// file has `default_profile` and `profiles`, a project file `profile`);
+/// the file parsers enforce that after parsing.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    profile: Option<toml::Spanned<String>>,
+    default_profile: Option<toml::Spanned<String>>,
+    profiles: Option<toml::Spanned<BTreeMap<String, Settings>>>,
     vps: Option<VpsSettings>,
     sync: Option<SyncSettings>,
     agent: Option<Agent>,
@@ -59,40 +64,6 @@ impl<'de> Deserialize<'de> for NonEmpty {
     }
 }
 
-/// `~/.config/sincronizado/config.toml`: the settings, plus named profiles.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UserFileSchema {
-    #[serde(rename = "default_profile")]
-    _default_profile: Option<String>,
-    #[serde(rename = "profiles")]
-    _profiles: Option<BTreeMap<String, Settings>>,
-    #[serde(rename = "vps")]
-    _vps: Option<VpsSettings>,
-    #[serde(rename = "sync")]
-    _sync: Option<SyncSettings>,
-    #[serde(rename = "agent")]
-    _agent: Option<Agent>,
-    #[serde(rename = "ssh")]
-    _ssh: Option<SshSettings>,
-}
-
-/// A project's `.sinc.toml`: the settings, plus which profile the project uses.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ProjectFileSchema {
-    #[serde(rename = "profile")]
-    _profile: Option<String>,
-    #[serde(rename = "vps")]
-    _vps: Option<VpsSettings>,
-    #[serde(rename = "sync")]
-    _sync: Option<SyncSettings>,
-    #[serde(rename = "agent")]
-    _agent: Option<Agent>,
-    #[serde(rename = "ssh")]
-    _ssh: Option<SshSettings>,
-}
-
 /// Dotted keys (`vps.host`) and their values, in one layer.
 pub type FlatValues = BTreeMap<String, toml::Value>;
 
@@ -119,7 +90,25 @@ pub struct ProjectFile {
 /// Parse and validate the user config file's text.
 pub fn parse_user_file(path: &Path, text: &str) -> Result<UserFile, ConfigError> {
     let origin = Origin::File(path.to_path_buf());
-    validate::<UserFileSchema>(&origin, text)?;
+    let schema = validate(&origin, text)?;
+    let misplaced = |span: std::ops::Range<usize>, message: &str| {
+        let mut e = ConfigError::new(origin.clone(), message);
+        e.position = Some(super::error::line_col(text, span.start));
+        e
+    };
+    if let Some(p) = &schema.profile {
+        return Err(misplaced(
+            p.span(),
+            "`profile` picks a profile in a project's .sinc.toml; here use `default_profile`",
+        ));
+    }
+    if let Some(profiles) = &schema.profiles {
+        for inner in profiles.get_ref().values() {
+            if inner.profile.is_some() || inner.default_profile.is_some() || inner.profiles.is_some() {
+                return Err(misplaced(profiles.span(), "a profile cannot choose or define profiles"));
+            }
+        }
+    }
     let mut table = parse_table(&origin, text)?;
     let default_profile = take_string(&mut table, "default_profile");
     let mut profiles = BTreeMap::new();
@@ -140,10 +129,18 @@ pub fn parse_user_file(path: &Path, text: &str) -> Result<UserFile, ConfigError>
 /// Parse and validate a project's `.sinc.toml`.
 pub fn parse_project_file(path: &Path, text: &str) -> Result<ProjectFile, ConfigError> {
     let origin = Origin::Project(path.to_path_buf());
-    if let Err(mut e) = validate::<ProjectFileSchema>(&origin, text) {
-        if e.message.contains("unknown field `profiles`") || e.message.contains("`default_profile`") {
-            e.message = "profiles are defined in the user config; a project picks one with `profile = \"NAME\"`".into();
-        }
+    let schema = validate(&origin, text)?;
+    let span = schema
+        .profiles
+        .as_ref()
+        .map(|p| p.span())
+        .or(schema.default_profile.as_ref().map(|p| p.span()));
+    if let Some(span) = span {
+        let mut e = ConfigError::new(
+            origin,
+            "profiles are defined in the user config; a project picks one with `profile = \"NAME\"`",
+        );
+        e.position = Some(super::error::line_col(text, span.start));
         return Err(e);
     }
     let mut table = parse_table(&origin, text)?;
@@ -169,10 +166,8 @@ pub fn validate_value(origin: &Origin, key: &str, value: &toml::Value) -> Result
         })
 }
 
-fn validate<T: serde::de::DeserializeOwned>(origin: &Origin, text: &str) -> Result<(), ConfigError> {
-    toml::from_str::<T>(text)
-        .map(|_| ())
-        .map_err(|e| ConfigError::from_toml(origin.clone(), text, &e))
+fn validate(origin: &Origin, text: &str) -> Result<Settings, ConfigError> {
+    toml::from_str::<Settings>(text).map_err(|e| ConfigError::from_toml(origin.clone(), text, &e))
 }
 
 fn parse_table(origin: &Origin, text: &str) -> Result<toml::Table, ConfigError> {

@@ -373,6 +373,17 @@ mod tests {
     }
 
     #[test]
+    fn profile_keys_only_where_they_belong() {
+        let e = err(Some("agent = \"a\"\nprofile = \"x\"\n"), None, &[]);
+        assert_eq!(e.position, Some((2, 11)));
+        assert!(e.message.contains("default_profile"), "{}", e.message);
+        let e = err(Some("[profiles.a]\ndefault_profile = \"b\"\n"), None, &[]);
+        assert!(e.message.contains("cannot choose or define profiles"), "{}", e.message);
+        let e = err(None, Some("agent = \"a\"\ndefault_profile = \"b\"\n"), &[]);
+        assert_eq!(e.position.map(|p| p.0), Some(2));
+    }
+
+    #[test]
     fn env_errors_name_the_variable() {
         let e = err(None, None, &[("SINC_PORT", "abc")]);
         assert_eq!(e.origin, Origin::Env("SINC_PORT"));
