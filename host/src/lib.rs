@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod exit;
 pub mod paths;
+pub mod progress;
 pub mod remote;
 pub mod session;
 pub mod session_id;

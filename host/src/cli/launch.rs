@@ -25,7 +25,7 @@ pub async fn run(ctx: &Context, attach_only: bool) -> Result<i32> {
     };
     let install = async {
         let local = LocalBinary::current(&ctx.dirs.cache).map_err(remote::InstallError::from)?;
-        remote::ensure(&conn, &local).await
+        remote::ensure(&conn, &local, Box::new(|_| {})).await
     };
     let (end, installed) = tokio::join!(session::attach(&conn, &script), install);
     let end = end?;

@@ -3,6 +3,7 @@
 use super::context::Context;
 use super::output;
 use crate::error::{Error, Result};
+use crate::progress;
 use crate::remote::{self, Installed, LocalBinary};
 use crate::session::{terminal, tmux};
 
@@ -14,7 +15,15 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     let create = conn.run(&script, b"");
     let install = async {
         let local = LocalBinary::current(&ctx.dirs.cache).map_err(remote::InstallError::from)?;
-        remote::ensure(&conn, &local).await
+        let bar = progress::bytes_bar(
+            local.size,
+            "uploading sinc to the VPS",
+            ctx.global.quiet || ctx.global.json,
+        );
+        let shown = bar.clone();
+        let result = remote::ensure(&conn, &local, Box::new(move |n| shown.inc(n))).await;
+        bar.finish_and_clear();
+        result
     };
     let (created, installed) = tokio::join!(create, install);
     let out = created?;

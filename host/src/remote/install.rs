@@ -5,6 +5,7 @@
 //! test-run, and renamed into place atomically; `bin/sinc` points at it.
 
 use crate::atomic_file;
+use crate::progress::{CountingReader, OnBytes};
 use crate::transport::{ConnectError, Connection, quote};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -199,8 +200,9 @@ fn normalize_arch(arch: &str) -> &str {
     }
 }
 
-/// Make sure the VPS has this build (or the same version for its platform).
-pub async fn ensure(conn: &Connection, local: &LocalBinary) -> Result<Installed, InstallError> {
+/// Make sure the VPS has this build (or the same version for its platform);
+/// `on_upload` is told how many bytes of an upload have been sent so far.
+pub async fn ensure(conn: &Connection, local: &LocalBinary, on_upload: OnBytes) -> Result<Installed, InstallError> {
     let name = local.remote_name();
     let out = conn.run(&quote::sh_script(&probe_body(&name)), b"").await?;
     if !out.status.success() {
@@ -240,7 +242,7 @@ pub async fn ensure(conn: &Connection, local: &LocalBinary) -> Result<Installed,
         });
     }
     tracing::info!("uploading {} ({} bytes) to the VPS", local.path.display(), local.size);
-    let file = tokio::fs::File::open(&local.path).await?;
+    let file = CountingReader::new(tokio::fs::File::open(&local.path).await?, on_upload);
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
     let status = conn
