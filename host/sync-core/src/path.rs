@@ -1,0 +1,207 @@
+//! Paths relative to the sync root, in one canonical form on both sides.
+
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+use std::fmt;
+use unicode_normalization::UnicodeNormalization;
+
+/// A relative path inside the sync root: `/`-separated, Unicode NFC (so a
+/// macOS NFD name and its Linux NFC twin are the same path), no empty, `.` or
+/// `..` components, no leading or trailing `/`. The root itself is the empty
+/// path.
+///
+/// Paths order component by component, so a folder sorts right before its
+/// contents (`a` < `a/b` < `a-c`): walking in order visits parents first.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RelPath(String);
+
+/// Why a string is not a valid relative path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidPath(pub String);
+
+impl fmt::Display for InvalidPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid sync path: {}", self.0)
+    }
+}
+
+impl std::error::Error for InvalidPath {}
+
+impl RelPath {
+    /// The sync root.
+    pub fn root() -> RelPath {
+        RelPath(String::new())
+    }
+
+    /// Validate and normalise (NFC) a relative path.
+    pub fn new(s: &str) -> Result<RelPath, InvalidPath> {
+        if s.is_empty() {
+            return Ok(RelPath::root());
+        }
+        if s.starts_with('/') || s.ends_with('/') {
+            return Err(InvalidPath(format!("{s:?} must not start or end with '/'")));
+        }
+        if s.contains('\0') || s.contains('\\') {
+            return Err(InvalidPath(format!("{s:?} contains a NUL or a backslash")));
+        }
+        for part in s.split('/') {
+            if part.is_empty() || part == "." || part == ".." {
+                return Err(InvalidPath(format!("{s:?} has an empty, '.' or '..' component")));
+            }
+        }
+        Ok(RelPath(s.nfc().collect()))
+    }
+
+    /// Whether this is the root.
+    pub fn is_root(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The path as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The parent folder (`None` for the root).
+    pub fn parent(&self) -> Option<RelPath> {
+        if self.is_root() {
+            return None;
+        }
+        Some(match self.0.rfind('/') {
+            Some(i) => RelPath(self.0[..i].to_owned()),
+            None => RelPath::root(),
+        })
+    }
+
+    /// The last component (empty for the root).
+    pub fn name(&self) -> &str {
+        self.0.rsplit('/').next().unwrap_or("")
+    }
+
+    /// `self/name`.
+    pub fn join(&self, name: &str) -> Result<RelPath, InvalidPath> {
+        if self.is_root() {
+            RelPath::new(name)
+        } else {
+            RelPath::new(&format!("{}/{name}", self.0))
+        }
+    }
+
+    /// Number of components (0 for the root).
+    pub fn depth(&self) -> usize {
+        if self.is_root() {
+            0
+        } else {
+            self.0.matches('/').count() + 1
+        }
+    }
+
+    /// Whether `self` is `other` or inside it.
+    pub fn starts_with(&self, other: &RelPath) -> bool {
+        other.is_root()
+            || self.0 == other.0
+            || (self.0.len() > other.0.len()
+                && self.0.starts_with(&other.0)
+                && self.0.as_bytes()[other.0.len()] == b'/')
+    }
+
+    /// Every ancestor folder, nearest first, ending with the root.
+    pub fn ancestors(&self) -> impl Iterator<Item = RelPath> {
+        std::iter::successors(self.parent(), RelPath::parent)
+    }
+
+    /// The lowercase form, to detect names that clash on a case-insensitive
+    /// file system.
+    pub fn case_fold(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+impl Ord for RelPath {
+    fn cmp(&self, other: &RelPath) -> Ordering {
+        let key = |b: u8| if b == b'/' { 0 } else { u16::from(b) + 1 };
+        self.0.bytes().map(key).cmp(other.0.bytes().map(key))
+    }
+}
+
+impl PartialOrd for RelPath {
+    fn partial_cmp(&self, other: &RelPath) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Debug for RelPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+impl fmt::Display for RelPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_root() {
+            f.write_str(".")
+        } else {
+            f.write_str(&self.0)
+        }
+    }
+}
+
+impl TryFrom<String> for RelPath {
+    type Error = InvalidPath;
+    fn try_from(s: String) -> Result<RelPath, InvalidPath> {
+        RelPath::new(&s)
+    }
+}
+
+impl From<RelPath> for String {
+    fn from(p: RelPath) -> String {
+        p.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> RelPath {
+        RelPath::new(s).unwrap()
+    }
+
+    #[test]
+    fn validation() {
+        for bad in ["/a", "a/", "a//b", "a/./b", "../a", "a/..", "a\0b", "a\\b"] {
+            assert!(RelPath::new(bad).is_err(), "{bad}");
+        }
+        assert!(p("").is_root());
+    }
+
+    #[test]
+    fn nfd_and_nfc_are_one_path() {
+        assert_eq!(p("cafe\u{301}"), p("caf\u{e9}"));
+    }
+
+    #[test]
+    fn parents_sort_before_their_contents() {
+        let mut v = vec![p("a-c"), p("a/b"), p("a"), p("a/b/c"), p("b"), p("")];
+        v.sort();
+        assert_eq!(v, vec![p(""), p("a"), p("a/b"), p("a/b/c"), p("a-c"), p("b")]);
+    }
+
+    #[test]
+    fn family() {
+        assert_eq!(p("a/b/c").parent(), Some(p("a/b")));
+        assert_eq!(p("a").parent(), Some(p("")));
+        assert_eq!(p("").parent(), None);
+        assert_eq!(p("a/b/c").name(), "c");
+        assert_eq!(p("a/b/c").depth(), 3);
+        assert!(p("a/b").starts_with(&p("a")));
+        assert!(!p("ab").starts_with(&p("a")));
+        assert!(p("a").starts_with(&p("")));
+        assert_eq!(
+            p("a/b/c").ancestors().collect::<Vec<_>>(),
+            vec![p("a/b"), p("a"), p("")]
+        );
+        assert_eq!(p("").join("x").unwrap(), p("x"));
+    }
+}
