@@ -4,6 +4,8 @@
 //! trees exactly as an endpoint would (checking the expected entry, refusing
 //! to remove non-empty folders, keeping replaced content in a trash).
 
+#![allow(clippy::unwrap_used)] // test code
+
 use proptest::prelude::*;
 use sinc_sync_core::{Action, Digest, Entry, Mode, Plan, RelPath, Resolution, Side, Views, reconcile};
 use std::collections::{BTreeMap, BTreeSet};
