@@ -14,4 +14,5 @@ pub mod progress;
 pub mod remote;
 pub mod session;
 pub mod session_id;
+pub mod sync;
 pub mod transport;

@@ -1,0 +1,9 @@
+//! The sync engine: scanning, watching, staging, applying, the ancestor
+//! journal and the trash. It acts on decisions made by `sinc_sync_core`; it
+//! never decides conflicts itself.
+
+pub mod ancestor;
+pub mod ignore;
+pub mod index;
+pub mod scan;
+pub mod trash;
