@@ -3,6 +3,8 @@
 //! never decides conflicts itself.
 
 pub mod ancestor;
+pub mod apply;
+pub mod delta;
 pub mod ignore;
 pub mod index;
 pub mod scan;

@@ -1,0 +1,470 @@
+//! Changing one side's tree, safely: new content is written to a temporary
+//! file next to its target and renamed into place (a partial file is never
+//! visible under the real name); before anything is replaced or removed the
+//! path is checked against what was scanned (type, size, times, inode), and
+//! whatever is replaced or removed is kept in the trash first.
+
+use super::ignore::{IgnoreRules, TEMP_PREFIX};
+use super::index::{Index, Node, Stat};
+use super::trash::{Reason, Trash};
+use sinc_sync_core::{Digest, Entry, RelPath};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Why a step was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The path no longer holds what the plan expected (it changed after it
+    /// was scanned): nothing was touched; the next scan reports the change.
+    #[error("{path} changed since it was scanned; left alone")]
+    Changed {
+        /// The path.
+        path: RelPath,
+    },
+    /// The path is ignored on this side: sync never writes or deletes it.
+    #[error("{path} is ignored on this side; left alone")]
+    Ignored {
+        /// The path.
+        path: RelPath,
+    },
+    /// A folder to remove still holds files sync does not track.
+    #[error("{path} still holds untracked or ignored files; the folder was left in place")]
+    NotEmpty {
+        /// The path.
+        path: RelPath,
+    },
+    /// Another name differing only in case exists and this file system does
+    /// not tell them apart.
+    #[error("{path} clashes with {existing} on this case-insensitive file system; neither was touched")]
+    CaseClash {
+        /// The path.
+        path: RelPath,
+        /// The name already there.
+        existing: String,
+    },
+    /// The received content does not match its digest.
+    #[error("the content received for {path} was damaged in transit (digest mismatch)")]
+    Corrupt {
+        /// The path.
+        path: RelPath,
+    },
+    /// A file-system error.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: RelPath,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// New content being written next to its target.
+#[derive(Debug)]
+pub struct StageWriter {
+    temp: PathBuf,
+    file: Option<std::fs::File>,
+    hasher: blake3::Hasher,
+    size: u64,
+}
+
+/// Content fully written and synced, waiting to be renamed into place.
+#[derive(Debug)]
+pub struct Staged {
+    temp: PathBuf,
+    /// Its digest.
+    pub digest: Digest,
+    /// Its size.
+    pub size: u64,
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn temp_name() -> String {
+    format!("{TEMP_PREFIX}{}-{}", std::process::id(), TEMP_COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+impl StageWriter {
+    /// Start writing new content for `rel` under `root`.
+    pub fn create(root: &Path, rel: &RelPath) -> std::io::Result<StageWriter> {
+        let dir = abs(root, &rel.parent().unwrap_or_else(RelPath::root));
+        let temp = dir.join(temp_name());
+        let file = OpenOptions::new().write(true).create_new(true).mode(0o666).open(&temp)?;
+        Ok(StageWriter { temp, file: Some(file), hasher: blake3::Hasher::new(), size: 0 })
+    }
+
+    /// Append bytes.
+    pub fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.hasher.update(data);
+        self.size += data.len() as u64;
+        match &mut self.file {
+            Some(f) => f.write_all(data),
+            None => Err(std::io::Error::other("stage already finished")),
+        }
+    }
+
+    /// Flush to disk and return the staged content.
+    pub fn finish(mut self) -> std::io::Result<Staged> {
+        if let Some(f) = self.file.take() {
+            f.sync_all()?;
+        }
+        let temp = std::mem::take(&mut self.temp);
+        Ok(Staged { temp, digest: Digest(*self.hasher.finalize().as_bytes()), size: self.size })
+    }
+}
+
+impl std::io::Write for StageWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        StageWriter::write(self, buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for StageWriter {
+    fn drop(&mut self) {
+        if !self.temp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.temp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+fn abs(root: &Path, rel: &RelPath) -> PathBuf {
+    if rel.is_root() { root.to_path_buf() } else { root.join(rel.as_str()) }
+}
+
+/// Applies steps to one side.
+#[derive(Debug)]
+pub struct Transition<'a> {
+    /// The sync root.
+    pub root: &'a Path,
+    /// The side's index (updated as steps succeed).
+    pub index: &'a mut Index,
+    /// Where replaced and removed content goes.
+    pub trash: &'a Trash,
+    /// The side's ignore rules.
+    pub rules: &'a IgnoreRules,
+    /// Whether names differing only in case are the same file here.
+    pub case_insensitive: bool,
+}
+
+impl Transition<'_> {
+    fn io(path: &RelPath) -> impl FnOnce(std::io::Error) -> ApplyError + '_ {
+        move |source| ApplyError::Io { path: path.clone(), source }
+    }
+
+    /// Check that `rel` holds `expected` now (per the index and a fresh lstat).
+    pub fn check(&self, rel: &RelPath, expected: Option<&Entry>) -> Result<(), ApplyError> {
+        if self.rules.is_ignored(rel, expected.is_some_and(Entry::is_dir)) {
+            return Err(ApplyError::Ignored { path: rel.clone() });
+        }
+        let path = abs(self.root, rel);
+        let meta = match std::fs::symlink_metadata(&path) {
+            Ok(m) => Some(m),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(ApplyError::Io { path: rel.clone(), source: e }),
+        };
+        match (expected, meta) {
+            (None, None) => Ok(()),
+            (None, Some(_)) => match self.case_twin(rel) {
+                Some(existing) => Err(ApplyError::CaseClash { path: rel.clone(), existing }),
+                None => Err(ApplyError::Changed { path: rel.clone() }),
+            },
+            (Some(_), None) => Err(ApplyError::Changed { path: rel.clone() }),
+            (Some(e), Some(meta)) => {
+                let node = self.index.get(rel).ok_or_else(|| ApplyError::Changed { path: rel.clone() })?;
+                let same_kind = match e {
+                    Entry::Dir => meta.is_dir(),
+                    Entry::File { .. } => meta.is_file(),
+                    Entry::Symlink { .. } => meta.file_type().is_symlink(),
+                };
+                let unchanged = e.is_dir() || node.stat == Stat::of(&meta);
+                if same_kind && &node.entry == e && unchanged { Ok(()) } else { Err(ApplyError::Changed { path: rel.clone() }) }
+            }
+        }
+    }
+
+    /// On a case-insensitive file system, the existing name that `rel` would
+    /// collide with, when it differs from `rel` only in case.
+    fn case_twin(&self, rel: &RelPath) -> Option<String> {
+        if !self.case_insensitive {
+            return None;
+        }
+        let parent = abs(self.root, &rel.parent()?);
+        let wanted = rel.name().to_lowercase();
+        std::fs::read_dir(parent)
+            .ok()?
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .find(|n| n.to_lowercase() == wanted && n != rel.name())
+    }
+
+    fn refresh(&mut self, rel: &RelPath, entry: Entry) -> Result<(), ApplyError> {
+        let meta = std::fs::symlink_metadata(abs(self.root, rel)).map_err(Self::io(rel))?;
+        self.index.set(rel.clone(), Node { entry, stat: Stat::of(&meta) });
+        Ok(())
+    }
+
+    fn keep(&self, rel: &RelPath, old: &Entry, loser: bool, replacing: bool) -> Result<(), ApplyError> {
+        let reason = match (loser, replacing) {
+            (true, _) => Reason::ConflictLoser,
+            (false, true) => Reason::Overwritten,
+            (false, false) => Reason::Deleted,
+        };
+        let path = abs(self.root, rel);
+        let kept = if replacing {
+            self.trash.keep_copy(&path, rel, old, reason)
+        } else {
+            self.trash.keep_move(&path, rel, old, reason)
+        };
+        kept.map(|_| ()).map_err(Self::io(rel))
+    }
+
+    /// Make `rel` a folder (it must hold nothing now).
+    pub fn put_dir(&mut self, rel: &RelPath) -> Result<(), ApplyError> {
+        self.check(rel, None)?;
+        std::fs::create_dir(abs(self.root, rel)).map_err(Self::io(rel))?;
+        self.refresh(rel, Entry::Dir)
+    }
+
+    /// Rename staged content into place as `new` (a file entry).
+    pub fn put_file(&mut self, rel: &RelPath, expected: Option<&Entry>, new: &Entry, staged: Staged, loser: bool) -> Result<(), ApplyError> {
+        let Entry::File { digest, exec, .. } = new else {
+            return Err(ApplyError::Corrupt { path: rel.clone() });
+        };
+        if staged.digest != *digest {
+            return Err(ApplyError::Corrupt { path: rel.clone() });
+        }
+        self.check(rel, expected)?;
+        let target = abs(self.root, rel);
+        let base_mode = match expected {
+            Some(Entry::File { .. }) => std::fs::metadata(&target).map(|m| m.permissions().mode()).unwrap_or(0o644),
+            _ => std::fs::metadata(&staged.temp).map(|m| m.permissions().mode()).unwrap_or(0o644),
+        };
+        std::fs::set_permissions(&staged.temp, std::fs::Permissions::from_mode(with_exec(base_mode, *exec))).map_err(Self::io(rel))?;
+        if let Some(old) = expected {
+            self.keep(rel, old, loser, true)?;
+        }
+        let mut staged = staged;
+        let temp = std::mem::take(&mut staged.temp);
+        std::fs::rename(&temp, &target).map_err(Self::io(rel))?;
+        self.refresh(rel, new.clone())
+    }
+
+    /// Change only the executable bit of a file whose content is current.
+    pub fn set_exec(&mut self, rel: &RelPath, expected: &Entry, new: &Entry) -> Result<(), ApplyError> {
+        let Entry::File { exec, .. } = new else { return Err(ApplyError::Corrupt { path: rel.clone() }) };
+        self.check(rel, Some(expected))?;
+        let target = abs(self.root, rel);
+        let mode = std::fs::metadata(&target).map_err(Self::io(rel))?.permissions().mode();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(with_exec(mode, *exec))).map_err(Self::io(rel))?;
+        self.refresh(rel, new.clone())
+    }
+
+    /// Make `rel` a symbolic link to `target`.
+    pub fn put_symlink(&mut self, rel: &RelPath, expected: Option<&Entry>, new: &Entry, loser: bool) -> Result<(), ApplyError> {
+        let Entry::Symlink { target } = new else { return Err(ApplyError::Corrupt { path: rel.clone() }) };
+        self.check(rel, expected)?;
+        let dest = abs(self.root, rel);
+        let temp = dest.with_file_name(temp_name());
+        std::os::unix::fs::symlink(target, &temp).map_err(Self::io(rel))?;
+        if let Some(old) = expected {
+            if let Err(e) = self.keep(rel, old, loser, true) {
+                let _ = std::fs::remove_file(&temp);
+                return Err(e);
+            }
+        }
+        if let Err(e) = std::fs::rename(&temp, &dest) {
+            let _ = std::fs::remove_file(&temp);
+            return Err(ApplyError::Io { path: rel.clone(), source: e });
+        }
+        self.refresh(rel, new.clone())
+    }
+
+    /// Remove `rel`, which holds `expected` (files and links go to the trash;
+    /// a folder must be empty).
+    pub fn remove(&mut self, rel: &RelPath, expected: &Entry, loser: bool) -> Result<(), ApplyError> {
+        self.check(rel, Some(expected))?;
+        if expected.is_dir() {
+            match std::fs::remove_dir(abs(self.root, rel)) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(nix::libc::ENOTEMPTY) => {
+                    return Err(ApplyError::NotEmpty { path: rel.clone() });
+                }
+                Err(e) => return Err(ApplyError::Io { path: rel.clone(), source: e }),
+            }
+        } else {
+            self.keep(rel, expected, loser, false)?;
+        }
+        self.index.remove_tree(rel);
+        Ok(())
+    }
+}
+
+/// `mode` with execute bits set for whoever may read (or all cleared).
+fn with_exec(mode: u32, exec: bool) -> u32 {
+    let base = mode & 0o7777;
+    if exec { base | ((base & 0o444) >> 2) } else { base & !0o111 }
+}
+
+/// Whether the file system at `dir` treats names differing only in case as
+/// the same file (probed with a temporary file).
+pub fn probe_case_insensitive(dir: &Path) -> bool {
+    let lower = dir.join(format!("{}case-probe", temp_name()));
+    let upper = dir.join(lower.file_name().map(|n| n.to_string_lossy().to_uppercase()).unwrap_or_default());
+    if std::fs::write(&lower, b"").is_err() {
+        return false;
+    }
+    let insensitive = upper.exists();
+    let _ = std::fs::remove_file(&lower);
+    insensitive
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::ignore::IgnoreSpec;
+    use crate::sync::scan::Scanner;
+    use crate::sync::trash::TrashLimits;
+
+    struct Fx {
+        dir: tempfile::TempDir,
+        rules: IgnoreRules,
+        trash: Trash,
+        index: Index,
+    }
+
+    fn fx() -> Fx {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("root")).unwrap();
+        let rules = IgnoreRules::load(&dir.path().join("root"), &IgnoreSpec::default()).unwrap();
+        let trash = Trash::open(&dir.path().join("trash"), TrashLimits::default());
+        Fx { dir, rules, trash, index: Index::default() }
+    }
+
+    impl Fx {
+        fn root(&self) -> PathBuf {
+            self.dir.path().join("root")
+        }
+        fn rescan(&mut self) {
+            let root = self.root();
+            self.index = Scanner::new(&root, &self.rules).scan_all(&Index::default()).unwrap();
+        }
+        fn t(&mut self) -> (PathBuf, Transition<'_>) {
+            let root = self.root();
+            let root_ref: &Path = Box::leak(root.clone().into_boxed_path());
+            (root, Transition { root: root_ref, index: &mut self.index, trash: &self.trash, rules: &self.rules, case_insensitive: false })
+        }
+    }
+
+    fn p(s: &str) -> RelPath {
+        RelPath::new(s).unwrap()
+    }
+
+    fn stage(root: &Path, rel: &RelPath, data: &[u8]) -> (Staged, Entry) {
+        let mut w = StageWriter::create(root, rel).unwrap();
+        w.write(data).unwrap();
+        let s = w.finish().unwrap();
+        let e = Entry::File { digest: s.digest, size: s.size, exec: false };
+        (s, e)
+    }
+
+    #[test]
+    fn replace_keeps_the_old_version_and_leaves_no_temp_files() {
+        let mut f = fx();
+        std::fs::write(f.root().join("a"), "old").unwrap();
+        f.rescan();
+        let old = f.index.get(&p("a")).unwrap().entry.clone();
+        let (root, mut t) = f.t();
+        let (staged, new) = stage(&root, &p("a"), b"new");
+        t.put_file(&p("a"), Some(&old), &new, staged, false).unwrap();
+        assert_eq!(std::fs::read(root.join("a")).unwrap(), b"new");
+        assert_eq!(std::fs::read_dir(&root).unwrap().count(), 1, "no temp file left");
+        let kept = f.trash.versions(&p("a"));
+        assert_eq!(kept.len(), 1);
+        assert_eq!(std::fs::read(f.trash.content(&kept[0])).unwrap(), b"old");
+    }
+
+    #[test]
+    fn a_file_changed_after_the_scan_is_not_clobbered() {
+        let mut f = fx();
+        std::fs::write(f.root().join("a"), "scanned").unwrap();
+        f.rescan();
+        let old = f.index.get(&p("a")).unwrap().entry.clone();
+        std::fs::write(f.root().join("a"), "edited after the scan").unwrap();
+        let (root, mut t) = f.t();
+        let (staged, new) = stage(&root, &p("a"), b"incoming");
+        assert!(matches!(t.put_file(&p("a"), Some(&old), &new, staged, false), Err(ApplyError::Changed { .. })));
+        assert_eq!(std::fs::read(root.join("a")).unwrap(), b"edited after the scan");
+        assert!(matches!(t.remove(&p("a"), &old, false), Err(ApplyError::Changed { .. })));
+        assert_eq!(std::fs::read_dir(&root).unwrap().count(), 1, "the staged temp file is gone");
+    }
+
+    #[test]
+    fn remove_moves_to_trash_and_folders_must_be_empty() {
+        let mut f = fx();
+        std::fs::create_dir(f.root().join("d")).unwrap();
+        std::fs::write(f.root().join("d/x"), "x").unwrap();
+        std::fs::create_dir(f.root().join("d/.git")).unwrap();
+        f.rescan();
+        let x = f.index.get(&p("d/x")).unwrap().entry.clone();
+        let (root, mut t) = f.t();
+        t.remove(&p("d/x"), &x, false).unwrap();
+        assert!(matches!(t.remove(&p("d"), &Entry::Dir, false), Err(ApplyError::NotEmpty { .. })));
+        assert!(root.join("d/.git").exists(), "ignored content is never deleted");
+        assert_eq!(f.trash.versions(&p("d/x"))[0].reason, Reason::Deleted);
+    }
+
+    #[test]
+    fn ignored_paths_are_never_written() {
+        let mut f = fx();
+        let (root, mut t) = f.t();
+        let (staged, new) = stage(&root, &p("x"), b"data");
+        assert!(matches!(t.put_file(&p("node_modules"), None, &new, staged, false), Err(ApplyError::Ignored { .. })));
+    }
+
+    #[test]
+    fn exec_bits_links_and_corruption() {
+        let mut f = fx();
+        let (root, mut t) = f.t();
+        let (staged, mut new) = stage(&root, &p("run"), b"#!/bin/sh");
+        if let Entry::File { exec, .. } = &mut new {
+            *exec = true;
+        }
+        t.put_file(&p("run"), None, &new, staged, false).unwrap();
+        assert_eq!(std::fs::metadata(root.join("run")).unwrap().permissions().mode() & 0o111, 0o111);
+        let mut plain = new.clone();
+        if let Entry::File { exec, .. } = &mut plain {
+            *exec = false;
+        }
+        t.set_exec(&p("run"), &new, &plain).unwrap();
+        assert_eq!(std::fs::metadata(root.join("run")).unwrap().permissions().mode() & 0o111, 0);
+        t.put_symlink(&p("l"), None, &Entry::Symlink { target: "run".into() }, false).unwrap();
+        assert_eq!(std::fs::read_link(root.join("l")).unwrap(), Path::new("run"));
+        let (staged, _) = stage(&root, &p("c"), b"abc");
+        let wrong = Entry::File { digest: Digest([0; 32]), size: 3, exec: false };
+        assert!(matches!(t.put_file(&p("c"), None, &wrong, staged, false), Err(ApplyError::Corrupt { .. })));
+        assert!(!root.join("c").exists());
+    }
+
+    #[test]
+    fn mode_helper() {
+        assert_eq!(with_exec(0o100644, true), 0o755);
+        assert_eq!(with_exec(0o600, true), 0o700);
+        assert_eq!(with_exec(0o755, false), 0o644);
+        assert!(!probe_case_insensitive(&std::env::temp_dir()), "tmpfs/ext4 are case-sensitive");
+    }
+}
