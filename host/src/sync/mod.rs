@@ -5,7 +5,9 @@
 pub mod ancestor;
 pub mod apply;
 pub mod delta;
+pub mod endpoint;
 pub mod ignore;
 pub mod index;
 pub mod scan;
 pub mod trash;
+pub mod watch;

@@ -176,7 +176,11 @@ impl<'a> Scanner<'a> {
             let previous = index.get(path).cloned();
             match self.probe(path, previous.as_ref())? {
                 None => {
-                    changed.extend(index.remove_tree(path));
+                    let gone = index.remove_tree(path);
+                    // Still on disk: ignored or not syncable now, not deleted.
+                    if std::fs::symlink_metadata(self.abs(path)).is_err() {
+                        changed.extend(gone);
+                    }
                 }
                 Some(node) => {
                     let is_dir = node.entry.is_dir();

@@ -1,0 +1,482 @@
+//! One side of a sync: its root, ignore rules, index, trash, watcher, and a
+//! log of which paths changed when. The VPS daemon runs one per project and
+//! keeps it watching while the laptop is away; the laptop's keeper runs one
+//! for the local folder. The keeper asks each for what changed since a
+//! cursor (epoch, sequence), so a reconnect exchanges only what changed.
+
+use super::apply::{Transition, probe_case_insensitive};
+use super::ignore::{IgnoreError, IgnoreRules, IgnoreSpec};
+use super::index::Index;
+use super::scan::{Scanner, Skipped};
+use super::trash::{Trash, TrashLimits};
+use super::watch::{WatchEvent, WatchKind, Watcher};
+use serde::{Deserialize, Serialize};
+use sinc_sync_core::{Entry, RelPath};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Where an endpoint keeps its files.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// The synced folder.
+    pub root: PathBuf,
+    /// Its ignore settings.
+    pub ignore: IgnoreSpec,
+    /// Where the index is saved.
+    pub state_dir: PathBuf,
+    /// Where replaced and deleted content is kept.
+    pub trash_dir: PathBuf,
+    /// Bounds of the trash.
+    pub trash_limits: TrashLimits,
+}
+
+/// Whether the sync root is usable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RootState {
+    /// A folder, as expected.
+    Ok,
+    /// Gone.
+    Missing,
+    /// Something else than a folder.
+    NotADirectory,
+}
+
+/// Why an endpoint could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    /// Bad ignore patterns.
+    #[error(transparent)]
+    Ignore(#[from] IgnoreError),
+    /// A file-system error.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Changes of one side since a cursor.
+pub type Changes = Vec<(RelPath, Option<Entry>)>;
+
+/// One side of a sync.
+#[derive(Debug)]
+pub struct Endpoint {
+    cfg: EndpointConfig,
+    rules: IgnoreRules,
+    index: Index,
+    trash: Trash,
+    case_insensitive: bool,
+    epoch: u64,
+    seq: u64,
+    log: BTreeMap<RelPath, u64>,
+    root_state: RootState,
+    skipped: Vec<Skipped>,
+    unsaved: bool,
+    notify: tokio::sync::watch::Sender<u64>,
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> EndpointError {
+    let context = context.into();
+    move |source| EndpointError::Io { context, source }
+}
+
+/// A random-enough epoch: a new one each time an endpoint starts, so a cursor
+/// from another run is never mistaken for one of this run.
+fn new_epoch() -> u64 {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    (t as u64) ^ (u64::from(std::process::id()) << 40)
+}
+
+impl Endpoint {
+    /// Open the endpoint: load the saved index, then scan the tree so changes
+    /// made while nobody watched are found (reusing digests of unchanged files).
+    pub fn open(cfg: EndpointConfig) -> Result<Endpoint, EndpointError> {
+        std::fs::create_dir_all(&cfg.state_dir).map_err(io_err(format!("creating {}", cfg.state_dir.display())))?;
+        let rules = IgnoreRules::load(&cfg.root, &cfg.ignore)?;
+        let trash = Trash::open(&cfg.trash_dir, cfg.trash_limits);
+        let index = Index::load(&cfg.state_dir.join("index")).unwrap_or_default();
+        let case_insensitive = cfg.root.is_dir() && probe_case_insensitive(&cfg.root);
+        let (notify, _) = tokio::sync::watch::channel(0);
+        let mut ep = Endpoint {
+            cfg,
+            rules,
+            index,
+            trash,
+            case_insensitive,
+            epoch: new_epoch(),
+            seq: 0,
+            log: BTreeMap::new(),
+            root_state: RootState::Ok,
+            skipped: Vec::new(),
+            unsaved: false,
+            notify,
+        };
+        ep.full_rescan().map_err(io_err("scanning"))?;
+        if let Err(e) = ep.trash.prune() {
+            tracing::warn!("could not prune the trash: {e}");
+        }
+        Ok(ep)
+    }
+
+    /// The synced folder.
+    pub fn root(&self) -> &Path {
+        &self.cfg.root
+    }
+
+    /// Whether the root is usable.
+    pub fn root_state(&self) -> RootState {
+        self.root_state
+    }
+
+    /// The current index.
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// The ignore rules.
+    pub fn rules(&self) -> &IgnoreRules {
+        &self.rules
+    }
+
+    /// The trash.
+    pub fn trash(&self) -> &Trash {
+        &self.trash
+    }
+
+    /// Whether names differing only in case collide here.
+    pub fn case_insensitive(&self) -> bool {
+        self.case_insensitive
+    }
+
+    /// The current cursor.
+    pub fn cursor(&self) -> (u64, u64) {
+        (self.epoch, self.seq)
+    }
+
+    /// Paths skipped by scans so far (warnings), and forget them.
+    pub fn take_skipped(&mut self) -> Vec<Skipped> {
+        std::mem::take(&mut self.skipped)
+    }
+
+    /// Receives the latest sequence number whenever changes are logged.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.notify.subscribe()
+    }
+
+    fn check_root(&mut self) -> RootState {
+        self.root_state = match std::fs::symlink_metadata(&self.cfg.root) {
+            Ok(m) if m.is_dir() => RootState::Ok,
+            Ok(_) => RootState::NotADirectory,
+            Err(_) => RootState::Missing,
+        };
+        self.root_state
+    }
+
+    fn record(&mut self, changed: BTreeSet<RelPath>) -> usize {
+        if changed.is_empty() {
+            return 0;
+        }
+        let reload = changed.iter().any(IgnoreRules::is_rule_file);
+        self.seq += 1;
+        for p in &changed {
+            self.log.insert(p.clone(), self.seq);
+        }
+        self.unsaved = true;
+        let n = changed.len();
+        let _ = self.notify.send(self.seq);
+        if reload {
+            match IgnoreRules::load(&self.cfg.root, &self.cfg.ignore) {
+                Ok(r) => {
+                    self.rules = r;
+                    if let Err(e) = self.full_rescan() {
+                        tracing::warn!("rescan after an ignore-rule change failed: {e}");
+                    }
+                }
+                Err(e) => tracing::warn!("keeping the previous ignore rules: {e}"),
+            }
+        }
+        n
+    }
+
+    fn load_gitignores(&mut self) {
+        let mut dirs = vec![RelPath::root()];
+        while let Some(dir) = dirs.pop() {
+            self.rules.load_gitignore(&dir);
+            let abs = if dir.is_root() { self.cfg.root.clone() } else { self.cfg.root.join(dir.as_str()) };
+            let Ok(read) = std::fs::read_dir(&abs) else { continue };
+            for item in read.flatten() {
+                if item.file_type().is_ok_and(|t| t.is_dir())
+                    && let Some(child) = item.file_name().to_str().and_then(|n| dir.join(n).ok())
+                    && !self.rules.is_ignored(&child, true)
+                {
+                    dirs.push(child);
+                }
+            }
+        }
+    }
+
+    /// Walk the whole tree (start-up, flush, lost events, periodic verify).
+    /// Returns how many paths changed. A missing root changes nothing: it is
+    /// reported, never propagated as deletions.
+    pub fn full_rescan(&mut self) -> std::io::Result<usize> {
+        if self.check_root() != RootState::Ok {
+            return Ok(0);
+        }
+        if self.cfg.ignore.use_gitignore {
+            self.load_gitignores();
+        }
+        let mut scanner = Scanner::new(&self.cfg.root, &self.rules);
+        let fresh = match scanner.scan_all(&self.index) {
+            Ok(i) => i,
+            Err(_) if self.check_root() != RootState::Ok => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let skipped = std::mem::take(&mut scanner.skipped);
+        let mut changed: BTreeSet<RelPath> = BTreeSet::new();
+        for (p, n) in fresh.iter() {
+            if self.index.get(p).map(|o| &o.entry) != Some(&n.entry) {
+                changed.insert(p.clone());
+            }
+        }
+        for (p, _) in self.index.iter() {
+            // Still on disk but no longer indexed: newly ignored (or no longer
+            // syncable). That is not a deletion to propagate.
+            if fresh.get(p).is_none() && std::fs::symlink_metadata(self.abs(p)).is_err() {
+                changed.insert(p.clone());
+            }
+        }
+        let restatted = fresh != self.index;
+        self.index = fresh;
+        self.skipped.extend(skipped);
+        if restatted {
+            self.unsaved = true;
+        }
+        Ok(self.record(changed))
+    }
+
+    /// Handle watcher events: rescan the named paths (or everything).
+    pub fn handle(&mut self, events: Vec<WatchEvent>) -> std::io::Result<usize> {
+        if self.check_root() != RootState::Ok {
+            return Ok(0);
+        }
+        let mut paths = BTreeSet::new();
+        for e in events {
+            match e {
+                WatchEvent::Rescan => return self.full_rescan(),
+                WatchEvent::Paths(p) => paths.extend(p),
+            }
+        }
+        let mut scanner = Scanner::new(&self.cfg.root, &self.rules);
+        let changed = scanner.rescan(&mut self.index, &paths)?;
+        let skipped = std::mem::take(&mut scanner.skipped);
+        self.skipped.extend(skipped);
+        Ok(self.record(changed))
+    }
+
+    /// The current entries of every path changed after `(epoch, seq)`, or
+    /// `None` when the cursor is from another run (then the caller needs the
+    /// whole snapshot).
+    pub fn changes_since(&self, epoch: u64, seq: u64) -> Option<Changes> {
+        if epoch != self.epoch || seq > self.seq {
+            return None;
+        }
+        Some(
+            self.log
+                .iter()
+                .filter(|(_, s)| **s > seq)
+                .map(|(p, _)| (p.clone(), self.index.get(p).map(|n| n.entry.clone())))
+                .collect(),
+        )
+    }
+
+    /// Every entry.
+    pub fn snapshot(&self) -> Vec<(RelPath, Entry)> {
+        self.index.iter().map(|(p, n)| (p.clone(), n.entry.clone())).collect()
+    }
+
+    /// Apply steps to this side.
+    pub fn transition(&mut self) -> Transition<'_> {
+        self.unsaved = true;
+        Transition {
+            root: &self.cfg.root,
+            index: &mut self.index,
+            trash: &self.trash,
+            rules: &self.rules,
+            case_insensitive: self.case_insensitive,
+        }
+    }
+
+    /// The absolute path of `rel`.
+    pub fn abs(&self, rel: &RelPath) -> PathBuf {
+        if rel.is_root() { self.cfg.root.clone() } else { self.cfg.root.join(rel.as_str()) }
+    }
+
+    /// Save the index if it changed.
+    pub fn save(&mut self) {
+        if !self.unsaved {
+            return;
+        }
+        match self.index.save(&self.cfg.state_dir.join("index")) {
+            Ok(()) => self.unsaved = false,
+            Err(e) => tracing::warn!("could not save the index: {e}"),
+        }
+    }
+}
+
+/// An endpoint shared between its watcher task and whoever serves it.
+pub type Shared = Arc<Mutex<Endpoint>>;
+
+/// Run blocking endpoint work off the async threads.
+pub async fn with<T: Send + 'static>(ep: &Shared, f: impl FnOnce(&mut Endpoint) -> T + Send + 'static) -> T {
+    let ep = ep.clone();
+    match tokio::task::spawn_blocking(move || {
+        let mut guard = ep.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    })
+    .await
+    {
+        Ok(v) => v,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// Quiet time after the last event before a batch is processed.
+const DEBOUNCE: Duration = Duration::from_millis(3);
+/// Longest a batch waits under a continuous stream of events.
+const MAX_BATCH_DELAY: Duration = Duration::from_millis(25);
+/// How often the index is saved while changes keep coming.
+const SAVE_EVERY: Duration = Duration::from_secs(30);
+
+/// Watch the endpoint's root and process events until the returned watcher
+/// is dropped. `verify_every` schedules a full rescan (None: never).
+pub fn start_watching(ep: &Shared, verify_every: Option<Duration>) -> std::io::Result<Watcher> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let root = ep.lock().map_err(|_| std::io::Error::other("endpoint lock poisoned"))?.root().to_path_buf();
+    let watcher = super::watch::watch(&root, tx).map_err(std::io::Error::other)?;
+    if watcher.kind == WatchKind::Polling {
+        tracing::warn!("watching {} by polling", root.display());
+    }
+    let ep = ep.clone();
+    tokio::spawn(async move {
+        let mut last_save = tokio::time::Instant::now();
+        let verify = verify_every.unwrap_or(Duration::from_secs(u64::MAX / 4));
+        let mut next_verify = tokio::time::Instant::now() + verify;
+        loop {
+            let first = tokio::select! {
+                e = rx.recv() => match e { Some(e) => e, None => break },
+                _ = tokio::time::sleep_until(next_verify) => {
+                    next_verify = tokio::time::Instant::now() + verify;
+                    WatchEvent::Rescan
+                }
+            };
+            let mut batch = vec![first];
+            let started = tokio::time::Instant::now();
+            loop {
+                let quiet = tokio::time::sleep(DEBOUNCE);
+                tokio::select! {
+                    e = rx.recv() => match e {
+                        Some(e) => batch.push(e),
+                        None => break,
+                    },
+                    _ = quiet => break,
+                }
+                if started.elapsed() > MAX_BATCH_DELAY {
+                    break;
+                }
+            }
+            let save = last_save.elapsed() > SAVE_EVERY;
+            if save {
+                last_save = tokio::time::Instant::now();
+            }
+            with(&ep, move |e| {
+                if let Err(err) = e.handle(batch) {
+                    tracing::warn!("rescan failed: {err}");
+                }
+                if save {
+                    e.save();
+                }
+            })
+            .await;
+        }
+    });
+    Ok(watcher)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> RelPath {
+        RelPath::new(s).unwrap()
+    }
+
+    fn cfg(dir: &Path) -> EndpointConfig {
+        EndpointConfig {
+            root: dir.join("root"),
+            ignore: IgnoreSpec::default(),
+            state_dir: dir.join("state"),
+            trash_dir: dir.join("trash"),
+            trash_limits: TrashLimits::default(),
+        }
+    }
+
+    #[test]
+    fn cursors_changes_and_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("root")).unwrap();
+        std::fs::write(dir.path().join("root/a"), "1").unwrap();
+        let mut ep = Endpoint::open(cfg(dir.path())).unwrap();
+        let (epoch, seq) = ep.cursor();
+        assert_eq!(ep.changes_since(epoch, 0).unwrap().len(), 1);
+        std::fs::write(dir.path().join("root/b"), "2").unwrap();
+        ep.handle(vec![WatchEvent::Paths(vec![p("b")])]).unwrap();
+        let since = ep.changes_since(epoch, seq).unwrap();
+        assert_eq!(since.len(), 1);
+        assert_eq!(since[0].0, p("b"));
+        assert!(ep.changes_since(epoch + 1, 0).is_none(), "another run's cursor");
+        ep.save();
+        drop(ep);
+        // Restart: the saved index means only what changed meanwhile is new.
+        std::fs::write(dir.path().join("root/a"), "changed").unwrap();
+        let ep = Endpoint::open(cfg(dir.path())).unwrap();
+        let (e2, _) = ep.cursor();
+        let changed: Vec<RelPath> = ep.changes_since(e2, 0).unwrap().into_iter().map(|(p, _)| p).collect();
+        assert_eq!(changed, vec![p("a")]);
+    }
+
+    #[test]
+    fn a_vanished_root_reports_no_deletions() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("root")).unwrap();
+        std::fs::write(dir.path().join("root/a"), "1").unwrap();
+        let mut ep = Endpoint::open(cfg(dir.path())).unwrap();
+        let cursor = ep.cursor();
+        std::fs::remove_dir_all(dir.path().join("root")).unwrap();
+        assert_eq!(ep.handle(vec![WatchEvent::Paths(vec![p("a")])]).unwrap(), 0);
+        assert_eq!(ep.full_rescan().unwrap(), 0);
+        assert_eq!(ep.root_state(), RootState::Missing);
+        assert!(ep.changes_since(cursor.0, cursor.1).unwrap().is_empty());
+        assert_eq!(ep.index().len(), 1, "the index still remembers the content");
+    }
+
+    #[test]
+    fn editing_syncignore_reloads_the_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("root")).unwrap();
+        std::fs::write(dir.path().join("root/build.log"), "x").unwrap();
+        let mut ep = Endpoint::open(cfg(dir.path())).unwrap();
+        assert!(ep.index().get(&p("build.log")).is_some());
+        std::fs::write(dir.path().join("root/.syncignore"), "*.log\n").unwrap();
+        let (epoch, seq) = ep.cursor();
+        ep.handle(vec![WatchEvent::Paths(vec![p(".syncignore")])]).unwrap();
+        assert!(ep.index().get(&p("build.log")).is_none());
+        let changes = ep.changes_since(epoch, seq).unwrap();
+        assert!(!changes.iter().any(|(c, _)| c == &p("build.log")), "a newly ignored file is not a deletion: {changes:?}");
+        assert!(ep.rules().is_ignored(&p("x.log"), false));
+    }
+}

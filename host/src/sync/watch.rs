@@ -1,0 +1,125 @@
+//! Native recursive watching (inotify on Linux, FSEvents on macOS, through the
+//! `notify` crate): events become paths relative to the root. When the
+//! kernel's event queue overflows, a rescan of the tree is requested; when
+//! the inotify watch limit is too low, a warning with the fix is logged and a
+//! polling watcher takes over.
+
+use notify::{Config, Event, EventKind, PollWatcher, RecommendedWatcher, RecursiveMode, Watcher as _};
+use sinc_sync_core::RelPath;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// What the watcher reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchEvent {
+    /// These paths (relative to the root) may have changed.
+    Paths(Vec<RelPath>),
+    /// Events were lost: rescan everything.
+    Rescan,
+}
+
+/// How the tree is being watched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchKind {
+    /// Kernel notifications.
+    Native,
+    /// Periodic polling (fallback).
+    Polling,
+}
+
+/// A running watcher; dropping it stops watching.
+pub struct Watcher {
+    _inner: Box<dyn notify::Watcher + Send>,
+    /// How it watches.
+    pub kind: WatchKind,
+}
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watcher").field("kind", &self.kind).finish()
+    }
+}
+
+/// The polling interval of the fallback watcher.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+fn handler(root: PathBuf, tx: UnboundedSender<WatchEvent>) -> impl Fn(notify::Result<Event>) + Send + 'static {
+    move |res: notify::Result<Event>| match res {
+        Ok(event) => {
+            if event.need_rescan() {
+                let _ = tx.send(WatchEvent::Rescan);
+                return;
+            }
+            if matches!(event.kind, EventKind::Access(_)) {
+                return;
+            }
+            let paths: Vec<RelPath> = event.paths.iter().filter_map(|p| relative(&root, p)).collect();
+            if !paths.is_empty() {
+                let _ = tx.send(WatchEvent::Paths(paths));
+            }
+        }
+        Err(e) => {
+            tracing::warn!("file watcher error: {e}; rescanning");
+            let _ = tx.send(WatchEvent::Rescan);
+        }
+    }
+}
+
+/// `path` relative to `root`, when it is inside and has a UTF-8 name.
+pub fn relative(root: &Path, path: &Path) -> Option<RelPath> {
+    let rel = path.strip_prefix(root).ok()?;
+    RelPath::new(rel.to_str()?).ok()
+}
+
+/// Start watching `root` recursively.
+pub fn watch(root: &Path, tx: UnboundedSender<WatchEvent>) -> notify::Result<Watcher> {
+    let mut native = RecommendedWatcher::new(handler(root.to_path_buf(), tx.clone()), Config::default())?;
+    match native.watch(root, RecursiveMode::Recursive) {
+        Ok(()) => Ok(Watcher { _inner: Box::new(native), kind: WatchKind::Native }),
+        Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
+            let limit = std::fs::read_to_string("/proc/sys/fs/inotify/max_user_watches").unwrap_or_default();
+            tracing::warn!(
+                "the inotify watch limit ({}) is too low to watch {}; sync falls back to polling every {}s. \
+                 Raise it: echo fs.inotify.max_user_watches=524288 | sudo tee /etc/sysctl.d/60-sinc.conf && sudo sysctl --system",
+                limit.trim(),
+                root.display(),
+                POLL_INTERVAL.as_secs()
+            );
+            drop(native);
+            let mut poll = PollWatcher::new(handler(root.to_path_buf(), tx), Config::default().with_poll_interval(POLL_INTERVAL))?;
+            poll.watch(root, RecursiveMode::Recursive)?;
+            Ok(Watcher { _inner: Box::new(poll), kind: WatchKind::Polling })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn reports_relative_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let w = watch(&root, tx).unwrap();
+        assert_eq!(w.kind, WatchKind::Native);
+        // A file in a watched folder is reported itself; a new folder is
+        // reported as a folder (files created in it before its watch exists
+        // are found by the rescan of that folder).
+        std::fs::write(root.join("f"), "x").unwrap();
+        std::fs::create_dir(root.join("sub")).unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let wanted = [RelPath::new("f").unwrap(), RelPath::new("sub").unwrap()];
+        while !wanted.iter().all(|w| seen.contains(w)) {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(WatchEvent::Paths(p))) => seen.extend(p),
+                Ok(Some(WatchEvent::Rescan)) => {}
+                _ => panic!("missing events; saw {seen:?}"),
+            }
+        }
+    }
+}
