@@ -4,10 +4,14 @@
 
 pub mod ancestor;
 pub mod apply;
+pub mod client;
 pub mod delta;
 pub mod endpoint;
 pub mod ignore;
 pub mod index;
 pub mod scan;
+pub mod serve;
+pub mod transfer;
 pub mod trash;
 pub mod watch;
+pub mod wire;

@@ -1,0 +1,473 @@
+//! The daemon's side of one keeper connection: the protocol served against the
+//! VPS's endpoints (one per project, kept watching between connections).
+
+use super::apply::{ApplyError, StageWriter};
+use super::endpoint::{self, Endpoint, EndpointConfig, Shared};
+use super::ignore::IgnoreSpec;
+use super::trash::TrashLimits;
+use super::transfer::{self, Receiver, Sent};
+use super::watch::Watcher;
+use super::wire::{self, Body, Chunk, Message, Notice, RejectKind, Request, Response, WireError, WireReader, WireWriter};
+use sinc_sync_core::{Entry, RelPath};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::Mutex;
+
+/// A served project: its endpoint and the watcher keeping it current.
+#[derive(Debug)]
+pub struct Project {
+    /// The endpoint.
+    pub ep: Shared,
+    _watcher: Watcher,
+    root: PathBuf,
+    ignore: IgnoreSpec,
+}
+
+/// Every project the daemon serves, by session id.
+#[derive(Debug)]
+pub struct Projects {
+    data_dir: PathBuf,
+    home: PathBuf,
+    open: std::sync::Mutex<HashMap<String, Arc<Project>>>,
+}
+
+impl Projects {
+    /// Projects keeping state under `data_dir`; `~/` in roots means `home`.
+    pub fn new(data_dir: &Path, home: &Path) -> Arc<Projects> {
+        Arc::new(Projects { data_dir: data_dir.to_path_buf(), home: home.to_path_buf(), open: std::sync::Mutex::new(HashMap::new()) })
+    }
+
+    /// How many projects are served.
+    pub fn len(&self) -> usize {
+        self.open.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Whether none is served.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn expand(&self, root: &str) -> PathBuf {
+        match root.strip_prefix("~/") {
+            Some(rest) => self.home.join(rest),
+            None if root == "~" => self.home.clone(),
+            None => PathBuf::from(root),
+        }
+    }
+
+    /// Serve `session` at `root` (reusing the running endpoint when the root
+    /// and rules are unchanged).
+    pub async fn open(&self, session: &str, root: &str, ignore: IgnoreSpec, trash: TrashLimits, verify: Option<Duration>) -> Result<Arc<Project>, String> {
+        if session.is_empty() || session.contains(['/', '\0']) || session.starts_with('.') {
+            return Err(format!("invalid session id {session:?}"));
+        }
+        let root = self.expand(root);
+        if let Some(p) = self.open.lock().map_err(|e| e.to_string())?.get(session)
+            && p.root == root
+            && p.ignore == ignore
+        {
+            return Ok(p.clone());
+        }
+        std::fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+        let cfg = EndpointConfig {
+            root: root.clone(),
+            ignore: ignore.clone(),
+            state_dir: self.data_dir.join("projects").join(session),
+            trash_dir: self.data_dir.join("trash").join(session),
+            trash_limits: trash,
+        };
+        let ep = tokio::task::spawn_blocking(move || Endpoint::open(cfg)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+        let ep: Shared = Arc::new(std::sync::Mutex::new(ep));
+        let watcher = endpoint::start_watching(&ep, verify).map_err(|e| format!("cannot watch {}: {e}", root.display()))?;
+        let project = Arc::new(Project { ep, _watcher: watcher, root, ignore });
+        self.open.lock().map_err(|e| e.to_string())?.insert(session.to_owned(), project.clone());
+        Ok(project)
+    }
+
+    /// Stop serving `session`.
+    pub fn close(&self, session: &str) {
+        let gone = self.open.lock().ok().and_then(|mut m| m.remove(session));
+        if let Some(p) = gone {
+            if let Ok(mut ep) = p.ep.lock() {
+                ep.save();
+            }
+        }
+    }
+
+    /// Save every index (before exiting).
+    pub fn save_all(&self) {
+        if let Ok(m) = self.open.lock() {
+            for p in m.values() {
+                if let Ok(mut ep) = p.ep.lock() {
+                    ep.save();
+                }
+            }
+        }
+    }
+}
+
+/// How a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServeEnd {
+    /// The keeper went away.
+    Closed,
+    /// The keeper asked the daemon to stop.
+    Shutdown,
+}
+
+type Writer<W> = Arc<Mutex<WireWriter<W>>>;
+
+/// Entries per snapshot chunk (well under the frame limit).
+const SNAPSHOT_BATCH: usize = 2000;
+
+async fn send<W: AsyncWrite + Unpin>(w: &Writer<W>, msg: Message) -> Result<(), WireError> {
+    w.lock().await.send(&msg).await
+}
+
+fn reject(e: &ApplyError, current: Option<Entry>) -> Response {
+    let kind = match e {
+        ApplyError::Changed { .. } => RejectKind::Changed,
+        ApplyError::Ignored { .. } => RejectKind::Ignored,
+        ApplyError::NotEmpty { .. } => RejectKind::NotEmpty,
+        ApplyError::CaseClash { .. } => RejectKind::CaseClash,
+        ApplyError::Corrupt { .. } => RejectKind::Corrupt,
+        ApplyError::Io { .. } => RejectKind::Io,
+    };
+    Response::Rejected { kind, message: e.to_string(), current }
+}
+
+/// Serve one connection until it closes.
+pub async fn serve<R, W>(mut reader: R, mut writer: W, projects: Arc<Projects>, build: &str) -> Result<ServeEnd, WireError>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    wire::write_preamble(&mut writer).await?;
+    wire::skip_to_preamble(&mut reader).await?;
+    let mut reader = WireReader::new(reader);
+    let mut w = WireWriter::new(writer);
+    wire::handshake(&mut reader, &mut w, build).await?;
+    let w: Writer<W> = Arc::new(Mutex::new(w));
+    let mut project: Option<(String, Arc<Project>)> = None;
+    let mut forwarder: Option<tokio::task::JoinHandle<()>> = None;
+    let result = loop {
+        let msg = match reader.next().await {
+            Ok(Some(m)) => m,
+            Ok(None) => break Ok(ServeEnd::Closed),
+            Err(e) => break Err(e),
+        };
+        let (id, request) = match msg {
+            Message::Request { id, request } => (id, request),
+            other => break Err(WireError::Unexpected(format!("{other:?}").chars().take(120).collect())),
+        };
+        let response = match request {
+            Request::Open { session, root, ignore, trash, verify_secs } => {
+                let verify = (verify_secs > 0).then(|| Duration::from_secs(verify_secs));
+                match projects.open(&session, &root, ignore, trash, verify).await {
+                    Ok(p) => {
+                        let ep = p.ep.clone();
+                        let (epoch, seq, root, case_insensitive, root_state) = endpoint::with(&ep, |e| {
+                            let (epoch, seq) = e.cursor();
+                            (epoch, seq, e.root().to_string_lossy().into_owned(), e.case_insensitive(), e.root_state())
+                        })
+                        .await;
+                        if let Some(f) = forwarder.take() {
+                            f.abort();
+                        }
+                        forwarder = Some(tokio::spawn(forward_changes(ep, w.clone(), epoch, seq)));
+                        project = Some((session, p));
+                        Response::Opened { epoch, seq, root, case_insensitive, root_state }
+                    }
+                    Err(message) => Response::Failed { message },
+                }
+            }
+            Request::Shutdown => {
+                send(&w, Message::Response { id, response: Response::Ok }).await?;
+                break Ok(ServeEnd::Shutdown);
+            }
+            other => match &project {
+                None => Response::Failed { message: "no project is open on this connection".into() },
+                Some((session, p)) => match handle(id, other, p, session, &projects, &w, &mut reader).await {
+                    Ok(r) => r,
+                    Err(e) => break Err(e),
+                },
+            },
+        };
+        if let Err(e) = send(&w, Message::Response { id, response }).await {
+            break Err(e);
+        }
+    };
+    if let Some(f) = forwarder {
+        f.abort();
+    }
+    if let Some((_, p)) = project {
+        let _ = endpoint::with(&p.ep, |e| e.save()).await;
+    }
+    result
+}
+
+/// Push the endpoint's changes to the keeper as they are logged.
+async fn forward_changes<W: AsyncWrite + Unpin + Send + 'static>(ep: Shared, w: Writer<W>, epoch: u64, mut seq: u64) {
+    let mut rx = match ep.lock() {
+        Ok(e) => e.subscribe(),
+        Err(_) => return,
+    };
+    let mut last_root = None;
+    loop {
+        let (changes, now, root, warnings) = endpoint::with(&ep, move |e| {
+            let changes = e.changes_since(epoch, seq);
+            let warnings: Vec<String> = e.take_skipped().into_iter().map(|s| format!("{}: {}", s.path, s.reason)).collect();
+            (changes, e.cursor().1, e.root_state(), warnings)
+        })
+        .await;
+        for warning in warnings {
+            if send(&w, Message::Notice(Notice::Warning(warning))).await.is_err() {
+                return;
+            }
+        }
+        if last_root != Some(root) {
+            last_root = Some(root);
+            if send(&w, Message::Notice(Notice::Root(root))).await.is_err() {
+                return;
+            }
+        }
+        if let Some(changes) = changes
+            && !changes.is_empty()
+        {
+            if send(&w, Message::Notice(Notice::Changes { epoch, seq: now, changes })).await.is_err() {
+                return;
+            }
+            seq = now;
+        }
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn handle<R, W>(
+    id: u64,
+    request: Request,
+    p: &Arc<Project>,
+    session: &str,
+    projects: &Arc<Projects>,
+    w: &Writer<W>,
+    reader: &mut WireReader<R>,
+) -> Result<Response, WireError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let ep = &p.ep;
+    Ok(match request {
+        Request::Snapshot => {
+            let all = endpoint::with(ep, |e| e.snapshot()).await;
+            for batch in all.chunks(SNAPSHOT_BATCH) {
+                let bytes = postcard::to_stdvec(batch).map_err(|e| WireError::Malformed(e.to_string()))?;
+                send(w, Message::Data { id, chunk: transfer::pack(&bytes) }).await?;
+            }
+            send(w, Message::Data { id, chunk: Chunk::End }).await?;
+            Response::SnapshotDone { count: all.len() as u64 }
+        }
+        Request::ChangesSince { epoch, seq } => {
+            let (changes, (e, s)) = endpoint::with(ep, move |x| (x.changes_since(epoch, seq), x.cursor())).await;
+            match changes {
+                Some(changes) => Response::Changes { epoch: e, seq: s, changes },
+                None => Response::EpochChanged,
+            }
+        }
+        Request::Read { path, entry } => read(id, ep, w, path, entry, None).await?,
+        Request::ReadDelta { path, entry, signature } => read(id, ep, w, path, entry, Some(signature)).await?,
+        Request::Signature { path, entry } => {
+            let checked = endpoint::with(ep, {
+                let path = path.clone();
+                move |e| e.transition().check(&path, Some(&entry)).map(|_| e.abs(&path))
+            })
+            .await;
+            match checked {
+                Err(err) => reject(&err, current(ep, &path).await),
+                Ok(abs) => match std::fs::File::open(&abs).and_then(|f| {
+                    let len = f.metadata()?.len();
+                    super::delta::signature(f, len)
+                }) {
+                    Ok(sig) => Response::Signature(sig),
+                    Err(e) => Response::Failed { message: format!("{path}: {e}") },
+                },
+            }
+        }
+        Request::Put { path, expected, new, body, loser } => put(id, ep, reader, path, expected, new, body, loser).await?,
+        Request::Remove { path, expected, loser } => {
+            let result = endpoint::with(ep, {
+                let path = path.clone();
+                move |e| e.transition().remove(&path, &expected, loser)
+            })
+            .await;
+            match result {
+                Ok(()) => Response::Applied,
+                Err(err) => reject(&err, current(ep, &path).await),
+            }
+        }
+        Request::Rescan => {
+            let (result, (epoch, seq)) = endpoint::with(ep, |e| (e.full_rescan(), e.cursor())).await;
+            match result {
+                Ok(_) => Response::Rescanned { epoch, seq },
+                Err(e) => Response::Failed { message: e.to_string() },
+            }
+        }
+        Request::TrashList => Response::TrashItems(endpoint::with(ep, |e| e.trash().list()).await),
+        Request::TrashRead { id: item } => {
+            let found = endpoint::with(ep, move |e| e.trash().find(&item).map(|i| (e.trash().content(&i), i))).await;
+            match found {
+                Some((file, item)) => match item.digest() {
+                    Some(digest) => stream_file(id, w, &file, &digest).await?,
+                    None => Response::Failed { message: "that trash item has no content".into() },
+                },
+                None => Response::Failed { message: "no such trash item".into() },
+            }
+        }
+        Request::Close => {
+            projects.close(session);
+            Response::Ok
+        }
+        Request::Open { .. } | Request::Shutdown => Response::Failed { message: "unexpected request".into() },
+    })
+}
+
+async fn current(ep: &Shared, path: &RelPath) -> Option<Entry> {
+    let path = path.clone();
+    endpoint::with(ep, move |e| e.index().get(&path).map(|n| n.entry.clone())).await
+}
+
+/// Send the content of `file` as `Data` chunks for request `id`.
+async fn stream_file<W: AsyncWrite + Unpin + Send + 'static>(id: u64, w: &Writer<W>, file: &Path, digest: &sinc_sync_core::Digest) -> Result<Response, WireError> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(4);
+    let file = file.to_path_buf();
+    let digest = *digest;
+    let producer = tokio::task::spawn_blocking(move || transfer::send_file(&file, &digest, |c| tx.blocking_send(c).map_err(std::io::Error::other)));
+    while let Some(chunk) = rx.recv().await {
+        send(w, Message::Data { id, chunk }).await?;
+    }
+    Ok(match producer.await {
+        Ok(Ok(Sent::Complete(digest))) => Response::Sent { digest },
+        Ok(Ok(Sent::Changed)) => Response::Rejected { kind: RejectKind::Changed, message: "changed while it was read".into(), current: None },
+        Ok(Err(e)) => Response::Failed { message: e.to_string() },
+        Err(e) => Response::Failed { message: e.to_string() },
+    })
+}
+
+async fn read<W: AsyncWrite + Unpin + Send + 'static>(
+    id: u64,
+    ep: &Shared,
+    w: &Writer<W>,
+    path: RelPath,
+    entry: Entry,
+    signature: Option<super::delta::Signature>,
+) -> Result<Response, WireError> {
+    let Entry::File { digest, .. } = entry else {
+        return Ok(Response::Failed { message: format!("{path} is not a file") });
+    };
+    let checked = endpoint::with(ep, {
+        let path = path.clone();
+        move |e| e.transition().check(&path, Some(&entry)).map(|_| e.abs(&path))
+    })
+    .await;
+    let abs = match checked {
+        Ok(a) => a,
+        Err(err) => return Ok(reject(&err, current(ep, &path).await)),
+    };
+    let Some(sig) = signature else { return stream_file(id, w, &abs, &digest).await };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(4);
+    let producer = tokio::task::spawn_blocking(move || transfer::send_delta(&abs, &digest, &sig, |c| tx.blocking_send(c).map_err(std::io::Error::other)));
+    while let Some(chunk) = rx.recv().await {
+        send(w, Message::Data { id, chunk }).await?;
+    }
+    Ok(match producer.await {
+        Ok(Ok(Sent::Complete(digest))) => Response::Sent { digest },
+        Ok(Ok(Sent::Changed)) => Response::Rejected { kind: RejectKind::Changed, message: "changed while it was read".into(), current: current(ep, &path).await },
+        Ok(Err(e)) => Response::Failed { message: e.to_string() },
+        Err(e) => Response::Failed { message: e.to_string() },
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn put<R: AsyncRead + Unpin>(
+    id: u64,
+    ep: &Shared,
+    reader: &mut WireReader<R>,
+    path: RelPath,
+    expected: Option<Entry>,
+    new: Entry,
+    body: Body,
+    loser: bool,
+) -> Result<Response, WireError> {
+    let root = endpoint::with(ep, |e| e.root().to_path_buf()).await;
+    let mut receiver: Option<Result<Receiver, std::io::Error>> = match (body, &expected) {
+        (Body::None, _) => None,
+        (Body::Full, _) => Some(StageWriter::create(&root, &path).map(Receiver::full)),
+        (Body::Delta { block_size }, Some(Entry::File { .. })) => {
+            let base = root.join(path.as_str());
+            Some(StageWriter::create(&root, &path).and_then(|s| Receiver::delta(s, &base, block_size)))
+        }
+        (Body::Delta { .. }, _) => Some(Err(std::io::Error::other("a delta needs an existing file"))),
+    };
+    // Content always arrives in full, even when it cannot be used, so the
+    // stream stays in step.
+    let mut aborted = None;
+    if receiver.is_some() {
+        loop {
+            let chunk = match reader.next().await? {
+                Some(Message::Data { id: cid, chunk }) if cid == id => chunk,
+                Some(other) => return Err(WireError::Unexpected(format!("expected content for request {id}, got {other:?}").chars().take(160).collect())),
+                None => return Err(WireError::Closed),
+            };
+            match chunk {
+                Chunk::End => break,
+                Chunk::Abort { reason } => {
+                    aborted = Some(reason);
+                    break;
+                }
+                data => {
+                    if let Some(Ok(rx)) = &mut receiver
+                        && let Err(e) = rx.take(&data)
+                    {
+                        receiver = Some(Err(e));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(reason) = aborted {
+        return Ok(Response::Rejected { kind: RejectKind::Changed, message: reason, current: None });
+    }
+    let staged = match receiver {
+        None => None,
+        Some(Ok(rx)) => match rx.finish() {
+            Ok(s) => Some(s),
+            Err(e) => return Ok(Response::Rejected { kind: RejectKind::Io, message: format!("{path}: {e}"), current: None }),
+        },
+        Some(Err(e)) => return Ok(Response::Rejected { kind: RejectKind::Io, message: format!("{path}: {e}"), current: current(ep, &path).await }),
+    };
+    let result = endpoint::with(ep, {
+        let path = path.clone();
+        move |e| {
+            let mut t = e.transition();
+            match (&new, staged) {
+                (Entry::Dir, _) => t.put_dir(&path),
+                (Entry::Symlink { .. }, _) => t.put_symlink(&path, expected.as_ref(), &new, loser),
+                (Entry::File { .. }, Some(staged)) => t.put_file(&path, expected.as_ref(), &new, staged, loser),
+                (Entry::File { .. }, None) => match &expected {
+                    Some(old) => t.set_exec(&path, old, &new),
+                    None => Err(ApplyError::Corrupt { path: path.clone() }),
+                },
+            }
+        }
+    })
+    .await;
+    Ok(match result {
+        Ok(()) => Response::Applied,
+        Err(err) => reject(&err, current(ep, &path).await),
+    })
+}

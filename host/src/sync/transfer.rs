@@ -1,0 +1,206 @@
+//! Moving file content through the protocol: files are read and sent in
+//! chunks (zstd-compressed when that makes them smaller), verified against
+//! their digest as they are read; received chunks are written to a staged
+//! file, directly or by patching the current version with delta operations.
+
+use super::apply::StageWriter;
+use super::delta::{self, DeltaOp, Signature};
+use super::wire::Chunk;
+use sinc_sync_core::Digest;
+use std::io::Read;
+use std::path::Path;
+
+/// Bytes per content chunk.
+pub const CHUNK: usize = 256 * 1024;
+
+/// A chunk for `data`, compressed when that saves space.
+pub fn pack(data: &[u8]) -> Chunk {
+    if data.len() >= 1024
+        && let Ok(z) = zstd::bulk::compress(data, 1)
+        && z.len() + 64 < data.len()
+    {
+        return Chunk::Zstd(z);
+    }
+    Chunk::Bytes(data.to_vec())
+}
+
+/// The bytes of a `Bytes` or `Zstd` chunk.
+pub fn unpack(chunk: &Chunk) -> std::io::Result<Vec<u8>> {
+    match chunk {
+        Chunk::Bytes(b) => Ok(b.clone()),
+        Chunk::Zstd(z) => zstd::bulk::decompress(z, 4 * CHUNK).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+        other => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("unexpected chunk {other:?}"))),
+    }
+}
+
+/// How sending a file ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    /// All content went out; it had this digest.
+    Complete(Digest),
+    /// The file changed while it was read (digest differs from `expected`).
+    Changed,
+}
+
+/// Send the file at `path`, which should have digest `expected`, through
+/// `emit`; ends with `End`, or `Abort` when the content is not `expected`.
+pub fn send_file(path: &Path, expected: &Digest, mut emit: impl FnMut(Chunk) -> std::io::Result<()>) -> std::io::Result<Sent> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = read_up_to(&mut file, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        emit(pack(&buf[..n]))?;
+    }
+    let digest = Digest(*hasher.finalize().as_bytes());
+    if &digest != expected {
+        emit(Chunk::Abort { reason: "the file changed while it was sent".into() })?;
+        return Ok(Sent::Changed);
+    }
+    emit(Chunk::End)?;
+    Ok(Sent::Complete(digest))
+}
+
+/// Send delta operations turning the version described by `sig` into the
+/// file at `path` (digest `expected`).
+pub fn send_delta(path: &Path, expected: &Digest, sig: &Signature, mut emit: impl FnMut(Chunk) -> std::io::Result<()>) -> std::io::Result<Sent> {
+    let file = std::fs::File::open(path)?;
+    let mut hashing = HashingReader { inner: file, hasher: blake3::Hasher::new() };
+    delta::delta(sig, &mut hashing, |op| match op {
+        DeltaOp::Copy { first, count } => emit(Chunk::Copy { first, count }),
+        DeltaOp::Literal(bytes) => emit(pack(&bytes)),
+    })?;
+    let digest = Digest(*hashing.hasher.finalize().as_bytes());
+    if &digest != expected {
+        emit(Chunk::Abort { reason: "the file changed while it was sent".into() })?;
+        return Ok(Sent::Changed);
+    }
+    emit(Chunk::End)?;
+    Ok(Sent::Complete(digest))
+}
+
+struct HashingReader<R> {
+    inner: R,
+    hasher: blake3::Hasher,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// Where received chunks go: straight into the staged file, or through a
+/// delta patch against the current version.
+#[derive(Debug)]
+pub struct Receiver {
+    stage: StageWriter,
+    base: Option<(std::fs::File, u32)>,
+}
+
+impl Receiver {
+    /// Receive whole content into `stage`.
+    pub fn full(stage: StageWriter) -> Receiver {
+        Receiver { stage, base: None }
+    }
+
+    /// Receive delta operations against the file at `base` (signature block
+    /// size `block_size`) into `stage`.
+    pub fn delta(stage: StageWriter, base: &Path, block_size: u32) -> std::io::Result<Receiver> {
+        Ok(Receiver { stage, base: Some((std::fs::File::open(base)?, block_size)) })
+    }
+
+    /// Take one content chunk (not `End`/`Abort`).
+    pub fn take(&mut self, chunk: &Chunk) -> std::io::Result<()> {
+        match (chunk, &mut self.base) {
+            (Chunk::Copy { first, count }, Some((old, block_size))) => {
+                delta::patch(old, *block_size, &DeltaOp::Copy { first: *first, count: *count }, &mut self.stage)?;
+                Ok(())
+            }
+            (Chunk::Copy { .. }, None) => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "a delta copy in a whole-file transfer")),
+            (data, _) => self.stage.write(&unpack(data)?),
+        }
+    }
+
+    /// All chunks received.
+    pub fn finish(self) -> std::io::Result<super::apply::Staged> {
+        self.stage.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sinc_sync_core::RelPath;
+
+    #[test]
+    fn compressible_data_is_compressed() {
+        let text = vec![b'a'; 100_000];
+        assert!(matches!(pack(&text), Chunk::Zstd(z) if z.len() < 1000));
+        assert_eq!(unpack(&pack(&text)).unwrap(), text);
+        let mut noise = vec![0u8; 5000];
+        blake3::Hasher::new().update(b"seed").finalize_xof().fill(&mut noise);
+        assert!(matches!(pack(&noise), Chunk::Bytes(_)));
+    }
+
+    #[test]
+    fn full_and_delta_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let old: Vec<u8> = (0..400_000u32).map(|i| (i % 251) as u8).collect();
+        let mut new = old.clone();
+        new[200_000] = 7;
+        std::fs::write(dir.path().join("old"), &old).unwrap();
+        std::fs::write(dir.path().join("new"), &new).unwrap();
+        let digest = Digest(*blake3::hash(&new).as_bytes());
+
+        let mut chunks = Vec::new();
+        let sent = send_file(&dir.path().join("new"), &digest, |c| {
+            chunks.push(c);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(sent, Sent::Complete(digest));
+        let mut rx = Receiver::full(StageWriter::create(dir.path(), &RelPath::new("x").unwrap()).unwrap());
+        for c in &chunks[..chunks.len() - 1] {
+            rx.take(c).unwrap();
+        }
+        assert_eq!(rx.finish().unwrap().digest, digest);
+
+        let sig = delta::signature(std::fs::File::open(dir.path().join("old")).unwrap(), old.len() as u64).unwrap();
+        let mut ops = Vec::new();
+        send_delta(&dir.path().join("new"), &digest, &sig, |c| {
+            ops.push(c);
+            Ok(())
+        })
+        .unwrap();
+        let wire_bytes: usize = ops.iter().map(|c| match c { Chunk::Bytes(b) | Chunk::Zstd(b) => b.len(), _ => 8 }).sum();
+        assert!(wire_bytes < 40_000, "{wire_bytes}");
+        let mut rx = Receiver::delta(StageWriter::create(dir.path(), &RelPath::new("y").unwrap()).unwrap(), &dir.path().join("old"), sig.block_size).unwrap();
+        for c in &ops[..ops.len() - 1] {
+            rx.take(c).unwrap();
+        }
+        assert_eq!(rx.finish().unwrap().digest, digest);
+
+        let mut aborted = Vec::new();
+        let wrong = Digest([0; 32]);
+        assert_eq!(send_file(&dir.path().join("new"), &wrong, |c| { aborted.push(c); Ok(()) }).unwrap(), Sent::Changed);
+        assert!(matches!(aborted.last(), Some(Chunk::Abort { .. })));
+    }
+}

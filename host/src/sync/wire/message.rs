@@ -1,0 +1,284 @@
+//! The messages of sinc's sync protocol between the laptop's keeper and the
+//! VPS daemon. Version 1. Every message is one frame; file content travels in
+//! `Data` frames tagged with the id of the request it belongs to.
+
+use crate::sync::delta::Signature;
+use crate::sync::endpoint::RootState;
+use crate::sync::ignore::IgnoreSpec;
+use crate::sync::trash::{TrashItem, TrashLimits};
+use serde::{Deserialize, Serialize};
+use sinc_sync_core::{Digest, Entry, RelPath};
+
+/// The protocol version this build speaks.
+pub const VERSION: u32 = 1;
+/// The oldest version this build still understands.
+pub const MIN_VERSION: u32 = 1;
+
+/// One frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Message {
+    /// The first message each side sends.
+    Hello(Hello),
+    /// A request (keeper → daemon).
+    Request {
+        /// Chosen by the requester, echoed in the response.
+        id: u64,
+        /// What is asked.
+        request: Request,
+    },
+    /// The answer to request `id` (daemon → keeper).
+    Response {
+        /// The request's id.
+        id: u64,
+        /// The answer.
+        response: Response,
+    },
+    /// Content belonging to request `id` (either direction).
+    Data {
+        /// The request's id.
+        id: u64,
+        /// A piece of content.
+        chunk: Chunk,
+    },
+    /// Unsolicited news (daemon → keeper).
+    Notice(Notice),
+}
+
+/// Who is talking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// Protocol version spoken.
+    pub version: u32,
+    /// Oldest version understood.
+    pub min_version: u32,
+    /// The sinc build (version and binary name), for messages.
+    pub build: String,
+}
+
+/// How new content for a `Put` arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Body {
+    /// No content: folders, links, executable-bit changes.
+    None,
+    /// The whole file, as `Bytes`/`Zstd` chunks.
+    Full,
+    /// Delta operations against the current version (`Copy` and byte chunks),
+    /// made against a signature with this block size.
+    Delta {
+        /// Block size of the signature used.
+        block_size: u32,
+    },
+}
+
+/// Requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Request {
+    /// Start serving the project synced to `root` (created if missing).
+    Open {
+        /// The session id.
+        session: String,
+        /// The remote folder (`~/` allowed).
+        root: String,
+        /// Ignore settings.
+        ignore: IgnoreSpec,
+        /// Trash bounds.
+        trash: TrashLimits,
+        /// How often to verify by a full rescan, in seconds (0: never).
+        verify_secs: u64,
+    },
+    /// Every entry: `Data` chunks each holding a batch of entries (postcard,
+    /// possibly compressed), then `SnapshotDone`.
+    Snapshot,
+    /// The current entries of paths changed after a cursor.
+    ChangesSince {
+        /// Cursor epoch.
+        epoch: u64,
+        /// Cursor sequence.
+        seq: u64,
+    },
+    /// Send a file's content (`Data` chunks, then `Sent`).
+    Read {
+        /// The path.
+        path: RelPath,
+        /// What it must be.
+        entry: Entry,
+    },
+    /// Describe the current version of a file for a delta.
+    Signature {
+        /// The path.
+        path: RelPath,
+        /// What it must be.
+        entry: Entry,
+    },
+    /// Send delta operations turning the keeper's version (described by
+    /// `signature`) into this file (`Data` chunks, then `Sent`).
+    ReadDelta {
+        /// The path.
+        path: RelPath,
+        /// What it must be.
+        entry: Entry,
+        /// The keeper's version.
+        signature: Signature,
+    },
+    /// Make `path` hold `new` (content follows in `Data` chunks per `body`).
+    Put {
+        /// The path.
+        path: RelPath,
+        /// What it must hold now.
+        expected: Option<Entry>,
+        /// What it will hold.
+        new: Entry,
+        /// How the content comes.
+        body: Body,
+        /// Whether the replaced version lost a conflict.
+        loser: bool,
+    },
+    /// Remove `path`.
+    Remove {
+        /// The path.
+        path: RelPath,
+        /// What it must hold now.
+        expected: Entry,
+        /// Whether the removed version lost a conflict.
+        loser: bool,
+    },
+    /// Rescan the whole tree now (flush, verify).
+    Rescan,
+    /// List the trash.
+    TrashList,
+    /// Send a kept file's content (`Data` chunks, then `Sent`).
+    TrashRead {
+        /// The item id.
+        id: String,
+    },
+    /// Stop serving this project (its watcher stops; files are kept).
+    Close,
+    /// Stop the daemon (an upgrade replaces it).
+    Shutdown,
+}
+
+/// Why a step was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RejectKind {
+    /// The path changed after it was scanned.
+    Changed,
+    /// The path is ignored on that side.
+    Ignored,
+    /// A folder still holds untracked files.
+    NotEmpty,
+    /// A case-only name clash.
+    CaseClash,
+    /// Content did not match its digest.
+    Corrupt,
+    /// A file-system error.
+    Io,
+}
+
+/// Responses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Response {
+    /// The project is served.
+    Opened {
+        /// The change-log epoch.
+        epoch: u64,
+        /// The latest sequence.
+        seq: u64,
+        /// The absolute remote folder.
+        root: String,
+        /// Whether names differing only in case collide there.
+        case_insensitive: bool,
+        /// Whether the root is usable.
+        root_state: RootState,
+    },
+    /// The snapshot was sent completely.
+    SnapshotDone {
+        /// How many entries it held.
+        count: u64,
+    },
+    /// Changes since the cursor, up to (`epoch`, `seq`).
+    Changes {
+        /// Epoch.
+        epoch: u64,
+        /// Sequence now.
+        seq: u64,
+        /// Current entries of changed paths.
+        changes: Vec<(RelPath, Option<Entry>)>,
+    },
+    /// The cursor is from another run: a snapshot is needed.
+    EpochChanged,
+    /// The content was sent completely.
+    Sent {
+        /// Its digest.
+        digest: Digest,
+    },
+    /// A file's signature.
+    Signature(Signature),
+    /// The step was applied.
+    Applied,
+    /// The step was refused; nothing was changed.
+    Rejected {
+        /// Why.
+        kind: RejectKind,
+        /// A message for the user.
+        message: String,
+        /// The path's entry now, if known.
+        current: Option<Entry>,
+    },
+    /// A rescan finished at this cursor.
+    Rescanned {
+        /// Epoch.
+        epoch: u64,
+        /// Sequence.
+        seq: u64,
+    },
+    /// The trash.
+    TrashItems(Vec<TrashItem>),
+    /// Done.
+    Ok,
+    /// The request failed.
+    Failed {
+        /// Why.
+        message: String,
+    },
+}
+
+/// A piece of content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Chunk {
+    /// Raw bytes.
+    Bytes(Vec<u8>),
+    /// zstd-compressed bytes.
+    Zstd(Vec<u8>),
+    /// Delta: copy blocks of the receiver's current version.
+    Copy {
+        /// First block.
+        first: u32,
+        /// Count.
+        count: u32,
+    },
+    /// The content is complete.
+    End,
+    /// The content cannot be sent (it changed while being read).
+    Abort {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Unsolicited news from the daemon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Notice {
+    /// Paths changed on the VPS.
+    Changes {
+        /// Epoch.
+        epoch: u64,
+        /// Sequence now.
+        seq: u64,
+        /// Current entries of changed paths.
+        changes: Vec<(RelPath, Option<Entry>)>,
+    },
+    /// The remote root's state changed (deleted, replaced).
+    Root(RootState),
+    /// Something the user should know (skipped files, watch fallback).
+    Warning(String),
+}
