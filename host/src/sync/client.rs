@@ -14,7 +14,11 @@ use tokio::sync::{mpsc, oneshot};
 enum Outgoing {
     One(Message),
     /// A request followed by its content; written contiguously.
-    Stream { first: Message, id: u64, chunks: mpsc::Receiver<Chunk> },
+    Stream {
+        first: Message,
+        id: u64,
+        chunks: mpsc::Receiver<Chunk>,
+    },
 }
 
 struct Pending {
@@ -26,7 +30,10 @@ type PendingMap = Arc<Mutex<HashMap<u64, Pending>>>;
 
 /// A connection to the daemon.
 pub struct RemoteClient {
-    out: mpsc::Sender<Outgoing>,
+    // Unbounded so that queueing a request never waits for the connection:
+    // a reader of the daemon's content must never be blocked behind a write
+    // (the daemon may be waiting for us to read before it reads again).
+    out: mpsc::UnboundedSender<Outgoing>,
     pending: PendingMap,
     next_id: AtomicU64,
     closed: tokio::sync::watch::Receiver<Option<String>>,
@@ -51,7 +58,11 @@ impl RemoteClient {
     /// Start the protocol over `reader`/`writer`; returns the client, the
     /// daemon's hello, any noise printed before the protocol started, and the
     /// stream of notices.
-    pub async fn connect<R, W>(mut reader: R, mut writer: W, build: &str) -> Result<(RemoteClient, Hello, Vec<u8>, mpsc::UnboundedReceiver<Notice>), WireError>
+    pub async fn connect<R, W>(
+        mut reader: R,
+        mut writer: W,
+        build: &str,
+    ) -> Result<(RemoteClient, Hello, Vec<u8>, mpsc::UnboundedReceiver<Notice>), WireError>
     where
         R: AsyncRead + Unpin + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
@@ -61,7 +72,7 @@ impl RemoteClient {
         let mut reader = WireReader::new(reader);
         let mut writer = WireWriter::new(writer);
         let hello = wire::handshake(&mut reader, &mut writer, build).await?;
-        let (out_tx, mut out_rx) = mpsc::channel::<Outgoing>(64);
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Outgoing>();
         let (notice_tx, notice_rx) = mpsc::unbounded_channel();
         let (closed_tx, closed_rx) = tokio::sync::watch::channel(None);
         let closed_tx = Arc::new(closed_tx);
@@ -84,7 +95,14 @@ impl RemoteClient {
                                     }
                                 }
                                 None => {
-                                    r = writer.send(&Message::Data { id, chunk: Chunk::Abort { reason: "the sender stopped".into() } }).await;
+                                    r = writer
+                                        .send(&Message::Data {
+                                            id,
+                                            chunk: Chunk::Abort {
+                                                reason: "the sender stopped".into(),
+                                            },
+                                        })
+                                        .await;
                                     break;
                                 }
                             }
@@ -129,7 +147,12 @@ impl RemoteClient {
             let _ = closed_tx.send(Some(reason));
         });
 
-        let client = RemoteClient { out: out_tx, pending, next_id: AtomicU64::new(1), closed: closed_rx };
+        let client = RemoteClient {
+            out: out_tx,
+            pending,
+            next_id: AtomicU64::new(1),
+            closed: closed_rx,
+        };
         Ok((client, hello, noise, notice_rx))
     }
 
@@ -143,7 +166,13 @@ impl RemoteClient {
             (None, None)
         };
         if let Ok(mut m) = self.pending.lock() {
-            m.insert(id, Pending { response: tx, data: data_tx });
+            m.insert(
+                id,
+                Pending {
+                    response: tx,
+                    data: data_tx,
+                },
+            );
         }
         (id, rx, data_rx)
     }
@@ -180,7 +209,9 @@ impl RemoteClient {
     /// Send a request and wait for its response.
     pub async fn call(&self, request: Request) -> Result<Response, WireError> {
         let (id, rx, _) = self.register(false);
-        self.out.send(Outgoing::One(Message::Request { id, request })).await.map_err(|_| self.gone())?;
+        self.out
+            .send(Outgoing::One(Message::Request { id, request }))
+            .map_err(|_| self.gone())?;
         self.await_response(rx).await
     }
 
@@ -193,29 +224,45 @@ impl RemoteClient {
                 break;
             }
             let bytes = transfer::unpack(&chunk).map_err(|e| WireError::Malformed(e.to_string()))?;
-            let batch: Vec<(RelPath, Entry)> = postcard::from_bytes(&bytes).map_err(|e| WireError::Malformed(e.to_string()))?;
+            let batch: Vec<(RelPath, Entry)> =
+                postcard::from_bytes(&bytes).map_err(|e| WireError::Malformed(e.to_string()))?;
             all.extend(batch);
         }
         match self.await_response(d.response).await? {
             Response::SnapshotDone { count } if count == all.len() as u64 => Ok(all),
-            other => Err(WireError::Unexpected(format!("snapshot ended with {other:?} after {} entries", all.len()))),
+            other => Err(WireError::Unexpected(format!(
+                "snapshot ended with {other:?} after {} entries",
+                all.len()
+            ))),
         }
     }
 
     /// Send a request answered by content chunks, then a response.
     pub async fn download(&self, request: Request) -> Result<Download, WireError> {
         let (id, response, chunks) = self.register(true);
-        self.out.send(Outgoing::One(Message::Request { id, request })).await.map_err(|_| self.gone())?;
-        Ok(Download { chunks: chunks.unwrap_or_else(|| mpsc::channel(1).1), response })
+        self.out
+            .send(Outgoing::One(Message::Request { id, request }))
+            .map_err(|_| self.gone())?;
+        Ok(Download {
+            chunks: chunks.unwrap_or_else(|| mpsc::channel(1).1),
+            response,
+        })
     }
 
     /// Send a request followed by the content from `chunks` (ending with
     /// `End` or `Abort`); returns a receiver for its response.
-    pub async fn upload(&self, request: Request, chunks: mpsc::Receiver<Chunk>) -> Result<oneshot::Receiver<Response>, WireError> {
+    pub async fn upload(
+        &self,
+        request: Request,
+        chunks: mpsc::Receiver<Chunk>,
+    ) -> Result<oneshot::Receiver<Response>, WireError> {
         let (id, rx, _) = self.register(false);
         self.out
-            .send(Outgoing::Stream { first: Message::Request { id, request }, id, chunks })
-            .await
+            .send(Outgoing::Stream {
+                first: Message::Request { id, request },
+                id,
+                chunks,
+            })
             .map_err(|_| self.gone())?;
         Ok(rx)
     }
@@ -223,7 +270,9 @@ impl RemoteClient {
     /// Send a request without waiting; returns a receiver for its response.
     pub async fn send(&self, request: Request) -> Result<oneshot::Receiver<Response>, WireError> {
         let (id, rx, _) = self.register(false);
-        self.out.send(Outgoing::One(Message::Request { id, request })).await.map_err(|_| self.gone())?;
+        self.out
+            .send(Outgoing::One(Message::Request { id, request }))
+            .map_err(|_| self.gone())?;
         Ok(rx)
     }
 }

@@ -79,7 +79,10 @@ impl Rolling {
 
     fn roll(&mut self, out: u8, inp: u8) {
         self.a = self.a.wrapping_sub(u32::from(out)).wrapping_add(u32::from(inp));
-        self.b = self.b.wrapping_sub(self.len.wrapping_mul(u32::from(out))).wrapping_add(self.a);
+        self.b = self
+            .b
+            .wrapping_sub(self.len.wrapping_mul(u32::from(out)))
+            .wrapping_add(self.a);
     }
 
     fn value(&self) -> u32 {
@@ -114,24 +117,45 @@ pub fn signature(mut old: impl Read, file_size: u64) -> std::io::Result<Signatur
         if n == 0 {
             break;
         }
-        blocks.push(BlockSig { weak: Rolling::new(&buf[..n]).value(), strong: strong(&buf[..n]) });
+        blocks.push(BlockSig {
+            weak: Rolling::new(&buf[..n]).value(),
+            strong: strong(&buf[..n]),
+        });
         if n < buf.len() {
             break;
         }
     }
-    Ok(Signature { block_size, file_size, blocks })
+    Ok(Signature {
+        block_size,
+        file_size,
+        blocks,
+    })
 }
 
 /// Compute the operations that turn the old version into `new`, handing each
 /// to `emit` as soon as it is known.
-pub fn delta(sig: &Signature, mut new: impl Read, mut emit: impl FnMut(DeltaOp) -> std::io::Result<()>) -> std::io::Result<()> {
+pub fn delta(
+    sig: &Signature,
+    mut new: impl Read,
+    mut emit: impl FnMut(DeltaOp) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let bs = sig.block_size as usize;
-    let full_blocks = if sig.file_size % u64::from(sig.block_size) == 0 { sig.blocks.len() } else { sig.blocks.len().saturating_sub(1) };
+    let full_blocks = if sig.file_size % u64::from(sig.block_size) == 0 {
+        sig.blocks.len()
+    } else {
+        sig.blocks.len().saturating_sub(1)
+    };
     let mut by_weak: HashMap<u32, Vec<u32>> = HashMap::new();
     for (i, b) in sig.blocks.iter().enumerate().take(full_blocks) {
         by_weak.entry(b.weak).or_default().push(i as u32);
     }
-    let tail = (full_blocks < sig.blocks.len()).then(|| (full_blocks as u32, sig.blocks[full_blocks], (sig.file_size % u64::from(sig.block_size)) as usize));
+    let tail = (full_blocks < sig.blocks.len()).then(|| {
+        (
+            full_blocks as u32,
+            sig.blocks[full_blocks],
+            (sig.file_size % u64::from(sig.block_size)) as usize,
+        )
+    });
 
     let mut pending_copy: Option<(u32, u32)> = None;
     let mut buf: Vec<u8> = Vec::with_capacity(bs + MAX_LITERAL + 256 * 1024);
@@ -206,7 +230,10 @@ pub fn delta(sig: &Signature, mut new: impl Read, mut emit: impl FnMut(DeltaOp) 
 }
 
 /// Emit the pending run of copied blocks, if any.
-fn flush_copy(pending: &mut Option<(u32, u32)>, emit: &mut impl FnMut(DeltaOp) -> std::io::Result<()>) -> std::io::Result<()> {
+fn flush_copy(
+    pending: &mut Option<(u32, u32)>,
+    emit: &mut impl FnMut(DeltaOp) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     match pending.take() {
         Some((first, count)) => emit(DeltaOp::Copy { first, count }),
         None => Ok(()),
@@ -214,7 +241,11 @@ fn flush_copy(pending: &mut Option<(u32, u32)>, emit: &mut impl FnMut(DeltaOp) -
 }
 
 /// Extend the pending run with `block`, or emit it and start a new one.
-fn add_copy(pending: &mut Option<(u32, u32)>, block: u32, emit: &mut impl FnMut(DeltaOp) -> std::io::Result<()>) -> std::io::Result<()> {
+fn add_copy(
+    pending: &mut Option<(u32, u32)>,
+    block: u32,
+    emit: &mut impl FnMut(DeltaOp) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     match pending {
         Some((first, count)) if *first + *count == block => {
             *count += 1;
@@ -230,7 +261,12 @@ fn add_copy(pending: &mut Option<(u32, u32)>, block: u32, emit: &mut impl FnMut(
 
 /// Apply one operation: append its bytes to `out`, reading copied blocks from
 /// `old`. Returns the number of bytes written.
-pub fn patch<R: Read + Seek, W: Write>(old: &mut R, block_size: u32, op: &DeltaOp, out: &mut W) -> std::io::Result<u64> {
+pub fn patch<R: Read + Seek, W: Write>(
+    old: &mut R,
+    block_size: u32,
+    op: &DeltaOp,
+    out: &mut W,
+) -> std::io::Result<u64> {
     match op {
         DeltaOp::Literal(bytes) => {
             out.write_all(bytes)?;
@@ -259,7 +295,10 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        let literal: usize = ops.iter().map(|o| if let DeltaOp::Literal(b) = o { b.len() } else { 0 }).sum();
+        let literal: usize = ops
+            .iter()
+            .map(|o| if let DeltaOp::Literal(b) = o { b.len() } else { 0 })
+            .sum();
         let mut out = Vec::new();
         let mut src = Cursor::new(old);
         for op in &ops {
@@ -287,7 +326,10 @@ mod tests {
         new[1_234_567] ^= 0xff;
         let (out, literal) = roundtrip(&old, &new);
         assert_eq!(out, new);
-        assert!(literal <= 2 * block_size_for(old.len() as u64) as usize, "{literal} literal bytes");
+        assert!(
+            literal <= 2 * block_size_for(old.len() as u64) as usize,
+            "{literal} literal bytes"
+        );
     }
 
     #[test]

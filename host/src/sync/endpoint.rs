@@ -88,7 +88,10 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Endpoint
 /// A random-enough epoch: a new one each time an endpoint starts, so a cursor
 /// from another run is never mistaken for one of this run.
 fn new_epoch() -> u64 {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     (t as u64) ^ (u64::from(std::process::id()) << 40)
 }
 
@@ -169,12 +172,17 @@ impl Endpoint {
     }
 
     fn check_root(&mut self) -> RootState {
-        self.root_state = match std::fs::symlink_metadata(&self.cfg.root) {
+        let state = match std::fs::symlink_metadata(&self.cfg.root) {
             Ok(m) if m.is_dir() => RootState::Ok,
             Ok(_) => RootState::NotADirectory,
             Err(_) => RootState::Missing,
         };
-        self.root_state
+        if state != self.root_state {
+            self.root_state = state;
+            // Wake subscribers so they learn about the root.
+            self.notify.send_modify(|_| {});
+        }
+        state
     }
 
     fn record(&mut self, changed: BTreeSet<RelPath>) -> usize {
@@ -207,7 +215,11 @@ impl Endpoint {
         let mut dirs = vec![RelPath::root()];
         while let Some(dir) = dirs.pop() {
             self.rules.load_gitignore(&dir);
-            let abs = if dir.is_root() { self.cfg.root.clone() } else { self.cfg.root.join(dir.as_str()) };
+            let abs = if dir.is_root() {
+                self.cfg.root.clone()
+            } else {
+                self.cfg.root.join(dir.as_str())
+            };
             let Ok(read) = std::fs::read_dir(&abs) else { continue };
             for item in read.flatten() {
                 if item.file_type().is_ok_and(|t| t.is_dir())
@@ -313,7 +325,11 @@ impl Endpoint {
 
     /// The absolute path of `rel`.
     pub fn abs(&self, rel: &RelPath) -> PathBuf {
-        if rel.is_root() { self.cfg.root.clone() } else { self.cfg.root.join(rel.as_str()) }
+        if rel.is_root() {
+            self.cfg.root.clone()
+        } else {
+            self.cfg.root.join(rel.as_str())
+        }
     }
 
     /// Save the index if it changed.
@@ -356,7 +372,11 @@ const SAVE_EVERY: Duration = Duration::from_secs(30);
 /// is dropped. `verify_every` schedules a full rescan (None: never).
 pub fn start_watching(ep: &Shared, verify_every: Option<Duration>) -> std::io::Result<Watcher> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let root = ep.lock().map_err(|_| std::io::Error::other("endpoint lock poisoned"))?.root().to_path_buf();
+    let root = ep
+        .lock()
+        .map_err(|_| std::io::Error::other("endpoint lock poisoned"))?
+        .root()
+        .to_path_buf();
     let watcher = super::watch::watch(&root, tx).map_err(std::io::Error::other)?;
     if watcher.kind == WatchKind::Polling {
         tracing::warn!("watching {} by polling", root.display());
@@ -476,7 +496,10 @@ mod tests {
         ep.handle(vec![WatchEvent::Paths(vec![p(".syncignore")])]).unwrap();
         assert!(ep.index().get(&p("build.log")).is_none());
         let changes = ep.changes_since(epoch, seq).unwrap();
-        assert!(!changes.iter().any(|(c, _)| c == &p("build.log")), "a newly ignored file is not a deletion: {changes:?}");
+        assert!(
+            !changes.iter().any(|(c, _)| c == &p("build.log")),
+            "a newly ignored file is not a deletion: {changes:?}"
+        );
         assert!(ep.rules().is_ignored(&p("x.log"), false));
     }
 }

@@ -5,13 +5,18 @@
 pub mod ancestor;
 pub mod apply;
 pub mod client;
+pub mod conflicts;
 pub mod delta;
 pub mod endpoint;
 pub mod ignore;
 pub mod index;
 pub mod scan;
 pub mod serve;
+pub mod syncer;
 pub mod transfer;
 pub mod trash;
 pub mod watch;
 pub mod wire;
+
+#[cfg(test)]
+mod pair_tests;

@@ -34,11 +34,19 @@ const HASH_ATTEMPTS: usize = 3;
 impl<'a> Scanner<'a> {
     /// A scanner for `root` with `rules`.
     pub fn new(root: &'a Path, rules: &'a IgnoreRules) -> Scanner<'a> {
-        Scanner { root, rules, skipped: Vec::new() }
+        Scanner {
+            root,
+            rules,
+            skipped: Vec::new(),
+        }
     }
 
     fn abs(&self, rel: &RelPath) -> PathBuf {
-        if rel.is_root() { self.root.to_path_buf() } else { self.root.join(rel.as_str()) }
+        if rel.is_root() {
+            self.root.to_path_buf()
+        } else {
+            self.root.join(rel.as_str())
+        }
     }
 
     /// Walk the whole tree. Digests are reused from `previous` for files whose
@@ -71,7 +79,10 @@ impl<'a> Scanner<'a> {
                 continue;
             };
             if names.iter().any(|(r, _)| r == &rel) {
-                self.skip(&item.path(), "another name in this folder differs only in Unicode normalisation");
+                self.skip(
+                    &item.path(),
+                    "another name in this folder differs only in Unicode normalisation",
+                );
                 continue;
             }
             names.push((rel, item.path()));
@@ -111,20 +122,38 @@ impl<'a> Scanner<'a> {
             }
             let stat = Stat::of(&meta);
             if ft.is_dir() {
-                return Ok(Some(Node { entry: Entry::Dir, stat }));
+                return Ok(Some(Node {
+                    entry: Entry::Dir,
+                    stat,
+                }));
             }
             if ft.is_symlink() {
                 let target = std::fs::read_link(path)?;
                 return Ok(match link_inside_root(rel, &target) {
-                    Some(t) => Some(Node { entry: Entry::Symlink { target: t }, stat }),
+                    Some(t) => Some(Node {
+                        entry: Entry::Symlink { target: t },
+                        stat,
+                    }),
                     None => {
-                        self.skip(path, &format!("symlink to {} points outside the synced folder; not followed", target.display()));
+                        self.skip(
+                            path,
+                            &format!(
+                                "symlink to {} points outside the synced folder; not followed",
+                                target.display()
+                            ),
+                        );
                         None
                     }
                 });
             }
             if !ft.is_file() {
-                let kind = if ft.is_fifo() { "a FIFO" } else if ft.is_socket() { "a socket" } else { "a device" };
+                let kind = if ft.is_fifo() {
+                    "a FIFO"
+                } else if ft.is_socket() {
+                    "a socket"
+                } else {
+                    "a device"
+                };
                 self.skip(path, &format!("{kind} cannot be synced"));
                 return Ok(None);
             }
@@ -133,7 +162,10 @@ impl<'a> Scanner<'a> {
                 && prev.stat == stat
                 && let Entry::File { digest, size, .. } = prev.entry
             {
-                return Ok(Some(Node { entry: Entry::File { digest, size, exec }, stat }));
+                return Ok(Some(Node {
+                    entry: Entry::File { digest, size, exec },
+                    stat,
+                }));
             }
             let digest = match hash_file(path) {
                 Ok(d) => d,
@@ -146,7 +178,14 @@ impl<'a> Scanner<'a> {
             // Only trust the digest if the file did not change while hashing.
             match std::fs::symlink_metadata(path) {
                 Ok(after) if Stat::of(&after) == stat => {
-                    return Ok(Some(Node { entry: Entry::File { digest, size: stat.size, exec }, stat }));
+                    return Ok(Some(Node {
+                        entry: Entry::File {
+                            digest,
+                            size: stat.size,
+                            exec,
+                        },
+                        stat,
+                    }));
                 }
                 Ok(_) => continue,
                 Err(_) => return Ok(None),
@@ -166,8 +205,14 @@ impl<'a> Scanner<'a> {
                 continue;
             }
             // A path inside a folder that is gone or ignored is handled there.
-            if path.ancestors().any(|a| !a.is_root() && index.get(&a).is_none_or(|n| !n.entry.is_dir())) {
-                let parent_missing = path.ancestors().filter(|a| !a.is_root()).any(|a| !self.abs(&a).is_dir());
+            if path
+                .ancestors()
+                .any(|a| !a.is_root() && index.get(&a).is_none_or(|n| !n.entry.is_dir()))
+            {
+                let parent_missing = path
+                    .ancestors()
+                    .filter(|a| !a.is_root())
+                    .any(|a| !self.abs(&a).is_dir());
                 if parent_missing {
                     changed.extend(index.remove_tree(path));
                     continue;
@@ -202,7 +247,12 @@ impl<'a> Scanner<'a> {
 
     /// Make the index's children of `dir` match the disk: drop the gone ones,
     /// scan new ones (a folder moved in arrives with its contents).
-    fn reconcile_children(&mut self, dir: &RelPath, index: &mut Index, changed: &mut BTreeSet<RelPath>) -> std::io::Result<()> {
+    fn reconcile_children(
+        &mut self,
+        dir: &RelPath,
+        index: &mut Index,
+        changed: &mut BTreeSet<RelPath>,
+    ) -> std::io::Result<()> {
         let mut on_disk: BTreeSet<RelPath> = BTreeSet::new();
         if let Ok(read) = std::fs::read_dir(self.abs(dir)) {
             for item in read.flatten() {
@@ -240,9 +290,16 @@ impl<'a> Scanner<'a> {
     }
 
     fn skip(&mut self, path: &Path, reason: &str) {
-        let rel = path.strip_prefix(self.root).unwrap_or(path).to_string_lossy().into_owned();
+        let rel = path
+            .strip_prefix(self.root)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .into_owned();
         tracing::warn!("skipping {rel}: {reason}");
-        self.skipped.push(Skipped { path: rel, reason: reason.to_owned() });
+        self.skipped.push(Skipped {
+            path: rel,
+            reason: reason.to_owned(),
+        });
     }
 }
 
@@ -312,8 +369,18 @@ mod tests {
         let idx = s.scan_all(&Index::default()).unwrap();
         let paths: Vec<&str> = idx.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(paths, ["run.sh", "src", "src/deep", "src/deep/link", "src/main.rs"]);
-        assert!(matches!(idx.get(&p("run.sh")).unwrap().entry, Entry::File { exec: true, .. }));
-        assert!(matches!(idx.get(&p("src/main.rs")).unwrap().entry, Entry::File { exec: false, size: 12, .. }));
+        assert!(matches!(
+            idx.get(&p("run.sh")).unwrap().entry,
+            Entry::File { exec: true, .. }
+        ));
+        assert!(matches!(
+            idx.get(&p("src/main.rs")).unwrap().entry,
+            Entry::File {
+                exec: false,
+                size: 12,
+                ..
+            }
+        ));
         assert_eq!(s.skipped.len(), 2, "{:?}", s.skipped);
     }
 
@@ -326,7 +393,11 @@ mod tests {
         // A forged previous digest with the same stat is trusted: proof of reuse.
         let mut forged = first.clone();
         let mut node = forged.get(&p("f")).unwrap().clone();
-        node.entry = Entry::File { digest: Digest([9; 32]), size: 3, exec: false };
+        node.entry = Entry::File {
+            digest: Digest([9; 32]),
+            size: 3,
+            exec: false,
+        };
         forged.set(p("f"), node);
         let again = Scanner::new(dir.path(), &r).scan_all(&forged).unwrap();
         assert_eq!(again.get(&p("f")).unwrap().entry, forged.get(&p("f")).unwrap().entry);

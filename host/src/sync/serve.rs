@@ -4,10 +4,12 @@
 use super::apply::{ApplyError, StageWriter};
 use super::endpoint::{self, Endpoint, EndpointConfig, Shared};
 use super::ignore::IgnoreSpec;
-use super::trash::TrashLimits;
 use super::transfer::{self, Receiver, Sent};
+use super::trash::TrashLimits;
 use super::watch::Watcher;
-use super::wire::{self, Body, Chunk, Message, Notice, RejectKind, Request, Response, WireError, WireReader, WireWriter};
+use super::wire::{
+    self, Body, Chunk, Message, Notice, RejectKind, Request, Response, WireError, WireReader, WireWriter,
+};
 use sinc_sync_core::{Entry, RelPath};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -37,7 +39,11 @@ pub struct Projects {
 impl Projects {
     /// Projects keeping state under `data_dir`; `~/` in roots means `home`.
     pub fn new(data_dir: &Path, home: &Path) -> Arc<Projects> {
-        Arc::new(Projects { data_dir: data_dir.to_path_buf(), home: home.to_path_buf(), open: std::sync::Mutex::new(HashMap::new()) })
+        Arc::new(Projects {
+            data_dir: data_dir.to_path_buf(),
+            home: home.to_path_buf(),
+            open: std::sync::Mutex::new(HashMap::new()),
+        })
     }
 
     /// How many projects are served.
@@ -60,7 +66,14 @@ impl Projects {
 
     /// Serve `session` at `root` (reusing the running endpoint when the root
     /// and rules are unchanged).
-    pub async fn open(&self, session: &str, root: &str, ignore: IgnoreSpec, trash: TrashLimits, verify: Option<Duration>) -> Result<Arc<Project>, String> {
+    pub async fn open(
+        &self,
+        session: &str,
+        root: &str,
+        ignore: IgnoreSpec,
+        trash: TrashLimits,
+        verify: Option<Duration>,
+    ) -> Result<Arc<Project>, String> {
         if session.is_empty() || session.contains(['/', '\0']) || session.starts_with('.') {
             return Err(format!("invalid session id {session:?}"));
         }
@@ -79,11 +92,23 @@ impl Projects {
             trash_dir: self.data_dir.join("trash").join(session),
             trash_limits: trash,
         };
-        let ep = tokio::task::spawn_blocking(move || Endpoint::open(cfg)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+        let ep = tokio::task::spawn_blocking(move || Endpoint::open(cfg))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
         let ep: Shared = Arc::new(std::sync::Mutex::new(ep));
-        let watcher = endpoint::start_watching(&ep, verify).map_err(|e| format!("cannot watch {}: {e}", root.display()))?;
-        let project = Arc::new(Project { ep, _watcher: watcher, root, ignore });
-        self.open.lock().map_err(|e| e.to_string())?.insert(session.to_owned(), project.clone());
+        let watcher =
+            endpoint::start_watching(&ep, verify).map_err(|e| format!("cannot watch {}: {e}", root.display()))?;
+        let project = Arc::new(Project {
+            ep,
+            _watcher: watcher,
+            root,
+            ignore,
+        });
+        self.open
+            .lock()
+            .map_err(|e| e.to_string())?
+            .insert(session.to_owned(), project.clone());
         Ok(project)
     }
 
@@ -136,11 +161,20 @@ fn reject(e: &ApplyError, current: Option<Entry>) -> Response {
         ApplyError::Corrupt { .. } => RejectKind::Corrupt,
         ApplyError::Io { .. } => RejectKind::Io,
     };
-    Response::Rejected { kind, message: e.to_string(), current }
+    Response::Rejected {
+        kind,
+        message: e.to_string(),
+        current,
+    }
 }
 
 /// Serve one connection until it closes.
-pub async fn serve<R, W>(mut reader: R, mut writer: W, projects: Arc<Projects>, build: &str) -> Result<ServeEnd, WireError>
+pub async fn serve<R, W>(
+    mut reader: R,
+    mut writer: W,
+    projects: Arc<Projects>,
+    build: &str,
+) -> Result<ServeEnd, WireError>
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -164,14 +198,26 @@ where
             other => break Err(WireError::Unexpected(format!("{other:?}").chars().take(120).collect())),
         };
         let response = match request {
-            Request::Open { session, root, ignore, trash, verify_secs } => {
+            Request::Open {
+                session,
+                root,
+                ignore,
+                trash,
+                verify_secs,
+            } => {
                 let verify = (verify_secs > 0).then(|| Duration::from_secs(verify_secs));
                 match projects.open(&session, &root, ignore, trash, verify).await {
                     Ok(p) => {
                         let ep = p.ep.clone();
                         let (epoch, seq, root, case_insensitive, root_state) = endpoint::with(&ep, |e| {
                             let (epoch, seq) = e.cursor();
-                            (epoch, seq, e.root().to_string_lossy().into_owned(), e.case_insensitive(), e.root_state())
+                            (
+                                epoch,
+                                seq,
+                                e.root().to_string_lossy().into_owned(),
+                                e.case_insensitive(),
+                                e.root_state(),
+                            )
                         })
                         .await;
                         if let Some(f) = forwarder.take() {
@@ -179,17 +225,32 @@ where
                         }
                         forwarder = Some(tokio::spawn(forward_changes(ep, w.clone(), epoch, seq)));
                         project = Some((session, p));
-                        Response::Opened { epoch, seq, root, case_insensitive, root_state }
+                        Response::Opened {
+                            epoch,
+                            seq,
+                            root,
+                            case_insensitive,
+                            root_state,
+                        }
                     }
                     Err(message) => Response::Failed { message },
                 }
             }
             Request::Shutdown => {
-                send(&w, Message::Response { id, response: Response::Ok }).await?;
+                send(
+                    &w,
+                    Message::Response {
+                        id,
+                        response: Response::Ok,
+                    },
+                )
+                .await?;
                 break Ok(ServeEnd::Shutdown);
             }
             other => match &project {
-                None => Response::Failed { message: "no project is open on this connection".into() },
+                None => Response::Failed {
+                    message: "no project is open on this connection".into(),
+                },
                 Some((session, p)) => match handle(id, other, p, session, &projects, &w, &mut reader).await {
                     Ok(r) => r,
                     Err(e) => break Err(e),
@@ -219,7 +280,11 @@ async fn forward_changes<W: AsyncWrite + Unpin + Send + 'static>(ep: Shared, w: 
     loop {
         let (changes, now, root, warnings) = endpoint::with(&ep, move |e| {
             let changes = e.changes_since(epoch, seq);
-            let warnings: Vec<String> = e.take_skipped().into_iter().map(|s| format!("{}: {}", s.path, s.reason)).collect();
+            let warnings: Vec<String> = e
+                .take_skipped()
+                .into_iter()
+                .map(|s| format!("{}: {}", s.path, s.reason))
+                .collect();
             (changes, e.cursor().1, e.root_state(), warnings)
         })
         .await;
@@ -237,7 +302,17 @@ async fn forward_changes<W: AsyncWrite + Unpin + Send + 'static>(ep: Shared, w: 
         if let Some(changes) = changes
             && !changes.is_empty()
         {
-            if send(&w, Message::Notice(Notice::Changes { epoch, seq: now, changes })).await.is_err() {
+            if send(
+                &w,
+                Message::Notice(Notice::Changes {
+                    epoch,
+                    seq: now,
+                    changes,
+                }),
+            )
+            .await
+            .is_err()
+            {
                 return;
             }
             seq = now;
@@ -267,15 +342,28 @@ where
             let all = endpoint::with(ep, |e| e.snapshot()).await;
             for batch in all.chunks(SNAPSHOT_BATCH) {
                 let bytes = postcard::to_stdvec(batch).map_err(|e| WireError::Malformed(e.to_string()))?;
-                send(w, Message::Data { id, chunk: transfer::pack(&bytes) }).await?;
+                send(
+                    w,
+                    Message::Data {
+                        id,
+                        chunk: transfer::pack(&bytes),
+                    },
+                )
+                .await?;
             }
             send(w, Message::Data { id, chunk: Chunk::End }).await?;
-            Response::SnapshotDone { count: all.len() as u64 }
+            Response::SnapshotDone {
+                count: all.len() as u64,
+            }
         }
         Request::ChangesSince { epoch, seq } => {
             let (changes, (e, s)) = endpoint::with(ep, move |x| (x.changes_since(epoch, seq), x.cursor())).await;
             match changes {
-                Some(changes) => Response::Changes { epoch: e, seq: s, changes },
+                Some(changes) => Response::Changes {
+                    epoch: e,
+                    seq: s,
+                    changes,
+                },
                 None => Response::EpochChanged,
             }
         }
@@ -294,11 +382,19 @@ where
                     super::delta::signature(f, len)
                 }) {
                     Ok(sig) => Response::Signature(sig),
-                    Err(e) => Response::Failed { message: format!("{path}: {e}") },
+                    Err(e) => Response::Failed {
+                        message: format!("{path}: {e}"),
+                    },
                 },
             }
         }
-        Request::Put { path, expected, new, body, loser } => put(id, ep, reader, path, expected, new, body, loser).await?,
+        Request::Put {
+            path,
+            expected,
+            new,
+            body,
+            loser,
+        } => put(id, ep, reader, path, expected, new, body, loser).await?,
         Request::Remove { path, expected, loser } => {
             let result = endpoint::with(ep, {
                 let path = path.clone();
@@ -311,9 +407,10 @@ where
             }
         }
         Request::Rescan => {
-            let (result, (epoch, seq)) = endpoint::with(ep, |e| (e.full_rescan(), e.cursor())).await;
+            let (result, (epoch, seq), root_state) =
+                endpoint::with(ep, |e| (e.full_rescan(), e.cursor(), e.root_state())).await;
             match result {
-                Ok(_) => Response::Rescanned { epoch, seq },
+                Ok(_) => Response::Rescanned { epoch, seq, root_state },
                 Err(e) => Response::Failed { message: e.to_string() },
             }
         }
@@ -323,16 +420,22 @@ where
             match found {
                 Some((file, item)) => match item.digest() {
                     Some(digest) => stream_file(id, w, &file, &digest).await?,
-                    None => Response::Failed { message: "that trash item has no content".into() },
+                    None => Response::Failed {
+                        message: "that trash item has no content".into(),
+                    },
                 },
-                None => Response::Failed { message: "no such trash item".into() },
+                None => Response::Failed {
+                    message: "no such trash item".into(),
+                },
             }
         }
         Request::Close => {
             projects.close(session);
             Response::Ok
         }
-        Request::Open { .. } | Request::Shutdown => Response::Failed { message: "unexpected request".into() },
+        Request::Open { .. } | Request::Shutdown => Response::Failed {
+            message: "unexpected request".into(),
+        },
     })
 }
 
@@ -342,17 +445,28 @@ async fn current(ep: &Shared, path: &RelPath) -> Option<Entry> {
 }
 
 /// Send the content of `file` as `Data` chunks for request `id`.
-async fn stream_file<W: AsyncWrite + Unpin + Send + 'static>(id: u64, w: &Writer<W>, file: &Path, digest: &sinc_sync_core::Digest) -> Result<Response, WireError> {
+async fn stream_file<W: AsyncWrite + Unpin + Send + 'static>(
+    id: u64,
+    w: &Writer<W>,
+    file: &Path,
+    digest: &sinc_sync_core::Digest,
+) -> Result<Response, WireError> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(4);
     let file = file.to_path_buf();
     let digest = *digest;
-    let producer = tokio::task::spawn_blocking(move || transfer::send_file(&file, &digest, |c| tx.blocking_send(c).map_err(std::io::Error::other)));
+    let producer = tokio::task::spawn_blocking(move || {
+        transfer::send_file(&file, &digest, |c| tx.blocking_send(c).map_err(std::io::Error::other))
+    });
     while let Some(chunk) = rx.recv().await {
         send(w, Message::Data { id, chunk }).await?;
     }
     Ok(match producer.await {
         Ok(Ok(Sent::Complete(digest))) => Response::Sent { digest },
-        Ok(Ok(Sent::Changed)) => Response::Rejected { kind: RejectKind::Changed, message: "changed while it was read".into(), current: None },
+        Ok(Ok(Sent::Changed)) => Response::Rejected {
+            kind: RejectKind::Changed,
+            message: "changed while it was read".into(),
+            current: None,
+        },
         Ok(Err(e)) => Response::Failed { message: e.to_string() },
         Err(e) => Response::Failed { message: e.to_string() },
     })
@@ -367,7 +481,9 @@ async fn read<W: AsyncWrite + Unpin + Send + 'static>(
     signature: Option<super::delta::Signature>,
 ) -> Result<Response, WireError> {
     let Entry::File { digest, .. } = entry else {
-        return Ok(Response::Failed { message: format!("{path} is not a file") });
+        return Ok(Response::Failed {
+            message: format!("{path} is not a file"),
+        });
     };
     let checked = endpoint::with(ep, {
         let path = path.clone();
@@ -378,15 +494,25 @@ async fn read<W: AsyncWrite + Unpin + Send + 'static>(
         Ok(a) => a,
         Err(err) => return Ok(reject(&err, current(ep, &path).await)),
     };
-    let Some(sig) = signature else { return stream_file(id, w, &abs, &digest).await };
+    let Some(sig) = signature else {
+        return stream_file(id, w, &abs, &digest).await;
+    };
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(4);
-    let producer = tokio::task::spawn_blocking(move || transfer::send_delta(&abs, &digest, &sig, |c| tx.blocking_send(c).map_err(std::io::Error::other)));
+    let producer = tokio::task::spawn_blocking(move || {
+        transfer::send_delta(&abs, &digest, &sig, |c| {
+            tx.blocking_send(c).map_err(std::io::Error::other)
+        })
+    });
     while let Some(chunk) = rx.recv().await {
         send(w, Message::Data { id, chunk }).await?;
     }
     Ok(match producer.await {
         Ok(Ok(Sent::Complete(digest))) => Response::Sent { digest },
-        Ok(Ok(Sent::Changed)) => Response::Rejected { kind: RejectKind::Changed, message: "changed while it was read".into(), current: current(ep, &path).await },
+        Ok(Ok(Sent::Changed)) => Response::Rejected {
+            kind: RejectKind::Changed,
+            message: "changed while it was read".into(),
+            current: current(ep, &path).await,
+        },
         Ok(Err(e)) => Response::Failed { message: e.to_string() },
         Err(e) => Response::Failed { message: e.to_string() },
     })
@@ -420,7 +546,14 @@ async fn put<R: AsyncRead + Unpin>(
         loop {
             let chunk = match reader.next().await? {
                 Some(Message::Data { id: cid, chunk }) if cid == id => chunk,
-                Some(other) => return Err(WireError::Unexpected(format!("expected content for request {id}, got {other:?}").chars().take(160).collect())),
+                Some(other) => {
+                    return Err(WireError::Unexpected(
+                        format!("expected content for request {id}, got {other:?}")
+                            .chars()
+                            .take(160)
+                            .collect(),
+                    ));
+                }
                 None => return Err(WireError::Closed),
             };
             match chunk {
@@ -440,15 +573,31 @@ async fn put<R: AsyncRead + Unpin>(
         }
     }
     if let Some(reason) = aborted {
-        return Ok(Response::Rejected { kind: RejectKind::Changed, message: reason, current: None });
+        return Ok(Response::Rejected {
+            kind: RejectKind::Changed,
+            message: reason,
+            current: None,
+        });
     }
     let staged = match receiver {
         None => None,
         Some(Ok(rx)) => match rx.finish() {
             Ok(s) => Some(s),
-            Err(e) => return Ok(Response::Rejected { kind: RejectKind::Io, message: format!("{path}: {e}"), current: None }),
+            Err(e) => {
+                return Ok(Response::Rejected {
+                    kind: RejectKind::Io,
+                    message: format!("{path}: {e}"),
+                    current: None,
+                });
+            }
         },
-        Some(Err(e)) => return Ok(Response::Rejected { kind: RejectKind::Io, message: format!("{path}: {e}"), current: current(ep, &path).await }),
+        Some(Err(e)) => {
+            return Ok(Response::Rejected {
+                kind: RejectKind::Io,
+                message: format!("{path}: {e}"),
+                current: current(ep, &path).await,
+            });
+        }
     };
     let result = endpoint::with(ep, {
         let path = path.clone();

@@ -28,8 +28,13 @@ pub fn pack(data: &[u8]) -> Chunk {
 pub fn unpack(chunk: &Chunk) -> std::io::Result<Vec<u8>> {
     match chunk {
         Chunk::Bytes(b) => Ok(b.clone()),
-        Chunk::Zstd(z) => zstd::bulk::decompress(z, 4 * CHUNK).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
-        other => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("unexpected chunk {other:?}"))),
+        Chunk::Zstd(z) => {
+            zstd::bulk::decompress(z, 4 * CHUNK).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        }
+        other => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("unexpected chunk {other:?}"),
+        )),
     }
 }
 
@@ -44,7 +49,11 @@ pub enum Sent {
 
 /// Send the file at `path`, which should have digest `expected`, through
 /// `emit`; ends with `End`, or `Abort` when the content is not `expected`.
-pub fn send_file(path: &Path, expected: &Digest, mut emit: impl FnMut(Chunk) -> std::io::Result<()>) -> std::io::Result<Sent> {
+pub fn send_file(
+    path: &Path,
+    expected: &Digest,
+    mut emit: impl FnMut(Chunk) -> std::io::Result<()>,
+) -> std::io::Result<Sent> {
     let mut file = std::fs::File::open(path)?;
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; CHUNK];
@@ -58,7 +67,9 @@ pub fn send_file(path: &Path, expected: &Digest, mut emit: impl FnMut(Chunk) -> 
     }
     let digest = Digest(*hasher.finalize().as_bytes());
     if &digest != expected {
-        emit(Chunk::Abort { reason: "the file changed while it was sent".into() })?;
+        emit(Chunk::Abort {
+            reason: "the file changed while it was sent".into(),
+        })?;
         return Ok(Sent::Changed);
     }
     emit(Chunk::End)?;
@@ -67,16 +78,26 @@ pub fn send_file(path: &Path, expected: &Digest, mut emit: impl FnMut(Chunk) -> 
 
 /// Send delta operations turning the version described by `sig` into the
 /// file at `path` (digest `expected`).
-pub fn send_delta(path: &Path, expected: &Digest, sig: &Signature, mut emit: impl FnMut(Chunk) -> std::io::Result<()>) -> std::io::Result<Sent> {
+pub fn send_delta(
+    path: &Path,
+    expected: &Digest,
+    sig: &Signature,
+    mut emit: impl FnMut(Chunk) -> std::io::Result<()>,
+) -> std::io::Result<Sent> {
     let file = std::fs::File::open(path)?;
-    let mut hashing = HashingReader { inner: file, hasher: blake3::Hasher::new() };
+    let mut hashing = HashingReader {
+        inner: file,
+        hasher: blake3::Hasher::new(),
+    };
     delta::delta(sig, &mut hashing, |op| match op {
         DeltaOp::Copy { first, count } => emit(Chunk::Copy { first, count }),
         DeltaOp::Literal(bytes) => emit(pack(&bytes)),
     })?;
     let digest = Digest(*hashing.hasher.finalize().as_bytes());
     if &digest != expected {
-        emit(Chunk::Abort { reason: "the file changed while it was sent".into() })?;
+        emit(Chunk::Abort {
+            reason: "the file changed while it was sent".into(),
+        })?;
         return Ok(Sent::Changed);
     }
     emit(Chunk::End)?;
@@ -124,17 +145,31 @@ impl Receiver {
     /// Receive delta operations against the file at `base` (signature block
     /// size `block_size`) into `stage`.
     pub fn delta(stage: StageWriter, base: &Path, block_size: u32) -> std::io::Result<Receiver> {
-        Ok(Receiver { stage, base: Some((std::fs::File::open(base)?, block_size)) })
+        Ok(Receiver {
+            stage,
+            base: Some((std::fs::File::open(base)?, block_size)),
+        })
     }
 
     /// Take one content chunk (not `End`/`Abort`).
     pub fn take(&mut self, chunk: &Chunk) -> std::io::Result<()> {
         match (chunk, &mut self.base) {
             (Chunk::Copy { first, count }, Some((old, block_size))) => {
-                delta::patch(old, *block_size, &DeltaOp::Copy { first: *first, count: *count }, &mut self.stage)?;
+                delta::patch(
+                    old,
+                    *block_size,
+                    &DeltaOp::Copy {
+                        first: *first,
+                        count: *count,
+                    },
+                    &mut self.stage,
+                )?;
                 Ok(())
             }
-            (Chunk::Copy { .. }, None) => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "a delta copy in a whole-file transfer")),
+            (Chunk::Copy { .. }, None) => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "a delta copy in a whole-file transfer",
+            )),
             (data, _) => self.stage.write(&unpack(data)?),
         }
     }
@@ -190,9 +225,20 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        let wire_bytes: usize = ops.iter().map(|c| match c { Chunk::Bytes(b) | Chunk::Zstd(b) => b.len(), _ => 8 }).sum();
+        let wire_bytes: usize = ops
+            .iter()
+            .map(|c| match c {
+                Chunk::Bytes(b) | Chunk::Zstd(b) => b.len(),
+                _ => 8,
+            })
+            .sum();
         assert!(wire_bytes < 40_000, "{wire_bytes}");
-        let mut rx = Receiver::delta(StageWriter::create(dir.path(), &RelPath::new("y").unwrap()).unwrap(), &dir.path().join("old"), sig.block_size).unwrap();
+        let mut rx = Receiver::delta(
+            StageWriter::create(dir.path(), &RelPath::new("y").unwrap()).unwrap(),
+            &dir.path().join("old"),
+            sig.block_size,
+        )
+        .unwrap();
         for c in &ops[..ops.len() - 1] {
             rx.take(c).unwrap();
         }
@@ -200,7 +246,14 @@ mod tests {
 
         let mut aborted = Vec::new();
         let wrong = Digest([0; 32]);
-        assert_eq!(send_file(&dir.path().join("new"), &wrong, |c| { aborted.push(c); Ok(()) }).unwrap(), Sent::Changed);
+        assert_eq!(
+            send_file(&dir.path().join("new"), &wrong, |c| {
+                aborted.push(c);
+                Ok(())
+            })
+            .unwrap(),
+            Sent::Changed
+        );
         assert!(matches!(aborted.last(), Some(Chunk::Abort { .. })));
     }
 }

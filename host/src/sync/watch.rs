@@ -30,7 +30,8 @@ pub enum WatchKind {
 
 /// A running watcher; dropping it stops watching.
 pub struct Watcher {
-    _inner: Box<dyn notify::Watcher + Send>,
+    // In a mutex only to make the watcher shareable between threads.
+    _inner: std::sync::Mutex<Box<dyn notify::Watcher + Send>>,
     /// How it watches.
     pub kind: WatchKind,
 }
@@ -76,7 +77,10 @@ pub fn relative(root: &Path, path: &Path) -> Option<RelPath> {
 pub fn watch(root: &Path, tx: UnboundedSender<WatchEvent>) -> notify::Result<Watcher> {
     let mut native = RecommendedWatcher::new(handler(root.to_path_buf(), tx.clone()), Config::default())?;
     match native.watch(root, RecursiveMode::Recursive) {
-        Ok(()) => Ok(Watcher { _inner: Box::new(native), kind: WatchKind::Native }),
+        Ok(()) => Ok(Watcher {
+            _inner: std::sync::Mutex::new(Box::new(native)),
+            kind: WatchKind::Native,
+        }),
         Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
             let limit = std::fs::read_to_string("/proc/sys/fs/inotify/max_user_watches").unwrap_or_default();
             tracing::warn!(
@@ -87,9 +91,15 @@ pub fn watch(root: &Path, tx: UnboundedSender<WatchEvent>) -> notify::Result<Wat
                 POLL_INTERVAL.as_secs()
             );
             drop(native);
-            let mut poll = PollWatcher::new(handler(root.to_path_buf(), tx), Config::default().with_poll_interval(POLL_INTERVAL))?;
+            let mut poll = PollWatcher::new(
+                handler(root.to_path_buf(), tx),
+                Config::default().with_poll_interval(POLL_INTERVAL),
+            )?;
             poll.watch(root, RecursiveMode::Recursive)?;
-            Ok(Watcher { _inner: Box::new(poll), kind: WatchKind::Polling })
+            Ok(Watcher {
+                _inner: std::sync::Mutex::new(Box::new(poll)),
+                kind: WatchKind::Polling,
+            })
         }
         Err(e) => Err(e),
     }

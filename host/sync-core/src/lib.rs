@@ -22,6 +22,6 @@ pub mod reconcile;
 pub use conflict::{Conflict, Resolution};
 pub use decide::{Decision, Mode, Side, decide};
 pub use entry::{Digest, Entry};
-pub use guard::{DeleteLimits, Halt};
+pub use guard::{DeleteLimits, Halt, Sizes};
 pub use path::{InvalidPath, RelPath};
 pub use reconcile::{Action, Plan, Step, TreeView, Views, reconcile};

@@ -230,6 +230,8 @@ pub enum Response {
         epoch: u64,
         /// Sequence.
         seq: u64,
+        /// Whether the root is usable.
+        root_state: RootState,
     },
     /// The trash.
     TrashItems(Vec<TrashItem>),
