@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod exit;
+pub mod keeper;
 pub mod paths;
 pub mod progress;
 pub mod remote;

@@ -18,7 +18,12 @@ fn main() {
             std::process::exit(code);
         }
     };
-    init_tracing(cli.global.verbose, cli.global.quiet);
+    let background = matches!(
+        cli.command,
+        Some(cli::args::Command::Keeper { background: true })
+            | Some(cli::args::Command::Daemon { background: true, .. })
+    );
+    init_tracing(cli.global.verbose, cli.global.quiet, background);
     let json = cli.global.json;
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -41,20 +46,26 @@ fn main() {
     std::process::exit(code);
 }
 
-fn init_tracing(verbose: u8, quiet: bool) {
+/// Diagnostics on stderr: warnings by default, more with `-v`. Background
+/// processes (the keeper, the daemon) log to a file with timestamps.
+fn init_tracing(verbose: u8, quiet: bool, background: bool) {
     use tracing_subscriber::EnvFilter;
-    let default = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "sinc=info,warn",
-        (false, 2) => "sinc=debug,info",
+    let default = match (quiet, verbose, background) {
+        (_, 0, true) => "sinc=info,warn",
+        (true, _, false) => "error",
+        (false, 0, false) => "warn",
+        (_, 1, _) => "sinc=info,warn",
+        (_, 2, _) => "sinc=debug,info",
         _ => "trace",
     };
     let filter = EnvFilter::try_from_env("SINC_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(verbose >= 2)
-        .without_time()
-        .try_init();
+        .with_target(verbose >= 2);
+    let _ = if background {
+        builder.with_ansi(false).try_init()
+    } else {
+        builder.without_time().try_init()
+    };
 }

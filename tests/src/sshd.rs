@@ -134,7 +134,14 @@ impl Sshd {
             gid,
             child: Command::new("true").spawn().unwrap(),
         };
-        for sub in ["remote", "remote/tmux", "remote/data", "remote/work", "remote/bin"] {
+        for sub in [
+            "remote",
+            "remote/tmux",
+            "remote/data",
+            "remote/state",
+            "remote/work",
+            "remote/bin",
+        ] {
             let p = this.dir.path().join(sub);
             std::fs::create_dir_all(&p).unwrap();
             this.chown(&p);
@@ -265,6 +272,10 @@ impl Sshd {
 impl Drop for Sshd {
     fn drop(&mut self) {
         let _ = self.tmux(&["kill-server"]);
+        // The sync daemon (started through this sshd) exits with its socket gone.
+        let _ = Command::new("pkill")
+            .args(["-f", &format!("{}/", self.remote_data().display())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
         // Sessions' leftover processes (exec channels without a PTY are not

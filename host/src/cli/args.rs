@@ -67,7 +67,7 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Everything `sinc` does except attaching a terminal (for scripts); idempotent.
-    Start,
+    Start(StartArgs),
     /// Run one command in the project's remote folder; arguments are passed word for word.
     Exec(ExecArgs),
     /// List the project sessions on the VPS.
@@ -96,6 +96,100 @@ pub enum Command {
         /// The shell.
         shell: Shell,
     },
+    /// The project's sync: state, pending changes, conflicts, last sync.
+    Status,
+    /// Sync now; return once both sides agree (exit 1 if they cannot).
+    Flush {
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+        timeout: u64,
+    },
+    /// Force local → remote: show what would be overwritten or deleted, then do it.
+    Push,
+    /// Force remote → local: show what would be overwritten or deleted, then do it.
+    Pull,
+    /// Stop applying changes (both sides keep journaling them).
+    Pause,
+    /// Apply changes again.
+    Resume {
+        /// Also proceed past a safety halt (mass delete, emptied folder).
+        #[arg(long)]
+        confirm: bool,
+    },
+    /// What conflicted (both versions are kept); `conflicts resolve` settles them.
+    Conflicts {
+        /// What to do (default: list).
+        #[command(subcommand)]
+        command: Option<ConflictsCommand>,
+    },
+    /// Bring back a version that sync overwrote or deleted.
+    Restore(RestoreArgs),
+    /// Run the background sync of the current project (started by `sinc`).
+    #[command(hide = true)]
+    Keeper {
+        /// Detach from the terminal.
+        #[arg(long)]
+        background: bool,
+    },
+    /// Run the VPS daemon, or bridge stdin/stdout to it.
+    #[command(hide = true)]
+    Daemon {
+        /// Connect stdin/stdout to the daemon (starting it if needed).
+        #[arg(long, conflicts_with = "background")]
+        bridge: bool,
+        /// Detach from the terminal.
+        #[arg(long)]
+        background: bool,
+    },
+}
+
+/// `sinc start`.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Return without waiting for the first sync to finish.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+/// `sinc conflicts …`.
+#[derive(Debug, Subcommand)]
+pub enum ConflictsCommand {
+    /// Settle conflicts by keeping one version (or both).
+    Resolve {
+        /// The conflicted path (relative to the project).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        path: Option<String>,
+        /// Every unresolved conflict.
+        #[arg(long)]
+        all: bool,
+        /// Which version to keep.
+        #[arg(long, value_enum)]
+        keep: KeepArg,
+    },
+}
+
+/// `--keep`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeepArg {
+    /// The laptop's version.
+    Local,
+    /// The VPS's version.
+    Remote,
+    /// Both: the remote one is kept beside the local one as a conflict copy.
+    Both,
+}
+
+/// `sinc restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The path (relative to the project).
+    pub path: String,
+    /// List the kept versions instead of restoring.
+    #[arg(long)]
+    pub list: bool,
+    /// Which version (1: the newest; see --list).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub version: usize,
 }
 
 /// `sinc exec`.

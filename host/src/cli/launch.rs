@@ -17,6 +17,12 @@ pub async fn run(ctx: &Context, attach_only: bool) -> Result<i32> {
     }
     let spec = ctx.spec();
     let conn = ctx.connect().await?;
+    if !attach_only {
+        // The background sync starts now; attaching does not wait for it.
+        if let Err(e) = super::sync_cmds::ensure_keeper(ctx).await {
+            output::warn(&e.to_string());
+        }
+    }
     let script = if attach_only {
         tmux::attach_script(&spec)
     } else {

@@ -37,6 +37,13 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     let sessions = sessions(ctx, &conn).await?;
     conn.disconnect().await;
     let current = ctx.spec().id.to_string();
+    let mut syncs = std::collections::HashMap::new();
+    for s in &sessions {
+        let paths = crate::keeper::KeeperPaths::new(&ctx.dirs, &s.id);
+        if let Some((pid, st)) = super::sync_cmds::keeper_status(&paths).await {
+            syncs.insert(s.id.clone(), (pid, st));
+        }
+    }
     if ctx.global.json {
         let items: Vec<serde_json::Value> = sessions
             .iter()
@@ -50,6 +57,7 @@ pub async fn run(ctx: &Context) -> Result<i32> {
                     "created": output::rfc3339(s.created),
                     "created_by": s.client,
                     "current_project": s.id == current,
+                    "sync": syncs.get(&s.id).map(|(pid, st)| super::sync_cmds::status_json(&s.id, Some((*pid, st)))),
                 })
             })
             .collect();
@@ -75,13 +83,25 @@ pub async fn run(ctx: &Context) -> Result<i32> {
                 s.agent.clone().unwrap_or_else(dash),
                 s.attached.to_string(),
                 output::age(s.created),
+                syncs
+                    .get(&s.id)
+                    .map(|(_, st)| super::sync_cmds::summary(st))
+                    .unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();
     anstream::print!(
         "{}",
         output::table(
-            &["ID", "LOCAL PATH", "REMOTE PATH", "AGENT", "ATTACHED", "CREATED"],
+            &[
+                "ID",
+                "LOCAL PATH",
+                "REMOTE PATH",
+                "AGENT",
+                "ATTACHED",
+                "CREATED",
+                "SYNC"
+            ],
             &rows
         )
     );
@@ -113,6 +133,9 @@ pub async fn kill(ctx: &Context, wanted: &str) -> Result<i32> {
         }
     };
     let out = conn.run(&tmux::kill_script(&id), b"").await?;
+    // Stop the sync too: the local keeper, and the daemon's watching.
+    super::sync_cmds::stop_keeper(&ctx.dirs, &id).await;
+    forget_remote(ctx, &conn, &id).await;
     conn.disconnect().await;
     if !out.status.success() {
         return Err(Error::Failure(format!("could not end {id}: {}", out.stderr_text())));
@@ -130,4 +153,22 @@ pub async fn kill(ctx: &Context, wanted: &str) -> Result<i32> {
         output::line(&format!("ended {id}{kept}"));
     }
     Ok(0)
+}
+
+/// Tell the VPS daemon to stop serving `id` (when sinc is installed there).
+async fn forget_remote(ctx: &Context, conn: &Connection, id: &str) {
+    let Ok(local) = crate::remote::LocalBinary::current(&ctx.dirs.cache) else {
+        return;
+    };
+    let Ok(installed) = crate::remote::ensure(conn, &local, Box::new(|_| {})).await else {
+        return;
+    };
+    match crate::keeper::open_daemon(conn, installed.path()).await {
+        Ok((client, _)) => {
+            let _ = client
+                .call(crate::sync::wire::Request::Forget { session: id.to_owned() })
+                .await;
+        }
+        Err(e) => tracing::debug!("could not reach the daemon: {e}"),
+    }
 }

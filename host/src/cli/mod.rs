@@ -10,6 +10,7 @@ pub mod output;
 mod setup;
 mod show;
 mod start;
+pub mod sync_cmds;
 
 pub use args::Cli;
 pub use context::Context;
@@ -17,6 +18,15 @@ pub use context::Context;
 use crate::error::Result;
 use args::{Command, ConfigCommand};
 use clap::CommandFactory;
+use sinc_sync_core::Side;
+
+/// Leave the terminal's session so closing it does not stop a background
+/// process (its output already goes to a log file).
+fn detach() {
+    if let Err(e) = nix::unistd::setsid() {
+        tracing::debug!("setsid: {e}");
+    }
+}
 
 /// Run a parsed command line; returns the exit status.
 pub async fn run(cli: Cli) -> Result<i32> {
@@ -37,10 +47,39 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Config {
             command: ConfigCommand::Show,
         }) => show::config(&Context::load(&global)?),
-        Some(Command::Start) => start::run(&Context::load(&global)?).await,
+        Some(Command::Start(args)) => start::run(&Context::load(&global)?, &args).await,
         Some(Command::Exec(args)) => exec::run(&Context::load(&global)?, &args).await,
         Some(Command::List) => list::run(&Context::load(&global)?).await,
         Some(Command::Kill { id }) => list::kill(&Context::load(&global)?, &id).await,
+        Some(Command::Status) => sync_cmds::status(&Context::load(&global)?).await,
+        Some(Command::Flush { timeout }) => sync_cmds::flush(&Context::load(&global)?, timeout).await,
+        Some(Command::Push) => sync_cmds::force(&Context::load(&global)?, Side::Local).await,
+        Some(Command::Pull) => sync_cmds::force(&Context::load(&global)?, Side::Remote).await,
+        Some(Command::Pause) => sync_cmds::pause_resume(&Context::load(&global)?, true, false).await,
+        Some(Command::Resume { confirm }) => sync_cmds::pause_resume(&Context::load(&global)?, false, confirm).await,
+        Some(Command::Conflicts { command }) => sync_cmds::conflicts(&Context::load(&global)?, command.as_ref()).await,
+        Some(Command::Restore(args)) => sync_cmds::restore(&Context::load(&global)?, &args).await,
+        Some(Command::Keeper { background }) => {
+            if background {
+                detach();
+            }
+            crate::keeper::run(&Context::load(&global)?).await
+        }
+        Some(Command::Daemon { bridge, background }) => {
+            let paths = crate::remote::daemon::DaemonPaths::from_env()
+                .map_err(|e| crate::error::Error::Failure(e.to_string()))?;
+            if background {
+                detach();
+            }
+            let result = if bridge {
+                crate::remote::daemon::bridge(&paths).await
+            } else {
+                crate::remote::daemon::run(&paths).await
+            };
+            result
+                .map(|_| 0)
+                .map_err(|e| crate::error::Error::Failure(format!("daemon: {e}")))
+        }
         None => launch::run(&Context::load(&global)?, cli.reattach).await,
     }
 }

@@ -2,18 +2,18 @@
 
 use super::context::Context;
 use super::output;
+use super::sync_cmds;
 use crate::error::{Error, Result};
 use crate::progress;
 use crate::remote::{self, Installed, LocalBinary};
 use crate::session::{terminal, tmux};
 
-/// Ensure the remote folder, binary and tmux session; idempotent.
-pub async fn run(ctx: &Context) -> Result<i32> {
+/// Ensure the remote binary, the background sync (waiting for its first
+/// pass unless `--no-wait`), and the tmux session; idempotent.
+pub async fn run(ctx: &Context, args: &super::args::StartArgs) -> Result<i32> {
     let spec = ctx.spec();
     let conn = ctx.connect().await?;
-    let script = tmux::start_script(&spec, terminal::size(), &Context::client_name());
-    let create = conn.run(&script, b"");
-    let install = async {
+    let installed = async {
         let local = LocalBinary::current(&ctx.dirs.cache).map_err(remote::InstallError::from)?;
         let bar = progress::bytes_bar(
             local.size,
@@ -24,9 +24,24 @@ pub async fn run(ctx: &Context) -> Result<i32> {
         let result = remote::ensure(&conn, &local, Box::new(move |n| shown.inc(n))).await;
         bar.finish_and_clear();
         result
+    }
+    .await;
+    // Sync first, so the agent starts in a folder that has the project.
+    let keeper = match &installed {
+        Ok(_) => sync_cmds::ensure_keeper(ctx).await?,
+        Err(_) => None,
     };
-    let (created, installed) = tokio::join!(create, install);
-    let out = created?;
+    if let Some(paths) = &keeper
+        && !args.no_wait
+    {
+        sync_cmds::wait_first_sync(ctx, paths).await?;
+    }
+    let out = conn
+        .run(
+            &tmux::start_script(&spec, terminal::size(), &Context::client_name()),
+            b"",
+        )
+        .await?;
     if !out.status.success() {
         let code = match out.status {
             crate::transport::RemoteStatus::Exited(c) => c,
@@ -37,15 +52,20 @@ pub async fn run(ctx: &Context) -> Result<i32> {
             None => Error::Failure(format!("creating the session failed: {}", out.stderr_text())),
         });
     }
+    conn.disconnect().await;
     let created = out.stdout_text().trim() == "created";
     ctx.remember_session(&spec);
+    let sync = match &keeper {
+        Some(paths) => sync_cmds::keeper_status(paths)
+            .await
+            .map(|(_, st)| sync_cmds::summary(&st)),
+        None => None,
+    };
     let binary = match &installed {
-        Ok(i) => {
-            serde_json::json!({ "path": i.path(), "uploaded": matches!(i, Installed::Uploaded { .. }) })
-        }
+        Ok(i) => serde_json::json!({ "path": i.path(), "uploaded": matches!(i, Installed::Uploaded { .. }) }),
         Err(e) => {
             if !ctx.global.json {
-                output::warn(&e.to_string());
+                output::warn(&format!("{e}; sessions work, sync needs it"));
             }
             serde_json::json!({ "error": e.to_string() })
         }
@@ -60,6 +80,7 @@ pub async fn run(ctx: &Context) -> Result<i32> {
             "remote_path": spec.remote_path,
             "agent": spec.agent.to_string(),
             "remote_binary": binary,
+            "sync": sync,
         }));
     } else if !ctx.global.quiet {
         let what = if created { "started" } else { "already running" };
@@ -73,7 +94,9 @@ pub async fn run(ctx: &Context) -> Result<i32> {
                 *bytes as f64 / 1e6
             ));
         }
+        if let Some(s) = sync {
+            output::line(&format!("sync: {s}"));
+        }
     }
-    conn.disconnect().await;
     Ok(0)
 }

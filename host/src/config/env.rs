@@ -27,67 +27,26 @@ pub struct EnvVar {
 }
 
 /// Every setting that can be overridden from the environment.
+#[rustfmt::skip]
 pub const ENV_VARS: &[EnvVar] = &[
-    EnvVar {
-        name: "SINC_HOST",
-        key: "vps.host",
-        kind: Kind::Text,
-    },
-    EnvVar {
-        name: "SINC_USER",
-        key: "vps.user",
-        kind: Kind::Text,
-    },
-    EnvVar {
-        name: "SINC_PORT",
-        key: "vps.port",
-        kind: Kind::Integer,
-    },
-    EnvVar {
-        name: "SINC_IDENTITY_FILE",
-        key: "vps.identity_file",
-        kind: Kind::Text,
-    },
-    EnvVar {
-        name: "SINC_AGENT",
-        key: "agent",
-        kind: Kind::Text,
-    },
-    EnvVar {
-        name: "SINC_SYNC_MODE",
-        key: "sync.mode",
-        kind: Kind::Text,
-    },
-    EnvVar {
-        name: "SINC_IGNORE",
-        key: "sync.ignore",
-        kind: Kind::List,
-    },
-    EnvVar {
-        name: "SINC_REMOTE_BASE",
-        key: "sync.remote_base",
-        kind: Kind::Text,
-    },
-    EnvVar {
-        name: "SINC_REMOTE_PATH",
-        key: "sync.remote_path",
-        kind: Kind::Text,
-    },
-    EnvVar {
-        name: "SINC_CONNECT_TIMEOUT",
-        key: "ssh.connect_timeout",
-        kind: Kind::Integer,
-    },
-    EnvVar {
-        name: "SINC_KEEPALIVE_INTERVAL",
-        key: "ssh.keepalive_interval",
-        kind: Kind::Integer,
-    },
-    EnvVar {
-        name: "SINC_ACCEPT_NEW_HOST",
-        key: "ssh.accept_new_host",
-        kind: Kind::Bool,
-    },
+    EnvVar { name: "SINC_HOST", key: "vps.host", kind: Kind::Text },
+    EnvVar { name: "SINC_USER", key: "vps.user", kind: Kind::Text },
+    EnvVar { name: "SINC_PORT", key: "vps.port", kind: Kind::Integer },
+    EnvVar { name: "SINC_IDENTITY_FILE", key: "vps.identity_file", kind: Kind::Text },
+    EnvVar { name: "SINC_AGENT", key: "agent", kind: Kind::Text },
+    EnvVar { name: "SINC_SYNC_MODE", key: "sync.mode", kind: Kind::Text },
+    EnvVar { name: "SINC_IGNORE", key: "sync.ignore", kind: Kind::List },
+    EnvVar { name: "SINC_REMOTE_BASE", key: "sync.remote_base", kind: Kind::Text },
+    EnvVar { name: "SINC_REMOTE_PATH", key: "sync.remote_path", kind: Kind::Text },
+    EnvVar { name: "SINC_USE_GITIGNORE", key: "sync.use_gitignore", kind: Kind::Bool },
+    EnvVar { name: "SINC_MAX_DELETE", key: "sync.max_delete", kind: Kind::Integer },
+    EnvVar { name: "SINC_MAX_DELETE_PERCENT", key: "sync.max_delete_percent", kind: Kind::Integer },
+    EnvVar { name: "SINC_TRASH_MAX_MB", key: "sync.trash_max_mb", kind: Kind::Integer },
+    EnvVar { name: "SINC_TRASH_MAX_DAYS", key: "sync.trash_max_days", kind: Kind::Integer },
+    EnvVar { name: "SINC_VERIFY_MINUTES", key: "sync.verify_minutes", kind: Kind::Integer },
+    EnvVar { name: "SINC_CONNECT_TIMEOUT", key: "ssh.connect_timeout", kind: Kind::Integer },
+    EnvVar { name: "SINC_KEEPALIVE_INTERVAL", key: "ssh.keepalive_interval", kind: Kind::Integer },
+    EnvVar { name: "SINC_ACCEPT_NEW_HOST", key: "ssh.accept_new_host", kind: Kind::Bool },
 ];
 
 /// Variables read by clap rather than by the loader (listed for the docs).

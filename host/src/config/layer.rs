@@ -3,7 +3,7 @@
 //! dotted keys so layers can be merged with their provenance.
 
 use super::error::{ConfigError, Origin};
-use super::model::{Agent, Port, Seconds, SyncMode};
+use super::model::{Agent, Percent, Port, Seconds, SyncMode};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,6 +40,12 @@ struct SyncSettings {
     ignore: Option<Vec<String>>,
     remote_base: Option<NonEmpty>,
     remote_path: Option<NonEmpty>,
+    use_gitignore: Option<bool>,
+    max_delete: Option<u32>,
+    max_delete_percent: Option<Percent>,
+    trash_max_mb: Option<u32>,
+    trash_max_days: Option<u32>,
+    verify_minutes: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -246,6 +252,12 @@ impl Settings {
             replace(&mut config.sync.ignore, sync.ignore);
             replace(&mut config.sync.remote_base, sync.remote_base.map(|v| v.0));
             set(&mut config.sync.remote_path, sync.remote_path.map(|v| v.0));
+            replace(&mut config.sync.use_gitignore, sync.use_gitignore);
+            replace(&mut config.sync.max_delete, sync.max_delete);
+            replace(&mut config.sync.max_delete_percent, sync.max_delete_percent);
+            replace(&mut config.sync.trash_max_mb, sync.trash_max_mb);
+            replace(&mut config.sync.trash_max_days, sync.trash_max_days);
+            replace(&mut config.sync.verify_minutes, sync.verify_minutes);
         }
         replace(&mut config.agent, self.agent);
         if let Some(ssh) = self.ssh {

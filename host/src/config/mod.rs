@@ -19,5 +19,6 @@ pub use error::{ConfigError, Origin};
 pub use legacy::LegacyImport;
 pub use load::{FlagValue, LoadRequest, Loaded, PROJECT_FILE, load};
 pub use model::{
-    Agent, Config, DEFAULT_AGENT, DEFAULT_REMOTE_BASE, Port, Seconds, SshConfig, SyncConfig, SyncMode, VpsConfig,
+    Agent, Config, DEFAULT_AGENT, DEFAULT_REMOTE_BASE, Percent, Port, Seconds, SshConfig, SyncConfig, SyncMode,
+    VpsConfig,
 };

@@ -42,6 +42,18 @@ pub struct SyncConfig {
     pub remote_base: String,
     /// An explicit remote folder for this project (usually set in `.sinc.toml`).
     pub remote_path: Option<String>,
+    /// Whether `.gitignore` files also decide what is ignored.
+    pub use_gitignore: bool,
+    /// More deletions than this in one batch halt sync.
+    pub max_delete: u32,
+    /// Deleting more than this percentage of the files in one batch halts sync.
+    pub max_delete_percent: Percent,
+    /// Size bound of each side's trash, in MiB.
+    pub trash_max_mb: u32,
+    /// Trash items older than this many days are dropped.
+    pub trash_max_days: u32,
+    /// Minutes between full verification rescans (0: never).
+    pub verify_minutes: u32,
 }
 
 /// `[ssh]`.
@@ -64,6 +76,12 @@ impl Default for Config {
                 ignore: Vec::new(),
                 remote_base: DEFAULT_REMOTE_BASE.to_owned(),
                 remote_path: None,
+                use_gitignore: false,
+                max_delete: 1000,
+                max_delete_percent: Percent(50),
+                trash_max_mb: 1024,
+                trash_max_days: 30,
+                verify_minutes: 60,
             },
             agent: Agent(DEFAULT_AGENT.to_owned()),
             ssh: SshConfig {
@@ -197,6 +215,23 @@ impl<'de> Deserialize<'de> for Seconds {
             )));
         }
         Ok(Seconds(n.unsigned_abs()))
+    }
+}
+
+/// A percentage, 1–100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Percent(pub u8);
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Percent, D::Error> {
+        let n = i64::deserialize(d)?;
+        match u8::try_from(n) {
+            Ok(p) if (1..=100).contains(&p) => Ok(Percent(p)),
+            _ => Err(serde::de::Error::custom(format!(
+                "expected a percentage from 1 to 100, found {n}"
+            ))),
+        }
     }
 }
 

@@ -433,7 +433,7 @@ where
             projects.close(session);
             Response::Ok
         }
-        Request::Open { .. } | Request::Shutdown => Response::Failed {
+        Request::Open { .. } | Request::Shutdown | Request::Forget { .. } => Response::Failed {
             message: "unexpected request".into(),
         },
     })

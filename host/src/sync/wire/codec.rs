@@ -112,6 +112,11 @@ impl<R: AsyncRead + Unpin> WireReader<R> {
         }
     }
 
+    /// The underlying reader.
+    pub fn into_inner(self) -> R {
+        self.inner.into_inner()
+    }
+
     /// The next message, `None` at a clean end of stream.
     pub async fn next(&mut self) -> Result<Option<Message>, WireError> {
         match self.inner.next().await {
@@ -135,6 +140,11 @@ impl<W: AsyncWrite + Unpin> WireWriter<W> {
         WireWriter {
             inner: FramedWrite::new(w, codec()),
         }
+    }
+
+    /// The underlying writer.
+    pub fn into_inner(self) -> W {
+        self.inner.into_inner()
     }
 
     /// Send one message.

@@ -153,6 +153,11 @@ pub enum Request {
     },
     /// Stop serving this project (its watcher stops; files are kept).
     Close,
+    /// Stop serving a session, without opening it first (`sinc kill`).
+    Forget {
+        /// The session id.
+        session: String,
+    },
     /// Stop the daemon (an upgrade replaces it).
     Shutdown,
 }

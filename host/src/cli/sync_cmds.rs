@@ -1,0 +1,544 @@
+//! The sync commands: `status`, `flush`, `push`, `pull`, `pause`, `resume`,
+//! `conflicts`, `restore`. They talk to the project's keeper over its control
+//! socket; `sinc` and `sinc start` start the keeper.
+
+use super::args::{ConflictsCommand, KeepArg, RestoreArgs};
+use super::context::Context;
+use super::output;
+use crate::error::{Error, Result};
+use crate::keeper::control::{self, ControlError, ControlRequest, ControlResponse};
+use crate::keeper::{KeeperPaths, core_mode};
+use crate::sync::syncer::{Keep, Progress, SyncState, SyncStatus, trash_reason};
+use sinc_sync_core::{Resolution, Side};
+use std::io::IsTerminal;
+use std::time::Duration;
+
+/// The keeper paths of the current project.
+pub fn keeper_paths(ctx: &Context) -> KeeperPaths {
+    KeeperPaths::new(&ctx.dirs, &ctx.spec().id.to_string())
+}
+
+/// Start the project's keeper unless it runs (or sync is off). Returns its
+/// paths when sync is on.
+pub async fn ensure_keeper(ctx: &Context) -> Result<Option<KeeperPaths>> {
+    if core_mode(ctx.config().sync.mode).is_none() {
+        return Ok(None);
+    }
+    let paths = keeper_paths(ctx);
+    if control::is_running(&paths.socket).await {
+        return Ok(Some(paths));
+    }
+    std::fs::create_dir_all(&paths.dir)
+        .map_err(|e| Error::Failure(format!("cannot create {}: {e}", paths.dir.display())))?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&paths.log)
+        .map_err(|e| Error::Failure(format!("cannot open {}: {e}", paths.log.display())))?;
+    let exe = std::env::current_exe().map_err(|e| Error::Failure(format!("cannot find the sinc executable: {e}")))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["keeper", "--background"]);
+    if let Some(c) = &ctx.global.config {
+        cmd.arg("--config").arg(c);
+    }
+    if let Some(p) = &ctx.global.profile {
+        cmd.arg("--profile").arg(p);
+    }
+    let err = log.try_clone().map_err(|e| Error::Failure(e.to_string()))?;
+    cmd.current_dir(&ctx.project_dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(log)
+        .stderr(err);
+    cmd.spawn()
+        .map_err(|e| Error::Failure(format!("cannot start the background sync: {e}")))?;
+    for _ in 0..100 {
+        if control::is_running(&paths.socket).await {
+            return Ok(Some(paths));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(Error::Failure(format!(
+        "the background sync did not start; see {}",
+        paths.log.display()
+    )))
+}
+
+async fn ask(paths: &KeeperPaths, req: ControlRequest) -> Result<ControlResponse> {
+    match control::request(&paths.socket, &req).await {
+        Ok(ControlResponse::Error { message }) => Err(Error::Failure(message)),
+        Ok(r) => Ok(r),
+        Err(ControlError::NotRunning) => Err(Error::Failure(
+            "sync is not running for this project; `sinc start` starts it".into(),
+        )),
+        Err(e) => Err(Error::Failure(e.to_string())),
+    }
+}
+
+/// The keeper's status (`None` when it is not running).
+pub async fn keeper_status(paths: &KeeperPaths) -> Option<(u32, SyncStatus)> {
+    match control::request(&paths.socket, &ControlRequest::Status).await {
+        Ok(ControlResponse::Status { pid, status, .. }) => Some((pid, status)),
+        _ => None,
+    }
+}
+
+fn state_name(s: SyncState) -> &'static str {
+    match s {
+        SyncState::Connecting => "connecting",
+        SyncState::Scanning => "scanning",
+        SyncState::Transferring => "transferring",
+        SyncState::Watching => "watching",
+        SyncState::Halted => "halted",
+        SyncState::Disconnected => "disconnected",
+        SyncState::Paused => "paused",
+    }
+}
+
+/// One line describing a sync state, for listings.
+pub fn summary(status: &SyncStatus) -> String {
+    let mut s = state_name(status.state).to_owned();
+    if let Some(p) = &status.progress {
+        s.push_str(&format!(" {}/{}", p.done, p.total));
+    }
+    if let Some(h) = &status.halted {
+        s.push_str(&format!(": {h}"));
+    }
+    if status.conflicts > 0 {
+        s.push_str(&format!(", {} conflicts", status.conflicts));
+    }
+    s
+}
+
+/// The status as JSON (stable field names).
+pub fn status_json(id: &str, running: Option<(u32, &SyncStatus)>) -> serde_json::Value {
+    match running {
+        None => serde_json::json!({ "id": id, "running": false, "state": "stopped" }),
+        Some((pid, st)) => serde_json::json!({
+            "id": id,
+            "running": true,
+            "pid": pid,
+            "state": state_name(st.state),
+            "halted": st.halted,
+            "progress": st.progress,
+            "pending": st.pending,
+            "conflicts": st.conflicts,
+            "problems": st.problems,
+            "warnings": st.warnings,
+            "last_sync": st.last_sync.map(output::rfc3339),
+            "first_sync_done": st.first_sync_done,
+            "last_error": st.last_error,
+            "remote_root": st.remote_root,
+            "applied": st.applied,
+        }),
+    }
+}
+
+/// `sinc status`.
+pub async fn status(ctx: &Context) -> Result<i32> {
+    let id = ctx.spec().id.to_string();
+    let paths = keeper_paths(ctx);
+    let found = keeper_status(&paths).await;
+    if ctx.global.json {
+        output::json(&status_json(&id, found.as_ref().map(|(p, s)| (*p, s))));
+        return Ok(0);
+    }
+    let Some((pid, st)) = found else {
+        let why = if core_mode(ctx.config().sync.mode).is_none() {
+            "sync.mode is none"
+        } else {
+            "start it with `sinc` or `sinc start`"
+        };
+        output::line(&format!("{id}: sync is not running ({why})"));
+        return Ok(0);
+    };
+    let since = st
+        .last_sync
+        .map(|t| format!(" (last sync {})", output::age(t)))
+        .unwrap_or_default();
+    output::line(&format!("{id}: {}{since}", state_name(st.state)));
+    output::line(&format!("  local   {}", ctx.project_dir.display()));
+    let host = ctx.host().unwrap_or("the VPS");
+    output::line(&format!(
+        "  remote  {host}:{}",
+        st.remote_root.clone().unwrap_or_else(|| ctx.spec().remote_path)
+    ));
+    output::line(&format!(
+        "  pending {}, conflicts {}, applied {}, keeper pid {pid}",
+        st.pending, st.conflicts, st.applied
+    ));
+    if let Some(p) = &st.progress {
+        output::line(&format!("  progress {}", progress_text(p)));
+    }
+    if let Some(h) = &st.halted {
+        output::line(&format!(
+            "  halted: {h} — check both folders, then `sinc resume --confirm`"
+        ));
+    }
+    if let Some(e) = &st.last_error {
+        output::line(&format!("  last error: {e}"));
+    }
+    for p in &st.problems {
+        output::line(&format!("  problem: {p}"));
+    }
+    for w in &st.warnings {
+        output::line(&format!("  warning: {w}"));
+    }
+    Ok(0)
+}
+
+fn progress_text(p: &Progress) -> String {
+    format!(
+        "{}/{} changes, {:.1}/{:.1} MB",
+        p.done,
+        p.total,
+        p.bytes_done as f64 / 1e6,
+        p.bytes_total as f64 / 1e6
+    )
+}
+
+/// Show the keeper's progress until `until` completes.
+async fn with_progress<T>(paths: &KeeperPaths, hidden: bool, until: impl std::future::Future<Output = T>) -> T {
+    let bar = crate::progress::bytes_bar(0, "syncing", hidden);
+    tokio::pin!(until);
+    loop {
+        tokio::select! {
+            r = &mut until => {
+                bar.finish_and_clear();
+                return r;
+            }
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                if let Some((_, st)) = keeper_status(paths).await {
+                    match &st.progress {
+                        Some(p) => {
+                            bar.set_length(p.bytes_total.max(1));
+                            bar.set_position(p.bytes_done);
+                            bar.set_message(format!("{} {}/{}", state_name(st.state), p.done, p.total));
+                        }
+                        None => bar.set_message(state_name(st.state).to_owned()),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Wait for the keeper's first full sync (used by `sinc start`).
+pub async fn wait_first_sync(ctx: &Context, paths: &KeeperPaths) -> Result<()> {
+    let hidden = ctx.global.quiet || ctx.global.json;
+    let started = std::time::Instant::now();
+    let wait = async {
+        loop {
+            if let Some((_, st)) = keeper_status(paths).await {
+                if st.first_sync_done && st.state == SyncState::Watching {
+                    return Ok(());
+                }
+                if let Some(h) = st.halted {
+                    return Err(Error::Failure(format!(
+                        "sync halted: {h}; check both folders, then `sinc resume --confirm`"
+                    )));
+                }
+                if st.state == SyncState::Disconnected && started.elapsed() > Duration::from_secs(15) {
+                    let why = st.last_error.unwrap_or_default();
+                    return Err(Error::Failure(format!(
+                        "the background sync cannot reach the VPS: {why} (it keeps retrying; see `sinc status`)"
+                    )));
+                }
+            } else if started.elapsed() > Duration::from_secs(10) {
+                return Err(Error::Failure(format!(
+                    "the background sync stopped; see {}",
+                    paths.log.display()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    with_progress(paths, hidden, wait).await
+}
+
+/// `sinc flush`.
+pub async fn flush(ctx: &Context, timeout: u64) -> Result<i32> {
+    let paths = keeper_paths(ctx);
+    let hidden = ctx.global.quiet || ctx.global.json || !std::io::stderr().is_terminal();
+    let flush = tokio::time::timeout(Duration::from_secs(timeout), ask(&paths, ControlRequest::Flush));
+    match with_progress(&paths, hidden, flush).await {
+        Ok(Ok(_)) => {
+            if ctx.global.json {
+                let st = keeper_status(&paths).await;
+                output::json(&status_json(
+                    &ctx.spec().id.to_string(),
+                    st.as_ref().map(|(p, s)| (*p, s)),
+                ));
+            } else {
+                output::notice(ctx.global.quiet, "in sync");
+            }
+            Ok(0)
+        }
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(Error::Failure(format!(
+            "not in sync after {timeout}s; see `sinc status`"
+        ))),
+    }
+}
+
+/// `sinc push` / `sinc pull`.
+pub async fn force(ctx: &Context, winner: Side) -> Result<i32> {
+    let verb = if winner == Side::Local { "push" } else { "pull" };
+    if ctx.global.json && !ctx.global.yes {
+        return Err(Error::Usage(format!(
+            "`sinc {verb} --json` needs --yes (there is no one to confirm)"
+        )));
+    }
+    let paths = ensure_keeper(ctx)
+        .await?
+        .ok_or_else(|| Error::Usage("sync.mode is none".into()))?;
+    let ControlResponse::Plan { plan } = ask(&paths, ControlRequest::Plan { winner }).await? else {
+        return Err(Error::Failure("unexpected answer from the keeper".into()));
+    };
+    let target = if plan.target == Side::Remote {
+        format!("{} (remote)", ctx.host().unwrap_or("the VPS"))
+    } else {
+        "this laptop".into()
+    };
+    let total = plan.created.len() + plan.overwritten.len() + plan.deleted.len();
+    if !ctx.global.json {
+        output::line(&format!(
+            "sinc {verb}: on {target}, {} created, {} overwritten, {} deleted ({:.1} MB to send); overwritten and deleted files go to the trash (`sinc restore`).",
+            plan.created.len(),
+            plan.overwritten.len(),
+            plan.deleted.len(),
+            plan.bytes as f64 / 1e6
+        ));
+        for (label, list) in [
+            ("overwrite", &plan.overwritten),
+            ("delete", &plan.deleted),
+            ("create", &plan.created),
+        ] {
+            for p in list.iter().take(20) {
+                output::line(&format!("  {label}  {p}"));
+            }
+            if list.len() > 20 {
+                output::line(&format!("  … and {} more to {label}", list.len() - 20));
+            }
+        }
+    }
+    if total == 0 {
+        if ctx.global.json {
+            output::json(&serde_json::json!({ "applied": 0, "plan": plan }));
+        } else {
+            output::line("nothing to do: both sides already match");
+        }
+        return Ok(0);
+    }
+    if !ctx.global.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Error::Usage(format!("pass --yes to {verb} without a confirmation")));
+        }
+        if !crate::transport::Prompter::detect().confirm("", &format!("Proceed with the {verb}?")) {
+            return Err(Error::Failure("cancelled; nothing was changed".into()));
+        }
+    }
+    let ControlResponse::Applied { count } = ask(&paths, ControlRequest::Apply { id: plan.id }).await? else {
+        return Err(Error::Failure("unexpected answer from the keeper".into()));
+    };
+    if ctx.global.json {
+        output::json(&serde_json::json!({ "applied": count, "plan": plan }));
+    } else {
+        output::notice(ctx.global.quiet, &format!("{verb}: {count} changes applied"));
+    }
+    Ok(if count < total { 1 } else { 0 })
+}
+
+/// `sinc pause` / `sinc resume`.
+pub async fn pause_resume(ctx: &Context, pause: bool, confirm: bool) -> Result<i32> {
+    let paths = keeper_paths(ctx);
+    let req = if pause {
+        ControlRequest::Pause
+    } else {
+        ControlRequest::Resume { confirm }
+    };
+    ask(&paths, req).await?;
+    output::notice(
+        ctx.global.quiet,
+        if pause {
+            "sync paused (changes keep being journaled)"
+        } else {
+            "sync resumed"
+        },
+    );
+    Ok(0)
+}
+
+/// A path argument as the keeper wants it: relative to the project.
+fn project_relative(ctx: &Context, path: &str) -> Result<String> {
+    let p = std::path::Path::new(path);
+    let rel = if p.is_absolute() {
+        p.strip_prefix(&ctx.project_dir)
+            .map_err(|_| {
+                Error::Usage(format!(
+                    "{path} is not inside this project ({})",
+                    ctx.project_dir.display()
+                ))
+            })?
+            .to_string_lossy()
+            .into_owned()
+    } else {
+        path.trim_start_matches("./").to_owned()
+    };
+    if rel.is_empty() || rel.split('/').any(|c| c == "..") {
+        return Err(Error::Usage(format!("{path} is not a path inside the project")));
+    }
+    Ok(rel.trim_end_matches('/').to_owned())
+}
+
+/// `sinc conflicts [resolve …]`.
+pub async fn conflicts(ctx: &Context, command: Option<&ConflictsCommand>) -> Result<i32> {
+    let paths = keeper_paths(ctx);
+    if let Some(ConflictsCommand::Resolve { path, all, keep }) = command {
+        let keep = match keep {
+            KeepArg::Local => Keep::Local,
+            KeepArg::Remote => Keep::Remote,
+            KeepArg::Both => Keep::Both,
+        };
+        let targets = match (path, all) {
+            (Some(p), false) => vec![project_relative(ctx, p)?],
+            _ => Vec::new(),
+        };
+        let ControlResponse::Resolved { paths: done } =
+            ask(&paths, ControlRequest::Resolve { paths: targets, keep }).await?
+        else {
+            return Err(Error::Failure("unexpected answer from the keeper".into()));
+        };
+        if ctx.global.json {
+            output::json(&serde_json::json!({ "resolved": done }));
+        } else {
+            for p in &done {
+                output::line(&format!("resolved {p}"));
+            }
+        }
+        return Ok(0);
+    }
+    let store = crate::sync::conflicts::ConflictStore::open(&paths.sync);
+    if ctx.global.json {
+        let item = |r: &crate::sync::conflicts::Recorded| {
+            serde_json::json!({
+                "path": r.conflict.path.to_string(),
+                "time": output::rfc3339(r.time),
+                "local": r.conflict.local.as_ref().map(|e| e.kind()),
+                "remote": r.conflict.remote.as_ref().map(|e| e.kind()),
+                "resolved": !matches!(r.conflict.resolution, Resolution::Unresolved),
+                "winner": match r.conflict.resolution { Resolution::Kept { winner } => Some(winner.name()), Resolution::Unresolved => None },
+            })
+        };
+        let list: Vec<serde_json::Value> = store
+            .unresolved
+            .iter()
+            .chain(store.history.iter().rev())
+            .map(item)
+            .collect();
+        output::json(&serde_json::Value::Array(list));
+        return Ok(0);
+    }
+    if store.unresolved.is_empty() && store.history.is_empty() {
+        output::line("no conflicts");
+        return Ok(0);
+    }
+    for r in &store.unresolved {
+        output::line(&format!(
+            "unresolved  {}  ({})  local and remote versions left untouched",
+            r.conflict.path,
+            output::age(r.time)
+        ));
+    }
+    for r in store.history.iter().rev().take(50) {
+        if let Resolution::Kept { winner } = r.conflict.resolution {
+            let loser = winner.other().name();
+            output::line(&format!(
+                "resolved    {}  ({})  {} version kept; the {loser} one is in the {loser} trash (`sinc restore {} --list`)",
+                r.conflict.path,
+                output::age(r.time),
+                winner.name(),
+                r.conflict.path
+            ));
+        }
+    }
+    if !store.unresolved.is_empty() {
+        output::line("settle with: sinc conflicts resolve PATH|--all --keep local|remote|both");
+    }
+    Ok(0)
+}
+
+/// `sinc restore`.
+pub async fn restore(ctx: &Context, args: &RestoreArgs) -> Result<i32> {
+    let paths = keeper_paths(ctx);
+    let path = project_relative(ctx, &args.path)?;
+    if args.list {
+        let ControlResponse::Versions { versions } =
+            ask(&paths, ControlRequest::Versions { path: path.clone() }).await?
+        else {
+            return Err(Error::Failure("unexpected answer from the keeper".into()));
+        };
+        if ctx.global.json {
+            output::json(&serde_json::to_value(&versions).unwrap_or_default());
+            return Ok(0);
+        }
+        if versions.is_empty() {
+            output::line(&format!("no kept versions of {path}"));
+            return Ok(0);
+        }
+        let rows: Vec<Vec<String>> = versions
+            .iter()
+            .map(|v| {
+                vec![
+                    v.number.to_string(),
+                    output::rfc3339(v.item.time),
+                    v.side.name().to_owned(),
+                    format!("{} ({} bytes)", v.item.entry.kind(), v.item.entry.size()),
+                    trash_reason(v.item.reason).to_owned(),
+                ]
+            })
+            .collect();
+        anstream::print!(
+            "{}",
+            output::table(&["VERSION", "KEPT AT", "SIDE", "WHAT", "WHY"], &rows)
+        );
+        return Ok(0);
+    }
+    let ControlResponse::Restored { version } = ask(
+        &paths,
+        ControlRequest::Restore {
+            path: path.clone(),
+            number: args.version,
+        },
+    )
+    .await?
+    else {
+        return Err(Error::Failure("unexpected answer from the keeper".into()));
+    };
+    if ctx.global.json {
+        output::json(&serde_json::to_value(&version).unwrap_or_default());
+    } else {
+        output::notice(
+            ctx.global.quiet,
+            &format!(
+                "restored {path} (version {}, kept {} on the {} side); it syncs to the other side now",
+                version.number,
+                output::age(version.item.time),
+                version.side.name()
+            ),
+        );
+    }
+    Ok(0)
+}
+
+/// Stop the keeper of session `id` if it runs; returns whether it did.
+pub async fn stop_keeper(dirs: &crate::paths::Dirs, id: &str) -> bool {
+    let paths = KeeperPaths::new(dirs, id);
+    matches!(
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            control::request(&paths.socket, &ControlRequest::Stop)
+        )
+        .await,
+        Ok(Ok(_))
+    )
+}

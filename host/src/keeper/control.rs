@@ -1,0 +1,269 @@
+//! The keeper's control socket: how `sinc status`, `flush`, `push`, `pull`,
+//! `pause`, `resume`, `conflicts`, `restore` and `kill` talk to the
+//! background keeper of a project. One JSON object per line each way, on a
+//! Unix socket only the user can open.
+
+use crate::sync::syncer::{Command, Keep, PlanSummary, SyncStatus, Version};
+use serde::{Deserialize, Serialize};
+use sinc_sync_core::{RelPath, Side};
+use std::path::Path;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// A request to the keeper.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "kebab-case")]
+pub enum ControlRequest {
+    /// The sync status.
+    Status,
+    /// Sync now; answer when both sides agree.
+    Flush,
+    /// Stop applying changes.
+    Pause,
+    /// Apply changes again (`confirm` lifts a halt).
+    Resume {
+        /// Proceed past a halt.
+        confirm: bool,
+    },
+    /// Stop the keeper (and the daemon's watching of this project).
+    Stop,
+    /// Compute a forced push (`local` wins) or pull (`remote` wins).
+    Plan {
+        /// The side that wins.
+        winner: Side,
+    },
+    /// Apply a computed plan.
+    Apply {
+        /// Its id.
+        id: u64,
+    },
+    /// Resolve conflicts (no paths: all).
+    Resolve {
+        /// Paths relative to the project.
+        paths: Vec<String>,
+        /// Which version to keep.
+        keep: Keep,
+    },
+    /// Kept versions of a path.
+    Versions {
+        /// Path relative to the project.
+        path: String,
+    },
+    /// Put a kept version back.
+    Restore {
+        /// Path relative to the project.
+        path: String,
+        /// Version number (1: newest).
+        number: usize,
+    },
+}
+
+/// The keeper's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum ControlResponse {
+    /// The status.
+    Status {
+        /// Session id.
+        session: String,
+        /// The keeper's process id.
+        pid: u32,
+        /// The sync status.
+        status: SyncStatus,
+    },
+    /// Done.
+    Done,
+    /// A plan.
+    Plan {
+        /// What it would do.
+        plan: PlanSummary,
+    },
+    /// A plan was applied.
+    Applied {
+        /// Steps applied.
+        count: usize,
+    },
+    /// Conflicts resolved.
+    Resolved {
+        /// Their paths.
+        paths: Vec<String>,
+    },
+    /// Kept versions.
+    Versions {
+        /// Newest first.
+        versions: Vec<Version>,
+    },
+    /// A version was restored.
+    Restored {
+        /// Which.
+        version: Version,
+    },
+    /// The request failed.
+    Error {
+        /// Why.
+        message: String,
+    },
+}
+
+/// Talking to a keeper failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// No keeper listens.
+    #[error("sync is not running for this project")]
+    NotRunning,
+    /// The exchange failed.
+    #[error("talking to the keeper failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// The keeper's answer was not understood.
+    #[error("the keeper's answer was not understood: {0}")]
+    Protocol(String),
+}
+
+/// Send one request to the keeper at `socket` and wait for its answer.
+pub async fn request(socket: &Path, req: &ControlRequest) -> Result<ControlResponse, ControlError> {
+    let stream = match UnixStream::connect(socket).await {
+        Ok(s) => s,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            return Err(ControlError::NotRunning);
+        }
+        Err(e) => return Err(ControlError::Io(e)),
+    };
+    let (r, mut w) = stream.into_split();
+    let mut line = serde_json::to_vec(req).map_err(|e| ControlError::Protocol(e.to_string()))?;
+    line.push(b'\n');
+    w.write_all(&line).await?;
+    let mut answer = String::new();
+    BufReader::new(r).read_line(&mut answer).await?;
+    if answer.is_empty() {
+        return Err(ControlError::Protocol("the keeper closed the connection".into()));
+    }
+    serde_json::from_str(&answer).map_err(|e| ControlError::Protocol(e.to_string()))
+}
+
+/// Whether a keeper answers at `socket`.
+pub async fn is_running(socket: &Path) -> bool {
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), request(socket, &ControlRequest::Status)).await,
+        Ok(Ok(_))
+    )
+}
+
+/// Serve control connections until the command channel closes.
+pub async fn serve(
+    listener: UnixListener,
+    session: String,
+    status: watch::Receiver<SyncStatus>,
+    commands: mpsc::Sender<Command>,
+) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let (session, status, commands) = (session.clone(), status.clone(), commands.clone());
+        tokio::spawn(async move {
+            let (r, mut w) = stream.into_split();
+            let mut line = String::new();
+            if BufReader::new(r).read_line(&mut line).await.is_err() {
+                return;
+            }
+            let response = match serde_json::from_str::<ControlRequest>(&line) {
+                Ok(req) => answer(req, &session, &status, &commands).await,
+                Err(e) => ControlResponse::Error {
+                    message: format!("bad request: {e}"),
+                },
+            };
+            if let Ok(mut bytes) = serde_json::to_vec(&response) {
+                bytes.push(b'\n');
+                let _ = w.write_all(&bytes).await;
+            }
+        });
+    }
+}
+
+fn rel(path: &str) -> Result<RelPath, String> {
+    RelPath::new(path.trim_start_matches("./").trim_end_matches('/')).map_err(|e| e.to_string())
+}
+
+async fn ask<T>(
+    commands: &mpsc::Sender<Command>,
+    make: impl FnOnce(oneshot::Sender<T>) -> Command,
+) -> Result<T, String> {
+    let (tx, rx) = oneshot::channel();
+    commands
+        .send(make(tx))
+        .await
+        .map_err(|_| "the keeper is stopping".to_owned())?;
+    rx.await.map_err(|_| "the keeper is stopping".to_owned())
+}
+
+async fn answer(
+    req: ControlRequest,
+    session: &str,
+    status: &watch::Receiver<SyncStatus>,
+    commands: &mpsc::Sender<Command>,
+) -> ControlResponse {
+    let result: Result<ControlResponse, String> = async {
+        Ok(match req {
+            ControlRequest::Status => ControlResponse::Status {
+                session: session.to_owned(),
+                pid: std::process::id(),
+                status: status.borrow().clone(),
+            },
+            ControlRequest::Flush => {
+                ask(commands, Command::Flush).await??;
+                ControlResponse::Done
+            }
+            ControlRequest::Pause => {
+                commands
+                    .send(Command::Pause)
+                    .await
+                    .map_err(|_| "the keeper is stopping".to_owned())?;
+                ControlResponse::Done
+            }
+            ControlRequest::Resume { confirm } => {
+                commands
+                    .send(Command::Resume { confirm })
+                    .await
+                    .map_err(|_| "the keeper is stopping".to_owned())?;
+                ControlResponse::Done
+            }
+            ControlRequest::Stop => {
+                ask(commands, Command::Stop).await?;
+                ControlResponse::Done
+            }
+            ControlRequest::Plan { winner } => ControlResponse::Plan {
+                plan: ask(commands, |reply| Command::Plan { winner, reply }).await??,
+            },
+            ControlRequest::Apply { id } => ControlResponse::Applied {
+                count: ask(commands, |reply| Command::Apply { id, reply }).await??,
+            },
+            ControlRequest::Resolve { paths, keep } => {
+                let paths = paths.iter().map(|p| rel(p)).collect::<Result<Vec<_>, _>>()?;
+                ControlResponse::Resolved {
+                    paths: ask(commands, |reply| Command::Resolve { paths, keep, reply }).await??,
+                }
+            }
+            ControlRequest::Versions { path } => {
+                let path = rel(&path)?;
+                ControlResponse::Versions {
+                    versions: ask(commands, |reply| Command::Versions { path, reply }).await??,
+                }
+            }
+            ControlRequest::Restore { path, number } => {
+                let path = rel(&path)?;
+                ControlResponse::Restored {
+                    version: ask(commands, |reply| Command::Restore { path, number, reply }).await??,
+                }
+            }
+        })
+    }
+    .await;
+    result.unwrap_or_else(|message| ControlResponse::Error { message })
+}

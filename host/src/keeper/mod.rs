@@ -1,0 +1,244 @@
+//! The keeper: one background process per project on the laptop. It owns the
+//! project's sync: the local endpoint and watcher, the SSH connection to the
+//! VPS (reconnecting when it drops), the daemon channel, and the control
+//! socket the CLI talks to. It outlives the terminal that started it; `sinc
+//! kill` stops it.
+
+pub mod control;
+
+use crate::cli::Context;
+use crate::config::SyncMode;
+use crate::error::{Error, Result};
+use crate::paths::Dirs;
+use crate::remote::{self, LocalBinary, daemon};
+use crate::sync::client::RemoteClient;
+use crate::sync::endpoint::{self, Endpoint, EndpointConfig, Shared};
+use crate::sync::ignore::IgnoreSpec;
+use crate::sync::syncer::{Stopped, SyncStatus, Syncer, SyncerConfig};
+use crate::sync::trash::TrashLimits;
+use crate::transport::{self, ConnectOptions, Prompter, quote};
+use sinc_sync_core::{DeleteLimits, Mode};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Pause between reconnection attempts.
+pub const RETRY: Duration = Duration::from_secs(1);
+
+/// Where a project's keeper keeps its files.
+#[derive(Debug, Clone)]
+pub struct KeeperPaths {
+    /// The session's state folder.
+    pub dir: PathBuf,
+    /// The control socket.
+    pub socket: PathBuf,
+    /// Held while the keeper runs.
+    pub lock: PathBuf,
+    /// The keeper's log.
+    pub log: PathBuf,
+    /// The local endpoint's index.
+    pub local: PathBuf,
+    /// The ancestor and conflicts.
+    pub sync: PathBuf,
+    /// The local trash.
+    pub trash: PathBuf,
+}
+
+impl KeeperPaths {
+    /// The paths for session `id`.
+    pub fn new(dirs: &Dirs, id: &str) -> KeeperPaths {
+        let dir = dirs.state.join("sessions").join(id);
+        KeeperPaths {
+            socket: dir.join("keeper.sock"),
+            lock: dir.join("keeper.lock"),
+            log: dir.join("keeper.log"),
+            local: dir.join("local"),
+            sync: dir.join("sync"),
+            trash: dirs.data.join("trash").join(id),
+            dir,
+        }
+    }
+}
+
+/// The core sync mode for a configured one (`None`: no sync).
+pub fn core_mode(mode: SyncMode) -> Option<Mode> {
+    match mode {
+        SyncMode::TwoWayResolved => Some(Mode::TwoWayResolved),
+        SyncMode::TwoWaySafe => Some(Mode::TwoWaySafe),
+        SyncMode::Push => Some(Mode::Push),
+        SyncMode::Pull => Some(Mode::Pull),
+        SyncMode::None => None,
+    }
+}
+
+fn failure(context: &str) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |e| Error::Failure(format!("{context}: {e}"))
+}
+
+/// Run the keeper for the project in `ctx` until stopped.
+pub async fn run(ctx: &Context) -> Result<i32> {
+    let Some(mode) = core_mode(ctx.config().sync.mode) else {
+        return Err(Error::Usage(
+            "sync.mode is none: there is nothing to keep in sync".into(),
+        ));
+    };
+    let spec = ctx.spec();
+    let id = spec.id.to_string();
+    let paths = KeeperPaths::new(&ctx.dirs, &id);
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&paths.dir)
+        .map_err(failure("creating the session folder"))?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&paths.lock)
+        .map_err(failure("locking"))?;
+    if lock.try_lock().is_err() {
+        tracing::info!("a keeper already runs for {id}");
+        return Ok(0);
+    }
+    let _ = std::fs::remove_file(&paths.socket);
+    let listener = tokio::net::UnixListener::bind(&paths.socket).map_err(failure("binding the control socket"))?;
+    std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(0o600))
+        .map_err(failure("securing the control socket"))?;
+
+    let c = &ctx.config().sync;
+    let ignore = IgnoreSpec {
+        patterns: c.ignore.clone(),
+        use_gitignore: c.use_gitignore,
+    };
+    let trash = TrashLimits {
+        max_bytes: u64::from(c.trash_max_mb) << 20,
+        max_age_days: u64::from(c.trash_max_days),
+    };
+    let verify = (c.verify_minutes > 0).then(|| Duration::from_secs(u64::from(c.verify_minutes) * 60));
+    let ep_cfg = EndpointConfig {
+        root: ctx.project_dir.clone(),
+        ignore: ignore.clone(),
+        state_dir: paths.local.clone(),
+        trash_dir: paths.trash.clone(),
+        trash_limits: trash,
+    };
+    let ep = tokio::task::spawn_blocking(move || Endpoint::open(ep_cfg))
+        .await
+        .map_err(|e| Error::Failure(e.to_string()))?
+        .map_err(|e| Error::Failure(format!("local folder: {e}")))?;
+    let local: Shared = Arc::new(std::sync::Mutex::new(ep));
+    let _watcher = endpoint::start_watching(&local, verify).map_err(failure("watching the project folder"))?;
+
+    let (status_tx, status_rx) = tokio::sync::watch::channel(SyncStatus::default());
+    let cfg = SyncerConfig {
+        session: id.clone(),
+        mode,
+        limits: DeleteLimits {
+            max_count: c.max_delete as usize,
+            max_percent: c.max_delete_percent.0,
+            percent_floor: DeleteLimits::default().percent_floor,
+        },
+        remote_root: spec.remote_path.clone(),
+        ignore,
+        trash,
+        verify,
+        state_dir: paths.sync.clone(),
+    };
+    let mut syncer = Syncer::new(cfg, local.clone(), status_tx).map_err(failure("loading the sync state"))?;
+    let (commands_tx, mut commands) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(control::serve(listener, id.clone(), status_rx, commands_tx));
+    tracing::info!(
+        "keeping {} in sync with {}",
+        ctx.project_dir.display(),
+        spec.remote_path
+    );
+
+    let local_binary = LocalBinary::current(&ctx.dirs.cache).map_err(failure("reading the sinc executable"))?;
+    loop {
+        syncer.connecting();
+        let outcome = match connect(ctx, &local_binary).await {
+            Ok((conn, client, mut notices)) => {
+                let r = syncer.run_connected(&client, &mut notices, &mut commands).await;
+                conn.disconnect().await;
+                r
+            }
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(Stopped::ByCommand) => break,
+            Err(reason) => {
+                tracing::warn!("sync connection: {reason}");
+                syncer.disconnected(&reason);
+            }
+        }
+        if syncer
+            .run_disconnected(&mut commands, tokio::time::sleep(RETRY))
+            .await
+            .is_some()
+        {
+            break;
+        }
+    }
+    endpoint::with(&local, |e| e.save()).await;
+    let _ = std::fs::remove_file(&paths.socket);
+    drop(lock);
+    Ok(0)
+}
+
+/// Connect to the VPS, make sure it has this build, and open the daemon
+/// channel.
+async fn connect(
+    ctx: &Context,
+    local: &LocalBinary,
+) -> std::result::Result<
+    (
+        transport::Connection,
+        RemoteClient,
+        tokio::sync::mpsc::UnboundedReceiver<crate::sync::wire::Notice>,
+    ),
+    String,
+> {
+    let target = ctx.target().map_err(|e| e.to_string())?;
+    let conn = transport::connect(
+        &target,
+        ConnectOptions {
+            prompter: Prompter::never(),
+            quiet: true,
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let installed = remote::ensure(&conn, local, Box::new(|_| {}))
+        .await
+        .map_err(|e| e.to_string())?;
+    let (client, notices) = open_daemon(&conn, installed.path()).await?;
+    Ok((conn, client, notices))
+}
+
+/// Open a channel to the daemon through `sinc daemon --bridge` on the VPS.
+pub async fn open_daemon(
+    conn: &transport::Connection,
+    remote_sinc: &str,
+) -> std::result::Result<
+    (
+        RemoteClient,
+        tokio::sync::mpsc::UnboundedReceiver<crate::sync::wire::Notice>,
+    ),
+    String,
+> {
+    let command = quote::sh_script(&format!("exec {} daemon --bridge", quote::word(remote_sinc)));
+    let channel = conn.exec(&command).await.map_err(|e| e.to_string())?;
+    let (r, w) = tokio::io::split(channel.into_stream());
+    let (client, hello, noise, notices) = RemoteClient::connect(r, w, &daemon::build_id())
+        .await
+        .map_err(|e| e.to_string())?;
+    if !noise.is_empty() {
+        tracing::warn!(
+            "the VPS printed before the sync protocol started: {}",
+            String::from_utf8_lossy(&noise).trim()
+        );
+    }
+    tracing::info!("connected to {}", hello.build);
+    Ok((client, notices))
+}

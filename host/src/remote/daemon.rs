@@ -1,0 +1,215 @@
+//! The per-user `sinc daemon` on the VPS: it serves every project's remote
+//! side of sync on a Unix socket only the user can reach (never a network
+//! port), keeps each project's watcher and change log running while the
+//! laptop is away, and exits after a while with nothing to serve.
+//!
+//! The laptop reaches it through `sinc daemon --bridge`, run on an SSH exec
+//! channel, which starts the daemon when needed (replacing one of another
+//! build) and copies bytes between the channel and the socket.
+
+use crate::paths::Dirs;
+use crate::sync::serve::{self, Projects, ServeEnd};
+use crate::sync::wire::{self, Message, Request, Response, WireReader, WireWriter};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::net::{UnixListener, UnixStream};
+
+/// How long the daemon lingers with no project and no connection.
+pub const IDLE_EXIT: Duration = Duration::from_secs(600);
+
+/// Where the daemon keeps its socket, state and log.
+#[derive(Debug, Clone)]
+pub struct DaemonPaths {
+    /// The Unix socket.
+    pub socket: PathBuf,
+    /// Held while a daemon runs (one per user).
+    pub lock: PathBuf,
+    /// Projects' indexes and trash.
+    pub data: PathBuf,
+    /// The log file.
+    pub log: PathBuf,
+    /// The user's home (for `~/` in roots).
+    pub home: PathBuf,
+}
+
+impl DaemonPaths {
+    /// From the environment: the socket in `$XDG_RUNTIME_DIR/sincronizado`
+    /// when set, else in `$XDG_STATE_HOME/sincronizado`.
+    pub fn from_env() -> Result<DaemonPaths, crate::paths::NoHome> {
+        let dirs = Dirs::from_env()?;
+        let run = std::env::var_os("XDG_RUNTIME_DIR")
+            .filter(|v| !v.is_empty())
+            .map(|d| PathBuf::from(d).join(crate::paths::APP_DIR))
+            .unwrap_or_else(|| dirs.state.clone());
+        Ok(DaemonPaths {
+            socket: run.join("daemon.sock"),
+            lock: run.join("daemon.lock"),
+            data: dirs.data.clone(),
+            log: dirs.state.join("daemon.log"),
+            home: dirs.home,
+        })
+    }
+
+    fn prepare(&self) -> std::io::Result<()> {
+        for dir in [self.socket.parent(), self.log.parent()].into_iter().flatten() {
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        }
+        Ok(())
+    }
+}
+
+/// This build, as the daemon and bridge name it (version and binary name, so
+/// two builds of one version differ).
+pub fn build_id() -> String {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    format!("sinc {} ({exe})", env!("CARGO_PKG_VERSION"))
+}
+
+/// Run the daemon until it is told to stop or stays idle.
+pub async fn run(paths: &DaemonPaths) -> std::io::Result<()> {
+    paths.prepare()?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&paths.lock)?;
+    if lock.try_lock().is_err() {
+        tracing::info!("another sinc daemon is running");
+        return Ok(());
+    }
+    let _ = std::fs::remove_file(&paths.socket);
+    let listener = UnixListener::bind(&paths.socket)?;
+    std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(0o600))?;
+    tracing::info!("{} serving on {}", build_id(), paths.socket.display());
+    let projects = Projects::new(&paths.data, &paths.home);
+    let active = Arc::new(AtomicUsize::new(0));
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let build = build_id();
+    loop {
+        let idle = tokio::time::sleep(IDLE_EXIT);
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = accepted?;
+                let (projects, active, stop, build) = (projects.clone(), active.clone(), stop_tx.clone(), build.clone());
+                active.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let (r, w) = stream.into_split();
+                    match serve::serve(r, w, projects, &build).await {
+                        Ok(ServeEnd::Shutdown) => {
+                            let _ = stop.send(true);
+                        }
+                        Ok(ServeEnd::Closed) => {}
+                        Err(e) => tracing::warn!("connection ended: {e}"),
+                    }
+                    active.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+            _ = stop_rx.changed() => {
+                tracing::info!("asked to stop");
+                break;
+            }
+            _ = idle => {
+                if projects.is_empty() && active.load(Ordering::SeqCst) == 0 {
+                    tracing::info!("idle; exiting");
+                    break;
+                }
+            }
+        }
+    }
+    projects.save_all();
+    let _ = std::fs::remove_file(&paths.socket);
+    drop(lock);
+    Ok(())
+}
+
+/// Ask a running daemon for its build; `None` when none answers.
+async fn probe(socket: &Path) -> Option<(String, UnixStream)> {
+    let stream = UnixStream::connect(socket).await.ok()?;
+    let (mut r, mut w) = stream.into_split();
+    wire::write_preamble(&mut w).await.ok()?;
+    wire::skip_to_preamble(&mut r).await.ok()?;
+    let mut reader = WireReader::new(r);
+    let mut writer = WireWriter::new(w);
+    let theirs = wire::handshake(&mut reader, &mut writer, &build_id()).await.ok()?;
+    let stream = reader.into_inner().reunite(writer.into_inner()).ok()?;
+    Some((theirs.build, stream))
+}
+
+async fn shutdown(stream: UnixStream) {
+    let (r, w) = stream.into_split();
+    let mut reader = WireReader::new(r);
+    let mut writer = WireWriter::new(w);
+    if writer
+        .send(&Message::Request {
+            id: 1,
+            request: Request::Shutdown,
+        })
+        .await
+        .is_ok()
+    {
+        let _ = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Ok(Some(m)) = reader.next().await {
+                if matches!(
+                    m,
+                    Message::Response {
+                        response: Response::Ok,
+                        ..
+                    }
+                ) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}
+
+fn spawn_daemon(paths: &DaemonPaths) -> std::io::Result<()> {
+    paths.prepare()?;
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(&paths.log)?;
+    std::process::Command::new(std::env::current_exe()?)
+        .args(["daemon", "--background"])
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()?;
+    Ok(())
+}
+
+/// `sinc daemon --bridge`: connect stdin/stdout to the daemon (starting or
+/// replacing it as needed). Returns when either side closes.
+pub async fn bridge(paths: &DaemonPaths) -> std::io::Result<()> {
+    let ours = build_id();
+    let mut started = false;
+    for _ in 0..100 {
+        match probe(&paths.socket).await {
+            Some((theirs, stream)) if theirs == ours => {
+                drop(stream);
+                let mut socket = UnixStream::connect(&paths.socket).await?;
+                let mut stdio = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
+                let _ = tokio::io::copy_bidirectional(&mut stdio, &mut socket).await;
+                return Ok(());
+            }
+            Some((theirs, stream)) => {
+                tracing::info!("replacing the running daemon ({theirs}) with {ours}");
+                shutdown(stream).await;
+            }
+            None if !started => {
+                spawn_daemon(paths)?;
+                started = true;
+            }
+            None => {}
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(std::io::Error::other(format!(
+        "the sinc daemon did not start; see {}",
+        paths.log.display()
+    )))
+}
