@@ -6,9 +6,11 @@
 //! its own remote data folder (`XDG_DATA_HOME`), set through sshd's `SetEnv`,
 //! so tests run in parallel without seeing each other.
 
+pub mod proxy;
 pub mod pty;
 pub mod sshd;
 
+pub use proxy::Proxy;
 pub use pty::Pty;
 pub use sshd::{Sshd, SshdOptions, TEST_PASSWORD};
 

@@ -153,10 +153,8 @@ impl Sshd {
                 "TMUX_TMPDIR".to_owned(),
                 this.remote_root().join("tmux").to_string_lossy().into_owned(),
             ),
-            (
-                "XDG_DATA_HOME".to_owned(),
-                this.remote_data().to_string_lossy().into_owned(),
-            ),
+            ("XDG_DATA_HOME".to_owned(), this.remote_data().to_string_lossy().into_owned()),
+            ("XDG_STATE_HOME".to_owned(), this.remote_root().join("state").to_string_lossy().into_owned()),
         ];
         env.extend(opts.set_env.iter().cloned());
         let set_env: Vec<String> = env.iter().map(|(k, v)| format!("\"{k}={v}\"")).collect();

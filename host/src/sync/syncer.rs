@@ -285,6 +285,8 @@ pub struct Syncer {
     remote_root_state: RootState,
     plans: HashMap<u64, Plan>,
     next_plan: u64,
+    /// Flushes asked for while disconnected, answered once connected.
+    queued_flushes: Vec<oneshot::Sender<Result<(), String>>>,
     problems: VecDeque<String>,
     warnings: VecDeque<String>,
 }
@@ -339,6 +341,7 @@ impl Syncer {
             remote_root_state: RootState::Ok,
             plans: HashMap::new(),
             next_plan: 1,
+            queued_flushes: Vec::new(),
             problems: VecDeque::new(),
             warnings: VecDeque::new(),
         };
@@ -535,6 +538,10 @@ impl Syncer {
             .subscribe();
         self.on_local_change().await;
         self.open_remote(client).await?;
+        for reply in std::mem::take(&mut self.queued_flushes) {
+            let r = self.flush(client).await.map_err(|e| e.to_string())?;
+            let _ = reply.send(r);
+        }
         loop {
             while let Ok(n) = notices.try_recv() {
                 self.on_notice(n);
@@ -606,6 +613,8 @@ impl Syncer {
                     }
                     Some(Command::Pause) => self.set_paused(true),
                     Some(Command::Resume { confirm }) => self.resume(confirm),
+                    // A flush waits for the connection (the caller bounds the wait).
+                    Some(Command::Flush(reply)) => self.queued_flushes.push(reply),
                     Some(other) => refuse(other, "not connected to the VPS; try again once `sinc status` says watching"),
                 },
             }
