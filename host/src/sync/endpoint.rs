@@ -249,6 +249,7 @@ impl Endpoint {
             Err(e) => return Err(e),
         };
         let skipped = std::mem::take(&mut scanner.skipped);
+        remove_stale_temp_files(&scanner.temp_files);
         let mut changed: BTreeSet<RelPath> = BTreeSet::new();
         for (p, n) in fresh.iter() {
             if self.index.get(p).map(|o| &o.entry) != Some(&n.entry) {
@@ -340,6 +341,24 @@ impl Endpoint {
         match self.index.save(&self.cfg.state_dir.join("index")) {
             Ok(()) => self.unsaved = false,
             Err(e) => tracing::warn!("could not save the index: {e}"),
+        }
+    }
+}
+
+/// Delete temporary files whose writer is gone (a transfer interrupted by a
+/// crash or `kill -9`). Their names carry the writer's process id.
+fn remove_stale_temp_files(files: &[PathBuf]) {
+    for f in files {
+        let Some(name) = f.file_name().and_then(|n| n.to_str()) else { continue };
+        let pid = name.strip_prefix(super::ignore::TEMP_PREFIX).and_then(|rest| rest.split('-').next()).and_then(|p| p.parse::<i32>().ok());
+        let alive = match pid {
+            Some(pid) if pid == std::process::id() as i32 => true,
+            Some(pid) => nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok(),
+            None => false,
+        };
+        if !alive {
+            tracing::info!("removing {} left by an interrupted transfer", f.display());
+            let _ = std::fs::remove_file(f);
         }
     }
 }
@@ -467,6 +486,21 @@ mod tests {
         let (e2, _) = ep.cursor();
         let changed: Vec<RelPath> = ep.changes_since(e2, 0).unwrap().into_iter().map(|(p, _)| p).collect();
         assert_eq!(changed, vec![p("a")]);
+    }
+
+    #[test]
+    fn temp_files_of_dead_writers_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("root/sub")).unwrap();
+        let dead = dir.path().join("root/sub/.sinc-tmp-999999999-1");
+        let mine = dir.path().join(format!("root/.sinc-tmp-{}-7", std::process::id()));
+        std::fs::write(&dead, "partial").unwrap();
+        std::fs::write(&mine, "being written").unwrap();
+        let ep = Endpoint::open(cfg(dir.path())).unwrap();
+        assert!(!dead.exists());
+        assert!(mine.exists());
+        assert!(ep.index().get(&p("sub")).is_some());
+        assert_eq!(ep.index().len(), 1, "temp files are never indexed");
     }
 
     #[test]

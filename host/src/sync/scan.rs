@@ -2,7 +2,7 @@
 //! files whose metadata did not change) and targeted rescans of the paths a
 //! watcher reported, proportional to what changed.
 
-use super::ignore::IgnoreRules;
+use super::ignore::{IgnoreRules, TEMP_PREFIX};
 use super::index::{Index, Node, Stat};
 use sinc_sync_core::{Digest, Entry, RelPath};
 use std::collections::BTreeSet;
@@ -26,6 +26,9 @@ pub struct Scanner<'a> {
     rules: &'a IgnoreRules,
     /// Paths that were skipped, with the reason (reported as warnings).
     pub skipped: Vec<Skipped>,
+    /// sinc's own temporary files met during a walk (left by an interrupted
+    /// transfer, or being written now).
+    pub temp_files: Vec<PathBuf>,
 }
 
 /// A file that kept changing while it was hashed.
@@ -34,11 +37,7 @@ const HASH_ATTEMPTS: usize = 3;
 impl<'a> Scanner<'a> {
     /// A scanner for `root` with `rules`.
     pub fn new(root: &'a Path, rules: &'a IgnoreRules) -> Scanner<'a> {
-        Scanner {
-            root,
-            rules,
-            skipped: Vec::new(),
-        }
+        Scanner { root, rules, skipped: Vec::new(), temp_files: Vec::new() }
     }
 
     fn abs(&self, rel: &RelPath) -> PathBuf {
@@ -74,6 +73,10 @@ impl<'a> Scanner<'a> {
                 self.skip(&item.path(), "the name is not valid UTF-8");
                 continue;
             };
+            if name_str.starts_with(TEMP_PREFIX) {
+                self.temp_files.push(item.path());
+                continue;
+            }
             let Ok(rel) = dir.join(name_str) else {
                 self.skip(&item.path(), "the name cannot be synced");
                 continue;
