@@ -10,11 +10,7 @@ fn main() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            let code = if e.use_stderr() {
-                ExitCode::Usage.code()
-            } else {
-                ExitCode::Success.code()
-            };
+            let code = if e.use_stderr() { ExitCode::Usage.code() } else { ExitCode::Success.code() };
             std::process::exit(code);
         }
     };
@@ -59,13 +55,7 @@ fn init_tracing(verbose: u8, quiet: bool, background: bool) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_env("SINC_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(verbose >= 2);
-    let _ = if background {
-        builder.with_ansi(false).try_init()
-    } else {
-        builder.without_time().try_init()
-    };
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(verbose >= 2);
+    let _ = if background { builder.with_ansi(false).try_init() } else { builder.without_time().try_init() };
 }

@@ -36,10 +36,7 @@ impl Dirs {
             config: xdg.config_dir().join(APP_DIR),
             data: xdg.data_dir().join(APP_DIR),
             cache: xdg.cache_dir().join(APP_DIR),
-            state: xdg
-                .state_dir()
-                .unwrap_or_else(|| xdg.home_dir().join(".local/state"))
-                .join(APP_DIR),
+            state: xdg.state_dir().unwrap_or_else(|| xdg.home_dir().join(".local/state")).join(APP_DIR),
             home: xdg.home_dir().to_path_buf(),
         })
     }

@@ -29,14 +29,8 @@ impl SessionId {
     pub fn for_path(path: &Path) -> SessionId {
         let digest = Sha256::digest(path.as_os_str().as_encoded_bytes());
         let hash6 = hex::encode(&digest[..3]);
-        let base = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        SessionId {
-            name: project_name(&base),
-            hash6,
-        }
+        let base = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        SessionId { name: project_name(&base), hash6 }
     }
 
     /// The sanitised project name part (`myproject`).
@@ -87,11 +81,7 @@ pub fn project_name(base: &str) -> String {
         collapsed.push(c);
     }
     let trimmed = collapsed.trim_matches('-');
-    if trimmed.is_empty() {
-        "project".to_owned()
-    } else {
-        trimmed.to_owned()
-    }
+    if trimmed.is_empty() { "project".to_owned() } else { trimmed.to_owned() }
 }
 
 /// The canonical absolute path of a project folder: symlinks resolved when the

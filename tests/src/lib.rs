@@ -27,11 +27,7 @@ pub fn sinc_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // Test binaries live in target/<profile>/deps, other binaries next to sinc.
     let dir = exe.parent().expect("executable folder");
-    let profile_dir = if dir.ends_with("deps") {
-        dir.parent().expect("target/<profile>")
-    } else {
-        dir
-    };
+    let profile_dir = if dir.ends_with("deps") { dir.parent().expect("target/<profile>") } else { dir };
     let bin = profile_dir.join("sinc");
     assert!(
         bin.exists(),
@@ -43,11 +39,7 @@ pub fn sinc_bin() -> PathBuf {
 
 /// Whether this process runs as root (needed for PTY sessions through sshd).
 pub fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout == b"0\n")
-        .unwrap_or(false)
+    Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false)
 }
 
 /// Skip a test that needs root, saying why.
@@ -68,10 +60,7 @@ pub fn wait_until<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Optio
         if let Some(v) = f() {
             return v;
         }
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
         std::thread::sleep(Duration::from_millis(25));
     }
 }
@@ -137,12 +126,7 @@ impl Client {
             ("LANG".into(), "C.UTF-8".into()),
             ("TERM".into(), "xterm-256color".into()),
         ];
-        Client {
-            dir,
-            home,
-            project,
-            env,
-        }
+        Client { dir, home, project, env }
     }
 
     /// Scratch space next to the client's home.
@@ -150,13 +134,17 @@ impl Client {
         self.dir.path()
     }
 
+    /// Reach `sshd` through a proxy listening on `port` (host alias, key file
+    /// and known host all follow).
+    pub fn route_through(&self, sshd: &Sshd, port: u16) {
+        let entry = sshd.ssh_config_entry("sinc-test").replace(&format!("Port {}", sshd.port), &format!("Port {port}"));
+        std::fs::write(self.home.join(".ssh/config"), entry).unwrap();
+        std::fs::write(self.known_hosts(), format!("[127.0.0.1]:{port} {}\n", sshd.host_key_line())).unwrap();
+    }
+
     /// Record sshd's host key in `~/.ssh/known_hosts` (replacing the file).
     pub fn trust(&self, sshd: &Sshd) {
-        std::fs::write(
-            self.known_hosts(),
-            format!("[127.0.0.1]:{} {}\n", sshd.port, sshd.host_key_line()),
-        )
-        .unwrap();
+        std::fs::write(self.known_hosts(), format!("[127.0.0.1]:{} {}\n", sshd.port, sshd.host_key_line())).unwrap();
     }
 
     /// `~/.ssh/known_hosts`.
@@ -191,9 +179,7 @@ impl Client {
     /// only.
     pub fn sinc(&self) -> Command {
         let mut c = Command::new(sinc_bin());
-        c.env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(&self.project);
+        c.env_clear().envs(self.env.iter().map(|(k, v)| (k, v))).current_dir(&self.project);
         c.stdin(std::process::Stdio::null());
         c
     }
@@ -206,13 +192,7 @@ impl Client {
     /// Run `sinc args…`, assert success, return stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "sinc {args:?} failed ({:?}):\n{}\n{}",
-            o.status,
-            stdout(&o),
-            stderr(&o)
-        );
+        assert!(o.status.success(), "sinc {args:?} failed ({:?}):\n{}\n{}", o.status, stdout(&o), stderr(&o));
         stdout(&o)
     }
 
@@ -222,6 +202,26 @@ impl Client {
         all.push("--json");
         let out = self.ok(&all);
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("bad JSON from sinc {args:?}: {e}\n{out}"))
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // Background processes started for this client (keepers) run in its
+        // project folder: stop them with it.
+        let root = self.dir.path().to_path_buf();
+        if let Ok(procs) = std::fs::read_dir("/proc") {
+            for p in procs.flatten() {
+                let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                    continue;
+                };
+                if std::fs::read_link(p.path().join("cwd")).is_ok_and(|cwd| cwd.starts_with(&root))
+                    && pid != std::process::id()
+                {
+                    let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+                }
+            }
+        }
     }
 }
 

@@ -13,6 +13,8 @@ struct Shared {
     to_server: AtomicU64,
     to_client: AtomicU64,
     paused: AtomicBool,
+    /// Bytes per second per direction (0: unlimited).
+    rate: AtomicU64,
     conns: Mutex<Vec<TcpStream>>,
 }
 
@@ -38,6 +40,10 @@ fn pump(mut from: TcpStream, mut to: TcpStream, count: &AtomicU64, shared: &Shar
             break;
         }
         count.fetch_add(n as u64, Ordering::Relaxed);
+        let rate = shared.rate.load(Ordering::Relaxed);
+        if rate > 0 {
+            std::thread::sleep(Duration::from_secs_f64(n as f64 / rate as f64));
+        }
     }
     let _ = to.shutdown(Shutdown::Write);
 }
@@ -52,7 +58,9 @@ impl Proxy {
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
-                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else { continue };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
                 let _ = client.set_nodelay(true);
                 let _ = server.set_nodelay(true);
                 if let Ok(mut conns) = s.conns.lock() {
@@ -76,6 +84,11 @@ impl Proxy {
     /// Bytes sent by the server so far.
     pub fn to_client(&self) -> u64 {
         self.shared.to_client.load(Ordering::Relaxed)
+    }
+
+    /// Limit each direction to `bytes_per_second` (0: no limit).
+    pub fn throttle(&self, bytes_per_second: u64) {
+        self.shared.rate.store(bytes_per_second, Ordering::Relaxed);
     }
 
     /// Stop forwarding (the connections stay open, like a silent network).

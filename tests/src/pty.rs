@@ -28,11 +28,7 @@ impl Pty {
     pub fn spawn_sized(client: &Client, args: &[&str], cols: u16, rows: u16) -> Pty {
         let dir = tempfile::Builder::new().prefix("sinc-pty-").tempdir().unwrap();
         let socket = dir.path().join("driver.sock");
-        let env: Vec<String> = client
-            .env()
-            .iter()
-            .map(|(k, v)| sh_quote(&format!("{k}={v}")))
-            .collect();
+        let env: Vec<String> = client.env().iter().map(|(k, v)| sh_quote(&format!("{k}={v}"))).collect();
         let argv: Vec<String> = args.iter().map(|a| sh_quote(a)).collect();
         let script = format!(
             "cd {} && before=$(stty -g) && env -i {} {} {}; code=$?; [ \"$before\" = \"$(stty -g)\" ] && echo TTY_RESTORED; echo SINC_EXIT=$code; sleep 3600",
@@ -58,21 +54,12 @@ impl Pty {
             "-c",
             &script,
         ]);
-        assert!(
-            out.status.success(),
-            "driver tmux failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "driver tmux failed: {}", String::from_utf8_lossy(&out.stderr));
         pty
     }
 
     fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .unwrap()
+        Command::new("tmux").arg("-S").arg(&self.socket).args(args).output().unwrap()
     }
 
     /// The visible screen.
@@ -96,10 +83,7 @@ impl Pty {
         }));
         match found {
             Ok(screen) => screen,
-            Err(_) => panic!(
-                "screen never showed {needle:?} within {timeout:?}; it shows:\n{}",
-                self.screen()
-            ),
+            Err(_) => panic!("screen never showed {needle:?} within {timeout:?}; it shows:\n{}", self.screen()),
         }
     }
 
@@ -117,15 +101,7 @@ impl Pty {
 
     /// Resize the terminal.
     pub fn resize(&self, cols: u16, rows: u16) {
-        self.tmux(&[
-            "resize-window",
-            "-t",
-            "drv",
-            "-x",
-            &cols.to_string(),
-            "-y",
-            &rows.to_string(),
-        ]);
+        self.tmux(&["resize-window", "-t", "drv", "-x", &cols.to_string(), "-y", &rows.to_string()]);
     }
 
     /// Whether the terminal settings after sinc exited equal those before

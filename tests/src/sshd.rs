@@ -38,11 +38,7 @@ pub struct Sshd {
 
 fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     out
 }
 
@@ -55,19 +51,12 @@ fn id_of(user: &str, flag: &str) -> u32 {
 /// the current user.
 fn test_user() -> String {
     if !crate::is_root() {
-        return String::from_utf8_lossy(&run(Command::new("id").arg("-un")).stdout)
-            .trim()
-            .to_owned();
+        return String::from_utf8_lossy(&run(Command::new("id").arg("-un")).stdout).trim().to_owned();
     }
     let lock = File::create(std::env::temp_dir().join("sinc-test-user.lock")).unwrap();
     lock.lock().unwrap();
-    let exists = Command::new("id")
-        .arg(TEST_USER)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap()
-        .success();
+    let exists =
+        Command::new("id").arg(TEST_USER).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap().success();
     if !exists {
         run(Command::new("useradd").args(["--create-home", "--shell", "/bin/sh", TEST_USER]));
     }
@@ -85,17 +74,11 @@ fn test_user() -> String {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn keygen(path: &Path) {
-    run(Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "sinc-test", "-f"])
-        .arg(path));
+    run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "sinc-test", "-f"]).arg(path));
 }
 
 impl Sshd {
@@ -107,10 +90,7 @@ impl Sshd {
     /// Start with extra settings.
     pub fn start_with(opts: SshdOptions) -> Sshd {
         let sshd = Path::new("/usr/sbin/sshd");
-        assert!(
-            sshd.exists(),
-            "/usr/sbin/sshd is missing: install openssh-server (scripts/test does)"
-        );
+        assert!(sshd.exists(), "/usr/sbin/sshd is missing: install openssh-server (scripts/test does)");
         let user = test_user();
         let (uid, gid) = (id_of(&user, "-u"), id_of(&user, "-g"));
         let dir = tempfile::Builder::new().prefix("sinc-sshd-").tempdir().unwrap();
@@ -126,22 +106,8 @@ impl Sshd {
             std::fs::create_dir_all("/run/sshd").unwrap();
         }
 
-        let mut this = Sshd {
-            dir,
-            port: 0,
-            user,
-            uid,
-            gid,
-            child: Command::new("true").spawn().unwrap(),
-        };
-        for sub in [
-            "remote",
-            "remote/tmux",
-            "remote/data",
-            "remote/state",
-            "remote/work",
-            "remote/bin",
-        ] {
+        let mut this = Sshd { dir, port: 0, user, uid, gid, child: Command::new("true").spawn().unwrap() };
+        for sub in ["remote", "remote/tmux", "remote/data", "remote/state", "remote/work", "remote/bin"] {
             let p = this.dir.path().join(sub);
             std::fs::create_dir_all(&p).unwrap();
             this.chown(&p);
@@ -149,10 +115,7 @@ impl Sshd {
         crate::set_mode(&this.dir.path().join("remote/tmux"), 0o700);
 
         let mut env = vec![
-            (
-                "TMUX_TMPDIR".to_owned(),
-                this.remote_root().join("tmux").to_string_lossy().into_owned(),
-            ),
+            ("TMUX_TMPDIR".to_owned(), this.remote_root().join("tmux").to_string_lossy().into_owned()),
             ("XDG_DATA_HOME".to_owned(), this.remote_data().to_string_lossy().into_owned()),
             ("XDG_STATE_HOME".to_owned(), this.remote_root().join("state").to_string_lossy().into_owned()),
         ];
@@ -271,18 +234,14 @@ impl Drop for Sshd {
     fn drop(&mut self) {
         let _ = self.tmux(&["kill-server"]);
         // The sync daemon (started through this sshd) exits with its socket gone.
-        let _ = Command::new("pkill")
-            .args(["-f", &format!("{}/", self.remote_data().display())])
-            .status();
+        let _ = Command::new("pkill").args(["-f", &format!("{}/", self.remote_data().display())]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
         // Sessions' leftover processes (exec channels without a PTY are not
         // hung up by sshd) belong to the login user; only kill them when the
         // user is ours alone.
         if self.user == TEST_USER {
-            let _ = Command::new("pkill")
-                .args(["-u", TEST_USER, "-f", &self.dir.path().to_string_lossy()])
-                .status();
+            let _ = Command::new("pkill").args(["-u", TEST_USER, "-f", &self.dir.path().to_string_lossy()]).status();
         }
     }
 }

@@ -30,15 +30,8 @@ fn create_type_detach_and_reattach() {
     // The tmux prefix detaches; sinc returns 0 and restores the terminal.
     pty.keys(&["C-b", "d"]);
     assert_eq!(pty.exit_code(T), 0, "{}", pty.screen());
-    assert!(
-        pty.terminal_restored(),
-        "terminal modes not restored:\n{}",
-        pty.screen()
-    );
-    assert!(
-        stdout(&sshd.tmux(&["ls"])).contains("sinc-demo-app-"),
-        "session must survive the detach"
-    );
+    assert!(pty.terminal_restored(), "terminal modes not restored:\n{}", pty.screen());
+    assert!(stdout(&sshd.tmux(&["ls"])).contains("sinc-demo-app-"), "session must survive the detach");
 
     // -r re-attaches: the earlier output is on the restored screen.
     let again = Pty::spawn(&client, &["-r"]);
@@ -64,10 +57,7 @@ fn reattach_without_a_session_is_a_usage_error() {
     let pty = Pty::spawn(&client, &["-r"]);
     assert_eq!(pty.exit_code(T), 2);
     let screen = pty.screen();
-    assert!(
-        screen.contains("has no session") && screen.contains("sinc start"),
-        "{screen}"
-    );
+    assert!(screen.contains("has no session") && screen.contains("sinc start"), "{screen}");
     assert!(pty.terminal_restored());
 }
 
@@ -78,11 +68,8 @@ fn window_size_changes_are_forwarded() {
     let client = Client::new(&sshd, &echo_agent(&sshd));
     let pty = Pty::spawn_sized(&client, &[], 100, 30);
     pty.wait_for("agent ready", T);
-    let size = || {
-        stdout(&sshd.tmux(&["list-windows", "-a", "-F", "#{window_width}x#{window_height}"]))
-            .trim()
-            .to_owned()
-    };
+    let size =
+        || stdout(&sshd.tmux(&["list-windows", "-a", "-F", "#{window_width}x#{window_height}"])).trim().to_owned();
     // tmux keeps one row for its status line.
     wait_until(T, "initial size 100x29", || (size() == "100x29").then_some(()));
     pty.resize(120, 40);
@@ -97,17 +84,10 @@ fn sigterm_ends_the_attach_and_restores_the_terminal() {
     let pty = Pty::spawn(&client, &[]);
     pty.wait_for("agent ready", T);
     let pid = pty.sinc_pid();
-    std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status()
-        .unwrap();
+    std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
     assert_eq!(pty.exit_code(T), 143);
     assert!(pty.terminal_restored(), "{}", pty.screen());
-    assert!(
-        stdout(&sshd.tmux(&["ls"])).contains("sinc-demo-app-"),
-        "the remote session outlives the client"
-    );
+    assert!(stdout(&sshd.tmux(&["ls"])).contains("sinc-demo-app-"), "the remote session outlives the client");
 }
 
 #[test]
@@ -116,11 +96,7 @@ fn attach_without_a_terminal_is_refused() {
     let client = Client::new(&sshd, "true");
     let out = client.run(&[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        sinc_tests::stderr(&out).contains("needs a terminal"),
-        "{}",
-        sinc_tests::stderr(&out)
-    );
+    assert!(sinc_tests::stderr(&out).contains("needs a terminal"), "{}", sinc_tests::stderr(&out));
 }
 
 #[test]

@@ -34,22 +34,11 @@ fn config_precedence_and_sources() {
         "default_profile = \"work\"\nagent = \"file-agent\"\n[vps]\nhost = \"file-host\"\nuser = \"file-user\"\nport = 2201\n\
          [profiles.work.vps]\nhost = \"profile-host\"\nuser = \"profile-user\"\n",
     );
-    std::fs::write(
-        client.project.join(".sinc.toml"),
-        "agent = \"project-agent\"\n[vps]\nuser = \"project-user\"\n",
-    )
-    .unwrap();
+    std::fs::write(client.project.join(".sinc.toml"), "agent = \"project-agent\"\n[vps]\nuser = \"project-user\"\n")
+        .unwrap();
     client.set_env("SINC_USER", "env-user");
     let j = client.json(&["config", "show", "--accept-new-host"]);
-    let get = |key: &str| {
-        j["values"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|v| v["key"] == key)
-            .unwrap()
-            .clone()
-    };
+    let get = |key: &str| j["values"].as_array().unwrap().iter().find(|v| v["key"] == key).unwrap().clone();
     assert_eq!(get("vps.port")["value"], 2201);
     assert!(get("vps.port")["source"].as_str().unwrap().ends_with("config.toml"));
     assert_eq!(get("vps.host")["value"], "profile-host");
@@ -85,17 +74,11 @@ fn every_config_error_exits_78_with_a_location() {
 
     client.write_config("[vps]\nhost = \"a\"\nport = \"twenty-two\"\n");
     let e = config_error(&client, &["config", "show"]);
-    assert!(
-        e.contains(&file) && e.contains("line 3, column 8") && e.contains("(vps.port)"),
-        "{e}"
-    );
+    assert!(e.contains(&file) && e.contains("line 3, column 8") && e.contains("(vps.port)"), "{e}");
 
     client.write_config("[vps]\nhots = \"a\"\n");
     let e = config_error(&client, &["start"]);
-    assert!(
-        e.contains("line 2, column 1") && e.contains("unknown field `hots`"),
-        "{e}"
-    );
+    assert!(e.contains("line 2, column 1") && e.contains("unknown field `hots`"), "{e}");
 
     client.write_config("[vps\nhost = 1\n");
     let e = config_error(&client, &["list"]);
@@ -103,10 +86,7 @@ fn every_config_error_exits_78_with_a_location() {
 
     client.write_config("[ssh]\nconnect_timeout = 0\n");
     let e = config_error(&client, &["config", "show"]);
-    assert!(
-        e.contains("(ssh.connect_timeout)") && e.contains("from 1 to 86400"),
-        "{e}"
-    );
+    assert!(e.contains("(ssh.connect_timeout)") && e.contains("from 1 to 86400"), "{e}");
 
     client.write_config("[sync]\nmode = \"sideways\"\n");
     let e = config_error(&client, &["config", "show"]);
@@ -118,10 +98,7 @@ fn every_config_error_exits_78_with_a_location() {
     client.write_config("[vps]\nhost = \"h\"\n");
     std::fs::write(client.project.join(".sinc.toml"), "[vps]\nport = 99999\n").unwrap();
     let e = config_error(&client, &["config", "show"]);
-    assert!(
-        e.contains(".sinc.toml") && e.contains("line 2") && e.contains("65535"),
-        "{e}"
-    );
+    assert!(e.contains(".sinc.toml") && e.contains("line 2") && e.contains("65535"), "{e}");
     std::fs::remove_file(client.project.join(".sinc.toml")).unwrap();
 
     client.set_env("SINC_PORT", "abc");
@@ -162,9 +139,8 @@ fn setup_writes_a_private_config_and_edits_it_in_place() {
     assert_eq!(out.status.code(), Some(2), "no --yes and no terminal: {}", stderr(&out));
     assert!(!client.config_file().exists());
 
-    let shown = client.ok(&[
-        "setup", "--host", "myvps", "--agent", "opencode", "--user", "dev", "--port", "2222", "--yes",
-    ]);
+    let shown =
+        client.ok(&["setup", "--host", "myvps", "--agent", "opencode", "--user", "dev", "--port", "2222", "--yes"]);
     assert!(shown.contains("host = \"myvps\""), "{shown}");
     let mode = std::fs::metadata(client.config_file()).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
@@ -181,9 +157,7 @@ fn setup_writes_a_private_config_and_edits_it_in_place() {
     let out = client.run(&["setup", "--port", "0", "--yes"]);
     assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
     assert!(
-        std::fs::read_to_string(client.config_file())
-            .unwrap()
-            .contains("port = 2222"),
+        std::fs::read_to_string(client.config_file()).unwrap().contains("port = 2222"),
         "a bad value is never written"
     );
 
@@ -213,10 +187,7 @@ fn legacy_config_json_is_imported_on_first_run() {
     assert!(err.contains("connection.protocols"), "skipped keys are reported: {err}");
     assert!(stdout(&out).contains("old-box"));
     let text = std::fs::read_to_string(client.config_file()).unwrap();
-    assert!(
-        text.contains("mode = \"two-way-resolved\"") && text.contains("\"dist\""),
-        "{text}"
-    );
+    assert!(text.contains("mode = \"two-way-resolved\"") && text.contains("\"dist\""), "{text}");
     // Only once.
     assert!(!stderr(&client.run(&["config", "show"])).contains("Imported"));
 }

@@ -29,22 +29,10 @@ fn key_from_ssh_agent() {
     std::fs::remove_file(client.home.join(".ssh/id_ed25519.pub")).unwrap();
     let socket = client.scratch().join("agent.sock");
     let _agent = KillOnDrop(
-        Command::new("ssh-agent")
-            .arg("-D")
-            .arg("-a")
-            .arg(&socket)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
+        Command::new("ssh-agent").arg("-D").arg("-a").arg(&socket).stdout(std::process::Stdio::null()).spawn().unwrap(),
     );
-    sinc_tests::wait_until(Duration::from_secs(5), "ssh-agent socket", || {
-        socket.exists().then_some(())
-    });
-    let added = Command::new("ssh-add")
-        .arg(&key)
-        .env("SSH_AUTH_SOCK", &socket)
-        .output()
-        .unwrap();
+    sinc_tests::wait_until(Duration::from_secs(5), "ssh-agent socket", || socket.exists().then_some(()));
+    let added = Command::new("ssh-add").arg(&key).env("SSH_AUTH_SOCK", &socket).output().unwrap();
     assert!(added.status.success(), "{}", stderr(&added));
 
     let denied = exec_true(&client);
@@ -63,20 +51,13 @@ fn auth_denied_lists_what_was_tried() {
     let sshd = Sshd::start();
     let client = Client::new(&sshd, "true");
     let other = client.scratch().join("other");
-    Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&other)
-        .status()
-        .unwrap();
+    Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&other).status().unwrap();
     std::fs::copy(&other, client.home.join(".ssh/id_ed25519")).unwrap();
     std::fs::copy(other.with_extension("pub"), client.home.join(".ssh/id_ed25519.pub")).unwrap();
     let out = exec_true(&client);
     assert_eq!(out.status.code(), Some(76));
     let err = stderr(&out);
-    assert!(
-        err.contains("permission denied for") && err.contains("id_ed25519") && err.contains("publickey"),
-        "{err}"
-    );
+    assert!(err.contains("permission denied for") && err.contains("id_ed25519") && err.contains("publickey"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "one clear line: {err}");
 }
 
@@ -86,20 +67,13 @@ fn encrypted_key_without_a_terminal_is_reported() {
     let client = Client::new(&sshd, "true");
     let key = client.home.join(".ssh/id_ed25519");
     std::fs::copy(sshd.client_key(), &key).unwrap();
-    let st = Command::new("ssh-keygen")
-        .args(["-q", "-p", "-N", "secret-pass", "-P", "", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
+    let st =
+        Command::new("ssh-keygen").args(["-q", "-p", "-N", "secret-pass", "-P", "", "-f"]).arg(&key).status().unwrap();
     assert!(st.success());
     std::fs::remove_file(client.home.join(".ssh/id_ed25519.pub")).unwrap();
     let out = exec_true(&client);
     assert_eq!(out.status.code(), Some(76));
-    assert!(
-        stderr(&out).contains("encrypted; no terminal to ask for its passphrase"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("encrypted; no terminal to ask for its passphrase"), "{}", stderr(&out));
     assert!(!stderr(&out).contains("secret-pass"));
 }
 
@@ -120,10 +94,7 @@ fn unknown_host_is_refused_without_a_terminal_and_accept_new_records_it() {
     let out = client.run(&["exec", "--accept-new-host", "--", "true"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let recorded = std::fs::read_to_string(client.known_hosts()).unwrap();
-    assert!(
-        recorded.contains(&format!("[127.0.0.1]:{} ssh-ed25519 ", sshd.port)),
-        "{recorded}"
-    );
+    assert!(recorded.contains(&format!("[127.0.0.1]:{} ssh-ed25519 ", sshd.port)), "{recorded}");
     // Now known: no flag needed.
     assert!(exec_true(&client).status.success());
 }
@@ -132,18 +103,9 @@ fn unknown_host_is_refused_without_a_terminal_and_accept_new_records_it() {
 fn hashed_known_hosts_entries_are_understood() {
     let sshd = Sshd::start();
     let client = Client::new(&sshd, "true");
-    let st = Command::new("ssh-keygen")
-        .arg("-H")
-        .arg("-f")
-        .arg(client.known_hosts())
-        .output()
-        .unwrap();
+    let st = Command::new("ssh-keygen").arg("-H").arg("-f").arg(client.known_hosts()).output().unwrap();
     assert!(st.status.success());
-    assert!(
-        std::fs::read_to_string(client.known_hosts())
-            .unwrap()
-            .starts_with("|1|")
-    );
+    assert!(std::fs::read_to_string(client.known_hosts()).unwrap().starts_with("|1|"));
     let out = exec_true(&client);
     assert!(out.status.success(), "{}", stderr(&out));
 }
@@ -153,38 +115,23 @@ fn changed_host_key_is_refused_loudly() {
     let sshd = Sshd::start();
     let client = Client::new(&sshd, "true");
     let other = client.scratch().join("impostor");
-    Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&other)
-        .status()
-        .unwrap();
+    Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&other).status().unwrap();
     let impostor = std::fs::read_to_string(other.with_extension("pub")).unwrap();
     let key: Vec<&str> = impostor.split_whitespace().take(2).collect();
-    std::fs::write(
-        client.known_hosts(),
-        format!("[127.0.0.1]:{} {}\n", sshd.port, key.join(" ")),
-    )
-    .unwrap();
+    std::fs::write(client.known_hosts(), format!("[127.0.0.1]:{} {}\n", sshd.port, key.join(" "))).unwrap();
     // Even --accept-new-host never accepts a changed key.
     let out = client.run(&["exec", "--accept-new-host", "--", "true"]);
     assert_eq!(out.status.code(), Some(76));
     let err = stderr(&out);
     assert!(err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"), "{err}");
-    assert!(
-        err.contains(&format!("{}:1", client.known_hosts().display())),
-        "names the offending line: {err}"
-    );
+    assert!(err.contains(&format!("{}:1", client.known_hosts().display())), "names the offending line: {err}");
     assert!(err.contains("ssh-keygen -R"), "{err}");
 }
 
 #[test]
 fn refused_port_fails_at_once() {
     let client = Client::bare();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     client.write_config(&format!("[vps]\nhost = \"127.0.0.1\"\nport = {port}\n"));
     let start = Instant::now();
     let out = exec_true(&client);
@@ -205,17 +152,12 @@ fn silent_server_times_out_within_connect_timeout() {
         }
     });
     let client = Client::bare();
-    client.write_config(&format!(
-        "[vps]\nhost = \"127.0.0.1\"\nport = {port}\n[ssh]\nconnect_timeout = 2\n"
-    ));
+    client.write_config(&format!("[vps]\nhost = \"127.0.0.1\"\nport = {port}\n[ssh]\nconnect_timeout = 2\n"));
     let start = Instant::now();
     let out = exec_true(&client);
     let took = start.elapsed();
     assert_eq!(out.status.code(), Some(76));
-    assert!(
-        took >= Duration::from_secs(2) && took < Duration::from_secs(5),
-        "took {took:?}"
-    );
+    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(5), "took {took:?}");
     assert!(stderr(&out).contains("timed out after 2s"), "{}", stderr(&out));
 }
 
@@ -225,19 +167,13 @@ fn unresolvable_host_name() {
     client.write_config("[vps]\nhost = \"no-such-host.invalid\"\n");
     let out = exec_true(&client);
     assert_eq!(out.status.code(), Some(76));
-    assert!(
-        stderr(&out).contains("could not resolve host name no-such-host.invalid"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("could not resolve host name no-such-host.invalid"), "{}", stderr(&out));
 }
 
 #[test]
 fn proxy_jump_through_a_bastion() {
-    let bastion = Sshd::start_with(SshdOptions {
-        extra_config: vec!["LogLevel DEBUG1".into()],
-        ..SshdOptions::default()
-    });
+    let bastion =
+        Sshd::start_with(SshdOptions { extra_config: vec!["LogLevel DEBUG1".into()], ..SshdOptions::default() });
     let target = Sshd::start();
     let client = Client::new(&target, "true");
     // Both servers accept their own client key; give the bastion's to the jump hop.
@@ -263,9 +199,5 @@ fn proxy_jump_through_a_bastion() {
     assert!(out.status.success(), "{}", stderr(&out));
     // The bastion forwarded the connection to the target.
     let forwarded = format!("target 127.0.0.1 port {}", target.port);
-    assert!(
-        bastion.log().contains(&forwarded),
-        "bastion log lacks {forwarded:?}:\n{}",
-        bastion.log()
-    );
+    assert!(bastion.log().contains(&forwarded), "bastion log lacks {forwarded:?}:\n{}", bastion.log());
 }

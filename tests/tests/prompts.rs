@@ -14,10 +14,7 @@ fn unknown_host_is_confirmed_on_the_terminal() {
 
     let declined = Pty::spawn(&client, &["exec", "--", "echo", "connected-ok"]);
     let screen = declined.wait_for("(yes/no)", T);
-    assert!(
-        screen.contains("can't be established") && screen.contains("SHA256:"),
-        "{screen}"
-    );
+    assert!(screen.contains("can't be established") && screen.contains("SHA256:"), "{screen}");
     declined.type_text("no");
     declined.keys(&["Enter"]);
     assert_eq!(declined.exit_code(T), 76);
@@ -29,11 +26,7 @@ fn unknown_host_is_confirmed_on_the_terminal() {
     accepted.keys(&["Enter"]);
     assert_eq!(accepted.exit_code(T), 0, "{}", accepted.screen());
     assert!(accepted.screen().contains("connected-ok"));
-    assert!(
-        std::fs::read_to_string(client.known_hosts())
-            .unwrap()
-            .contains(&format!("[127.0.0.1]:{}", sshd.port))
-    );
+    assert!(std::fs::read_to_string(client.known_hosts()).unwrap().contains(&format!("[127.0.0.1]:{}", sshd.port)));
 }
 
 #[test]
@@ -58,10 +51,7 @@ fn encrypted_key_asks_for_its_passphrase() {
     assert_eq!(pty.exit_code(T), 0, "{}", pty.screen());
     let screen = pty.screen();
     assert!(screen.contains("connected-ok"));
-    assert!(
-        !screen.contains("open sesame") && !screen.contains("wrong"),
-        "passphrases are not echoed:\n{screen}"
-    );
+    assert!(!screen.contains("open sesame") && !screen.contains("wrong"), "passphrases are not echoed:\n{screen}");
 }
 
 #[test]
@@ -85,9 +75,5 @@ fn password_login_on_a_terminal() {
     // Without a terminal there is nobody to ask: auth fails with the methods.
     let out = client.run(&["exec", "--", "true"]);
     assert_eq!(out.status.code(), Some(76));
-    assert!(
-        sinc_tests::stderr(&out).contains("password"),
-        "{}",
-        sinc_tests::stderr(&out)
-    );
+    assert!(sinc_tests::stderr(&out).contains("password"), "{}", sinc_tests::stderr(&out));
 }

@@ -60,10 +60,8 @@ fn bulk_output_and_input_cross_many_rekeys() {
 fn idle_terminal_survives_time_based_rekeys() {
     require_root!();
     let sshd = rekeying_sshd();
-    let agent = sshd.remote_script(
-        "echo-agent",
-        "#!/bin/sh\necho ready\nwhile IFS= read -r l; do echo \"got: $l\"; done\n",
-    );
+    let agent =
+        sshd.remote_script("echo-agent", "#!/bin/sh\necho ready\nwhile IFS= read -r l; do echo \"got: $l\"; done\n");
     let client = Client::new(&sshd, &agent.to_string_lossy());
     let pty = Pty::spawn(&client, &[]);
     pty.wait_for("ready", Duration::from_secs(20));

@@ -19,10 +19,7 @@ fn start_uploads_this_exact_build_once() {
     let bin_dir = sshd.remote_data().join("sincronizado/bin");
     assert!(path.starts_with(&bin_dir.to_string_lossy().to_string()), "{path}");
     assert_eq!(sha256(Path::new(&path)), sha256(&sinc_tests::sinc_bin()));
-    assert_eq!(
-        std::fs::read_link(bin_dir.join("sinc")).unwrap(),
-        Path::new(&path).file_name().unwrap()
-    );
+    assert_eq!(std::fs::read_link(bin_dir.join("sinc")).unwrap(), Path::new(&path).file_name().unwrap());
     let leftovers: Vec<_> = std::fs::read_dir(&bin_dir)
         .unwrap()
         .filter_map(Result::ok)
@@ -32,10 +29,7 @@ fn start_uploads_this_exact_build_once() {
 
     // It runs there.
     let version = client.ok(&["exec", "--", &bin_dir.join("sinc").to_string_lossy(), "--version"]);
-    assert_eq!(
-        version.trim(),
-        format!("sinc {}", client.ok(&["-V"]).trim().trim_start_matches("sinc "))
-    );
+    assert_eq!(version.trim(), format!("sinc {}", client.ok(&["-V"]).trim().trim_start_matches("sinc ")));
 
     let second = client.json(&["start"]);
     assert_eq!(second["remote_binary"]["uploaded"], false);
@@ -64,10 +58,7 @@ fn missing_tmux_is_exit_69_with_the_install_command() {
     let scratch = tempfile::tempdir().unwrap();
     sinc_tests::set_mode(scratch.path(), 0o755);
     let path = path_without(&scratch.path().join("bin"), "tmux", &[]);
-    let sshd = Sshd::start_with(SshdOptions {
-        set_env: vec![("PATH".into(), path)],
-        ..SshdOptions::default()
-    });
+    let sshd = Sshd::start_with(SshdOptions { set_env: vec![("PATH".into(), path)], ..SshdOptions::default() });
     let client = Client::new(&sshd, "true");
     let out = client.run(&["start"]);
     assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
@@ -86,15 +77,8 @@ fn missing_agent_is_exit_69() {
     let client = Client::new(&sshd, "no-such-agent-xyz --yolo");
     let out = client.run(&["start"]);
     assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("`no-such-agent-xyz` is not on the remote PATH"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(
-        !stdout(&sshd.tmux(&["ls"])).contains("sinc-"),
-        "no session is left behind"
-    );
+    assert!(stderr(&out).contains("`no-such-agent-xyz` is not on the remote PATH"), "{}", stderr(&out));
+    assert!(!stdout(&sshd.tmux(&["ls"])).contains("sinc-"), "no session is left behind");
 }
 
 #[test]
@@ -104,25 +88,18 @@ fn other_platform_without_a_matching_binary_is_reported() {
     let path = path_without(
         &scratch.path().join("bin"),
         "",
-        &[(
-            "uname",
-            "#!/bin/sh\ncase \"$1\" in -s) echo Linux;; -m) echo riscv64;; *) echo Linux;; esac\n",
-        )],
+        &[("uname", "#!/bin/sh\ncase \"$1\" in -s) echo Linux;; -m) echo riscv64;; *) echo Linux;; esac\n")],
     );
-    let sshd = Sshd::start_with(SshdOptions {
-        set_env: vec![("PATH".into(), path)],
-        ..SshdOptions::default()
-    });
-    let client = Client::new(&sshd, "sleep 600");
+    let sshd = Sshd::start_with(SshdOptions { set_env: vec![("PATH".into(), path)], ..SshdOptions::default() });
+    let mut client = Client::new(&sshd, "sleep 600");
+    // Sessions only: a fake remote binary cannot sync.
+    client.set_env("SINC_SYNC_MODE", "none");
     let j = client.json(&["start"]);
     let err = j["remote_binary"]["error"].as_str().unwrap_or_default();
     assert!(err.contains("riscv64") && err.contains("install sinc"), "{j}");
     assert!(
         !sshd.remote_data().join("sincronizado/bin").exists()
-            || std::fs::read_dir(sshd.remote_data().join("sincronizado/bin"))
-                .unwrap()
-                .count()
-                == 0
+            || std::fs::read_dir(sshd.remote_data().join("sincronizado/bin")).unwrap().count() == 0
     );
 
     // A build of the same version installed by hand is accepted.
@@ -131,9 +108,5 @@ fn other_platform_without_a_matching_binary_is_reported() {
     let version = client.ok(&["-V"]);
     sinc_tests::write_script(&bin.join("sinc"), &format!("#!/bin/sh\necho '{}'\n", version.trim()));
     let j = client.json(&["start"]);
-    assert_eq!(
-        j["remote_binary"]["path"],
-        bin.join("sinc").to_string_lossy().as_ref(),
-        "{j}"
-    );
+    assert_eq!(j["remote_binary"]["path"], bin.join("sinc").to_string_lossy().as_ref(), "{j}");
 }

@@ -28,21 +28,16 @@ fn start_is_idempotent_and_list_shows_the_session() {
     assert!(remote_dir.is_dir(), "remote folder {remote_dir:?} was not created");
     let ready = format!("agent ready in {} id={id} project=demo-app", remote_dir.display());
     let screen = || stdout(&sshd.tmux(&["capture-pane", "-p", "-J", "-t", &format!("={id}:")]));
-    wait_until(
-        Duration::from_secs(10),
-        &format!("the agent's banner {ready:?} (screen: {:?})", screen()),
-        || screen().contains(&ready).then_some(()),
-    );
+    wait_until(Duration::from_secs(10), &format!("the agent's banner {ready:?} (screen: {:?})", screen()), || {
+        screen().contains(&ready).then_some(())
+    });
 
     let list = client.json(&["list"]);
     let sessions = list.as_array().unwrap();
     assert_eq!(sessions.len(), 1, "{list}");
     let s = &sessions[0];
     assert_eq!(s["id"], id.as_str());
-    assert_eq!(
-        s["local_path"],
-        client.project.canonicalize().unwrap().to_string_lossy().as_ref()
-    );
+    assert_eq!(s["local_path"], client.project.canonicalize().unwrap().to_string_lossy().as_ref());
     assert_eq!(s["remote_path"], remote_dir.to_string_lossy().as_ref());
     assert_eq!(s["attached_clients"], 0);
     assert_eq!(s["current_project"], true);
@@ -108,11 +103,7 @@ fn kill_accepts_a_prefix_and_unknown_ids_fail_with_the_list() {
 
     let out = client.run(&["kill", "sinc-nothing"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains(&id),
-        "unknown id should list the sessions: {}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains(&id), "unknown id should list the sessions: {}", stderr(&out));
 
     let killed = client.json(&["kill", "demo-app"]);
     assert_eq!(killed["killed"], id.as_str());

@@ -132,7 +132,12 @@ fn concurrent_edits_in_resolved_mode_keep_the_remote_loser() {
     assert_eq!(conflicts[0]["path"], "f.txt", "{conflicts}");
     assert_eq!(conflicts[0]["winner"], "local");
     let versions = f.client.json(&["restore", "f.txt", "--list"]);
-    let loser = versions.as_array().unwrap().iter().find(|v| v["item"]["reason"] == "conflict-loser").expect("the remote loser is kept");
+    let loser = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["item"]["reason"] == "conflict-loser")
+        .expect("the remote loser is kept");
     assert_eq!(loser["side"], "Remote");
     // Bring the agent's version back: it becomes current on both sides.
     let n = loser["number"].as_u64().unwrap().to_string();
@@ -212,7 +217,11 @@ fn symlinks_exec_bits_and_empty_folders() {
     assert!(warnings.contains("outside") && warnings.contains("points outside"), "{warnings}");
     std::fs::set_permissions(f.client.project.join("bin/run.sh"), std::fs::Permissions::from_mode(0o644)).unwrap();
     f.client.ok(&["flush"]);
-    assert_eq!(std::fs::metadata(f.remote.join("bin/run.sh")).unwrap().permissions().mode() & 0o111, 0, "exec bit cleared remotely");
+    assert_eq!(
+        std::fs::metadata(f.remote.join("bin/run.sh")).unwrap().permissions().mode() & 0o111,
+        0,
+        "exec bit cleared remotely"
+    );
 }
 
 #[test]
@@ -267,7 +276,10 @@ fn push_and_pull_show_a_summary_and_need_confirmation() {
     assert_eq!(done["applied"], 2, "{done}");
     assert!(!f.remote.join("extra.txt").exists());
     assert_eq!(read(&f.remote, "keep.txt").as_deref(), Some("local\n"));
-    assert!(f.client.json(&["restore", "extra.txt", "--list"]).as_array().unwrap().len() == 1, "the deleted file is kept");
+    assert!(
+        f.client.json(&["restore", "extra.txt", "--list"]).as_array().unwrap().len() == 1,
+        "the deleted file is kept"
+    );
 
     f.remote_write("from-vps.txt", "new\n");
     std::thread::sleep(Duration::from_millis(300));
@@ -334,7 +346,11 @@ fn garbage_on_the_daemon_socket_does_not_hurt_it() {
     let bin = f.sshd.remote_data().join("sincronizado/bin/sinc");
     // printf formats: a valid preamble then an absurd frame length; noise
     // without a preamble; a preamble then a frame that is not a message.
-    for junk in [r"\000sinc-sync-wire\n\377\377\377\377garbage", "random noise without a preamble", r"\000sinc-sync-wire\n\000\000\000\003abc"] {
+    for junk in [
+        r"\000sinc-sync-wire\n\377\377\377\377garbage",
+        "random noise without a preamble",
+        r"\000sinc-sync-wire\n\000\000\000\003abc",
+    ] {
         let script = format!("printf '{junk}' | {} daemon --bridge; echo status=$?", bin.display());
         let out = f.client.run(&["exec", "--", "sh", "-c", &script]);
         assert!(stdout(&out).contains("status="), "{}", stderr(&out));
@@ -343,4 +359,157 @@ fn garbage_on_the_daemon_socket_does_not_hurt_it() {
     write(&f.client.project, "after.txt", "still syncing\n");
     f.client.ok(&["flush"]);
     assert_eq!(read(&f.remote, "after.txt").as_deref(), Some("still syncing\n"));
+}
+
+fn sha256(path: &Path) -> String {
+    let out = std::process::Command::new("sha256sum").arg(path).output().unwrap();
+    stdout(&out).split_whitespace().next().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn one_changed_byte_in_a_200_mb_file_sends_a_delta() {
+    let f = fixture();
+    let proxy = sinc_tests::Proxy::start(f.sshd.port);
+    f.client.route_through(&f.sshd, proxy.port);
+    let big = f.client.project.join("model.bin");
+    let st = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("head -c 200000000 /dev/urandom > {}", big.display()))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    f.client.ok(&["start"]);
+    assert_eq!(sha256(&f.remote.join("model.bin")), sha256(&big));
+    let before = proxy.to_server() + proxy.to_client();
+    let patch = format!("printf 'X' | dd of={} bs=1 seek=123456789 conv=notrunc status=none", big.display());
+    assert!(std::process::Command::new("sh").arg("-c").arg(&patch).status().unwrap().success());
+    f.client.ok(&["flush"]);
+    let wire = proxy.to_server() + proxy.to_client() - before;
+    assert_eq!(sha256(&f.remote.join("model.bin")), sha256(&big));
+    assert!(wire < 1_000_000, "{wire} bytes on the wire for a one-byte change");
+    eprintln!("one-byte change in 200 MB: {wire} bytes on the wire");
+}
+
+fn make_files(root: &Path, prefix: &str, count: usize, mb: usize) {
+    std::fs::create_dir_all(root).unwrap();
+    let script = format!(
+        "for i in $(seq 1 {count}); do head -c {}000000 /dev/urandom > {}/{prefix}$i.bin; done",
+        mb,
+        root.display()
+    );
+    assert!(std::process::Command::new("sh").arg("-c").arg(&script).status().unwrap().success());
+}
+
+/// Every file of `a` is in `b` with the same content, and `b` has no partial
+/// (temporary) files.
+fn assert_same_files(a: &Path, b: &Path) {
+    for e in std::fs::read_dir(a).unwrap().flatten() {
+        let name = e.file_name();
+        assert_eq!(sha256(&b.join(&name)), sha256(&e.path()), "{} differs", name.to_string_lossy());
+    }
+    let temps: Vec<String> = std::fs::read_dir(b)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".sinc-tmp-"))
+        .collect();
+    let owners: Vec<String> = temps
+        .iter()
+        .filter_map(|t| t.strip_prefix(".sinc-tmp-")?.split('-').next().map(str::to_owned))
+        .map(|pid| {
+            format!(
+                "{pid}: {}",
+                std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                    .unwrap_or_else(|_| "(gone)".into())
+                    .replace('\0', " ")
+            )
+        })
+        .collect();
+    assert!(temps.is_empty(), "temporary files left in {}: {temps:?}, writers {owners:?}", b.display());
+}
+
+fn keeper_pid(client: &Client) -> Option<u32> {
+    let s = client.json(&["status"]);
+    s["pid"].as_u64().map(|p| p as u32)
+}
+
+fn kill9(pid: u32) {
+    let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+}
+
+/// Kill -9 the keeper or the daemon while a transfer runs, `rounds` times,
+/// then restart: both sides converge, nothing is lost, no partial files.
+fn kill_during_transfer(rounds: usize) {
+    let f = fixture();
+    // A slow link, so that a kill lands in the middle of a transfer.
+    let proxy = sinc_tests::Proxy::start(f.sshd.port);
+    f.client.route_through(&f.sshd, proxy.port);
+    proxy.throttle(20_000_000);
+    make_files(&f.client.project.join("up"), "l", 12, 4);
+    f.client.ok(&["start", "--no-wait"]);
+    let mut mid_transfer = 0;
+    for round in 0..rounds {
+        // Fresh content each round, alternating direction and victim.
+        if round % 2 == 0 {
+            make_files(&f.client.project.join("up"), &format!("r{round}-"), 4, 4);
+        } else {
+            let dir = f.remote.join("down");
+            make_files(&dir, &format!("r{round}-"), 4, 4);
+            let chown = format!("chown -R {} {}", f.sshd.user, dir.display());
+            let _ = std::process::Command::new("sh").arg("-c").arg(chown).status();
+        }
+        // Random-ish timing: wait for the transfer to start, then a bit more.
+        wait_until(T, "a transfer in progress", || {
+            let s = f.client.json(&["status"]);
+            (s["state"] == "transferring" || s["state"] == "watching").then_some(())
+        });
+        std::thread::sleep(Duration::from_millis(37 * (round as u64 % 5)));
+        if f.client.json(&["status"])["state"] == "transferring" {
+            mid_transfer += 1;
+        }
+        if round % 3 == 2 {
+            let pattern = format!("{}/.*daemon --background", f.sshd.remote_data().display());
+            let _ = std::process::Command::new("pkill").args(["-9", "-f", &pattern]).status();
+        } else if let Some(pid) = keeper_pid(&f.client) {
+            kill9(pid);
+        }
+        let t = std::time::Instant::now();
+        f.client.ok(&["start"]);
+        eprintln!("round {round}: restarted and in sync again after {:?}", t.elapsed());
+    }
+    proxy.throttle(0);
+    f.client.ok(&["flush"]);
+    assert!(mid_transfer > 0, "no kill landed during a transfer");
+    assert_same_files(&f.client.project.join("up"), &f.remote.join("up"));
+    if f.remote.join("down").exists() {
+        assert_same_files(&f.remote.join("down"), &f.client.project.join("down"));
+    }
+    assert_eq!(f.client.json(&["status"])["conflicts"], 0);
+}
+
+#[test]
+fn kill_9_during_transfers_loses_nothing() {
+    kill_during_transfer(3);
+}
+
+#[test]
+#[ignore = "long soak: scripts/test --long"]
+fn kill_9_during_transfers_loses_nothing_many_times() {
+    kill_during_transfer(20);
+}
+
+#[test]
+fn unicode_names_never_duplicate() {
+    let f = fixture();
+    write(&f.client.project, "caf\u{e9}.txt", "composed\n");
+    // "cafe" + combining accent: what macOS may store. Linux keeps the bytes
+    // apart, so syncing it would create a second "café": it is skipped, with
+    // a warning that says how to fix it.
+    write(&f.client.project, "cafe\u{301}-menu.txt", "decomposed\n");
+    f.client.ok(&["start"]);
+    assert_eq!(read(&f.remote, "caf\u{e9}.txt").as_deref(), Some("composed\n"));
+    let names: Vec<_> = std::fs::read_dir(&f.remote).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    let warnings = f.client.json(&["status"])["warnings"].to_string();
+    assert!(warnings.contains("NFC"), "{warnings}");
 }

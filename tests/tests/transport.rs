@@ -8,37 +8,18 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_initiated_rekeys_while_idle_and_streaming() {
-    let sshd = Sshd::start_with(SshdOptions {
-        extra_config: vec!["LogLevel DEBUG1".into()],
-        ..SshdOptions::default()
-    });
+    let sshd = Sshd::start_with(SshdOptions { extra_config: vec!["LogLevel DEBUG1".into()], ..SshdOptions::default() });
     let client = Client::new(&sshd, "true");
-    let defaults = Defaults {
-        connect_timeout: Duration::from_secs(10),
-        keepalive_interval: Duration::from_secs(15),
-    };
-    let target = SshConfigFile::load(&client.home)
-        .unwrap()
-        .resolve("sinc-test", &Overrides::default(), &defaults)
-        .unwrap();
-    let conn = transport::connect(
-        &target,
-        ConnectOptions {
-            prompter: Prompter::never(),
-            quiet: true,
-        },
-    )
-    .await
-    .unwrap();
+    let defaults = Defaults { connect_timeout: Duration::from_secs(10), keepalive_interval: Duration::from_secs(15) };
+    let target =
+        SshConfigFile::load(&client.home).unwrap().resolve("sinc-test", &Overrides::default(), &defaults).unwrap();
+    let conn = transport::connect(&target, ConnectOptions { prompter: Prompter::never(), quiet: true }).await.unwrap();
     let kexinits = || sshd.log().matches("SSH2_MSG_KEXINIT received").count();
     let initial = kexinits();
 
     // Idle.
     conn.rekey().await.unwrap();
-    tokio::time::timeout(Duration::from_secs(5), conn.ping())
-        .await
-        .expect("ping after an idle re-key")
-        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), conn.ping()).await.expect("ping after an idle re-key").unwrap();
     let out = conn.run("echo alive", b"").await.unwrap();
     assert_eq!(out.stdout_text(), "alive\n");
 
@@ -57,10 +38,5 @@ async fn client_initiated_rekeys_while_idle_and_streaming() {
     assert!(out.status.success());
     assert_eq!(out.stdout.len(), 30_000_000);
     assert!(!conn.is_closed());
-    assert!(
-        kexinits() >= initial + 2,
-        "the server saw no client re-key: {} → {}",
-        initial,
-        kexinits()
-    );
+    assert!(kexinits() >= initial + 2, "the server saw no client re-key: {} → {}", initial, kexinits());
 }

@@ -64,12 +64,7 @@ impl Context {
                 ),
             );
         }
-        Ok(Context {
-            dirs,
-            loaded,
-            global: global.clone(),
-            project_dir,
-        })
+        Ok(Context { dirs, loaded, global: global.clone(), project_dir })
     }
 
     /// The merged configuration.
@@ -116,10 +111,7 @@ impl Context {
     pub async fn connect(&self) -> Result<Connection> {
         let target = self.target()?;
         tracing::info!("connecting to {}", target.describe());
-        let opts = ConnectOptions {
-            prompter: Prompter::detect(),
-            quiet: self.global.quiet,
-        };
+        let opts = ConnectOptions { prompter: Prompter::detect(), quiet: self.global.quiet };
         Ok(transport::connect(&target, opts).await?)
     }
 
@@ -143,10 +135,9 @@ impl Context {
                 "the agent `{}` exited as soon as it started on {host}; run it by hand to see why: sinc exec -- {}",
                 spec.agent, spec.agent
             ))),
-            status::NO_FOLDER => Some(Error::Failure(format!(
-                "cannot create the remote folder {} on {host}",
-                spec.remote_path
-            ))),
+            status::NO_FOLDER => {
+                Some(Error::Failure(format!("cannot create the remote folder {} on {host}", spec.remote_path)))
+            }
             _ => None,
         }
     }
@@ -157,11 +148,7 @@ async fn install_hint(conn: &Connection, package: &str) -> String {
     let probe = quote::sh_script(
         "for pm in apt-get dnf yum apk pacman zypper brew; do if command -v $pm >/dev/null 2>&1; then echo $pm; exit 0; fi; done; echo unknown",
     );
-    let pm = conn
-        .run(&probe, b"")
-        .await
-        .map(|o| o.stdout_text().trim().to_owned())
-        .unwrap_or_default();
+    let pm = conn.run(&probe, b"").await.map(|o| o.stdout_text().trim().to_owned()).unwrap_or_default();
     let p = quote::word(package);
     match pm.as_str() {
         "apt-get" => format!("sudo apt-get install -y {p}"),
@@ -181,10 +168,7 @@ impl Context {
         let registry = crate::session::Registry::new(&self.dirs.data);
         let id = spec.id.to_string();
         let created = registry.load(&id).map(|r| r.created).unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0)
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
         });
         let record = crate::session::SessionRecord {
             id,

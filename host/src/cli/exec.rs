@@ -24,18 +24,10 @@ pub async fn run(ctx: &Context, args: &ExecArgs) -> Result<i32> {
     let conn = ctx.connect().await?;
     let stdin = (!args.no_stdin).then(tokio::io::stdin);
     let status = conn
-        .run_streaming(
-            &script(&spec.remote_path, &args.command),
-            stdin,
-            tokio::io::stdout(),
-            tokio::io::stderr(),
-        )
+        .run_streaming(&script(&spec.remote_path, &args.command), stdin, tokio::io::stdout(), tokio::io::stderr())
         .await?;
     if status == RemoteStatus::Unknown && conn.is_closed() {
-        return Err(ConnectError::Lost {
-            addr: conn.target().describe(),
-        }
-        .into());
+        return Err(ConnectError::Lost { addr: conn.target().describe() }.into());
     }
     conn.disconnect().await;
     Ok(status.exit_code())

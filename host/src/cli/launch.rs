@@ -47,20 +47,13 @@ pub async fn run(ctx: &Context, attach_only: bool) -> Result<i32> {
         AttachEnd::EscapeDisconnect => {
             output::notice(
                 ctx.global.quiet,
-                &format!(
-                    "\r\nDisconnected; {} keeps running on {}. `sinc -r` re-attaches.",
-                    spec.id,
-                    ctx.host()?
-                ),
+                &format!("\r\nDisconnected; {} keeps running on {}. `sinc -r` re-attaches.", spec.id, ctx.host()?),
             );
             0
         }
         AttachEnd::Signal(n) => 128 + n,
         AttachEnd::ConnectionLost => {
-            return Err(ConnectError::Lost {
-                addr: conn.target().describe(),
-            }
-            .into());
+            return Err(ConnectError::Lost { addr: conn.target().describe() }.into());
         }
     };
     conn.disconnect().await;

@@ -22,8 +22,7 @@ async fn sessions(ctx: &Context, conn: &Connection) -> Result<Vec<RemoteSession>
     let mut sessions = tmux::parse_list(&out.stdout_text());
     for s in &mut sessions {
         if let Some(record) = registry.load(&s.id) {
-            s.local_path
-                .get_or_insert_with(|| record.local_path.to_string_lossy().into_owned());
+            s.local_path.get_or_insert_with(|| record.local_path.to_string_lossy().into_owned());
             s.remote_path.get_or_insert(record.remote_path);
             s.agent.get_or_insert(record.agent);
         }
@@ -73,37 +72,19 @@ pub async fn run(ctx: &Context) -> Result<i32> {
         .iter()
         .map(|s| {
             vec![
-                if s.id == current {
-                    format!("{} *", s.id)
-                } else {
-                    s.id.clone()
-                },
+                if s.id == current { format!("{} *", s.id) } else { s.id.clone() },
                 s.local_path.clone().unwrap_or_else(dash),
                 s.remote_path.clone().unwrap_or_else(dash),
                 s.agent.clone().unwrap_or_else(dash),
                 s.attached.to_string(),
                 output::age(s.created),
-                syncs
-                    .get(&s.id)
-                    .map(|(_, st)| super::sync_cmds::summary(st))
-                    .unwrap_or_else(|| "-".into()),
+                syncs.get(&s.id).map(|(_, st)| super::sync_cmds::summary(st)).unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();
     anstream::print!(
         "{}",
-        output::table(
-            &[
-                "ID",
-                "LOCAL PATH",
-                "REMOTE PATH",
-                "AGENT",
-                "ATTACHED",
-                "CREATED",
-                "SYNC"
-            ],
-            &rows
-        )
+        output::table(&["ID", "LOCAL PATH", "REMOTE PATH", "AGENT", "ATTACHED", "CREATED", "SYNC"], &rows)
     );
     Ok(0)
 }
@@ -114,11 +95,7 @@ pub async fn kill(ctx: &Context, wanted: &str) -> Result<i32> {
     let sessions = sessions(ctx, &conn).await?;
     let ids: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
     let listing = || {
-        if ids.is_empty() {
-            "there are no sinc sessions".to_owned()
-        } else {
-            format!("sessions: {}", ids.join(", "))
-        }
+        if ids.is_empty() { "there are no sinc sessions".to_owned() } else { format!("sessions: {}", ids.join(", ")) }
     };
     let id = match tmux::match_id(wanted, &ids) {
         Match::One(id) => id.to_owned(),
@@ -147,9 +124,7 @@ pub async fn kill(ctx: &Context, wanted: &str) -> Result<i32> {
     if ctx.global.json {
         output::json(&serde_json::json!({ "killed": id, "remote_path": remote_path }));
     } else if !ctx.global.quiet {
-        let kept = remote_path
-            .map(|p| format!("; remote files kept in {}", quote::word(&p)))
-            .unwrap_or_default();
+        let kept = remote_path.map(|p| format!("; remote files kept in {}", quote::word(&p))).unwrap_or_default();
         output::line(&format!("ended {id}{kept}"));
     }
     Ok(0)
@@ -165,9 +140,7 @@ async fn forget_remote(ctx: &Context, conn: &Connection, id: &str) {
     };
     match crate::keeper::open_daemon(conn, installed.path()).await {
         Ok((client, _)) => {
-            let _ = client
-                .call(crate::sync::wire::Request::Forget { session: id.to_owned() })
-                .await;
+            let _ = client.call(crate::sync::wire::Request::Forget { session: id.to_owned() }).await;
         }
         Err(e) => tracing::debug!("could not reach the daemon: {e}"),
     }

@@ -44,9 +44,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Some(Command::Setup(args)) => setup::run(&global, &args),
-        Some(Command::Config {
-            command: ConfigCommand::Show,
-        }) => show::config(&Context::load(&global)?),
+        Some(Command::Config { command: ConfigCommand::Show }) => show::config(&Context::load(&global)?),
         Some(Command::Start(args)) => start::run(&Context::load(&global)?, &args).await,
         Some(Command::Exec(args)) => exec::run(&Context::load(&global)?, &args).await,
         Some(Command::List) => list::run(&Context::load(&global)?).await,
@@ -76,9 +74,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             } else {
                 crate::remote::daemon::run(&paths).await
             };
-            result
-                .map(|_| 0)
-                .map_err(|e| crate::error::Error::Failure(format!("daemon: {e}")))
+            result.map(|_| 0).map_err(|e| crate::error::Error::Failure(format!("daemon: {e}")))
         }
         None => launch::run(&Context::load(&global)?, cli.reattach).await,
     }

@@ -64,20 +64,11 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         cells
             .into_iter()
             .enumerate()
-            .map(|(i, c)| {
-                if i == last {
-                    c
-                } else {
-                    format!("{c:<w$}", w = widths[i])
-                }
-            })
+            .map(|(i, c)| if i == last { c } else { format!("{c:<w$}", w = widths[i]) })
             .collect::<Vec<_>>()
             .join("  ")
     };
-    let mut out = format!(
-        "{HEADING}{}{HEADING:#}\n",
-        render(header.iter().map(|s| (*s).to_owned()).collect())
-    );
+    let mut out = format!("{HEADING}{}{HEADING:#}\n", render(header.iter().map(|s| (*s).to_owned()).collect()));
     for row in rows {
         out.push_str(&render(row.clone()));
         out.push('\n');
@@ -87,10 +78,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 
 /// "3m ago", "2h ago", "4d ago".
 pub fn age(seconds_since_epoch: u64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let d = now.saturating_sub(seconds_since_epoch);
     match d {
         0..60 => format!("{d}s ago"),

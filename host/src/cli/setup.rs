@@ -38,10 +38,8 @@ pub fn run(global: &super::args::GlobalArgs, args: &SetupArgs) -> Result<i32> {
     let path = global.config.clone().unwrap_or_else(|| dirs.config_file());
     let values = values(args);
     let has_host = args.host.is_some()
-        || std::fs::read_to_string(&path).is_ok_and(|t| {
-            t.parse::<toml::Table>()
-                .is_ok_and(|t| t.get("vps").and_then(|v| v.get("host")).is_some())
-        });
+        || std::fs::read_to_string(&path)
+            .is_ok_and(|t| t.parse::<toml::Table>().is_ok_and(|t| t.get("vps").and_then(|v| v.get("host")).is_some()));
     if !has_host {
         return Err(Error::Usage(
             "sinc setup needs --host HOST (a Host alias from ~/.ssh/config, a host name or an address)".into(),
@@ -60,15 +58,9 @@ pub fn run(global: &super::args::GlobalArgs, args: &SetupArgs) -> Result<i32> {
     let summary: Vec<String> = values.iter().map(|(k, v)| format!("{k} = {v}")).collect();
     if !global.yes {
         if global.json || !std::io::stdin().is_terminal() {
-            return Err(Error::Usage(
-                "pass --yes to write the configuration without a confirmation".into(),
-            ));
+            return Err(Error::Usage("pass --yes to write the configuration without a confirmation".into()));
         }
-        let question = format!(
-            "Write these settings to {}?\n  {}\n",
-            path.display(),
-            summary.join("\n  ")
-        );
+        let question = format!("Write these settings to {}?\n  {}\n", path.display(), summary.join("\n  "));
         if !crate::transport::Prompter::detect().confirm(&question, "Continue") {
             return Err(Error::Failure("cancelled; nothing was written".into()));
         }

@@ -37,11 +37,7 @@ pub fn config(ctx: &Context) -> Result<i32> {
             vec![k.clone(), shown, ctx.loaded.origin_of(k).to_string()]
         })
         .collect();
-    let file_note = if ctx.loaded.config_file_exists {
-        ""
-    } else {
-        " (does not exist)"
-    };
+    let file_note = if ctx.loaded.config_file_exists { "" } else { " (does not exist)" };
     output::line(&format!("config file: {}{file_note}", ctx.loaded.config_file.display()));
     if let Some(p) = &ctx.loaded.project_file {
         output::line(&format!("project file: {}", p.display()));
@@ -58,11 +54,7 @@ fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, serde
     match value {
         serde_json::Value::Object(map) => {
             for (k, v) in map {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
+                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
                 flatten(&key, v, out);
             }
         }

@@ -15,11 +15,7 @@ pub async fn run(ctx: &Context, args: &super::args::StartArgs) -> Result<i32> {
     let conn = ctx.connect().await?;
     let installed = async {
         let local = LocalBinary::current(&ctx.dirs.cache).map_err(remote::InstallError::from)?;
-        let bar = progress::bytes_bar(
-            local.size,
-            "uploading sinc to the VPS",
-            ctx.global.quiet || ctx.global.json,
-        );
+        let bar = progress::bytes_bar(local.size, "uploading sinc to the VPS", ctx.global.quiet || ctx.global.json);
         let shown = bar.clone();
         let result = remote::ensure(&conn, &local, Box::new(move |n| shown.inc(n))).await;
         bar.finish_and_clear();
@@ -36,12 +32,7 @@ pub async fn run(ctx: &Context, args: &super::args::StartArgs) -> Result<i32> {
     {
         sync_cmds::wait_first_sync(ctx, paths).await?;
     }
-    let out = conn
-        .run(
-            &tmux::start_script(&spec, terminal::size(), &Context::client_name()),
-            b"",
-        )
-        .await?;
+    let out = conn.run(&tmux::start_script(&spec, terminal::size(), &Context::client_name()), b"").await?;
     if !out.status.success() {
         let code = match out.status {
             crate::transport::RemoteStatus::Exited(c) => c,
@@ -56,9 +47,7 @@ pub async fn run(ctx: &Context, args: &super::args::StartArgs) -> Result<i32> {
     let created = out.stdout_text().trim() == "created";
     ctx.remember_session(&spec);
     let sync = match &keeper {
-        Some(paths) => sync_cmds::keeper_status(paths)
-            .await
-            .map(|(_, st)| sync_cmds::summary(&st)),
+        Some(paths) => sync_cmds::keeper_status(paths).await.map(|(_, st)| sync_cmds::summary(&st)),
         None => None,
     };
     let binary = match &installed {
@@ -84,15 +73,9 @@ pub async fn run(ctx: &Context, args: &super::args::StartArgs) -> Result<i32> {
         }));
     } else if !ctx.global.quiet {
         let what = if created { "started" } else { "already running" };
-        output::line(&format!(
-            "{} {what} on {host} in {} (agent: {})",
-            spec.id, spec.remote_path, spec.agent
-        ));
+        output::line(&format!("{} {what} on {host} in {} (agent: {})", spec.id, spec.remote_path, spec.agent));
         if let Ok(Installed::Uploaded { path, bytes }) = &installed {
-            output::line(&format!(
-                "installed sinc on the VPS: {path} ({:.1} MB)",
-                *bytes as f64 / 1e6
-            ));
+            output::line(&format!("installed sinc on the VPS: {path} ({:.1} MB)", *bytes as f64 / 1e6));
         }
         if let Some(s) = sync {
             output::line(&format!("sync: {s}"));

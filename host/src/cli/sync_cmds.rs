@@ -45,31 +45,24 @@ pub async fn ensure_keeper(ctx: &Context) -> Result<Option<KeeperPaths>> {
         cmd.arg("--profile").arg(p);
     }
     let err = log.try_clone().map_err(|e| Error::Failure(e.to_string()))?;
-    cmd.current_dir(&ctx.project_dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(log)
-        .stderr(err);
-    cmd.spawn()
-        .map_err(|e| Error::Failure(format!("cannot start the background sync: {e}")))?;
+    cmd.current_dir(&ctx.project_dir).stdin(std::process::Stdio::null()).stdout(log).stderr(err);
+    cmd.spawn().map_err(|e| Error::Failure(format!("cannot start the background sync: {e}")))?;
     for _ in 0..100 {
         if control::is_running(&paths.socket).await {
             return Ok(Some(paths));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Err(Error::Failure(format!(
-        "the background sync did not start; see {}",
-        paths.log.display()
-    )))
+    Err(Error::Failure(format!("the background sync did not start; see {}", paths.log.display())))
 }
 
 async fn ask(paths: &KeeperPaths, req: ControlRequest) -> Result<ControlResponse> {
     match control::request(&paths.socket, &req).await {
         Ok(ControlResponse::Error { message }) => Err(Error::Failure(message)),
         Ok(r) => Ok(r),
-        Err(ControlError::NotRunning) => Err(Error::Failure(
-            "sync is not running for this project; `sinc start` starts it".into(),
-        )),
+        Err(ControlError::NotRunning) => {
+            Err(Error::Failure("sync is not running for this project; `sinc start` starts it".into()))
+        }
         Err(e) => Err(Error::Failure(e.to_string())),
     }
 }
@@ -151,17 +144,11 @@ pub async fn status(ctx: &Context) -> Result<i32> {
         output::line(&format!("{id}: sync is not running ({why})"));
         return Ok(0);
     };
-    let since = st
-        .last_sync
-        .map(|t| format!(" (last sync {})", output::age(t)))
-        .unwrap_or_default();
+    let since = st.last_sync.map(|t| format!(" (last sync {})", output::age(t))).unwrap_or_default();
     output::line(&format!("{id}: {}{since}", state_name(st.state)));
     output::line(&format!("  local   {}", ctx.project_dir.display()));
     let host = ctx.host().unwrap_or("the VPS");
-    output::line(&format!(
-        "  remote  {host}:{}",
-        st.remote_root.clone().unwrap_or_else(|| ctx.spec().remote_path)
-    ));
+    output::line(&format!("  remote  {host}:{}", st.remote_root.clone().unwrap_or_else(|| ctx.spec().remote_path)));
     output::line(&format!(
         "  pending {}, conflicts {}, applied {}, keeper pid {pid}",
         st.pending, st.conflicts, st.applied
@@ -170,9 +157,7 @@ pub async fn status(ctx: &Context) -> Result<i32> {
         output::line(&format!("  progress {}", progress_text(p)));
     }
     if let Some(h) = &st.halted {
-        output::line(&format!(
-            "  halted: {h} — check both folders, then `sinc resume --confirm`"
-        ));
+        output::line(&format!("  halted: {h} — check both folders, then `sinc resume --confirm`"));
     }
     if let Some(e) = &st.last_error {
         output::line(&format!("  last error: {e}"));
@@ -187,13 +172,7 @@ pub async fn status(ctx: &Context) -> Result<i32> {
 }
 
 fn progress_text(p: &Progress) -> String {
-    format!(
-        "{}/{} changes, {:.1}/{:.1} MB",
-        p.done,
-        p.total,
-        p.bytes_done as f64 / 1e6,
-        p.bytes_total as f64 / 1e6
-    )
+    format!("{}/{} changes, {:.1}/{:.1} MB", p.done, p.total, p.bytes_done as f64 / 1e6, p.bytes_total as f64 / 1e6)
 }
 
 /// Show the keeper's progress until `until` completes.
@@ -244,10 +223,7 @@ pub async fn wait_first_sync(ctx: &Context, paths: &KeeperPaths) -> Result<()> {
                     )));
                 }
             } else if started.elapsed() > Duration::from_secs(10) {
-                return Err(Error::Failure(format!(
-                    "the background sync stopped; see {}",
-                    paths.log.display()
-                )));
+                return Err(Error::Failure(format!("the background sync stopped; see {}", paths.log.display())));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -264,19 +240,14 @@ pub async fn flush(ctx: &Context, timeout: u64) -> Result<i32> {
         Ok(Ok(_)) => {
             if ctx.global.json {
                 let st = keeper_status(&paths).await;
-                output::json(&status_json(
-                    &ctx.spec().id.to_string(),
-                    st.as_ref().map(|(p, s)| (*p, s)),
-                ));
+                output::json(&status_json(&ctx.spec().id.to_string(), st.as_ref().map(|(p, s)| (*p, s))));
             } else {
                 output::notice(ctx.global.quiet, "in sync");
             }
             Ok(0)
         }
         Ok(Err(e)) => Err(e),
-        Err(_) => Err(Error::Failure(format!(
-            "not in sync after {timeout}s; see `sinc status`"
-        ))),
+        Err(_) => Err(Error::Failure(format!("not in sync after {timeout}s; see `sinc status`"))),
     }
 }
 
@@ -284,13 +255,9 @@ pub async fn flush(ctx: &Context, timeout: u64) -> Result<i32> {
 pub async fn force(ctx: &Context, winner: Side) -> Result<i32> {
     let verb = if winner == Side::Local { "push" } else { "pull" };
     if ctx.global.json && !ctx.global.yes {
-        return Err(Error::Usage(format!(
-            "`sinc {verb} --json` needs --yes (there is no one to confirm)"
-        )));
+        return Err(Error::Usage(format!("`sinc {verb} --json` needs --yes (there is no one to confirm)")));
     }
-    let paths = ensure_keeper(ctx)
-        .await?
-        .ok_or_else(|| Error::Usage("sync.mode is none".into()))?;
+    let paths = ensure_keeper(ctx).await?.ok_or_else(|| Error::Usage("sync.mode is none".into()))?;
     let ControlResponse::Plan { plan } = ask(&paths, ControlRequest::Plan { winner }).await? else {
         return Err(Error::Failure("unexpected answer from the keeper".into()));
     };
@@ -308,11 +275,7 @@ pub async fn force(ctx: &Context, winner: Side) -> Result<i32> {
             plan.deleted.len(),
             plan.bytes as f64 / 1e6
         ));
-        for (label, list) in [
-            ("overwrite", &plan.overwritten),
-            ("delete", &plan.deleted),
-            ("create", &plan.created),
-        ] {
+        for (label, list) in [("overwrite", &plan.overwritten), ("delete", &plan.deleted), ("create", &plan.created)] {
             for p in list.iter().take(20) {
                 output::line(&format!("  {label}  {p}"));
             }
@@ -351,20 +314,9 @@ pub async fn force(ctx: &Context, winner: Side) -> Result<i32> {
 /// `sinc pause` / `sinc resume`.
 pub async fn pause_resume(ctx: &Context, pause: bool, confirm: bool) -> Result<i32> {
     let paths = keeper_paths(ctx);
-    let req = if pause {
-        ControlRequest::Pause
-    } else {
-        ControlRequest::Resume { confirm }
-    };
+    let req = if pause { ControlRequest::Pause } else { ControlRequest::Resume { confirm } };
     ask(&paths, req).await?;
-    output::notice(
-        ctx.global.quiet,
-        if pause {
-            "sync paused (changes keep being journaled)"
-        } else {
-            "sync resumed"
-        },
-    );
+    output::notice(ctx.global.quiet, if pause { "sync paused (changes keep being journaled)" } else { "sync resumed" });
     Ok(0)
 }
 
@@ -373,12 +325,7 @@ fn project_relative(ctx: &Context, path: &str) -> Result<String> {
     let p = std::path::Path::new(path);
     let rel = if p.is_absolute() {
         p.strip_prefix(&ctx.project_dir)
-            .map_err(|_| {
-                Error::Usage(format!(
-                    "{path} is not inside this project ({})",
-                    ctx.project_dir.display()
-                ))
-            })?
+            .map_err(|_| Error::Usage(format!("{path} is not inside this project ({})", ctx.project_dir.display())))?
             .to_string_lossy()
             .into_owned()
     } else {
@@ -429,12 +376,8 @@ pub async fn conflicts(ctx: &Context, command: Option<&ConflictsCommand>) -> Res
                 "winner": match r.conflict.resolution { Resolution::Kept { winner } => Some(winner.name()), Resolution::Unresolved => None },
             })
         };
-        let list: Vec<serde_json::Value> = store
-            .unresolved
-            .iter()
-            .chain(store.history.iter().rev())
-            .map(item)
-            .collect();
+        let list: Vec<serde_json::Value> =
+            store.unresolved.iter().chain(store.history.iter().rev()).map(item).collect();
         output::json(&serde_json::Value::Array(list));
         return Ok(0);
     }
@@ -497,20 +440,11 @@ pub async fn restore(ctx: &Context, args: &RestoreArgs) -> Result<i32> {
                 ]
             })
             .collect();
-        anstream::print!(
-            "{}",
-            output::table(&["VERSION", "KEPT AT", "SIDE", "WHAT", "WHY"], &rows)
-        );
+        anstream::print!("{}", output::table(&["VERSION", "KEPT AT", "SIDE", "WHAT", "WHY"], &rows));
         return Ok(0);
     }
-    let ControlResponse::Restored { version } = ask(
-        &paths,
-        ControlRequest::Restore {
-            path: path.clone(),
-            number: args.version,
-        },
-    )
-    .await?
+    let ControlResponse::Restored { version } =
+        ask(&paths, ControlRequest::Restore { path: path.clone(), number: args.version }).await?
     else {
         return Err(Error::Failure("unexpected answer from the keeper".into()));
     };
@@ -534,11 +468,7 @@ pub async fn restore(ctx: &Context, args: &RestoreArgs) -> Result<i32> {
 pub async fn stop_keeper(dirs: &crate::paths::Dirs, id: &str) -> bool {
     let paths = KeeperPaths::new(dirs, id);
     matches!(
-        tokio::time::timeout(
-            Duration::from_secs(10),
-            control::request(&paths.socket, &ControlRequest::Stop)
-        )
-        .await,
+        tokio::time::timeout(Duration::from_secs(10), control::request(&paths.socket, &ControlRequest::Stop)).await,
         Ok(Ok(_))
     )
 }

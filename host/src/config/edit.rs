@@ -17,22 +17,16 @@ pub fn set_values(path: &Path, values: &[(String, toml::Value)]) -> Result<Strin
         Err(e) => return Err(ConfigError::new(origin, format!("cannot read: {e}"))),
     };
     layer::parse_user_file(path, &text)?;
-    let mut doc: toml_edit::DocumentMut = text
-        .parse()
-        .map_err(|e| ConfigError::new(origin.clone(), format!("cannot edit: {e}")))?;
+    let mut doc: toml_edit::DocumentMut =
+        text.parse().map_err(|e| ConfigError::new(origin.clone(), format!("cannot edit: {e}")))?;
     for (key, value) in values {
         let mut parts: Vec<&str> = key.split('.').collect();
         let Some(last) = parts.pop() else { continue };
         let mut table = doc.as_table_mut();
         for part in parts {
-            let entry = table
-                .entry(part)
-                .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()));
+            let entry = table.entry(part).or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()));
             let Some(t) = entry.as_table_mut() else {
-                return Err(ConfigError::new(
-                    origin,
-                    format!("`{part}` must be a table to set `{key}`"),
-                ));
+                return Err(ConfigError::new(origin, format!("`{part}` must be a table to set `{key}`")));
             };
             table = t;
         }
@@ -66,11 +60,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("config.toml");
         std::fs::write(&p, "# my box\n[vps]\nhost = \"old\" # keep me\n").unwrap();
-        set_values(
-            &p,
-            &[("vps.user".into(), "dev".into()), ("agent".into(), "claude".into())],
-        )
-        .unwrap();
+        set_values(&p, &[("vps.user".into(), "dev".into()), ("agent".into(), "claude".into())]).unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
         assert!(text.contains("# my box"));
         assert!(text.contains("# keep me"));

@@ -51,10 +51,7 @@ pub const ENV_VARS: &[EnvVar] = &[
 
 /// Variables read by clap rather than by the loader (listed for the docs).
 pub const ENV_FLAGS: &[(&str, &str)] = &[
-    (
-        "SINC_CONFIG",
-        "the config file to use instead of the default (`--config`)",
-    ),
+    ("SINC_CONFIG", "the config file to use instead of the default (`--config`)"),
     ("SINC_PROFILE", "the profile to use (`--profile`)"),
 ];
 
@@ -96,18 +93,10 @@ mod tests {
         for var in ENV_VARS {
             let row = doc.lines().find(|l| l.starts_with(&format!("| `{}` |", var.key)));
             let row = row.unwrap_or_else(|| panic!("docs/configuration.md has no row for {}", var.key));
-            assert!(
-                row.contains(&format!("`{}`", var.name)),
-                "the row for {} does not name {}",
-                var.key,
-                var.name
-            );
+            assert!(row.contains(&format!("`{}`", var.name)), "the row for {} does not name {}", var.key, var.name);
         }
         for (name, _) in ENV_FLAGS {
-            assert!(
-                doc.contains(&format!("`{name}`")),
-                "docs/configuration.md does not mention {name}"
-            );
+            assert!(doc.contains(&format!("`{name}`")), "docs/configuration.md does not mention {name}");
         }
     }
 

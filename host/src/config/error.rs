@@ -70,12 +70,7 @@ impl fmt::Display for ConfigError {
 impl ConfigError {
     /// A problem not tied to a position.
     pub fn new(origin: Origin, message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            origin,
-            position: None,
-            key: None,
-            message: message.into(),
-        }
+        ConfigError { origin, position: None, key: None, message: message.into() }
     }
 
     /// Convert a TOML parse or schema error, locating it in `text`.
@@ -87,12 +82,7 @@ impl ConfigError {
             }
             None => (None, None),
         };
-        ConfigError {
-            origin,
-            position,
-            key,
-            message: err.message().trim().to_owned(),
-        }
+        ConfigError { origin, position, key, message: err.message().trim().to_owned() }
     }
 }
 

@@ -125,22 +125,14 @@ pub fn parse_user_file(path: &Path, text: &str) -> Result<UserFile, ConfigError>
             }
         }
     }
-    Ok(UserFile {
-        values: flatten(table),
-        default_profile,
-        profiles,
-    })
+    Ok(UserFile { values: flatten(table), default_profile, profiles })
 }
 
 /// Parse and validate a project's `.sinc.toml`.
 pub fn parse_project_file(path: &Path, text: &str) -> Result<ProjectFile, ConfigError> {
     let origin = Origin::Project(path.to_path_buf());
     let schema = validate(&origin, text)?;
-    let span = schema
-        .profiles
-        .as_ref()
-        .map(|p| p.span())
-        .or(schema.default_profile.as_ref().map(|p| p.span()));
+    let span = schema.profiles.as_ref().map(|p| p.span()).or(schema.default_profile.as_ref().map(|p| p.span()));
     if let Some(span) = span {
         let mut e = ConfigError::new(
             origin,
@@ -151,25 +143,19 @@ pub fn parse_project_file(path: &Path, text: &str) -> Result<ProjectFile, Config
     }
     let mut table = parse_table(&origin, text)?;
     let profile = take_string(&mut table, "profile");
-    Ok(ProjectFile {
-        values: flatten(table),
-        profile,
-    })
+    Ok(ProjectFile { values: flatten(table), profile })
 }
 
 /// Check that a single dotted key with a value is a valid setting, e.g. an
 /// environment override.
 pub fn validate_value(origin: &Origin, key: &str, value: &toml::Value) -> Result<(), ConfigError> {
     let table = unflatten(std::iter::once((key.to_owned(), value.clone())));
-    toml::Value::Table(table)
-        .try_into::<Settings>()
-        .map(|_| ())
-        .map_err(|e| ConfigError {
-            origin: origin.clone(),
-            position: None,
-            key: Some(key.to_owned()),
-            message: e.message().trim().to_owned(),
-        })
+    toml::Value::Table(table).try_into::<Settings>().map(|_| ()).map_err(|e| ConfigError {
+        origin: origin.clone(),
+        position: None,
+        key: Some(key.to_owned()),
+        message: e.message().trim().to_owned(),
+    })
 }
 
 fn validate(origin: &Origin, text: &str) -> Result<Settings, ConfigError> {
@@ -177,8 +163,7 @@ fn validate(origin: &Origin, text: &str) -> Result<Settings, ConfigError> {
 }
 
 fn parse_table(origin: &Origin, text: &str) -> Result<toml::Table, ConfigError> {
-    text.parse::<toml::Table>()
-        .map_err(|e| ConfigError::from_toml(origin.clone(), text, &e))
+    text.parse::<toml::Table>().map_err(|e| ConfigError::from_toml(origin.clone(), text, &e))
 }
 
 fn take_string(table: &mut toml::Table, key: &str) -> Option<String> {
@@ -214,15 +199,11 @@ pub fn unflatten(values: impl IntoIterator<Item = (String, toml::Value)>) -> tom
         let Some(last) = parts.pop() else { continue };
         let mut table = &mut root;
         for part in parts {
-            let entry = table
-                .entry(part.to_owned())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let entry = table.entry(part.to_owned()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
             if !entry.is_table() {
                 *entry = toml::Value::Table(toml::Table::new());
             }
-            let toml::Value::Table(t) = entry else {
-                unreachable!("just made a table")
-            };
+            let toml::Value::Table(t) = entry else { unreachable!("just made a table") };
             table = t;
         }
         table.insert(last.to_owned(), value);
@@ -232,9 +213,7 @@ pub fn unflatten(values: impl IntoIterator<Item = (String, toml::Value)>) -> tom
 
 /// Deserialize merged values into the all-optional settings shape.
 pub fn settings_from(values: impl IntoIterator<Item = (String, toml::Value)>) -> Result<Settings, String> {
-    toml::Value::Table(unflatten(values))
-        .try_into::<Settings>()
-        .map_err(|e| e.message().trim().to_owned())
+    toml::Value::Table(unflatten(values)).try_into::<Settings>().map_err(|e| e.message().trim().to_owned())
 }
 
 impl Settings {

@@ -31,10 +31,7 @@ pub fn convert(path: &Path, json: &str) -> Result<(FlatValues, LegacyImport), Co
         return Err(ConfigError::new(origin, "expected a JSON object"));
     };
     let mut values = FlatValues::new();
-    let mut report = LegacyImport {
-        imported: Vec::new(),
-        skipped: Vec::new(),
-    };
+    let mut report = LegacyImport { imported: Vec::new(), skipped: Vec::new() };
 
     for (section, body) in &root {
         let fields: Vec<(String, &Value)> = match body {

@@ -85,11 +85,7 @@ pub fn load(dirs: &Dirs, req: &LoadRequest) -> Result<Loaded, ConfigError> {
     let config_file_exists = user.is_some();
     let user = user.unwrap_or_default();
 
-    let project_file = req
-        .project_dir
-        .as_ref()
-        .map(|d| d.join(PROJECT_FILE))
-        .filter(|p| p.is_file());
+    let project_file = req.project_dir.as_ref().map(|d| d.join(PROJECT_FILE)).filter(|p| p.is_file());
     let project = match &project_file {
         Some(p) => layer::parse_project_file(p, &read(Origin::Project(p.clone()), p)?)?,
         None => ProjectFile::default(),
@@ -98,10 +94,7 @@ pub fn load(dirs: &Dirs, req: &LoadRequest) -> Result<Loaded, ConfigError> {
     let (profile, chosen_by) = if let Some(p) = &req.profile {
         (Some(p.clone()), Origin::Flag("--profile"))
     } else if let Some(p) = &project.profile {
-        (
-            Some(p.clone()),
-            Origin::Project(project_file.clone().unwrap_or_default()),
-        )
+        (Some(p.clone()), Origin::Project(project_file.clone().unwrap_or_default()))
     } else {
         (user.default_profile.clone(), Origin::File(config_file.clone()))
     };
@@ -125,13 +118,7 @@ pub fn load(dirs: &Dirs, req: &LoadRequest) -> Result<Loaded, ConfigError> {
             err.key = Some("profile".into());
             return Err(err);
         };
-        layers.push((
-            Origin::Profile {
-                name: name.clone(),
-                file: config_file.clone(),
-            },
-            values.clone(),
-        ));
+        layers.push((Origin::Profile { name: name.clone(), file: config_file.clone() }, values.clone()));
     }
     if let Some(p) = &project_file {
         layers.push((Origin::Project(p.clone()), project.values));
@@ -165,15 +152,7 @@ pub fn load(dirs: &Dirs, req: &LoadRequest) -> Result<Loaded, ConfigError> {
         config.vps.identity_file = Some(dirs.expand_tilde(&key.to_string_lossy()));
     }
 
-    Ok(Loaded {
-        config,
-        sources,
-        profile,
-        config_file,
-        config_file_exists,
-        project_file,
-        imported,
-    })
+    Ok(Loaded { config, sources, profile, config_file, config_file_exists, project_file, imported })
 }
 
 fn read(origin: Origin, path: &Path) -> Result<String, ConfigError> {
@@ -185,10 +164,9 @@ fn read_user_file(path: &Path, explicit: bool) -> Result<Option<UserFile>, Confi
     match std::fs::read_to_string(path) {
         Ok(text) => layer::parse_user_file(path, &text).map(Some),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Ok(None),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ConfigError::new(
-            origin,
-            "the config file given with --config does not exist",
-        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(ConfigError::new(origin, "the config file given with --config does not exist"))
+        }
         Err(e) => Err(ConfigError::new(origin, format!("cannot read: {e}"))),
     }
 }
@@ -198,10 +176,7 @@ fn import_legacy(legacy_path: &Path, config_file: &Path) -> Result<Option<Legacy
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
-            return Err(ConfigError::new(
-                Origin::File(legacy_path.to_path_buf()),
-                format!("cannot read: {e}"),
-            ));
+            return Err(ConfigError::new(Origin::File(legacy_path.to_path_buf()), format!("cannot read: {e}")));
         }
     };
     let (values, report) = legacy::convert(legacy_path, &text)?;
@@ -240,18 +215,11 @@ mod tests {
         if let Some(text) = project {
             std::fs::write(project_dir.join(PROJECT_FILE), text).unwrap();
         }
-        Fixture {
-            _dir: dir,
-            dirs,
-            project: project_dir,
-        }
+        Fixture { _dir: dir, dirs, project: project_dir }
     }
 
     fn request(f: &Fixture) -> LoadRequest {
-        LoadRequest {
-            project_dir: Some(f.project.clone()),
-            ..LoadRequest::default()
-        }
+        LoadRequest { project_dir: Some(f.project.clone()), ..LoadRequest::default() }
     }
 
     #[test]
@@ -285,11 +253,7 @@ mod tests {
         let mut req = request(&f);
         req.env.insert("SINC_USER".into(), "env-user".into());
         req.env.insert("SINC_AGENT".into(), "env-agent".into());
-        req.flags.push(FlagValue {
-            flag: "--agent",
-            key: "agent",
-            value: "flag-agent".into(),
-        });
+        req.flags.push(FlagValue { flag: "--agent", key: "agent", value: "flag-agent".into() });
         let l = load(&f.dirs, &req).unwrap();
         let c = &l.config;
         assert_eq!(c.vps.port.map(|p| p.0), Some(2201));
@@ -310,10 +274,7 @@ mod tests {
     fn project_file_picks_a_profile_and_flag_beats_it() {
         let user = "[profiles.a.vps]\nhost = \"a\"\n[profiles.b.vps]\nhost = \"b\"\n";
         let f = fixture(Some(user), Some("profile = \"a\"\n"));
-        assert_eq!(
-            load(&f.dirs, &request(&f)).unwrap().config.vps.host.as_deref(),
-            Some("a")
-        );
+        assert_eq!(load(&f.dirs, &request(&f)).unwrap().config.vps.host.as_deref(), Some("a"));
         let mut req = request(&f);
         req.profile = Some("b".into());
         assert_eq!(load(&f.dirs, &req).unwrap().config.vps.host.as_deref(), Some("b"));
@@ -365,11 +326,7 @@ mod tests {
         assert!(matches!(e.origin, Origin::Project(_)));
         assert_eq!(e.key.as_deref(), Some("vps.port"));
         let e = err(None, Some("[profiles.x.vps]\nhost = \"h\"\n"), &[]);
-        assert!(
-            e.message.contains("profiles are defined in the user config"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.contains("profiles are defined in the user config"), "{}", e.message);
     }
 
     #[test]
@@ -395,11 +352,7 @@ mod tests {
 
     #[test]
     fn unknown_profile() {
-        let e = err(
-            Some("default_profile = \"nope\"\n[profiles.a.vps]\nhost = \"a\"\n"),
-            None,
-            &[],
-        );
+        let e = err(Some("default_profile = \"nope\"\n[profiles.a.vps]\nhost = \"a\"\n"), None, &[]);
         assert!(e.message.contains("defined: a"), "{}", e.message);
     }
 

@@ -84,11 +84,7 @@ impl Default for Config {
                 verify_minutes: 60,
             },
             agent: Agent(DEFAULT_AGENT.to_owned()),
-            ssh: SshConfig {
-                connect_timeout: Seconds(10),
-                keepalive_interval: Seconds(15),
-                accept_new_host: false,
-            },
+            ssh: SshConfig { connect_timeout: Seconds(10), keepalive_interval: Seconds(15), accept_new_host: false },
         }
     }
 }
@@ -126,11 +122,7 @@ impl SyncMode {
 
     /// The config spelling.
     pub fn as_str(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(m, _)| *m == self)
-            .map(|(_, s)| *s)
-            .unwrap_or("two-way-resolved")
+        Self::ALL.iter().find(|(m, _)| *m == self).map(|(_, s)| *s).unwrap_or("two-way-resolved")
     }
 }
 
@@ -210,9 +202,7 @@ impl<'de> Deserialize<'de> for Seconds {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Seconds, D::Error> {
         let n = i64::deserialize(d)?;
         if !(1..=86_400).contains(&n) {
-            return Err(serde::de::Error::custom(format!(
-                "expected a number of seconds from 1 to 86400, found {n}"
-            )));
+            return Err(serde::de::Error::custom(format!("expected a number of seconds from 1 to 86400, found {n}")));
         }
         Ok(Seconds(n.unsigned_abs()))
     }
@@ -228,9 +218,7 @@ impl<'de> Deserialize<'de> for Percent {
         let n = i64::deserialize(d)?;
         match u8::try_from(n) {
             Ok(p) if (1..=100).contains(&p) => Ok(Percent(p)),
-            _ => Err(serde::de::Error::custom(format!(
-                "expected a percentage from 1 to 100, found {n}"
-            ))),
+            _ => Err(serde::de::Error::custom(format!("expected a percentage from 1 to 100, found {n}"))),
         }
     }
 }
@@ -245,9 +233,7 @@ impl<'de> Deserialize<'de> for Port {
         let n = i64::deserialize(d)?;
         match u16::try_from(n) {
             Ok(p) if p != 0 => Ok(Port(p)),
-            _ => Err(serde::de::Error::custom(format!(
-                "expected a port number from 1 to 65535, found {n}"
-            ))),
+            _ => Err(serde::de::Error::custom(format!("expected a port number from 1 to 65535, found {n}"))),
         }
     }
 }

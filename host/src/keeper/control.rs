@@ -125,12 +125,7 @@ pub enum ControlError {
 pub async fn request(socket: &Path, req: &ControlRequest) -> Result<ControlResponse, ControlError> {
     let stream = match UnixStream::connect(socket).await {
         Ok(s) => s,
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-            ) =>
-        {
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => {
             return Err(ControlError::NotRunning);
         }
         Err(e) => return Err(ControlError::Io(e)),
@@ -149,10 +144,7 @@ pub async fn request(socket: &Path, req: &ControlRequest) -> Result<ControlRespo
 
 /// Whether a keeper answers at `socket`.
 pub async fn is_running(socket: &Path) -> bool {
-    matches!(
-        tokio::time::timeout(Duration::from_secs(2), request(socket, &ControlRequest::Status)).await,
-        Ok(Ok(_))
-    )
+    matches!(tokio::time::timeout(Duration::from_secs(2), request(socket, &ControlRequest::Status)).await, Ok(Ok(_)))
 }
 
 /// Serve control connections until the command channel closes.
@@ -175,9 +167,7 @@ pub async fn serve(
             }
             let response = match serde_json::from_str::<ControlRequest>(&line) {
                 Ok(req) => answer(req, &session, &status, &commands).await,
-                Err(e) => ControlResponse::Error {
-                    message: format!("bad request: {e}"),
-                },
+                Err(e) => ControlResponse::Error { message: format!("bad request: {e}") },
             };
             if let Ok(mut bytes) = serde_json::to_vec(&response) {
                 bytes.push(b'\n');
@@ -196,10 +186,7 @@ async fn ask<T>(
     make: impl FnOnce(oneshot::Sender<T>) -> Command,
 ) -> Result<T, String> {
     let (tx, rx) = oneshot::channel();
-    commands
-        .send(make(tx))
-        .await
-        .map_err(|_| "the keeper is stopping".to_owned())?;
+    commands.send(make(tx)).await.map_err(|_| "the keeper is stopping".to_owned())?;
     rx.await.map_err(|_| "the keeper is stopping".to_owned())
 }
 
@@ -221,29 +208,23 @@ async fn answer(
                 ControlResponse::Done
             }
             ControlRequest::Pause => {
-                commands
-                    .send(Command::Pause)
-                    .await
-                    .map_err(|_| "the keeper is stopping".to_owned())?;
+                commands.send(Command::Pause).await.map_err(|_| "the keeper is stopping".to_owned())?;
                 ControlResponse::Done
             }
             ControlRequest::Resume { confirm } => {
-                commands
-                    .send(Command::Resume { confirm })
-                    .await
-                    .map_err(|_| "the keeper is stopping".to_owned())?;
+                commands.send(Command::Resume { confirm }).await.map_err(|_| "the keeper is stopping".to_owned())?;
                 ControlResponse::Done
             }
             ControlRequest::Stop => {
                 ask(commands, Command::Stop).await?;
                 ControlResponse::Done
             }
-            ControlRequest::Plan { winner } => ControlResponse::Plan {
-                plan: ask(commands, |reply| Command::Plan { winner, reply }).await??,
-            },
-            ControlRequest::Apply { id } => ControlResponse::Applied {
-                count: ask(commands, |reply| Command::Apply { id, reply }).await??,
-            },
+            ControlRequest::Plan { winner } => {
+                ControlResponse::Plan { plan: ask(commands, |reply| Command::Plan { winner, reply }).await?? }
+            }
+            ControlRequest::Apply { id } => {
+                ControlResponse::Applied { count: ask(commands, |reply| Command::Apply { id, reply }).await?? }
+            }
             ControlRequest::Resolve { paths, keep } => {
                 let paths = paths.iter().map(|p| rel(p)).collect::<Result<Vec<_>, _>>()?;
                 ControlResponse::Resolved {
@@ -252,9 +233,7 @@ async fn answer(
             }
             ControlRequest::Versions { path } => {
                 let path = rel(&path)?;
-                ControlResponse::Versions {
-                    versions: ask(commands, |reply| Command::Versions { path, reply }).await??,
-                }
+                ControlResponse::Versions { versions: ask(commands, |reply| Command::Versions { path, reply }).await?? }
             }
             ControlRequest::Restore { path, number } => {
                 let path = rel(&path)?;

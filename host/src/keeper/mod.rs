@@ -79,9 +79,7 @@ fn failure(context: &str) -> impl FnOnce(std::io::Error) -> Error + '_ {
 /// Run the keeper for the project in `ctx` until stopped.
 pub async fn run(ctx: &Context) -> Result<i32> {
     let Some(mode) = core_mode(ctx.config().sync.mode) else {
-        return Err(Error::Usage(
-            "sync.mode is none: there is nothing to keep in sync".into(),
-        ));
+        return Err(Error::Usage("sync.mode is none: there is nothing to keep in sync".into()));
     };
     let spec = ctx.spec();
     let id = spec.id.to_string();
@@ -107,14 +105,8 @@ pub async fn run(ctx: &Context) -> Result<i32> {
         .map_err(failure("securing the control socket"))?;
 
     let c = &ctx.config().sync;
-    let ignore = IgnoreSpec {
-        patterns: c.ignore.clone(),
-        use_gitignore: c.use_gitignore,
-    };
-    let trash = TrashLimits {
-        max_bytes: u64::from(c.trash_max_mb) << 20,
-        max_age_days: u64::from(c.trash_max_days),
-    };
+    let ignore = IgnoreSpec { patterns: c.ignore.clone(), use_gitignore: c.use_gitignore };
+    let trash = TrashLimits { max_bytes: u64::from(c.trash_max_mb) << 20, max_age_days: u64::from(c.trash_max_days) };
     let verify = (c.verify_minutes > 0).then(|| Duration::from_secs(u64::from(c.verify_minutes) * 60));
     let ep_cfg = EndpointConfig {
         root: ctx.project_dir.clone(),
@@ -148,11 +140,7 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     let mut syncer = Syncer::new(cfg, local.clone(), status_tx).map_err(failure("loading the sync state"))?;
     let (commands_tx, mut commands) = tokio::sync::mpsc::channel(16);
     tokio::spawn(control::serve(listener, id.clone(), status_rx, commands_tx));
-    tracing::info!(
-        "keeping {} in sync with {}",
-        ctx.project_dir.display(),
-        spec.remote_path
-    );
+    tracing::info!("keeping {} in sync with {}", ctx.project_dir.display(), spec.remote_path);
 
     let local_binary = LocalBinary::current(&ctx.dirs.cache).map_err(failure("reading the sinc executable"))?;
     loop {
@@ -172,11 +160,7 @@ pub async fn run(ctx: &Context) -> Result<i32> {
                 syncer.disconnected(&reason);
             }
         }
-        if syncer
-            .run_disconnected(&mut commands, tokio::time::sleep(RETRY))
-            .await
-            .is_some()
-        {
+        if syncer.run_disconnected(&mut commands, tokio::time::sleep(RETRY)).await.is_some() {
             break;
         }
     }
@@ -192,26 +176,14 @@ async fn connect(
     ctx: &Context,
     local: &LocalBinary,
 ) -> std::result::Result<
-    (
-        transport::Connection,
-        RemoteClient,
-        tokio::sync::mpsc::UnboundedReceiver<crate::sync::wire::Notice>,
-    ),
+    (transport::Connection, RemoteClient, tokio::sync::mpsc::UnboundedReceiver<crate::sync::wire::Notice>),
     String,
 > {
     let target = ctx.target().map_err(|e| e.to_string())?;
-    let conn = transport::connect(
-        &target,
-        ConnectOptions {
-            prompter: Prompter::never(),
-            quiet: true,
-        },
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    let installed = remote::ensure(&conn, local, Box::new(|_| {}))
+    let conn = transport::connect(&target, ConnectOptions { prompter: Prompter::never(), quiet: true })
         .await
         .map_err(|e| e.to_string())?;
+    let installed = remote::ensure(&conn, local, Box::new(|_| {})).await.map_err(|e| e.to_string())?;
     let (client, notices) = open_daemon(&conn, installed.path()).await?;
     Ok((conn, client, notices))
 }
@@ -220,24 +192,14 @@ async fn connect(
 pub async fn open_daemon(
     conn: &transport::Connection,
     remote_sinc: &str,
-) -> std::result::Result<
-    (
-        RemoteClient,
-        tokio::sync::mpsc::UnboundedReceiver<crate::sync::wire::Notice>,
-    ),
-    String,
-> {
+) -> std::result::Result<(RemoteClient, tokio::sync::mpsc::UnboundedReceiver<crate::sync::wire::Notice>), String> {
     let command = quote::sh_script(&format!("exec {} daemon --bridge", quote::word(remote_sinc)));
     let channel = conn.exec(&command).await.map_err(|e| e.to_string())?;
     let (r, w) = tokio::io::split(channel.into_stream());
-    let (client, hello, noise, notices) = RemoteClient::connect(r, w, &daemon::build_id())
-        .await
-        .map_err(|e| e.to_string())?;
+    let (client, hello, noise, notices) =
+        RemoteClient::connect(r, w, &daemon::build_id()).await.map_err(|e| e.to_string())?;
     if !noise.is_empty() {
-        tracing::warn!(
-            "the VPS printed before the sync protocol started: {}",
-            String::from_utf8_lossy(&noise).trim()
-        );
+        tracing::warn!("the VPS printed before the sync protocol started: {}", String::from_utf8_lossy(&noise).trim());
     }
     tracing::info!("connected to {}", hello.build);
     Ok((client, notices))

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 use tokio::net::{UnixListener, UnixStream};
 
 /// How long the daemon lingers with no project and no connection.
@@ -74,11 +75,7 @@ pub fn build_id() -> String {
 /// Run the daemon until it is told to stop or stays idle.
 pub async fn run(paths: &DaemonPaths) -> std::io::Result<()> {
     paths.prepare()?;
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&paths.lock)?;
+    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&paths.lock)?;
     if lock.try_lock().is_err() {
         tracing::info!("another sinc daemon is running");
         return Ok(());
@@ -145,23 +142,10 @@ async fn shutdown(stream: UnixStream) {
     let (r, w) = stream.into_split();
     let mut reader = WireReader::new(r);
     let mut writer = WireWriter::new(w);
-    if writer
-        .send(&Message::Request {
-            id: 1,
-            request: Request::Shutdown,
-        })
-        .await
-        .is_ok()
-    {
+    if writer.send(&Message::Request { id: 1, request: Request::Shutdown }).await.is_ok() {
         let _ = tokio::time::timeout(Duration::from_secs(10), async {
             while let Ok(Some(m)) = reader.next().await {
-                if matches!(
-                    m,
-                    Message::Response {
-                        response: Response::Ok,
-                        ..
-                    }
-                ) {
+                if matches!(m, Message::Response { response: Response::Ok, .. }) {
                     break;
                 }
             }
@@ -191,9 +175,19 @@ pub async fn bridge(paths: &DaemonPaths) -> std::io::Result<()> {
         match probe(&paths.socket).await {
             Some((theirs, stream)) if theirs == ours => {
                 drop(stream);
-                let mut socket = UnixStream::connect(&paths.socket).await?;
-                let mut stdio = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
-                let _ = tokio::io::copy_bidirectional(&mut stdio, &mut socket).await;
+                let socket = UnixStream::connect(&paths.socket).await?;
+                let (mut from_daemon, mut to_daemon) = socket.into_split();
+                // Whichever side ends first ends the bridge, so the channel
+                // closes and the keeper learns at once that the daemon went.
+                let mut stdin = tokio::io::stdin();
+                tokio::select! {
+                    _ = tokio::io::copy(&mut stdin, &mut to_daemon) => {}
+                    _ = async {
+                        let mut stdout = tokio::io::stdout();
+                        let _ = tokio::io::copy(&mut from_daemon, &mut stdout).await;
+                        let _ = stdout.flush().await;
+                    } => {}
+                }
                 return Ok(());
             }
             Some((theirs, stream)) => {
@@ -208,8 +202,5 @@ pub async fn bridge(paths: &DaemonPaths) -> std::io::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Err(std::io::Error::other(format!(
-        "the sinc daemon did not start; see {}",
-        paths.log.display()
-    )))
+    Err(std::io::Error::other(format!("the sinc daemon did not start; see {}", paths.log.display())))
 }

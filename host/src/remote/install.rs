@@ -57,13 +57,8 @@ impl LocalBinary {
             }
             hasher.update(&buf[..n]);
         }
-        let binary = LocalBinary {
-            path,
-            size: meta.len(),
-            mtime_ns,
-            ino: meta.ino(),
-            sha256: hex::encode(hasher.finalize()),
-        };
+        let binary =
+            LocalBinary { path, size: meta.len(), mtime_ns, ino: meta.ino(), sha256: hex::encode(hasher.finalize()) };
         if let Ok(json) = serde_json::to_vec(&binary) {
             let _ = atomic_file::write(&cache, &json, 0o600);
         }
@@ -220,17 +215,13 @@ pub async fn ensure(conn: &Connection, local: &LocalBinary, on_upload: OnBytes) 
         }
     }
     if probe.present {
-        return Ok(Installed::Present {
-            path: format!("{}/{name}", probe.dir),
-        });
+        return Ok(Installed::Present { path: format!("{}/{name}", probe.dir) });
     }
     let same_platform = probe.os.eq_ignore_ascii_case(std::env::consts::OS)
         && normalize_arch(&probe.arch) == normalize_arch(std::env::consts::ARCH);
     if !same_platform {
         if probe.installed_version == version_line() {
-            return Ok(Installed::SameVersion {
-                path: format!("{}/sinc", probe.dir),
-            });
+            return Ok(Installed::SameVersion { path: format!("{}/sinc", probe.dir) });
         }
         return Err(InstallError::Platform {
             remote_os: probe.os,
@@ -246,19 +237,11 @@ pub async fn ensure(conn: &Connection, local: &LocalBinary, on_upload: OnBytes) 
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
     let status = conn
-        .run_streaming(
-            &quote::sh_script(&upload_body(&name, &local.sha256)),
-            Some(file),
-            &mut stdout,
-            &mut stderr,
-        )
+        .run_streaming(&quote::sh_script(&upload_body(&name, &local.sha256)), Some(file), &mut stdout, &mut stderr)
         .await?;
     let err_text = String::from_utf8_lossy(&stderr).trim().to_owned();
     match status.exit_code() {
-        0 => Ok(Installed::Uploaded {
-            path: String::from_utf8_lossy(&stdout).trim().to_owned(),
-            bytes: local.size,
-        }),
+        0 => Ok(Installed::Uploaded { path: String::from_utf8_lossy(&stdout).trim().to_owned(), bytes: local.size }),
         3 => Err(InstallError::Checksum(err_text)),
         4 => Err(InstallError::DoesNotRun(err_text)),
         code => Err(InstallError::Remote(format!("exit {code}: {err_text}"))),
@@ -300,10 +283,7 @@ mod tests {
         let ok = run(upload_body("sinc-9-abc", &sum), &payload);
         assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
         assert_eq!(std::fs::read(bin.join("sinc-9-abc")).unwrap(), payload);
-        assert_eq!(
-            std::fs::read_link(bin.join("sinc")).unwrap(),
-            PathBuf::from("sinc-9-abc")
-        );
+        assert_eq!(std::fs::read_link(bin.join("sinc")).unwrap(), PathBuf::from("sinc-9-abc"));
         let probe = run(probe_body("sinc-9-abc"), b"");
         let text = String::from_utf8_lossy(&probe.stdout);
         assert!(text.contains("present=yes"), "{text}");

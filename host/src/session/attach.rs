@@ -45,10 +45,7 @@ pub async fn attach(conn: &Connection, command: &str) -> Result<AttachEnd, Attac
         return Err(AttachError::NotATerminal);
     }
     let Size { cols, rows } = terminal::size();
-    let term = std::env::var("TERM")
-        .ok()
-        .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| "xterm-256color".into());
+    let term = std::env::var("TERM").ok().filter(|t| !t.is_empty()).unwrap_or_else(|| "xterm-256color".into());
     let channel = conn.open_session().await?;
     let ssh_err = |stage| {
         let addr = conn.target().describe();
@@ -58,10 +55,7 @@ pub async fn attach(conn: &Connection, command: &str) -> Result<AttachEnd, Attac
         .request_pty(false, &term, u32::from(cols), u32::from(rows), 0, 0, &[])
         .await
         .map_err(ssh_err("requesting a terminal"))?;
-    channel
-        .exec(true, command)
-        .await
-        .map_err(ssh_err("starting the session"))?;
+    channel.exec(true, command).await.map_err(ssh_err("starting the session"))?;
     let (mut reader, writer) = channel.split();
 
     let mut winch = signal(SignalKind::window_change())?;

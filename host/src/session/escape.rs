@@ -23,10 +23,7 @@ pub struct EscapeFilter {
 
 impl Default for EscapeFilter {
     fn default() -> EscapeFilter {
-        EscapeFilter {
-            at_line_start: true,
-            pending_tilde: false,
-        }
+        EscapeFilter { at_line_start: true, pending_tilde: false }
     }
 }
 

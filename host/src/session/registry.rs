@@ -32,9 +32,7 @@ pub struct Registry {
 impl Registry {
     /// Records under `data_dir/sessions`.
     pub fn new(data_dir: &Path) -> Registry {
-        Registry {
-            dir: data_dir.join("sessions"),
-        }
+        Registry { dir: data_dir.join("sessions") }
     }
 
     fn path(&self, id: &str) -> PathBuf {

@@ -23,18 +23,9 @@ impl SessionSpec {
     pub fn new(local_path: PathBuf, config: &Config) -> SessionSpec {
         let id = SessionId::for_path(&local_path);
         let remote_path = config.sync.remote_path.clone().unwrap_or_else(|| {
-            format!(
-                "{}/{}",
-                config.sync.remote_base.trim_end_matches('/'),
-                id.remote_folder_name()
-            )
+            format!("{}/{}", config.sync.remote_base.trim_end_matches('/'), id.remote_folder_name())
         });
-        SessionSpec {
-            id,
-            local_path,
-            remote_path,
-            agent: config.agent.clone(),
-        }
+        SessionSpec { id, local_path, remote_path, agent: config.agent.clone() }
     }
 
     /// The project name shown to the agent as `SINC_PROJECT`.
@@ -53,14 +44,8 @@ mod tests {
         let spec = SessionSpec::new("/home/user/myproject".into(), &config);
         assert_eq!(spec.remote_path, "~/workspace/myproject-f227ec");
         config.sync.remote_base = "/srv/code/".into();
-        assert_eq!(
-            SessionSpec::new("/home/user/myproject".into(), &config).remote_path,
-            "/srv/code/myproject-f227ec"
-        );
+        assert_eq!(SessionSpec::new("/home/user/myproject".into(), &config).remote_path, "/srv/code/myproject-f227ec");
         config.sync.remote_path = Some("~/legacy/myproject".into());
-        assert_eq!(
-            SessionSpec::new("/home/user/myproject".into(), &config).remote_path,
-            "~/legacy/myproject"
-        );
+        assert_eq!(SessionSpec::new("/home/user/myproject".into(), &config).remote_path, "~/legacy/myproject");
     }
 }

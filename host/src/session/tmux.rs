@@ -58,10 +58,7 @@ fn create_if_missing(spec: &SessionSpec, size: Size, client: &str) -> String {
         ),
         None => String::new(),
     };
-    let env = [
-        format!("SINC_SESSION_ID={}", spec.id),
-        format!("SINC_PROJECT={}", spec.project_name()),
-    ];
+    let env = [format!("SINC_SESSION_ID={}", spec.id), format!("SINC_PROJECT={}", spec.project_name())];
     format!(
         "command -v tmux >/dev/null 2>&1 || exit {no_tmux}
 if {tmux} has-session -t {t} 2>/dev/null; then
@@ -214,9 +211,7 @@ pub fn match_id<'a>(wanted: &str, ids: &[&'a str]) -> Match<'a> {
         .iter()
         .copied()
         .filter(|i| {
-            i.starts_with(wanted)
-                || i.strip_prefix(crate::session_id::PREFIX)
-                    .is_some_and(|r| r.starts_with(wanted))
+            i.starts_with(wanted) || i.strip_prefix(crate::session_id::PREFIX).is_some_and(|r| r.starts_with(wanted))
         })
         .collect();
     match hits.len() {
@@ -234,10 +229,7 @@ mod tests {
     fn spec() -> SessionSpec {
         // The agent check runs a login shell, which resets PATH from /etc/profile:
         // use a program from /bin.
-        let c = Config {
-            agent: crate::config::Agent::new("FOO=1 cat --flag 'a b'").unwrap(),
-            ..Config::default()
-        };
+        let c = Config { agent: crate::config::Agent::new("FOO=1 cat --flag 'a b'").unwrap(), ..Config::default() };
         SessionSpec::new("/home/user/My Project".into(), &c)
     }
 
@@ -273,11 +265,7 @@ mod tests {
             .output()
             .unwrap();
         let logged = std::fs::read_to_string(&log).unwrap_or_default();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            logged,
-        )
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), logged)
     }
 
     #[test]

@@ -44,12 +44,8 @@ impl Ancestor {
     /// Load from `dir` (empty when nothing was saved yet).
     pub fn open(dir: &Path) -> std::io::Result<Ancestor> {
         std::fs::create_dir_all(dir)?;
-        let mut a = Ancestor {
-            entries: BTreeMap::new(),
-            dir: dir.to_path_buf(),
-            journal_lines: 0,
-            remote_cursor: None,
-        };
+        let mut a =
+            Ancestor { entries: BTreeMap::new(), dir: dir.to_path_buf(), journal_lines: 0, remote_cursor: None };
         if let Ok(packed) = std::fs::read(a.snapshot_path()) {
             let bytes = zstd::stream::decode_all(&packed[..])?;
             let snap: Snapshot = postcard::from_bytes(&bytes).map_err(std::io::Error::other)?;
@@ -109,10 +105,7 @@ impl Ancestor {
             out.extend(serde_json::to_vec(r).map_err(std::io::Error::other)?);
             out.push(b'\n');
         }
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.journal_path())?;
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(self.journal_path())?;
         f.write_all(&out)?;
         f.sync_data()?;
         self.journal_lines += records.len();
@@ -179,21 +172,12 @@ mod tests {
     fn survives_restarts_and_torn_lines() {
         let dir = tempfile::tempdir().unwrap();
         let mut a = Ancestor::open(dir.path()).unwrap();
-        a.update(
-            &[
-                (p("a"), Some(Entry::Dir)),
-                (p("a/l"), Some(Entry::Symlink { target: "x".into() })),
-            ],
-            Some((7, 3)),
-        )
-        .unwrap();
+        a.update(&[(p("a"), Some(Entry::Dir)), (p("a/l"), Some(Entry::Symlink { target: "x".into() }))], Some((7, 3)))
+            .unwrap();
         a.update(&[(p("a/l"), None)], None).unwrap();
         drop(a);
         // A crash in the middle of a write leaves half a line.
-        let mut j = std::fs::OpenOptions::new()
-            .append(true)
-            .open(dir.path().join("ancestor.journal"))
-            .unwrap();
+        let mut j = std::fs::OpenOptions::new().append(true).open(dir.path().join("ancestor.journal")).unwrap();
         j.write_all(b"{\"Set\":[\"b\",").unwrap();
         let mut a = Ancestor::open(dir.path()).unwrap();
         assert_eq!(a.entries().keys().cloned().collect::<Vec<_>>(), vec![p("a")]);

@@ -84,11 +84,7 @@ pub struct Staged {
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn temp_name() -> String {
-    format!(
-        "{TEMP_PREFIX}{}-{}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("{TEMP_PREFIX}{}-{}", std::process::id(), TEMP_COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 impl StageWriter {
@@ -96,17 +92,8 @@ impl StageWriter {
     pub fn create(root: &Path, rel: &RelPath) -> std::io::Result<StageWriter> {
         let dir = abs(root, &rel.parent().unwrap_or_else(RelPath::root));
         let temp = dir.join(temp_name());
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o666)
-            .open(&temp)?;
-        Ok(StageWriter {
-            temp,
-            file: Some(file),
-            hasher: blake3::Hasher::new(),
-            size: 0,
-        })
+        let file = OpenOptions::new().write(true).create_new(true).mode(0o666).open(&temp)?;
+        Ok(StageWriter { temp, file: Some(file), hasher: blake3::Hasher::new(), size: 0 })
     }
 
     /// Append bytes.
@@ -125,11 +112,7 @@ impl StageWriter {
             f.sync_all()?;
         }
         let temp = std::mem::take(&mut self.temp);
-        Ok(Staged {
-            temp,
-            digest: Digest(*self.hasher.finalize().as_bytes()),
-            size: self.size,
-        })
+        Ok(Staged { temp, digest: Digest(*self.hasher.finalize().as_bytes()), size: self.size })
     }
 }
 
@@ -160,11 +143,7 @@ impl Drop for Staged {
 }
 
 fn abs(root: &Path, rel: &RelPath) -> PathBuf {
-    if rel.is_root() {
-        root.to_path_buf()
-    } else {
-        root.join(rel.as_str())
-    }
+    if rel.is_root() { root.to_path_buf() } else { root.join(rel.as_str()) }
 }
 
 /// Applies steps to one side.
@@ -184,10 +163,7 @@ pub struct Transition<'a> {
 
 impl Transition<'_> {
     fn io(path: &RelPath) -> impl FnOnce(std::io::Error) -> ApplyError + '_ {
-        move |source| ApplyError::Io {
-            path: path.clone(),
-            source,
-        }
+        move |source| ApplyError::Io { path: path.clone(), source }
     }
 
     /// Check that `rel` holds `expected` now (per the index and a fresh lstat).
@@ -200,27 +176,18 @@ impl Transition<'_> {
             Ok(m) => Some(m),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => {
-                return Err(ApplyError::Io {
-                    path: rel.clone(),
-                    source: e,
-                });
+                return Err(ApplyError::Io { path: rel.clone(), source: e });
             }
         };
         match (expected, meta) {
             (None, None) => Ok(()),
             (None, Some(_)) => match self.case_twin(rel) {
-                Some(existing) => Err(ApplyError::CaseClash {
-                    path: rel.clone(),
-                    existing,
-                }),
+                Some(existing) => Err(ApplyError::CaseClash { path: rel.clone(), existing }),
                 None => Err(ApplyError::Changed { path: rel.clone() }),
             },
             (Some(_), None) => Err(ApplyError::Changed { path: rel.clone() }),
             (Some(e), Some(meta)) => {
-                let node = self
-                    .index
-                    .get(rel)
-                    .ok_or_else(|| ApplyError::Changed { path: rel.clone() })?;
+                let node = self.index.get(rel).ok_or_else(|| ApplyError::Changed { path: rel.clone() })?;
                 let same_kind = match e {
                     Entry::Dir => meta.is_dir(),
                     Entry::File { .. } => meta.is_file(),
@@ -253,13 +220,7 @@ impl Transition<'_> {
 
     fn refresh(&mut self, rel: &RelPath, entry: Entry) -> Result<(), ApplyError> {
         let meta = std::fs::symlink_metadata(abs(self.root, rel)).map_err(Self::io(rel))?;
-        self.index.set(
-            rel.clone(),
-            Node {
-                entry,
-                stat: Stat::of(&meta),
-            },
-        );
+        self.index.set(rel.clone(), Node { entry, stat: Stat::of(&meta) });
         Ok(())
     }
 
@@ -303,24 +264,20 @@ impl Transition<'_> {
         self.check(rel, expected)?;
         let target = abs(self.root, rel);
         let base_mode = match expected {
-            Some(Entry::File { .. }) => std::fs::metadata(&target)
-                .map(|m| m.permissions().mode())
-                .unwrap_or(0o644),
-            _ => std::fs::metadata(&staged.temp)
-                .map(|m| m.permissions().mode())
-                .unwrap_or(0o644),
+            Some(Entry::File { .. }) => std::fs::metadata(&target).map(|m| m.permissions().mode()).unwrap_or(0o644),
+            _ => std::fs::metadata(&staged.temp).map(|m| m.permissions().mode()).unwrap_or(0o644),
         };
-        std::fs::set_permissions(
-            &staged.temp,
-            std::fs::Permissions::from_mode(with_exec(base_mode, *exec)),
-        )
-        .map_err(Self::io(rel))?;
+        std::fs::set_permissions(&staged.temp, std::fs::Permissions::from_mode(with_exec(base_mode, *exec)))
+            .map_err(Self::io(rel))?;
         if let Some(old) = expected {
             self.keep(rel, old, loser, true)?;
         }
         let mut staged = staged;
         let temp = std::mem::take(&mut staged.temp);
-        std::fs::rename(&temp, &target).map_err(Self::io(rel))?;
+        if let Err(e) = std::fs::rename(&temp, &target) {
+            let _ = std::fs::remove_file(&temp);
+            return Err(ApplyError::Io { path: rel.clone(), source: e });
+        }
         self.refresh(rel, new.clone())
     }
 
@@ -352,18 +309,15 @@ impl Transition<'_> {
         let dest = abs(self.root, rel);
         let temp = dest.with_file_name(temp_name());
         std::os::unix::fs::symlink(target, &temp).map_err(Self::io(rel))?;
-        if let Some(old) = expected {
-            if let Err(e) = self.keep(rel, old, loser, true) {
-                let _ = std::fs::remove_file(&temp);
-                return Err(e);
-            }
+        if let Some(old) = expected
+            && let Err(e) = self.keep(rel, old, loser, true)
+        {
+            let _ = std::fs::remove_file(&temp);
+            return Err(e);
         }
         if let Err(e) = std::fs::rename(&temp, &dest) {
             let _ = std::fs::remove_file(&temp);
-            return Err(ApplyError::Io {
-                path: rel.clone(),
-                source: e,
-            });
+            return Err(ApplyError::Io { path: rel.clone(), source: e });
         }
         self.refresh(rel, new.clone())
     }
@@ -379,10 +333,7 @@ impl Transition<'_> {
                     return Err(ApplyError::NotEmpty { path: rel.clone() });
                 }
                 Err(e) => {
-                    return Err(ApplyError::Io {
-                        path: rel.clone(),
-                        source: e,
-                    });
+                    return Err(ApplyError::Io { path: rel.clone(), source: e });
                 }
             }
         } else {
@@ -396,23 +347,14 @@ impl Transition<'_> {
 /// `mode` with execute bits set for whoever may read (or all cleared).
 fn with_exec(mode: u32, exec: bool) -> u32 {
     let base = mode & 0o7777;
-    if exec {
-        base | ((base & 0o444) >> 2)
-    } else {
-        base & !0o111
-    }
+    if exec { base | ((base & 0o444) >> 2) } else { base & !0o111 }
 }
 
 /// Whether the file system at `dir` treats names differing only in case as
 /// the same file (probed with a temporary file).
 pub fn probe_case_insensitive(dir: &Path) -> bool {
     let lower = dir.join(format!("{}case-probe", temp_name()));
-    let upper = dir.join(
-        lower
-            .file_name()
-            .map(|n| n.to_string_lossy().to_uppercase())
-            .unwrap_or_default(),
-    );
+    let upper = dir.join(lower.file_name().map(|n| n.to_string_lossy().to_uppercase()).unwrap_or_default());
     if std::fs::write(&lower, b"").is_err() {
         return false;
     }
@@ -440,12 +382,7 @@ mod tests {
         std::fs::create_dir(dir.path().join("root")).unwrap();
         let rules = IgnoreRules::load(&dir.path().join("root"), &IgnoreSpec::default()).unwrap();
         let trash = Trash::open(&dir.path().join("trash"), TrashLimits::default());
-        Fx {
-            dir,
-            rules,
-            trash,
-            index: Index::default(),
-        }
+        Fx { dir, rules, trash, index: Index::default() }
     }
 
     impl Fx {
@@ -480,11 +417,7 @@ mod tests {
         let mut w = StageWriter::create(root, rel).unwrap();
         w.write(data).unwrap();
         let s = w.finish().unwrap();
-        let e = Entry::File {
-            digest: s.digest,
-            size: s.size,
-            exec: false,
-        };
+        let e = Entry::File { digest: s.digest, size: s.size, exec: false };
         (s, e)
     }
 
@@ -513,20 +446,10 @@ mod tests {
         std::fs::write(f.root().join("a"), "edited after the scan").unwrap();
         let (root, mut t) = f.t();
         let (staged, new) = stage(&root, &p("a"), b"incoming");
-        assert!(matches!(
-            t.put_file(&p("a"), Some(&old), &new, staged, false),
-            Err(ApplyError::Changed { .. })
-        ));
+        assert!(matches!(t.put_file(&p("a"), Some(&old), &new, staged, false), Err(ApplyError::Changed { .. })));
         assert_eq!(std::fs::read(root.join("a")).unwrap(), b"edited after the scan");
-        assert!(matches!(
-            t.remove(&p("a"), &old, false),
-            Err(ApplyError::Changed { .. })
-        ));
-        assert_eq!(
-            std::fs::read_dir(&root).unwrap().count(),
-            1,
-            "the staged temp file is gone"
-        );
+        assert!(matches!(t.remove(&p("a"), &old, false), Err(ApplyError::Changed { .. })));
+        assert_eq!(std::fs::read_dir(&root).unwrap().count(), 1, "the staged temp file is gone");
     }
 
     #[test]
@@ -539,10 +462,7 @@ mod tests {
         let x = f.index.get(&p("d/x")).unwrap().entry.clone();
         let (root, mut t) = f.t();
         t.remove(&p("d/x"), &x, false).unwrap();
-        assert!(matches!(
-            t.remove(&p("d"), &Entry::Dir, false),
-            Err(ApplyError::NotEmpty { .. })
-        ));
+        assert!(matches!(t.remove(&p("d"), &Entry::Dir, false), Err(ApplyError::NotEmpty { .. })));
         assert!(root.join("d/.git").exists(), "ignored content is never deleted");
         assert_eq!(f.trash.versions(&p("d/x"))[0].reason, Reason::Deleted);
     }
@@ -552,10 +472,7 @@ mod tests {
         let mut f = fx();
         let (root, mut t) = f.t();
         let (staged, new) = stage(&root, &p("x"), b"data");
-        assert!(matches!(
-            t.put_file(&p("node_modules"), None, &new, staged, false),
-            Err(ApplyError::Ignored { .. })
-        ));
+        assert!(matches!(t.put_file(&p("node_modules"), None, &new, staged, false), Err(ApplyError::Ignored { .. })));
     }
 
     #[test]
@@ -567,33 +484,46 @@ mod tests {
             *exec = true;
         }
         t.put_file(&p("run"), None, &new, staged, false).unwrap();
-        assert_eq!(
-            std::fs::metadata(root.join("run")).unwrap().permissions().mode() & 0o111,
-            0o111
-        );
+        assert_eq!(std::fs::metadata(root.join("run")).unwrap().permissions().mode() & 0o111, 0o111);
         let mut plain = new.clone();
         if let Entry::File { exec, .. } = &mut plain {
             *exec = false;
         }
         t.set_exec(&p("run"), &new, &plain).unwrap();
-        assert_eq!(
-            std::fs::metadata(root.join("run")).unwrap().permissions().mode() & 0o111,
-            0
-        );
-        t.put_symlink(&p("l"), None, &Entry::Symlink { target: "run".into() }, false)
-            .unwrap();
+        assert_eq!(std::fs::metadata(root.join("run")).unwrap().permissions().mode() & 0o111, 0);
+        t.put_symlink(&p("l"), None, &Entry::Symlink { target: "run".into() }, false).unwrap();
         assert_eq!(std::fs::read_link(root.join("l")).unwrap(), Path::new("run"));
         let (staged, _) = stage(&root, &p("c"), b"abc");
-        let wrong = Entry::File {
-            digest: Digest([0; 32]),
-            size: 3,
-            exec: false,
-        };
-        assert!(matches!(
-            t.put_file(&p("c"), None, &wrong, staged, false),
-            Err(ApplyError::Corrupt { .. })
-        ));
+        let wrong = Entry::File { digest: Digest([0; 32]), size: 3, exec: false };
+        assert!(matches!(t.put_file(&p("c"), None, &wrong, staged, false), Err(ApplyError::Corrupt { .. })));
         assert!(!root.join("c").exists());
+    }
+
+    #[test]
+    fn case_only_clashes_are_refused_where_case_does_not_count() {
+        let mut f = fx();
+        std::fs::write(f.root().join("readme.md"), "lower").unwrap();
+        f.rescan();
+        // What a case-insensitive file system shows: the new name already
+        // "exists", as the old file under another case.
+        std::fs::write(f.root().join("README.md"), "lower").unwrap();
+        let root = f.root();
+        let root_ref: &Path = Box::leak(root.clone().into_boxed_path());
+        let mut t = Transition {
+            root: root_ref,
+            index: &mut f.index,
+            trash: &f.trash,
+            rules: &f.rules,
+            case_insensitive: true,
+        };
+        let (staged, new) = stage(&root, &p("README.md"), b"upper");
+        match t.put_file(&p("README.md"), None, &new, staged, false) {
+            Err(ApplyError::CaseClash { existing, .. }) => assert_eq!(existing, "readme.md"),
+            other => panic!("expected a case clash, got {other:?}"),
+        }
+        assert_eq!(std::fs::read(root.join("readme.md")).unwrap(), b"lower", "nothing was clobbered");
+        t.case_insensitive = false;
+        assert!(t.case_twin(&p("README.md")).is_none(), "case-sensitive: no twin");
     }
 
     #[test]
@@ -601,9 +531,6 @@ mod tests {
         assert_eq!(with_exec(0o100644, true), 0o755);
         assert_eq!(with_exec(0o600, true), 0o700);
         assert_eq!(with_exec(0o755, false), 0o644);
-        assert!(
-            !probe_case_insensitive(&std::env::temp_dir()),
-            "tmpfs/ext4 are case-sensitive"
-        );
+        assert!(!probe_case_insensitive(&std::env::temp_dir()), "tmpfs/ext4 are case-sensitive");
     }
 }

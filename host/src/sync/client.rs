@@ -26,7 +26,13 @@ struct Pending {
     data: Option<mpsc::Sender<Chunk>>,
 }
 
-type PendingMap = Arc<Mutex<HashMap<u64, Pending>>>;
+/// Requests waiting for their answer; `None` once the connection is gone (so
+/// a request made afterwards fails at once instead of waiting forever).
+type PendingMap = Arc<Mutex<Option<HashMap<u64, Pending>>>>;
+
+/// A registered request: its id, where its response arrives, and where its
+/// content arrives (for downloads).
+type Registered = (u64, oneshot::Receiver<Response>, Option<mpsc::Receiver<Chunk>>);
 
 /// A connection to the daemon.
 pub struct RemoteClient {
@@ -76,7 +82,7 @@ impl RemoteClient {
         let (notice_tx, notice_rx) = mpsc::unbounded_channel();
         let (closed_tx, closed_rx) = tokio::sync::watch::channel(None);
         let closed_tx = Arc::new(closed_tx);
-        let pending: PendingMap = Arc::new(Mutex::new(HashMap::new()));
+        let pending: PendingMap = Arc::new(Mutex::new(Some(HashMap::new())));
 
         let closed_w = closed_tx.clone();
         tokio::spawn(async move {
@@ -98,9 +104,7 @@ impl RemoteClient {
                                     r = writer
                                         .send(&Message::Data {
                                             id,
-                                            chunk: Chunk::Abort {
-                                                reason: "the sender stopped".into(),
-                                            },
+                                            chunk: Chunk::Abort { reason: "the sender stopped".into() },
                                         })
                                         .await;
                                     break;
@@ -122,13 +126,16 @@ impl RemoteClient {
             let reason = loop {
                 match reader.next().await {
                     Ok(Some(Message::Response { id, response })) => {
-                        let waiting = routes.lock().ok().and_then(|mut m| m.remove(&id));
+                        let waiting = routes.lock().ok().and_then(|mut m| m.as_mut().and_then(|m| m.remove(&id)));
                         if let Some(p) = waiting {
                             let _ = p.response.send(response);
                         }
                     }
                     Ok(Some(Message::Data { id, chunk })) => {
-                        let tx = routes.lock().ok().and_then(|m| m.get(&id).and_then(|p| p.data.clone()));
+                        let tx = routes
+                            .lock()
+                            .ok()
+                            .and_then(|m| m.as_ref().and_then(|m| m.get(&id)).and_then(|p| p.data.clone()));
                         if let Some(tx) = tx {
                             let _ = tx.send(chunk).await;
                         }
@@ -142,21 +149,16 @@ impl RemoteClient {
                 }
             };
             if let Ok(mut m) = routes.lock() {
-                m.clear();
+                *m = None;
             }
             let _ = closed_tx.send(Some(reason));
         });
 
-        let client = RemoteClient {
-            out: out_tx,
-            pending,
-            next_id: AtomicU64::new(1),
-            closed: closed_rx,
-        };
+        let client = RemoteClient { out: out_tx, pending, next_id: AtomicU64::new(1), closed: closed_rx };
         Ok((client, hello, noise, notice_rx))
     }
 
-    fn register(&self, with_data: bool) -> (u64, oneshot::Receiver<Response>, Option<mpsc::Receiver<Chunk>>) {
+    fn register(&self, with_data: bool) -> Result<Registered, WireError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         let (data_tx, data_rx) = if with_data {
@@ -165,16 +167,13 @@ impl RemoteClient {
         } else {
             (None, None)
         };
-        if let Ok(mut m) = self.pending.lock() {
-            m.insert(
-                id,
-                Pending {
-                    response: tx,
-                    data: data_tx,
-                },
-            );
+        match self.pending.lock().ok().as_deref_mut() {
+            Some(Some(m)) => {
+                m.insert(id, Pending { response: tx, data: data_tx });
+                Ok((id, rx, data_rx))
+            }
+            _ => Err(self.gone()),
         }
-        (id, rx, data_rx)
     }
 
     fn gone(&self) -> WireError {
@@ -208,10 +207,8 @@ impl RemoteClient {
 
     /// Send a request and wait for its response.
     pub async fn call(&self, request: Request) -> Result<Response, WireError> {
-        let (id, rx, _) = self.register(false);
-        self.out
-            .send(Outgoing::One(Message::Request { id, request }))
-            .map_err(|_| self.gone())?;
+        let (id, rx, _) = self.register(false)?;
+        self.out.send(Outgoing::One(Message::Request { id, request })).map_err(|_| self.gone())?;
         self.await_response(rx).await
     }
 
@@ -230,23 +227,15 @@ impl RemoteClient {
         }
         match self.await_response(d.response).await? {
             Response::SnapshotDone { count } if count == all.len() as u64 => Ok(all),
-            other => Err(WireError::Unexpected(format!(
-                "snapshot ended with {other:?} after {} entries",
-                all.len()
-            ))),
+            other => Err(WireError::Unexpected(format!("snapshot ended with {other:?} after {} entries", all.len()))),
         }
     }
 
     /// Send a request answered by content chunks, then a response.
     pub async fn download(&self, request: Request) -> Result<Download, WireError> {
-        let (id, response, chunks) = self.register(true);
-        self.out
-            .send(Outgoing::One(Message::Request { id, request }))
-            .map_err(|_| self.gone())?;
-        Ok(Download {
-            chunks: chunks.unwrap_or_else(|| mpsc::channel(1).1),
-            response,
-        })
+        let (id, response, chunks) = self.register(true)?;
+        self.out.send(Outgoing::One(Message::Request { id, request })).map_err(|_| self.gone())?;
+        Ok(Download { chunks: chunks.unwrap_or_else(|| mpsc::channel(1).1), response })
     }
 
     /// Send a request followed by the content from `chunks` (ending with
@@ -256,23 +245,17 @@ impl RemoteClient {
         request: Request,
         chunks: mpsc::Receiver<Chunk>,
     ) -> Result<oneshot::Receiver<Response>, WireError> {
-        let (id, rx, _) = self.register(false);
+        let (id, rx, _) = self.register(false)?;
         self.out
-            .send(Outgoing::Stream {
-                first: Message::Request { id, request },
-                id,
-                chunks,
-            })
+            .send(Outgoing::Stream { first: Message::Request { id, request }, id, chunks })
             .map_err(|_| self.gone())?;
         Ok(rx)
     }
 
     /// Send a request without waiting; returns a receiver for its response.
     pub async fn send(&self, request: Request) -> Result<oneshot::Receiver<Response>, WireError> {
-        let (id, rx, _) = self.register(false);
-        self.out
-            .send(Outgoing::One(Message::Request { id, request }))
-            .map_err(|_| self.gone())?;
+        let (id, rx, _) = self.register(false)?;
+        self.out.send(Outgoing::One(Message::Request { id, request })).map_err(|_| self.gone())?;
         Ok(rx)
     }
 }

@@ -30,20 +30,15 @@ pub struct ConflictStore {
 }
 
 fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 impl ConflictStore {
     /// Load from `dir` (empty when missing or unreadable).
     pub fn open(dir: &Path) -> ConflictStore {
         let file = dir.join("conflicts.json");
-        let mut store: ConflictStore = std::fs::read(&file)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
+        let mut store: ConflictStore =
+            std::fs::read(&file).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
         store.file = file;
         store
     }
@@ -66,10 +61,7 @@ impl ConflictStore {
         }
         for c in found {
             self.unresolved.retain(|r| r.conflict.path != c.path);
-            let rec = Recorded {
-                conflict: c.clone(),
-                time: now(),
-            };
+            let rec = Recorded { conflict: c.clone(), time: now() };
             match c.resolution {
                 Resolution::Unresolved => self.unresolved.push(rec),
                 Resolution::Kept { .. } => self.history.push(rec),
@@ -131,9 +123,6 @@ mod tests {
         let mut s = s2;
         s.resolved(&c.path, Side::Remote);
         assert!(s.unresolved.is_empty());
-        assert_eq!(
-            s.history[0].conflict.resolution,
-            Resolution::Kept { winner: Side::Remote }
-        );
+        assert_eq!(s.history[0].conflict.resolution, Resolution::Kept { winner: Side::Remote });
     }
 }

@@ -79,10 +79,7 @@ impl Rolling {
 
     fn roll(&mut self, out: u8, inp: u8) {
         self.a = self.a.wrapping_sub(u32::from(out)).wrapping_add(u32::from(inp));
-        self.b = self
-            .b
-            .wrapping_sub(self.len.wrapping_mul(u32::from(out)))
-            .wrapping_add(self.a);
+        self.b = self.b.wrapping_sub(self.len.wrapping_mul(u32::from(out))).wrapping_add(self.a);
     }
 
     fn value(&self) -> u32 {
@@ -117,19 +114,12 @@ pub fn signature(mut old: impl Read, file_size: u64) -> std::io::Result<Signatur
         if n == 0 {
             break;
         }
-        blocks.push(BlockSig {
-            weak: Rolling::new(&buf[..n]).value(),
-            strong: strong(&buf[..n]),
-        });
+        blocks.push(BlockSig { weak: Rolling::new(&buf[..n]).value(), strong: strong(&buf[..n]) });
         if n < buf.len() {
             break;
         }
     }
-    Ok(Signature {
-        block_size,
-        file_size,
-        blocks,
-    })
+    Ok(Signature { block_size, file_size, blocks })
 }
 
 /// Compute the operations that turn the old version into `new`, handing each
@@ -140,7 +130,7 @@ pub fn delta(
     mut emit: impl FnMut(DeltaOp) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     let bs = sig.block_size as usize;
-    let full_blocks = if sig.file_size % u64::from(sig.block_size) == 0 {
+    let full_blocks = if sig.file_size.is_multiple_of(u64::from(sig.block_size)) {
         sig.blocks.len()
     } else {
         sig.blocks.len().saturating_sub(1)
@@ -149,13 +139,8 @@ pub fn delta(
     for (i, b) in sig.blocks.iter().enumerate().take(full_blocks) {
         by_weak.entry(b.weak).or_default().push(i as u32);
     }
-    let tail = (full_blocks < sig.blocks.len()).then(|| {
-        (
-            full_blocks as u32,
-            sig.blocks[full_blocks],
-            (sig.file_size % u64::from(sig.block_size)) as usize,
-        )
-    });
+    let tail = (full_blocks < sig.blocks.len())
+        .then(|| (full_blocks as u32, sig.blocks[full_blocks], (sig.file_size % u64::from(sig.block_size)) as usize));
 
     let mut pending_copy: Option<(u32, u32)> = None;
     let mut buf: Vec<u8> = Vec::with_capacity(bs + MAX_LITERAL + 256 * 1024);
@@ -295,10 +280,7 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        let literal: usize = ops
-            .iter()
-            .map(|o| if let DeltaOp::Literal(b) = o { b.len() } else { 0 })
-            .sum();
+        let literal: usize = ops.iter().map(|o| if let DeltaOp::Literal(b) = o { b.len() } else { 0 }).sum();
         let mut out = Vec::new();
         let mut src = Cursor::new(old);
         for op in &ops {
@@ -326,10 +308,7 @@ mod tests {
         new[1_234_567] ^= 0xff;
         let (out, literal) = roundtrip(&old, &new);
         assert_eq!(out, new);
-        assert!(
-            literal <= 2 * block_size_for(old.len() as u64) as usize,
-            "{literal} literal bytes"
-        );
+        assert!(literal <= 2 * block_size_for(old.len() as u64) as usize, "{literal} literal bytes");
     }
 
     #[test]

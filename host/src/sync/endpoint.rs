@@ -88,10 +88,7 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Endpoint
 /// A random-enough epoch: a new one each time an endpoint starts, so a cursor
 /// from another run is never mistaken for one of this run.
 fn new_epoch() -> u64 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     (t as u64) ^ (u64::from(std::process::id()) << 40)
 }
 
@@ -215,11 +212,7 @@ impl Endpoint {
         let mut dirs = vec![RelPath::root()];
         while let Some(dir) = dirs.pop() {
             self.rules.load_gitignore(&dir);
-            let abs = if dir.is_root() {
-                self.cfg.root.clone()
-            } else {
-                self.cfg.root.join(dir.as_str())
-            };
+            let abs = if dir.is_root() { self.cfg.root.clone() } else { self.cfg.root.join(dir.as_str()) };
             let Ok(read) = std::fs::read_dir(&abs) else { continue };
             for item in read.flatten() {
                 if item.file_type().is_ok_and(|t| t.is_dir())
@@ -326,11 +319,7 @@ impl Endpoint {
 
     /// The absolute path of `rel`.
     pub fn abs(&self, rel: &RelPath) -> PathBuf {
-        if rel.is_root() {
-            self.cfg.root.clone()
-        } else {
-            self.cfg.root.join(rel.as_str())
-        }
+        if rel.is_root() { self.cfg.root.clone() } else { self.cfg.root.join(rel.as_str()) }
     }
 
     /// Save the index if it changed.
@@ -349,17 +338,34 @@ impl Endpoint {
 /// crash or `kill -9`). Their names carry the writer's process id.
 fn remove_stale_temp_files(files: &[PathBuf]) {
     for f in files {
-        let Some(name) = f.file_name().and_then(|n| n.to_str()) else { continue };
-        let pid = name.strip_prefix(super::ignore::TEMP_PREFIX).and_then(|rest| rest.split('-').next()).and_then(|p| p.parse::<i32>().ok());
+        let Some(name) = f.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let pid = name
+            .strip_prefix(super::ignore::TEMP_PREFIX)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<i32>().ok());
         let alive = match pid {
             Some(pid) if pid == std::process::id() as i32 => true,
-            Some(pid) => nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok(),
+            Some(pid) => process_alive(pid),
             None => false,
         };
         if !alive {
             tracing::info!("removing {} left by an interrupted transfer", f.display());
             let _ = std::fs::remove_file(f);
         }
+    }
+}
+
+/// Whether process `pid` runs (a zombie, killed but not yet reaped, does not).
+fn process_alive(pid: i32) -> bool {
+    if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err() {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next()).is_none_or(|state| state != 'Z'),
+        Err(_) => true,
     }
 }
 
@@ -391,12 +397,11 @@ const SAVE_EVERY: Duration = Duration::from_secs(30);
 /// is dropped. `verify_every` schedules a full rescan (None: never).
 pub fn start_watching(ep: &Shared, verify_every: Option<Duration>) -> std::io::Result<Watcher> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let root = ep
-        .lock()
-        .map_err(|_| std::io::Error::other("endpoint lock poisoned"))?
-        .root()
-        .to_path_buf();
-    let watcher = super::watch::watch(&root, tx).map_err(std::io::Error::other)?;
+    let root = ep.lock().map_err(|_| std::io::Error::other("endpoint lock poisoned"))?.root().to_path_buf();
+    let watcher = super::watch::watch(&root, tx.clone()).map_err(std::io::Error::other)?;
+    // Changes between the opening scan and the watch starting would be
+    // missed: rescan once now that the watch is in place.
+    let _ = tx.send(WatchEvent::Rescan);
     if watcher.kind == WatchKind::Polling {
         tracing::warn!("watching {} by polling", root.display());
     }

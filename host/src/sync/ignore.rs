@@ -66,16 +66,8 @@ impl IgnoreRules {
                 add_line(&mut b, line, SYNCIGNORE)?;
             }
         }
-        let base = b.build().map_err(|e| IgnoreError {
-            source_name: "ignore rules".into(),
-            message: e.to_string(),
-        })?;
-        Ok(IgnoreRules {
-            root: root.to_path_buf(),
-            base,
-            nested: BTreeMap::new(),
-            use_gitignore: spec.use_gitignore,
-        })
+        let base = b.build().map_err(|e| IgnoreError { source_name: "ignore rules".into(), message: e.to_string() })?;
+        Ok(IgnoreRules { root: root.to_path_buf(), base, nested: BTreeMap::new(), use_gitignore: spec.use_gitignore })
     }
 
     /// Learn (or forget, when it is gone) the `.gitignore` of folder `dir`.
@@ -83,11 +75,7 @@ impl IgnoreRules {
         if !self.use_gitignore {
             return;
         }
-        let abs = if dir.is_root() {
-            self.root.clone()
-        } else {
-            self.root.join(dir.as_str())
-        };
+        let abs = if dir.is_root() { self.root.clone() } else { self.root.join(dir.as_str()) };
         let file = abs.join(".gitignore");
         if !file.is_file() {
             self.nested.remove(dir);
@@ -142,10 +130,9 @@ impl IgnoreRules {
 }
 
 fn add_line(b: &mut GitignoreBuilder, line: &str, source: &str) -> Result<(), IgnoreError> {
-    b.add_line(None, line).map(|_| ()).map_err(|e| IgnoreError {
-        source_name: source.to_owned(),
-        message: e.to_string(),
-    })
+    b.add_line(None, line)
+        .map(|_| ())
+        .map_err(|e| IgnoreError { source_name: source.to_owned(), message: e.to_string() })
 }
 
 #[cfg(test)]
@@ -160,10 +147,7 @@ mod tests {
     fn defaults_config_syncignore_and_reinclusion() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(SYNCIGNORE), "# comment\n*.log\n!keep.log\nbuild/\n").unwrap();
-        let spec = IgnoreSpec {
-            patterns: vec!["/secret.txt".into()],
-            use_gitignore: false,
-        };
+        let spec = IgnoreSpec { patterns: vec!["/secret.txt".into()], use_gitignore: false };
         let r = IgnoreRules::load(dir.path(), &spec).unwrap();
         assert!(r.is_ignored(&p(".git"), true));
         assert!(r.is_ignored(&p("src/.git/HEAD"), false), "inside an ignored folder");
@@ -184,23 +168,14 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("web")).unwrap();
         std::fs::write(dir.path().join(".gitignore"), "*.tmp\n").unwrap();
         std::fs::write(dir.path().join("web/.gitignore"), "dist/\n!important.tmp\n").unwrap();
-        let spec = IgnoreSpec {
-            patterns: vec![],
-            use_gitignore: true,
-        };
+        let spec = IgnoreSpec { patterns: vec![], use_gitignore: true };
         let mut r = IgnoreRules::load(dir.path(), &spec).unwrap();
         r.load_gitignore(&RelPath::root());
         r.load_gitignore(&p("web"));
         assert!(r.is_ignored(&p("a.tmp"), false));
         assert!(r.is_ignored(&p("web/dist"), true));
-        assert!(
-            !r.is_ignored(&p("dist"), true),
-            "web/.gitignore applies under web/ only"
-        );
-        assert!(
-            !r.is_ignored(&p("web/important.tmp"), false),
-            "a deeper file re-includes"
-        );
+        assert!(!r.is_ignored(&p("dist"), true), "web/.gitignore applies under web/ only");
+        assert!(!r.is_ignored(&p("web/important.tmp"), false), "a deeper file re-includes");
         assert!(r.is_ignored(&p("web/other.tmp"), false));
 
         let off = IgnoreRules::load(dir.path(), &IgnoreSpec::default()).unwrap();
@@ -210,10 +185,7 @@ mod tests {
     #[test]
     fn bad_patterns_are_reported() {
         let dir = tempfile::tempdir().unwrap();
-        let spec = IgnoreSpec {
-            patterns: vec!["{a".into()],
-            use_gitignore: false,
-        };
+        let spec = IgnoreSpec { patterns: vec!["{a".into()], use_gitignore: false };
         let err = IgnoreRules::load(dir.path(), &spec).unwrap_err();
         assert_eq!(err.source_name, "sync.ignore");
     }

@@ -83,9 +83,7 @@ impl Index {
 
     /// `path` and everything under it, parents first.
     pub fn subtree<'a>(&'a self, path: &'a RelPath) -> impl Iterator<Item = (&'a RelPath, &'a Node)> + 'a {
-        self.nodes
-            .range(path.clone()..)
-            .take_while(move |(p, _)| p.starts_with(path))
+        self.nodes.range(path.clone()..).take_while(move |(p, _)| p.starts_with(path))
     }
 
     /// The direct children of folder `path`.
@@ -119,10 +117,7 @@ impl Index {
 
     /// Save to `path` (compressed, atomically replaced).
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        let saved = Saved {
-            format: FORMAT,
-            nodes: self.nodes.iter().map(|(p, n)| (p.clone(), n.clone())).collect(),
-        };
+        let saved = Saved { format: FORMAT, nodes: self.nodes.iter().map(|(p, n)| (p.clone(), n.clone())).collect() };
         let bytes = postcard::to_stdvec(&saved).map_err(std::io::Error::other)?;
         let packed = zstd::bulk::compress(&bytes, 3)?;
         crate::atomic_file::write(path, &packed, 0o600)
@@ -134,9 +129,7 @@ impl Index {
         let packed = std::fs::read(path).ok()?;
         let bytes = zstd::stream::decode_all(&packed[..]).ok()?;
         let saved: Saved = postcard::from_bytes(&bytes).ok()?;
-        (saved.format == FORMAT).then(|| Index {
-            nodes: saved.nodes.into_iter().collect(),
-        })
+        (saved.format == FORMAT).then(|| Index { nodes: saved.nodes.into_iter().collect() })
     }
 }
 
@@ -155,16 +148,7 @@ mod tests {
     }
 
     fn node(entry: Entry) -> Node {
-        Node {
-            entry,
-            stat: Stat {
-                size: 0,
-                mtime_ns: 0,
-                ctime_ns: 0,
-                ino: 0,
-                mode: 0,
-            },
-        }
+        Node { entry, stat: Stat { size: 0, mtime_ns: 0, ctime_ns: 0, ino: 0, mode: 0 } }
     }
 
     #[test]

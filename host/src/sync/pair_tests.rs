@@ -29,8 +29,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Counting<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        self.read
-            .fetch_add((buf.filled().len() - before) as u64, Ordering::Relaxed);
+        self.read.fetch_add((buf.filled().len() - before) as u64, Ordering::Relaxed);
         r
     }
 }
@@ -63,17 +62,11 @@ async fn pair_with(mode: Mode, limits: DeleteLimits, setup: impl FnOnce(&Path, &
     let (br, bw) = tokio::io::split(b);
     let received = Arc::new(AtomicU64::new(0));
     let sent = Arc::new(AtomicU64::new(0));
-    let ar = Counting {
-        inner: ar,
-        read: sent.clone(),
-    };
+    let ar = Counting { inner: ar, read: sent.clone() };
     tokio::spawn(async move {
         let _ = serve::serve(ar, aw, projects, "test daemon").await;
     });
-    let br = Counting {
-        inner: br,
-        read: received.clone(),
-    };
+    let br = Counting { inner: br, read: received.clone() };
     let (client, _, _, mut notices) = RemoteClient::connect(br, bw, "test keeper").await.unwrap();
     let ep = Endpoint::open(EndpointConfig {
         root: local.clone(),
@@ -102,26 +95,14 @@ async fn pair_with(mode: Mode, limits: DeleteLimits, setup: impl FnOnce(&Path, &
         let r = syncer.run_connected(&client, &mut notices, &mut rx).await;
         tracing::debug!("syncer ended: {r:?}");
     });
-    Pair {
-        _dir: dir,
-        local,
-        remote,
-        commands,
-        status,
-        _watcher: watcher,
-        received,
-        sent,
-    }
+    Pair { _dir: dir, local, remote, commands, status, _watcher: watcher, received, sent }
 }
 
 impl Pair {
     async fn flush(&self) -> Result<(), String> {
         let (tx, rx) = oneshot::channel();
         self.commands.send(Command::Flush(tx)).await.unwrap();
-        tokio::time::timeout(Duration::from_secs(20), rx)
-            .await
-            .expect("flush timed out")
-            .unwrap()
+        tokio::time::timeout(Duration::from_secs(20), rx).await.expect("flush timed out").unwrap()
     }
 
     async fn wait(&self, what: &str, mut cond: impl FnMut() -> bool) {
@@ -201,14 +182,10 @@ async fn first_sync_merges_both_sides_then_edits_flow_both_ways() {
     })
     .await;
     std::fs::remove_file(p.local.join("README.md")).unwrap();
-    p.wait("deletion on the remote side", || !p.remote.join("README.md").exists())
-        .await;
+    p.wait("deletion on the remote side", || !p.remote.join("README.md").exists()).await;
     p.flush().await.unwrap();
     assert_eq!(
-        tree(&p.local)
-            .into_iter()
-            .filter(|(k, _)| !k.starts_with(".git"))
-            .collect::<BTreeMap<_, _>>(),
+        tree(&p.local).into_iter().filter(|(k, _)| !k.starts_with(".git")).collect::<BTreeMap<_, _>>(),
         tree(&p.remote)
     );
 }
@@ -221,18 +198,9 @@ async fn concurrent_edit_in_resolved_mode_keeps_the_remote_loser() {
     })
     .await;
     p.flush().await.unwrap();
-    assert_eq!(
-        std::fs::read_to_string(p.remote.join("f.txt")).unwrap(),
-        "local version"
-    );
+    assert_eq!(std::fs::read_to_string(p.remote.join("f.txt")).unwrap(), "local version");
     let (tx, rx) = oneshot::channel();
-    p.commands
-        .send(Command::Versions {
-            path: RelPath::new("f.txt").unwrap(),
-            reply: tx,
-        })
-        .await
-        .unwrap();
+    p.commands.send(Command::Versions { path: RelPath::new("f.txt").unwrap(), reply: tx }).await.unwrap();
     let versions = rx.await.unwrap().unwrap();
     assert_eq!(versions.len(), 1);
     assert_eq!(versions[0].side, Side::Remote);
@@ -250,28 +218,15 @@ async fn safe_mode_leaves_conflicts_alone_until_resolved() {
     .await;
     p.flush().await.unwrap();
     assert_eq!(std::fs::read_to_string(p.local.join("f.txt")).unwrap(), "local version");
-    assert_eq!(
-        std::fs::read_to_string(p.remote.join("f.txt")).unwrap(),
-        "remote version"
-    );
+    assert_eq!(std::fs::read_to_string(p.remote.join("f.txt")).unwrap(), "remote version");
     assert_eq!(p.status().conflicts, 1);
     let (tx, rx) = oneshot::channel();
-    p.commands
-        .send(Command::Resolve {
-            paths: vec![],
-            keep: Keep::Both,
-            reply: tx,
-        })
-        .await
-        .unwrap();
+    p.commands.send(Command::Resolve { paths: vec![], keep: Keep::Both, reply: tx }).await.unwrap();
     assert_eq!(rx.await.unwrap().unwrap(), vec!["f.txt".to_owned()]);
     p.flush().await.unwrap();
     let local = tree(&p.local);
     assert_eq!(local["f.txt"], "local version");
-    let copy = local
-        .iter()
-        .find(|(k, _)| k.contains("sync-conflict"))
-        .expect("a conflict copy");
+    let copy = local.iter().find(|(k, _)| k.contains("sync-conflict")).expect("a conflict copy");
     assert_eq!(copy.1, "remote version");
     assert!(copy.0.ends_with("-remote.txt"), "{}", copy.0);
     assert_eq!(tree(&p.remote), local);
@@ -304,19 +259,12 @@ async fn modification_beats_deletion_and_folder_moves_sync() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     p.commands.send(Command::Resume { confirm: false }).await.unwrap();
     p.flush().await.unwrap();
-    assert_eq!(
-        std::fs::read_to_string(p.local.join("doc.md")).unwrap(),
-        "v2 from the agent"
-    );
+    assert_eq!(std::fs::read_to_string(p.local.join("doc.md")).unwrap(), "v2 from the agent");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mass_delete_halts_until_confirmed() {
-    let limits = DeleteLimits {
-        max_count: 1000,
-        max_percent: 50,
-        percent_floor: 5,
-    };
+    let limits = DeleteLimits { max_count: 1000, max_percent: 50, percent_floor: 5 };
     let p = pair_with(Mode::TwoWayResolved, limits, |l, _| {
         for i in 0..20 {
             write(l, &format!("f{i}"), "x");
@@ -356,31 +304,18 @@ async fn restore_brings_back_a_deleted_file_on_both_sides() {
     let p = pair(Mode::TwoWayResolved, |l, _| write(l, "notes/keep.txt", "precious")).await;
     p.flush().await.unwrap();
     std::fs::remove_dir_all(p.remote.join("notes")).unwrap();
-    p.wait("the deletion to reach the laptop", || {
-        !p.local.join("notes/keep.txt").exists()
-    })
-    .await;
+    p.wait("the deletion to reach the laptop", || !p.local.join("notes/keep.txt").exists()).await;
     p.flush().await.unwrap();
     let (tx, rx) = oneshot::channel();
     p.commands
-        .send(Command::Restore {
-            path: RelPath::new("notes/keep.txt").unwrap(),
-            number: 1,
-            reply: tx,
-        })
+        .send(Command::Restore { path: RelPath::new("notes/keep.txt").unwrap(), number: 1, reply: tx })
         .await
         .unwrap();
     let v = rx.await.unwrap().unwrap();
     assert_eq!(v.side, Side::Local);
     p.flush().await.unwrap();
-    assert_eq!(
-        std::fs::read_to_string(p.local.join("notes/keep.txt")).unwrap(),
-        "precious"
-    );
-    assert_eq!(
-        std::fs::read_to_string(p.remote.join("notes/keep.txt")).unwrap(),
-        "precious"
-    );
+    assert_eq!(std::fs::read_to_string(p.local.join("notes/keep.txt")).unwrap(), "precious");
+    assert_eq!(std::fs::read_to_string(p.remote.join("notes/keep.txt")).unwrap(), "precious");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -396,22 +331,13 @@ async fn forced_push_plans_then_applies() {
     p.commands.send(Command::Pause).await.unwrap();
     write(&p.remote, "only-remote.txt", "x");
     let (tx, rx) = oneshot::channel();
-    p.commands
-        .send(Command::Plan {
-            winner: Side::Local,
-            reply: tx,
-        })
-        .await
-        .unwrap();
+    p.commands.send(Command::Plan { winner: Side::Local, reply: tx }).await.unwrap();
     let plan = rx.await.unwrap().unwrap();
     assert_eq!(plan.target, Side::Remote);
     assert_eq!(plan.overwritten, vec!["same.txt".to_owned()]);
     assert_eq!(plan.deleted, vec!["only-remote.txt".to_owned()]);
     let (tx, rx) = oneshot::channel();
-    p.commands
-        .send(Command::Apply { id: plan.id, reply: tx })
-        .await
-        .unwrap();
+    p.commands.send(Command::Apply { id: plan.id, reply: tx }).await.unwrap();
     rx.await.unwrap().unwrap();
     assert_eq!(tree(&p.remote), tree(&p.local));
 }
@@ -421,10 +347,7 @@ async fn a_small_change_to_a_big_file_sends_a_delta() {
     let mut big = vec![0u8; 8 << 20];
     blake3::Hasher::new().update(b"big").finalize_xof().fill(&mut big);
     let content = big.clone();
-    let p = pair(Mode::TwoWayResolved, move |_, r| {
-        std::fs::write(r.join("big.bin"), &content).unwrap()
-    })
-    .await;
+    let p = pair(Mode::TwoWayResolved, move |_, r| std::fs::write(r.join("big.bin"), &content).unwrap()).await;
     p.flush().await.unwrap();
     assert_eq!(std::fs::read(p.local.join("big.bin")).unwrap(), big);
     let before = p.received.load(Ordering::Relaxed);

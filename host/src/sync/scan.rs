@@ -41,11 +41,7 @@ impl<'a> Scanner<'a> {
     }
 
     fn abs(&self, rel: &RelPath) -> PathBuf {
-        if rel.is_root() {
-            self.root.to_path_buf()
-        } else {
-            self.root.join(rel.as_str())
-        }
+        if rel.is_root() { self.root.to_path_buf() } else { self.root.join(rel.as_str()) }
     }
 
     /// Walk the whole tree. Digests are reused from `previous` for files whose
@@ -81,11 +77,15 @@ impl<'a> Scanner<'a> {
                 self.skip(&item.path(), "the name cannot be synced");
                 continue;
             };
+            // Paths travel in Unicode NFC. Where the file system does not
+            // find a decomposed name by its composed form (Linux), syncing it
+            // would duplicate it: skip it and say how to fix it.
+            if rel.name() != name_str && !same_file(&item.path(), &self.abs(&rel)) {
+                self.skip(&item.path(), "the name is not in Unicode NFC form; rename it (e.g. `convmv -f utf8 -t utf8 --nfc`) to sync it");
+                continue;
+            }
             if names.iter().any(|(r, _)| r == &rel) {
-                self.skip(
-                    &item.path(),
-                    "another name in this folder differs only in Unicode normalisation",
-                );
+                self.skip(&item.path(), "another name in this folder differs only in Unicode normalisation");
                 continue;
             }
             names.push((rel, item.path()));
@@ -125,25 +125,16 @@ impl<'a> Scanner<'a> {
             }
             let stat = Stat::of(&meta);
             if ft.is_dir() {
-                return Ok(Some(Node {
-                    entry: Entry::Dir,
-                    stat,
-                }));
+                return Ok(Some(Node { entry: Entry::Dir, stat }));
             }
             if ft.is_symlink() {
                 let target = std::fs::read_link(path)?;
                 return Ok(match link_inside_root(rel, &target) {
-                    Some(t) => Some(Node {
-                        entry: Entry::Symlink { target: t },
-                        stat,
-                    }),
+                    Some(t) => Some(Node { entry: Entry::Symlink { target: t }, stat }),
                     None => {
                         self.skip(
                             path,
-                            &format!(
-                                "symlink to {} points outside the synced folder; not followed",
-                                target.display()
-                            ),
+                            &format!("symlink to {} points outside the synced folder; not followed", target.display()),
                         );
                         None
                     }
@@ -165,10 +156,7 @@ impl<'a> Scanner<'a> {
                 && prev.stat == stat
                 && let Entry::File { digest, size, .. } = prev.entry
             {
-                return Ok(Some(Node {
-                    entry: Entry::File { digest, size, exec },
-                    stat,
-                }));
+                return Ok(Some(Node { entry: Entry::File { digest, size, exec }, stat }));
             }
             let digest = match hash_file(path) {
                 Ok(d) => d,
@@ -181,14 +169,7 @@ impl<'a> Scanner<'a> {
             // Only trust the digest if the file did not change while hashing.
             match std::fs::symlink_metadata(path) {
                 Ok(after) if Stat::of(&after) == stat => {
-                    return Ok(Some(Node {
-                        entry: Entry::File {
-                            digest,
-                            size: stat.size,
-                            exec,
-                        },
-                        stat,
-                    }));
+                    return Ok(Some(Node { entry: Entry::File { digest, size: stat.size, exec }, stat }));
                 }
                 Ok(_) => continue,
                 Err(_) => return Ok(None),
@@ -208,14 +189,8 @@ impl<'a> Scanner<'a> {
                 continue;
             }
             // A path inside a folder that is gone or ignored is handled there.
-            if path
-                .ancestors()
-                .any(|a| !a.is_root() && index.get(&a).is_none_or(|n| !n.entry.is_dir()))
-            {
-                let parent_missing = path
-                    .ancestors()
-                    .filter(|a| !a.is_root())
-                    .any(|a| !self.abs(&a).is_dir());
+            if path.ancestors().any(|a| !a.is_root() && index.get(&a).is_none_or(|n| !n.entry.is_dir())) {
+                let parent_missing = path.ancestors().filter(|a| !a.is_root()).any(|a| !self.abs(&a).is_dir());
                 if parent_missing {
                     changed.extend(index.remove_tree(path));
                     continue;
@@ -293,16 +268,17 @@ impl<'a> Scanner<'a> {
     }
 
     fn skip(&mut self, path: &Path, reason: &str) {
-        let rel = path
-            .strip_prefix(self.root)
-            .unwrap_or(path)
-            .to_string_lossy()
-            .into_owned();
+        let rel = path.strip_prefix(self.root).unwrap_or(path).to_string_lossy().into_owned();
         tracing::warn!("skipping {rel}: {reason}");
-        self.skipped.push(Skipped {
-            path: rel,
-            reason: reason.to_owned(),
-        });
+        self.skipped.push(Skipped { path: rel, reason: reason.to_owned() });
+    }
+}
+
+/// Whether two paths name the same file (same device and inode).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::symlink_metadata(a), std::fs::symlink_metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
     }
 }
 
@@ -372,18 +348,8 @@ mod tests {
         let idx = s.scan_all(&Index::default()).unwrap();
         let paths: Vec<&str> = idx.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(paths, ["run.sh", "src", "src/deep", "src/deep/link", "src/main.rs"]);
-        assert!(matches!(
-            idx.get(&p("run.sh")).unwrap().entry,
-            Entry::File { exec: true, .. }
-        ));
-        assert!(matches!(
-            idx.get(&p("src/main.rs")).unwrap().entry,
-            Entry::File {
-                exec: false,
-                size: 12,
-                ..
-            }
-        ));
+        assert!(matches!(idx.get(&p("run.sh")).unwrap().entry, Entry::File { exec: true, .. }));
+        assert!(matches!(idx.get(&p("src/main.rs")).unwrap().entry, Entry::File { exec: false, size: 12, .. }));
         assert_eq!(s.skipped.len(), 2, "{:?}", s.skipped);
     }
 
@@ -396,11 +362,7 @@ mod tests {
         // A forged previous digest with the same stat is trusted: proof of reuse.
         let mut forged = first.clone();
         let mut node = forged.get(&p("f")).unwrap().clone();
-        node.entry = Entry::File {
-            digest: Digest([9; 32]),
-            size: 3,
-            exec: false,
-        };
+        node.entry = Entry::File { digest: Digest([9; 32]), size: 3, exec: false };
         forged.set(p("f"), node);
         let again = Scanner::new(dir.path(), &r).scan_all(&forged).unwrap();
         assert_eq!(again.get(&p("f")).unwrap().entry, forged.get(&p("f")).unwrap().entry);

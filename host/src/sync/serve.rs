@@ -99,26 +99,18 @@ impl Projects {
         let ep: Shared = Arc::new(std::sync::Mutex::new(ep));
         let watcher =
             endpoint::start_watching(&ep, verify).map_err(|e| format!("cannot watch {}: {e}", root.display()))?;
-        let project = Arc::new(Project {
-            ep,
-            _watcher: watcher,
-            root,
-            ignore,
-        });
-        self.open
-            .lock()
-            .map_err(|e| e.to_string())?
-            .insert(session.to_owned(), project.clone());
+        let project = Arc::new(Project { ep, _watcher: watcher, root, ignore });
+        self.open.lock().map_err(|e| e.to_string())?.insert(session.to_owned(), project.clone());
         Ok(project)
     }
 
     /// Stop serving `session`.
     pub fn close(&self, session: &str) {
         let gone = self.open.lock().ok().and_then(|mut m| m.remove(session));
-        if let Some(p) = gone {
-            if let Ok(mut ep) = p.ep.lock() {
-                ep.save();
-            }
+        if let Some(p) = gone
+            && let Ok(mut ep) = p.ep.lock()
+        {
+            ep.save();
         }
     }
 
@@ -161,11 +153,7 @@ fn reject(e: &ApplyError, current: Option<Entry>) -> Response {
         ApplyError::Corrupt { .. } => RejectKind::Corrupt,
         ApplyError::Io { .. } => RejectKind::Io,
     };
-    Response::Rejected {
-        kind,
-        message: e.to_string(),
-        current,
-    }
+    Response::Rejected { kind, message: e.to_string(), current }
 }
 
 /// Serve one connection until it closes.
@@ -198,26 +186,14 @@ where
             other => break Err(WireError::Unexpected(format!("{other:?}").chars().take(120).collect())),
         };
         let response = match request {
-            Request::Open {
-                session,
-                root,
-                ignore,
-                trash,
-                verify_secs,
-            } => {
+            Request::Open { session, root, ignore, trash, verify_secs } => {
                 let verify = (verify_secs > 0).then(|| Duration::from_secs(verify_secs));
                 match projects.open(&session, &root, ignore, trash, verify).await {
                     Ok(p) => {
                         let ep = p.ep.clone();
                         let (epoch, seq, root, case_insensitive, root_state) = endpoint::with(&ep, |e| {
                             let (epoch, seq) = e.cursor();
-                            (
-                                epoch,
-                                seq,
-                                e.root().to_string_lossy().into_owned(),
-                                e.case_insensitive(),
-                                e.root_state(),
-                            )
+                            (epoch, seq, e.root().to_string_lossy().into_owned(), e.case_insensitive(), e.root_state())
                         })
                         .await;
                         if let Some(f) = forwarder.take() {
@@ -225,32 +201,17 @@ where
                         }
                         forwarder = Some(tokio::spawn(forward_changes(ep, w.clone(), epoch, seq)));
                         project = Some((session, p));
-                        Response::Opened {
-                            epoch,
-                            seq,
-                            root,
-                            case_insensitive,
-                            root_state,
-                        }
+                        Response::Opened { epoch, seq, root, case_insensitive, root_state }
                     }
                     Err(message) => Response::Failed { message },
                 }
             }
             Request::Shutdown => {
-                send(
-                    &w,
-                    Message::Response {
-                        id,
-                        response: Response::Ok,
-                    },
-                )
-                .await?;
+                send(&w, Message::Response { id, response: Response::Ok }).await?;
                 break Ok(ServeEnd::Shutdown);
             }
             other => match &project {
-                None => Response::Failed {
-                    message: "no project is open on this connection".into(),
-                },
+                None => Response::Failed { message: "no project is open on this connection".into() },
                 Some((session, p)) => match handle(id, other, p, session, &projects, &w, &mut reader).await {
                     Ok(r) => r,
                     Err(e) => break Err(e),
@@ -280,11 +241,8 @@ async fn forward_changes<W: AsyncWrite + Unpin + Send + 'static>(ep: Shared, w: 
     loop {
         let (changes, now, root, warnings) = endpoint::with(&ep, move |e| {
             let changes = e.changes_since(epoch, seq);
-            let warnings: Vec<String> = e
-                .take_skipped()
-                .into_iter()
-                .map(|s| format!("{}: {}", s.path, s.reason))
-                .collect();
+            let warnings: Vec<String> =
+                e.take_skipped().into_iter().map(|s| format!("{}: {}", s.path, s.reason)).collect();
             (changes, e.cursor().1, e.root_state(), warnings)
         })
         .await;
@@ -302,17 +260,7 @@ async fn forward_changes<W: AsyncWrite + Unpin + Send + 'static>(ep: Shared, w: 
         if let Some(changes) = changes
             && !changes.is_empty()
         {
-            if send(
-                &w,
-                Message::Notice(Notice::Changes {
-                    epoch,
-                    seq: now,
-                    changes,
-                }),
-            )
-            .await
-            .is_err()
-            {
+            if send(&w, Message::Notice(Notice::Changes { epoch, seq: now, changes })).await.is_err() {
                 return;
             }
             seq = now;
@@ -342,28 +290,15 @@ where
             let all = endpoint::with(ep, |e| e.snapshot()).await;
             for batch in all.chunks(SNAPSHOT_BATCH) {
                 let bytes = postcard::to_stdvec(batch).map_err(|e| WireError::Malformed(e.to_string()))?;
-                send(
-                    w,
-                    Message::Data {
-                        id,
-                        chunk: transfer::pack(&bytes),
-                    },
-                )
-                .await?;
+                send(w, Message::Data { id, chunk: transfer::pack(&bytes) }).await?;
             }
             send(w, Message::Data { id, chunk: Chunk::End }).await?;
-            Response::SnapshotDone {
-                count: all.len() as u64,
-            }
+            Response::SnapshotDone { count: all.len() as u64 }
         }
         Request::ChangesSince { epoch, seq } => {
             let (changes, (e, s)) = endpoint::with(ep, move |x| (x.changes_since(epoch, seq), x.cursor())).await;
             match changes {
-                Some(changes) => Response::Changes {
-                    epoch: e,
-                    seq: s,
-                    changes,
-                },
+                Some(changes) => Response::Changes { epoch: e, seq: s, changes },
                 None => Response::EpochChanged,
             }
         }
@@ -382,19 +317,13 @@ where
                     super::delta::signature(f, len)
                 }) {
                     Ok(sig) => Response::Signature(sig),
-                    Err(e) => Response::Failed {
-                        message: format!("{path}: {e}"),
-                    },
+                    Err(e) => Response::Failed { message: format!("{path}: {e}") },
                 },
             }
         }
-        Request::Put {
-            path,
-            expected,
-            new,
-            body,
-            loser,
-        } => put(id, ep, reader, path, expected, new, body, loser).await?,
+        Request::Put { path, expected, new, body, loser } => {
+            put(id, ep, reader, path, expected, new, body, loser).await?
+        }
         Request::Remove { path, expected, loser } => {
             let result = endpoint::with(ep, {
                 let path = path.clone();
@@ -420,22 +349,18 @@ where
             match found {
                 Some((file, item)) => match item.digest() {
                     Some(digest) => stream_file(id, w, &file, &digest).await?,
-                    None => Response::Failed {
-                        message: "that trash item has no content".into(),
-                    },
+                    None => Response::Failed { message: "that trash item has no content".into() },
                 },
-                None => Response::Failed {
-                    message: "no such trash item".into(),
-                },
+                None => Response::Failed { message: "no such trash item".into() },
             }
         }
         Request::Close => {
             projects.close(session);
             Response::Ok
         }
-        Request::Open { .. } | Request::Shutdown | Request::Forget { .. } => Response::Failed {
-            message: "unexpected request".into(),
-        },
+        Request::Open { .. } | Request::Shutdown | Request::Forget { .. } => {
+            Response::Failed { message: "unexpected request".into() }
+        }
     })
 }
 
@@ -462,11 +387,9 @@ async fn stream_file<W: AsyncWrite + Unpin + Send + 'static>(
     }
     Ok(match producer.await {
         Ok(Ok(Sent::Complete(digest))) => Response::Sent { digest },
-        Ok(Ok(Sent::Changed)) => Response::Rejected {
-            kind: RejectKind::Changed,
-            message: "changed while it was read".into(),
-            current: None,
-        },
+        Ok(Ok(Sent::Changed)) => {
+            Response::Rejected { kind: RejectKind::Changed, message: "changed while it was read".into(), current: None }
+        }
         Ok(Err(e)) => Response::Failed { message: e.to_string() },
         Err(e) => Response::Failed { message: e.to_string() },
     })
@@ -481,9 +404,7 @@ async fn read<W: AsyncWrite + Unpin + Send + 'static>(
     signature: Option<super::delta::Signature>,
 ) -> Result<Response, WireError> {
     let Entry::File { digest, .. } = entry else {
-        return Ok(Response::Failed {
-            message: format!("{path} is not a file"),
-        });
+        return Ok(Response::Failed { message: format!("{path} is not a file") });
     };
     let checked = endpoint::with(ep, {
         let path = path.clone();
@@ -499,9 +420,7 @@ async fn read<W: AsyncWrite + Unpin + Send + 'static>(
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(4);
     let producer = tokio::task::spawn_blocking(move || {
-        transfer::send_delta(&abs, &digest, &sig, |c| {
-            tx.blocking_send(c).map_err(std::io::Error::other)
-        })
+        transfer::send_delta(&abs, &digest, &sig, |c| tx.blocking_send(c).map_err(std::io::Error::other))
     });
     while let Some(chunk) = rx.recv().await {
         send(w, Message::Data { id, chunk }).await?;
@@ -548,10 +467,7 @@ async fn put<R: AsyncRead + Unpin>(
                 Some(Message::Data { id: cid, chunk }) if cid == id => chunk,
                 Some(other) => {
                     return Err(WireError::Unexpected(
-                        format!("expected content for request {id}, got {other:?}")
-                            .chars()
-                            .take(160)
-                            .collect(),
+                        format!("expected content for request {id}, got {other:?}").chars().take(160).collect(),
                     ));
                 }
                 None => return Err(WireError::Closed),
@@ -573,22 +489,14 @@ async fn put<R: AsyncRead + Unpin>(
         }
     }
     if let Some(reason) = aborted {
-        return Ok(Response::Rejected {
-            kind: RejectKind::Changed,
-            message: reason,
-            current: None,
-        });
+        return Ok(Response::Rejected { kind: RejectKind::Aborted, message: reason, current: None });
     }
     let staged = match receiver {
         None => None,
         Some(Ok(rx)) => match rx.finish() {
             Ok(s) => Some(s),
             Err(e) => {
-                return Ok(Response::Rejected {
-                    kind: RejectKind::Io,
-                    message: format!("{path}: {e}"),
-                    current: None,
-                });
+                return Ok(Response::Rejected { kind: RejectKind::Io, message: format!("{path}: {e}"), current: None });
             }
         },
         Some(Err(e)) => {

@@ -257,15 +257,16 @@ enum Outcome {
 }
 
 fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 const RECENT: usize = 20;
 /// Requests in flight at once.
 const WINDOW: usize = 32;
+/// Deletions wait until the tree has been quiet this long, so that a folder
+/// being removed (`rm -rf`) is seen whole, and its root's disappearance halts
+/// sync before any of its files is deleted on the other side.
+const DELETE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The sync of one project, across connections.
 pub struct Syncer {
@@ -287,15 +288,17 @@ pub struct Syncer {
     next_plan: u64,
     /// Flushes asked for while disconnected, answered once connected.
     queued_flushes: Vec<oneshot::Sender<Result<(), String>>>,
+    /// When either side last reported a change.
+    last_change: tokio::time::Instant,
+    /// A cycle with deletions waits until then (see `DELETE_GRACE`).
+    deferred_until: Option<tokio::time::Instant>,
     problems: VecDeque<String>,
     warnings: VecDeque<String>,
 }
 
 impl std::fmt::Debug for Syncer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Syncer")
-            .field("session", &self.cfg.session)
-            .finish_non_exhaustive()
+        f.debug_struct("Syncer").field("session", &self.cfg.session).finish_non_exhaustive()
     }
 }
 
@@ -306,22 +309,10 @@ impl Syncer {
         let ancestor = Ancestor::open(&cfg.state_dir)?;
         let conflicts = ConflictStore::open(&cfg.state_dir);
         let (local_cursor, pending_local) = {
-            let ep = local
-                .lock()
-                .map_err(|_| std::io::Error::other("local endpoint lock poisoned"))?;
-            let mut pending: BTreeSet<RelPath> = ep
-                .index()
-                .iter()
-                .filter(|(p, n)| ancestor.get(p) != Some(&n.entry))
-                .map(|(p, _)| p.clone())
-                .collect();
-            pending.extend(
-                ancestor
-                    .entries()
-                    .keys()
-                    .filter(|p| ep.index().get(p).is_none())
-                    .cloned(),
-            );
+            let ep = local.lock().map_err(|_| std::io::Error::other("local endpoint lock poisoned"))?;
+            let mut pending: BTreeSet<RelPath> =
+                ep.index().iter().filter(|(p, n)| ancestor.get(p) != Some(&n.entry)).map(|(p, _)| p.clone()).collect();
+            pending.extend(ancestor.entries().keys().filter(|p| ep.index().get(p).is_none()).cloned());
             (ep.cursor(), pending)
         };
         let mut s = Syncer {
@@ -342,6 +333,8 @@ impl Syncer {
             plans: HashMap::new(),
             next_plan: 1,
             queued_flushes: Vec::new(),
+            last_change: tokio::time::Instant::now(),
+            deferred_until: None,
             problems: VecDeque::new(),
             warnings: VecDeque::new(),
         };
@@ -416,6 +409,7 @@ impl Syncer {
     fn on_notice(&mut self, notice: Notice) {
         match notice {
             Notice::Changes { epoch, seq, changes } => {
+                self.last_change = tokio::time::Instant::now();
                 for (p, e) in changes {
                     self.note_remote(p, e);
                 }
@@ -429,11 +423,8 @@ impl Syncer {
     async fn on_local_change(&mut self) {
         let cursor = self.local_cursor;
         let (changes, now, skipped) = endpoint::with(&self.local, move |e| {
-            let skipped: Vec<String> = e
-                .take_skipped()
-                .into_iter()
-                .map(|s| format!("{}: {}", s.path, s.reason))
-                .collect();
+            let skipped: Vec<String> =
+                e.take_skipped().into_iter().map(|s| format!("{}: {}", s.path, s.reason)).collect();
             (e.changes_since(cursor.0, cursor.1), e.cursor(), skipped)
         })
         .await;
@@ -441,7 +432,12 @@ impl Syncer {
             self.warning(format!("local: {s}"));
         }
         match changes {
-            Some(changes) => self.pending_local.extend(changes.into_iter().map(|(p, _)| p)),
+            Some(changes) => {
+                if !changes.is_empty() {
+                    self.last_change = tokio::time::Instant::now();
+                }
+                self.pending_local.extend(changes.into_iter().map(|(p, _)| p));
+            }
             None => {
                 let all = endpoint::with(&self.local, |e| e.snapshot()).await;
                 self.pending_local.extend(all.into_iter().map(|(p, _)| p));
@@ -463,13 +459,7 @@ impl Syncer {
             verify_secs: self.cfg.verify.map(|d| d.as_secs()).unwrap_or(0),
         };
         let (epoch, seq, root) = match client.call(open).await.map_err(|e| e.to_string())? {
-            Response::Opened {
-                epoch,
-                seq,
-                root,
-                root_state,
-                ..
-            } => {
+            Response::Opened { epoch, seq, root, root_state, .. } => {
                 self.remote_root_state = root_state;
                 (epoch, seq, root)
             }
@@ -478,14 +468,12 @@ impl Syncer {
         };
         self.publish(|st| st.remote_root = Some(root));
         let since = match self.ancestor.remote_cursor {
-            Some((e, s)) if e == epoch => match client
-                .call(Request::ChangesSince { epoch: e, seq: s })
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                Response::Changes { changes, .. } => Some(changes),
-                _ => None,
-            },
+            Some((e, s)) if e == epoch => {
+                match client.call(Request::ChangesSince { epoch: e, seq: s }).await.map_err(|e| e.to_string())? {
+                    Response::Changes { changes, .. } => Some(changes),
+                    _ => None,
+                }
+            }
             _ => None,
         };
         match since {
@@ -505,22 +493,15 @@ impl Syncer {
                         self.note_remote(p, Some(e));
                     }
                 }
-                let missing: Vec<RelPath> = self
-                    .ancestor
-                    .entries()
-                    .keys()
-                    .filter(|p| !seen.contains(*p))
-                    .cloned()
-                    .collect();
+                let missing: Vec<RelPath> =
+                    self.ancestor.entries().keys().filter(|p| !seen.contains(*p)).cloned().collect();
                 for p in missing {
                     self.note_remote(p, None);
                 }
             }
         }
-        self.remote_cursor = Some((
-            epoch,
-            seq.max(self.remote_cursor.filter(|c| c.0 == epoch).map(|c| c.1).unwrap_or(0)),
-        ));
+        self.remote_cursor =
+            Some((epoch, seq.max(self.remote_cursor.filter(|c| c.0 == epoch).map(|c| c.1).unwrap_or(0))));
         Ok(())
     }
 
@@ -531,11 +512,7 @@ impl Syncer {
         notices: &mut mpsc::UnboundedReceiver<Notice>,
         commands: &mut mpsc::Receiver<Command>,
     ) -> Result<Stopped, String> {
-        let mut local_rx = self
-            .local
-            .lock()
-            .map_err(|_| "local endpoint lock poisoned".to_owned())?
-            .subscribe();
+        let mut local_rx = self.local.lock().map_err(|_| "local endpoint lock poisoned".to_owned())?.subscribe();
         self.on_local_change().await;
         self.open_remote(client).await?;
         for reply in std::mem::take(&mut self.queued_flushes) {
@@ -546,10 +523,11 @@ impl Syncer {
             while let Ok(n) = notices.try_recv() {
                 self.on_notice(n);
             }
-            if self.can_sync() && self.has_pending() {
+            if self.can_sync() && self.has_pending() && !self.deferred() {
                 self.cycle(client).await.map_err(|e| e.to_string())?;
                 continue;
             }
+            let wake = self.deferred_until;
             let idle = !self.has_pending();
             self.publish(|st| {
                 if idle && st.state != SyncState::Halted && st.state != SyncState::Paused {
@@ -581,8 +559,15 @@ impl Syncer {
                     None => return Ok(Stopped::ByCommand),
                 },
                 reason = client.wait_closed() => return Err(reason),
+                _ = tokio::time::sleep_until(wake.unwrap_or_else(tokio::time::Instant::now)), if wake.is_some() => {
+                    self.deferred_until = None;
+                }
             }
         }
+    }
+
+    fn deferred(&self) -> bool {
+        self.deferred_until.is_some_and(|t| tokio::time::Instant::now() < t)
     }
 
     /// Serve commands while there is no connection, until `until` completes.
@@ -656,9 +641,7 @@ impl Syncer {
     }
 
     fn halt_now(&mut self, halt: Halt) {
-        self.problem(format!(
-            "sync halted: {halt}; check both folders, then run `sinc resume --confirm` to proceed"
-        ));
+        self.problem(format!("sync halted: {halt}; check both folders, then run `sinc resume --confirm` to proceed"));
         self.halt = Some(halt);
         self.publish(|st| {
             st.state = SyncState::Halted;
@@ -680,34 +663,17 @@ impl Syncer {
             }
             let paths: Vec<RelPath> = paths
                 .iter()
-                .filter(|p| {
-                    !ep.rules()
-                        .is_ignored(p, ep.index().get(p).is_some_and(|n| n.entry.is_dir()))
-                })
+                .filter(|p| !ep.rules().is_ignored(p, ep.index().get(p).is_some_and(|n| n.entry.is_dir())))
                 .cloned()
                 .collect();
-            let remote = RemoteView {
-                ancestor: &self.ancestor,
-                overlay: &self.overlay,
-            };
-            let plan = reconcile(
-                Views {
-                    ancestor: &self.ancestor,
-                    local: ep.index(),
-                    remote: &remote,
-                },
-                paths,
-                self.cfg.mode,
-            );
+            let remote = RemoteView { ancestor: &self.ancestor, overlay: &self.overlay };
+            let plan =
+                reconcile(Views { ancestor: &self.ancestor, local: ep.index(), remote: &remote }, paths, self.cfg.mode);
             let sizes = Sizes {
                 agreed_files: self.ancestor.entries().values().filter(|e| !e.is_dir()).count(),
                 agreed_top_level: self.ancestor.entries().keys().filter(|p| p.depth() == 1).count(),
                 local_empty: ep.index().is_empty(),
-                remote_empty: self
-                    .ancestor
-                    .entries()
-                    .keys()
-                    .all(|p| matches!(self.overlay.get(p), Some(None)))
+                remote_empty: self.ancestor.entries().keys().all(|p| matches!(self.overlay.get(p), Some(None)))
                     && self.overlay.values().all(Option::is_none),
             };
             let verdict = guard::check(&plan, sizes, self.cfg.limits);
@@ -717,6 +683,13 @@ impl Syncer {
         if let Some(h) = verdict.filter(|_| !self.confirmed) {
             self.pending_local.extend(paths);
             self.halt_now(h);
+            return Ok(());
+        }
+        let deletes = plan.local.iter().chain(&plan.remote).any(|s| matches!(s.action, Action::Remove { .. }));
+        let quiet_at = self.last_change + DELETE_GRACE;
+        if deletes && tokio::time::Instant::now() < quiet_at {
+            self.pending_local.extend(paths);
+            self.deferred_until = Some(quiet_at);
             return Ok(());
         }
         self.confirmed = false;
@@ -736,21 +709,12 @@ impl Syncer {
     /// Apply `plan` to both sides and record what succeeded in the ancestor.
     async fn apply_plan(&mut self, client: &RemoteClient, plan: &Plan) -> Result<usize, WireError> {
         let files: u64 = (plan.local.len() + plan.remote.len()) as u64;
-        let bytes: u64 = plan
-            .local
-            .iter()
-            .chain(&plan.remote)
-            .map(|s| s.resulting().map(Entry::size).unwrap_or(0))
-            .sum();
+        let bytes: u64 =
+            plan.local.iter().chain(&plan.remote).map(|s| s.resulting().map(Entry::size).unwrap_or(0)).sum();
         if files > 0 {
             self.publish(|st| {
                 st.state = SyncState::Transferring;
-                st.progress = Some(Progress {
-                    done: 0,
-                    total: files,
-                    bytes_done: 0,
-                    bytes_total: bytes,
-                });
+                st.progress = Some(Progress { done: 0, total: files, bytes_done: 0, bytes_total: bytes });
             });
         }
         let status = self.status.clone();
@@ -776,18 +740,15 @@ impl Syncer {
                     updates.push((step.path.clone(), step.resulting().cloned()));
                 }
                 Outcome::RemoteIs(current) => self.note_remote(step.path.clone(), current),
-                Outcome::LocalChanged => {
-                    self.pending_local.insert(step.path.clone());
-                }
+                // The local watcher reports the change; retrying now would loop.
+                Outcome::LocalChanged => {}
                 Outcome::Problem(message) => self.problem(message),
             }
         }
         for (p, _) in &updates {
             self.overlay.remove(p);
         }
-        self.ancestor
-            .update(&updates, self.remote_cursor)
-            .map_err(WireError::Io)?;
+        self.ancestor.update(&updates, self.remote_cursor).map_err(WireError::Io)?;
         let ancestor = &self.ancestor;
         self.overlay.retain(|p, e| ancestor.get(p) != e.as_ref());
         self.publish(|st| st.applied += applied as u64);
@@ -837,9 +798,8 @@ impl Syncer {
 
     /// Rescan both sides so the keeper's views are current (no syncing).
     async fn rescan_both(&mut self, client: &RemoteClient) -> Result<(), WireError> {
-        let local_root = endpoint::with(&self.local, |e| e.full_rescan().map(|_| e.root_state()))
-            .await
-            .map_err(WireError::Io)?;
+        let local_root =
+            endpoint::with(&self.local, |e| e.full_rescan().map(|_| e.root_state())).await.map_err(WireError::Io)?;
         self.on_local_change().await;
         if let Response::Rescanned { epoch, seq, root_state } = client.call(Request::Rescan).await? {
             self.remote_root_state = root_state;
@@ -866,6 +826,11 @@ impl Syncer {
             if !self.has_pending() || !self.can_sync() {
                 break;
             }
+            if let Some(t) = self.deferred_until.take() {
+                tokio::time::sleep_until(t).await;
+                self.rescan_both(client).await?;
+                continue;
+            }
             self.cycle(client).await?;
         }
         Ok(if let Some(h) = &self.halt {
@@ -873,10 +838,7 @@ impl Syncer {
         } else if self.paused {
             Err("sync is paused; `sinc resume` continues".into())
         } else if self.has_pending() {
-            Err(format!(
-                "{} paths are still changing",
-                self.pending_local.len() + self.pending_remote.len()
-            ))
+            Err(format!("{} paths are still changing", self.pending_local.len() + self.pending_remote.len()))
         } else {
             self.publish(|st| {
                 st.state = SyncState::Watching;
@@ -911,29 +873,12 @@ impl Syncer {
             let Ok(ep) = self.local.lock() else {
                 return Ok(Err("local endpoint unavailable".into()));
             };
-            let remote = RemoteView {
-                ancestor: &self.ancestor,
-                overlay: &self.overlay,
-            };
-            reconcile(
-                Views {
-                    ancestor: &self.ancestor,
-                    local: ep.index(),
-                    remote: &remote,
-                },
-                paths,
-                mode,
-            )
+            let remote = RemoteView { ancestor: &self.ancestor, overlay: &self.overlay };
+            reconcile(Views { ancestor: &self.ancestor, local: ep.index(), remote: &remote }, paths, mode)
         };
         let target = winner.other();
-        let mut summary = PlanSummary {
-            id: self.next_plan,
-            target,
-            created: vec![],
-            overwritten: vec![],
-            deleted: vec![],
-            bytes: 0,
-        };
+        let mut summary =
+            PlanSummary { id: self.next_plan, target, created: vec![], overwritten: vec![], deleted: vec![], bytes: 0 };
         for step in plan.steps(target) {
             let p = step.path.to_string();
             match &step.action {
@@ -993,28 +938,13 @@ impl Syncer {
                     }
                 }
             }
-            let winner = if keep == Keep::Remote {
-                Side::Remote
-            } else {
-                Side::Local
-            };
+            let winner = if keep == Keep::Remote { Side::Remote } else { Side::Local };
             let mode = if winner == Side::Local { Mode::Push } else { Mode::Pull };
             let subtree: Vec<RelPath> = self.all_paths().into_iter().filter(|p| p.starts_with(&root)).collect();
             let plan = {
                 let Ok(ep) = self.local.lock() else { continue };
-                let remote = RemoteView {
-                    ancestor: &self.ancestor,
-                    overlay: &self.overlay,
-                };
-                reconcile(
-                    Views {
-                        ancestor: &self.ancestor,
-                        local: ep.index(),
-                        remote: &remote,
-                    },
-                    subtree,
-                    mode,
-                )
+                let remote = RemoteView { ancestor: &self.ancestor, overlay: &self.overlay };
+                reconcile(Views { ancestor: &self.ancestor, local: ep.index(), remote: &remote }, subtree, mode)
             };
             self.apply_plan(client, &plan).await?;
             self.conflicts.resolved(&root, winner);
@@ -1026,20 +956,13 @@ impl Syncer {
 
     /// Keep the remote version of a conflicted file beside the local one.
     async fn conflict_copy(&mut self, client: &RemoteClient, path: &RelPath) -> Result<Result<(), String>, WireError> {
-        let remote = RemoteView {
-            ancestor: &self.ancestor,
-            overlay: &self.overlay,
-        }
-        .get(path)
-        .cloned();
+        let remote = RemoteView { ancestor: &self.ancestor, overlay: &self.overlay }.get(path).cloned();
         let Some(entry @ Entry::File { .. }) = remote else {
             return Ok(Err(format!(
                 "{path}: keeping both versions works for files; choose --keep local or --keep remote"
             )));
         };
-        let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-            .to_string()
-            .replace([':', '-'], "");
+        let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string().replace([':', '-'], "");
         let name = path.name();
         let copy_name = match name.rsplit_once('.') {
             Some((stem, ext)) if !stem.is_empty() => format!("{stem}.sync-conflict-{stamp}-remote.{ext}"),
@@ -1048,20 +971,9 @@ impl Syncer {
         let Ok(copy) = path.parent().unwrap_or_else(RelPath::root).join(&copy_name) else {
             return Ok(Err(format!("{path}: cannot name a conflict copy")));
         };
-        let step = Step {
-            path: copy.clone(),
-            action: Action::Put {
-                expected: None,
-                new: entry.clone(),
-            },
-            loser: false,
-        };
-        let d = client
-            .download(Request::Read {
-                path: path.clone(),
-                entry,
-            })
-            .await?;
+        let step =
+            Step { path: copy.clone(), action: Action::Put { expected: None, new: entry.clone() }, loser: false };
+        let d = client.download(Request::Read { path: path.clone(), entry }).await?;
         let outcome = receive_into_local(&self.local, &step, None, d).await;
         match outcome {
             Outcome::Applied => {
@@ -1094,15 +1006,7 @@ impl Syncer {
             _ => {}
         }
         all.sort_by(|a, b| b.1.time.cmp(&a.1.time).then_with(|| b.1.id.cmp(&a.1.id)));
-        Ok(Ok(all
-            .into_iter()
-            .enumerate()
-            .map(|(i, (side, item))| Version {
-                number: i + 1,
-                side,
-                item,
-            })
-            .collect()))
+        Ok(Ok(all.into_iter().enumerate().map(|(i, (side, item))| Version { number: i + 1, side, item }).collect()))
     }
 
     async fn restore(
@@ -1116,18 +1020,10 @@ impl Syncer {
             Err(e) => return Ok(Err(e)),
         };
         let Some(version) = versions.into_iter().find(|v| v.number == number) else {
-            return Ok(Err(format!(
-                "{path} has no kept version {number}; see `sinc restore {path} --list`"
-            )));
+            return Ok(Err(format!("{path} has no kept version {number}; see `sinc restore {path} --list`")));
         };
         // Folders on the way back may be gone: recreate them.
-        for dir in path
-            .ancestors()
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .filter(|d| !d.is_root())
-        {
+        for dir in path.ancestors().collect::<Vec<_>>().into_iter().rev().filter(|d| !d.is_root()) {
             let d = dir.clone();
             let r = endpoint::with(&self.local, move |e| match e.index().get(&d).map(|n| n.entry.clone()) {
                 Some(Entry::Dir) => Ok(()),
@@ -1145,10 +1041,7 @@ impl Syncer {
         };
         let step = Step {
             path: path.clone(),
-            action: Action::Put {
-                expected: current.clone(),
-                new: version.item.entry.clone(),
-            },
+            action: Action::Put { expected: current.clone(), new: version.item.entry.clone() },
             loser: false,
         };
         let outcome = match (&version.item.entry, version.side) {
@@ -1184,11 +1077,7 @@ impl Syncer {
                 .await
             }
             (_, Side::Remote) => {
-                let d = client
-                    .download(Request::TrashRead {
-                        id: version.item.id.clone(),
-                    })
-                    .await?;
+                let d = client.download(Request::TrashRead { id: version.item.id.clone() }).await?;
                 receive_into_local(&self.local, &step, None, d).await
             }
         };
@@ -1244,11 +1133,8 @@ fn refuse(command: Command, why: &str) {
 fn outcome_of(response: Response, path: &RelPath) -> Outcome {
     match response {
         Response::Applied => Outcome::Applied,
-        Response::Rejected {
-            kind: RejectKind::Changed,
-            current,
-            ..
-        } => Outcome::RemoteIs(current),
+        Response::Rejected { kind: RejectKind::Changed, current, .. } => Outcome::RemoteIs(current),
+        Response::Rejected { kind: RejectKind::Aborted, .. } => Outcome::LocalChanged,
         Response::Rejected { message, .. } => Outcome::Problem(format!("remote: {message}")),
         Response::Failed { message } => Outcome::Problem(format!("remote: {path}: {message}")),
         other => Outcome::Problem(format!("remote: {path}: unexpected answer {other:?}")),
@@ -1292,13 +1178,7 @@ async fn apply_remote(
         let path = step.path.clone();
         let rx = match &step.action {
             Action::Remove { expected } => {
-                client
-                    .send(Request::Remove {
-                        path,
-                        expected: expected.clone(),
-                        loser: step.loser,
-                    })
-                    .await?
+                client.send(Request::Remove { path, expected: expected.clone(), loser: step.loser }).await?
             }
             Action::Put { expected, new } => {
                 let plain = Request::Put {
@@ -1323,22 +1203,16 @@ async fn apply_remote(
                             _ => None,
                         };
                         let sig = match delta_base {
-                            Some(old) => match client
-                                .call(Request::Signature {
-                                    path: path.clone(),
-                                    entry: old,
-                                })
-                                .await?
-                            {
-                                Response::Signature(sig) => Some(sig),
-                                _ => None,
-                            },
+                            Some(old) => {
+                                match client.call(Request::Signature { path: path.clone(), entry: old }).await? {
+                                    Response::Signature(sig) => Some(sig),
+                                    _ => None,
+                                }
+                            }
                             None => None,
                         };
                         let body = match &sig {
-                            Some(s) => Body::Delta {
-                                block_size: s.block_size,
-                            },
+                            Some(s) => Body::Delta { block_size: s.block_size },
                             None => Body::Full,
                         };
                         let chunks = spawn_sender(abs, *digest, sig);
@@ -1427,11 +1301,7 @@ async fn receive_into_local(
     };
     match response {
         Response::Sent { .. } => {}
-        Response::Rejected {
-            kind: RejectKind::Changed,
-            current,
-            ..
-        } => return Outcome::RemoteIs(current),
+        Response::Rejected { kind: RejectKind::Changed, current, .. } => return Outcome::RemoteIs(current),
         other => return Outcome::Problem(format!("remote: {path}: {other:?}")),
     }
     if let Some(reason) = failed {
@@ -1488,17 +1358,13 @@ async fn apply_local(
                     .map_or_else(local_failure, |_| Outcome::Applied),
                 Entry::Symlink { .. } => {
                     let (e, n, loser) = (expected.clone(), new.clone(), step.loser);
-                    endpoint::with(local, move |ep| {
-                        ep.transition().put_symlink(&path, e.as_ref(), &n, loser)
-                    })
-                    .await
-                    .map_or_else(local_failure, |_| Outcome::Applied)
+                    endpoint::with(local, move |ep| ep.transition().put_symlink(&path, e.as_ref(), &n, loser))
+                        .await
+                        .map_or_else(local_failure, |_| Outcome::Applied)
                 }
                 Entry::File { .. } => match ahead.front() {
                     Some((index, _, _)) if *index == i => {
-                        let Some((_, sig, download)) = ahead.pop_front() else {
-                            unreachable!("just checked")
-                        };
+                        let Some((_, sig, download)) = ahead.pop_front() else { unreachable!("just checked") };
                         receive_into_local(local, step, sig, download).await
                     }
                     _ => {
@@ -1533,11 +1399,7 @@ async fn fetch(
     local: &Shared,
     step: &Step,
 ) -> Result<Option<(Option<u32>, super::client::Download)>, WireError> {
-    let Action::Put {
-        expected,
-        new: new @ Entry::File { digest, size, .. },
-    } = &step.action
-    else {
+    let Action::Put { expected, new: new @ Entry::File { digest, size, .. } } = &step.action else {
         return Ok(None);
     };
     if let Some(Entry::File { digest: old, .. }) = expected
@@ -1561,15 +1423,8 @@ async fn fetch(
     };
     let block_size = sig.as_ref().map(|s| s.block_size);
     let request = match sig {
-        Some(signature) => Request::ReadDelta {
-            path: step.path.clone(),
-            entry: new.clone(),
-            signature,
-        },
-        None => Request::Read {
-            path: step.path.clone(),
-            entry: new.clone(),
-        },
+        Some(signature) => Request::ReadDelta { path: step.path.clone(), entry: new.clone(), signature },
+        None => Request::Read { path: step.path.clone(), entry: new.clone() },
     };
     Ok(Some((block_size, client.download(request).await?)))
 }

@@ -31,10 +31,7 @@ pub fn unpack(chunk: &Chunk) -> std::io::Result<Vec<u8>> {
         Chunk::Zstd(z) => {
             zstd::bulk::decompress(z, 4 * CHUNK).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
         }
-        other => Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("unexpected chunk {other:?}"),
-        )),
+        other => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("unexpected chunk {other:?}"))),
     }
 }
 
@@ -67,9 +64,7 @@ pub fn send_file(
     }
     let digest = Digest(*hasher.finalize().as_bytes());
     if &digest != expected {
-        emit(Chunk::Abort {
-            reason: "the file changed while it was sent".into(),
-        })?;
+        emit(Chunk::Abort { reason: "the file changed while it was sent".into() })?;
         return Ok(Sent::Changed);
     }
     emit(Chunk::End)?;
@@ -85,19 +80,14 @@ pub fn send_delta(
     mut emit: impl FnMut(Chunk) -> std::io::Result<()>,
 ) -> std::io::Result<Sent> {
     let file = std::fs::File::open(path)?;
-    let mut hashing = HashingReader {
-        inner: file,
-        hasher: blake3::Hasher::new(),
-    };
+    let mut hashing = HashingReader { inner: file, hasher: blake3::Hasher::new() };
     delta::delta(sig, &mut hashing, |op| match op {
         DeltaOp::Copy { first, count } => emit(Chunk::Copy { first, count }),
         DeltaOp::Literal(bytes) => emit(pack(&bytes)),
     })?;
     let digest = Digest(*hashing.hasher.finalize().as_bytes());
     if &digest != expected {
-        emit(Chunk::Abort {
-            reason: "the file changed while it was sent".into(),
-        })?;
+        emit(Chunk::Abort { reason: "the file changed while it was sent".into() })?;
         return Ok(Sent::Changed);
     }
     emit(Chunk::End)?;
@@ -145,31 +135,19 @@ impl Receiver {
     /// Receive delta operations against the file at `base` (signature block
     /// size `block_size`) into `stage`.
     pub fn delta(stage: StageWriter, base: &Path, block_size: u32) -> std::io::Result<Receiver> {
-        Ok(Receiver {
-            stage,
-            base: Some((std::fs::File::open(base)?, block_size)),
-        })
+        Ok(Receiver { stage, base: Some((std::fs::File::open(base)?, block_size)) })
     }
 
     /// Take one content chunk (not `End`/`Abort`).
     pub fn take(&mut self, chunk: &Chunk) -> std::io::Result<()> {
         match (chunk, &mut self.base) {
             (Chunk::Copy { first, count }, Some((old, block_size))) => {
-                delta::patch(
-                    old,
-                    *block_size,
-                    &DeltaOp::Copy {
-                        first: *first,
-                        count: *count,
-                    },
-                    &mut self.stage,
-                )?;
+                delta::patch(old, *block_size, &DeltaOp::Copy { first: *first, count: *count }, &mut self.stage)?;
                 Ok(())
             }
-            (Chunk::Copy { .. }, None) => Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "a delta copy in a whole-file transfer",
-            )),
+            (Chunk::Copy { .. }, None) => {
+                Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "a delta copy in a whole-file transfer"))
+            }
             (data, _) => self.stage.write(&unpack(data)?),
         }
     }

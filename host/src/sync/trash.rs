@@ -61,10 +61,7 @@ pub struct TrashLimits {
 
 impl Default for TrashLimits {
     fn default() -> TrashLimits {
-        TrashLimits {
-            max_bytes: 1 << 30,
-            max_age_days: 30,
-        }
+        TrashLimits { max_bytes: 1 << 30, max_age_days: 30 }
     }
 }
 
@@ -78,19 +75,13 @@ pub struct Trash {
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 impl Trash {
     /// The trash in `dir` (created on first use).
     pub fn open(dir: &Path, limits: TrashLimits) -> Trash {
-        Trash {
-            dir: dir.to_path_buf(),
-            limits,
-        }
+        Trash { dir: dir.to_path_buf(), limits }
     }
 
     fn items(&self) -> PathBuf {
@@ -102,31 +93,16 @@ impl Trash {
     }
 
     fn new_item(&self, path: &RelPath, entry: &Entry, reason: Reason) -> TrashItem {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let id = format!(
-            "{nanos}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        TrashItem {
-            id,
-            path: path.clone(),
-            entry: entry.clone(),
-            time: now(),
-            reason,
-        }
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let id = format!("{nanos}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        TrashItem { id, path: path.clone(), entry: entry.clone(), time: now(), reason }
     }
 
     fn record(&self, item: &TrashItem) -> std::io::Result<()> {
         let mut line = serde_json::to_vec(item).map_err(std::io::Error::other)?;
         line.push(b'\n');
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.index())?;
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(self.index())?;
         f.write_all(&line)?;
         f.sync_data()
     }
@@ -225,23 +201,13 @@ mod tests {
     }
 
     fn file(size: u64) -> Entry {
-        Entry::File {
-            digest: Digest([1; 32]),
-            size,
-            exec: false,
-        }
+        Entry::File { digest: Digest([1; 32]), size, exec: false }
     }
 
     #[test]
     fn copy_move_list_and_prune() {
         let work = tempfile::tempdir().unwrap();
-        let trash = Trash::open(
-            &work.path().join("trash"),
-            TrashLimits {
-                max_bytes: 11,
-                max_age_days: 30,
-            },
-        );
+        let trash = Trash::open(&work.path().join("trash"), TrashLimits { max_bytes: 11, max_age_days: 30 });
         let f = work.path().join("f");
         std::fs::write(&f, "v1").unwrap();
         let kept = trash.keep_copy(&f, &p("f"), &file(2), Reason::Overwritten).unwrap();
@@ -257,10 +223,7 @@ mod tests {
         assert!(!f.exists());
         assert_eq!(std::fs::read(trash.content(&gone)).unwrap(), b"v2-new");
         let versions = trash.versions(&p("f"));
-        assert_eq!(
-            versions.iter().map(|i| i.reason).collect::<Vec<_>>(),
-            [Reason::Deleted, Reason::Overwritten]
-        );
+        assert_eq!(versions.iter().map(|i| i.reason).collect::<Vec<_>>(), [Reason::Deleted, Reason::Overwritten]);
         // 2 + 6 bytes fit; a third item of 5 bytes pushes the oldest out.
         std::fs::write(&f, "12345").unwrap();
         trash.keep_move(&f, &p("g"), &file(5), Reason::Deleted).unwrap();

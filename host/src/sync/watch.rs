@@ -77,10 +77,7 @@ pub fn relative(root: &Path, path: &Path) -> Option<RelPath> {
 pub fn watch(root: &Path, tx: UnboundedSender<WatchEvent>) -> notify::Result<Watcher> {
     let mut native = RecommendedWatcher::new(handler(root.to_path_buf(), tx.clone()), Config::default())?;
     match native.watch(root, RecursiveMode::Recursive) {
-        Ok(()) => Ok(Watcher {
-            _inner: std::sync::Mutex::new(Box::new(native)),
-            kind: WatchKind::Native,
-        }),
+        Ok(()) => Ok(Watcher { _inner: std::sync::Mutex::new(Box::new(native)), kind: WatchKind::Native }),
         Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
             let limit = std::fs::read_to_string("/proc/sys/fs/inotify/max_user_watches").unwrap_or_default();
             tracing::warn!(
@@ -91,15 +88,10 @@ pub fn watch(root: &Path, tx: UnboundedSender<WatchEvent>) -> notify::Result<Wat
                 POLL_INTERVAL.as_secs()
             );
             drop(native);
-            let mut poll = PollWatcher::new(
-                handler(root.to_path_buf(), tx),
-                Config::default().with_poll_interval(POLL_INTERVAL),
-            )?;
+            let mut poll =
+                PollWatcher::new(handler(root.to_path_buf(), tx), Config::default().with_poll_interval(POLL_INTERVAL))?;
             poll.watch(root, RecursiveMode::Recursive)?;
-            Ok(Watcher {
-                _inner: std::sync::Mutex::new(Box::new(poll)),
-                kind: WatchKind::Polling,
-            })
+            Ok(Watcher { _inner: std::sync::Mutex::new(Box::new(poll)), kind: WatchKind::Polling })
         }
         Err(e) => Err(e),
     }

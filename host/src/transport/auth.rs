@@ -65,10 +65,7 @@ pub async fn authenticate(
                     tracing::debug!("trying {label}");
                     attempts.tried.push(label);
                     offered.push(key.clone());
-                    match handle
-                        .authenticate_publickey_with(&target.user, key, rsa_hash, &mut agent)
-                        .await
-                    {
+                    match handle.authenticate_publickey_with(&target.user, key, rsa_hash, &mut agent).await {
                         Ok(r) if r.success() => return Ok(()),
                         Ok(r) => attempts.note(&r),
                         Err(e) => tracing::debug!("agent signing failed: {e}"),
@@ -93,10 +90,7 @@ pub async fn authenticate(
             };
             attempts.tried.push(format!("key file {}", file.display()));
             let key = PrivateKeyWithHashAlg::new(Arc::new(key), rsa_hash);
-            let result = handle
-                .authenticate_publickey(&target.user, key)
-                .await
-                .map_err(ssh_err)?;
+            let result = handle.authenticate_publickey(&target.user, key).await.map_err(ssh_err)?;
             if result.success() {
                 return Ok(());
             }
@@ -107,10 +101,7 @@ pub async fn authenticate(
     // 3. Keyboard-interactive, then password, only where someone can answer.
     if prompter.is_interactive() && attempts.allows(MethodKind::KeyboardInteractive) {
         attempts.tried.push("keyboard-interactive".into());
-        if keyboard_interactive(handle, target, prompter, &mut attempts)
-            .await
-            .map_err(ssh_err)?
-        {
+        if keyboard_interactive(handle, target, prompter, &mut attempts).await.map_err(ssh_err)? {
             return Ok(());
         }
     }
@@ -120,10 +111,7 @@ pub async fn authenticate(
             let Some(password) = prompter.secret(&format!("{}@{}'s password: ", target.user, target.hostname)) else {
                 break;
             };
-            let result = handle
-                .authenticate_password(&target.user, password)
-                .await
-                .map_err(ssh_err)?;
+            let result = handle.authenticate_password(&target.user, password).await.map_err(ssh_err)?;
             if result.success() {
                 return Ok(());
             }
@@ -165,10 +153,9 @@ fn load_key(file: &Path, prompter: Prompter, attempts: &mut Attempts) -> Option<
         Ok(k) => Some(k),
         Err(russh::keys::Error::KeyIsEncrypted) => {
             if !prompter.is_interactive() {
-                attempts.tried.push(format!(
-                    "key file {} (encrypted; no terminal to ask for its passphrase)",
-                    file.display()
-                ));
+                attempts
+                    .tried
+                    .push(format!("key file {} (encrypted; no terminal to ask for its passphrase)", file.display()));
                 return None;
             }
             for _ in 0..3 {
@@ -178,16 +165,12 @@ fn load_key(file: &Path, prompter: Prompter, attempts: &mut Attempts) -> Option<
                     Err(_) => eprintln!("Bad passphrase, try again."),
                 }
             }
-            attempts
-                .tried
-                .push(format!("key file {} (wrong passphrase)", file.display()));
+            attempts.tried.push(format!("key file {} (wrong passphrase)", file.display()));
             None
         }
         Err(e) => {
             tracing::debug!("cannot load {}: {e}", file.display());
-            attempts
-                .tried
-                .push(format!("key file {} (unreadable: {e})", file.display()));
+            attempts.tried.push(format!("key file {} (unreadable: {e})", file.display()));
             None
         }
     }
@@ -199,9 +182,7 @@ async fn keyboard_interactive(
     prompter: Prompter,
     attempts: &mut Attempts,
 ) -> Result<bool, russh::Error> {
-    let mut reply = handle
-        .authenticate_keyboard_interactive_start(&target.user, None::<String>)
-        .await?;
+    let mut reply = handle.authenticate_keyboard_interactive_start(&target.user, None::<String>).await?;
     loop {
         match reply {
             KeyboardInteractiveAuthResponse::Success => return Ok(true),
@@ -209,11 +190,7 @@ async fn keyboard_interactive(
                 attempts.server_accepts = Some(remaining_methods);
                 return Ok(false);
             }
-            KeyboardInteractiveAuthResponse::InfoRequest {
-                name,
-                instructions,
-                prompts,
-            } => {
+            KeyboardInteractiveAuthResponse::InfoRequest { name, instructions, prompts } => {
                 if !name.is_empty() {
                     eprintln!("{name}");
                 }
@@ -222,11 +199,7 @@ async fn keyboard_interactive(
                 }
                 let mut answers = Vec::with_capacity(prompts.len());
                 for p in prompts {
-                    let answer = if p.echo {
-                        prompter.visible(&p.prompt)
-                    } else {
-                        prompter.secret(&p.prompt)
-                    };
+                    let answer = if p.echo { prompter.visible(&p.prompt) } else { prompter.secret(&p.prompt) };
                     match answer {
                         Some(a) => answers.push(a),
                         None => return Ok(false),

@@ -50,10 +50,7 @@ pub async fn connect(target: &Target, opts: ConnectOptions) -> Result<Connection
         };
         jumps.push(handle);
     }
-    let handle = jumps.pop().ok_or_else(|| ConnectError::Network {
-        addr: addr(target),
-        reason: "no hop".into(),
-    })?;
+    let handle = jumps.pop().ok_or_else(|| ConnectError::Network { addr: addr(target), reason: "no hop".into() })?;
     Ok(Connection::new(handle, jumps, target.clone()))
 }
 
@@ -62,11 +59,7 @@ fn addr(t: &Target) -> String {
 }
 
 async fn tcp(target: &Target, deadline: &Deadline) -> Result<TcpStream, ConnectError> {
-    let timeout = |stage| ConnectError::Timeout {
-        addr: addr(target),
-        after: deadline.budget(),
-        stage,
-    };
+    let timeout = |stage| ConnectError::Timeout { addr: addr(target), after: deadline.budget(), stage };
     let addrs = tokio::select! {
         r = tokio::net::lookup_host((target.hostname.as_str(), target.port)) => r.map_err(|e| ConnectError::Resolve {
             host: target.hostname.clone(),
@@ -91,14 +84,8 @@ async fn tcp(target: &Target, deadline: &Deadline) -> Result<TcpStream, ConnectE
     Err(match last {
         Some(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => ConnectError::Refused { addr: addr(target) },
         Some(e) if e.kind() == std::io::ErrorKind::TimedOut => timeout("connecting"),
-        Some(e) => ConnectError::Network {
-            addr: addr(target),
-            reason: e.to_string(),
-        },
-        None => ConnectError::Resolve {
-            host: target.hostname.clone(),
-            reason: "no addresses".into(),
-        },
+        Some(e) => ConnectError::Network { addr: addr(target), reason: e.to_string() },
+        None => ConnectError::Resolve { host: target.hostname.clone(), reason: "no addresses".into() },
     })
 }
 
@@ -126,11 +113,7 @@ where
             if let Some(reason) = rejection.lock().ok().and_then(|mut r| r.take()) {
                 return Err(reason);
             }
-            return Err(ConnectError::Ssh {
-                addr: addr(target),
-                stage: "the SSH handshake",
-                source,
-            });
+            return Err(ConnectError::Ssh { addr: addr(target), stage: "the SSH handshake", source });
         }
     };
     auth::authenticate(&mut handle, target, opts.prompter).await?;

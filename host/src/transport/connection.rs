@@ -18,9 +18,7 @@ pub struct Connection {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection")
-            .field("target", &self.target.describe())
-            .finish()
+        f.debug_struct("Connection").field("target", &self.target.describe()).finish()
     }
 }
 
@@ -113,11 +111,7 @@ impl Output {
 
 impl Connection {
     pub(crate) fn new(handle: Handle<ClientHandler>, jumps: Vec<Handle<ClientHandler>>, target: Target) -> Connection {
-        Connection {
-            handle,
-            _jumps: jumps,
-            target,
-        }
+        Connection { handle, _jumps: jumps, target }
     }
 
     /// Where this connection goes.
@@ -135,19 +129,13 @@ impl Connection {
 
     /// Open a session channel.
     pub async fn open_session(&self) -> Result<Channel<Msg>, ConnectError> {
-        self.handle
-            .channel_open_session()
-            .await
-            .map_err(self.err("opening a channel"))
+        self.handle.channel_open_session().await.map_err(self.err("opening a channel"))
     }
 
     /// Start `command` on a new channel without a terminal.
     pub async fn exec(&self, command: &str) -> Result<Channel<Msg>, ConnectError> {
         let channel = self.open_session().await?;
-        channel
-            .exec(true, command)
-            .await
-            .map_err(self.err("starting a remote command"))?;
+        channel.exec(true, command).await.map_err(self.err("starting a remote command"))?;
         Ok(channel)
     }
 
@@ -155,14 +143,8 @@ impl Connection {
     pub async fn run(&self, command: &str, input: &[u8]) -> Result<Output, ConnectError> {
         let mut stdout = Vec::new();
         let mut stderr = Vec::new();
-        let status = self
-            .run_streaming(
-                command,
-                Some(std::io::Cursor::new(input.to_vec())),
-                &mut stdout,
-                &mut stderr,
-            )
-            .await?;
+        let status =
+            self.run_streaming(command, Some(std::io::Cursor::new(input.to_vec())), &mut stdout, &mut stderr).await?;
         Ok(Output { status, stdout, stderr })
     }
 

@@ -25,10 +25,7 @@ impl Deadline {
     /// Start counting `budget` now.
     pub fn start(budget: Duration) -> Deadline {
         Deadline {
-            state: Arc::new(Mutex::new(State {
-                remaining: budget,
-                running_since: Some(Instant::now()),
-            })),
+            state: Arc::new(Mutex::new(State { remaining: budget, running_since: Some(Instant::now()) })),
             changed: Arc::new(Notify::new()),
             budget,
         }

@@ -133,11 +133,7 @@ pub enum ConnectError {
 }
 
 fn list(items: &[String]) -> String {
-    if items.is_empty() {
-        "nothing".into()
-    } else {
-        items.join(", ")
-    }
+    if items.is_empty() { "nothing".into() } else { items.join(", ") }
 }
 
 fn other_types_note(types: &[String]) -> String {

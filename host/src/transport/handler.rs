@@ -68,29 +68,14 @@ impl ClientHandler {
         let accept = match known_hosts::lookup(&self.files, &self.host, self.port, key) {
             Verdict::Trusted => true,
             Verdict::Revoked { at } => {
-                return self.reject(ConnectError::HostKeyRevoked {
-                    host: name,
-                    key_type,
-                    fingerprint,
-                    at,
-                });
+                return self.reject(ConnectError::HostKeyRevoked { host: name, key_type, fingerprint, at });
             }
             Verdict::Changed { at, recorded } => {
-                return self.reject(ConnectError::HostKeyChanged {
-                    host: name,
-                    key_type,
-                    fingerprint,
-                    recorded,
-                    at,
-                });
+                return self.reject(ConnectError::HostKeyChanged { host: name, key_type, fingerprint, recorded, at });
             }
             Verdict::Unknown { other_types } => match self.policy {
                 HostKeyPolicy::Strict => {
-                    return self.reject(ConnectError::HostKeyStrict {
-                        host: name,
-                        key_type,
-                        fingerprint,
-                    });
+                    return self.reject(ConnectError::HostKeyStrict { host: name, key_type, fingerprint });
                 }
                 HostKeyPolicy::AcceptNew => {
                     tracing::info!(host = %name, %fingerprint, "recording new host key");

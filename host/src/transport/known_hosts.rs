@@ -63,11 +63,7 @@ enum Marker {
 
 /// The host name as known_hosts records it.
 pub fn host_key_name(host: &str, port: u16) -> String {
-    if port == 22 {
-        host.to_ascii_lowercase()
-    } else {
-        format!("[{}]:{port}", host.to_ascii_lowercase())
-    }
+    if port == 22 { host.to_ascii_lowercase() } else { format!("[{}]:{port}", host.to_ascii_lowercase()) }
 }
 
 /// Look `key` up for `host:port` in `files` (missing files are skipped).
@@ -86,10 +82,7 @@ pub fn lookup(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -> Verd
             if marker == Marker::CertAuthority || !host_matches(&name, patterns) {
                 continue;
             }
-            let at = Location {
-                file: file.clone(),
-                line: idx + 1,
-            };
+            let at = Location { file: file.clone(), line: idx + 1 };
             let same_key = recorded.key_data() == key.key_data();
             match marker {
                 Marker::Revoked if same_key => return Verdict::Revoked { at },
@@ -139,14 +132,8 @@ pub fn record(file: &Path, host: &str, port: u16, key: &PublicKey) -> std::io::R
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     }
     let encoded = key.to_openssh().map_err(std::io::Error::other)?;
-    let needs_newline = std::fs::read(file)
-        .map(|b| b.last().is_some_and(|c| *c != b'\n'))
-        .unwrap_or(false);
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(file)?;
+    let needs_newline = std::fs::read(file).map(|b| b.last().is_some_and(|c| *c != b'\n')).unwrap_or(false);
+    let mut f = std::fs::OpenOptions::new().append(true).create(true).mode(0o600).open(file)?;
     if needs_newline {
         f.write_all(b"\n")?;
     }
@@ -239,11 +226,7 @@ mod tests {
         let salt = [7u8; 20];
         let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(&salt).unwrap();
         mac.update(name.as_bytes());
-        format!(
-            "|1|{}|{}",
-            BASE64.encode(&salt),
-            BASE64.encode(&mac.finalize().into_bytes())
-        )
+        format!("|1|{}|{}", BASE64.encode(&salt), BASE64.encode(&mac.finalize().into_bytes()))
     }
 
     #[test]
@@ -266,24 +249,15 @@ mod tests {
     fn hashed_entries() {
         let (_d, files) = file(&format!("{} ssh-ed25519 {ED1}\n", hashed("[10.0.0.1]:2200")));
         assert_eq!(lookup(&files, "10.0.0.1", 2200, &key(ED1)), Verdict::Trusted);
-        assert!(matches!(
-            lookup(&files, "10.0.0.1", 2200, &key(ED2)),
-            Verdict::Changed { .. }
-        ));
-        assert!(matches!(
-            lookup(&files, "10.0.0.2", 2200, &key(ED1)),
-            Verdict::Unknown { .. }
-        ));
+        assert!(matches!(lookup(&files, "10.0.0.1", 2200, &key(ED2)), Verdict::Changed { .. }));
+        assert!(matches!(lookup(&files, "10.0.0.2", 2200, &key(ED1)), Verdict::Unknown { .. }));
     }
 
     #[test]
     fn wildcards_and_negation() {
         let (_d, files) = file(&format!("*.example.com,!bad.example.com ssh-ed25519 {ED1}\n"));
         assert_eq!(lookup(&files, "a.example.com", 22, &key(ED1)), Verdict::Trusted);
-        assert!(matches!(
-            lookup(&files, "bad.example.com", 22, &key(ED1)),
-            Verdict::Unknown { .. }
-        ));
+        assert!(matches!(lookup(&files, "bad.example.com", 22, &key(ED1)), Verdict::Unknown { .. }));
     }
 
     #[test]
@@ -304,11 +278,7 @@ mod tests {
         record(&p, "127.0.0.1", 2222, &key(ED1)).unwrap();
         let files = vec![p.clone()];
         assert_eq!(lookup(&files, "127.0.0.1", 2222, &key(ED1)), Verdict::Trusted);
-        assert!(
-            std::fs::read_to_string(&p)
-                .unwrap()
-                .contains("\n[127.0.0.1]:2222 ssh-ed25519 ")
-        );
+        assert!(std::fs::read_to_string(&p).unwrap().contains("\n[127.0.0.1]:2222 ssh-ed25519 "));
         assert_eq!(known_types(&files, "127.0.0.1", 2222).len(), 1);
     }
 }

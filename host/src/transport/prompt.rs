@@ -14,9 +14,7 @@ pub struct Prompter {
 impl Prompter {
     /// Ask only if stdin and stderr are terminals.
     pub fn detect() -> Prompter {
-        Prompter {
-            interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
-        }
+        Prompter { interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal() }
     }
 
     /// Never ask (scripts, tests, the background keeper).
@@ -60,11 +58,7 @@ impl Prompter {
         if !self.interactive {
             return None;
         }
-        let tty = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/tty")
-            .ok()?;
+        let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").ok()?;
         let mut out = &tty;
         write!(out, "{prompt}").ok()?;
         out.flush().ok()?;

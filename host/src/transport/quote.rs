@@ -4,10 +4,7 @@
 
 /// Quote one word for a POSIX shell.
 pub fn word(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"@%+=:,./-_".contains(&b))
-    {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"@%+=:,./-_".contains(&b)) {
         return s.to_owned();
     }
     let mut out = String::with_capacity(s.len() + 2);
@@ -52,11 +49,7 @@ mod tests {
     #[test]
     fn quoting_round_trips_through_sh() {
         let args = ["printf", "%s|", "a b", "it's", "$HOME", "`x`", "", "*", "\\n", "ünï"];
-        let out = std::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg(words(&args))
-            .output()
-            .unwrap();
+        let out = std::process::Command::new("/bin/sh").arg("-c").arg(words(&args)).output().unwrap();
         assert_eq!(String::from_utf8(out.stdout).unwrap(), "a b|it's|$HOME|`x`||*|\\n|ünï|");
     }
 
@@ -65,11 +58,7 @@ mod tests {
         assert_eq!(remote_path("~/work/a b"), "\"$HOME\"/'work/a b'");
         assert_eq!(remote_path("/srv/x"), "/srv/x");
         let script = format!("HOME=/h; printf %s {}", remote_path("~/a$b"));
-        let out = std::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg(&script)
-            .output()
-            .unwrap();
+        let out = std::process::Command::new("/bin/sh").arg("-c").arg(&script).output().unwrap();
         assert_eq!(String::from_utf8(out.stdout).unwrap(), "/h/a$b");
     }
 }

@@ -69,11 +69,7 @@ impl Target {
 
     /// All known_hosts files to read.
     pub fn all_known_hosts_files(&self) -> Vec<PathBuf> {
-        self.known_hosts_files
-            .iter()
-            .chain(&self.global_known_hosts_files)
-            .cloned()
-            .collect()
+        self.known_hosts_files.iter().chain(&self.global_known_hosts_files).cloned().collect()
     }
 }
 
@@ -129,17 +125,11 @@ impl SshConfigFile {
 
     /// Parse a specific file.
     pub fn load_path(path: &Path, home: &Path) -> Result<SshConfigFile, SshConfigError> {
-        let err = |message: String| SshConfigError {
-            path: path.to_path_buf(),
-            message,
-        };
+        let err = |message: String| SshConfigError { path: path.to_path_buf(), message };
         let base = SshConfig::default().home_dir(home);
         let config = match std::fs::File::open(path) {
             Ok(f) => base
-                .parse(
-                    &mut BufReader::new(f),
-                    ParseRule::ALLOW_UNKNOWN_FIELDS | ParseRule::ALLOW_UNSUPPORTED_FIELDS,
-                )
+                .parse(&mut BufReader::new(f), ParseRule::ALLOW_UNKNOWN_FIELDS | ParseRule::ALLOW_UNSUPPORTED_FIELDS)
                 .map_err(|e| err(e.to_string()))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => base,
             Err(e) => return Err(err(e.to_string())),
@@ -184,35 +174,15 @@ impl SshConfigFile {
         let extra = |name: &str| -> Option<Vec<String>> { p.unsupported_fields.get(name).cloned() };
         let first_extra = |name: &str| extra(name).and_then(|v| v.into_iter().next());
 
-        let user = ov
-            .user
-            .clone()
-            .or(p.user.clone())
-            .unwrap_or_else(|| self.local_user.clone());
+        let user = ov.user.clone().or(p.user.clone()).unwrap_or_else(|| self.local_user.clone());
         let port = ov.port.or(p.port).unwrap_or(22);
-        let tokens = Tokens {
-            alias: host,
-            port,
-            user: &user,
-            local_user: &self.local_user,
-            home: &self.home,
-        };
-        let hostname = p
-            .host_name
-            .as_deref()
-            .map_or_else(|| host.to_owned(), |h| tokens.expand(h));
-        let tokens = Tokens {
-            alias: &hostname,
-            ..tokens
-        };
+        let tokens = Tokens { alias: host, port, user: &user, local_user: &self.local_user, home: &self.home };
+        let hostname = p.host_name.as_deref().map_or_else(|| host.to_owned(), |h| tokens.expand(h));
+        let tokens = Tokens { alias: &hostname, ..tokens };
 
         let mut identity_files: Vec<PathBuf> = ov.identity_file.iter().cloned().collect();
-        identity_files.extend(
-            p.identity_file
-                .iter()
-                .flatten()
-                .map(|f| self.expand_path(&tokens.expand(&f.to_string_lossy()))),
-        );
+        identity_files
+            .extend(p.identity_file.iter().flatten().map(|f| self.expand_path(&tokens.expand(&f.to_string_lossy()))));
         let identity_files_explicit = !identity_files.is_empty();
         if !identity_files_explicit {
             identity_files = ["id_rsa", "id_ecdsa", "id_ecdsa_sk", "id_ed25519", "id_ed25519_sk"]
@@ -235,27 +205,19 @@ impl SshConfigFile {
         };
         let global_known_hosts_files = match extra("globalknownhostsfile") {
             Some(files) if !files.is_empty() => files.iter().map(PathBuf::from).collect(),
-            _ => vec![
-                PathBuf::from("/etc/ssh/ssh_known_hosts"),
-                PathBuf::from("/etc/ssh/ssh_known_hosts2"),
-            ],
+            _ => vec![PathBuf::from("/etc/ssh/ssh_known_hosts"), PathBuf::from("/etc/ssh/ssh_known_hosts2")],
         };
         let host_key_policy = if ov.accept_new_host {
             HostKeyPolicy::AcceptNew
         } else {
-            match first_extra("stricthostkeychecking")
-                .map(|v| v.to_ascii_lowercase())
-                .as_deref()
-            {
+            match first_extra("stricthostkeychecking").map(|v| v.to_ascii_lowercase()).as_deref() {
                 Some("yes") => HostKeyPolicy::Strict,
                 Some("accept-new" | "no" | "off") => HostKeyPolicy::AcceptNew,
                 _ => HostKeyPolicy::Ask,
             }
         };
         let identities_only = first_extra("identitiesonly").is_some_and(|v| v.eq_ignore_ascii_case("yes"));
-        let keepalive_max = first_extra("serveralivecountmax")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(3);
+        let keepalive_max = first_extra("serveralivecountmax").and_then(|v| v.parse().ok()).unwrap_or(3);
 
         Target {
             alias: host.to_owned(),
@@ -270,10 +232,7 @@ impl SshConfigFile {
             known_hosts_files,
             global_known_hosts_files,
             host_key_policy,
-            connect_timeout: ov
-                .connect_timeout
-                .or(p.connect_timeout)
-                .unwrap_or(defaults.connect_timeout),
+            connect_timeout: ov.connect_timeout.or(p.connect_timeout).unwrap_or(defaults.connect_timeout),
             keepalive_interval: ov
                 .keepalive_interval
                 .or(p.server_alive_interval.filter(|d| !d.is_zero()))
@@ -362,10 +321,7 @@ mod tests {
     use super::*;
 
     fn defaults() -> Defaults {
-        Defaults {
-            connect_timeout: Duration::from_secs(10),
-            keepalive_interval: Duration::from_secs(15),
-        }
+        Defaults { connect_timeout: Duration::from_secs(10), keepalive_interval: Duration::from_secs(15) }
     }
 
     fn config(text: &str) -> (tempfile::TempDir, SshConfigFile) {
@@ -414,23 +370,11 @@ mod tests {
     fn include_and_negation() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join(".ssh/conf.d")).unwrap();
-        std::fs::write(
-            dir.path().join(".ssh/conf.d/work"),
-            "Host *.work !secret.work\n  User worker\n",
-        )
-        .unwrap();
+        std::fs::write(dir.path().join(".ssh/conf.d/work"), "Host *.work !secret.work\n  User worker\n").unwrap();
         std::fs::write(dir.path().join(".ssh/config"), "Include conf.d/*\n").unwrap();
         let cfg = SshConfigFile::load(dir.path()).unwrap();
-        assert_eq!(
-            cfg.resolve("a.work", &Overrides::default(), &defaults()).unwrap().user,
-            "worker"
-        );
-        assert_ne!(
-            cfg.resolve("secret.work", &Overrides::default(), &defaults())
-                .unwrap()
-                .user,
-            "worker"
-        );
+        assert_eq!(cfg.resolve("a.work", &Overrides::default(), &defaults()).unwrap().user, "worker");
+        assert_ne!(cfg.resolve("secret.work", &Overrides::default(), &defaults()).unwrap().user, "worker");
     }
 
     #[test]

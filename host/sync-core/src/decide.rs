@@ -75,41 +75,20 @@ pub fn decide(ancestor: Option<&Entry>, local: Option<&Entry>, remote: Option<&E
     let local_changed = local != ancestor;
     let remote_changed = remote != ancestor;
     match mode {
-        Mode::Push => Decision::Propagate {
-            from: Side::Local,
-            overrides_change: remote_changed,
-        },
-        Mode::Pull => Decision::Propagate {
-            from: Side::Remote,
-            overrides_change: local_changed,
-        },
+        Mode::Push => Decision::Propagate { from: Side::Local, overrides_change: remote_changed },
+        Mode::Pull => Decision::Propagate { from: Side::Remote, overrides_change: local_changed },
         Mode::TwoWayResolved | Mode::TwoWaySafe => {
             if !local_changed {
-                Decision::Propagate {
-                    from: Side::Remote,
-                    overrides_change: false,
-                }
+                Decision::Propagate { from: Side::Remote, overrides_change: false }
             } else if !remote_changed {
-                Decision::Propagate {
-                    from: Side::Local,
-                    overrides_change: false,
-                }
+                Decision::Propagate { from: Side::Local, overrides_change: false }
             } else if local.is_none() {
                 // A modification beats a deletion: bring the content back.
-                Decision::Propagate {
-                    from: Side::Remote,
-                    overrides_change: false,
-                }
+                Decision::Propagate { from: Side::Remote, overrides_change: false }
             } else if remote.is_none() {
-                Decision::Propagate {
-                    from: Side::Local,
-                    overrides_change: false,
-                }
+                Decision::Propagate { from: Side::Local, overrides_change: false }
             } else if mode == Mode::TwoWayResolved {
-                Decision::Propagate {
-                    from: Side::Local,
-                    overrides_change: true,
-                }
+                Decision::Propagate { from: Side::Local, overrides_change: true }
             } else {
                 Decision::Conflict
             }
@@ -123,11 +102,7 @@ mod tests {
     use crate::entry::Digest;
 
     fn f(n: u8) -> Option<Entry> {
-        Some(Entry::File {
-            digest: Digest([n; 32]),
-            size: 1,
-            exec: false,
-        })
+        Some(Entry::File { digest: Digest([n; 32]), size: 1, exec: false })
     }
 
     #[test]
@@ -135,26 +110,14 @@ mod tests {
         let m = Mode::TwoWaySafe;
         assert_eq!(
             decide(f(1).as_ref(), f(2).as_ref(), f(1).as_ref(), m),
-            Decision::Propagate {
-                from: Side::Local,
-                overrides_change: false
-            }
+            Decision::Propagate { from: Side::Local, overrides_change: false }
         );
         assert_eq!(
             decide(f(1).as_ref(), f(1).as_ref(), f(2).as_ref(), m),
-            Decision::Propagate {
-                from: Side::Remote,
-                overrides_change: false
-            }
+            Decision::Propagate { from: Side::Remote, overrides_change: false }
         );
-        assert_eq!(
-            decide(f(1).as_ref(), f(2).as_ref(), f(2).as_ref(), m),
-            Decision::InSync { state: f(2) }
-        );
-        assert_eq!(
-            decide(f(1).as_ref(), f(2).as_ref(), f(3).as_ref(), m),
-            Decision::Conflict
-        );
+        assert_eq!(decide(f(1).as_ref(), f(2).as_ref(), f(2).as_ref(), m), Decision::InSync { state: f(2) });
+        assert_eq!(decide(f(1).as_ref(), f(2).as_ref(), f(3).as_ref(), m), Decision::Conflict);
         assert_eq!(decide(None, f(2).as_ref(), f(3).as_ref(), m), Decision::Conflict);
     }
 
@@ -163,17 +126,11 @@ mod tests {
         for m in [Mode::TwoWaySafe, Mode::TwoWayResolved] {
             assert_eq!(
                 decide(f(1).as_ref(), None, f(2).as_ref(), m),
-                Decision::Propagate {
-                    from: Side::Remote,
-                    overrides_change: false
-                }
+                Decision::Propagate { from: Side::Remote, overrides_change: false }
             );
             assert_eq!(
                 decide(f(1).as_ref(), f(2).as_ref(), None, m),
-                Decision::Propagate {
-                    from: Side::Local,
-                    overrides_change: false
-                }
+                Decision::Propagate { from: Side::Local, overrides_change: false }
             );
         }
     }
@@ -182,10 +139,7 @@ mod tests {
     fn resolved_mode_prefers_local() {
         assert_eq!(
             decide(f(1).as_ref(), f(2).as_ref(), f(3).as_ref(), Mode::TwoWayResolved),
-            Decision::Propagate {
-                from: Side::Local,
-                overrides_change: true
-            }
+            Decision::Propagate { from: Side::Local, overrides_change: true }
         );
     }
 
@@ -193,17 +147,11 @@ mod tests {
     fn one_way_modes_mirror() {
         assert_eq!(
             decide(f(1).as_ref(), f(1).as_ref(), f(3).as_ref(), Mode::Push),
-            Decision::Propagate {
-                from: Side::Local,
-                overrides_change: true
-            }
+            Decision::Propagate { from: Side::Local, overrides_change: true }
         );
         assert_eq!(
             decide(f(1).as_ref(), f(2).as_ref(), f(1).as_ref(), Mode::Pull),
-            Decision::Propagate {
-                from: Side::Remote,
-                overrides_change: true
-            }
+            Decision::Propagate { from: Side::Remote, overrides_change: true }
         );
     }
 }

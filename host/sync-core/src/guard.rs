@@ -41,11 +41,7 @@ impl std::fmt::Display for Halt {
             Halt::RootTypeChanged { side } => write!(f, "the {} sync folder is no longer a folder", side.name()),
             Halt::RootEmptied { side } => write!(f, "the {} sync folder was emptied", side.name()),
             Halt::MassDelete { side, count, total } => {
-                write!(
-                    f,
-                    "{count} of {total} entries would be deleted on the {} side",
-                    side.name()
-                )
+                write!(f, "{count} of {total} entries would be deleted on the {} side", side.name())
             }
         }
     }
@@ -65,11 +61,7 @@ pub struct DeleteLimits {
 
 impl Default for DeleteLimits {
     fn default() -> DeleteLimits {
-        DeleteLimits {
-            max_count: 1000,
-            max_percent: 50,
-            percent_floor: 20,
-        }
+        DeleteLimits { max_count: 1000, max_percent: 50, percent_floor: 20 }
     }
 }
 
@@ -92,10 +84,9 @@ pub struct Sizes {
 /// same side in the same plan, so moving a folder of many files is not a
 /// mass delete.
 pub fn check(plan: &Plan, sizes: Sizes, limits: DeleteLimits) -> Option<Halt> {
-    for (side, empty, other_empty) in [
-        (Side::Local, sizes.local_empty, sizes.remote_empty),
-        (Side::Remote, sizes.remote_empty, sizes.local_empty),
-    ] {
+    for (side, empty, other_empty) in
+        [(Side::Local, sizes.local_empty, sizes.remote_empty), (Side::Remote, sizes.remote_empty, sizes.local_empty)]
+    {
         if empty && !other_empty && sizes.agreed_top_level >= 2 && !plan.steps(side.other()).is_empty() {
             return Some(Halt::RootEmptied { side });
         }
@@ -116,11 +107,7 @@ pub fn check(plan: &Plan, sizes: Sizes, limits: DeleteLimits) -> Option<Halt> {
         let over_percent =
             count >= limits.percent_floor && count * 100 > usize::from(limits.max_percent) * sizes.agreed_files.max(1);
         if count > limits.max_count || over_percent {
-            return Some(Halt::MassDelete {
-                side,
-                count,
-                total: sizes.agreed_files,
-            });
+            return Some(Halt::MassDelete { side, count, total: sizes.agreed_files });
         }
     }
     None
@@ -134,111 +121,46 @@ mod tests {
     use crate::reconcile::Step;
 
     fn file(n: u8) -> Entry {
-        Entry::File {
-            digest: Digest([n; 32]),
-            size: 1,
-            exec: false,
-        }
+        Entry::File { digest: Digest([n; 32]), size: 1, exec: false }
     }
 
     fn remove(path: &str, e: Entry) -> Step {
-        Step {
-            path: RelPath::new(path).unwrap(),
-            action: Action::Remove { expected: e },
-            loser: false,
-        }
+        Step { path: RelPath::new(path).unwrap(), action: Action::Remove { expected: e }, loser: false }
     }
 
     fn put(path: &str, e: Entry) -> Step {
-        Step {
-            path: RelPath::new(path).unwrap(),
-            action: Action::Put { expected: None, new: e },
-            loser: false,
-        }
+        Step { path: RelPath::new(path).unwrap(), action: Action::Put { expected: None, new: e }, loser: false }
     }
 
     fn sizes(files: usize) -> Sizes {
-        Sizes {
-            agreed_files: files,
-            agreed_top_level: 3,
-            local_empty: false,
-            remote_empty: false,
-        }
+        Sizes { agreed_files: files, agreed_top_level: 3, local_empty: false, remote_empty: false }
     }
 
     #[test]
     fn deletions_over_the_limits_halt() {
-        let limits = DeleteLimits {
-            max_count: 3,
-            max_percent: 50,
-            percent_floor: 2,
-        };
-        let plan = Plan {
-            remote: (0..4).map(|i| remove(&format!("f{i}"), file(i))).collect(),
-            ..Plan::default()
-        };
-        assert!(matches!(
-            check(&plan, sizes(100), limits),
-            Some(Halt::MassDelete { count: 4, .. })
-        ));
-        let plan = Plan {
-            remote: (0..3).map(|i| remove(&format!("f{i}"), file(i))).collect(),
-            ..Plan::default()
-        };
+        let limits = DeleteLimits { max_count: 3, max_percent: 50, percent_floor: 2 };
+        let plan = Plan { remote: (0..4).map(|i| remove(&format!("f{i}"), file(i))).collect(), ..Plan::default() };
+        assert!(matches!(check(&plan, sizes(100), limits), Some(Halt::MassDelete { count: 4, .. })));
+        let plan = Plan { remote: (0..3).map(|i| remove(&format!("f{i}"), file(i))).collect(), ..Plan::default() };
         assert!(check(&plan, sizes(100), limits).is_none());
-        assert!(
-            matches!(check(&plan, sizes(4), limits), Some(Halt::MassDelete { .. })),
-            "75% of the files"
-        );
+        assert!(matches!(check(&plan, sizes(4), limits), Some(Halt::MassDelete { .. })), "75% of the files");
     }
 
     #[test]
     fn moves_and_folders_are_not_deletions() {
-        let limits = DeleteLimits {
-            max_count: 1,
-            max_percent: 50,
-            percent_floor: 1,
-        };
+        let limits = DeleteLimits { max_count: 1, max_percent: 50, percent_floor: 1 };
         let mut remote: Vec<Step> = (0..10).map(|i| put(&format!("new/f{i}"), file(i))).collect();
         remote.extend((0..10).map(|i| remove(&format!("old/f{i}"), file(i))));
         remote.push(remove("old", Entry::Dir));
-        assert!(
-            check(
-                &Plan {
-                    remote,
-                    ..Plan::default()
-                },
-                sizes(10),
-                limits
-            )
-            .is_none()
-        );
+        assert!(check(&Plan { remote, ..Plan::default() }, sizes(10), limits).is_none());
     }
 
     #[test]
     fn an_emptied_root_halts() {
-        let plan = Plan {
-            remote: vec![remove("a", file(1))],
-            ..Plan::default()
-        };
-        let s = Sizes {
-            agreed_files: 2,
-            agreed_top_level: 2,
-            local_empty: true,
-            remote_empty: false,
-        };
-        assert_eq!(
-            check(&plan, s, DeleteLimits::default()),
-            Some(Halt::RootEmptied { side: Side::Local })
-        );
-        let single = Sizes {
-            agreed_top_level: 1,
-            ..s
-        };
-        assert_eq!(
-            check(&plan, single, DeleteLimits::default()),
-            None,
-            "one top-level folder may go"
-        );
+        let plan = Plan { remote: vec![remove("a", file(1))], ..Plan::default() };
+        let s = Sizes { agreed_files: 2, agreed_top_level: 2, local_empty: true, remote_empty: false };
+        assert_eq!(check(&plan, s, DeleteLimits::default()), Some(Halt::RootEmptied { side: Side::Local }));
+        let single = Sizes { agreed_top_level: 1, ..s };
+        assert_eq!(check(&plan, single, DeleteLimits::default()), None, "one top-level folder may go");
     }
 }

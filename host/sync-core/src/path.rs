@@ -81,20 +81,12 @@ impl RelPath {
 
     /// `self/name`.
     pub fn join(&self, name: &str) -> Result<RelPath, InvalidPath> {
-        if self.is_root() {
-            RelPath::new(name)
-        } else {
-            RelPath::new(&format!("{}/{name}", self.0))
-        }
+        if self.is_root() { RelPath::new(name) } else { RelPath::new(&format!("{}/{name}", self.0)) }
     }
 
     /// Number of components (0 for the root).
     pub fn depth(&self) -> usize {
-        if self.is_root() {
-            0
-        } else {
-            self.0.matches('/').count() + 1
-        }
+        if self.is_root() { 0 } else { self.0.matches('/').count() + 1 }
     }
 
     /// Whether `self` is `other` or inside it.
@@ -139,11 +131,7 @@ impl fmt::Debug for RelPath {
 
 impl fmt::Display for RelPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_root() {
-            f.write_str(".")
-        } else {
-            f.write_str(&self.0)
-        }
+        if self.is_root() { f.write_str(".") } else { f.write_str(&self.0) }
     }
 }
 
@@ -198,10 +186,7 @@ mod tests {
         assert!(p("a/b").starts_with(&p("a")));
         assert!(!p("ab").starts_with(&p("a")));
         assert!(p("a").starts_with(&p("")));
-        assert_eq!(
-            p("a/b/c").ancestors().collect::<Vec<_>>(),
-            vec![p("a/b"), p("a"), p("")]
-        );
+        assert_eq!(p("a/b/c").ancestors().collect::<Vec<_>>(), vec![p("a/b"), p("a"), p("")]);
         assert_eq!(p("").join("x").unwrap(), p("x"));
     }
 }

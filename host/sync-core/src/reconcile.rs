@@ -152,14 +152,9 @@ impl Reconciler<'_> {
             .collect();
         for p in inside {
             let decision = if self.current(Side::Local, &p) == self.current(Side::Remote, &p) {
-                Decision::InSync {
-                    state: self.current(Side::Local, &p).cloned(),
-                }
+                Decision::InSync { state: self.current(Side::Local, &p).cloned() }
             } else if self.mode == Mode::TwoWayResolved {
-                Decision::Propagate {
-                    from: Side::Local,
-                    overrides_change: false,
-                }
+                Decision::Propagate { from: Side::Local, overrides_change: false }
             } else {
                 Decision::Conflict
             };
@@ -190,13 +185,8 @@ impl Reconciler<'_> {
                         let parent_in_conflict = self.decisions.get(&parent) == Some(&Decision::Conflict);
                         match holder {
                             Some(from) if !parent_in_conflict => {
-                                self.decisions.insert(
-                                    parent.clone(),
-                                    Decision::Propagate {
-                                        from,
-                                        overrides_change: false,
-                                    },
-                                );
+                                self.decisions
+                                    .insert(parent.clone(), Decision::Propagate { from, overrides_change: false });
                             }
                             _ => self.conflict_subtree(&parent),
                         }
@@ -215,22 +205,12 @@ impl Reconciler<'_> {
 
 /// Reconcile the paths that changed on either side.
 pub fn reconcile(views: Views<'_>, changed: impl IntoIterator<Item = RelPath>, mode: Mode) -> Plan {
-    let mut r = Reconciler {
-        views,
-        mode,
-        decisions: BTreeMap::new(),
-        conflict_roots: BTreeSet::new(),
-    };
+    let mut r = Reconciler { views, mode, decisions: BTreeMap::new(), conflict_roots: BTreeSet::new() };
     for path in changed {
         if path.is_root() || r.decisions.contains_key(&path) {
             continue;
         }
-        let d = decide(
-            views.ancestor.get(&path),
-            views.local.get(&path),
-            views.remote.get(&path),
-            mode,
-        );
+        let d = decide(views.ancestor.get(&path), views.local.get(&path), views.remote.get(&path), mode);
         if d == Decision::Conflict {
             r.conflict_roots.insert(path.clone());
         }
@@ -275,8 +255,7 @@ fn build_plan(r: &Reconciler<'_>) -> Plan {
                 }
                 let loser = *overrides_change || r.conflict_roots.iter().any(|c| path.starts_with(c));
                 if loser && (r.conflict_roots.contains(path) || *overrides_change) {
-                    plan.conflicts
-                        .push(conflict(r, path, Resolution::Kept { winner: *from }));
+                    plan.conflicts.push(conflict(r, path, Resolution::Kept { winner: *from }));
                 }
                 let steps = match target {
                     Side::Local => &mut local,
@@ -314,38 +293,15 @@ struct Steps {
 impl Steps {
     fn add(&mut self, path: RelPath, expected: Option<Entry>, new: Option<Entry>, loser: bool) {
         match (expected, new) {
-            (Some(old), None) => self.removes.push(Step {
-                path,
-                action: Action::Remove { expected: old },
-                loser,
-            }),
-            (None, Some(new)) => self.puts.push(Step {
-                path,
-                action: Action::Put { expected: None, new },
-                loser,
-            }),
+            (Some(old), None) => self.removes.push(Step { path, action: Action::Remove { expected: old }, loser }),
+            (None, Some(new)) => self.puts.push(Step { path, action: Action::Put { expected: None, new }, loser }),
             (Some(old), Some(new)) if old.kind_differs(&new) => {
                 self.kind_changes.insert(path.clone());
-                self.removes.push(Step {
-                    path: path.clone(),
-                    action: Action::Remove { expected: old },
-                    loser,
-                });
-                self.puts.push(Step {
-                    path,
-                    action: Action::Put { expected: None, new },
-                    loser,
-                });
+                self.removes.push(Step { path: path.clone(), action: Action::Remove { expected: old }, loser });
+                self.puts.push(Step { path, action: Action::Put { expected: None, new }, loser });
             }
             (Some(old), Some(new)) => {
-                self.puts.push(Step {
-                    path,
-                    action: Action::Put {
-                        expected: Some(old),
-                        new,
-                    },
-                    loser,
-                });
+                self.puts.push(Step { path, action: Action::Put { expected: Some(old), new }, loser });
             }
             (None, None) => {}
         }

@@ -35,14 +35,10 @@ fn entry_of(choice: u8, content: u8) -> Option<Entry> {
     match choice % 7 {
         0 | 1 => None,
         2 | 3 => Some(Entry::Dir),
-        4 | 5 => Some(Entry::File {
-            digest: Digest([content % 4; 32]),
-            size: u64::from(content % 4),
-            exec: content >= 4,
-        }),
-        _ => Some(Entry::Symlink {
-            target: format!("t{}", content % 2),
-        }),
+        4 | 5 => {
+            Some(Entry::File { digest: Digest([content % 4; 32]), size: u64::from(content % 4), exec: content >= 4 })
+        }
+        _ => Some(Entry::Symlink { target: format!("t{}", content % 2) }),
     }
 }
 
@@ -50,9 +46,7 @@ fn entry_of(choice: u8, content: u8) -> Option<Entry> {
 fn valid(mut raw: BTreeMap<RelPath, Option<Entry>>) -> Tree {
     let mut tree = Tree::new();
     for (path, entry) in std::mem::take(&mut raw) {
-        let parent_ok = path
-            .parent()
-            .is_some_and(|p| p.is_root() || matches!(tree.get(&p), Some(Entry::Dir)));
+        let parent_ok = path.parent().is_some_and(|p| p.is_root() || matches!(tree.get(&p), Some(Entry::Dir)));
         if let (true, Some(e)) = (parent_ok, entry) {
             tree.insert(path, e);
         }
@@ -61,13 +55,7 @@ fn valid(mut raw: BTreeMap<RelPath, Option<Entry>>) -> Tree {
 }
 
 fn arbitrary_tree(choices: &[(u8, u8)]) -> Tree {
-    valid(
-        universe()
-            .into_iter()
-            .zip(choices)
-            .map(|(p, (c, d))| (p, entry_of(*c, *d)))
-            .collect(),
-    )
+    valid(universe().into_iter().zip(choices).map(|(p, (c, d))| (p, entry_of(*c, *d))).collect())
 }
 
 /// Edit a tree: each path keeps its entry unless its edit says otherwise.
@@ -77,11 +65,7 @@ fn edited(base: &Tree, edits: &[(u8, u8, u8)]) -> Tree {
             .into_iter()
             .zip(edits)
             .map(|(p, (keep, c, d))| {
-                let e = if *keep < 7 {
-                    base.get(&p).cloned()
-                } else {
-                    entry_of(*c, *d)
-                };
+                let e = if *keep < 7 { base.get(&p).cloned() } else { entry_of(*c, *d) };
                 (p, e)
             })
             .collect(),
@@ -102,11 +86,7 @@ fn apply(side: Side, mut tree: Tree, plan: &Plan, ancestor: &mut Tree) -> Applie
         let p = &step.path;
         match &step.action {
             Action::Put { expected, new } => {
-                assert_eq!(
-                    tree.get(p),
-                    expected.as_ref(),
-                    "{side:?}: {p:?} is not what the plan expected"
-                );
+                assert_eq!(tree.get(p), expected.as_ref(), "{side:?}: {p:?} is not what the plan expected");
                 let parent = p.parent().unwrap();
                 assert!(
                     parent.is_root() || matches!(tree.get(&parent), Some(Entry::Dir)),
@@ -119,17 +99,10 @@ fn apply(side: Side, mut tree: Tree, plan: &Plan, ancestor: &mut Tree) -> Applie
                 tree.insert(p.clone(), new.clone());
             }
             Action::Remove { expected } => {
-                assert_eq!(
-                    tree.get(p),
-                    Some(expected),
-                    "{side:?}: {p:?} is not what the plan expected"
-                );
+                assert_eq!(tree.get(p), Some(expected), "{side:?}: {p:?} is not what the plan expected");
                 if expected.is_dir() {
                     let child = tree.keys().find(|k| *k != p && k.starts_with(p));
-                    assert!(
-                        child.is_none(),
-                        "{side:?}: removing non-empty folder {p:?} (holds {child:?})"
-                    );
+                    assert!(child.is_none(), "{side:?}: removing non-empty folder {p:?} (holds {child:?})");
                 } else {
                     trash.push((p.clone(), expected.clone()));
                 }
@@ -149,25 +122,15 @@ fn changed_paths(ancestor: &Tree, local: &Tree, remote: &Tree) -> Vec<RelPath> {
     all.extend(ancestor.keys().cloned());
     all.extend(local.keys().cloned());
     all.extend(remote.keys().cloned());
-    all.into_iter()
-        .filter(|p| local.get(p) != ancestor.get(p) || remote.get(p) != ancestor.get(p))
-        .collect()
+    all.into_iter().filter(|p| local.get(p) != ancestor.get(p) || remote.get(p) != ancestor.get(p)).collect()
 }
 
 fn valid_tree(t: &Tree) -> bool {
-    t.keys().all(|p| {
-        p.parent()
-            .is_some_and(|q| q.is_root() || matches!(t.get(&q), Some(Entry::Dir)))
-    })
+    t.keys().all(|p| p.parent().is_some_and(|q| q.is_root() || matches!(t.get(&q), Some(Entry::Dir))))
 }
 
 fn modes() -> impl Strategy<Value = Mode> {
-    prop_oneof![
-        Just(Mode::TwoWayResolved),
-        Just(Mode::TwoWaySafe),
-        Just(Mode::Push),
-        Just(Mode::Pull)
-    ]
+    prop_oneof![Just(Mode::TwoWayResolved), Just(Mode::TwoWaySafe), Just(Mode::Push), Just(Mode::Pull)]
 }
 
 proptest! {
@@ -254,28 +217,13 @@ proptest! {
 #[test]
 fn folder_deleted_on_one_side_while_a_file_inside_changed_on_the_other() {
     let p = |s: &str| RelPath::new(s).unwrap();
-    let f = |n: u8| Entry::File {
-        digest: Digest([n; 32]),
-        size: 1,
-        exec: false,
-    };
+    let f = |n: u8| Entry::File { digest: Digest([n; 32]), size: 1, exec: false };
     let ancestor: Tree = [(p("d"), Entry::Dir), (p("d/x"), f(1)), (p("d/y"), f(1))].into();
     let local: Tree = Tree::new();
     let remote: Tree = [(p("d"), Entry::Dir), (p("d/x"), f(2)), (p("d/y"), f(1))].into();
     let changed = changed_paths(&ancestor, &local, &remote);
-    let plan = reconcile(
-        Views {
-            ancestor: &ancestor,
-            local: &local,
-            remote: &remote,
-        },
-        changed,
-        Mode::TwoWaySafe,
-    );
+    let plan = reconcile(Views { ancestor: &ancestor, local: &local, remote: &remote }, changed, Mode::TwoWaySafe);
     // The edited file comes back locally, in its folder; the untouched one goes.
-    assert_eq!(
-        plan.local.iter().map(|s| s.path.as_str()).collect::<Vec<_>>(),
-        ["d", "d/x"]
-    );
+    assert_eq!(plan.local.iter().map(|s| s.path.as_str()).collect::<Vec<_>>(), ["d", "d/x"]);
     assert_eq!(plan.remote.iter().map(|s| s.path.as_str()).collect::<Vec<_>>(), ["d/y"]);
 }

@@ -39,9 +39,7 @@ fn hyperfine(name: &str, runs: u32, prepare: Option<&str>, commands: &[(&str, St
     for (label, command) in commands {
         cmd.args(["--command-name", label, command]);
     }
-    let status = cmd
-        .status()
-        .expect("hyperfine (apt install hyperfine; scripts/bench does)");
+    let status = cmd.status().expect("hyperfine (apt install hyperfine; scripts/bench does)");
     assert!(status.success(), "hyperfine failed for {name}");
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
     json["results"]
@@ -62,10 +60,7 @@ fn hyperfine(name: &str, runs: u32, prepare: Option<&str>, commands: &[(&str, St
 }
 
 fn main() {
-    let runs: u32 = std::env::var("BENCH_RUNS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(30);
+    let runs: u32 = std::env::var("BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(30);
     let sshd = Sshd::start();
     let client = Client::new(&sshd, "cat");
     let work = tempfile::tempdir().unwrap();
@@ -84,38 +79,17 @@ fn main() {
     )
     .unwrap();
     let ssh = |args: &str| format!("ssh -F {} {args}", sh_quote(&ssh_config.to_string_lossy()));
-    let env: Vec<String> = client
-        .env()
-        .iter()
-        .map(|(k, v)| sh_quote(&format!("{k}={v}")))
-        .collect();
-    let sinc = |args: &str| {
-        format!(
-            "env -i {} {} {args}",
-            env.join(" "),
-            sh_quote(&sinc_tests::sinc_bin().to_string_lossy())
-        )
-    };
+    let env: Vec<String> = client.env().iter().map(|(k, v)| sh_quote(&format!("{k}={v}"))).collect();
+    let sinc =
+        |args: &str| format!("env -i {} {} {args}", env.join(" "), sh_quote(&sinc_tests::sinc_bin().to_string_lossy()));
     let in_project = |cmd: String| {
-        format!(
-            "sh -c {}",
-            sh_quote(&format!("cd {} && {cmd}", sh_quote(&client.project.to_string_lossy())))
-        )
+        format!("sh -c {}", sh_quote(&format!("cd {} && {cmd}", sh_quote(&client.project.to_string_lossy()))))
     };
     let pty = |cmd: String| format!("script -qec {} /dev/null", sh_quote(&cmd));
 
     // A long-lived session keeps the remote tmux server up; its hook detaches
     // every client right after it attaches.
-    client.ok(&[
-        "exec",
-        "--",
-        "tmux",
-        "new-session",
-        "-d",
-        "-s",
-        "bench-keeper",
-        "sleep 1000000",
-    ]);
+    client.ok(&["exec", "--", "tmux", "new-session", "-d", "-s", "bench-keeper", "sleep 1000000"]);
     for hook in ["client-attached", "client-session-changed"] {
         client.ok(&["exec", "--", "tmux", "set-hook", "-g", hook, "detach-client"]);
     }
@@ -149,10 +123,7 @@ fn main() {
         Some(&kill_both),
         &[
             ("sinc (start + attach)", pty(in_project(sinc("")))),
-            (
-                "ssh -t host tmux new -A -s X cat",
-                pty(ssh("-t sinc-test tmux new -A -s bench-ssh cat")),
-            ),
+            ("ssh -t host tmux new -A -s X cat", pty(ssh("-t sinc-test tmux new -A -s bench-ssh cat"))),
         ],
         work.path(),
     );
@@ -171,15 +142,10 @@ fn main() {
         None,
         &[
             ("sinc -r", pty(in_project(sinc("-r")))),
-            (
-                "ssh -t host tmux attach -t X",
-                pty(ssh("-t sinc-test tmux attach -t bench-ssh")),
-            ),
+            ("ssh -t host tmux attach -t X", pty(ssh("-t sinc-test tmux attach -t bench-ssh"))),
             (
                 "ssh -o KexAlgorithms=curve25519-sha256 -t host tmux attach -t X",
-                pty(ssh(
-                    "-o KexAlgorithms=curve25519-sha256 -t sinc-test tmux attach -t bench-ssh",
-                )),
+                pty(ssh("-o KexAlgorithms=curve25519-sha256 -t sinc-test tmux attach -t bench-ssh")),
             ),
         ],
         work.path(),
@@ -193,17 +159,9 @@ fn main() {
     };
     println!("\n| command | median ms | mean ± σ ms | min ms | max ms |\n|---|---|---|---|---|");
     let names: [&[&str]; 3] = [
-        &[
-            "`sinc exec -- true`",
-            "`ssh host true`",
-            "`ssh -o KexAlgorithms=curve25519-sha256 host true`",
-        ],
+        &["`sinc exec -- true`", "`ssh host true`", "`ssh -o KexAlgorithms=curve25519-sha256 host true`"],
         &["`sinc` (cold: create + attach)", "`ssh -t host tmux new -A -s X`"],
-        &[
-            "`sinc -r` (warm re-attach)",
-            "`ssh -t host tmux attach -t X`",
-            "same, curve25519 key exchange",
-        ],
+        &["`sinc -r` (warm re-attach)", "`ssh -t host tmux attach -t X`", "same, curve25519 key exchange"],
     ];
     for (names, stats) in names.iter().zip([&exec, &cold, &warm]) {
         for (name, stat) in names.iter().zip(stats.iter()) {
@@ -216,10 +174,7 @@ fn main() {
         exec[0].median_ms / exec[1].median_ms,
         exec[0].median_ms / exec[2].median_ms
     );
-    println!(
-        "| cold attach | {:.2} | – | ≤ 1.0 |",
-        cold[0].median_ms / cold[1].median_ms
-    );
+    println!("| cold attach | {:.2} | – | ≤ 1.0 |", cold[0].median_ms / cold[1].median_ms);
     println!(
         "| warm re-attach | {:.2} | {:.2} | `sinc -r` < 300 ms (median {:.0} ms) |",
         warm[0].median_ms / warm[1].median_ms,

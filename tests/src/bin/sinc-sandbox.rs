@@ -24,26 +24,15 @@ fn main() {
     let sshd = Sshd::start();
     let agent = sshd.remote_script("demo-agent", DEMO_AGENT);
     let mut client = Client::new(&sshd, &agent.to_string_lossy());
-    std::fs::write(
-        client.project.join("README.md"),
-        "# demo-app\nA project folder on the laptop.\n",
-    )
-    .unwrap();
+    std::fs::write(client.project.join("README.md"), "# demo-app\nA project folder on the laptop.\n").unwrap();
     if let Ok(term) = std::env::var("TERM") {
         client.set_env("TERM", &term);
     }
     let bin_dir = sinc_tests::sinc_bin().parent().unwrap().to_path_buf();
     client.set_env("PATH", &format!("{}:/usr/local/bin:/usr/bin:/bin", bin_dir.display()));
 
-    println!(
-        "sandbox VPS: sshd on 127.0.0.1:{} (user {}), host alias `sinc-test`",
-        sshd.port, sshd.user
-    );
-    println!(
-        "laptop home: {}\nproject:     {}\n",
-        client.home.display(),
-        client.project.display()
-    );
+    println!("sandbox VPS: sshd on 127.0.0.1:{} (user {}), host alias `sinc-test`", sshd.port, sshd.user);
+    println!("laptop home: {}\nproject:     {}\n", client.home.display(), client.project.display());
 
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = if !args.is_empty() {
@@ -59,14 +48,7 @@ fn main() {
 }
 
 fn run(client: &Client, args: &[String]) -> i32 {
-    client
-        .sinc()
-        .args(args)
-        .stdin(std::process::Stdio::inherit())
-        .status()
-        .unwrap()
-        .code()
-        .unwrap_or(1)
+    client.sinc().args(args).stdin(std::process::Stdio::inherit()).status().unwrap().code().unwrap_or(1)
 }
 
 fn interactive(client: &Client) -> i32 {

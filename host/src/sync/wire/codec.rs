@@ -52,21 +52,14 @@ pub enum WireError {
 
 /// The frame codec.
 pub fn codec() -> LengthDelimitedCodec {
-    LengthDelimitedCodec::builder()
-        .length_field_length(4)
-        .big_endian()
-        .max_frame_length(MAX_FRAME)
-        .new_codec()
+    LengthDelimitedCodec::builder().length_field_length(4).big_endian().max_frame_length(MAX_FRAME).new_codec()
 }
 
 /// Encode a message into a frame payload.
 pub fn encode(msg: &Message) -> Result<Bytes, WireError> {
     let bytes = postcard::to_stdvec(msg).map_err(|e| WireError::Malformed(e.to_string()))?;
     if bytes.len() > MAX_FRAME {
-        return Err(WireError::Malformed(format!(
-            "a {}-byte message exceeds the frame limit",
-            bytes.len()
-        )));
+        return Err(WireError::Malformed(format!("a {}-byte message exceeds the frame limit", bytes.len())));
     }
     Ok(Bytes::from(bytes))
 }
@@ -91,9 +84,7 @@ pub async fn skip_to_preamble<R: AsyncRead + Unpin>(r: &mut R) -> Result<Vec<u8>
             return Ok(seen);
         }
         if seen.len() > MAX_NOISE {
-            return Err(WireError::NoPreamble(
-                String::from_utf8_lossy(&seen[..200]).into_owned(),
-            ));
+            return Err(WireError::NoPreamble(String::from_utf8_lossy(&seen[..200]).into_owned()));
         }
     }
 }
@@ -107,9 +98,7 @@ pub struct WireReader<R> {
 impl<R: AsyncRead + Unpin> WireReader<R> {
     /// Frames from `r` (after the preamble).
     pub fn new(r: R) -> WireReader<R> {
-        WireReader {
-            inner: FramedRead::new(r, codec()),
-        }
+        WireReader { inner: FramedRead::new(r, codec()) }
     }
 
     /// The underlying reader.
@@ -137,9 +126,7 @@ pub struct WireWriter<W> {
 impl<W: AsyncWrite + Unpin> WireWriter<W> {
     /// Frames to `w` (the caller writes the preamble first, see [`write_preamble`]).
     pub fn new(w: W) -> WireWriter<W> {
-        WireWriter {
-            inner: FramedWrite::new(w, codec()),
-        }
+        WireWriter { inner: FramedWrite::new(w, codec()) }
     }
 
     /// The underlying writer.
@@ -162,11 +149,7 @@ pub async fn write_preamble<W: AsyncWrite + Unpin>(w: &mut W) -> Result<(), Wire
 
 /// This build's `Hello`.
 pub fn hello(build: &str) -> Hello {
-    Hello {
-        version: VERSION,
-        min_version: MIN_VERSION,
-        build: build.to_owned(),
-    }
+    Hello { version: VERSION, min_version: MIN_VERSION, build: build.to_owned() }
 }
 
 /// Send our `Hello`, read theirs, and check the versions overlap.
@@ -214,32 +197,19 @@ mod tests {
     fn samples() -> Vec<Message> {
         vec![
             Message::Hello(hello("sinc test")),
-            Message::Request {
-                id: 1,
-                request: Request::ChangesSince { epoch: 5, seq: 9 },
-            },
+            Message::Request { id: 1, request: Request::ChangesSince { epoch: 5, seq: 9 } },
             Message::Request {
                 id: 2,
                 request: Request::Put {
                     path: RelPath::new("a/b").unwrap(),
                     expected: None,
-                    new: Entry::File {
-                        digest: Digest([3; 32]),
-                        size: 10,
-                        exec: true,
-                    },
+                    new: Entry::File { digest: Digest([3; 32]), size: 10, exec: true },
                     body: super::super::message::Body::Full,
                     loser: false,
                 },
             },
-            Message::Data {
-                id: 2,
-                chunk: Chunk::Bytes(vec![1, 2, 3]),
-            },
-            Message::Response {
-                id: 2,
-                response: Response::Applied,
-            },
+            Message::Data { id: 2, chunk: Chunk::Bytes(vec![1, 2, 3]) },
+            Message::Response { id: 2, response: Response::Applied },
         ]
     }
 
@@ -264,29 +234,11 @@ mod tests {
 
     #[tokio::test]
     async fn handshake_refuses_disjoint_versions() {
-        let old = Hello {
-            version: 0,
-            min_version: 0,
-            build: "sinc 0.0.1".into(),
-        };
-        assert!(matches!(
-            check_versions(&hello("new"), &old),
-            Err(WireError::Version { .. })
-        ));
-        let future = Hello {
-            version: 9,
-            min_version: 5,
-            build: "sinc 9".into(),
-        };
-        assert!(matches!(
-            check_versions(&hello("new"), &future),
-            Err(WireError::Version { .. })
-        ));
-        let compatible = Hello {
-            version: 2,
-            min_version: 1,
-            build: "sinc 0.2".into(),
-        };
+        let old = Hello { version: 0, min_version: 0, build: "sinc 0.0.1".into() };
+        assert!(matches!(check_versions(&hello("new"), &old), Err(WireError::Version { .. })));
+        let future = Hello { version: 9, min_version: 5, build: "sinc 9".into() };
+        assert!(matches!(check_versions(&hello("new"), &future), Err(WireError::Version { .. })));
+        let compatible = Hello { version: 2, min_version: 1, build: "sinc 0.2".into() };
         assert!(check_versions(&hello("new"), &compatible).is_ok());
     }
 

@@ -177,6 +177,8 @@ pub enum RejectKind {
     Corrupt,
     /// A file-system error.
     Io,
+    /// The sender stopped sending the content (it changed while being read).
+    Aborted,
 }
 
 /// Responses.
