@@ -183,6 +183,13 @@ mod tests {
     }
 
     #[test]
+    fn the_docs_list_the_defaults() {
+        let doc = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/sync.md"));
+        let listed = DEFAULT_IGNORES.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ");
+        assert!(doc.contains(&format!("built in: {listed}")), "docs/sync.md must list {listed}");
+    }
+
+    #[test]
     fn bad_patterns_are_reported() {
         let dir = tempfile::tempdir().unwrap();
         let spec = IgnoreSpec { patterns: vec!["{a".into()], use_gitignore: false };

@@ -81,7 +81,10 @@ impl<'a> Scanner<'a> {
             // find a decomposed name by its composed form (Linux), syncing it
             // would duplicate it: skip it and say how to fix it.
             if rel.name() != name_str && !same_file(&item.path(), &self.abs(&rel)) {
-                self.skip(&item.path(), "the name is not in Unicode NFC form; rename it (e.g. `convmv -f utf8 -t utf8 --nfc`) to sync it");
+                self.skip(
+                    &item.path(),
+                    "the name is not in Unicode NFC form; rename it (e.g. `convmv -f utf8 -t utf8 --nfc`) to sync it",
+                );
                 continue;
             }
             if names.iter().any(|(r, _)| r == &rel) {

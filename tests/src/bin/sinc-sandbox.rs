@@ -56,7 +56,7 @@ fn interactive(client: &Client) -> i32 {
     let code = run(client, &[]);
     println!(
         "\nsinc exited with {code}. You are now in a shell on the \"laptop\", in the project folder,\n\
-         with sinc configured for the sandbox VPS. Try:\n\n  sinc list\n  sinc -r\n  sinc exec -- ls -la\n  sinc kill demo-app\n\n\
+         with sinc configured for the sandbox VPS. The folder syncs both ways. Try:\n\n  sinc list\n  sinc status\n  echo hi > x.txt; sinc flush; sinc exec -- cat x.txt\n  sinc -r\n  sinc kill demo-app\n\n\
          Exit the shell to stop the sandbox."
     );
     let shell = std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into());
@@ -82,6 +82,16 @@ fn tour(client: &Client, sshd: &Sshd) -> i32 {
     for args in [&["start"][..], &["list"], &["exec", "--", "sh", "-c", "pwd; ls -A"]] {
         failed |= step(args);
     }
+    println!("# A file written on the laptop…");
+    std::fs::write(client.project.join("notes.md"), "written on the laptop\n").unwrap();
+    failed |= step(&["flush"]);
+    failed |= step(&["exec", "--", "cat", "notes.md"]);
+    println!("# …and one the agent writes on the VPS:");
+    failed |= step(&["exec", "--", "sh", "-c", "echo 'written by the agent' > agent.txt"]);
+    failed |= step(&["flush"]);
+    println!("$ cat agent.txt   (on the laptop)");
+    print!("{}\n", std::fs::read_to_string(client.project.join("agent.txt")).unwrap_or_default());
+    failed |= step(&["status"]);
     std::thread::sleep(std::time::Duration::from_millis(300));
     let id = client.ok(&["id"]).trim().to_owned();
     println!("The agent's screen in the remote tmux session {id}:");
