@@ -9,6 +9,7 @@
 pub mod proxy;
 pub mod pty;
 pub mod sshd;
+pub mod tree;
 
 pub use proxy::Proxy;
 pub use pty::Pty;

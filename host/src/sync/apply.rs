@@ -71,10 +71,14 @@ pub struct StageWriter {
     size: u64,
 }
 
-/// Content fully written and synced, waiting to be renamed into place.
+/// Content fully written, waiting to be made durable and renamed into place.
 #[derive(Debug)]
 pub struct Staged {
     temp: PathBuf,
+    /// Open until the content is known to be on disk.
+    unsynced: Option<std::fs::File>,
+    /// The executable bit its mode was given, once `prepare`d.
+    exec: Option<bool>,
     /// Its digest.
     pub digest: Digest,
     /// Its size.
@@ -89,11 +93,21 @@ fn temp_name() -> String {
 
 impl StageWriter {
     /// Start writing new content for `rel` under `root`.
+    /// Content is staged in the target's folder, or, when that folder does
+    /// not exist yet (it is created by an earlier change of the same batch),
+    /// in its nearest existing ancestor: always on the target's file system.
     pub fn create(root: &Path, rel: &RelPath) -> std::io::Result<StageWriter> {
-        let dir = abs(root, &rel.parent().unwrap_or_else(RelPath::root));
-        let temp = dir.join(temp_name());
-        let file = OpenOptions::new().write(true).create_new(true).mode(0o666).open(&temp)?;
-        Ok(StageWriter { temp, file: Some(file), hasher: blake3::Hasher::new(), size: 0 })
+        let mut dir = rel.parent().unwrap_or_else(RelPath::root);
+        loop {
+            let temp = abs(root, &dir).join(temp_name());
+            match OpenOptions::new().write(true).create_new(true).mode(0o666).open(&temp) {
+                Ok(file) => return Ok(StageWriter { temp, file: Some(file), hasher: blake3::Hasher::new(), size: 0 }),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !dir.is_root() => {
+                    dir = dir.parent().unwrap_or_else(RelPath::root);
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Append bytes.
@@ -106,13 +120,45 @@ impl StageWriter {
         }
     }
 
-    /// Flush to disk and return the staged content.
+    /// The staged content (not yet durable: [`Staged::sync`] or
+    /// [`sync_all`] does that, and `put_file` makes sure of it).
     pub fn finish(mut self) -> std::io::Result<Staged> {
-        if let Some(f) = self.file.take() {
+        let unsynced = self.file.take();
+        let temp = std::mem::take(&mut self.temp);
+        Ok(Staged { temp, unsynced, exec: None, digest: Digest(*self.hasher.finalize().as_bytes()), size: self.size })
+    }
+}
+
+impl Staged {
+    /// Make the content durable (a no-op once done).
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        if let Some(f) = &self.unsynced {
             f.sync_all()?;
         }
-        let temp = std::mem::take(&mut self.temp);
-        Ok(Staged { temp, digest: Digest(*self.hasher.finalize().as_bytes()), size: self.size })
+        self.unsynced = None;
+        Ok(())
+    }
+}
+
+/// Make many staged files durable at once: on Linux one `syncfs` of their
+/// file system (one journal commit instead of one per file), elsewhere a
+/// `fsync` each. Files that fail stay unsynced; `put_file` retries them alone.
+pub fn sync_all<'a>(staged: impl IntoIterator<Item = &'a mut Staged>) {
+    let mut pending: Vec<&mut Staged> = staged.into_iter().filter(|s| s.unsynced.is_some()).collect();
+    #[cfg(target_os = "linux")]
+    if pending.len() > 1
+        && let Some(f) = &pending[0].unsynced
+        && nix::unistd::syncfs(f).is_ok()
+    {
+        // Every file was written through this file system (temp files sit
+        // next to their targets, all under one root).
+        for s in pending.iter_mut() {
+            s.unsynced = None;
+        }
+        return;
+    }
+    for s in pending {
+        let _ = s.sync();
     }
 }
 
@@ -263,22 +309,42 @@ impl Transition<'_> {
         }
         self.check(rel, expected)?;
         let target = abs(self.root, rel);
-        let base_mode = match expected {
-            Some(Entry::File { .. }) => std::fs::metadata(&target).map(|m| m.permissions().mode()).unwrap_or(0o644),
-            _ => std::fs::metadata(&staged.temp).map(|m| m.permissions().mode()).unwrap_or(0o644),
-        };
-        std::fs::set_permissions(&staged.temp, std::fs::Permissions::from_mode(with_exec(base_mode, *exec)))
-            .map_err(Self::io(rel))?;
+        let mut staged = staged;
+        self.prepare(rel, expected, *exec, &mut staged)?;
+        staged.sync().map_err(Self::io(rel))?;
         if let Some(old) = expected {
             self.keep(rel, old, loser, true)?;
         }
-        let mut staged = staged;
         let temp = std::mem::take(&mut staged.temp);
         if let Err(e) = std::fs::rename(&temp, &target) {
             let _ = std::fs::remove_file(&temp);
             return Err(ApplyError::Io { path: rel.clone(), source: e });
         }
         self.refresh(rel, new.clone())
+    }
+
+    /// Give staged content its final mode (the current file's, or the
+    /// default for new files, with `exec` applied) before it is made durable.
+    pub fn prepare(
+        &self,
+        rel: &RelPath,
+        expected: Option<&Entry>,
+        exec: bool,
+        staged: &mut Staged,
+    ) -> Result<(), ApplyError> {
+        if staged.exec == Some(exec) {
+            return Ok(());
+        }
+        let base_mode = match expected {
+            Some(Entry::File { .. }) => {
+                std::fs::metadata(abs(self.root, rel)).map(|m| m.permissions().mode()).unwrap_or(0o644)
+            }
+            _ => std::fs::metadata(&staged.temp).map(|m| m.permissions().mode()).unwrap_or(0o644),
+        };
+        std::fs::set_permissions(&staged.temp, std::fs::Permissions::from_mode(with_exec(base_mode, exec)))
+            .map_err(Self::io(rel))?;
+        staged.exec = Some(exec);
+        Ok(())
     }
 
     /// Change only the executable bit of a file whose content is current.

@@ -243,20 +243,39 @@ impl Endpoint {
         };
         let skipped = std::mem::take(&mut scanner.skipped);
         remove_stale_temp_files(&scanner.temp_files);
+        // One merge of the two sorted indexes.
         let mut changed: BTreeSet<RelPath> = BTreeSet::new();
-        for (p, n) in fresh.iter() {
-            if self.index.get(p).map(|o| &o.entry) != Some(&n.entry) {
-                changed.insert(p.clone());
-            }
-        }
-        for (p, _) in self.index.iter() {
+        let mut restatted = false;
+        let mut old = self.index.iter().peekable();
+        let only_old = |p: &RelPath, changed: &mut BTreeSet<RelPath>| {
             // Still on disk but no longer indexed: newly ignored (or no longer
             // syncable). That is not a deletion to propagate.
-            if fresh.get(p).is_none() && std::fs::symlink_metadata(self.abs(p)).is_err() {
+            if std::fs::symlink_metadata(self.abs(p)).is_err() {
                 changed.insert(p.clone());
             }
+        };
+        for (p, n) in fresh.iter() {
+            while let Some((gone, _)) = old.next_if(|(o, _)| *o < p) {
+                restatted = true;
+                only_old(gone, &mut changed);
+            }
+            match old.next_if(|(o, _)| *o == p) {
+                Some((_, o)) => {
+                    if o.entry != n.entry {
+                        changed.insert(p.clone());
+                    }
+                    restatted |= o != n;
+                }
+                None => {
+                    changed.insert(p.clone());
+                    restatted = true;
+                }
+            }
         }
-        let restatted = fresh != self.index;
+        for (gone, _) in old {
+            restatted = true;
+            only_old(gone, &mut changed);
+        }
         self.index = fresh;
         self.skipped.extend(skipped);
         if restatted {

@@ -4,6 +4,7 @@
 
 pub mod ancestor;
 pub mod apply;
+pub mod batch;
 pub mod client;
 pub mod conflicts;
 pub mod delta;

@@ -2,6 +2,7 @@
 //! VPS's endpoints (one per project, kept watching between connections).
 
 use super::apply::{ApplyError, StageWriter};
+use super::batch::{self, Change};
 use super::endpoint::{self, Endpoint, EndpointConfig, Shared};
 use super::ignore::IgnoreSpec;
 use super::transfer::{self, Receiver, Sent};
@@ -10,6 +11,7 @@ use super::watch::Watcher;
 use super::wire::{
     self, Body, Chunk, Message, Notice, RejectKind, Request, Response, WireError, WireReader, WireWriter,
 };
+use futures_util::FutureExt;
 use sinc_sync_core::{Entry, RelPath};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -137,6 +139,9 @@ pub enum ServeEnd {
 
 type Writer<W> = Arc<Mutex<WireWriter<W>>>;
 
+/// Most changes applied in one batch.
+const MAX_BATCH: usize = 256;
+
 /// Entries per snapshot chunk (well under the frame limit).
 const SNAPSHOT_BATCH: usize = 2000;
 
@@ -175,8 +180,23 @@ where
     let w: Writer<W> = Arc::new(Mutex::new(w));
     let mut project: Option<(String, Arc<Project>)> = None;
     let mut forwarder: Option<tokio::task::JoinHandle<()>> = None;
+    // Changes received but not applied yet: applied when the keeper has
+    // nothing more queued, when the batch is full, and before any request
+    // that could observe them.
+    let mut batch: Vec<(u64, Change)> = Vec::new();
     let result = loop {
-        let msg = match reader.next().await {
+        let next = match reader.next().now_or_never() {
+            Some(next) => next,
+            None => {
+                if let Some((_, p)) = &project
+                    && let Err(e) = apply_batch(&p.ep, &w, &mut batch).await
+                {
+                    break Err(e);
+                }
+                reader.next().await
+            }
+        };
+        let msg = match next {
             Ok(Some(m)) => m,
             Ok(None) => break Ok(ServeEnd::Closed),
             Err(e) => break Err(e),
@@ -185,6 +205,13 @@ where
             Message::Request { id, request } => (id, request),
             other => break Err(WireError::Unexpected(format!("{other:?}").chars().take(120).collect())),
         };
+        let mutation = matches!(request, Request::Put { .. } | Request::Remove { .. });
+        if let Some((_, p)) = &project
+            && (!mutation || batch.len() >= MAX_BATCH)
+            && let Err(e) = apply_batch(&p.ep, &w, &mut batch).await
+        {
+            break Err(e);
+        }
         let response = match request {
             Request::Open { session, root, ignore, trash, verify_secs } => {
                 let verify = (verify_secs > 0).then(|| Duration::from_secs(verify_secs));
@@ -210,9 +237,24 @@ where
                 send(&w, Message::Response { id, response: Response::Ok }).await?;
                 break Ok(ServeEnd::Shutdown);
             }
+            Request::Put { path, expected, new, body, loser } if project.is_some() => {
+                let Some((_, p)) = &project else { unreachable!("just checked") };
+                match receive_put(id, p, &mut reader, path, expected, new, body, loser).await {
+                    Ok(Ok(change)) => {
+                        batch.push((id, change));
+                        continue;
+                    }
+                    Ok(Err(refused)) => refused,
+                    Err(e) => break Err(e),
+                }
+            }
+            Request::Remove { path, expected, loser } if project.is_some() => {
+                batch.push((id, Change::Remove { path, expected, loser }));
+                continue;
+            }
             other => match &project {
                 None => Response::Failed { message: "no project is open on this connection".into() },
-                Some((session, p)) => match handle(id, other, p, session, &projects, &w, &mut reader).await {
+                Some((session, p)) => match handle(id, other, p, session, &projects, &w).await {
                     Ok(r) => r,
                     Err(e) => break Err(e),
                 },
@@ -226,9 +268,34 @@ where
         f.abort();
     }
     if let Some((_, p)) = project {
+        // Content that arrived whole is kept even when the answer cannot be
+        // delivered any more.
+        let _ = apply_batch(&p.ep, &w, &mut batch).await;
         let _ = endpoint::with(&p.ep, |e| e.save()).await;
     }
     result
+}
+
+/// Apply the pending changes and answer each.
+async fn apply_batch<W: AsyncWrite + Unpin>(
+    ep: &Shared,
+    w: &Writer<W>,
+    batch: &mut Vec<(u64, Change)>,
+) -> Result<(), WireError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let (ids, changes): (Vec<u64>, Vec<Change>) = std::mem::take(batch).into_iter().unzip();
+    let results = endpoint::with(ep, move |e| batch::apply(e, changes)).await;
+    let mut w = w.lock().await;
+    for (id, result) in ids.into_iter().zip(results) {
+        let response = match result {
+            Ok(()) => Response::Applied,
+            Err((err, current)) => reject(&err, current),
+        };
+        w.feed(&Message::Response { id, response }).await?;
+    }
+    w.flush().await
 }
 
 /// Push the endpoint's changes to the keeper as they are logged.
@@ -271,17 +338,17 @@ async fn forward_changes<W: AsyncWrite + Unpin + Send + 'static>(ep: Shared, w: 
     }
 }
 
-async fn handle<R, W>(
+/// Answer a request that reads or inspects the project (changes are
+/// batched by the serve loop).
+async fn handle<W>(
     id: u64,
     request: Request,
     p: &Arc<Project>,
     session: &str,
     projects: &Arc<Projects>,
     w: &Writer<W>,
-    reader: &mut WireReader<R>,
 ) -> Result<Response, WireError>
 where
-    R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let ep = &p.ep;
@@ -321,20 +388,6 @@ where
                 },
             }
         }
-        Request::Put { path, expected, new, body, loser } => {
-            put(id, ep, reader, path, expected, new, body, loser).await?
-        }
-        Request::Remove { path, expected, loser } => {
-            let result = endpoint::with(ep, {
-                let path = path.clone();
-                move |e| e.transition().remove(&path, &expected, loser)
-            })
-            .await;
-            match result {
-                Ok(()) => Response::Applied,
-                Err(err) => reject(&err, current(ep, &path).await),
-            }
-        }
         Request::Rescan => {
             let (result, (epoch, seq), root_state) =
                 endpoint::with(ep, |e| (e.full_rescan(), e.cursor(), e.root_state())).await;
@@ -358,9 +411,12 @@ where
             projects.close(session);
             Response::Ok
         }
-        Request::Open { .. } | Request::Shutdown | Request::Forget { .. } => {
-            Response::Failed { message: "unexpected request".into() }
-        }
+        // Served by the loop (changes are batched; opening switches projects).
+        Request::Put { .. }
+        | Request::Remove { .. }
+        | Request::Open { .. }
+        | Request::Shutdown
+        | Request::Forget { .. } => Response::Failed { message: "unexpected request".into() },
     })
 }
 
@@ -437,24 +493,26 @@ async fn read<W: AsyncWrite + Unpin + Send + 'static>(
     })
 }
 
+/// Receive a `Put`'s content into a staged file; the change is applied later,
+/// with its batch. `Err` carries the answer when it cannot be applied.
 #[allow(clippy::too_many_arguments)]
-async fn put<R: AsyncRead + Unpin>(
+async fn receive_put<R: AsyncRead + Unpin>(
     id: u64,
-    ep: &Shared,
+    p: &Project,
     reader: &mut WireReader<R>,
     path: RelPath,
     expected: Option<Entry>,
     new: Entry,
     body: Body,
     loser: bool,
-) -> Result<Response, WireError> {
-    let root = endpoint::with(ep, |e| e.root().to_path_buf()).await;
+) -> Result<Result<Change, Response>, WireError> {
+    let root = &p.root;
     let mut receiver: Option<Result<Receiver, std::io::Error>> = match (body, &expected) {
         (Body::None, _) => None,
-        (Body::Full, _) => Some(StageWriter::create(&root, &path).map(Receiver::full)),
+        (Body::Full, _) => Some(StageWriter::create(root, &path).map(Receiver::full)),
         (Body::Delta { block_size }, Some(Entry::File { .. })) => {
             let base = root.join(path.as_str());
-            Some(StageWriter::create(&root, &path).and_then(|s| Receiver::delta(s, &base, block_size)))
+            Some(StageWriter::create(root, &path).and_then(|s| Receiver::delta(s, &base, block_size)))
         }
         (Body::Delta { .. }, _) => Some(Err(std::io::Error::other("a delta needs an existing file"))),
     };
@@ -489,42 +547,27 @@ async fn put<R: AsyncRead + Unpin>(
         }
     }
     if let Some(reason) = aborted {
-        return Ok(Response::Rejected { kind: RejectKind::Aborted, message: reason, current: None });
+        return Ok(Err(Response::Rejected { kind: RejectKind::Aborted, message: reason, current: None }));
     }
     let staged = match receiver {
         None => None,
         Some(Ok(rx)) => match rx.finish() {
             Ok(s) => Some(s),
             Err(e) => {
-                return Ok(Response::Rejected { kind: RejectKind::Io, message: format!("{path}: {e}"), current: None });
+                return Ok(Err(Response::Rejected {
+                    kind: RejectKind::Io,
+                    message: format!("{path}: {e}"),
+                    current: None,
+                }));
             }
         },
         Some(Err(e)) => {
-            return Ok(Response::Rejected {
+            return Ok(Err(Response::Rejected {
                 kind: RejectKind::Io,
                 message: format!("{path}: {e}"),
-                current: current(ep, &path).await,
-            });
+                current: current(&p.ep, &path).await,
+            }));
         }
     };
-    let result = endpoint::with(ep, {
-        let path = path.clone();
-        move |e| {
-            let mut t = e.transition();
-            match (&new, staged) {
-                (Entry::Dir, _) => t.put_dir(&path),
-                (Entry::Symlink { .. }, _) => t.put_symlink(&path, expected.as_ref(), &new, loser),
-                (Entry::File { .. }, Some(staged)) => t.put_file(&path, expected.as_ref(), &new, staged, loser),
-                (Entry::File { .. }, None) => match &expected {
-                    Some(old) => t.set_exec(&path, old, &new),
-                    None => Err(ApplyError::Corrupt { path: path.clone() }),
-                },
-            }
-        }
-    })
-    .await;
-    Ok(match result {
-        Ok(()) => Response::Applied,
-        Err(err) => reject(&err, current(ep, &path).await),
-    })
+    Ok(Ok(Change::Put { path, expected, new, staged, loser }))
 }

@@ -7,6 +7,7 @@
 
 use super::ancestor::Ancestor;
 use super::apply::{ApplyError, StageWriter};
+use super::batch::{self, Change};
 use super::client::RemoteClient;
 use super::conflicts::ConflictStore;
 use super::delta::{self, MIN_DELTA_SIZE};
@@ -798,10 +799,13 @@ impl Syncer {
 
     /// Rescan both sides so the keeper's views are current (no syncing).
     async fn rescan_both(&mut self, client: &RemoteClient) -> Result<(), WireError> {
-        let local_root =
-            endpoint::with(&self.local, |e| e.full_rescan().map(|_| e.root_state())).await.map_err(WireError::Io)?;
+        let (local_root, remote) = tokio::join!(
+            endpoint::with(&self.local, |e| e.full_rescan().map(|_| e.root_state())),
+            client.call(Request::Rescan)
+        );
+        let local_root = local_root.map_err(WireError::Io)?;
         self.on_local_change().await;
-        if let Response::Rescanned { epoch, seq, root_state } = client.call(Request::Rescan).await? {
+        if let Response::Rescanned { epoch, seq, root_state } = remote? {
             self.remote_root_state = root_state;
             let since = self.remote_cursor.filter(|c| c.0 == epoch).map(|c| c.1).unwrap_or(0);
             if let Response::Changes { changes, .. } = client.call(Request::ChangesSince { epoch, seq: since }).await? {
@@ -974,7 +978,7 @@ impl Syncer {
         let step =
             Step { path: copy.clone(), action: Action::Put { expected: None, new: entry.clone() }, loser: false };
         let d = client.download(Request::Read { path: path.clone(), entry }).await?;
-        let outcome = receive_into_local(&self.local, &step, None, d).await;
+        let outcome = receive_and_apply(&self.local, &step, d).await;
         match outcome {
             Outcome::Applied => {
                 self.pending_local.insert(copy);
@@ -1078,7 +1082,7 @@ impl Syncer {
             }
             (_, Side::Remote) => {
                 let d = client.download(Request::TrashRead { id: version.item.id.clone() }).await?;
-                receive_into_local(&self.local, &step, None, d).await
+                receive_and_apply(&self.local, &step, d).await
             }
         };
         match outcome {
@@ -1141,20 +1145,81 @@ fn outcome_of(response: Response, path: &RelPath) -> Outcome {
     }
 }
 
-/// Send local content for a file step as chunks (whole or as a delta).
+/// What a file step sends: nothing (the content is already there), the
+/// whole file, or a delta against the version it replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Content {
+    None,
+    Whole,
+    Delta,
+}
+
+fn content_of(expected: Option<&Entry>, new: &Entry) -> Content {
+    match (new, expected) {
+        (Entry::File { digest, .. }, Some(Entry::File { digest: old, .. })) if old == digest => Content::None,
+        (Entry::File { size, .. }, Some(Entry::File { size: old_size, .. }))
+            if *old_size >= MIN_DELTA_SIZE && *size >= MIN_DELTA_SIZE =>
+        {
+            Content::Delta
+        }
+        (Entry::File { .. }, _) => Content::Whole,
+        _ => Content::None,
+    }
+}
+
+/// Read `path` (which should have `digest`) into chunks on `tx`, whole or as
+/// a delta against `sig`; a failure ends the stream with `Abort`.
+fn read_into(
+    tx: &mpsc::Sender<Chunk>,
+    path: &std::path::Path,
+    digest: &sinc_sync_core::Digest,
+    sig: Option<&delta::Signature>,
+) {
+    let emit = |c: Chunk| tx.blocking_send(c).map_err(std::io::Error::other);
+    let result = match sig {
+        Some(sig) => transfer::send_delta(path, digest, sig, emit),
+        None => transfer::send_file(path, digest, emit),
+    };
+    if let Err(e) = result {
+        let _ = tx.blocking_send(Chunk::Abort { reason: e.to_string() });
+    }
+}
+
+/// Send local content for one file step as chunks (whole or as a delta).
 fn spawn_sender(abs: PathBuf, digest: sinc_sync_core::Digest, sig: Option<delta::Signature>) -> mpsc::Receiver<Chunk> {
     let (tx, rx) = mpsc::channel(2);
-    tokio::task::spawn_blocking(move || {
-        let emit = |c: Chunk| tx.blocking_send(c).map_err(std::io::Error::other);
-        let result = match &sig {
-            Some(sig) => transfer::send_delta(&abs, &digest, sig, emit),
-            None => transfer::send_file(&abs, &digest, emit),
-        };
-        if let Err(e) = result {
-            let _ = tx.blocking_send(Chunk::Abort { reason: e.to_string() });
-        }
-    });
+    tokio::task::spawn_blocking(move || read_into(&tx, &abs, &digest, sig.as_ref()));
     rx
+}
+
+/// Read the whole-file steps among `steps`, in order, on one thread that runs
+/// up to `WINDOW` files ahead of the sender (one thread for a whole plan,
+/// not a thread hop per file).
+fn spawn_whole_file_reader(root: &std::path::Path, steps: &[Step]) -> mpsc::Receiver<mpsc::Receiver<Chunk>> {
+    let files: Vec<(PathBuf, sinc_sync_core::Digest)> = steps
+        .iter()
+        .filter_map(|step| match &step.action {
+            Action::Put { expected, new: new @ Entry::File { digest, .. } }
+                if content_of(expected.as_ref(), new) == Content::Whole =>
+            {
+                Some((root.join(step.path.as_str()), *digest))
+            }
+            _ => None,
+        })
+        .collect();
+    let (files_tx, files_rx) = mpsc::channel(WINDOW);
+    if !files.is_empty() {
+        tokio::task::spawn_blocking(move || {
+            for (path, digest) in files {
+                let (tx, rx) = mpsc::channel(4);
+                if files_tx.blocking_send(rx).is_err() {
+                    return;
+                }
+                read_into(&tx, &path, &digest, None);
+            }
+        });
+    }
+    files_rx
 }
 
 /// Apply steps to the VPS, pipelined.
@@ -1165,6 +1230,7 @@ async fn apply_remote(
     tick: &(dyn Fn(u64) + Sync),
 ) -> Result<Vec<(Step, Outcome)>, WireError> {
     let root = endpoint::with(local, |e| e.root().to_path_buf()).await;
+    let mut whole_files = spawn_whole_file_reader(&root, steps);
     let mut inflight: VecDeque<(Step, oneshot::Receiver<Response>)> = VecDeque::new();
     let mut out = Vec::with_capacity(steps.len());
     let settle = |(step, rx): (Step, oneshot::Receiver<Response>)| async move {
@@ -1188,42 +1254,31 @@ async fn apply_remote(
                     body: Body::None,
                     loser: step.loser,
                 };
-                match (new, expected) {
-                    (Entry::File { digest, .. }, Some(Entry::File { digest: old, .. })) if old == digest => {
-                        client.send(plain).await?
+                let put = |body| Request::Put {
+                    path: path.clone(),
+                    expected: expected.clone(),
+                    new: new.clone(),
+                    body,
+                    loser: step.loser,
+                };
+                match (content_of(expected.as_ref(), new), new, expected) {
+                    (Content::Whole, ..) => {
+                        let chunks = whole_files.recv().await.ok_or_else(|| {
+                            WireError::Io(std::io::Error::other("the file reader stopped before the plan ended"))
+                        })?;
+                        client.upload(put(Body::Full), chunks).await?
                     }
-                    (Entry::File { digest, size, .. }, expected) => {
-                        let abs = root.join(path.as_str());
-                        let delta_base = match expected {
-                            Some(old @ Entry::File { size: old_size, .. })
-                                if *old_size >= MIN_DELTA_SIZE && *size >= MIN_DELTA_SIZE =>
-                            {
-                                Some(old.clone())
-                            }
+                    (Content::Delta, Entry::File { digest, .. }, Some(old)) => {
+                        let request = Request::Signature { path: path.clone(), entry: old.clone() };
+                        // Without a signature (the daemon could not read its
+                        // version) the whole file goes.
+                        let sig = match client.call(request).await? {
+                            Response::Signature(sig) => Some(sig),
                             _ => None,
                         };
-                        let sig = match delta_base {
-                            Some(old) => {
-                                match client.call(Request::Signature { path: path.clone(), entry: old }).await? {
-                                    Response::Signature(sig) => Some(sig),
-                                    _ => None,
-                                }
-                            }
-                            None => None,
-                        };
-                        let body = match &sig {
-                            Some(s) => Body::Delta { block_size: s.block_size },
-                            None => Body::Full,
-                        };
-                        let chunks = spawn_sender(abs, *digest, sig);
-                        let request = Request::Put {
-                            path,
-                            expected: expected.clone(),
-                            new: new.clone(),
-                            body,
-                            loser: step.loser,
-                        };
-                        client.upload(request, chunks).await?
+                        let body = sig.as_ref().map_or(Body::Full, |s| Body::Delta { block_size: s.block_size });
+                        let chunks = spawn_sender(root.join(path.as_str()), *digest, sig);
+                        client.upload(put(body), chunks).await?
                     }
                     _ => client.send(plain).await?,
                 }
@@ -1246,23 +1301,23 @@ async fn apply_remote(
     Ok(out)
 }
 
-/// Receive content for `step` from `download` and apply it locally.
+/// Receive content for `step` from `download` into a staged file; the
+/// change is applied with its batch. `Err` is the outcome when it cannot be.
 async fn receive_into_local(
-    local: &Shared,
+    root: &std::path::Path,
     step: &Step,
     sig: Option<u32>,
     mut download: super::client::Download,
-) -> Outcome {
+) -> Result<Change, Outcome> {
     let Action::Put { expected, new } = &step.action else {
-        return Outcome::Problem("not a file step".into());
+        return Err(Outcome::Problem("not a file step".into()));
     };
     let path = step.path.clone();
-    let root = endpoint::with(local, |e| e.root().to_path_buf()).await;
     let receiver = match sig {
         Some(block_size) => {
-            StageWriter::create(&root, &path).and_then(|s| Receiver::delta(s, &root.join(path.as_str()), block_size))
+            StageWriter::create(root, &path).and_then(|s| Receiver::delta(s, &root.join(path.as_str()), block_size))
         }
-        None => StageWriter::create(&root, &path).map(Receiver::full),
+        None => StageWriter::create(root, &path).map(Receiver::full),
     };
     let mut receiver = match receiver {
         Ok(r) => Some(r),
@@ -1274,7 +1329,7 @@ async fn receive_into_local(
                 }
             }
             let _ = download.response.await;
-            return Outcome::Problem(format!("local: {path}: {e}"));
+            return Err(Outcome::Problem(format!("local: {path}: {e}")));
         }
     };
     let mut failed: Option<String> = None;
@@ -1297,43 +1352,55 @@ async fn receive_into_local(
     }
     let response = match download.response.await {
         Ok(r) => r,
-        Err(_) => return Outcome::Problem("the connection closed during a transfer".into()),
+        Err(_) => return Err(Outcome::Problem("the connection closed during a transfer".into())),
     };
     match response {
         Response::Sent { .. } => {}
-        Response::Rejected { kind: RejectKind::Changed, current, .. } => return Outcome::RemoteIs(current),
-        other => return Outcome::Problem(format!("remote: {path}: {other:?}")),
+        Response::Rejected { kind: RejectKind::Changed, current, .. } => return Err(Outcome::RemoteIs(current)),
+        other => return Err(Outcome::Problem(format!("remote: {path}: {other:?}"))),
     }
     if let Some(reason) = failed {
-        return Outcome::Problem(format!("{path}: {reason}"));
+        return Err(Outcome::Problem(format!("{path}: {reason}")));
     }
     let Some(receiver) = receiver else {
-        return Outcome::Problem(format!("{path}: receive failed"));
+        return Err(Outcome::Problem(format!("{path}: receive failed")));
     };
-    let (expected, new, loser) = (expected.clone(), new.clone(), step.loser);
-    endpoint::with(local, move |e| {
-        let staged = match receiver.finish() {
-            Ok(s) => s,
-            Err(err) => return Outcome::Problem(format!("local: {path}: {err}")),
-        };
-        match e.transition().put_file(&path, expected.as_ref(), &new, staged, loser) {
-            Ok(()) => Outcome::Applied,
-            Err(ApplyError::Changed { .. }) => Outcome::LocalChanged,
-            Err(err) => Outcome::Problem(format!("local: {err}")),
-        }
-    })
-    .await
+    let staged = receiver.finish().map_err(|e| Outcome::Problem(format!("local: {path}: {e}")))?;
+    Ok(Change::Put { path, expected: expected.clone(), new: new.clone(), staged: Some(staged), loser: step.loser })
 }
 
+/// Receive whole content for one step and apply it locally.
+async fn receive_and_apply(local: &Shared, step: &Step, download: super::client::Download) -> Outcome {
+    let root = endpoint::with(local, |e| e.root().to_path_buf()).await;
+    match receive_into_local(&root, step, None, download).await {
+        Ok(change) => {
+            apply_local_batch(local, vec![change]).await.pop().unwrap_or(Outcome::Problem("not applied".into()))
+        }
+        Err(outcome) => outcome,
+    }
+}
+
+/// Apply `changes` to the laptop in one batch.
+async fn apply_local_batch(local: &Shared, changes: Vec<Change>) -> Vec<Outcome> {
+    let results = endpoint::with(local, move |e| batch::apply(e, changes)).await;
+    results.into_iter().map(|r| r.map_or_else(|(e, _)| local_failure(e), |_| Outcome::Applied)).collect()
+}
+
+/// Most changes applied to the laptop in one batch.
+const LOCAL_BATCH: usize = 256;
+
 /// Apply steps to the laptop, fetching content from the VPS (reads are
-/// requested ahead so the daemon never waits for a round trip).
+/// requested ahead so the daemon never waits for a round trip; changes are
+/// applied in batches).
 async fn apply_local(
     client: &RemoteClient,
     local: &Shared,
     steps: &[Step],
     tick: &(dyn Fn(u64) + Sync),
 ) -> Result<Vec<(Step, Outcome)>, WireError> {
-    let mut out = Vec::with_capacity(steps.len());
+    let root = endpoint::with(local, |e| e.root().to_path_buf()).await;
+    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(steps.len());
+    let mut batch: Vec<(usize, Change)> = Vec::new();
     let mut ahead: VecDeque<(usize, Option<u32>, super::client::Download)> = VecDeque::new();
     let mut next_fetch = 0usize;
     for (i, step) in steps.iter().enumerate() {
@@ -1345,44 +1412,44 @@ async fn apply_local(
             next_fetch += 1;
         }
         let path = step.path.clone();
-        let outcome = match &step.action {
-            Action::Remove { expected } => {
-                let (e, loser) = (expected.clone(), step.loser);
-                endpoint::with(local, move |ep| ep.transition().remove(&path, &e, loser))
-                    .await
-                    .map_or_else(local_failure, |_| Outcome::Applied)
-            }
-            Action::Put { expected, new } => match new {
-                Entry::Dir => endpoint::with(local, move |ep| ep.transition().put_dir(&path))
-                    .await
-                    .map_or_else(local_failure, |_| Outcome::Applied),
-                Entry::Symlink { .. } => {
-                    let (e, n, loser) = (expected.clone(), new.clone(), step.loser);
-                    endpoint::with(local, move |ep| ep.transition().put_symlink(&path, e.as_ref(), &n, loser))
-                        .await
-                        .map_or_else(local_failure, |_| Outcome::Applied)
+        let change = match &step.action {
+            Action::Remove { expected } => Ok(Change::Remove { path, expected: expected.clone(), loser: step.loser }),
+            Action::Put { expected, new } => match ahead.front() {
+                Some((index, _, _)) if *index == i => {
+                    let Some((_, sig, download)) = ahead.pop_front() else { unreachable!("just checked") };
+                    receive_into_local(&root, step, sig, download).await
                 }
-                Entry::File { .. } => match ahead.front() {
-                    Some((index, _, _)) if *index == i => {
-                        let Some((_, sig, download)) = ahead.pop_front() else { unreachable!("just checked") };
-                        receive_into_local(local, step, sig, download).await
-                    }
-                    _ => {
-                        let (e, n) = (expected.clone(), new.clone());
-                        endpoint::with(local, move |ep| match e.as_ref() {
-                            Some(old) => ep.transition().set_exec(&path, old, &n),
-                            None => Err(ApplyError::Corrupt { path: path.clone() }),
-                        })
-                        .await
-                        .map_or_else(local_failure, |_| Outcome::Applied)
-                    }
-                },
+                // Folders, links, and files whose content is already here.
+                _ => Ok(Change::Put {
+                    path,
+                    expected: expected.clone(),
+                    new: new.clone(),
+                    staged: None,
+                    loser: step.loser,
+                }),
             },
         };
+        match change {
+            Ok(change) => {
+                outcomes.push(None);
+                batch.push((i, change));
+            }
+            Err(outcome) => outcomes.push(Some(outcome)),
+        }
         tick(step.resulting().map(Entry::size).unwrap_or(0));
-        out.push((step.clone(), outcome));
+        if batch.len() >= LOCAL_BATCH || i + 1 == steps.len() {
+            let (at, changes): (Vec<usize>, Vec<Change>) = std::mem::take(&mut batch).into_iter().unzip();
+            for (at, outcome) in at.into_iter().zip(apply_local_batch(local, changes).await) {
+                outcomes[at] = Some(outcome);
+            }
+        }
     }
-    Ok(out)
+    Ok(steps
+        .iter()
+        .cloned()
+        .zip(outcomes)
+        .map(|(step, outcome)| (step, outcome.unwrap_or_else(|| Outcome::Problem("not applied".into()))))
+        .collect())
 }
 
 fn local_failure(e: ApplyError) -> Outcome {
@@ -1399,16 +1466,13 @@ async fn fetch(
     local: &Shared,
     step: &Step,
 ) -> Result<Option<(Option<u32>, super::client::Download)>, WireError> {
-    let Action::Put { expected, new: new @ Entry::File { digest, size, .. } } = &step.action else {
+    let Action::Put { expected, new: new @ Entry::File { .. } } = &step.action else {
         return Ok(None);
     };
-    if let Some(Entry::File { digest: old, .. }) = expected
-        && old == digest
-    {
-        return Ok(None);
-    }
-    let sig = match expected {
-        Some(Entry::File { size: old_size, .. }) if *old_size >= MIN_DELTA_SIZE && *size >= MIN_DELTA_SIZE => {
+    let sig = match content_of(expected.as_ref(), new) {
+        Content::None => return Ok(None),
+        Content::Whole => None,
+        Content::Delta => {
             let path = step.path.clone();
             let old = expected.clone();
             endpoint::with(local, move |e| {
@@ -1419,7 +1483,6 @@ async fn fetch(
             })
             .await
         }
-        _ => None,
     };
     let block_size = sig.as_ref().map(|s| s.block_size);
     let request = match sig {

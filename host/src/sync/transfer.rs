@@ -7,16 +7,24 @@ use super::apply::StageWriter;
 use super::delta::{self, DeltaOp, Signature};
 use super::wire::Chunk;
 use sinc_sync_core::Digest;
+use std::cell::RefCell;
 use std::io::Read;
 use std::path::Path;
 
 /// Bytes per content chunk.
 pub const CHUNK: usize = 256 * 1024;
 
+thread_local! {
+    // zstd contexts are costly to set up; each thread keeps one of each.
+    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
 /// A chunk for `data`, compressed when that saves space.
 pub fn pack(data: &[u8]) -> Chunk {
     if data.len() >= 1024
-        && let Ok(z) = zstd::bulk::compress(data, 1)
+        && worth_compressing(data)
+        && let Some(z) = compress(data)
         && z.len() + 64 < data.len()
     {
         return Chunk::Zstd(z);
@@ -24,13 +32,38 @@ pub fn pack(data: &[u8]) -> Chunk {
     Chunk::Bytes(data.to_vec())
 }
 
+/// Whether a sample of `data` compresses (media, archives and other
+/// compressed data are sent as they are without spending a full attempt).
+fn worth_compressing(data: &[u8]) -> bool {
+    const SAMPLE: usize = 4096;
+    if data.len() < 4 * SAMPLE {
+        return true;
+    }
+    let mid = data.len() / 2;
+    let sample = &data[mid..mid + SAMPLE];
+    compress(sample).is_none_or(|z| z.len() < SAMPLE * 9 / 10)
+}
+
+fn compress(data: &[u8]) -> Option<Vec<u8>> {
+    COMPRESSOR.with_borrow_mut(|c| {
+        if c.is_none() {
+            *c = zstd::bulk::Compressor::new(1).ok();
+        }
+        c.as_mut()?.compress(data).ok()
+    })
+}
+
 /// The bytes of a `Bytes` or `Zstd` chunk.
 pub fn unpack(chunk: &Chunk) -> std::io::Result<Vec<u8>> {
     match chunk {
         Chunk::Bytes(b) => Ok(b.clone()),
-        Chunk::Zstd(z) => {
-            zstd::bulk::decompress(z, 4 * CHUNK).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-        }
+        Chunk::Zstd(z) => DECOMPRESSOR.with_borrow_mut(|d| {
+            if d.is_none() {
+                *d = Some(zstd::bulk::Decompressor::new()?);
+            }
+            let d = d.as_mut().ok_or_else(|| std::io::Error::other("no zstd decompressor"))?;
+            d.decompress(z, 4 * CHUNK).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        }),
         other => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("unexpected chunk {other:?}"))),
     }
 }
@@ -53,7 +86,8 @@ pub fn send_file(
 ) -> std::io::Result<Sent> {
     let mut file = std::fs::File::open(path)?;
     let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; CHUNK];
+    // Small files (most of a source tree) get a buffer their size.
+    let mut buf = vec![0u8; (file.metadata()?.len() as usize).clamp(1, CHUNK)];
     loop {
         let n = read_up_to(&mut file, &mut buf)?;
         if n == 0 {
@@ -148,6 +182,7 @@ impl Receiver {
             (Chunk::Copy { .. }, None) => {
                 Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "a delta copy in a whole-file transfer"))
             }
+            (Chunk::Bytes(bytes), _) => self.stage.write(bytes),
             (data, _) => self.stage.write(&unpack(data)?),
         }
     }

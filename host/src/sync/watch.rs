@@ -4,7 +4,8 @@
 //! the inotify watch limit is too low, a warning with the fix is logged and a
 //! polling watcher takes over.
 
-use notify::{Config, Event, EventKind, PollWatcher, RecommendedWatcher, RecursiveMode, Watcher as _};
+use super::ignore::TEMP_PREFIX;
+use notify::{Config, Event, EventKind, EventKindMask, PollWatcher, RecommendedWatcher, RecursiveMode, Watcher as _};
 use sinc_sync_core::RelPath;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -55,7 +56,14 @@ fn handler(root: PathBuf, tx: UnboundedSender<WatchEvent>) -> impl Fn(notify::Re
             if matches!(event.kind, EventKind::Access(_)) {
                 return;
             }
-            let paths: Vec<RelPath> = event.paths.iter().filter_map(|p| relative(&root, p)).collect();
+            // sinc's own temporary files come and go with every transfer;
+            // only the rename that ends one matters (its target is reported).
+            let paths: Vec<RelPath> = event
+                .paths
+                .iter()
+                .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(TEMP_PREFIX)))
+                .filter_map(|p| relative(&root, p))
+                .collect();
             if !paths.is_empty() {
                 let _ = tx.send(WatchEvent::Paths(paths));
             }
@@ -75,7 +83,10 @@ pub fn relative(root: &Path, path: &Path) -> Option<RelPath> {
 
 /// Start watching `root` recursively.
 pub fn watch(root: &Path, tx: UnboundedSender<WatchEvent>) -> notify::Result<Watcher> {
-    let mut native = RecommendedWatcher::new(handler(root.to_path_buf(), tx.clone()), Config::default())?;
+    // Access events (every open of a file or folder, our own scans included)
+    // say nothing about content; not asking for them keeps the watcher asleep.
+    let config = Config::default().with_event_kinds(EventKindMask::CORE);
+    let mut native = RecommendedWatcher::new(handler(root.to_path_buf(), tx.clone()), config)?;
     match native.watch(root, RecursiveMode::Recursive) {
         Ok(()) => Ok(Watcher { _inner: std::sync::Mutex::new(Box::new(native)), kind: WatchKind::Native }),
         Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {

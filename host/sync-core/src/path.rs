@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::fmt;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 /// A relative path inside the sync root: `/`-separated, Unicode NFC (so a
 /// macOS NFD name and its Linux NFC twin are the same path), no empty, `.` or
@@ -50,7 +50,10 @@ impl RelPath {
                 return Err(InvalidPath(format!("{s:?} has an empty, '.' or '..' component")));
             }
         }
-        Ok(RelPath(s.nfc().collect()))
+        Ok(RelPath(match is_nfc_quick(s.chars()) {
+            IsNormalized::Yes => s.to_owned(),
+            _ => s.nfc().collect(),
+        }))
     }
 
     /// Whether this is the root.

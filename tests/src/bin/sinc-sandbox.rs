@@ -90,7 +90,7 @@ fn tour(client: &Client, sshd: &Sshd) -> i32 {
     failed |= step(&["exec", "--", "sh", "-c", "echo 'written by the agent' > agent.txt"]);
     failed |= step(&["flush"]);
     println!("$ cat agent.txt   (on the laptop)");
-    print!("{}\n", std::fs::read_to_string(client.project.join("agent.txt")).unwrap_or_default());
+    println!("{}", std::fs::read_to_string(client.project.join("agent.txt")).unwrap_or_default().trim_end());
     failed |= step(&["status"]);
     std::thread::sleep(std::time::Duration::from_millis(300));
     let id = client.ok(&["id"]).trim().to_owned();

@@ -138,6 +138,16 @@ impl<W: AsyncWrite + Unpin> WireWriter<W> {
     pub async fn send(&mut self, msg: &Message) -> Result<(), WireError> {
         self.inner.send(encode(msg)?).await.map_err(WireError::Io)
     }
+
+    /// Queue one message without flushing (see [`WireWriter::flush`]).
+    pub async fn feed(&mut self, msg: &Message) -> Result<(), WireError> {
+        self.inner.feed(encode(msg)?).await.map_err(WireError::Io)
+    }
+
+    /// Write out everything queued.
+    pub async fn flush(&mut self) -> Result<(), WireError> {
+        SinkExt::<Bytes>::flush(&mut self.inner).await.map_err(WireError::Io)
+    }
 }
 
 /// Write the preamble.

@@ -1,0 +1,279 @@
+//! Sync benchmark: sinc against `tar | ssh | tar`, `rsync -a`, and unison, on
+//! the same local sshd in the same run. Prints Markdown for
+//! docs/BENCHMARKS.md. Run through `scripts/bench sync` (release build).
+//!
+//! Measured: initial sync of a generated tree (default 10k files; `--large`
+//! 100k), edit → visible latency both ways for cold and hot files, restart
+//! with nothing changed, idle CPU and memory of both sinc processes, bytes on
+//! the wire. `--initial-only` stops after the initial sync (for profiling).
+
+use sinc_tests::tree::{self, percentile};
+use sinc_tests::{Client, Proxy, Sshd};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn sh(cmd: &str) -> Duration {
+    let t = Instant::now();
+    let out = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
+    assert!(out.status.success(), "{cmd} failed: {}", String::from_utf8_lossy(&out.stderr));
+    t.elapsed()
+}
+
+fn q(s: &Path) -> String {
+    format!("'{}'", s.display())
+}
+
+/// Wait until `path` holds `token` (watching its folder); returns when it did.
+fn wait_for_content(path: &Path, token: &[u8], deadline: Duration) -> Option<Instant> {
+    use notify::{RecursiveMode, Watcher};
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut w = notify::recommended_watcher(move |_| {
+        let _ = tx.send(());
+    })
+    .ok()?;
+    w.watch(path.parent()?, RecursiveMode::NonRecursive).ok()?;
+    let start = Instant::now();
+    loop {
+        if std::fs::read(path).is_ok_and(|c| c == token) {
+            return Some(Instant::now());
+        }
+        if start.elapsed() > deadline {
+            return None;
+        }
+        let _ = rx.recv_timeout(Duration::from_millis(5));
+    }
+}
+
+struct Latency {
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    max: f64,
+}
+
+fn latency(name: &str, edits: usize, mut edit: impl FnMut(usize) -> (PathBuf, Vec<u8>, PathBuf)) -> Latency {
+    let mut samples = Vec::with_capacity(edits);
+    for i in 0..edits {
+        let (source, token, target) = edit(i);
+        let t0 = Instant::now();
+        std::fs::write(&source, &token).unwrap();
+        match wait_for_content(&target, &token, Duration::from_secs(30)) {
+            Some(t1) => samples.push((t1 - t0).as_secs_f64() * 1000.0),
+            None => eprintln!("{name}: edit {i} never arrived"),
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    Latency {
+        p50: percentile(&samples, 50.0),
+        p90: percentile(&samples, 90.0),
+        p99: percentile(&samples, 99.0),
+        max: samples.last().copied().unwrap_or(f64::NAN),
+    }
+}
+
+fn proc_cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
+}
+
+fn proc_rss_mb(pid: u32, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn pgrep(pattern: &str) -> Option<u32> {
+    let out = Command::new("pgrep").args(["-n", "-f", pattern]).output().ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+fn main() {
+    let large = std::env::args().any(|a| a == "--large");
+    let files = if large { 100_000 } else { 10_000 };
+    let edits: usize = std::env::var("BENCH_EDITS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let sshd = Sshd::start();
+    let client = Client::new(&sshd, "sleep 1000000");
+    let proxy = Proxy::start(sshd.port);
+    client.route_through(&sshd, proxy.port);
+    let work = tempfile::tempdir().unwrap();
+    let ssh_config = work.path().join("ssh_config");
+    std::fs::write(
+        &ssh_config,
+        format!(
+            "Host vps\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  BatchMode yes\n",
+            proxy.port,
+            sshd.user,
+            client.home.join(".ssh/id_ed25519").display(),
+            client.known_hosts().display()
+        ),
+    )
+    .unwrap();
+    let ssh = format!("ssh -F {}", q(&ssh_config));
+    let base = sshd.remote_base();
+
+    // Install the remote binary and create the session on an empty folder
+    // first, so the timed first sync is the sync alone.
+    client.ok(&["start"]);
+    client.ok(&["kill", "demo-app"]);
+    let id = client.ok(&["id"]).trim().to_owned();
+    let remote = base.join(format!("demo-app-{}", &id[id.len() - 6..]));
+
+    eprintln!("generating {files} files…");
+    let t = tree::generate(&client.project, files, 42);
+    let mb = t.bytes as f64 / (1 << 20) as f64;
+    let src = &client.project;
+
+    // --- initial sync
+    let before = proxy.to_server() + proxy.to_client();
+    let tar = sh(&format!(
+        "tar -C {} -cf - . | {ssh} vps 'mkdir -p {} && tar -C {} -xf -'",
+        q(src),
+        q(&base.join("tar")),
+        q(&base.join("tar"))
+    ));
+    let tar_bytes = proxy.to_server() + proxy.to_client() - before;
+    let rsync = sh(&format!("rsync -a -e \"{ssh}\" {}/ vps:{}/", q(src), q(&base.join("rsync"))));
+    let unison_home = work.path().join("unison");
+    std::fs::create_dir_all(&unison_home).unwrap();
+    let unison_cmd = |extra: &str| {
+        format!(
+            "UNISON={} unison {} ssh://vps/{} -batch -auto -silent -confirmbigdel=false -perms 0 -sshargs \"-F {}\" {extra}",
+            q(&unison_home),
+            q(src),
+            base.join("unison").display(),
+            ssh_config.display()
+        )
+    };
+    let unison = sh(&format!("{ssh} vps mkdir -p {} && {}", q(&base.join("unison")), unison_cmd("")));
+    let before = proxy.to_server() + proxy.to_client();
+    let t0 = Instant::now();
+    client.ok(&["start"]);
+    let sinc_initial = t0.elapsed();
+    let sinc_bytes = proxy.to_server() + proxy.to_client() - before;
+    assert_eq!(std::fs::read_dir(&remote).unwrap().count(), std::fs::read_dir(src).unwrap().count());
+    if std::env::args().any(|a| a == "--initial-only") {
+        println!(
+            "initial sync: sinc {:.2} s, tar|ssh|tar {:.2} s, rsync {:.2} s, unison {:.2} s",
+            sinc_initial.as_secs_f64(),
+            tar.as_secs_f64(),
+            rsync.as_secs_f64(),
+            unison.as_secs_f64()
+        );
+        return;
+    }
+
+    // --- latency, sinc
+    let step = files / edits.max(1);
+    let token = |i: usize, tag: &str| format!("{tag} edit {i} at {:?}\n", Instant::now()).into_bytes();
+    let l2r_cold = latency("sinc l→r cold", edits, |i| {
+        (src.join(&t.files[i * step]), token(i, "l2r-cold"), remote.join(&t.files[i * step]))
+    });
+    let l2r_hot =
+        latency("sinc l→r hot", edits, |i| (src.join(&t.files[1]), token(i, "l2r-hot"), remote.join(&t.files[1])));
+    let r2l_cold = latency("sinc r→l cold", edits, |i| {
+        (remote.join(&t.files[i * step + 2]), token(i, "r2l-cold"), src.join(&t.files[i * step + 2]))
+    });
+    let r2l_hot =
+        latency("sinc r→l hot", edits, |i| (remote.join(&t.files[3]), token(i, "r2l-hot"), src.join(&t.files[3])));
+
+    // --- idle cost, sinc
+    let keeper = client.json(&["status"])["pid"].as_u64().unwrap() as u32;
+    let daemon = pgrep(&format!("{}.*daemon --background", sshd.remote_data().display())).unwrap_or(0);
+    let (k0, d0) = (proc_cpu_ticks(keeper), proc_cpu_ticks(daemon));
+    let idle_secs = 20.0;
+    std::thread::sleep(Duration::from_secs_f64(idle_secs));
+    let ticks = 100.0;
+    let keeper_cpu = (proc_cpu_ticks(keeper) - k0) as f64 / ticks / idle_secs * 100.0;
+    let daemon_cpu = (proc_cpu_ticks(daemon) - d0) as f64 / ticks / idle_secs * 100.0;
+    let (keeper_rss, daemon_rss) = (proc_rss_mb(keeper, "VmRSS:"), proc_rss_mb(daemon, "VmRSS:"));
+    let (keeper_hwm, daemon_hwm) = (proc_rss_mb(keeper, "VmHWM:"), proc_rss_mb(daemon, "VmHWM:"));
+
+    // --- restart with nothing changed
+    let _ = Command::new("kill").arg(keeper.to_string()).status();
+    std::thread::sleep(Duration::from_millis(300));
+    let t0 = Instant::now();
+    client.ok(&["start"]);
+    let sinc_restart = t0.elapsed();
+    let rsync_noop = sh(&format!("rsync -a -e \"{ssh}\" {}/ vps:{}/", q(src), q(&base.join("rsync"))));
+
+    // --- latency, peers: rsync per change (lsyncd's way), unison watching
+    client.ok(&["pause"]);
+    let mut rsync_each = Vec::new();
+    for i in 0..edits.min(50) {
+        let f = &t.files[i * step + 4];
+        std::fs::write(src.join(f), token(i, "rsync")).unwrap();
+        let d = sh(&format!("rsync -a -e \"{ssh}\" {} vps:{}", q(&src.join(f)), q(&base.join("rsync").join(f))));
+        rsync_each.push(d.as_secs_f64() * 1000.0);
+    }
+    rsync_each.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let fsmonitor = Command::new("sh").arg("-c").arg("command -v unison-fsmonitor").status().is_ok_and(|s| s.success());
+    let unison_watch = if fsmonitor {
+        let mut child = Command::new("sh").arg("-c").arg(unison_cmd("-repeat watch")).spawn().unwrap();
+        std::thread::sleep(Duration::from_secs(5));
+        let u = latency("unison l→r cold", edits.min(50), |i| {
+            (src.join(&t.files[i * step + 5]), token(i, "unison"), base.join("unison").join(&t.files[i * step + 5]))
+        });
+        let _ = child.kill();
+        let _ = child.wait();
+        // The unison server the watcher started on the "VPS".
+        let _ = Command::new("pkill").args(["-u", &sshd.user, "unison"]).status();
+        Some(u)
+    } else {
+        None
+    };
+    client.ok(&["resume"]);
+    client.ok(&["kill", "demo-app"]);
+
+    println!("\n### Sync, {files} files, {mb:.1} MiB (seed 42)\n");
+    println!("| initial sync | seconds | ratio (sinc ÷ peer) | bytes on the wire |\n|---|---|---|---|");
+    let s = sinc_initial.as_secs_f64();
+    println!("| sinc (`sinc start`, includes connect and session) | {s:.2} | – | {:.1} MB |", sinc_bytes as f64 / 1e6);
+    println!(
+        "| `tar \\| ssh \\| tar` | {:.2} | {:.2} | {:.1} MB |",
+        tar.as_secs_f64(),
+        s / tar.as_secs_f64(),
+        tar_bytes as f64 / 1e6
+    );
+    println!("| `rsync -a` over ssh | {:.2} | {:.2} | – |", rsync.as_secs_f64(), s / rsync.as_secs_f64());
+    println!("| `unison -batch` | {:.2} | {:.2} | – |", unison.as_secs_f64(), s / unison.as_secs_f64());
+    println!("\n| edit → visible ({edits} edits each) | p50 ms | p90 ms | p99 ms | max ms |\n|---|---|---|---|---|");
+    for (name, l) in [
+        ("sinc local→remote, cold files", &l2r_cold),
+        ("sinc local→remote, hot file", &l2r_hot),
+        ("sinc remote→local, cold files", &r2l_cold),
+        ("sinc remote→local, hot file", &r2l_hot),
+    ] {
+        println!("| {name} | {:.1} | {:.1} | {:.1} | {:.1} |", l.p50, l.p90, l.p99, l.max);
+    }
+    if let Some(u) = &unison_watch {
+        println!(
+            "| unison `-repeat watch`, local→remote, cold files | {:.1} | {:.1} | {:.1} | {:.1} |",
+            u.p50, u.p90, u.p99, u.max
+        );
+    }
+    println!(
+        "| `rsync` of the one changed file (what lsyncd runs per event) | {:.1} | {:.1} | {:.1} | {:.1} |",
+        percentile(&rsync_each, 50.0),
+        percentile(&rsync_each, 90.0),
+        percentile(&rsync_each, 99.0),
+        rsync_each.last().copied().unwrap_or(f64::NAN)
+    );
+    println!("\n| restart, nothing changed | seconds |\n|---|---|");
+    println!("| sinc (keeper killed, then `sinc start` until watching) | {:.2} |", sinc_restart.as_secs_f64());
+    println!("| `rsync -a` no-op | {:.2} |", rsync_noop.as_secs_f64());
+    println!(
+        "\n| while watching, idle {idle_secs:.0} s | CPU % of one core | RSS MiB | peak RSS MiB |\n|---|---|---|---|"
+    );
+    println!("| keeper (laptop) | {keeper_cpu:.2} | {keeper_rss:.1} | {keeper_hwm:.1} |");
+    println!("| daemon (VPS) | {daemon_cpu:.2} | {daemon_rss:.1} | {daemon_hwm:.1} |");
+}
