@@ -60,6 +60,43 @@ pub struct Download {
     pub response: oneshot::Receiver<Response>,
 }
 
+/// Write `first` and everything queued behind it, flushing only when
+/// nothing more is ready (many small messages share one write, and one SSH
+/// packet, instead of one each).
+async fn write_queued<W: AsyncWrite + Unpin>(
+    writer: &mut WireWriter<W>,
+    first: Outgoing,
+    queue: &mut mpsc::UnboundedReceiver<Outgoing>,
+) -> Result<(), WireError> {
+    let mut next = Some(first);
+    while let Some(item) = next.take() {
+        match item {
+            Outgoing::One(m) => writer.feed(&m).await?,
+            Outgoing::Stream { first, id, mut chunks } => {
+                writer.feed(&first).await?;
+                loop {
+                    let chunk = match chunks.try_recv() {
+                        Ok(chunk) => Some(chunk),
+                        Err(mpsc::error::TryRecvError::Empty) => {
+                            writer.flush().await?;
+                            chunks.recv().await
+                        }
+                        Err(mpsc::error::TryRecvError::Disconnected) => None,
+                    };
+                    let chunk = chunk.unwrap_or_else(|| Chunk::Abort { reason: "the sender stopped".into() });
+                    let last = matches!(chunk, Chunk::End | Chunk::Abort { .. });
+                    writer.feed(&Message::Data { id, chunk }).await?;
+                    if last {
+                        break;
+                    }
+                }
+            }
+        }
+        next = queue.try_recv().ok();
+    }
+    writer.flush().await
+}
+
 impl RemoteClient {
     /// Start the protocol over `reader`/`writer`; returns the client, the
     /// daemon's hello, any noise printed before the protocol started, and the
@@ -85,34 +122,20 @@ impl RemoteClient {
         let pending: PendingMap = Arc::new(Mutex::new(Some(HashMap::new())));
 
         let closed_w = closed_tx.clone();
+        // Once the connection is known dead (the reader saw it end), the
+        // writer stops too, even when stuck on a channel that will never
+        // take more bytes; dropping what it holds frees the file readers.
+        let mut dead = closed_rx.clone();
         tokio::spawn(async move {
-            while let Some(item) = out_rx.recv().await {
-                let result = match item {
-                    Outgoing::One(m) => writer.send(&m).await,
-                    Outgoing::Stream { first, id, mut chunks } => {
-                        let mut r = writer.send(&first).await;
-                        while r.is_ok() {
-                            match chunks.recv().await {
-                                Some(chunk) => {
-                                    let last = matches!(chunk, Chunk::End | Chunk::Abort { .. });
-                                    r = writer.send(&Message::Data { id, chunk }).await;
-                                    if last {
-                                        break;
-                                    }
-                                }
-                                None => {
-                                    r = writer
-                                        .send(&Message::Data {
-                                            id,
-                                            chunk: Chunk::Abort { reason: "the sender stopped".into() },
-                                        })
-                                        .await;
-                                    break;
-                                }
-                            }
-                        }
-                        r
-                    }
+            loop {
+                let item = tokio::select! {
+                    item = out_rx.recv() => item,
+                    _ = dead.wait_for(Option::is_some) => None,
+                };
+                let Some(item) = item else { break };
+                let result = tokio::select! {
+                    r = write_queued(&mut writer, item, &mut out_rx) => r,
+                    _ = dead.wait_for(Option::is_some) => break,
                 };
                 if let Err(e) = result {
                     let _ = closed_w.send(Some(e.to_string()));

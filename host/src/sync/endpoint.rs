@@ -5,6 +5,7 @@
 //! cursor (epoch, sequence), so a reconnect exchanges only what changed.
 
 use super::apply::{Transition, probe_case_insensitive};
+use super::changelog::ChangeLog;
 use super::ignore::{IgnoreError, IgnoreRules, IgnoreSpec};
 use super::index::Index;
 use super::scan::{Scanner, Skipped};
@@ -12,7 +13,7 @@ use super::trash::{Trash, TrashLimits};
 use super::watch::{WatchEvent, WatchKind, Watcher};
 use serde::{Deserialize, Serialize};
 use sinc_sync_core::{Entry, RelPath};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -73,7 +74,7 @@ pub struct Endpoint {
     case_insensitive: bool,
     epoch: u64,
     seq: u64,
-    log: BTreeMap<RelPath, u64>,
+    log: ChangeLog,
     root_state: RootState,
     skipped: Vec<Skipped>,
     unsaved: bool,
@@ -110,13 +111,16 @@ impl Endpoint {
             case_insensitive,
             epoch: new_epoch(),
             seq: 0,
-            log: BTreeMap::new(),
+            log: ChangeLog::default(),
             root_state: RootState::Ok,
             skipped: Vec::new(),
             unsaved: false,
             notify,
         };
         ep.full_rescan().map_err(io_err("scanning"))?;
+        // Nobody can hold a cursor from before this first scan (the epoch
+        // is new), so its log would only cost memory.
+        ep.log = ChangeLog::default();
         if let Err(e) = ep.trash.prune() {
             tracing::warn!("could not prune the trash: {e}");
         }
@@ -188,9 +192,7 @@ impl Endpoint {
         }
         let reload = changed.iter().any(IgnoreRules::is_rule_file);
         self.seq += 1;
-        for p in &changed {
-            self.log.insert(p.clone(), self.seq);
-        }
+        self.log.record(self.seq, &changed);
         self.unsaved = true;
         let n = changed.len();
         let _ = self.notify.send(self.seq);
@@ -310,13 +312,7 @@ impl Endpoint {
         if epoch != self.epoch || seq > self.seq {
             return None;
         }
-        Some(
-            self.log
-                .iter()
-                .filter(|(_, s)| **s > seq)
-                .map(|(p, _)| (p.clone(), self.index.get(p).map(|n| n.entry.clone())))
-                .collect(),
-        )
+        Some(self.log.since(seq).into_iter().map(|p| (p.clone(), self.index.get(p).map(|n| n.entry.clone()))).collect())
     }
 
     /// Every entry.
@@ -495,7 +491,10 @@ mod tests {
         std::fs::write(dir.path().join("root/a"), "1").unwrap();
         let mut ep = Endpoint::open(cfg(dir.path())).unwrap();
         let (epoch, seq) = ep.cursor();
-        assert_eq!(ep.changes_since(epoch, 0).unwrap().len(), 1);
+        // What the first scan found is in the index, not in the log: no
+        // cursor can predate it.
+        assert!(ep.changes_since(epoch, 0).unwrap().is_empty());
+        assert!(ep.index().get(&p("a")).is_some());
         std::fs::write(dir.path().join("root/b"), "2").unwrap();
         ep.handle(vec![WatchEvent::Paths(vec![p("b")])]).unwrap();
         let since = ep.changes_since(epoch, seq).unwrap();
@@ -504,12 +503,18 @@ mod tests {
         assert!(ep.changes_since(epoch + 1, 0).is_none(), "another run's cursor");
         ep.save();
         drop(ep);
-        // Restart: the saved index means only what changed meanwhile is new.
+        // Restart: the saved index means only what changed meanwhile is new
+        // (one batch of changes), and a new epoch.
         std::fs::write(dir.path().join("root/a"), "changed").unwrap();
+        let mut ep = Endpoint::open(cfg(dir.path())).unwrap();
+        let (e2, seq2) = ep.cursor();
+        assert_ne!(e2, epoch);
+        assert_eq!(seq2, 1);
+        assert!(matches!(ep.index().get(&p("a")).map(|n| &n.entry), Some(Entry::File { size: 7, .. })));
+        ep.save();
+        drop(ep);
         let ep = Endpoint::open(cfg(dir.path())).unwrap();
-        let (e2, _) = ep.cursor();
-        let changed: Vec<RelPath> = ep.changes_since(e2, 0).unwrap().into_iter().map(|(p, _)| p).collect();
-        assert_eq!(changed, vec![p("a")]);
+        assert_eq!(ep.cursor().1, 0, "nothing changed since the last run");
     }
 
     #[test]

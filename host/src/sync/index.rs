@@ -51,6 +51,12 @@ pub struct Index {
     nodes: BTreeMap<RelPath, Node>,
 }
 
+impl FromIterator<(RelPath, Node)> for Index {
+    fn from_iter<I: IntoIterator<Item = (RelPath, Node)>>(iter: I) -> Index {
+        Index { nodes: iter.into_iter().collect() }
+    }
+}
+
 const FORMAT: u32 = 1;
 
 #[derive(Serialize, Deserialize)]

@@ -5,6 +5,7 @@
 pub mod ancestor;
 pub mod apply;
 pub mod batch;
+pub mod changelog;
 pub mod client;
 pub mod conflicts;
 pub mod delta;

@@ -47,12 +47,12 @@ impl<'a> Scanner<'a> {
     /// Walk the whole tree. Digests are reused from `previous` for files whose
     /// metadata is unchanged.
     pub fn scan_all(&mut self, previous: &Index) -> std::io::Result<Index> {
-        let mut index = Index::default();
-        self.walk(&RelPath::root(), previous, &mut index)?;
-        Ok(index)
+        let mut found = Vec::with_capacity(previous.len());
+        self.walk(&RelPath::root(), previous, &mut found)?;
+        Ok(found.into_iter().collect())
     }
 
-    fn walk(&mut self, dir: &RelPath, previous: &Index, out: &mut Index) -> std::io::Result<()> {
+    fn walk(&mut self, dir: &RelPath, previous: &Index, out: &mut Vec<(RelPath, Node)>) -> std::io::Result<()> {
         let abs = self.abs(dir);
         let read = match std::fs::read_dir(&abs) {
             Ok(r) => r,
@@ -62,7 +62,7 @@ impl<'a> Scanner<'a> {
                 return Ok(());
             }
         };
-        let mut names: Vec<(RelPath, PathBuf)> = Vec::new();
+        let mut names: Vec<(RelPath, PathBuf, Option<std::fs::Metadata>)> = Vec::new();
         for item in read.flatten() {
             let name = item.file_name();
             let Some(name_str) = name.to_str() else {
@@ -87,17 +87,21 @@ impl<'a> Scanner<'a> {
                 );
                 continue;
             }
-            if names.iter().any(|(r, _)| r == &rel) {
-                self.skip(&item.path(), "another name in this folder differs only in Unicode normalisation");
+            // Looked up relative to the open folder: no walk of the full path.
+            let meta = item.metadata().ok();
+            names.push((rel, item.path(), meta));
+        }
+        names.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut last: Option<RelPath> = None;
+        for (rel, path, meta) in names {
+            if last.as_ref() == Some(&rel) {
+                self.skip(&path, "another name in this folder differs only in Unicode normalisation");
                 continue;
             }
-            names.push((rel, item.path()));
-        }
-        names.sort();
-        for (rel, path) in names {
-            if let Some(node) = self.probe_at(&rel, &path, previous.get(&rel))? {
+            last = Some(rel.clone());
+            if let Some(node) = self.probe_at(&rel, &path, previous.get(&rel), meta)? {
                 let is_dir = node.entry.is_dir();
-                out.set(rel.clone(), node);
+                out.push((rel.clone(), node));
                 if is_dir {
                     self.walk(&rel, previous, out)?;
                 }
@@ -109,12 +113,19 @@ impl<'a> Scanner<'a> {
     /// Look at one path; `None` when it is absent, ignored, or not syncable.
     pub fn probe(&mut self, rel: &RelPath, previous: Option<&Node>) -> std::io::Result<Option<Node>> {
         let path = self.abs(rel);
-        self.probe_at(rel, &path, previous)
+        self.probe_at(rel, &path, previous, None)
     }
 
-    fn probe_at(&mut self, rel: &RelPath, path: &Path, previous: Option<&Node>) -> std::io::Result<Option<Node>> {
+    /// `known` is fresh `lstat` metadata of `path` when the caller has it.
+    fn probe_at(
+        &mut self,
+        rel: &RelPath,
+        path: &Path,
+        previous: Option<&Node>,
+        mut known: Option<std::fs::Metadata>,
+    ) -> std::io::Result<Option<Node>> {
         for _ in 0..HASH_ATTEMPTS {
-            let meta = match std::fs::symlink_metadata(path) {
+            let meta = match known.take().map_or_else(|| std::fs::symlink_metadata(path), Ok) {
                 Ok(m) => m,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
                 Err(e) => {
@@ -258,11 +269,11 @@ impl<'a> Scanner<'a> {
                 index.set(child.clone(), node);
                 changed.insert(child.clone());
                 if is_dir {
-                    let mut sub = Index::default();
+                    let mut sub = Vec::new();
                     self.walk(&child, &empty, &mut sub)?;
-                    for (p, n) in sub.iter() {
-                        index.set(p.clone(), n.clone());
+                    for (p, n) in sub {
                         changed.insert(p.clone());
+                        index.set(p, n);
                     }
                 }
             }

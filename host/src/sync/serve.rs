@@ -188,9 +188,13 @@ where
         let next = match reader.next().now_or_never() {
             Some(next) => next,
             None => {
-                if let Some((_, p)) = &project
-                    && let Err(e) = apply_batch(&p.ep, &w, &mut batch).await
-                {
+                // Nothing more is queued: apply what arrived, send every
+                // answer, then wait.
+                let applied = match &project {
+                    Some((_, p)) => apply_batch(&p.ep, &w, &mut batch).await,
+                    None => Ok(()),
+                };
+                if let Err(e) = applied.and(w.lock().await.flush().await) {
                     break Err(e);
                 }
                 reader.next().await
@@ -260,7 +264,7 @@ where
                 },
             },
         };
-        if let Err(e) = send(&w, Message::Response { id, response }).await {
+        if let Err(e) = w.lock().await.feed(&Message::Response { id, response }).await {
             break Err(e);
         }
     };
@@ -271,12 +275,13 @@ where
         // Content that arrived whole is kept even when the answer cannot be
         // delivered any more.
         let _ = apply_batch(&p.ep, &w, &mut batch).await;
+        let _ = w.lock().await.flush().await;
         let _ = endpoint::with(&p.ep, |e| e.save()).await;
     }
     result
 }
 
-/// Apply the pending changes and answer each.
+/// Apply the pending changes and queue an answer for each.
 async fn apply_batch<W: AsyncWrite + Unpin>(
     ep: &Shared,
     w: &Writer<W>,
@@ -295,7 +300,7 @@ async fn apply_batch<W: AsyncWrite + Unpin>(
         };
         w.feed(&Message::Response { id, response }).await?;
     }
-    w.flush().await
+    Ok(())
 }
 
 /// Push the endpoint's changes to the keeper as they are logged.
@@ -425,33 +430,53 @@ async fn current(ep: &Shared, path: &RelPath) -> Option<Entry> {
     endpoint::with(ep, move |e| e.index().get(&path).map(|n| n.entry.clone())).await
 }
 
-/// Send the content of `file` as `Data` chunks for request `id`.
-async fn stream_file<W: AsyncWrite + Unpin + Send + 'static>(
+/// Run `produce` on a blocking thread, passing on the chunks it emits as
+/// `Data` for request `id` (queued; the serve loop flushes); returns what
+/// `produce` returned.
+async fn stream<W, T>(
+    id: u64,
+    w: &Writer<W>,
+    produce: impl FnOnce(&dyn Fn(Chunk) -> std::io::Result<()>) -> T + Send + 'static,
+) -> Result<Result<T, String>, WireError>
+where
+    W: AsyncWrite + Unpin,
+    T: Send + 'static,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(4);
+    let producer =
+        tokio::task::spawn_blocking(move || produce(&|c| tx.blocking_send(c).map_err(std::io::Error::other)));
+    while let Some(chunk) = rx.recv().await {
+        w.lock().await.feed(&Message::Data { id, chunk }).await?;
+    }
+    Ok(producer.await.map_err(|e| e.to_string()))
+}
+
+fn sent(result: Result<std::io::Result<Sent>, String>, current: Option<Entry>) -> Response {
+    match result {
+        Ok(Ok(Sent::Complete(digest))) => Response::Sent { digest },
+        Ok(Ok(Sent::Changed)) => {
+            Response::Rejected { kind: RejectKind::Changed, message: "changed while it was read".into(), current }
+        }
+        Ok(Err(e)) => Response::Failed { message: e.to_string() },
+        Err(e) => Response::Failed { message: e },
+    }
+}
+
+/// Send the content of `file` (a trash item) as `Data` chunks for request `id`.
+async fn stream_file<W: AsyncWrite + Unpin>(
     id: u64,
     w: &Writer<W>,
     file: &Path,
     digest: &sinc_sync_core::Digest,
 ) -> Result<Response, WireError> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(4);
-    let file = file.to_path_buf();
-    let digest = *digest;
-    let producer = tokio::task::spawn_blocking(move || {
-        transfer::send_file(&file, &digest, |c| tx.blocking_send(c).map_err(std::io::Error::other))
-    });
-    while let Some(chunk) = rx.recv().await {
-        send(w, Message::Data { id, chunk }).await?;
-    }
-    Ok(match producer.await {
-        Ok(Ok(Sent::Complete(digest))) => Response::Sent { digest },
-        Ok(Ok(Sent::Changed)) => {
-            Response::Rejected { kind: RejectKind::Changed, message: "changed while it was read".into(), current: None }
-        }
-        Ok(Err(e)) => Response::Failed { message: e.to_string() },
-        Err(e) => Response::Failed { message: e.to_string() },
-    })
+    let (file, digest) = (file.to_path_buf(), *digest);
+    let result = stream(id, w, move |emit| transfer::send_file(&file, &digest, emit)).await?;
+    Ok(sent(result, None))
 }
 
-async fn read<W: AsyncWrite + Unpin + Send + 'static>(
+/// Send a project file, whole or as a delta against `signature`, after
+/// checking it is still `entry` (one blocking hop for both).
+async fn read<W: AsyncWrite + Unpin>(
     id: u64,
     ep: &Shared,
     w: &Writer<W>,
@@ -462,34 +487,25 @@ async fn read<W: AsyncWrite + Unpin + Send + 'static>(
     let Entry::File { digest, .. } = entry else {
         return Ok(Response::Failed { message: format!("{path} is not a file") });
     };
-    let checked = endpoint::with(ep, {
-        let path = path.clone();
-        move |e| e.transition().check(&path, Some(&entry)).map(|_| e.abs(&path))
+    let result = stream(id, w, {
+        let (ep, path) = (ep.clone(), path.clone());
+        move |emit| {
+            let abs = {
+                let mut e = ep.lock().unwrap_or_else(|p| p.into_inner());
+                e.transition().check(&path, Some(&entry)).map(|_| e.abs(&path))
+            };
+            abs.map(|abs| match &signature {
+                Some(sig) => transfer::send_delta(&abs, &digest, sig, emit),
+                None => transfer::send_file(&abs, &digest, emit),
+            })
+        }
     })
-    .await;
-    let abs = match checked {
-        Ok(a) => a,
-        Err(err) => return Ok(reject(&err, current(ep, &path).await)),
-    };
-    let Some(sig) = signature else {
-        return stream_file(id, w, &abs, &digest).await;
-    };
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(4);
-    let producer = tokio::task::spawn_blocking(move || {
-        transfer::send_delta(&abs, &digest, &sig, |c| tx.blocking_send(c).map_err(std::io::Error::other))
-    });
-    while let Some(chunk) = rx.recv().await {
-        send(w, Message::Data { id, chunk }).await?;
-    }
-    Ok(match producer.await {
-        Ok(Ok(Sent::Complete(digest))) => Response::Sent { digest },
-        Ok(Ok(Sent::Changed)) => Response::Rejected {
-            kind: RejectKind::Changed,
-            message: "changed while it was read".into(),
-            current: current(ep, &path).await,
-        },
-        Ok(Err(e)) => Response::Failed { message: e.to_string() },
-        Err(e) => Response::Failed { message: e.to_string() },
+    .await?;
+    Ok(match result {
+        Ok(Err(refused)) => reject(&refused, current(ep, &path).await),
+        Ok(Ok(Ok(Sent::Changed))) => sent(Ok(Ok(Sent::Changed)), current(ep, &path).await),
+        Ok(Ok(r)) => sent(Ok(r), None),
+        Err(e) => sent(Err(e), None),
     })
 }
 

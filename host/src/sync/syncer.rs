@@ -262,8 +262,9 @@ fn now() -> u64 {
 }
 
 const RECENT: usize = 20;
-/// Requests in flight at once.
-const WINDOW: usize = 32;
+/// Requests in flight at once (each may hold a staged file open on the
+/// receiving side until its batch is applied).
+const WINDOW: usize = 64;
 /// Deletions wait until the tree has been quiet this long, so that a folder
 /// being removed (`rm -rf`) is seen whole, and its root's disappearance halts
 /// sync before any of its files is deleted on the other side.
@@ -670,23 +671,29 @@ impl Syncer {
             let remote = RemoteView { ancestor: &self.ancestor, overlay: &self.overlay };
             let plan =
                 reconcile(Views { ancestor: &self.ancestor, local: ep.index(), remote: &remote }, paths, self.cfg.mode);
-            let sizes = Sizes {
-                agreed_files: self.ancestor.entries().values().filter(|e| !e.is_dir()).count(),
-                agreed_top_level: self.ancestor.entries().keys().filter(|p| p.depth() == 1).count(),
-                local_empty: ep.index().is_empty(),
-                remote_empty: self.ancestor.entries().keys().all(|p| matches!(self.overlay.get(p), Some(None)))
-                    && self.overlay.values().all(Option::is_none),
-            };
-            let verdict = guard::check(&plan, sizes, self.cfg.limits);
-            (plan, verdict)
+            // The guards protect against propagating deletions; a plan that
+            // deletes nothing skips counting the whole agreed tree.
+            let removes = plan.local.iter().chain(&plan.remote).any(|s| matches!(s.action, Action::Remove { .. }));
+            let verdict = removes
+                .then(|| {
+                    let sizes = Sizes {
+                        agreed_files: self.ancestor.entries().values().filter(|e| !e.is_dir()).count(),
+                        agreed_top_level: self.ancestor.entries().keys().filter(|p| p.depth() == 1).count(),
+                        local_empty: ep.index().is_empty(),
+                        remote_empty: self.ancestor.entries().keys().all(|p| matches!(self.overlay.get(p), Some(None)))
+                            && self.overlay.values().all(Option::is_none),
+                    };
+                    guard::check(&plan, sizes, self.cfg.limits)
+                })
+                .flatten();
+            (plan, verdict, removes)
         };
-        let (plan, verdict) = plan;
+        let (plan, verdict, deletes) = plan;
         if let Some(h) = verdict.filter(|_| !self.confirmed) {
             self.pending_local.extend(paths);
             self.halt_now(h);
             return Ok(());
         }
-        let deletes = plan.local.iter().chain(&plan.remote).any(|s| matches!(s.action, Action::Remove { .. }));
         let quiet_at = self.last_change + DELETE_GRACE;
         if deletes && tokio::time::Instant::now() < quiet_at {
             self.pending_local.extend(paths);
@@ -1263,9 +1270,14 @@ async fn apply_remote(
                 };
                 match (content_of(expected.as_ref(), new), new, expected) {
                     (Content::Whole, ..) => {
-                        let chunks = whole_files.recv().await.ok_or_else(|| {
-                            WireError::Io(std::io::Error::other("the file reader stopped before the plan ended"))
-                        })?;
+                        // The reader may wait on a connection that died
+                        // (its chunks unsent): notice the death too.
+                        let chunks = tokio::select! {
+                            next = whole_files.recv() => next.ok_or_else(|| {
+                                WireError::Io(std::io::Error::other("the file reader stopped before the plan ended"))
+                            })?,
+                            _ = client.wait_closed() => return Err(WireError::Closed),
+                        };
                         client.upload(put(Body::Full), chunks).await?
                     }
                     (Content::Delta, Entry::File { digest, .. }, Some(old)) => {
@@ -1386,8 +1398,9 @@ async fn apply_local_batch(local: &Shared, changes: Vec<Change>) -> Vec<Outcome>
     results.into_iter().map(|r| r.map_or_else(|(e, _)| local_failure(e), |_| Outcome::Applied)).collect()
 }
 
-/// Most changes applied to the laptop in one batch.
-const LOCAL_BATCH: usize = 256;
+/// Most changes applied to the laptop in one batch (each holds a staged
+/// file open; macOS allows a process 256 open files by default).
+const LOCAL_BATCH: usize = 128;
 
 /// Apply steps to the laptop, fetching content from the VPS (reads are
 /// requested ahead so the daemon never waits for a round trip; changes are
