@@ -339,12 +339,43 @@ impl Endpoint {
 
     /// Save the index if it changed.
     pub fn save(&mut self) {
-        if !self.unsaved {
-            return;
+        if let Some(pending) = self.take_save() {
+            pending.write();
         }
-        match self.index.save(&self.cfg.state_dir.join("index")) {
-            Ok(()) => self.unsaved = false,
-            Err(e) => tracing::warn!("could not save the index: {e}"),
+    }
+
+    /// The index's saved form if it changed since the last save; writing
+    /// it ([`PendingSave::write`]) needs no lock on the endpoint.
+    pub fn take_save(&mut self) -> Option<PendingSave> {
+        if !self.unsaved {
+            return None;
+        }
+        match self.index.encode() {
+            Ok(encoded) => {
+                self.unsaved = false;
+                Some(PendingSave { path: self.cfg.state_dir.join("index"), encoded })
+            }
+            Err(e) => {
+                tracing::warn!("could not save the index: {e}");
+                None
+            }
+        }
+    }
+}
+
+/// An index save taken under the endpoint's lock, written after it.
+#[derive(Debug)]
+pub struct PendingSave {
+    path: PathBuf,
+    encoded: Vec<u8>,
+}
+
+impl PendingSave {
+    /// Compress and write it (a failure is logged; the next change saves
+    /// again, and a lost index only costs a rehash at the next start).
+    pub fn write(self) {
+        if let Err(e) = Index::write_encoded(&self.path, &self.encoded) {
+            tracing::warn!("could not save the index: {e}");
         }
     }
 }
@@ -452,15 +483,18 @@ pub fn start_watching(ep: &Shared, verify_every: Option<Duration>) -> std::io::R
             if save {
                 last_save = tokio::time::Instant::now();
             }
-            with(&ep, move |e| {
+            let pending = with(&ep, move |e| {
                 if let Err(err) = e.handle(batch) {
                     tracing::warn!("rescan failed: {err}");
                 }
-                if save {
-                    e.save();
-                }
+                if save { e.take_save() } else { None }
             })
             .await;
+            // Compressing and writing a large index takes a while: not while
+            // holding the endpoint, and not before the next events.
+            if let Some(pending) = pending {
+                tokio::task::spawn_blocking(move || pending.write());
+            }
         }
     });
     Ok(watcher)

@@ -65,6 +65,13 @@ struct Saved {
     nodes: Vec<(RelPath, Node)>,
 }
 
+/// `Saved`, borrowed (the same bytes).
+#[derive(Serialize)]
+struct SavedRef<'a> {
+    format: u32,
+    nodes: Vec<(&'a RelPath, &'a Node)>,
+}
+
 impl Index {
     /// The node at `path`.
     pub fn get(&self, path: &RelPath) -> Option<&Node> {
@@ -123,9 +130,20 @@ impl Index {
 
     /// Save to `path` (compressed, atomically replaced).
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        let saved = Saved { format: FORMAT, nodes: self.nodes.iter().map(|(p, n)| (p.clone(), n.clone())).collect() };
-        let bytes = postcard::to_stdvec(&saved).map_err(std::io::Error::other)?;
-        let packed = zstd::bulk::compress(&bytes, 3)?;
+        Index::write_encoded(path, &self.encode()?)
+    }
+
+    /// The saved form before compression: the quick part of saving, done
+    /// while the index cannot change (no copy of the nodes is made).
+    pub fn encode(&self) -> std::io::Result<Vec<u8>> {
+        let saved = SavedRef { format: FORMAT, nodes: self.nodes.iter().collect() };
+        postcard::to_stdvec(&saved).map_err(std::io::Error::other)
+    }
+
+    /// Compress and write what [`Index::encode`] produced: the slow part,
+    /// done without holding up the index.
+    pub fn write_encoded(path: &Path, encoded: &[u8]) -> std::io::Result<()> {
+        let packed = zstd::bulk::compress(encoded, 3)?;
         crate::atomic_file::write(path, &packed, 0o600)
     }
 

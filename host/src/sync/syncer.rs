@@ -262,9 +262,11 @@ fn now() -> u64 {
 }
 
 const RECENT: usize = 20;
-/// Requests in flight at once (each may hold a staged file open on the
-/// receiving side until its batch is applied).
-const WINDOW: usize = 64;
+/// Requests in flight at once. The daemon applies at most this many
+/// changes per batch (each holding a staged file open until then): larger
+/// batches mean fewer flushes to disk; 256 stays far below Linux's default
+/// limit of 1024 open files.
+const WINDOW: usize = 256;
 /// Deletions wait until the tree has been quiet this long, so that a folder
 /// being removed (`rm -rf`) is seen whole, and its root's disappearance halts
 /// sync before any of its files is deleted on the other side.
