@@ -93,21 +93,18 @@ fn temp_name() -> String {
 
 impl StageWriter {
     /// Start writing new content for `rel` under `root`.
-    /// Content is staged in the target's folder, or, when that folder does
-    /// not exist yet (it is created by an earlier change of the same batch),
-    /// in its nearest existing ancestor: always on the target's file system.
+    /// Content is staged in the target's folder, or, when that is not a
+    /// folder yet (an earlier change of the same batch creates it, possibly
+    /// replacing a file or a link), in its nearest ancestor that is one:
+    /// always on the target's file system, never through a link.
     pub fn create(root: &Path, rel: &RelPath) -> std::io::Result<StageWriter> {
         let mut dir = rel.parent().unwrap_or_else(RelPath::root);
-        loop {
-            let temp = abs(root, &dir).join(temp_name());
-            match OpenOptions::new().write(true).create_new(true).mode(0o666).open(&temp) {
-                Ok(file) => return Ok(StageWriter { temp, file: Some(file), hasher: blake3::Hasher::new(), size: 0 }),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !dir.is_root() => {
-                    dir = dir.parent().unwrap_or_else(RelPath::root);
-                }
-                Err(e) => return Err(e),
-            }
+        while !dir.is_root() && !std::fs::symlink_metadata(abs(root, &dir)).is_ok_and(|m| m.is_dir()) {
+            dir = dir.parent().unwrap_or_else(RelPath::root);
         }
+        let temp = abs(root, &dir).join(temp_name());
+        let file = OpenOptions::new().write(true).create_new(true).mode(0o666).open(&temp)?;
+        Ok(StageWriter { temp, file: Some(file), hasher: blake3::Hasher::new(), size: 0 })
     }
 
     /// Append bytes.
@@ -140,23 +137,40 @@ impl Staged {
     }
 }
 
-/// Make many staged files durable at once: on Linux one `syncfs` of their
-/// file system (one journal commit instead of one per file), elsewhere a
-/// `fsync` each. Files that fail stay unsynced; `put_file` retries them alone.
+/// Make many staged files durable at once: on Linux one `syncfs` per file
+/// system they are on (one journal commit instead of one per file), except
+/// on FUSE, which does not pass `syncfs` on; elsewhere a `fsync` each. Files
+/// that fail stay unsynced; `put_file` retries them alone.
 pub fn sync_all<'a>(staged: impl IntoIterator<Item = &'a mut Staged>) {
-    let mut pending: Vec<&mut Staged> = staged.into_iter().filter(|s| s.unsynced.is_some()).collect();
+    let pending: Vec<&mut Staged> = staged.into_iter().filter(|s| s.unsynced.is_some()).collect();
     #[cfg(target_os = "linux")]
-    if pending.len() > 1
-        && let Some(f) = &pending[0].unsynced
-        && nix::unistd::syncfs(f).is_ok()
-    {
-        // Every file was written through this file system (temp files sit
-        // next to their targets, all under one root).
-        for s in pending.iter_mut() {
-            s.unsynced = None;
+    let pending = {
+        use std::os::unix::fs::MetadataExt;
+        let mut by_device: std::collections::HashMap<u64, Vec<&mut Staged>> = std::collections::HashMap::new();
+        let mut alone = Vec::new();
+        for s in pending {
+            match s.unsynced.as_ref().and_then(|f| f.metadata().ok()).map(|m| m.dev()) {
+                Some(dev) => by_device.entry(dev).or_default().push(s),
+                None => alone.push(s),
+            }
         }
-        return;
-    }
+        for (_, mut group) in by_device {
+            let flushed = group.len() > 1
+                && group[0].unsynced.as_ref().is_some_and(|f| {
+                    let fuse = nix::sys::statfs::fstatfs(f)
+                        .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::FUSE_SUPER_MAGIC);
+                    !fuse && nix::unistd::syncfs(f).is_ok()
+                });
+            if flushed {
+                for s in group.iter_mut() {
+                    s.unsynced = None;
+                }
+            } else {
+                alone.append(&mut group);
+            }
+        }
+        alone
+    };
     for s in pending {
         let _ = s.sync();
     }

@@ -144,4 +144,43 @@ mod tests {
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
+
+    #[test]
+    fn a_file_or_link_becoming_a_folder_in_one_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("real")).unwrap();
+        std::fs::write(root.join("a"), "a file").unwrap();
+        std::os::unix::fs::symlink("real", root.join("l")).unwrap();
+        let mut ep = Endpoint::open(EndpointConfig {
+            root: root.clone(),
+            ignore: IgnoreSpec::default(),
+            state_dir: dir.path().join("state"),
+            trash_dir: dir.path().join("trash"),
+            trash_limits: TrashLimits::default(),
+        })
+        .unwrap();
+        let old_a = ep.index().get(&p("a")).unwrap().entry.clone();
+        let old_l = ep.index().get(&p("l")).unwrap().entry.clone();
+        // Staged while `a` is a file and `l` a link to a folder: neither may
+        // hold the content (nor lead it into `real/`).
+        let (in_a, in_a_entry) = staged(&root, &p("a/f"), b"in a");
+        let (in_l, in_l_entry) = staged(&root, &p("l/f"), b"in l");
+        let put_dir =
+            |path: &str| Change::Put { path: p(path), expected: None, new: Entry::Dir, staged: None, loser: false };
+        let changes = vec![
+            Change::Remove { path: p("a"), expected: old_a, loser: false },
+            put_dir("a"),
+            Change::Put { path: p("a/f"), expected: None, new: in_a_entry, staged: Some(in_a), loser: false },
+            Change::Remove { path: p("l"), expected: old_l, loser: false },
+            put_dir("l"),
+            Change::Put { path: p("l/f"), expected: None, new: in_l_entry, staged: Some(in_l), loser: false },
+        ];
+        let results = apply(&mut ep, changes);
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(std::fs::read(root.join("a/f")).unwrap(), b"in a");
+        assert_eq!(std::fs::read(root.join("l/f")).unwrap(), b"in l");
+        assert!(std::fs::symlink_metadata(root.join("l")).unwrap().is_dir());
+        assert_eq!(std::fs::read_dir(root.join("real")).unwrap().count(), 0, "nothing went through the old link");
+    }
 }

@@ -78,6 +78,9 @@ pub struct Endpoint {
     root_state: RootState,
     skipped: Vec<Skipped>,
     unsaved: bool,
+    /// Index saves taken so far, and the newest one written (see `PendingSave`).
+    save_generation: u64,
+    saves_written: Arc<Mutex<u64>>,
     notify: tokio::sync::watch::Sender<u64>,
 }
 
@@ -115,6 +118,8 @@ impl Endpoint {
             root_state: RootState::Ok,
             skipped: Vec::new(),
             unsaved: false,
+            save_generation: 0,
+            saves_written: Arc::new(Mutex::new(0)),
             notify,
         };
         ep.full_rescan().map_err(io_err("scanning"))?;
@@ -353,7 +358,13 @@ impl Endpoint {
         match self.index.encode() {
             Ok(encoded) => {
                 self.unsaved = false;
-                Some(PendingSave { path: self.cfg.state_dir.join("index"), encoded })
+                self.save_generation += 1;
+                Some(PendingSave {
+                    path: self.cfg.state_dir.join("index"),
+                    encoded,
+                    generation: self.save_generation,
+                    written: self.saves_written.clone(),
+                })
             }
             Err(e) => {
                 tracing::warn!("could not save the index: {e}");
@@ -368,14 +379,24 @@ impl Endpoint {
 pub struct PendingSave {
     path: PathBuf,
     encoded: Vec<u8>,
+    generation: u64,
+    /// The newest generation on disk; held while writing, so saves never
+    /// interleave, an older one never overwrites a newer one, and a save
+    /// waits for the one in flight.
+    written: Arc<Mutex<u64>>,
 }
 
 impl PendingSave {
     /// Compress and write it (a failure is logged; the next change saves
     /// again, and a lost index only costs a rehash at the next start).
     pub fn write(self) {
-        if let Err(e) = Index::write_encoded(&self.path, &self.encoded) {
-            tracing::warn!("could not save the index: {e}");
+        let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        if *written >= self.generation {
+            return;
+        }
+        match Index::write_encoded(&self.path, &self.encoded) {
+            Ok(()) => *written = self.generation,
+            Err(e) => tracing::warn!("could not save the index: {e}"),
         }
     }
 }

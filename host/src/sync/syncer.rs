@@ -691,15 +691,17 @@ impl Syncer {
             (plan, verdict, removes)
         };
         let (plan, verdict, deletes) = plan;
-        if let Some(h) = verdict.filter(|_| !self.confirmed) {
-            self.pending_local.extend(paths);
-            self.halt_now(h);
-            return Ok(());
-        }
+        // Deletions wait for quiet first, so the guards judge a removal
+        // whole rather than the part the watcher reported so far.
         let quiet_at = self.last_change + DELETE_GRACE;
         if deletes && tokio::time::Instant::now() < quiet_at {
             self.pending_local.extend(paths);
             self.deferred_until = Some(quiet_at);
+            return Ok(());
+        }
+        if let Some(h) = verdict.filter(|_| !self.confirmed) {
+            self.pending_local.extend(paths);
+            self.halt_now(h);
             return Ok(());
         }
         self.confirmed = false;
@@ -1201,8 +1203,14 @@ fn spawn_sender(abs: PathBuf, digest: sinc_sync_core::Digest, sig: Option<delta:
     rx
 }
 
+/// Files the reader thread may have read ahead of the sender (each holds up
+/// to four chunks: at most 16 MiB).
+const READ_AHEAD: usize = 16;
+/// Content of uploads in flight, beyond which the oldest is waited for.
+const MAX_INFLIGHT_BYTES: u64 = 32 << 20;
+
 /// Read the whole-file steps among `steps`, in order, on one thread that runs
-/// up to `WINDOW` files ahead of the sender (one thread for a whole plan,
+/// up to `READ_AHEAD` files ahead of the sender (one thread for a whole plan,
 /// not a thread hop per file).
 fn spawn_whole_file_reader(root: &std::path::Path, steps: &[Step]) -> mpsc::Receiver<mpsc::Receiver<Chunk>> {
     let files: Vec<(PathBuf, sinc_sync_core::Digest)> = steps
@@ -1216,7 +1224,7 @@ fn spawn_whole_file_reader(root: &std::path::Path, steps: &[Step]) -> mpsc::Rece
             _ => None,
         })
         .collect();
-    let (files_tx, files_rx) = mpsc::channel(WINDOW);
+    let (files_tx, files_rx) = mpsc::channel(READ_AHEAD);
     if !files.is_empty() {
         tokio::task::spawn_blocking(move || {
             for (path, digest) in files {
@@ -1241,6 +1249,7 @@ async fn apply_remote(
     let root = endpoint::with(local, |e| e.root().to_path_buf()).await;
     let mut whole_files = spawn_whole_file_reader(&root, steps);
     let mut inflight: VecDeque<(Step, oneshot::Receiver<Response>)> = VecDeque::new();
+    let mut inflight_bytes: u64 = 0;
     let mut out = Vec::with_capacity(steps.len());
     let settle = |(step, rx): (Step, oneshot::Receiver<Response>)| async move {
         let outcome = match rx.await {
@@ -1298,11 +1307,14 @@ async fn apply_remote(
                 }
             }
         };
+        inflight_bytes += step.resulting().map(Entry::size).unwrap_or(0);
         inflight.push_back((step.clone(), rx));
-        while inflight.len() > WINDOW {
+        while inflight.len() > WINDOW || (inflight.len() > 1 && inflight_bytes > MAX_INFLIGHT_BYTES) {
             if let Some(item) = inflight.pop_front() {
                 let (s, o) = settle(item).await?;
-                tick(s.resulting().map(Entry::size).unwrap_or(0));
+                let size = s.resulting().map(Entry::size).unwrap_or(0);
+                inflight_bytes -= size;
+                tick(size);
                 out.push((s, o));
             }
         }

@@ -86,8 +86,9 @@ pub fn send_file(
 ) -> std::io::Result<Sent> {
     let mut file = std::fs::File::open(path)?;
     let mut hasher = blake3::Hasher::new();
-    // Small files (most of a source tree) get a buffer their size.
-    let mut buf = vec![0u8; (file.metadata()?.len() as usize).clamp(1, CHUNK)];
+    // Small files (most of a source tree) need no full-chunk buffer; one
+    // that grows while it is read still goes in chunks of 64 KiB or more.
+    let mut buf = vec![0u8; (file.metadata()?.len() as usize).clamp(64 * 1024, CHUNK)];
     loop {
         let n = read_up_to(&mut file, &mut buf)?;
         if n == 0 {

@@ -70,7 +70,7 @@ fn interactive(client: &Client) -> i32 {
 
 fn tour(client: &Client, sshd: &Sshd) -> i32 {
     let step = |args: &[&str]| {
-        println!("$ sinc {}", args.join(" "));
+        println!("$ sinc {}", shlex::try_join(args.iter().copied()).unwrap_or_else(|_| args.join(" ")));
         let out = client.run(args);
         print!("{}", String::from_utf8_lossy(&out.stdout));
         eprint!("{}", String::from_utf8_lossy(&out.stderr));
