@@ -106,20 +106,24 @@ mod tests {
         (w.finish().unwrap(), entry)
     }
 
+    fn endpoint(dir: &std::path::Path) -> Endpoint {
+        Endpoint::open(EndpointConfig {
+            root: dir.join("root"),
+            ignore: IgnoreSpec::default(),
+            state_dir: dir.join("state"),
+            trash_dir: dir.join("trash"),
+            trash_limits: TrashLimits::default(),
+        })
+        .unwrap()
+    }
+
     #[test]
     fn a_batch_creates_folders_before_the_files_staged_for_them() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
         std::fs::create_dir(&root).unwrap();
         std::fs::write(root.join("taken"), "someone else's").unwrap();
-        let mut ep = Endpoint::open(EndpointConfig {
-            root: root.clone(),
-            ignore: IgnoreSpec::default(),
-            state_dir: dir.path().join("state"),
-            trash_dir: dir.path().join("trash"),
-            trash_limits: TrashLimits::default(),
-        })
-        .unwrap();
+        let mut ep = endpoint(dir.path());
         // Staged while `a/b` does not exist yet: the content waits in the root.
         let (inner, inner_entry) = staged(&root, &p("a/b/f"), b"inner");
         let (clash, clash_entry) = staged(&root, &p("taken"), b"mine");
@@ -152,14 +156,7 @@ mod tests {
         std::fs::create_dir_all(root.join("real")).unwrap();
         std::fs::write(root.join("a"), "a file").unwrap();
         std::os::unix::fs::symlink("real", root.join("l")).unwrap();
-        let mut ep = Endpoint::open(EndpointConfig {
-            root: root.clone(),
-            ignore: IgnoreSpec::default(),
-            state_dir: dir.path().join("state"),
-            trash_dir: dir.path().join("trash"),
-            trash_limits: TrashLimits::default(),
-        })
-        .unwrap();
+        let mut ep = endpoint(dir.path());
         let old_a = ep.index().get(&p("a")).unwrap().entry.clone();
         let old_l = ep.index().get(&p("l")).unwrap().entry.clone();
         // Staged while `a` is a file and `l` a link to a folder: neither may
