@@ -15,6 +15,11 @@ pub use proxy::Proxy;
 pub use pty::Pty;
 pub use sshd::{Sshd, SshdOptions, TEST_PASSWORD};
 
+/// `s` as one POSIX shell word.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -151,6 +156,19 @@ impl Client {
     /// `~/.ssh/known_hosts`.
     pub fn known_hosts(&self) -> PathBuf {
         self.home.join(".ssh/known_hosts")
+    }
+
+    /// Write an OpenSSH client config at `path` for host `alias`: the test
+    /// sshd (or a proxy in front of it) on 127.0.0.1:`port`, this client's
+    /// key and known_hosts as absolute paths (OpenSSH takes `~` from the
+    /// passwd entry, not `$HOME`), no prompts.
+    pub fn write_ssh_config(&self, path: &Path, alias: &str, port: u16, user: &str) {
+        let config = format!(
+            "Host {alias}\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  BatchMode yes\n",
+            self.home.join(".ssh/id_ed25519").display(),
+            self.known_hosts().display()
+        );
+        std::fs::write(path, config).unwrap();
     }
 
     /// `~/.config/sincronizado/config.toml`.

@@ -2,7 +2,7 @@
 //! runs `sinc`. Keys go in with `send-keys`, the screen comes back with
 //! `capture-pane`, and the pane prints `SINC_EXIT=<status>` when sinc ends.
 
-use crate::{Client, wait_until};
+use crate::{Client, sh_quote, wait_until};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -12,10 +12,6 @@ use std::time::Duration;
 pub struct Pty {
     _dir: tempfile::TempDir,
     socket: PathBuf,
-}
-
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 impl Pty {

@@ -12,13 +12,9 @@
 //! each run is one full connect → authenticate → PTY → tmux attach → first
 //! screen → detach.
 
-use sinc_tests::{Client, Sshd};
+use sinc_tests::{Client, Sshd, sh_quote};
 use std::path::Path;
 use std::process::Command;
-
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
 
 struct Stats {
     median_ms: f64,
@@ -65,19 +61,8 @@ fn main() {
     let client = Client::new(&sshd, "cat");
     let work = tempfile::tempdir().unwrap();
 
-    // OpenSSH reads ~ from the passwd entry, not $HOME: give it absolute paths.
     let ssh_config = work.path().join("ssh_config");
-    std::fs::write(
-        &ssh_config,
-        format!(
-            "Host sinc-test\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  BatchMode yes\n",
-            sshd.port,
-            sshd.user,
-            client.home.join(".ssh/id_ed25519").display(),
-            client.known_hosts().display()
-        ),
-    )
-    .unwrap();
+    client.write_ssh_config(&ssh_config, "sinc-test", sshd.port, &sshd.user);
     let ssh = |args: &str| format!("ssh -F {} {args}", sh_quote(&ssh_config.to_string_lossy()));
     let env: Vec<String> = client.env().iter().map(|(k, v)| sh_quote(&format!("{k}={v}"))).collect();
     let sinc =

@@ -8,7 +8,7 @@
 //! the wire. `--initial-only` stops after the initial sync (for profiling).
 
 use sinc_tests::tree::{self, percentile};
-use sinc_tests::{Client, Proxy, Sshd};
+use sinc_tests::{Client, Proxy, Sshd, sh_quote};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -21,7 +21,7 @@ fn sh(cmd: &str) -> Duration {
 }
 
 fn q(s: &Path) -> String {
-    format!("'{}'", s.display())
+    sh_quote(&s.to_string_lossy())
 }
 
 /// Wait until `path` holds `token` (watching its folder); returns when it did.
@@ -107,17 +107,7 @@ fn main() {
     client.route_through(&sshd, proxy.port);
     let work = tempfile::tempdir().unwrap();
     let ssh_config = work.path().join("ssh_config");
-    std::fs::write(
-        &ssh_config,
-        format!(
-            "Host vps\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  BatchMode yes\n",
-            proxy.port,
-            sshd.user,
-            client.home.join(".ssh/id_ed25519").display(),
-            client.known_hosts().display()
-        ),
-    )
-    .unwrap();
+    client.write_ssh_config(&ssh_config, "vps", proxy.port, &sshd.user);
     let ssh = format!("ssh -F {}", q(&ssh_config));
     let base = sshd.remote_base();
 
