@@ -224,6 +224,15 @@ impl Sshd {
         Command::new("tmux").arg("-S").arg(socket).args(args).output().unwrap()
     }
 
+    /// Stop accepting connections while the established ones carry on (the
+    /// listener exits on SIGTERM; each connection has its own process).
+    pub fn stop_listening(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+        let refused = || std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err();
+        crate::wait_until(Duration::from_secs(10), "sshd to stop listening", || refused().then_some(()));
+    }
+
     /// sshd's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()

@@ -138,6 +138,16 @@ fn refused_port_fails_at_once() {
     assert_eq!(out.status.code(), Some(76));
     assert!(start.elapsed() < Duration::from_secs(2));
     assert!(stderr(&out).contains("connection refused"), "{}", stderr(&out));
+
+    // `sinc start` and `sinc` fail the same way and leave no background sync
+    // behind retrying a VPS they never reached.
+    let out = client.run(&["start"]);
+    assert_eq!(out.status.code(), Some(76), "{}", stderr(&out));
+    let pty = sinc_tests::Pty::spawn(&client, &[]);
+    assert_eq!(pty.exit_code(Duration::from_secs(20)), 76, "{}", pty.screen());
+    let sessions = client.home.join(".local/state/sincronizado/sessions");
+    let keepers = std::fs::read_dir(&sessions).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(keepers, 0, "no keeper was started");
 }
 
 #[test]

@@ -77,3 +77,36 @@ fn password_login_on_a_terminal() {
     assert_eq!(out.status.code(), Some(76));
     assert!(sinc_tests::stderr(&out).contains("password"), "{}", sinc_tests::stderr(&out));
 }
+
+#[test]
+fn keyboard_interactive_login_through_pam() {
+    require_root!();
+    // PAM asks the questions; password authentication proper stays off, so
+    // only keyboard-interactive can let us in.
+    let sshd = Sshd::start_with(SshdOptions {
+        extra_config: vec!["UsePAM yes".into(), "KbdInteractiveAuthentication yes".into()],
+        ..SshdOptions::default()
+    });
+    let client = Client::new(&sshd, "true");
+    std::fs::remove_file(client.home.join(".ssh/id_ed25519")).unwrap();
+    std::fs::remove_file(client.home.join(".ssh/id_ed25519.pub")).unwrap();
+
+    let pty = Pty::spawn(&client, &["exec", "--", "echo", "connected-ok"]);
+    pty.wait_for("Password:", T);
+    pty.type_text("not the password");
+    pty.keys(&["Enter"]);
+    // PAM asks again after a wrong answer.
+    let asked_twice = || pty.screen().matches("Password:").count() >= 2;
+    let start = std::time::Instant::now();
+    while !asked_twice() && start.elapsed() < T {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(asked_twice(), "PAM asks again after a wrong answer:\n{}\n{}", pty.screen(), sshd.log());
+    pty.type_text(TEST_PASSWORD);
+    pty.keys(&["Enter"]);
+    assert_eq!(pty.exit_code(T), 0, "{}", pty.screen());
+    let screen = pty.screen();
+    assert!(screen.contains("connected-ok"), "{screen}");
+    assert!(!screen.contains(TEST_PASSWORD) && !screen.contains("not the password"), "answers are not echoed");
+    assert!(sshd.log().contains("Accepted keyboard-interactive/pam"), "{}", sshd.log());
+}

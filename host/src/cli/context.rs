@@ -9,7 +9,7 @@ use crate::paths::Dirs;
 use crate::session::SessionSpec;
 use crate::session::tmux::status;
 use crate::session_id;
-use crate::transport::{self, ConnectOptions, Connection, Defaults, Overrides, Prompter, SshConfigFile, Target, quote};
+use crate::transport::{ConnectOptions, Defaults, Link, Overrides, Prompter, SshConfigFile, Target, quote};
 use std::path::PathBuf;
 
 /// The loaded state a command runs with.
@@ -107,21 +107,22 @@ impl Context {
         Ok(SshConfigFile::load(&self.dirs.home)?.resolve(host, &overrides, &defaults)?)
     }
 
-    /// Connect to the VPS.
-    pub async fn connect(&self) -> Result<Connection> {
+    /// The way to the VPS: the project's keeper's connection when it has
+    /// one, else a connection of this command's own (made on first use).
+    pub fn link(&self) -> Result<Link> {
         let target = self.target()?;
-        tracing::info!("connecting to {}", target.describe());
         let opts = ConnectOptions { prompter: Prompter::detect(), quiet: self.global.quiet };
-        Ok(transport::connect(&target, opts).await?)
+        let relay = crate::keeper::KeeperPaths::new(&self.dirs, &self.spec().id.to_string()).relay;
+        Ok(Link::new(target, opts, Some(relay)))
     }
 
     /// The error for a remote script's precondition status, if it is one.
-    pub async fn precondition_error(&self, conn: &Connection, code: u32, spec: &SessionSpec) -> Option<Error> {
+    pub async fn precondition_error(&self, link: &Link, code: u32, spec: &SessionSpec) -> Option<Error> {
         let host = self.host().unwrap_or("the VPS");
         match code {
             status::NO_TMUX => Some(Error::Unavailable(format!(
                 "tmux is not installed on {host}; install it with: {}",
-                install_hint(conn, "tmux").await
+                install_hint(link, "tmux").await
             ))),
             status::NO_SESSION => Some(Error::Usage(format!(
                 "this project has no session on {host} ({}); start one with `sinc` or `sinc start`",
@@ -144,11 +145,11 @@ impl Context {
 }
 
 /// The command that installs `package` with the VPS's package manager.
-async fn install_hint(conn: &Connection, package: &str) -> String {
+async fn install_hint(link: &Link, package: &str) -> String {
     let probe = quote::sh_script(
         "for pm in apt-get dnf yum apk pacman zypper brew; do if command -v $pm >/dev/null 2>&1; then echo $pm; exit 0; fi; done; echo unknown",
     );
-    let pm = conn.run(&probe, b"").await.map(|o| o.stdout_text().trim().to_owned()).unwrap_or_default();
+    let pm = link.run(&probe, b"").await.map(|o| o.stdout_text().trim().to_owned()).unwrap_or_default();
     let p = quote::word(package);
     match pm.as_str() {
         "apt-get" => format!("sudo apt-get install -y {p}"),

@@ -6,7 +6,7 @@ use super::args::ExecArgs;
 use super::context::Context;
 use crate::error::Result;
 use crate::session::tmux::status;
-use crate::transport::{ConnectError, RemoteStatus, quote};
+use crate::transport::quote;
 
 /// The remote script: enter (creating if needed) the folder, then exec.
 pub fn script(remote_path: &str, command: &[String]) -> String {
@@ -21,14 +21,11 @@ pub fn script(remote_path: &str, command: &[String]) -> String {
 /// Run the command; returns its exit status.
 pub async fn run(ctx: &Context, args: &ExecArgs) -> Result<i32> {
     let spec = ctx.spec();
-    let conn = ctx.connect().await?;
+    let link = ctx.link()?;
     let stdin = (!args.no_stdin).then(tokio::io::stdin);
-    let status = conn
+    let status = link
         .run_streaming(&script(&spec.remote_path, &args.command), stdin, tokio::io::stdout(), tokio::io::stderr())
         .await?;
-    if status == RemoteStatus::Unknown && conn.is_closed() {
-        return Err(ConnectError::Lost { addr: conn.target().describe() }.into());
-    }
-    conn.disconnect().await;
+    link.close().await;
     Ok(status.exit_code())
 }

@@ -3,7 +3,7 @@
 
 use super::context::Context;
 use super::output;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::remote::{self, LocalBinary};
 use crate::session::{self, AttachEnd, AttachError, terminal, tmux};
 use crate::transport::{ConnectError, RemoteStatus};
@@ -16,11 +16,13 @@ pub async fn run(ctx: &Context, attach_only: bool) -> Result<i32> {
         return Err(AttachError::NotATerminal.into());
     }
     let spec = ctx.spec();
-    let conn = ctx.connect().await?;
+    let link = ctx.link()?;
     if !attach_only {
         // The background sync starts now; attaching does not wait for it.
-        if let Err(e) = super::sync_cmds::ensure_keeper(ctx).await {
-            output::warn(&e.to_string());
+        match super::sync_cmds::ensure_keeper(ctx, &link).await {
+            Ok(_) => {}
+            Err(e @ Error::Connect(_)) => return Err(e),
+            Err(e) => output::warn(&e.to_string()),
         }
     }
     let script = if attach_only {
@@ -29,17 +31,23 @@ pub async fn run(ctx: &Context, attach_only: bool) -> Result<i32> {
         ctx.remember_session(&spec);
         tmux::create_and_attach_script(&spec, terminal::size(), &Context::client_name())
     };
+    // The keeper makes sure the VPS has this build each time it connects;
+    // without sync, this command does, on a second channel while attaching.
+    let keeper_installs = crate::keeper::core_mode(ctx.config().sync.mode).is_some();
     let install = async {
+        if keeper_installs {
+            return Ok(());
+        }
         let local = LocalBinary::current(&ctx.dirs.cache).map_err(remote::InstallError::from)?;
-        remote::ensure(&conn, &local, Box::new(|_| {})).await
+        remote::ensure(&link, &local, Box::new(|_| {})).await.map(drop)
     };
-    let (end, installed) = tokio::join!(session::attach(&conn, &script), install);
+    let (end, installed) = tokio::join!(session::attach(&link, &script), install);
     let end = end?;
     if let Err(e) = installed {
         output::warn(&e.to_string());
     }
     let code = match end {
-        AttachEnd::Exited(RemoteStatus::Exited(code)) => match ctx.precondition_error(&conn, code, &spec).await {
+        AttachEnd::Exited(RemoteStatus::Exited(code)) => match ctx.precondition_error(&link, code, &spec).await {
             Some(err) => return Err(err),
             None => i32::try_from(code).unwrap_or(1),
         },
@@ -53,9 +61,9 @@ pub async fn run(ctx: &Context, attach_only: bool) -> Result<i32> {
         }
         AttachEnd::Signal(n) => 128 + n,
         AttachEnd::ConnectionLost => {
-            return Err(ConnectError::Lost { addr: conn.target().describe() }.into());
+            return Err(ConnectError::Lost { addr: link.target().describe() }.into());
         }
     };
-    conn.disconnect().await;
+    link.close().await;
     Ok(code)
 }

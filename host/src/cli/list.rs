@@ -5,15 +5,15 @@ use super::output;
 use crate::error::{Error, Result};
 use crate::session::Registry;
 use crate::session::tmux::{self, Match, RemoteSession};
-use crate::transport::{Connection, quote};
+use crate::transport::{Link, quote};
 
 /// Fetch the sinc sessions on the VPS, completed from the local records.
-async fn sessions(ctx: &Context, conn: &Connection) -> Result<Vec<RemoteSession>> {
-    let out = conn.run(&tmux::list_script(), b"").await?;
+async fn sessions(ctx: &Context, link: &Link) -> Result<Vec<RemoteSession>> {
+    let out = link.run(&tmux::list_script(), b"").await?;
     if let crate::transport::RemoteStatus::Exited(code) = out.status
         && code != 0
     {
-        return Err(match ctx.precondition_error(conn, code, &ctx.spec()).await {
+        return Err(match ctx.precondition_error(link, code, &ctx.spec()).await {
             Some(e) => e,
             None => Error::Failure(format!("listing sessions failed: {}", out.stderr_text())),
         });
@@ -32,9 +32,9 @@ async fn sessions(ctx: &Context, conn: &Connection) -> Result<Vec<RemoteSession>
 
 /// `sinc list`.
 pub async fn run(ctx: &Context) -> Result<i32> {
-    let conn = ctx.connect().await?;
-    let sessions = sessions(ctx, &conn).await?;
-    conn.disconnect().await;
+    let link = ctx.link()?;
+    let sessions = sessions(ctx, &link).await?;
+    link.close().await;
     let current = ctx.spec().id.to_string();
     let mut syncs = std::collections::HashMap::new();
     for s in &sessions {
@@ -91,8 +91,8 @@ pub async fn run(ctx: &Context) -> Result<i32> {
 
 /// `sinc kill ID`.
 pub async fn kill(ctx: &Context, wanted: &str) -> Result<i32> {
-    let conn = ctx.connect().await?;
-    let sessions = sessions(ctx, &conn).await?;
+    let link = ctx.link()?;
+    let sessions = sessions(ctx, &link).await?;
     let ids: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
     let listing = || {
         if ids.is_empty() { "there are no sinc sessions".to_owned() } else { format!("sessions: {}", ids.join(", ")) }
@@ -109,11 +109,11 @@ pub async fn kill(ctx: &Context, wanted: &str) -> Result<i32> {
             )));
         }
     };
-    let out = conn.run(&tmux::kill_script(&id), b"").await?;
+    let out = link.run(&tmux::kill_script(&id), b"").await?;
     // Stop the sync too: the local keeper, and the daemon's watching.
     super::sync_cmds::stop_keeper(&ctx.dirs, &id).await;
-    forget_remote(ctx, &conn, &id).await;
-    conn.disconnect().await;
+    forget_remote(ctx, &link, &id).await;
+    link.close().await;
     if !out.status.success() {
         return Err(Error::Failure(format!("could not end {id}: {}", out.stderr_text())));
     }
@@ -131,14 +131,19 @@ pub async fn kill(ctx: &Context, wanted: &str) -> Result<i32> {
 }
 
 /// Tell the VPS daemon to stop serving `id` (when sinc is installed there).
-async fn forget_remote(ctx: &Context, conn: &Connection, id: &str) {
+async fn forget_remote(ctx: &Context, link: &Link, id: &str) {
     let Ok(local) = crate::remote::LocalBinary::current(&ctx.dirs.cache) else {
         return;
     };
-    let Ok(installed) = crate::remote::ensure(conn, &local, Box::new(|_| {})).await else {
+    let Ok(installed) = crate::remote::ensure(link, &local, Box::new(|_| {})).await else {
         return;
     };
-    match crate::keeper::open_daemon(conn, installed.path()).await {
+    let bridge = crate::keeper::bridge_command(installed.path());
+    let opened = match link.open(&crate::transport::ChannelRequest::exec(&bridge)).await {
+        Ok(channel) => crate::keeper::open_daemon(channel.into_stream()).await,
+        Err(e) => Err(e.to_string()),
+    };
+    match opened {
         Ok((client, _)) => {
             let _ = client.call(crate::sync::wire::Request::Forget { session: id.to_owned() }).await;
         }

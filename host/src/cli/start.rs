@@ -12,19 +12,19 @@ use crate::session::{terminal, tmux};
 /// pass unless `--no-wait`), and the tmux session; idempotent.
 pub async fn run(ctx: &Context, args: &super::args::StartArgs) -> Result<i32> {
     let spec = ctx.spec();
-    let conn = ctx.connect().await?;
+    let link = ctx.link()?;
     let installed = async {
         let local = LocalBinary::current(&ctx.dirs.cache).map_err(remote::InstallError::from)?;
         let bar = progress::bytes_bar(local.size, "uploading sinc to the VPS", ctx.global.quiet || ctx.global.json);
         let shown = bar.clone();
-        let result = remote::ensure(&conn, &local, Box::new(move |n| shown.inc(n))).await;
+        let result = remote::ensure(&link, &local, Box::new(move |n| shown.inc(n))).await;
         bar.finish_and_clear();
         result
     }
     .await;
     // Sync first, so the agent starts in a folder that has the project.
     let keeper = match &installed {
-        Ok(_) => sync_cmds::ensure_keeper(ctx).await?,
+        Ok(_) => sync_cmds::ensure_keeper(ctx, &link).await?,
         Err(_) => None,
     };
     if let Some(paths) = &keeper
@@ -32,18 +32,18 @@ pub async fn run(ctx: &Context, args: &super::args::StartArgs) -> Result<i32> {
     {
         sync_cmds::wait_first_sync(ctx, paths).await?;
     }
-    let out = conn.run(&tmux::start_script(&spec, terminal::size(), &Context::client_name()), b"").await?;
+    let out = link.run(&tmux::start_script(&spec, terminal::size(), &Context::client_name()), b"").await?;
     if !out.status.success() {
         let code = match out.status {
             crate::transport::RemoteStatus::Exited(c) => c,
             _ => 1,
         };
-        return Err(match ctx.precondition_error(&conn, code, &spec).await {
+        return Err(match ctx.precondition_error(&link, code, &spec).await {
             Some(e) => e,
             None => Error::Failure(format!("creating the session failed: {}", out.stderr_text())),
         });
     }
-    conn.disconnect().await;
+    link.close().await;
     let created = out.stdout_text().trim() == "created";
     ctx.remember_session(&spec);
     let sync = match &keeper {

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::keeper::control::{self, ControlError, ControlRequest, ControlResponse};
 use crate::keeper::{KeeperPaths, core_mode};
 use crate::sync::syncer::{Keep, Progress, SyncState, SyncStatus, trash_reason};
+use crate::transport::Link;
 use sinc_sync_core::{Resolution, Side};
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -20,7 +21,7 @@ pub fn keeper_paths(ctx: &Context) -> KeeperPaths {
 
 /// Start the project's keeper unless it runs (or sync is off). Returns its
 /// paths when sync is on.
-pub async fn ensure_keeper(ctx: &Context) -> Result<Option<KeeperPaths>> {
+pub async fn ensure_keeper(ctx: &Context, link: &Link) -> Result<Option<KeeperPaths>> {
     if core_mode(ctx.config().sync.mode).is_none() {
         return Ok(None);
     }
@@ -28,6 +29,8 @@ pub async fn ensure_keeper(ctx: &Context) -> Result<Option<KeeperPaths>> {
     if control::is_running(&paths.socket).await {
         return Ok(Some(paths));
     }
+    // A VPS this command cannot reach gets no keeper retrying it forever.
+    link.connect().await?;
     std::fs::create_dir_all(&paths.dir)
         .map_err(|e| Error::Failure(format!("cannot create {}: {e}", paths.dir.display())))?;
     let log = std::fs::OpenOptions::new()
@@ -257,7 +260,8 @@ pub async fn force(ctx: &Context, winner: Side) -> Result<i32> {
     if ctx.global.json && !ctx.global.yes {
         return Err(Error::Usage(format!("`sinc {verb} --json` needs --yes (there is no one to confirm)")));
     }
-    let paths = ensure_keeper(ctx).await?.ok_or_else(|| Error::Usage("sync.mode is none".into()))?;
+    let link = ctx.link()?;
+    let paths = ensure_keeper(ctx, &link).await?.ok_or_else(|| Error::Usage("sync.mode is none".into()))?;
     let ControlResponse::Plan { plan } = ask(&paths, ControlRequest::Plan { winner }).await? else {
         return Err(Error::Failure("unexpected answer from the keeper".into()));
     };

@@ -1,7 +1,8 @@
 //! The keeper: one background process per project on the laptop. It owns the
 //! project's sync: the local endpoint and watcher, the SSH connection to the
-//! VPS (reconnecting when it drops), the daemon channel, and the control
-//! socket the CLI talks to. It outlives the terminal that started it; `sinc
+//! VPS (reconnecting when it drops), the daemon channel, the control socket
+//! the CLI talks to, and the relay socket through which foreground commands
+//! open channels on its connection instead of making their own. It outlives the terminal that started it; `sinc
 //! kill` stops it.
 
 pub mod control;
@@ -16,7 +17,7 @@ use crate::sync::endpoint::{self, Endpoint, EndpointConfig, Shared};
 use crate::sync::ignore::IgnoreSpec;
 use crate::sync::syncer::{Stopped, SyncStatus, Syncer, SyncerConfig};
 use crate::sync::trash::TrashLimits;
-use crate::transport::{self, ConnectOptions, Prompter, quote};
+use crate::transport::{self, ConnectOptions, Link, Prompter, quote, relay};
 use sinc_sync_core::{DeleteLimits, Mode};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::PathBuf;
@@ -33,6 +34,8 @@ pub struct KeeperPaths {
     pub dir: PathBuf,
     /// The control socket.
     pub socket: PathBuf,
+    /// The socket foreground commands open channels through.
+    pub relay: PathBuf,
     /// Held while the keeper runs.
     pub lock: PathBuf,
     /// The keeper's log.
@@ -51,6 +54,7 @@ impl KeeperPaths {
         let dir = dirs.state.join("sessions").join(id);
         KeeperPaths {
             socket: dir.join("keeper.sock"),
+            relay: dir.join("relay.sock"),
             lock: dir.join("keeper.lock"),
             log: dir.join("keeper.log"),
             local: dir.join("local"),
@@ -103,6 +107,10 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     let listener = tokio::net::UnixListener::bind(&paths.socket).map_err(failure("binding the control socket"))?;
     std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(0o600))
         .map_err(failure("securing the control socket"))?;
+    let _ = std::fs::remove_file(&paths.relay);
+    let relay_listener = tokio::net::UnixListener::bind(&paths.relay).map_err(failure("binding the relay socket"))?;
+    std::fs::set_permissions(&paths.relay, std::fs::Permissions::from_mode(0o600))
+        .map_err(failure("securing the relay socket"))?;
 
     let c = &ctx.config().sync;
     let ignore = IgnoreSpec { patterns: c.ignore.clone(), use_gitignore: c.use_gitignore };
@@ -140,6 +148,8 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     let mut syncer = Syncer::new(cfg, local.clone(), status_tx).map_err(failure("loading the sync state"))?;
     let (commands_tx, mut commands) = tokio::sync::mpsc::channel(16);
     tokio::spawn(control::serve(listener, id.clone(), status_rx, commands_tx));
+    let (shared_tx, shared) = tokio::sync::watch::channel(None);
+    tokio::spawn(relay::serve(relay_listener, shared));
     tracing::info!("keeping {} in sync with {}", ctx.project_dir.display(), spec.remote_path);
 
     let local_binary = LocalBinary::current(&ctx.dirs.cache).map_err(failure("reading the sinc executable"))?;
@@ -147,8 +157,14 @@ pub async fn run(ctx: &Context) -> Result<i32> {
         syncer.connecting();
         let outcome = match connect(ctx, &local_binary).await {
             Ok((conn, client, mut notices)) => {
+                shared_tx.send_replace(Some(conn.clone()));
                 let r = syncer.run_connected(&client, &mut notices, &mut commands).await;
-                conn.disconnect().await;
+                shared_tx.send_replace(None);
+                // Channels relayed to foreground commands (an attached
+                // terminal) keep the connection up until they end.
+                if let Some(conn) = Arc::into_inner(conn) {
+                    conn.disconnect().await;
+                }
                 r
             }
             Err(e) => Err(e),
@@ -166,6 +182,7 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     }
     endpoint::with(&local, |e| e.save()).await;
     let _ = std::fs::remove_file(&paths.socket);
+    let _ = std::fs::remove_file(&paths.relay);
     drop(lock);
     Ok(0)
 }
@@ -176,26 +193,35 @@ async fn connect(
     ctx: &Context,
     local: &LocalBinary,
 ) -> std::result::Result<
-    (transport::Connection, RemoteClient, tokio::sync::mpsc::UnboundedReceiver<crate::sync::wire::Notice>),
+    (Arc<transport::Connection>, RemoteClient, tokio::sync::mpsc::UnboundedReceiver<crate::sync::wire::Notice>),
     String,
 > {
     let target = ctx.target().map_err(|e| e.to_string())?;
     let conn = transport::connect(&target, ConnectOptions { prompter: Prompter::never(), quiet: true })
         .await
+        .map(Arc::new)
         .map_err(|e| e.to_string())?;
-    let installed = remote::ensure(&conn, local, Box::new(|_| {})).await.map_err(|e| e.to_string())?;
-    let (client, notices) = open_daemon(&conn, installed.path()).await?;
+    let installed =
+        remote::ensure(&Link::on(conn.clone()), local, Box::new(|_| {})).await.map_err(|e| e.to_string())?;
+    let channel = conn.exec(&bridge_command(installed.path())).await.map_err(|e| e.to_string())?;
+    let (client, notices) = open_daemon(channel.into_stream()).await?;
     Ok((conn, client, notices))
 }
 
-/// Open a channel to the daemon through `sinc daemon --bridge` on the VPS.
-pub async fn open_daemon(
-    conn: &transport::Connection,
-    remote_sinc: &str,
-) -> std::result::Result<(RemoteClient, tokio::sync::mpsc::UnboundedReceiver<crate::sync::wire::Notice>), String> {
-    let command = quote::sh_script(&format!("exec {} daemon --bridge", quote::word(remote_sinc)));
-    let channel = conn.exec(&command).await.map_err(|e| e.to_string())?;
-    let (r, w) = tokio::io::split(channel.into_stream());
+/// The command that bridges a channel to the VPS daemon.
+pub fn bridge_command(remote_sinc: &str) -> String {
+    quote::sh_script(&format!("exec {} daemon --bridge", quote::word(remote_sinc)))
+}
+
+/// Start the sync protocol with the daemon on `stream`, a channel running
+/// [`bridge_command`].
+pub async fn open_daemon<S>(
+    stream: S,
+) -> std::result::Result<(RemoteClient, tokio::sync::mpsc::UnboundedReceiver<crate::sync::wire::Notice>), String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    let (r, w) = tokio::io::split(stream);
     let (client, hello, noise, notices) =
         RemoteClient::connect(r, w, &daemon::build_id()).await.map_err(|e| e.to_string())?;
     if !noise.is_empty() {

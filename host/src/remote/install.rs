@@ -6,7 +6,7 @@
 
 use crate::atomic_file;
 use crate::progress::{CountingReader, OnBytes};
-use crate::transport::{ConnectError, Connection, quote};
+use crate::transport::{ConnectError, Link, quote};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -197,9 +197,9 @@ fn normalize_arch(arch: &str) -> &str {
 
 /// Make sure the VPS has this build (or the same version for its platform);
 /// `on_upload` is told how many bytes of an upload have been sent so far.
-pub async fn ensure(conn: &Connection, local: &LocalBinary, on_upload: OnBytes) -> Result<Installed, InstallError> {
+pub async fn ensure(link: &Link, local: &LocalBinary, on_upload: OnBytes) -> Result<Installed, InstallError> {
     let name = local.remote_name();
-    let out = conn.run(&quote::sh_script(&probe_body(&name)), b"").await?;
+    let out = link.run(&quote::sh_script(&probe_body(&name)), b"").await?;
     if !out.status.success() {
         return Err(InstallError::Remote(out.stderr_text()));
     }
@@ -236,7 +236,7 @@ pub async fn ensure(conn: &Connection, local: &LocalBinary, on_upload: OnBytes) 
     let file = CountingReader::new(tokio::fs::File::open(&local.path).await?, on_upload);
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
-    let status = conn
+    let status = link
         .run_streaming(&quote::sh_script(&upload_body(&name, &local.sha256)), Some(file), &mut stdout, &mut stderr)
         .await?;
     let err_text = String::from_utf8_lossy(&stderr).trim().to_owned();

@@ -5,8 +5,7 @@
 use super::escape::{Escape, EscapeFilter, HELP};
 use super::terminal::{self, RawMode};
 use super::tmux::Size;
-use crate::transport::{ConnectError, Connection, RemoteStatus};
-use russh::ChannelMsg;
+use crate::transport::{ChannelEvent, ChannelRequest, ConnectError, Link, Pty, RemoteStatus};
 use std::io::Read;
 use tokio::io::AsyncWriteExt;
 use tokio::signal::unix::{SignalKind, signal};
@@ -39,23 +38,15 @@ pub enum AttachError {
 }
 
 /// Run `command` on a PTY and connect it to this terminal until it ends.
-pub async fn attach(conn: &Connection, command: &str) -> Result<AttachEnd, AttachError> {
+pub async fn attach(link: &Link, command: &str) -> Result<AttachEnd, AttachError> {
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() {
         return Err(AttachError::NotATerminal);
     }
     let Size { cols, rows } = terminal::size();
     let term = std::env::var("TERM").ok().filter(|t| !t.is_empty()).unwrap_or_else(|| "xterm-256color".into());
-    let channel = conn.open_session().await?;
-    let ssh_err = |stage| {
-        let addr = conn.target().describe();
-        move |source| ConnectError::Ssh { addr, stage, source }
-    };
-    channel
-        .request_pty(false, &term, u32::from(cols), u32::from(rows), 0, 0, &[])
-        .await
-        .map_err(ssh_err("requesting a terminal"))?;
-    channel.exec(true, command).await.map_err(ssh_err("starting the session"))?;
+    let pty = Pty { term, cols: u32::from(cols), rows: u32::from(rows) };
+    let channel = link.open(&ChannelRequest { command: command.to_owned(), pty: Some(pty) }).await?;
     let (mut reader, writer) = channel.split();
 
     let mut winch = signal(SignalKind::window_change())?;
@@ -91,31 +82,22 @@ pub async fn attach(conn: &Connection, command: &str) -> Result<AttachEnd, Attac
                     let _ = writer.eof().await;
                 }
             },
-            msg = reader.wait() => match msg {
-                Some(ChannelMsg::Data { data }) => {
+            event = reader.next() => match event {
+                Some(ChannelEvent::Stdout(data)) => {
                     stdout.write_all(&data).await?;
                     stdout.flush().await?;
                 }
-                Some(ChannelMsg::ExtendedData { data, .. }) => {
+                Some(ChannelEvent::Stderr(data)) => {
                     stderr.write_all(&data).await?;
                     stderr.flush().await?;
                 }
-                Some(ChannelMsg::ExitStatus { exit_status }) => status = RemoteStatus::Exited(exit_status),
-                Some(ChannelMsg::ExitSignal { signal_name, .. }) => {
-                    status = RemoteStatus::Signaled(format!("{signal_name:?}"));
-                }
-                Some(ChannelMsg::Close) | None => {
-                    break if status == RemoteStatus::Unknown && conn.is_closed() {
-                        AttachEnd::ConnectionLost
-                    } else {
-                        AttachEnd::Exited(status.clone())
-                    };
-                }
-                Some(_) => {}
+                Some(ChannelEvent::Exit(s)) => status = s,
+                Some(ChannelEvent::Lost) if status == RemoteStatus::Unknown => break AttachEnd::ConnectionLost,
+                Some(ChannelEvent::Closed | ChannelEvent::Lost) | None => break AttachEnd::Exited(status.clone()),
             },
             _ = winch.recv() => {
                 let Size { cols, rows } = terminal::size();
-                let _ = writer.window_change(u32::from(cols), u32::from(rows), 0, 0).await;
+                let _ = writer.window_change(u32::from(cols), u32::from(rows)).await;
             }
             _ = sigterm.recv() => break AttachEnd::Signal(15),
             _ = sighup.recv() => break AttachEnd::Signal(1),

@@ -14,6 +14,10 @@ use russh::{MethodKind, MethodSet};
 use std::path::Path;
 use std::sync::Arc;
 
+/// Rounds of password or keyboard-interactive questions before giving up
+/// (OpenSSH's `NumberOfPasswordPrompts` default).
+const PROMPT_ROUNDS: usize = 3;
+
 /// What authentication attempted, for error messages.
 #[derive(Debug, Default)]
 struct Attempts {
@@ -101,13 +105,18 @@ pub async fn authenticate(
     // 3. Keyboard-interactive, then password, only where someone can answer.
     if prompter.is_interactive() && attempts.allows(MethodKind::KeyboardInteractive) {
         attempts.tried.push("keyboard-interactive".into());
-        if keyboard_interactive(handle, target, prompter, &mut attempts).await.map_err(ssh_err)? {
-            return Ok(());
+        // Like OpenSSH's NumberOfPasswordPrompts: three rounds of questions.
+        for _ in 0..PROMPT_ROUNDS {
+            match keyboard_interactive(handle, target, prompter, &mut attempts).await.map_err(ssh_err)? {
+                Round::Accepted => return Ok(()),
+                Round::Denied if attempts.allows(MethodKind::KeyboardInteractive) => {}
+                Round::Denied | Round::NoAnswer => break,
+            }
         }
     }
     if prompter.is_interactive() && attempts.allows(MethodKind::Password) {
         attempts.tried.push("password".into());
-        for _ in 0..3 {
+        for _ in 0..PROMPT_ROUNDS {
             let Some(password) = prompter.secret(&format!("{}@{}'s password: ", target.user, target.hostname)) else {
                 break;
             };
@@ -176,19 +185,31 @@ fn load_key(file: &Path, prompter: Prompter, attempts: &mut Attempts) -> Option<
     }
 }
 
+/// How one keyboard-interactive exchange ended.
+enum Round {
+    /// We are in.
+    Accepted,
+    /// The server said no.
+    Denied,
+    /// Nobody answered a question.
+    NoAnswer,
+}
+
+/// One keyboard-interactive exchange: the server's questions (any number of
+/// rounds of them) asked on the terminal until it accepts or denies.
 async fn keyboard_interactive(
     handle: &mut Handle<ClientHandler>,
     target: &Target,
     prompter: Prompter,
     attempts: &mut Attempts,
-) -> Result<bool, russh::Error> {
+) -> Result<Round, russh::Error> {
     let mut reply = handle.authenticate_keyboard_interactive_start(&target.user, None::<String>).await?;
     loop {
         match reply {
-            KeyboardInteractiveAuthResponse::Success => return Ok(true),
+            KeyboardInteractiveAuthResponse::Success => return Ok(Round::Accepted),
             KeyboardInteractiveAuthResponse::Failure { remaining_methods, .. } => {
                 attempts.server_accepts = Some(remaining_methods);
-                return Ok(false);
+                return Ok(Round::Denied);
             }
             KeyboardInteractiveAuthResponse::InfoRequest { name, instructions, prompts } => {
                 if !name.is_empty() {
@@ -202,7 +223,7 @@ async fn keyboard_interactive(
                     let answer = if p.echo { prompter.visible(&p.prompt) } else { prompter.secret(&p.prompt) };
                     match answer {
                         Some(a) => answers.push(a),
-                        None => return Ok(false),
+                        None => return Ok(Round::NoAnswer),
                     }
                 }
                 reply = handle.authenticate_keyboard_interactive_respond(answers).await?;

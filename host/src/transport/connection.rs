@@ -1,12 +1,13 @@
 //! An authenticated SSH connection and the channels opened on it. It knows
 //! nothing about what flows over them.
 
+use super::channel::{ChannelRequest, RemoteChannel};
 use super::error::ConnectError;
 use super::handler::ClientHandler;
 use super::target::Target;
 use russh::client::{Handle, Msg};
-use russh::{Channel, ChannelMsg, Sig};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use russh::{Channel, Sig};
+use serde::{Deserialize, Serialize};
 
 /// One SSH connection; channels are multiplexed on it.
 pub struct Connection {
@@ -23,7 +24,7 @@ impl std::fmt::Debug for Connection {
 }
 
 /// How a remote command ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RemoteStatus {
     /// It exited with this status.
     Exited(u32),
@@ -31,6 +32,8 @@ pub enum RemoteStatus {
     Signaled(String),
     /// The channel closed without saying.
     Unknown,
+    /// The connection dropped before the command ended.
+    Lost,
 }
 
 impl RemoteStatus {
@@ -39,7 +42,7 @@ impl RemoteStatus {
         match self {
             RemoteStatus::Exited(c) => i32::try_from(*c).unwrap_or(255),
             RemoteStatus::Signaled(name) => 128 + signal_number(name),
-            RemoteStatus::Unknown => 255,
+            RemoteStatus::Unknown | RemoteStatus::Lost => 255,
         }
     }
 
@@ -68,7 +71,7 @@ fn signal_number(name: &str) -> i32 {
     }
 }
 
-fn sig_name(sig: &Sig) -> String {
+pub(super) fn sig_name(sig: &Sig) -> String {
     match sig {
         Sig::ABRT => "ABRT".into(),
         Sig::ALRM => "ALRM".into(),
@@ -139,60 +142,22 @@ impl Connection {
         Ok(channel)
     }
 
-    /// Run `command` with `input` on its stdin and capture its output.
-    pub async fn run(&self, command: &str, input: &[u8]) -> Result<Output, ConnectError> {
-        let mut stdout = Vec::new();
-        let mut stderr = Vec::new();
-        let status =
-            self.run_streaming(command, Some(std::io::Cursor::new(input.to_vec())), &mut stdout, &mut stderr).await?;
-        Ok(Output { status, stdout, stderr })
+    /// Open a channel running `request`.
+    pub async fn open(&self, request: &ChannelRequest) -> Result<RemoteChannel, ConnectError> {
+        let channel = self.open_session().await?;
+        if let Some(pty) = &request.pty {
+            channel
+                .request_pty(false, &pty.term, pty.cols, pty.rows, 0, 0, &[])
+                .await
+                .map_err(self.err("requesting a terminal"))?;
+        }
+        channel.exec(true, request.command.as_str()).await.map_err(self.err("starting a remote command"))?;
+        Ok(RemoteChannel::ssh(channel))
     }
 
-    /// Run `command`, copying `stdin` to it (then EOF) and its output to
-    /// `stdout`/`stderr` as it arrives.
-    pub async fn run_streaming<I, O, E>(
-        &self,
-        command: &str,
-        stdin: Option<I>,
-        mut stdout: O,
-        mut stderr: E,
-    ) -> Result<RemoteStatus, ConnectError>
-    where
-        I: AsyncRead + Unpin + Send + 'static,
-        O: AsyncWrite + Unpin,
-        E: AsyncWrite + Unpin,
-    {
-        let channel = self.exec(command).await?;
-        let (mut reader, writer) = channel.split();
-        let feeder = tokio::spawn(async move {
-            if let Some(input) = stdin {
-                let _ = writer.data(input).await;
-            }
-            let _ = writer.eof().await;
-            // Keep the write half alive until the command is done.
-            writer
-        });
-        let mut status = RemoteStatus::Unknown;
-        while let Some(msg) = reader.wait().await {
-            match msg {
-                ChannelMsg::Data { data } => {
-                    if stdout.write_all(&data).await.is_err() {
-                        break;
-                    }
-                    let _ = stdout.flush().await;
-                }
-                ChannelMsg::ExtendedData { data, ext: 1 } => {
-                    let _ = stderr.write_all(&data).await;
-                    let _ = stderr.flush().await;
-                }
-                ChannelMsg::ExitStatus { exit_status } => status = RemoteStatus::Exited(exit_status),
-                ChannelMsg::ExitSignal { signal_name, .. } => status = RemoteStatus::Signaled(sig_name(&signal_name)),
-                ChannelMsg::Close => break,
-                _ => {}
-            }
-        }
-        feeder.abort();
-        Ok(status)
+    /// Run `command` with `input` on its stdin and capture its output.
+    pub async fn run(&self, command: &str, input: &[u8]) -> Result<Output, ConnectError> {
+        Ok(self.open(&ChannelRequest::exec(command)).await?.output(input).await)
     }
 
     /// Send a keepalive and wait for the answer: proves the link is alive.

@@ -1,21 +1,26 @@
 //! The SSH transport, on russh (no `ssh` subprocess): `~/.ssh/config`
 //! resolution, known_hosts verification, authentication, keepalive, and
-//! channels multiplexed on one connection. It does not know what flows over its
-//! channels.
+//! channels multiplexed on one connection — ours, or the keeper's through its
+//! relay socket. It does not know what flows over its channels.
 
 mod auth;
+mod channel;
 mod connect;
 mod connection;
 mod deadline;
 mod error;
 mod handler;
 pub mod known_hosts;
+mod link;
 mod prompt;
 pub mod quote;
+pub mod relay;
 mod target;
 
+pub use channel::{ChannelEvent, ChannelGone, ChannelReader, ChannelRequest, ChannelWriter, Pty, RemoteChannel};
 pub use connect::{ConnectOptions, connect};
 pub use connection::{Connection, Output, RemoteStatus};
 pub use error::ConnectError;
+pub use link::Link;
 pub use prompt::Prompter;
 pub use target::{Defaults, HostKeyPolicy, Overrides, SshConfigError, SshConfigFile, Target};
