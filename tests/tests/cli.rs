@@ -193,6 +193,15 @@ fn legacy_config_json_is_imported_on_first_run() {
 }
 
 #[test]
+fn global_flags_go_before_or_after_the_command() {
+    let client = Client::bare();
+    for args in [vec!["-q", "id"], vec!["id", "-q"], vec!["--json", "-v", "id"]] {
+        let out = client.run(&args);
+        assert_eq!(out.status.code(), Some(0), "sinc {args:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
 fn bad_flags_exit_2() {
     let client = Client::bare();
     for args in [
@@ -203,6 +212,8 @@ fn bad_flags_exit_2() {
         vec!["completions", "tcsh"],
         vec!["setup", "--port", "abc"],
         vec!["nosuchcommand"],
+        vec!["-r", "id"],
+        vec!["-k", "x", "list"],
     ] {
         let out = client.run(&args);
         assert_eq!(out.status.code(), Some(2), "sinc {args:?}: {}", stderr(&out));

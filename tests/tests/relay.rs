@@ -10,7 +10,6 @@ use sinc::transport::{
 use sinc_tests::{Client, Pty, Sshd, require_root, stderr, stdout};
 use std::io::Write;
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
@@ -67,17 +66,34 @@ fn foreground_commands_use_the_keepers_connection() {
     assert_eq!(alone.status.code(), Some(76), "{}", stderr(&alone));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_relay_checks_the_target_and_survives_garbage() {
+/// A relay served by this test process on a connection of its own.
+struct Relay {
+    _sshd: Sshd,
+    client: Client,
+    target: String,
+    socket: std::path::PathBuf,
+    shared: tokio::sync::watch::Sender<Option<std::sync::Arc<transport::Connection>>>,
+}
+
+async fn relay() -> Relay {
     let sshd = Sshd::start();
     let client = Client::new(&sshd, "true");
     let defaults = Defaults { connect_timeout: Duration::from_secs(10), keepalive_interval: Duration::from_secs(15) };
     let target =
         SshConfigFile::load(&client.home).unwrap().resolve("sinc-test", &Overrides::default(), &defaults).unwrap();
-    let conn = transport::connect(&target, ConnectOptions { prompter: Prompter::never(), quiet: true }).await.unwrap();
+    let conn =
+        transport::connect(&target, ConnectOptions { prompter: Prompter::never(), quiet: true, tcp_attempt: None })
+            .await
+            .unwrap();
     let socket = client.scratch().join("relay.sock");
-    let (shared, watched) = tokio::sync::watch::channel(Some(Arc::new(conn)));
+    let (shared, watched) = tokio::sync::watch::channel(Some(conn));
     tokio::spawn(relay::serve(tokio::net::UnixListener::bind(&socket).unwrap(), watched));
+    Relay { _sshd: sshd, client, target: target.describe(), socket, shared }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_checks_the_target_and_survives_garbage() {
+    let Relay { client, target: me, socket, shared, .. } = relay().await;
 
     // Nonsense frames and a client that hangs up mid-request.
     for garbage in [&b"\x00\x00\x00\x05hello and more"[..], b"\xff\xff\xff\xff", b""] {
@@ -85,7 +101,6 @@ async fn the_relay_checks_the_target_and_survives_garbage() {
         s.write_all(garbage).await.unwrap();
     }
 
-    let me = target.describe();
     let run = |command: &str| ChannelRequest::exec(command);
     let out = relay::open(&socket, &me, &run("cat; echo err >&2; exit 3"), T).await.unwrap().output(b"piped in").await;
     assert_eq!(out.stdout, b"piped in");
@@ -106,4 +121,33 @@ async fn the_relay_checks_the_target_and_survives_garbage() {
     // No keeper at all.
     let absent = relay::open(&client.scratch().join("none.sock"), &me, &run("true"), T).await;
     assert!(matches!(absent, Err(RelayError::Absent)), "{absent:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_or_leaves_holds_nothing_up() {
+    let r = relay().await;
+    let pty = || transport::Pty { term: "xterm".into(), cols: 80, rows: 24 };
+    let running = |marker: &str| {
+        let out = std::process::Command::new("pgrep").args(["-f", marker]).output().unwrap();
+        out.status.success()
+    };
+
+    // A flood nobody reads must not stall the connection it shares.
+    let flood = relay::open(&r.socket, &r.target, &ChannelRequest::exec("cat /dev/zero"), T).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let probe = relay::open(&r.socket, &r.target, &ChannelRequest::exec("echo alive"), T).await.unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(10), probe.output(b""))
+        .await
+        .expect("a second channel answers while the first one's client does not read");
+    assert_eq!(out.stdout, b"alive\n");
+    drop(flood);
+
+    // A client that goes away takes its command's terminal with it.
+    let marker = format!("sinc-relay-marker-{}", std::process::id());
+    let request = ChannelRequest { command: format!("sleep 1000; : {marker}"), pty: Some(pty()) };
+    let channel = relay::open(&r.socket, &r.target, &request, T).await.unwrap();
+    sinc_tests::wait_until(T, "the remote command to start", || running(&marker).then_some(()));
+    drop(channel);
+    sinc_tests::wait_until(T, "the remote command to end", || (!running(&marker)).then_some(()));
+    drop(r);
 }

@@ -2,7 +2,7 @@
 //! and in the middle of a bulk transfer must neither stall nor drop the
 //! connection, and channels stay usable afterwards.
 
-use sinc::transport::{self, ConnectOptions, Defaults, Overrides, Prompter, SshConfigFile};
+use sinc::transport::{self, ConnectOptions, Defaults, Link, Overrides, Prompter, SshConfigFile};
 use sinc_tests::{Client, Sshd, SshdOptions};
 use std::time::Duration;
 
@@ -13,18 +13,22 @@ async fn client_initiated_rekeys_while_idle_and_streaming() {
     let defaults = Defaults { connect_timeout: Duration::from_secs(10), keepalive_interval: Duration::from_secs(15) };
     let target =
         SshConfigFile::load(&client.home).unwrap().resolve("sinc-test", &Overrides::default(), &defaults).unwrap();
-    let conn = transport::connect(&target, ConnectOptions { prompter: Prompter::never(), quiet: true }).await.unwrap();
+    let conn =
+        transport::connect(&target, ConnectOptions { prompter: Prompter::never(), quiet: true, tcp_attempt: None })
+            .await
+            .unwrap();
+    let link = Link::on(conn.clone());
     let kexinits = || sshd.log().matches("SSH2_MSG_KEXINIT received").count();
     let initial = kexinits();
 
     // Idle.
     conn.rekey().await.unwrap();
     tokio::time::timeout(Duration::from_secs(5), conn.ping()).await.expect("ping after an idle re-key").unwrap();
-    let out = conn.run("echo alive", b"").await.unwrap();
+    let out = link.run("echo alive", b"").await.unwrap();
     assert_eq!(out.stdout_text(), "alive\n");
 
     // During a 30 MB stream.
-    let stream = conn.run("head -c 30000000 /dev/zero", b"");
+    let stream = link.run("head -c 30000000 /dev/zero", b"");
     let rekeys = async {
         for _ in 0..5 {
             tokio::time::sleep(Duration::from_millis(50)).await;

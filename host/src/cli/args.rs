@@ -9,7 +9,7 @@ use std::path::PathBuf;
 ///
 /// Run `sinc` in a project folder to create or attach its session.
 #[derive(Debug, Parser)]
-#[command(name = "sinc", version, args_conflicts_with_subcommands = true, max_term_width = 100)]
+#[command(name = "sinc", version, max_term_width = 100)]
 pub struct Cli {
     /// What to do (default: create or attach the project's session).
     #[command(subcommand)]

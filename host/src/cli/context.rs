@@ -111,8 +111,8 @@ impl Context {
     /// one, else a connection of this command's own (made on first use).
     pub fn link(&self) -> Result<Link> {
         let target = self.target()?;
-        let opts = ConnectOptions { prompter: Prompter::detect(), quiet: self.global.quiet };
-        let relay = crate::keeper::KeeperPaths::new(&self.dirs, &self.spec().id.to_string()).relay;
+        let opts = ConnectOptions { prompter: Prompter::detect(), quiet: self.global.quiet, tcp_attempt: None };
+        let relay = super::sync_cmds::keeper_paths(self).relay;
         Ok(Link::new(target, opts, Some(relay)))
     }
 

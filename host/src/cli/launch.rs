@@ -41,7 +41,8 @@ pub async fn run(ctx: &Context, attach_only: bool) -> Result<i32> {
         let local = LocalBinary::current(&ctx.dirs.cache).map_err(remote::InstallError::from)?;
         remote::ensure(&link, &local, Box::new(|_| {})).await.map(drop)
     };
-    let (end, installed) = tokio::join!(session::attach(&link, &script), install);
+    let reattach = tmux::attach_script(&spec);
+    let (end, installed) = tokio::join!(session::attach(&link, &script, Some(&reattach)), install);
     let end = end?;
     if let Err(e) = installed {
         output::warn(&e.to_string());

@@ -140,7 +140,7 @@ async fn forget_remote(ctx: &Context, link: &Link, id: &str) {
     };
     let bridge = crate::keeper::bridge_command(installed.path());
     let opened = match link.open(&crate::transport::ChannelRequest::exec(&bridge)).await {
-        Ok(channel) => crate::keeper::open_daemon(channel.into_stream()).await,
+        Ok(channel) => crate::keeper::open_daemon(channel.into_stream(), std::future::pending()).await,
         Err(e) => Err(e.to_string()),
     };
     match opened {

@@ -15,7 +15,7 @@ pub mod sync_cmds;
 pub use args::Cli;
 pub use context::Context;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use args::{Command, ConfigCommand};
 use clap::CommandFactory;
 use sinc_sync_core::Side;
@@ -31,6 +31,10 @@ fn detach() {
 /// Run a parsed command line; returns the exit status.
 pub async fn run(cli: Cli) -> Result<i32> {
     let global = cli.global.clone();
+    // (Global flags may come before a command; these three may not.)
+    if cli.command.is_some() && (cli.reattach || cli.list || cli.kill.is_some()) {
+        return Err(Error::Usage("-r, -l and -k cannot be combined with a command".into()));
+    }
     let command = match (cli.command, cli.list, cli.kill) {
         (Some(c), _, _) => Some(c),
         (None, true, _) => Some(Command::List),

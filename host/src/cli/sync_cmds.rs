@@ -12,6 +12,7 @@ use crate::sync::syncer::{Keep, Progress, SyncState, SyncStatus, trash_reason};
 use crate::transport::Link;
 use sinc_sync_core::{Resolution, Side};
 use std::io::IsTerminal;
+use std::os::unix::fs::DirBuilderExt;
 use std::time::Duration;
 
 /// The keeper paths of the current project.
@@ -30,8 +31,12 @@ pub async fn ensure_keeper(ctx: &Context, link: &Link) -> Result<Option<KeeperPa
         return Ok(Some(paths));
     }
     // A VPS this command cannot reach gets no keeper retrying it forever.
-    link.connect().await?;
-    std::fs::create_dir_all(&paths.dir)
+    link.connect_own().await?;
+    // Only this user may reach the keeper's sockets (the relay runs commands).
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&paths.dir)
         .map_err(|e| Error::Failure(format!("cannot create {}: {e}", paths.dir.display())))?;
     let log = std::fs::OpenOptions::new()
         .create(true)

@@ -107,10 +107,14 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     let listener = tokio::net::UnixListener::bind(&paths.socket).map_err(failure("binding the control socket"))?;
     std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(0o600))
         .map_err(failure("securing the control socket"))?;
+    // The relay only saves foreground commands a connection: without it they
+    // connect on their own.
     let _ = std::fs::remove_file(&paths.relay);
-    let relay_listener = tokio::net::UnixListener::bind(&paths.relay).map_err(failure("binding the relay socket"))?;
-    std::fs::set_permissions(&paths.relay, std::fs::Permissions::from_mode(0o600))
-        .map_err(failure("securing the relay socket"))?;
+    let relay_listener = tokio::net::UnixListener::bind(&paths.relay)
+        .and_then(|l| std::fs::set_permissions(&paths.relay, std::fs::Permissions::from_mode(0o600)).map(|()| l));
+    if let Err(e) = &relay_listener {
+        tracing::warn!("relay socket: {e}; foreground commands will connect on their own");
+    }
 
     let c = &ctx.config().sync;
     let ignore = IgnoreSpec { patterns: c.ignore.clone(), use_gitignore: c.use_gitignore };
@@ -149,7 +153,9 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     let (commands_tx, mut commands) = tokio::sync::mpsc::channel(16);
     tokio::spawn(control::serve(listener, id.clone(), status_rx, commands_tx));
     let (shared_tx, shared) = tokio::sync::watch::channel(None);
-    tokio::spawn(relay::serve(relay_listener, shared));
+    if let Ok(listener) = relay_listener {
+        tokio::spawn(relay::serve(listener, shared));
+    }
     tracing::info!("keeping {} in sync with {}", ctx.project_dir.display(), spec.remote_path);
 
     let local_binary = LocalBinary::current(&ctx.dirs.cache).map_err(failure("reading the sinc executable"))?;
@@ -197,14 +203,16 @@ async fn connect(
     String,
 > {
     let target = ctx.target().map_err(|e| e.to_string())?;
-    let conn = transport::connect(&target, ConnectOptions { prompter: Prompter::never(), quiet: true })
-        .await
-        .map(Arc::new)
-        .map_err(|e| e.to_string())?;
+    let conn = transport::connect(
+        &target,
+        ConnectOptions { prompter: Prompter::never(), quiet: true, tcp_attempt: Some(RETRY) },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let installed =
         remote::ensure(&Link::on(conn.clone()), local, Box::new(|_| {})).await.map_err(|e| e.to_string())?;
     let channel = conn.exec(&bridge_command(installed.path())).await.map_err(|e| e.to_string())?;
-    let (client, notices) = open_daemon(channel.into_stream()).await?;
+    let (client, notices) = open_daemon(channel.into_stream(), conn.dead_signal()).await?;
     Ok((conn, client, notices))
 }
 
@@ -214,16 +222,18 @@ pub fn bridge_command(remote_sinc: &str) -> String {
 }
 
 /// Start the sync protocol with the daemon on `stream`, a channel running
-/// [`bridge_command`].
-pub async fn open_daemon<S>(
+/// [`bridge_command`]; it ends when `link_dead` resolves.
+pub async fn open_daemon<S, D>(
     stream: S,
+    link_dead: D,
 ) -> std::result::Result<(RemoteClient, tokio::sync::mpsc::UnboundedReceiver<crate::sync::wire::Notice>), String>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    D: std::future::Future<Output = ()> + Send + 'static,
 {
     let (r, w) = tokio::io::split(stream);
     let (client, hello, noise, notices) =
-        RemoteClient::connect(r, w, &daemon::build_id()).await.map_err(|e| e.to_string())?;
+        RemoteClient::connect(r, w, &daemon::build_id(), link_dead).await.map_err(|e| e.to_string())?;
     if !noise.is_empty() {
         tracing::warn!("the VPS printed before the sync protocol started: {}", String::from_utf8_lossy(&noise).trim());
     }

@@ -5,10 +5,11 @@
 use super::escape::{Escape, EscapeFilter, HELP};
 use super::terminal::{self, RawMode};
 use super::tmux::Size;
-use crate::transport::{ChannelEvent, ChannelRequest, ConnectError, Link, Pty, RemoteStatus};
+use crate::transport::{ChannelEvent, ChannelRequest, ConnectError, Link, Pty, RemoteChannel, RemoteStatus};
 use std::io::Read;
+use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// How an attach ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,74 +38,217 @@ pub enum AttachError {
     Io(#[from] std::io::Error),
 }
 
-/// Run `command` on a PTY and connect it to this terminal until it ends.
-pub async fn attach(link: &Link, command: &str) -> Result<AttachEnd, AttachError> {
+/// The terminal's side of an attach, kept across reconnections.
+struct Terminal {
+    keys: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    stdin_open: bool,
+    escapes: EscapeFilter,
+    stdout: tokio::io::Stdout,
+    stderr: tokio::io::Stderr,
+    winch: Signal,
+    sigterm: Signal,
+    sighup: Signal,
+}
+
+/// How one channel's turn ended.
+enum Turn {
+    /// The attach is over.
+    Ended(AttachEnd),
+    /// The link dropped; this many typed bytes were sent after the server was
+    /// last heard from, so they may not have arrived.
+    Lost { unconfirmed: usize },
+}
+
+/// How a reconnection ended.
+enum Resumed {
+    /// A new channel, and the link that carries it.
+    Channel(Box<(Link, RemoteChannel)>),
+    /// The attach is over.
+    Ended(AttachEnd),
+}
+
+fn pty_request(command: &str) -> ChannelRequest {
+    let Size { cols, rows } = terminal::size();
+    let term = std::env::var("TERM").ok().filter(|t| !t.is_empty()).unwrap_or_else(|| "xterm-256color".into());
+    ChannelRequest {
+        command: command.to_owned(),
+        pty: Some(Pty { term, cols: u32::from(cols), rows: u32::from(rows) }),
+    }
+}
+
+/// Run `command` on a PTY and connect it to this terminal until it ends. When
+/// the link drops and `reattach` is given, reconnect (showing a status line)
+/// and run `reattach` instead, until it works or the user types `~.`.
+pub async fn attach(link: &Link, command: &str, reattach: Option<&str>) -> Result<AttachEnd, AttachError> {
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() {
         return Err(AttachError::NotATerminal);
     }
-    let Size { cols, rows } = terminal::size();
-    let term = std::env::var("TERM").ok().filter(|t| !t.is_empty()).unwrap_or_else(|| "xterm-256color".into());
-    let pty = Pty { term, cols: u32::from(cols), rows: u32::from(rows) };
-    let channel = link.open(&ChannelRequest { command: command.to_owned(), pty: Some(pty) }).await?;
-    let (mut reader, writer) = channel.split();
-
-    let mut winch = signal(SignalKind::window_change())?;
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sighup = signal(SignalKind::hangup())?;
+    let mut channel = link.open(&pty_request(command)).await?;
+    let mut term = Terminal {
+        keys: spawn_stdin_reader(),
+        stdin_open: true,
+        escapes: EscapeFilter::default(),
+        stdout: tokio::io::stdout(),
+        stderr: tokio::io::stderr(),
+        winch: signal(SignalKind::window_change())?,
+        sigterm: signal(SignalKind::terminate())?,
+        sighup: signal(SignalKind::hangup())?,
+    };
     let raw = RawMode::enter()?;
-    let mut keys = spawn_stdin_reader();
-    let mut stdout = tokio::io::stdout();
-    let mut stderr = tokio::io::stderr();
-    let mut escapes = EscapeFilter::default();
-    let mut status = RemoteStatus::Unknown;
-    let mut stdin_open = true;
-
+    // A reconnection's link must live as long as its channel.
+    let mut _current: Option<Link> = None;
     let end = loop {
+        match run_channel(channel, &mut term).await? {
+            Turn::Ended(end) => break end,
+            Turn::Lost { unconfirmed } => {
+                let Some(again) = reattach else {
+                    break AttachEnd::ConnectionLost;
+                };
+                match reconnect(link, again, &mut term, unconfirmed).await? {
+                    Resumed::Channel(next) => {
+                        let (next_link, next_channel) = *next;
+                        _current = Some(next_link);
+                        channel = next_channel;
+                    }
+                    Resumed::Ended(end) => break end,
+                }
+            }
+        }
+    };
+    drop(raw);
+    Ok(end)
+}
+
+/// Connect the terminal to one channel until it ends or its link drops.
+async fn run_channel(channel: RemoteChannel, term: &mut Terminal) -> Result<Turn, AttachError> {
+    let (mut reader, writer) = channel.split();
+    let mut status = RemoteStatus::Unknown;
+    let mut unconfirmed = 0usize;
+    Ok(loop {
         tokio::select! {
-            typed = keys.recv(), if stdin_open => match typed {
+            typed = term.keys.recv(), if term.stdin_open => match typed {
                 Some(bytes) => {
-                    let (send, escape) = escapes.feed(&bytes);
-                    if !send.is_empty() && writer.data(&send[..]).await.is_err() {
-                        break AttachEnd::ConnectionLost;
+                    let (send, escape) = term.escapes.feed(&bytes);
+                    if !send.is_empty() {
+                        if writer.data(&send).await.is_err() {
+                            break Turn::Lost { unconfirmed: unconfirmed + send.len() };
+                        }
+                        unconfirmed += send.len();
                     }
                     match escape {
-                        Some(Escape::Disconnect) => break AttachEnd::EscapeDisconnect,
+                        Some(Escape::Disconnect) => break Turn::Ended(AttachEnd::EscapeDisconnect),
                         Some(Escape::Help) => {
-                            let _ = stdout.write_all(HELP.as_bytes()).await;
-                            let _ = stdout.flush().await;
+                            let _ = term.stdout.write_all(HELP.as_bytes()).await;
+                            let _ = term.stdout.flush().await;
                         }
                         None => {}
                     }
                 }
                 None => {
-                    stdin_open = false;
+                    term.stdin_open = false;
                     let _ = writer.eof().await;
                 }
             },
             event = reader.next() => match event {
                 Some(ChannelEvent::Stdout(data)) => {
-                    stdout.write_all(&data).await?;
-                    stdout.flush().await?;
+                    unconfirmed = 0;
+                    term.stdout.write_all(&data).await?;
+                    term.stdout.flush().await?;
                 }
                 Some(ChannelEvent::Stderr(data)) => {
-                    stderr.write_all(&data).await?;
-                    stderr.flush().await?;
+                    unconfirmed = 0;
+                    term.stderr.write_all(&data).await?;
+                    term.stderr.flush().await?;
                 }
                 Some(ChannelEvent::Exit(s)) => status = s,
-                Some(ChannelEvent::Lost) if status == RemoteStatus::Unknown => break AttachEnd::ConnectionLost,
-                Some(ChannelEvent::Closed | ChannelEvent::Lost) | None => break AttachEnd::Exited(status.clone()),
+                Some(ChannelEvent::Lost) if status == RemoteStatus::Unknown => break Turn::Lost { unconfirmed },
+                Some(ChannelEvent::Closed | ChannelEvent::Lost) | None => break Turn::Ended(AttachEnd::Exited(status)),
             },
-            _ = winch.recv() => {
+            _ = term.winch.recv() => {
                 let Size { cols, rows } = terminal::size();
                 let _ = writer.window_change(u32::from(cols), u32::from(rows)).await;
             }
-            _ = sigterm.recv() => break AttachEnd::Signal(15),
-            _ = sighup.recv() => break AttachEnd::Signal(1),
+            _ = term.sigterm.recv() => break Turn::Ended(AttachEnd::Signal(15)),
+            _ = term.sighup.recv() => break Turn::Ended(AttachEnd::Signal(1)),
         }
+    })
+}
+
+/// Reconnect after the link dropped: a fresh attempt at least every
+/// [`RETRY`], a status line updated each second, keys typed meanwhile
+/// discarded (and counted on the status line) except `~.`, which gives up.
+async fn reconnect(
+    link: &Link,
+    command: &str,
+    term: &mut Terminal,
+    unconfirmed: usize,
+) -> Result<Resumed, AttachError> {
+    let lost_at = Instant::now();
+    let mut discarded = 0usize;
+    let mut last_error = String::new();
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    let attempt = |link: Link, not_before: Instant| async move {
+        tokio::time::sleep_until(not_before.into()).await;
+        let started = Instant::now();
+        let result = link.open(&pty_request(command)).await;
+        (started, link, result)
     };
-    drop(raw);
-    Ok(end)
+    let mut trying = Box::pin(attempt(link.fresh(), Instant::now()));
+    loop {
+        tokio::select! {
+            typed = term.keys.recv(), if term.stdin_open => match typed {
+                Some(bytes) => {
+                    let (dropped, escape) = term.escapes.feed(&bytes);
+                    discarded += dropped.len();
+                    if escape == Some(Escape::Disconnect) {
+                        return Ok(Resumed::Ended(AttachEnd::EscapeDisconnect));
+                    }
+                    show_status(term, lost_at, unconfirmed, discarded, &last_error).await;
+                }
+                None => term.stdin_open = false,
+            },
+            _ = ticker.tick() => show_status(term, lost_at, unconfirmed, discarded, &last_error).await,
+            (started, tried, result) = &mut trying => match result {
+                Ok(channel) => {
+                    let _ = term.stdout.write_all(b"\r\x1b[2K").await;
+                    tracing::info!("reconnected after {:.1}s", lost_at.elapsed().as_secs_f64());
+                    return Ok(Resumed::Channel(Box::new((tried, channel))));
+                }
+                Err(e) if e.is_transient() => {
+                    last_error = e.to_string();
+                    trying.set(attempt(tried.fresh(), started + RETRY));
+                }
+                Err(e) => return Err(e.into()),
+            },
+            _ = term.sigterm.recv() => return Ok(Resumed::Ended(AttachEnd::Signal(15))),
+            _ = term.sighup.recv() => return Ok(Resumed::Ended(AttachEnd::Signal(1))),
+        }
+    }
+}
+
+/// Pause between the starts of two reconnection attempts.
+const RETRY: Duration = Duration::from_secs(1);
+
+async fn show_status(term: &mut Terminal, lost_at: Instant, unconfirmed: usize, discarded: usize, error: &str) {
+    let line = status_line(lost_at.elapsed(), unconfirmed, discarded, error);
+    let _ = term.stdout.write_all(line.as_bytes()).await;
+    let _ = term.stdout.flush().await;
+}
+
+/// The one-line status shown while reconnecting (it overwrites itself).
+fn status_line(down_for: Duration, unconfirmed: usize, discarded: usize, error: &str) -> String {
+    let mut line = format!("\r\x1b[2K[sinc] link down, reconnecting… {} s (~. quits)", down_for.as_secs());
+    if unconfirmed > 0 {
+        line += &format!("; your last {unconfirmed} typed bytes may not have arrived");
+    }
+    if discarded > 0 {
+        line += &format!("; {discarded} typed bytes discarded");
+    }
+    if !error.is_empty() {
+        line += &format!("; {error}");
+    }
+    line
 }
 
 /// Read stdin on a thread (blocking reads cannot be cancelled; the thread ends
@@ -126,4 +270,19 @@ fn spawn_stdin_reader() -> tokio::sync::mpsc::Receiver<Vec<u8>> {
         }
     });
     rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_line_says_what_happened_to_typed_keys() {
+        let plain = status_line(Duration::from_secs(4), 0, 0, "");
+        assert!(plain.starts_with("\r\x1b[2K") && plain.contains("reconnecting… 4 s") && plain.contains("~."));
+        assert!(!plain.contains("typed"));
+        let full = status_line(Duration::from_secs(12), 3, 5, "connection refused");
+        assert!(full.contains("last 3 typed bytes may not have arrived"), "{full}");
+        assert!(full.contains("5 typed bytes discarded") && full.ends_with("connection refused"), "{full}");
+    }
 }

@@ -100,15 +100,18 @@ async fn write_queued<W: AsyncWrite + Unpin>(
 impl RemoteClient {
     /// Start the protocol over `reader`/`writer`; returns the client, the
     /// daemon's hello, any noise printed before the protocol started, and the
-    /// stream of notices.
-    pub async fn connect<R, W>(
+    /// stream of notices. The connection ends when `link_dead` resolves (the
+    /// transport's watchdog gave up), even if the streams never do.
+    pub async fn connect<R, W, D>(
         mut reader: R,
         mut writer: W,
         build: &str,
+        link_dead: D,
     ) -> Result<(RemoteClient, Hello, Vec<u8>, mpsc::UnboundedReceiver<Notice>), WireError>
     where
         R: AsyncRead + Unpin + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
+        D: std::future::Future<Output = ()> + Send + 'static,
     {
         wire::write_preamble(&mut writer).await?;
         let noise = wire::skip_to_preamble(&mut reader).await?;
@@ -146,8 +149,13 @@ impl RemoteClient {
 
         let routes = pending.clone();
         tokio::spawn(async move {
+            tokio::pin!(link_dead);
             let reason = loop {
-                match reader.next().await {
+                let message = tokio::select! {
+                    m = reader.next() => m,
+                    () = &mut link_dead => break "the link to the VPS went silent".to_owned(),
+                };
+                match message {
                     Ok(Some(Message::Response { id, response })) => {
                         let waiting = routes.lock().ok().and_then(|mut m| m.as_mut().and_then(|m| m.remove(&id)));
                         if let Some(p) = waiting {

@@ -67,7 +67,8 @@ async fn pair_with(mode: Mode, limits: DeleteLimits, setup: impl FnOnce(&Path, &
         let _ = serve::serve(ar, aw, projects, "test daemon").await;
     });
     let br = Counting { inner: br, read: received.clone() };
-    let (client, _, _, mut notices) = RemoteClient::connect(br, bw, "test keeper").await.unwrap();
+    let (client, _, _, mut notices) =
+        RemoteClient::connect(br, bw, "test keeper", std::future::pending()).await.unwrap();
     let ep = Endpoint::open(EndpointConfig {
         root: local.clone(),
         ignore: IgnoreSpec::default(),

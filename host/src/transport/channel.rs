@@ -9,6 +9,7 @@ use russh::client::Msg;
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, DuplexStream};
+use tokio::sync::watch;
 
 /// Buffer between a channel and the stream made of it.
 const STREAM_BUFFER: usize = 64 << 10;
@@ -73,7 +74,7 @@ pub struct ChannelReader(Reader);
 
 #[derive(Debug)]
 enum Reader {
-    Ssh { half: ChannelReadHalf, ended: bool },
+    Ssh { half: ChannelReadHalf, dead: watch::Receiver<bool>, ended: bool },
     Relayed(relay::Events),
 }
 
@@ -88,10 +89,10 @@ enum Writer {
 }
 
 impl RemoteChannel {
-    pub(crate) fn ssh(channel: russh::Channel<Msg>) -> RemoteChannel {
+    pub(crate) fn ssh(channel: russh::Channel<Msg>, dead: watch::Receiver<bool>) -> RemoteChannel {
         let (half, writer) = channel.split();
         RemoteChannel {
-            reader: ChannelReader(Reader::Ssh { half, ended: false }),
+            reader: ChannelReader(Reader::Ssh { half, dead, ended: false }),
             writer: ChannelWriter(Writer::Ssh(writer)),
         }
     }
@@ -200,12 +201,17 @@ impl ChannelReader {
     /// The next event; `None` after `Closed` or `Lost`.
     pub async fn next(&mut self) -> Option<ChannelEvent> {
         match &mut self.0 {
-            Reader::Ssh { half, ended } => {
+            Reader::Ssh { half, dead, ended } => {
                 if *ended {
                     return None;
                 }
                 loop {
-                    let event = match half.wait().await {
+                    let msg = tokio::select! {
+                        msg = half.wait() => msg,
+                        // The watchdog gave up on the link: nothing more will come.
+                        _ = dead.wait_for(|d| *d) => None,
+                    };
+                    let event = match msg {
                         Some(ChannelMsg::Data { data }) => ChannelEvent::Stdout(data),
                         Some(ChannelMsg::ExtendedData { data, ext: 1 }) => ChannelEvent::Stderr(data),
                         Some(ChannelMsg::ExitStatus { exit_status }) => {

@@ -10,9 +10,11 @@ use super::handler::ClientHandler;
 use super::known_hosts;
 use super::prompt::Prompter;
 use super::target::Target;
+use super::watchdog::Liveness;
 use russh::client::{self, Handle};
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
@@ -23,17 +25,24 @@ pub struct ConnectOptions {
     pub prompter: Prompter,
     /// Suppress banners and notices.
     pub quiet: bool,
+    /// Give up on a TCP connect attempt after this long (within the connect
+    /// timeout): reconnecting starts a fresh attempt each second rather than
+    /// wait for the kernel's slowing SYN retries while the network is down.
+    pub tcp_attempt: Option<Duration>,
 }
 
 /// Connect to `target`, through its jump hosts if any.
-pub async fn connect(target: &Target, opts: ConnectOptions) -> Result<Connection, ConnectError> {
+pub async fn connect(target: &Target, opts: ConnectOptions) -> Result<Arc<Connection>, ConnectError> {
     let mut jumps: Vec<Handle<ClientHandler>> = Vec::new();
+    let mut liveness = Arc::new(Liveness::default());
     for hop in target.jumps.iter().chain(std::iter::once(target)) {
+        // Only the last hop's signs of life say the target is alive.
+        liveness = Arc::new(Liveness::default());
         let handle = match jumps.last() {
             None => {
                 let deadline = Deadline::start(hop.connect_timeout);
-                let stream = tcp(hop, &deadline).await?;
-                establish(hop, stream, deadline, opts).await?
+                let stream = tcp(hop, &deadline, opts).await?;
+                establish(hop, stream, deadline, opts, &liveness).await?
             }
             Some(via) => {
                 let deadline = Deadline::start(hop.connect_timeout);
@@ -45,20 +54,27 @@ pub async fn connect(target: &Target, opts: ConnectOptions) -> Result<Connection
                         stage: "opening the ProxyJump channel",
                         source,
                     })?;
-                establish(hop, channel.into_stream(), deadline, opts).await?
+                establish(hop, channel.into_stream(), deadline, opts, &liveness).await?
             }
         };
         jumps.push(handle);
     }
     let handle = jumps.pop().ok_or_else(|| ConnectError::Network { addr: addr(target), reason: "no hop".into() })?;
-    Ok(Connection::new(handle, jumps, target.clone()))
+    Ok(Connection::new(handle, jumps, target.clone(), liveness))
 }
 
 fn addr(t: &Target) -> String {
     format!("{}:{}", t.hostname, t.port)
 }
 
-async fn tcp(target: &Target, deadline: &Deadline) -> Result<TcpStream, ConnectError> {
+async fn tcp_attempt_over(limit: Option<Duration>) {
+    match limit {
+        Some(limit) => tokio::time::sleep(limit).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn tcp(target: &Target, deadline: &Deadline, opts: ConnectOptions) -> Result<TcpStream, ConnectError> {
     let timeout = |stage| ConnectError::Timeout { addr: addr(target), after: deadline.budget(), stage };
     let addrs = tokio::select! {
         r = tokio::net::lookup_host((target.hostname.as_str(), target.port)) => r.map_err(|e| ConnectError::Resolve {
@@ -72,6 +88,7 @@ async fn tcp(target: &Target, deadline: &Deadline) -> Result<TcpStream, ConnectE
         let attempt = tokio::select! {
             r = TcpStream::connect(sa) => r,
             _ = deadline.expired() => return Err(timeout("connecting")),
+            _ = tcp_attempt_over(opts.tcp_attempt) => return Err(timeout("connecting")),
         };
         match attempt {
             Ok(stream) => {
@@ -94,12 +111,14 @@ async fn establish<S>(
     stream: S,
     deadline: Deadline,
     opts: ConnectOptions,
+    liveness: &Arc<Liveness>,
 ) -> Result<Handle<ClientHandler>, ConnectError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let rejection = Arc::new(Mutex::new(None));
-    let handler = ClientHandler::new(target, opts.prompter, deadline.clone(), rejection.clone(), opts.quiet);
+    let handler =
+        ClientHandler::new(target, opts.prompter, deadline.clone(), rejection.clone(), opts.quiet, liveness.clone());
     let handshake = client::connect_stream(Arc::new(client_config(target)), stream, handler);
     let result = tokio::select! {
         r = handshake => r,

@@ -5,9 +5,13 @@ use super::channel::{ChannelRequest, RemoteChannel};
 use super::error::ConnectError;
 use super::handler::ClientHandler;
 use super::target::Target;
+use super::watchdog::{self, Clocks, Liveness, Verdict};
 use russh::client::{Handle, Msg};
 use russh::{Channel, Sig};
 use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::sync::watch;
 
 /// One SSH connection; channels are multiplexed on it.
 pub struct Connection {
@@ -15,6 +19,8 @@ pub struct Connection {
     // Jump hosts' connections must live as long as the tunnel through them.
     _jumps: Vec<Handle<ClientHandler>>,
     target: Target,
+    liveness: Arc<Liveness>,
+    dead: watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -113,8 +119,39 @@ impl Output {
 }
 
 impl Connection {
-    pub(crate) fn new(handle: Handle<ClientHandler>, jumps: Vec<Handle<ClientHandler>>, target: Target) -> Connection {
-        Connection { handle, _jumps: jumps, target }
+    /// The connection, watched by a watchdog that lives as long as it.
+    pub(crate) fn new(
+        handle: Handle<ClientHandler>,
+        jumps: Vec<Handle<ClientHandler>>,
+        target: Target,
+        liveness: Arc<Liveness>,
+    ) -> Arc<Connection> {
+        let (declare, dead) = watch::channel(false);
+        liveness.heard();
+        let conn = Arc::new(Connection { handle, _jumps: jumps, target, liveness, dead });
+        tokio::spawn(watch_over(Arc::downgrade(&conn), declare));
+        conn
+    }
+
+    /// Resolves once the link is known to be dead (silent too long, the
+    /// machine slept, or closed).
+    pub async fn dead(&self) {
+        let mut dead = self.dead.clone();
+        let _ = dead.wait_for(|d| *d).await;
+    }
+
+    /// A future that resolves once the link is known dead, without keeping
+    /// the connection alive.
+    pub fn dead_signal(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut dead = self.dead.clone();
+        async move {
+            let _ = dead.wait_for(|d| *d).await;
+        }
+    }
+
+    /// Whether the link is known to be dead.
+    pub fn is_dead(&self) -> bool {
+        *self.dead.borrow()
     }
 
     /// Where this connection goes.
@@ -152,12 +189,7 @@ impl Connection {
                 .map_err(self.err("requesting a terminal"))?;
         }
         channel.exec(true, request.command.as_str()).await.map_err(self.err("starting a remote command"))?;
-        Ok(RemoteChannel::ssh(channel))
-    }
-
-    /// Run `command` with `input` on its stdin and capture its output.
-    pub async fn run(&self, command: &str, input: &[u8]) -> Result<Output, ConnectError> {
-        Ok(self.open(&ChannelRequest::exec(command)).await?.output(input).await)
+        Ok(RemoteChannel::ssh(channel, self.dead.clone()))
     }
 
     /// Send a keepalive and wait for the answer: proves the link is alive.
@@ -178,5 +210,59 @@ impl Connection {
     /// Close the connection politely.
     pub async fn disconnect(&self) {
         let _ = self.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
+    }
+}
+
+/// The watchdog of one connection: pings after a second of silence, and
+/// declares the link dead after [`watchdog::DEAD_AFTER`] without a sign of
+/// life or after the machine slept. It ends with the connection.
+async fn watch_over(conn: Weak<Connection>, declare: watch::Sender<bool>) {
+    let mut ticks = tokio::time::interval(watchdog::TICK);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = Clocks::now();
+    let mut ping: Option<tokio::task::JoinHandle<()>> = None;
+    loop {
+        ticks.tick().await;
+        let now = Clocks::now();
+        let slept = now.slept_since(&last);
+        last = now;
+        let Some(c) = conn.upgrade() else {
+            return;
+        };
+        let verdict = if c.is_closed() { Verdict::Dead } else { watchdog::verdict(c.liveness.silent_for(), slept) };
+        match verdict {
+            Verdict::Alive => {}
+            Verdict::Ping => {
+                if ping.as_ref().is_none_or(|p| p.is_finished()) {
+                    let (weak, liveness) = (Arc::downgrade(&c), c.liveness.clone());
+                    ping = Some(tokio::spawn(async move {
+                        let Some(c) = weak.upgrade() else {
+                            return;
+                        };
+                        if let Ok(Ok(())) = tokio::time::timeout(watchdog::DEAD_AFTER, c.ping()).await {
+                            liveness.heard();
+                        }
+                    }));
+                }
+            }
+            Verdict::Dead | Verdict::Slept => {
+                if verdict == Verdict::Slept {
+                    tracing::info!("this machine slept for {}s: reconnecting", slept.as_secs());
+                } else if !c.is_closed() {
+                    tracing::info!(
+                        "no sign of life from {} for {}s: the link is dead",
+                        c.target.describe(),
+                        c.liveness.silent_for().as_secs()
+                    );
+                }
+                declare.send_replace(true);
+                if let Some(p) = ping.take() {
+                    p.abort();
+                }
+                // Best effort: a blackholed socket may never take the goodbye.
+                let _ = tokio::time::timeout(Duration::from_secs(1), c.disconnect()).await;
+                return;
+            }
+        }
     }
 }

@@ -132,6 +132,22 @@ pub enum ConnectError {
     },
 }
 
+impl ConnectError {
+    /// Whether trying again later may succeed (the network, not the server's
+    /// identity or our credentials, was the problem).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ConnectError::Resolve { .. }
+                | ConnectError::Refused { .. }
+                | ConnectError::Timeout { .. }
+                | ConnectError::Network { .. }
+                | ConnectError::Lost { .. }
+                | ConnectError::Ssh { .. }
+        )
+    }
+}
+
 fn list(items: &[String]) -> String {
     if items.is_empty() { "nothing".into() } else { items.join(", ") }
 }

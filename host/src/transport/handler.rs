@@ -1,12 +1,14 @@
 //! The russh client handler: host key verification (known_hosts, prompts,
-//! recording) and server banners. Everything else uses russh's defaults, which
-//! refuse agent forwarding and other server-initiated channels.
+//! recording), server banners, and noting the server's signs of life for the
+//! watchdog. Everything else uses russh's defaults, which refuse agent
+//! forwarding and other server-initiated channels.
 
 use super::deadline::Deadline;
 use super::error::ConnectError;
 use super::known_hosts::{self, Verdict};
 use super::prompt::Prompter;
 use super::target::{HostKeyPolicy, Target};
+use super::watchdog::Liveness;
 use russh::client;
 use russh::keys::PublicKey;
 use std::path::PathBuf;
@@ -25,6 +27,7 @@ pub struct ClientHandler {
     accepted: Option<PublicKey>,
     rejection: Arc<Mutex<Option<ConnectError>>>,
     quiet: bool,
+    liveness: Arc<Liveness>,
 }
 
 impl ClientHandler {
@@ -35,6 +38,7 @@ impl ClientHandler {
         deadline: Deadline,
         rejection: Arc<Mutex<Option<ConnectError>>>,
         quiet: bool,
+        liveness: Arc<Liveness>,
     ) -> ClientHandler {
         ClientHandler {
             host: target.hostname.clone(),
@@ -47,6 +51,7 @@ impl ClientHandler {
             accepted: None,
             rejection,
             quiet,
+            liveness,
         }
     }
 
@@ -160,6 +165,27 @@ impl client::Handler for ClientHandler {
                 Ok(self.verify(&key).await)
             }
         }
+    }
+
+    async fn data(
+        &mut self,
+        _channel: russh::ChannelId,
+        _data: &[u8],
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        self.liveness.heard();
+        Ok(())
+    }
+
+    async fn extended_data(
+        &mut self,
+        _channel: russh::ChannelId,
+        _ext: u32,
+        _data: &[u8],
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        self.liveness.heard();
+        Ok(())
     }
 
     async fn auth_banner(&mut self, banner: &str, _session: &mut client::Session) -> Result<(), Self::Error> {

@@ -11,8 +11,12 @@ use super::relay::{self, RelayError};
 use super::target::Target;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::OnceCell;
+
+/// How long one TCP connect attempt may take while reconnecting.
+const TCP_ATTEMPT: Duration = Duration::from_secs(1);
 
 /// A way to open channels on the VPS.
 #[derive(Debug)]
@@ -32,8 +36,17 @@ impl Link {
 
     /// Channels on an existing connection.
     pub fn on(conn: Arc<Connection>) -> Link {
-        let options = ConnectOptions { prompter: super::Prompter::never(), quiet: true };
+        let options = ConnectOptions { prompter: super::Prompter::never(), quiet: true, tcp_attempt: None };
         Link { target: conn.target().clone(), options, keeper: None, own: OnceCell::new_with(Some(conn)) }
+    }
+
+    /// A new link to the same place for reconnecting after this one's link
+    /// dropped: it never asks questions (the terminal is in use) and starts a
+    /// fresh TCP attempt each second while the network is down.
+    pub fn fresh(&self) -> Link {
+        let options =
+            ConnectOptions { prompter: super::Prompter::never(), quiet: true, tcp_attempt: Some(TCP_ATTEMPT) };
+        Link::new(self.target.clone(), options, self.keeper.clone())
     }
 
     /// Where it goes.
@@ -51,7 +64,10 @@ impl Link {
                     return Ok(channel);
                 }
                 Err(RelayError::Absent) => {}
-                Err(e) => tracing::info!("connecting directly: {e}"),
+                Err(e @ (RelayError::Refused(_) | RelayError::Gone)) => tracing::info!("connecting directly: {e}"),
+                // A keeper that is still there may still run the request:
+                // running it on a connection of our own could run it twice.
+                Err(e) => return Err(ConnectError::Network { addr: target, reason: e.to_string() }),
             }
         }
         self.connection().await?.open(request).await
@@ -62,14 +78,14 @@ impl Link {
         self.own
             .get_or_try_init(|| async {
                 tracing::info!("connecting to {}", self.target.describe());
-                connect(&self.target, self.options).await.map(Arc::new)
+                connect(&self.target, self.options).await
             })
             .await
     }
 
-    /// Connect now rather than on first use (proves the VPS reachable; later
-    /// channels use this connection, not the keeper's).
-    pub async fn connect(&self) -> Result<(), ConnectError> {
+    /// Make our own connection now rather than on first use (proves the VPS
+    /// reachable; later channels use it, not the keeper's).
+    pub async fn connect_own(&self) -> Result<(), ConnectError> {
         self.connection().await.map(|_| ())
     }
 
@@ -107,7 +123,7 @@ impl Link {
         Ok(status)
     }
 
-    /// Close our own connection, if one was made.
+    /// Close our own connection, if one was made (the keeper's stays up).
     pub async fn close(&self) {
         if let Some(conn) = self.own.get() {
             conn.disconnect().await;

@@ -16,6 +16,7 @@ mod prompt;
 pub mod quote;
 pub mod relay;
 mod target;
+pub mod watchdog;
 
 pub use channel::{ChannelEvent, ChannelGone, ChannelReader, ChannelRequest, ChannelWriter, Pty, RemoteChannel};
 pub use connect::{ConnectOptions, connect};

@@ -17,11 +17,12 @@ use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{Mutex, watch};
+use tokio::sync::{Mutex, mpsc, watch};
 use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
 
 /// Largest frame either side accepts.
@@ -30,6 +31,9 @@ const MAX_FRAME: usize = 1 << 20;
 const CHUNK: usize = 32 << 10;
 /// How long the keeper waits for a client's request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Output the keeper holds for one relayed channel whose client reads
+/// slower than the command writes.
+const MAX_BACKLOG: usize = 64 << 20;
 
 /// Client to keeper.
 #[derive(Debug, Serialize, Deserialize)]
@@ -81,7 +85,9 @@ async fn recv<T: for<'de> Deserialize<'de>>(r: &mut Reader) -> Option<T> {
     postcard::from_bytes(&frame).ok()
 }
 
-/// Why a channel could not be opened through the keeper.
+/// Why a channel could not be opened through the keeper. After `Absent` and
+/// `Refused` nothing ran on the VPS; after `Gone`, the keeper and its
+/// connection are gone.
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
     /// No keeper listens on the socket.
@@ -93,6 +99,11 @@ pub enum RelayError {
     /// The keeper did not answer in time.
     #[error("the keeper did not answer in time")]
     Timeout,
+    /// The keeper hung up without answering: it is gone, and with it its
+    /// connection (a command it had just started went with that connection,
+    /// unless it runs without a terminal and ignores its closed pipes).
+    #[error("the keeper went away without answering")]
+    Gone,
     /// The exchange failed.
     #[error("talking to the keeper failed: {0}")]
     Io(#[from] std::io::Error),
@@ -116,22 +127,26 @@ pub async fn open(
         }
         Err(e) => return Err(e.into()),
     };
-    let (mut down, mut up) = framed(stream);
-    send(&mut up, &Up::Open { target: target.to_owned(), request: request.clone() }).await?;
-    match tokio::time::timeout(timeout, recv(&mut down)).await {
+    let (mut from_keeper, mut to_keeper) = framed(stream);
+    // A keeper that cannot take the request never saw it.
+    send(&mut to_keeper, &Up::Open { target: target.to_owned(), request: request.clone() })
+        .await
+        .map_err(|_| RelayError::Gone)?;
+    match tokio::time::timeout(timeout, recv(&mut from_keeper)).await {
         Err(_) => Err(RelayError::Timeout),
         Ok(Some(Down::Opened)) => {
-            Ok(RemoteChannel::relayed(Events { down, ended: false }, Input { up: Mutex::new(up) }))
+            Ok(RemoteChannel::relayed(Events { from_keeper, ended: false }, Input { to_keeper: Mutex::new(to_keeper) }))
         }
         Ok(Some(Down::Refused(why))) => Err(RelayError::Refused(why)),
-        Ok(_) => Err(RelayError::Protocol),
+        Ok(Some(Down::Event(_))) => Err(RelayError::Protocol),
+        Ok(None) => Err(RelayError::Gone),
     }
 }
 
 /// The events of a relayed channel.
 #[derive(Debug)]
 pub struct Events {
-    down: Reader,
+    from_keeper: Reader,
     ended: bool,
 }
 
@@ -142,7 +157,7 @@ impl Events {
         if self.ended {
             return None;
         }
-        let event = match recv(&mut self.down).await {
+        let event = match recv(&mut self.from_keeper).await {
             Some(Down::Event(event)) => event,
             _ => ChannelEvent::Lost,
         };
@@ -154,12 +169,12 @@ impl Events {
 /// The input side of a relayed channel.
 #[derive(Debug)]
 pub struct Input {
-    up: Mutex<Writer>,
+    to_keeper: Mutex<Writer>,
 }
 
 impl Input {
     async fn send(&self, frame: Up) -> Result<(), ChannelGone> {
-        send(&mut *self.up.lock().await, &frame).await.map_err(|_| ChannelGone)
+        send(&mut *self.to_keeper.lock().await, &frame).await.map_err(|_| ChannelGone)
     }
 
     pub(crate) async fn data(&self, bytes: Bytes) -> Result<(), ChannelGone> {
@@ -193,13 +208,18 @@ impl Input {
 pub type SharedConnection = watch::Receiver<Option<Arc<Connection>>>;
 
 /// Serve relay requests on `listener` with whatever connection `shared`
-/// holds at the time of each request.
+/// holds at the time of each request. Only processes of this user may ask.
 pub async fn serve(listener: UnixListener, shared: SharedConnection) {
+    let me = nix::unistd::getuid().as_raw();
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => {
-                tokio::spawn(relay(stream, shared.clone()));
-            }
+            Ok((stream, _)) => match stream.peer_cred() {
+                Ok(cred) if cred.uid() == me => {
+                    tokio::spawn(relay(stream, shared.clone()));
+                }
+                Ok(cred) => tracing::warn!("relay socket: refused a process of uid {}", cred.uid()),
+                Err(e) => tracing::warn!("relay socket: {e}"),
+            },
             Err(e) => {
                 tracing::warn!("relay socket: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -208,60 +228,106 @@ pub async fn serve(listener: UnixListener, shared: SharedConnection) {
     }
 }
 
+/// Open the requested channel, or say why not.
+async fn open_for(
+    shared: &SharedConnection,
+    target: &str,
+    request: &ChannelRequest,
+) -> Result<(Arc<Connection>, RemoteChannel), String> {
+    let current = shared.borrow().clone();
+    let Some(conn) = current else {
+        return Err("the keeper is not connected to the VPS right now".to_owned());
+    };
+    if conn.target().describe() != target {
+        return Err(format!("the keeper is connected to {}, not {target}", conn.target().describe()));
+    }
+    match tokio::time::timeout(conn.target().connect_timeout, conn.open(request)).await {
+        Ok(Ok(channel)) => Ok((conn, channel)),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("opening a channel timed out".to_owned()),
+    }
+}
+
 /// Open the requested channel and relay it until it ends.
 async fn relay(stream: UnixStream, shared: SharedConnection) {
-    let (mut up, mut down) = framed(stream);
-    let Ok(Some(Up::Open { target, request })) = tokio::time::timeout(REQUEST_TIMEOUT, recv(&mut up)).await else {
+    let (mut from_client, mut to_client) = framed(stream);
+    let Ok(Some(Up::Open { target, request })) = tokio::time::timeout(REQUEST_TIMEOUT, recv(&mut from_client)).await
+    else {
         return;
     };
-    let current = shared.borrow().clone();
-    let opened = match &current {
-        None => Err("the keeper is not connected to the VPS right now".to_owned()),
-        Some(conn) if conn.target().describe() != target => {
-            Err(format!("the keeper is connected to {}, not {target}", conn.target().describe()))
-        }
-        Some(conn) => conn.open(&request).await.map_err(|e| e.to_string()),
-    };
-    let channel = match opened {
-        Ok(channel) => channel,
+    let (conn, channel) = match open_for(&shared, &target, &request).await {
+        Ok(opened) => opened,
         Err(why) => {
-            let _ = send(&mut down, &Down::Refused(why)).await;
+            let _ = send(&mut to_client, &Down::Refused(why)).await;
             return;
         }
     };
-    if send(&mut down, &Down::Opened).await.is_err() {
-        return;
-    }
-    tracing::debug!("relaying `{}`", request.command);
-    let (mut events, input) = channel.split();
-    let inbound = async {
-        while let Some(frame) = recv::<Up>(&mut up).await {
-            let delivered = match frame {
-                Up::Data(bytes) => input.data(&bytes).await,
-                Up::Eof => input.eof().await,
-                Up::WindowChange { cols, rows } => input.window_change(cols, rows).await,
-                Up::Close | Up::Open { .. } => break,
-            };
-            if delivered.is_err() {
-                return;
+    let (events, input) = channel.split();
+    if send(&mut to_client, &Down::Opened).await.is_ok() {
+        tracing::debug!("relaying a channel");
+        // russh hands a channel's data over through a short queue and waits
+        // when it is full, which would stall the whole connection (the sync
+        // and every other relayed terminal) behind one client that does not
+        // read. So the channel is drained at once into a queue of our own,
+        // bounded in bytes; a client that falls further behind loses it.
+        let (queue, mut queued) = mpsc::unbounded_channel::<ChannelEvent>();
+        let backlog = AtomicUsize::new(0);
+        let drain = async {
+            // Owned here: once dropped, russh discards what else arrives for
+            // the channel instead of waiting, and the forwarder learns that
+            // nothing more is coming.
+            let (mut events, queue) = (events, queue);
+            while let Some(event) = events.next().await {
+                let size = event_size(&event);
+                if backlog.fetch_add(size, Ordering::Relaxed) + size > MAX_BACKLOG {
+                    tracing::warn!("a relayed channel's client fell {MAX_BACKLOG} bytes behind: closing it");
+                    let _ = queue.send(ChannelEvent::Lost);
+                    let _ = input.close().await;
+                    break;
+                }
+                if queue.send(event).is_err() {
+                    break;
+                }
             }
-        }
-        // The client hung up: the command's channel goes with it.
-        let _ = input.close().await;
-    };
-    let outbound = async {
-        while let Some(event) = events.next().await {
-            if send(&mut down, &Down::Event(event)).await.is_err() {
-                break;
+        };
+        let forward = async {
+            while let Some(event) = queued.recv().await {
+                backlog.fetch_sub(event_size(&event), Ordering::Relaxed);
+                if send(&mut to_client, &Down::Event(event)).await.is_err() {
+                    break;
+                }
             }
+        };
+        let inbound = async {
+            while let Some(frame) = recv::<Up>(&mut from_client).await {
+                let delivered = match frame {
+                    Up::Data(bytes) => input.data(&bytes).await,
+                    Up::Eof => input.eof().await,
+                    Up::WindowChange { cols, rows } => input.window_change(cols, rows).await,
+                    Up::Close => input.close().await,
+                    Up::Open { .. } => break,
+                };
+                if delivered.is_err() {
+                    break;
+                }
+            }
+        };
+        // Done when everything the channel said has been passed on (or the
+        // client stopped taking it), or when the client hung up.
+        tokio::select! {
+            ((), ()) = async { tokio::join!(drain, forward) } => {}
+            () = inbound => {}
         }
-    };
-    // Either end finishing ends the relay: a closed channel has nothing more
-    // to say, and a client that hung up has had its channel closed.
-    tokio::select! {
-        () = inbound => {}
-        () = outbound => {}
     }
+    // Whatever ended the relay, the command's channel ends with it.
+    let _ = input.close().await;
     // The connection stays up while a relayed channel uses it.
-    drop(current);
+    drop(conn);
+}
+
+fn event_size(event: &ChannelEvent) -> usize {
+    match event {
+        ChannelEvent::Stdout(b) | ChannelEvent::Stderr(b) => b.len(),
+        _ => 0,
+    }
 }

@@ -1,0 +1,130 @@
+//! Noticing a dead link fast. TCP and SSH keepalives take tens of seconds to
+//! give up on a link that went silent (Wi-Fi gone, laptop asleep, NAT entry
+//! dropped); the watchdog decides within 3 s.
+//!
+//! Anything the server sends counts as a sign of life: channel data, and the
+//! answers to the pings the watchdog sends after a second of silence. What we send does not count — typing into a dead link must not
+//! postpone noticing it. A jump of the wall clock against the monotonic clock
+//! means the machine slept; the link is then declared dead at once, since
+//! reconnecting is cheaper than waiting to find out.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Silence after which a link is dead.
+pub const DEAD_AFTER: Duration = Duration::from_millis(2500);
+/// Silence after which the watchdog asks for a sign of life.
+pub const PING_AFTER: Duration = Duration::from_secs(1);
+/// How often the watchdog looks: a dead link is noticed within
+/// `DEAD_AFTER + TICK` = 3 s of the last sign of life.
+pub const TICK: Duration = Duration::from_millis(500);
+/// A gap between wall-clock and monotonic time larger than this is a sleep.
+const SLEEP_GAP: Duration = Duration::from_secs(2);
+
+/// When the server was last heard from.
+#[derive(Debug)]
+pub struct Liveness {
+    base: Instant,
+    last_heard_ms: AtomicU64,
+}
+
+impl Default for Liveness {
+    fn default() -> Liveness {
+        Liveness { base: Instant::now(), last_heard_ms: AtomicU64::new(0) }
+    }
+}
+
+impl Liveness {
+    /// The server said something just now.
+    pub fn heard(&self) {
+        let ms = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_heard_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// How long the server has been silent.
+    pub fn silent_for(&self) -> Duration {
+        let heard = Duration::from_millis(self.last_heard_ms.load(Ordering::Relaxed));
+        self.base.elapsed().saturating_sub(heard)
+    }
+}
+
+/// Both clocks at one tick.
+#[derive(Debug, Clone, Copy)]
+pub struct Clocks {
+    mono: Instant,
+    wall: SystemTime,
+}
+
+impl Clocks {
+    /// Now.
+    pub fn now() -> Clocks {
+        Clocks { mono: Instant::now(), wall: SystemTime::now() }
+    }
+
+    /// How long the machine was asleep between `earlier` and `self`: the
+    /// monotonic clock stops during suspend, the wall clock does not.
+    pub fn slept_since(&self, earlier: &Clocks) -> Duration {
+        let mono = self.mono.saturating_duration_since(earlier.mono);
+        let wall = self.wall.duration_since(earlier.wall).unwrap_or_default();
+        wall.saturating_sub(mono)
+    }
+}
+
+/// What the watchdog makes of one tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Heard from recently enough.
+    Alive,
+    /// Quiet for a while: ask the server for a sign of life.
+    Ping,
+    /// Silent too long.
+    Dead,
+    /// The machine slept: reconnect rather than trust the link.
+    Slept,
+}
+
+/// The decision for a tick, given the silence so far and the sleep since the
+/// previous tick.
+pub fn verdict(silent_for: Duration, slept: Duration) -> Verdict {
+    if slept > SLEEP_GAP {
+        Verdict::Slept
+    } else if silent_for >= DEAD_AFTER {
+        Verdict::Dead
+    } else if silent_for >= PING_AFTER {
+        Verdict::Ping
+    } else {
+        Verdict::Alive
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn silence_pings_then_kills() {
+        let s = Duration::from_secs;
+        assert_eq!(verdict(Duration::from_millis(300), Duration::ZERO), Verdict::Alive);
+        assert_eq!(verdict(s(1), Duration::ZERO), Verdict::Ping);
+        assert_eq!(verdict(Duration::from_millis(2499), Duration::ZERO), Verdict::Ping);
+        assert_eq!(verdict(Duration::from_millis(2500), Duration::ZERO), Verdict::Dead);
+        assert_eq!(verdict(s(0), s(30)), Verdict::Slept, "a sleep is fatal even right after hearing");
+        assert_eq!(verdict(s(0), s(1)), Verdict::Alive, "scheduling jitter is not a sleep");
+    }
+
+    #[test]
+    fn liveness_counts_from_the_last_sign() {
+        let l = Liveness::default();
+        l.heard();
+        assert!(l.silent_for() < Duration::from_millis(100));
+    }
+
+    #[test]
+    fn clocks_measure_sleep_as_wall_time_the_monotonic_clock_missed() {
+        let earlier = Clocks::now();
+        let mut later = Clocks::now();
+        assert!(later.slept_since(&earlier) < SLEEP_GAP);
+        later.wall += Duration::from_secs(60);
+        assert!(later.slept_since(&earlier) >= Duration::from_secs(59));
+    }
+}

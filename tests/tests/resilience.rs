@@ -1,0 +1,110 @@
+//! Attached sessions survive a cut link: the watchdog notices the silence
+//! within seconds, the terminal shows a status line while sinc reconnects,
+//! and once the network is back the session is re-attached with nothing lost
+//! (the remote program's output in between is in the session's history).
+
+use sinc_tests::{Client, Proxy, Pty, Sshd, require_root, stdout};
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(30);
+
+/// The highest `line N` on the screen.
+fn last_line(screen: &str) -> u64 {
+    screen.lines().filter_map(|l| l.trim().strip_prefix("line ")?.parse().ok()).max().unwrap_or(0)
+}
+
+fn cut_and_resume(cut_for: Duration) {
+    let sshd = Sshd::start();
+    let counter = sshd.remote_script(
+        "counter",
+        "#!/bin/sh\ni=0\nwhile [ $i -lt 1000000 ]; do i=$((i+1)); echo \"line $i\"; sleep 0.01; done\n",
+    );
+    let mut client = Client::new(&sshd, &counter.to_string_lossy());
+    client.set_env("SINC_SYNC_MODE", "none");
+    let proxy = Proxy::start(sshd.port);
+    client.route_through(&sshd, proxy.port);
+    let id = client.ok(&["id"]).trim().to_owned();
+
+    let pty = Pty::spawn(&client, &[]);
+    pty.wait_for("line 30", T);
+    proxy.pause();
+    let cut = Instant::now();
+    let before = last_line(&pty.screen());
+    pty.wait_for("reconnecting", T);
+    let detected = cut.elapsed();
+    assert!(detected < Duration::from_secs(6), "the dead link was noticed after {detected:?}");
+
+    // Keys typed while the link is down are dropped, and the user is told.
+    pty.type_text("xyz");
+    pty.wait_for("3 typed bytes discarded", T);
+    std::thread::sleep(cut_for.saturating_sub(cut.elapsed()));
+    proxy.resume();
+    let back = Instant::now();
+    sinc_tests::wait_until(T, "the counter on the restored screen", || {
+        (last_line(&pty.screen()) > before + 100).then_some(())
+    });
+    let resumed = back.elapsed();
+    assert!(resumed < Duration::from_secs(5), "resumed {resumed:?} after the network came back");
+    pty.keys(&["C-b", "d"]);
+    assert_eq!(pty.exit_code(T), 0, "{}", pty.screen());
+    assert!(pty.terminal_restored());
+
+    // The session's history has every line, once, in order.
+    let history = stdout(&sshd.tmux(&["capture-pane", "-p", "-J", "-S", "-", "-t", &id]));
+    let numbers: Vec<u64> = history.lines().filter_map(|l| l.trim().strip_prefix("line ")?.parse().ok()).collect();
+    assert!(numbers.len() > 100, "{history}");
+    for pair in numbers.windows(2) {
+        assert_eq!(pair[1], pair[0] + 1, "a gap or a duplicate in the session's history");
+    }
+    assert!(numbers[0] <= before && *numbers.last().unwrap() > before + 100);
+    eprintln!("cut {cut_for:?}: noticed after {detected:?}, resumed {resumed:?} after the network came back");
+}
+
+#[test]
+fn a_two_second_cut_resumes_the_attach_with_nothing_lost() {
+    require_root!();
+    cut_and_resume(Duration::from_secs(2));
+}
+
+#[test]
+fn a_ten_second_cut_resumes_the_attach_with_nothing_lost() {
+    require_root!();
+    cut_and_resume(Duration::from_secs(10));
+}
+
+#[test]
+fn edits_on_both_sides_during_a_cut_arrive_after_it() {
+    let sshd = Sshd::start();
+    let client = Client::new(&sshd, "sleep 100000");
+    let proxy = Proxy::start(sshd.port);
+    client.route_through(&sshd, proxy.port);
+    let id = client.ok(&["id"]).trim().to_owned();
+    let _stop = StopKeeper(&client, id.clone());
+    let remote = sshd.remote_base().join(format!("demo-app-{}", &id[id.len() - 6..]));
+    std::fs::write(client.project.join("before.txt"), "before\n").unwrap();
+    client.ok(&["start"]);
+    assert_eq!(std::fs::read_to_string(remote.join("before.txt")).unwrap(), "before\n");
+
+    proxy.pause();
+    let status = || client.json(&["status"])["state"].as_str().unwrap_or_default().to_owned();
+    sinc_tests::wait_until(T, "the keeper to notice the cut", || (status() != "watching").then_some(()));
+    std::fs::write(client.project.join("local.txt"), "typed on the laptop\n").unwrap();
+    std::fs::write(remote.join("remote.txt"), "written by the agent\n").unwrap();
+    sshd.chown(&remote.join("remote.txt"));
+    std::thread::sleep(Duration::from_secs(2));
+    proxy.resume();
+    sinc_tests::wait_until(T, "both edits on both sides", || {
+        let up = std::fs::read_to_string(remote.join("local.txt")).ok()?;
+        let down = std::fs::read_to_string(client.project.join("remote.txt")).ok()?;
+        (up == "typed on the laptop\n" && down == "written by the agent\n").then_some(())
+    });
+}
+
+/// Stops the test's keeper however the test ends.
+struct StopKeeper<'a>(&'a Client, String);
+
+impl Drop for StopKeeper<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run(&["kill", &self.1]);
+    }
+}
