@@ -98,6 +98,17 @@ fn edits_on_both_sides_during_a_cut_arrive_after_it() {
         let down = std::fs::read_to_string(client.project.join("remote.txt")).ok()?;
         (up == "typed on the laptop\n" && down == "written by the agent\n").then_some(())
     });
+
+    // `sinc status` tells the story: one reconnect, seconds down, a round trip.
+    let link = sinc_tests::wait_until(T, "a measured round trip", || {
+        let link = client.json(&["status"])["link"].clone();
+        link["rtt_ms"].is_f64().then_some(link)
+    });
+    assert_eq!(link["connected"], true, "{link}");
+    assert!(link["reconnects"].as_u64() >= Some(1), "{link}");
+    assert!(link["down_secs"].as_u64() >= Some(2), "{link}");
+    let text = client.ok(&["status"]);
+    assert!(text.contains("link    connected since") && text.contains("reconnects"), "{text}");
 }
 
 /// Stops the test's keeper however the test ends.
@@ -107,4 +118,31 @@ impl Drop for StopKeeper<'_> {
     fn drop(&mut self) {
         let _ = self.0.run(&["kill", &self.1]);
     }
+}
+
+#[test]
+fn the_session_outlives_a_killed_client_and_reattaches_intact() {
+    require_root!();
+    let sshd = Sshd::start();
+    let agent = sshd.remote_script(
+        "echo-agent",
+        "#!/bin/sh\necho agent ready\nwhile IFS= read -r l; do echo \"agent got: $l\"; done\n",
+    );
+    let client = Client::new(&sshd, &agent.to_string_lossy());
+    let pty = Pty::spawn(&client, &[]);
+    pty.wait_for("agent ready", T);
+    pty.type_text("before the crash");
+    pty.keys(&["Enter"]);
+    pty.wait_for("agent got: before the crash", T);
+    std::process::Command::new("kill").arg("-KILL").arg(pty.sinc_pid().to_string()).status().unwrap();
+    assert_eq!(pty.exit_code(T), 137);
+
+    let again = Pty::spawn(&client, &["-r"]);
+    again.wait_for("agent got: before the crash", T);
+    again.type_text("after the crash");
+    again.keys(&["Enter"]);
+    again.wait_for("agent got: after the crash", T);
+    again.keys(&["C-b", "d"]);
+    assert_eq!(again.exit_code(T), 0, "{}", again.screen());
+    let _ = client.run(&["kill", &client.ok(&["id"]).trim().to_owned()]);
 }

@@ -39,8 +39,8 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     let mut syncs = std::collections::HashMap::new();
     for s in &sessions {
         let paths = crate::keeper::KeeperPaths::new(&ctx.dirs, &s.id);
-        if let Some((pid, st)) = super::sync_cmds::keeper_status(&paths).await {
-            syncs.insert(s.id.clone(), (pid, st));
+        if let Some(report) = super::sync_cmds::keeper_status(&paths).await {
+            syncs.insert(s.id.clone(), report);
         }
     }
     if ctx.global.json {
@@ -56,7 +56,7 @@ pub async fn run(ctx: &Context) -> Result<i32> {
                     "created": output::rfc3339(s.created),
                     "created_by": s.client,
                     "current_project": s.id == current,
-                    "sync": syncs.get(&s.id).map(|(pid, st)| super::sync_cmds::status_json(&s.id, Some((*pid, st)))),
+                    "sync": syncs.get(&s.id).map(|r| super::sync_cmds::status_json(&s.id, Some(r))),
                 })
             })
             .collect();
@@ -78,7 +78,7 @@ pub async fn run(ctx: &Context) -> Result<i32> {
                 s.agent.clone().unwrap_or_else(dash),
                 s.attached.to_string(),
                 output::age(s.created),
-                syncs.get(&s.id).map(|(_, st)| super::sync_cmds::summary(st)).unwrap_or_else(|| "-".into()),
+                syncs.get(&s.id).map(|r| super::sync_cmds::summary(&r.sync)).unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();

@@ -47,7 +47,7 @@ pub async fn run(ctx: &Context, args: &super::args::StartArgs) -> Result<i32> {
     let created = out.stdout_text().trim() == "created";
     ctx.remember_session(&spec);
     let sync = match &keeper {
-        Some(paths) => sync_cmds::keeper_status(paths).await.map(|(_, st)| sync_cmds::summary(&st)),
+        Some(paths) => sync_cmds::keeper_status(paths).await.map(|r| sync_cmds::summary(&r.sync)),
         None => None,
     };
     let binary = match &installed {

@@ -7,6 +7,7 @@ use super::context::Context;
 use super::output;
 use crate::error::{Error, Result};
 use crate::keeper::control::{self, ControlError, ControlRequest, ControlResponse};
+use crate::keeper::link::LinkStatus;
 use crate::keeper::{KeeperPaths, core_mode};
 use crate::sync::syncer::{Keep, Progress, SyncState, SyncStatus, trash_reason};
 use crate::transport::Link;
@@ -76,11 +77,40 @@ async fn ask(paths: &KeeperPaths, req: ControlRequest) -> Result<ControlResponse
 }
 
 /// The keeper's status (`None` when it is not running).
-pub async fn keeper_status(paths: &KeeperPaths) -> Option<(u32, SyncStatus)> {
+/// What a running keeper reports.
+#[derive(Debug, Clone)]
+pub struct KeeperReport {
+    /// Its process id.
+    pub pid: u32,
+    /// The sync.
+    pub sync: SyncStatus,
+    /// Its connection to the VPS.
+    pub link: LinkStatus,
+}
+
+/// Ask the keeper at `paths` how things are; `None` when none runs.
+pub async fn keeper_status(paths: &KeeperPaths) -> Option<KeeperReport> {
     match control::request(&paths.socket, &ControlRequest::Status).await {
-        Ok(ControlResponse::Status { pid, status, .. }) => Some((pid, status)),
+        Ok(ControlResponse::Status { pid, status, link, .. }) => Some(KeeperReport { pid, sync: status, link }),
         _ => None,
     }
+}
+
+/// The link line of `sinc status`.
+fn link_text(link: &LinkStatus) -> String {
+    let mut text = match (link.connected, link.since) {
+        (true, Some(t)) => format!("connected since {}", output::age(t)),
+        (false, Some(t)) => format!("down since {}", output::age(t)),
+        _ => "not connected yet".to_owned(),
+    };
+    if let Some(us) = link.rtt_us {
+        text += &format!(", round trip {:.1} ms", us as f64 / 1000.0);
+    }
+    if link.reconnects > 0 {
+        let last = link.last_reconnect.map(|t| format!(", last {}", output::age(t))).unwrap_or_default();
+        text += &format!(", {} reconnects{last}, {} s down in all", link.reconnects, link.down_secs);
+    }
+    text
 }
 
 fn state_name(s: SyncState) -> &'static str {
@@ -111,13 +141,21 @@ pub fn summary(status: &SyncStatus) -> String {
 }
 
 /// The status as JSON (stable field names).
-pub fn status_json(id: &str, running: Option<(u32, &SyncStatus)>) -> serde_json::Value {
+pub fn status_json(id: &str, running: Option<&KeeperReport>) -> serde_json::Value {
     match running {
         None => serde_json::json!({ "id": id, "running": false, "state": "stopped" }),
-        Some((pid, st)) => serde_json::json!({
+        Some(KeeperReport { pid, sync: st, link }) => serde_json::json!({
             "id": id,
             "running": true,
             "pid": pid,
+            "link": {
+                "connected": link.connected,
+                "since": link.since.map(output::rfc3339),
+                "rtt_ms": link.rtt_us.map(|us| us as f64 / 1000.0),
+                "reconnects": link.reconnects,
+                "last_reconnect": link.last_reconnect.map(output::rfc3339),
+                "down_secs": link.down_secs,
+            },
             "state": state_name(st.state),
             "halted": st.halted,
             "progress": st.progress,
@@ -140,10 +178,10 @@ pub async fn status(ctx: &Context) -> Result<i32> {
     let paths = keeper_paths(ctx);
     let found = keeper_status(&paths).await;
     if ctx.global.json {
-        output::json(&status_json(&id, found.as_ref().map(|(p, s)| (*p, s))));
+        output::json(&status_json(&id, found.as_ref()));
         return Ok(0);
     }
-    let Some((pid, st)) = found else {
+    let Some(KeeperReport { pid, sync: st, link }) = found else {
         let why = if core_mode(ctx.config().sync.mode).is_none() {
             "sync.mode is none"
         } else {
@@ -161,6 +199,7 @@ pub async fn status(ctx: &Context) -> Result<i32> {
         "  pending {}, conflicts {}, applied {}, keeper pid {pid}",
         st.pending, st.conflicts, st.applied
     ));
+    output::line(&format!("  link    {}", link_text(&link)));
     if let Some(p) = &st.progress {
         output::line(&format!("  progress {}", progress_text(p)));
     }
@@ -194,7 +233,7 @@ async fn with_progress<T>(paths: &KeeperPaths, hidden: bool, until: impl std::fu
                 return r;
             }
             _ = tokio::time::sleep(Duration::from_millis(100)) => {
-                if let Some((_, st)) = keeper_status(paths).await {
+                if let Some(KeeperReport { sync: st, .. }) = keeper_status(paths).await {
                     match &st.progress {
                         Some(p) => {
                             bar.set_length(p.bytes_total.max(1));
@@ -215,7 +254,7 @@ pub async fn wait_first_sync(ctx: &Context, paths: &KeeperPaths) -> Result<()> {
     let started = std::time::Instant::now();
     let wait = async {
         loop {
-            if let Some((_, st)) = keeper_status(paths).await {
+            if let Some(KeeperReport { sync: st, .. }) = keeper_status(paths).await {
                 if st.first_sync_done && st.state == SyncState::Watching {
                     return Ok(());
                 }
@@ -247,8 +286,8 @@ pub async fn flush(ctx: &Context, timeout: u64) -> Result<i32> {
     match with_progress(&paths, hidden, flush).await {
         Ok(Ok(_)) => {
             if ctx.global.json {
-                let st = keeper_status(&paths).await;
-                output::json(&status_json(&ctx.spec().id.to_string(), st.as_ref().map(|(p, s)| (*p, s))));
+                let report = keeper_status(&paths).await;
+                output::json(&status_json(&ctx.spec().id.to_string(), report.as_ref()));
             } else {
                 output::notice(ctx.global.quiet, "in sync");
             }

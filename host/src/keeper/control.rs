@@ -3,6 +3,7 @@
 //! background keeper of a project. One JSON object per line each way, on a
 //! Unix socket only the user can open.
 
+use super::link::{LinkMonitor, LinkStatus};
 use crate::sync::syncer::{Command, Keep, PlanSummary, SyncStatus, Version};
 use serde::{Deserialize, Serialize};
 use sinc_sync_core::{RelPath, Side};
@@ -72,6 +73,9 @@ pub enum ControlResponse {
         pid: u32,
         /// The sync status.
         status: SyncStatus,
+        /// The connection to the VPS.
+        #[serde(default)]
+        link: LinkStatus,
     },
     /// Done.
     Done,
@@ -152,13 +156,14 @@ pub async fn serve(
     listener: UnixListener,
     session: String,
     status: watch::Receiver<SyncStatus>,
+    link: LinkMonitor,
     commands: mpsc::Sender<Command>,
 ) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let (session, status, commands) = (session.clone(), status.clone(), commands.clone());
+        let (session, status, link, commands) = (session.clone(), status.clone(), link.clone(), commands.clone());
         tokio::spawn(async move {
             let (r, mut w) = stream.into_split();
             let mut line = String::new();
@@ -166,7 +171,7 @@ pub async fn serve(
                 return;
             }
             let response = match serde_json::from_str::<ControlRequest>(&line) {
-                Ok(req) => answer(req, &session, &status, &commands).await,
+                Ok(req) => answer(req, &session, &status, &link, &commands).await,
                 Err(e) => ControlResponse::Error { message: format!("bad request: {e}") },
             };
             if let Ok(mut bytes) = serde_json::to_vec(&response) {
@@ -194,6 +199,7 @@ async fn answer(
     req: ControlRequest,
     session: &str,
     status: &watch::Receiver<SyncStatus>,
+    link: &LinkMonitor,
     commands: &mpsc::Sender<Command>,
 ) -> ControlResponse {
     let result: Result<ControlResponse, String> = async {
@@ -202,6 +208,7 @@ async fn answer(
                 session: session.to_owned(),
                 pid: std::process::id(),
                 status: status.borrow().clone(),
+                link: link.status(),
             },
             ControlRequest::Flush => {
                 ask(commands, Command::Flush).await??;

@@ -6,6 +6,7 @@
 //! kill` stops it.
 
 pub mod control;
+pub mod link;
 
 use crate::cli::Context;
 use crate::config::SyncMode;
@@ -151,8 +152,9 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     };
     let mut syncer = Syncer::new(cfg, local.clone(), status_tx).map_err(failure("loading the sync state"))?;
     let (commands_tx, mut commands) = tokio::sync::mpsc::channel(16);
-    tokio::spawn(control::serve(listener, id.clone(), status_rx, commands_tx));
     let (shared_tx, shared) = tokio::sync::watch::channel(None);
+    let monitor = link::LinkMonitor::new(shared.clone());
+    tokio::spawn(control::serve(listener, id.clone(), status_rx, monitor.clone(), commands_tx));
     if let Ok(listener) = relay_listener {
         tokio::spawn(relay::serve(listener, shared));
     }
@@ -164,8 +166,10 @@ pub async fn run(ctx: &Context) -> Result<i32> {
         let outcome = match connect(ctx, &local_binary).await {
             Ok((conn, client, mut notices)) => {
                 shared_tx.send_replace(Some(conn.clone()));
+                monitor.note(true);
                 let r = syncer.run_connected(&client, &mut notices, &mut commands).await;
                 shared_tx.send_replace(None);
+                monitor.note(false);
                 // Channels relayed to foreground commands (an attached
                 // terminal) keep the connection up until they end.
                 if let Some(conn) = Arc::into_inner(conn) {

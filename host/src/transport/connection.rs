@@ -149,6 +149,11 @@ impl Connection {
         }
     }
 
+    /// The round trip of the watchdog's last ping, once there was one.
+    pub fn rtt(&self) -> Option<Duration> {
+        self.liveness.rtt()
+    }
+
     /// Whether the link is known to be dead.
     pub fn is_dead(&self) -> bool {
         *self.dead.borrow()
@@ -239,8 +244,9 @@ async fn watch_over(conn: Weak<Connection>, declare: watch::Sender<bool>) {
                         let Some(c) = weak.upgrade() else {
                             return;
                         };
+                        let sent = std::time::Instant::now();
                         if let Ok(Ok(())) = tokio::time::timeout(watchdog::DEAD_AFTER, c.ping()).await {
-                            liveness.heard();
+                            liveness.answered(sent.elapsed());
                         }
                     }));
                 }

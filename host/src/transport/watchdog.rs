@@ -26,11 +26,13 @@ const SLEEP_GAP: Duration = Duration::from_secs(2);
 pub struct Liveness {
     base: Instant,
     last_heard_ms: AtomicU64,
+    /// The last ping's round trip in microseconds (0: none yet).
+    rtt_us: AtomicU64,
 }
 
 impl Default for Liveness {
     fn default() -> Liveness {
-        Liveness { base: Instant::now(), last_heard_ms: AtomicU64::new(0) }
+        Liveness { base: Instant::now(), last_heard_ms: AtomicU64::new(0), rtt_us: AtomicU64::new(0) }
     }
 }
 
@@ -39,6 +41,19 @@ impl Liveness {
     pub fn heard(&self) {
         let ms = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last_heard_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// A ping was answered after `rtt`.
+    pub fn answered(&self, rtt: Duration) {
+        self.heard();
+        let us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX).max(1);
+        self.rtt_us.store(us, Ordering::Relaxed);
+    }
+
+    /// The last ping's round trip.
+    pub fn rtt(&self) -> Option<Duration> {
+        let us = self.rtt_us.load(Ordering::Relaxed);
+        (us > 0).then(|| Duration::from_micros(us))
     }
 
     /// How long the server has been silent.
