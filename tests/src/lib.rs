@@ -6,11 +6,13 @@
 //! its own remote data folder (`XDG_DATA_HOME`), set through sshd's `SetEnv`,
 //! so tests run in parallel without seeing each other.
 
+pub mod netns;
 pub mod proxy;
 pub mod pty;
 pub mod sshd;
 pub mod tree;
 
+pub use netns::Netns;
 pub use proxy::Proxy;
 pub use pty::Pty;
 pub use sshd::{Sshd, SshdOptions, TEST_PASSWORD};
@@ -143,9 +145,18 @@ impl Client {
     /// Reach `sshd` through a proxy listening on `port` (host alias, key file
     /// and known host all follow).
     pub fn route_through(&self, sshd: &Sshd, port: u16) {
-        let entry = sshd.ssh_config_entry("sinc-test").replace(&format!("Port {}", sshd.port), &format!("Port {port}"));
+        self.route_to(sshd, "127.0.0.1", port);
+    }
+
+    /// Reach `sshd` at `host`:`port` (host alias, key file and known host all
+    /// follow).
+    pub fn route_to(&self, sshd: &Sshd, host: &str, port: u16) {
+        let entry = sshd
+            .ssh_config_entry("sinc-test")
+            .replace(&format!("Port {}", sshd.port), &format!("Port {port}"))
+            .replace("HostName 127.0.0.1", &format!("HostName {host}"));
         std::fs::write(self.home.join(".ssh/config"), entry).unwrap();
-        std::fs::write(self.known_hosts(), format!("[127.0.0.1]:{port} {}\n", sshd.host_key_line())).unwrap();
+        std::fs::write(self.known_hosts(), format!("[{host}]:{port} {}\n", sshd.host_key_line())).unwrap();
     }
 
     /// Record sshd's host key in `~/.ssh/known_hosts` (replacing the file).

@@ -22,13 +22,25 @@ impl Pty {
 
     /// Run `sinc args…` in a terminal of the given size.
     pub fn spawn_sized(client: &Client, args: &[&str], cols: u16, rows: u16) -> Pty {
+        Pty::spawn_with(client, &[], args, cols, rows)
+    }
+
+    /// Run `prefix… sinc args…` (e.g. in a network namespace) in a 100×30
+    /// terminal.
+    pub fn spawn_in(client: &Client, prefix: &[String], args: &[&str]) -> Pty {
+        Pty::spawn_with(client, prefix, args, 100, 30)
+    }
+
+    fn spawn_with(client: &Client, prefix: &[String], args: &[&str], cols: u16, rows: u16) -> Pty {
         let dir = tempfile::Builder::new().prefix("sinc-pty-").tempdir().unwrap();
         let socket = dir.path().join("driver.sock");
         let env: Vec<String> = client.env().iter().map(|(k, v)| sh_quote(&format!("{k}={v}"))).collect();
         let argv: Vec<String> = args.iter().map(|a| sh_quote(a)).collect();
+        let prefix: Vec<String> = prefix.iter().map(|a| sh_quote(a)).collect();
         let script = format!(
-            "cd {} && before=$(stty -g) && env -i {} {} {}; code=$?; [ \"$before\" = \"$(stty -g)\" ] && echo TTY_RESTORED; echo SINC_EXIT=$code; sleep 3600",
+            "cd {} && before=$(stty -g) && {} env -i {} {} {}; code=$?; [ \"$before\" = \"$(stty -g)\" ] && echo TTY_RESTORED; echo SINC_EXIT=$code; sleep 3600",
             sh_quote(&client.project.to_string_lossy()),
+            prefix.join(" "),
             env.join(" "),
             sh_quote(&crate::sinc_bin().to_string_lossy()),
             argv.join(" ")

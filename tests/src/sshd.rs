@@ -21,6 +21,9 @@ pub struct SshdOptions {
     pub extra_config: Vec<String>,
     /// Extra `SetEnv` variables for sessions (e.g. a PATH without tmux).
     pub set_env: Vec<(String, String)>,
+    /// Run in this network namespace (see [`crate::Netns`]), listening on
+    /// its server address too.
+    pub netns: Option<String>,
 }
 
 /// A running sshd; stopped (with its sessions' tmux server) on drop.
@@ -123,6 +126,9 @@ impl Sshd {
         let set_env: Vec<String> = env.iter().map(|(k, v)| format!("\"{k}={v}\"")).collect();
         // sshd keeps the first value it reads for a keyword: extras go first.
         let mut config: String = opts.extra_config.iter().map(|l| format!("{l}\n")).collect();
+        if opts.netns.is_some() {
+            config += &format!("ListenAddress {}\n", crate::netns::SERVER_IP);
+        }
         config += &format!(
             "ListenAddress 127.0.0.1\nHostKey {keys}/host_ed25519\nPidFile {dir}/sshd.pid\nAuthorizedKeysFile {keys}/authorized_keys\n\
              StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
@@ -140,7 +146,15 @@ impl Sshd {
         for _ in 0..10 {
             let port = free_port();
             let log = File::create(this.dir.path().join("sshd.log")).unwrap();
-            let mut child = Command::new(sshd)
+            let mut command = match &opts.netns {
+                Some(ns) => {
+                    let mut c = Command::new("ip");
+                    c.args(["netns", "exec", ns]).arg(sshd);
+                    c
+                }
+                None => Command::new(sshd),
+            };
+            let mut child = command
                 .args(["-D", "-e", "-f"])
                 .arg(&config_path)
                 .arg("-p")
@@ -155,7 +169,12 @@ impl Sshd {
                 if child.try_wait().unwrap().is_some() {
                     break;
                 }
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                // In a namespace, sshd's own log says when it listens.
+                let listening = match opts.netns {
+                    Some(_) => this.log().contains(&format!("Server listening on {} ", crate::netns::SERVER_IP)),
+                    None => std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+                };
+                if listening {
                     let _ = this.child.wait();
                     this.child = child;
                     this.port = port;

@@ -146,3 +146,35 @@ fn the_session_outlives_a_killed_client_and_reattaches_intact() {
     assert_eq!(again.exit_code(T), 0, "{}", again.screen());
     let _ = client.run(&["kill", &client.ok(&["id"]).trim().to_owned()]);
 }
+
+#[test]
+fn a_new_local_address_is_noticed_at_once_and_the_attach_moves_to_it() {
+    require_root!();
+    let net = sinc_tests::Netns::create();
+    let sshd = Sshd::start_with(sinc_tests::SshdOptions { netns: Some(net.server.clone()), ..Default::default() });
+    let counter = sshd.remote_script(
+        "counter",
+        "#!/bin/sh\ni=0\nwhile [ $i -lt 1000000 ]; do i=$((i+1)); echo \"line $i\"; sleep 0.01; done\n",
+    );
+    let mut client = Client::new(&sshd, &counter.to_string_lossy());
+    client.set_env("SINC_SYNC_MODE", "none");
+    client.route_to(&sshd, sinc_tests::netns::SERVER_IP, sshd.port);
+
+    let pty = Pty::spawn_in(&client, &net.in_client(), &[]);
+    pty.wait_for("line 30", T);
+    let before = last_line(&pty.screen());
+    net.change_client_address("198.51.100.3");
+    let changed = Instant::now();
+    pty.wait_for("reconnecting", T);
+    let noticed = changed.elapsed();
+    // Silence alone would take 2.5 s to notice; the address check is faster.
+    assert!(noticed < Duration::from_secs(2), "noticed {noticed:?} after the address changed");
+    sinc_tests::wait_until(T, "the counter from the new address", || {
+        (last_line(&pty.screen()) > before + 100).then_some(())
+    });
+    let moved = changed.elapsed();
+    assert!(sshd.log().contains("Connection from 198.51.100.3"), "{}", sshd.log());
+    pty.keys(&["C-b", "d"]);
+    assert_eq!(pty.exit_code(T), 0, "{}", pty.screen());
+    eprintln!("address change: noticed after {noticed:?}, counter flowing from the new address after {moved:?}");
+}

@@ -35,6 +35,7 @@ pub struct ConnectOptions {
 pub async fn connect(target: &Target, opts: ConnectOptions) -> Result<Arc<Connection>, ConnectError> {
     let mut jumps: Vec<Handle<ClientHandler>> = Vec::new();
     let mut liveness = Arc::new(Liveness::default());
+    let mut local_ip = None;
     for hop in target.jumps.iter().chain(std::iter::once(target)) {
         // Only the last hop's signs of life say the target is alive.
         liveness = Arc::new(Liveness::default());
@@ -42,6 +43,7 @@ pub async fn connect(target: &Target, opts: ConnectOptions) -> Result<Arc<Connec
             None => {
                 let deadline = Deadline::start(hop.connect_timeout);
                 let stream = tcp(hop, &deadline, opts).await?;
+                local_ip = stream.local_addr().ok().map(|a| a.ip());
                 establish(hop, stream, deadline, opts, &liveness).await?
             }
             Some(via) => {
@@ -60,7 +62,7 @@ pub async fn connect(target: &Target, opts: ConnectOptions) -> Result<Arc<Connec
         jumps.push(handle);
     }
     let handle = jumps.pop().ok_or_else(|| ConnectError::Network { addr: addr(target), reason: "no hop".into() })?;
-    Ok(Connection::new(handle, jumps, target.clone(), liveness))
+    Ok(Connection::new(handle, jumps, target.clone(), liveness, local_ip))
 }
 
 fn addr(t: &Target) -> String {

@@ -9,6 +9,7 @@ use super::watchdog::{self, Clocks, Liveness, Verdict};
 use russh::client::{Handle, Msg};
 use russh::{Channel, Sig};
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -21,6 +22,8 @@ pub struct Connection {
     target: Target,
     liveness: Arc<Liveness>,
     dead: watch::Receiver<bool>,
+    /// The local address of the TCP connection (the first hop's).
+    local_ip: Option<IpAddr>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -125,10 +128,11 @@ impl Connection {
         jumps: Vec<Handle<ClientHandler>>,
         target: Target,
         liveness: Arc<Liveness>,
+        local_ip: Option<IpAddr>,
     ) -> Arc<Connection> {
         let (declare, dead) = watch::channel(false);
         liveness.heard();
-        let conn = Arc::new(Connection { handle, _jumps: jumps, target, liveness, dead });
+        let conn = Arc::new(Connection { handle, _jumps: jumps, target, liveness, dead, local_ip });
         tokio::spawn(watch_over(Arc::downgrade(&conn), declare));
         conn
     }
@@ -234,7 +238,12 @@ async fn watch_over(conn: Weak<Connection>, declare: watch::Sender<bool>) {
         let Some(c) = conn.upgrade() else {
             return;
         };
-        let verdict = if c.is_closed() { Verdict::Dead } else { watchdog::verdict(c.liveness.silent_for(), slept) };
+        let address_present = c.local_ip.is_none_or(watchdog::address_present);
+        let verdict = if c.is_closed() {
+            Verdict::Dead
+        } else {
+            watchdog::verdict(c.liveness.silent_for(), slept, address_present)
+        };
         match verdict {
             Verdict::Alive => {}
             Verdict::Ping => {
@@ -251,9 +260,11 @@ async fn watch_over(conn: Weak<Connection>, declare: watch::Sender<bool>) {
                     }));
                 }
             }
-            Verdict::Dead | Verdict::Slept => {
+            Verdict::Dead | Verdict::Slept | Verdict::AddressGone => {
                 if verdict == Verdict::Slept {
                     tracing::info!("this machine slept for {}s: reconnecting", slept.as_secs());
+                } else if verdict == Verdict::AddressGone {
+                    tracing::info!("the local address of the connection to {} is gone", c.target.describe());
                 } else if !c.is_closed() {
                     tracing::info!(
                         "no sign of life from {} for {}s: the link is dead",

@@ -5,9 +5,11 @@
 //! Anything the server sends counts as a sign of life: channel data, and the
 //! answers to the pings the watchdog sends after a second of silence. What we send does not count — typing into a dead link must not
 //! postpone noticing it. A jump of the wall clock against the monotonic clock
-//! means the machine slept; the link is then declared dead at once, since
-//! reconnecting is cheaper than waiting to find out.
+//! means the machine slept, and a local address that disappeared means the
+//! network changed under the connection; either way the link is declared dead
+//! at once, since reconnecting is cheaper than waiting to find out.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -85,6 +87,23 @@ impl Clocks {
     }
 }
 
+/// Whether this machine still has `ip` on one of its interfaces (a Wi-Fi
+/// change or a DHCP renewal takes the old address away, and with it every
+/// connection made from it). Loopback addresses are always there.
+pub fn address_present(ip: IpAddr) -> bool {
+    if ip.is_loopback() {
+        return true;
+    }
+    match nix::ifaddrs::getifaddrs() {
+        Ok(addrs) => addrs.filter_map(|a| a.address).any(|a| {
+            a.as_sockaddr_in().map(|s| IpAddr::V4(s.ip())) == Some(ip)
+                || a.as_sockaddr_in6().map(|s| IpAddr::V6(s.ip())) == Some(ip)
+        }),
+        // Unknown is not gone.
+        Err(_) => true,
+    }
+}
+
 /// What the watchdog makes of one tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -96,12 +115,16 @@ pub enum Verdict {
     Dead,
     /// The machine slept: reconnect rather than trust the link.
     Slept,
+    /// The local address the connection was made from is gone.
+    AddressGone,
 }
 
-/// The decision for a tick, given the silence so far and the sleep since the
-/// previous tick.
-pub fn verdict(silent_for: Duration, slept: Duration) -> Verdict {
-    if slept > SLEEP_GAP {
+/// The decision for a tick, given the silence so far, the sleep since the
+/// previous tick, and whether the connection's local address is still ours.
+pub fn verdict(silent_for: Duration, slept: Duration, address_present: bool) -> Verdict {
+    if !address_present {
+        Verdict::AddressGone
+    } else if slept > SLEEP_GAP {
         Verdict::Slept
     } else if silent_for >= DEAD_AFTER {
         Verdict::Dead
@@ -119,12 +142,22 @@ mod tests {
     #[test]
     fn silence_pings_then_kills() {
         let s = Duration::from_secs;
-        assert_eq!(verdict(Duration::from_millis(300), Duration::ZERO), Verdict::Alive);
-        assert_eq!(verdict(s(1), Duration::ZERO), Verdict::Ping);
-        assert_eq!(verdict(Duration::from_millis(2499), Duration::ZERO), Verdict::Ping);
-        assert_eq!(verdict(Duration::from_millis(2500), Duration::ZERO), Verdict::Dead);
-        assert_eq!(verdict(s(0), s(30)), Verdict::Slept, "a sleep is fatal even right after hearing");
-        assert_eq!(verdict(s(0), s(1)), Verdict::Alive, "scheduling jitter is not a sleep");
+        let ms = Duration::from_millis;
+        assert_eq!(verdict(ms(300), Duration::ZERO, true), Verdict::Alive);
+        assert_eq!(verdict(s(1), Duration::ZERO, true), Verdict::Ping);
+        assert_eq!(verdict(ms(2499), Duration::ZERO, true), Verdict::Ping);
+        assert_eq!(verdict(ms(2500), Duration::ZERO, true), Verdict::Dead);
+        assert_eq!(verdict(s(0), s(30), true), Verdict::Slept, "a sleep is fatal even right after hearing");
+        assert_eq!(verdict(s(0), s(1), true), Verdict::Alive, "scheduling jitter is not a sleep");
+        assert_eq!(verdict(s(0), s(0), false), Verdict::AddressGone, "a lost address is fatal at once");
+    }
+
+    #[test]
+    fn loopback_and_this_machines_addresses_are_present() {
+        assert!(address_present("127.0.0.1".parse().unwrap()));
+        assert!(address_present("::1".parse().unwrap()));
+        // TEST-NET-3 is never assigned here.
+        assert!(!address_present("203.0.113.77".parse().unwrap()));
     }
 
     #[test]

@@ -1,0 +1,66 @@
+//! A real two-host network for tests that cut a link or change the client's
+//! address: namespaces for a server and a client joined by a veth pair, the
+//! server at 198.51.100.1 and the client at 198.51.100.2 (TEST-NET-2, only
+//! ever inside these namespaces). Needs root; removed on drop.
+
+use std::process::Command;
+
+/// The server's address.
+pub const SERVER_IP: &str = "198.51.100.1";
+/// The client's first address.
+pub const CLIENT_IP: &str = "198.51.100.2";
+
+/// Two namespaces and the link between them.
+#[derive(Debug)]
+pub struct Netns {
+    /// The server's namespace.
+    pub server: String,
+    /// The client's namespace.
+    pub client: String,
+    veth: String,
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("ip (iproute2) is needed for namespace tests");
+    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+impl Netns {
+    /// Create both namespaces, named after this process.
+    pub fn create() -> Netns {
+        let id = std::process::id();
+        let this = Netns { server: format!("sinc-s-{id}"), client: format!("sinc-c-{id}"), veth: format!("vc{id}") };
+        let peer = format!("vs{id}");
+        ip(&["netns", "add", &this.server]);
+        ip(&["netns", "add", &this.client]);
+        ip(&["link", "add", &this.veth, "type", "veth", "peer", "name", &peer]);
+        ip(&["link", "set", &peer, "netns", &this.server]);
+        ip(&["link", "set", &this.veth, "netns", &this.client]);
+        ip(&["-n", &this.server, "addr", "add", &format!("{SERVER_IP}/24"), "dev", &peer]);
+        ip(&["-n", &this.client, "addr", "add", &format!("{CLIENT_IP}/24"), "dev", &this.veth]);
+        for (ns, dev) in [(&this.server, &peer), (&this.client, &this.veth)] {
+            ip(&["-n", ns, "link", "set", dev, "up"]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        this
+    }
+
+    /// The command prefix that runs a program in the client's namespace.
+    pub fn in_client(&self) -> Vec<String> {
+        ["ip", "netns", "exec", &self.client].iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Take the client's address away and give it `new` (a Wi-Fi change).
+    pub fn change_client_address(&self, new: &str) {
+        ip(&["-n", &self.client, "addr", "flush", "dev", &self.veth]);
+        ip(&["-n", &self.client, "addr", "add", &format!("{new}/24"), "dev", &self.veth]);
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        for ns in [&self.client, &self.server] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
