@@ -144,7 +144,7 @@ fn the_session_outlives_a_killed_client_and_reattaches_intact() {
     again.wait_for("agent got: after the crash", T);
     again.keys(&["C-b", "d"]);
     assert_eq!(again.exit_code(T), 0, "{}", again.screen());
-    let _ = client.run(&["kill", &client.ok(&["id"]).trim().to_owned()]);
+    let _ = client.run(&["kill", client.ok(&["id"]).trim()]);
 }
 
 #[test]
