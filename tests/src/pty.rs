@@ -32,8 +32,6 @@ impl Pty {
     }
 
     fn spawn_with(client: &Client, prefix: &[String], args: &[&str], cols: u16, rows: u16) -> Pty {
-        let dir = tempfile::Builder::new().prefix("sinc-pty-").tempdir().unwrap();
-        let socket = dir.path().join("driver.sock");
         let env: Vec<String> = client.env().iter().map(|(k, v)| sh_quote(&format!("{k}={v}"))).collect();
         let argv: Vec<String> = args.iter().map(|a| sh_quote(a)).collect();
         let prefix: Vec<String> = prefix.iter().map(|a| sh_quote(a)).collect();
@@ -45,6 +43,14 @@ impl Pty {
             sh_quote(&crate::sinc_bin().to_string_lossy()),
             argv.join(" ")
         );
+        Pty::shell(&script, cols, rows)
+    }
+
+    /// Run a shell script in a terminal of the given size (for peers such as
+    /// `ssh`).
+    pub fn shell(script: &str, cols: u16, rows: u16) -> Pty {
+        let dir = tempfile::Builder::new().prefix("sinc-pty-").tempdir().unwrap();
+        let socket = dir.path().join("driver.sock");
         let pty = Pty { _dir: dir, socket };
         let out = pty.tmux(&[
             "-f",
@@ -60,7 +66,7 @@ impl Pty {
             "--",
             "sh",
             "-c",
-            &script,
+            script,
         ]);
         assert!(out.status.success(), "driver tmux failed: {}", String::from_utf8_lossy(&out.stderr));
         pty

@@ -178,3 +178,26 @@ fn a_new_local_address_is_noticed_at_once_and_the_attach_moves_to_it() {
     assert_eq!(pty.exit_code(T), 0, "{}", pty.screen());
     eprintln!("address change: noticed after {noticed:?}, counter flowing from the new address after {moved:?}");
 }
+
+#[test]
+fn ctrl_c_cuts_through_an_output_flood() {
+    require_root!();
+    let sshd = Sshd::start();
+    let flood = sshd.remote_script(
+        "flood",
+        "#!/bin/sh\ntrap 'echo INTERRUPTED-BY-USER; exec sleep 100000' INT\necho flooding\nyes 'the agent prints a lot'\n",
+    );
+    let mut client = Client::new(&sshd, &flood.to_string_lossy());
+    client.set_env("SINC_SYNC_MODE", "none");
+    let pty = Pty::spawn(&client, &[]);
+    pty.wait_for("the agent prints a lot", T);
+    std::thread::sleep(Duration::from_secs(1));
+    let pressed = Instant::now();
+    pty.keys(&["C-c"]);
+    pty.wait_for("INTERRUPTED-BY-USER", T);
+    let took = pressed.elapsed();
+    assert!(took < Duration::from_secs(1), "Ctrl-C took {took:?} to reach the agent through the flood");
+    eprintln!("Ctrl-C through a flood: {took:?}");
+    pty.keys(&["C-b", "d"]);
+    assert_eq!(pty.exit_code(T), 0);
+}
