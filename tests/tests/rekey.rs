@@ -73,3 +73,30 @@ fn idle_terminal_survives_time_based_rekeys() {
     let after = sshd.log().matches("ssh_set_newkeys: rekeying out").count();
     assert!(after > before, "no re-key happened while idle ({before} → {after})");
 }
+
+#[test]
+#[ignore = "long soak: scripts/test --long"]
+fn a_gigabyte_stream_crosses_thousands_of_rekeys() {
+    let sshd = rekeying_sshd();
+    let client = Client::new(&sshd, "true");
+    let mut child = client
+        .sinc()
+        .args(["exec", "--", "head", "-c", "1000000000", "/dev/zero"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut total = 0u64;
+    let mut stdout = child.stdout.take().unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        use std::io::Read;
+        match stdout.read(&mut buf).unwrap() {
+            0 => break,
+            n => total += n as u64,
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    assert_eq!(total, 1_000_000_000);
+    let rekeys = sshd.log().matches("ssh_set_newkeys: rekeying out").count();
+    assert!(rekeys >= 1000, "expected thousands of re-keys during 1 GB, sshd logged {rekeys}");
+}

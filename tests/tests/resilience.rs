@@ -24,6 +24,9 @@ fn cut_and_resume(cut_for: Duration) {
     let proxy = Proxy::start(sshd.port);
     client.route_through(&sshd, proxy.port);
     let id = client.ok(&["id"]).trim().to_owned();
+    // Room in the history for every line of a long cut.
+    client.ok(&["exec", "--", "tmux", "new-session", "-d", "-s", "keep-server-up", "sleep 100000"]);
+    client.ok(&["exec", "--", "tmux", "set-option", "-g", "history-limit", "1000000"]);
 
     let pty = Pty::spawn(&client, &[]);
     pty.wait_for("line 30", T);
@@ -70,6 +73,13 @@ fn a_two_second_cut_resumes_the_attach_with_nothing_lost() {
 fn a_ten_second_cut_resumes_the_attach_with_nothing_lost() {
     require_root!();
     cut_and_resume(Duration::from_secs(10));
+}
+
+#[test]
+#[ignore = "long soak: scripts/test --long"]
+fn a_two_minute_cut_resumes_the_attach_with_nothing_lost() {
+    require_root!();
+    cut_and_resume(Duration::from_secs(120));
 }
 
 #[test]
