@@ -211,3 +211,25 @@ fn ctrl_c_cuts_through_an_output_flood() {
     pty.keys(&["C-b", "d"]);
     assert_eq!(pty.exit_code(T), 0);
 }
+
+#[test]
+fn reconnecting_gives_up_after_the_configured_time() {
+    require_root!();
+    let sshd = Sshd::start();
+    let mut client = Client::new(&sshd, "sleep 100000");
+    client.set_env("SINC_SYNC_MODE", "none");
+    client.set_env("SINC_GIVE_UP_AFTER", "2");
+    let proxy = Proxy::start(sshd.port);
+    client.route_through(&sshd, proxy.port);
+    let pty = Pty::spawn(&client, &[]);
+    sinc_tests::wait_until(T, "the session", || stdout(&sshd.tmux(&["ls"])).contains("sinc-demo-app").then_some(()));
+    std::thread::sleep(Duration::from_millis(500));
+    proxy.pause();
+    pty.wait_for("reconnecting", T);
+    let since = Instant::now();
+    assert_eq!(pty.exit_code(T), 76, "{}", pty.screen());
+    assert!(since.elapsed() < Duration::from_secs(5), "gave up after {:?}", since.elapsed());
+    assert!(pty.screen().contains("lost"), "{}", pty.screen());
+    assert!(pty.terminal_restored());
+    proxy.resume();
+}

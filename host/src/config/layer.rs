@@ -54,6 +54,7 @@ struct SshSettings {
     connect_timeout: Option<Seconds>,
     keepalive_interval: Option<Seconds>,
     accept_new_host: Option<bool>,
+    give_up_after: Option<u32>,
 }
 
 /// A string that must not be blank.
@@ -243,6 +244,7 @@ impl Settings {
             replace(&mut config.ssh.connect_timeout, ssh.connect_timeout);
             replace(&mut config.ssh.keepalive_interval, ssh.keepalive_interval);
             replace(&mut config.ssh.accept_new_host, ssh.accept_new_host);
+            replace(&mut config.ssh.give_up_after, ssh.give_up_after);
         }
     }
 }

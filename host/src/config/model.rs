@@ -65,6 +65,9 @@ pub struct SshConfig {
     pub keepalive_interval: Seconds,
     /// Trust (and record) the key of a host never seen before without asking.
     pub accept_new_host: bool,
+    /// Seconds an attached terminal keeps reconnecting after its link died
+    /// before giving up (0: as long as the remote session exists).
+    pub give_up_after: u32,
 }
 
 impl Default for Config {
@@ -84,7 +87,12 @@ impl Default for Config {
                 verify_minutes: 60,
             },
             agent: Agent(DEFAULT_AGENT.to_owned()),
-            ssh: SshConfig { connect_timeout: Seconds(10), keepalive_interval: Seconds(15), accept_new_host: false },
+            ssh: SshConfig {
+                connect_timeout: Seconds(10),
+                keepalive_interval: Seconds(15),
+                accept_new_host: false,
+                give_up_after: 0,
+            },
         }
     }
 }

@@ -76,10 +76,20 @@ fn pty_request(command: &str) -> ChannelRequest {
     }
 }
 
+/// How to get back to the session after the link dropped.
+#[derive(Debug, Clone, Copy)]
+pub struct Reattach<'a> {
+    /// The command that attaches again (the session exists by then).
+    pub command: &'a str,
+    /// Give up after this long without a link (`None`: never).
+    pub give_up_after: Option<Duration>,
+}
+
 /// Run `command` on a PTY and connect it to this terminal until it ends. When
 /// the link drops and `reattach` is given, reconnect (showing a status line)
-/// and run `reattach` instead, until it works or the user types `~.`.
-pub async fn attach(link: &Link, command: &str, reattach: Option<&str>) -> Result<AttachEnd, AttachError> {
+/// and run its command instead, until that works, the user types `~.`, or
+/// its time is up.
+pub async fn attach(link: &Link, command: &str, reattach: Option<Reattach<'_>>) -> Result<AttachEnd, AttachError> {
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() {
         return Err(AttachError::NotATerminal);
@@ -180,11 +190,19 @@ async fn run_channel(channel: RemoteChannel, term: &mut Terminal) -> Result<Turn
 /// discarded (and counted on the status line) except `~.`, which gives up.
 async fn reconnect(
     link: &Link,
-    command: &str,
+    again: Reattach<'_>,
     term: &mut Terminal,
     unconfirmed: usize,
 ) -> Result<Resumed, AttachError> {
+    let command = again.command;
     let lost_at = Instant::now();
+    let give_up = async {
+        match again.give_up_after {
+            Some(limit) => tokio::time::sleep(limit).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(give_up);
     let mut discarded = 0usize;
     let mut last_error = String::new();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
@@ -221,6 +239,10 @@ async fn reconnect(
                 }
                 Err(e) => return Err(e.into()),
             },
+            () = &mut give_up => {
+                let _ = term.stdout.write_all(b"\r\x1b[2K").await;
+                return Ok(Resumed::Ended(AttachEnd::ConnectionLost));
+            }
             _ = term.sigterm.recv() => return Ok(Resumed::Ended(AttachEnd::Signal(15))),
             _ = term.sighup.recv() => return Ok(Resumed::Ended(AttachEnd::Signal(1))),
         }

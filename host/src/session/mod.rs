@@ -9,6 +9,6 @@ pub mod spec;
 pub mod terminal;
 pub mod tmux;
 
-pub use attach::{AttachEnd, AttachError, attach};
+pub use attach::{AttachEnd, AttachError, Reattach, attach};
 pub use registry::{Registry, SessionRecord};
 pub use spec::SessionSpec;
