@@ -61,6 +61,35 @@ macro_rules! require_root {
     };
 }
 
+/// A remote program printing `line 1`, `line 2`, … every 10 ms: what a
+/// cut link must not lose.
+pub const COUNTER_SCRIPT: &str =
+    "#!/bin/sh\ni=0\nwhile [ $i -lt 100000000 ]; do i=$((i+1)); echo \"line $i\"; sleep 0.01; done\n";
+
+/// A client of `sshd` whose agent is the counter, with sync off, reaching
+/// the server through a proxy that can cut the link, and with room in the
+/// remote tmux history for every line of a long cut.
+pub fn counter_behind_proxy(sshd: &Sshd) -> (Client, Proxy) {
+    let counter = sshd.remote_script("counter", COUNTER_SCRIPT);
+    let mut client = Client::new(sshd, &counter.to_string_lossy());
+    client.set_env("SINC_SYNC_MODE", "none");
+    let proxy = Proxy::start(sshd.port);
+    client.route_through(sshd, proxy.port);
+    client.ok(&["exec", "--", "tmux", "new-session", "-d", "-s", "keep-server-up", "sleep 100000000"]);
+    client.ok(&["exec", "--", "tmux", "set-option", "-g", "history-limit", "1000000"]);
+    (client, proxy)
+}
+
+/// The numbers of the counter's lines in `text` (a screen or a history).
+pub fn counter_lines(text: &str) -> Vec<u64> {
+    text.lines().filter_map(|l| l.trim().strip_prefix("line ")?.parse().ok()).collect()
+}
+
+/// The highest counter line in `text`, 0 when none.
+pub fn last_counter_line(text: &str) -> u64 {
+    counter_lines(text).into_iter().max().unwrap_or(0)
+}
+
 /// Poll `f` until it returns `Some`, or panic with `what` after `timeout`.
 pub fn wait_until<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();

@@ -3,10 +3,10 @@
 //! work without a connection of their own — shown here by a server that has
 //! stopped accepting new ones.
 
+mod common;
+
 use sinc::transport::relay::{self, RelayError};
-use sinc::transport::{
-    self, ChannelRequest, ConnectOptions, Defaults, Overrides, Prompter, RemoteStatus, SshConfigFile,
-};
+use sinc::transport::{self, ChannelRequest, RemoteStatus};
 use sinc_tests::{Client, Pty, Sshd, require_root, stderr, stdout};
 use std::io::Write;
 use std::process::Stdio;
@@ -78,13 +78,8 @@ struct Relay {
 async fn relay() -> Relay {
     let sshd = Sshd::start();
     let client = Client::new(&sshd, "true");
-    let defaults = Defaults { connect_timeout: Duration::from_secs(10), keepalive_interval: Duration::from_secs(15) };
-    let target =
-        SshConfigFile::load(&client.home).unwrap().resolve("sinc-test", &Overrides::default(), &defaults).unwrap();
-    let conn =
-        transport::connect(&target, ConnectOptions { prompter: Prompter::never(), quiet: true, tcp_attempt: None })
-            .await
-            .unwrap();
+    let conn = common::connect(&client).await;
+    let target = conn.target().clone();
     let socket = client.scratch().join("relay.sock");
     let (shared, watched) = tokio::sync::watch::channel(Some(conn));
     tokio::spawn(relay::serve(tokio::net::UnixListener::bind(&socket).unwrap(), watched));

@@ -3,36 +3,24 @@
 //! and once the network is back the session is re-attached with nothing lost
 //! (the remote program's output in between is in the session's history).
 
-use sinc_tests::{Client, Proxy, Pty, Sshd, require_root, stdout};
+use sinc_tests::{
+    COUNTER_SCRIPT, Client, Proxy, Pty, Sshd, counter_behind_proxy, counter_lines, last_counter_line, require_root,
+    stdout,
+};
 use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(30);
 
-/// The highest `line N` on the screen.
-fn last_line(screen: &str) -> u64 {
-    screen.lines().filter_map(|l| l.trim().strip_prefix("line ")?.parse().ok()).max().unwrap_or(0)
-}
-
 fn cut_and_resume(cut_for: Duration) {
     let sshd = Sshd::start();
-    let counter = sshd.remote_script(
-        "counter",
-        "#!/bin/sh\ni=0\nwhile [ $i -lt 1000000 ]; do i=$((i+1)); echo \"line $i\"; sleep 0.01; done\n",
-    );
-    let mut client = Client::new(&sshd, &counter.to_string_lossy());
-    client.set_env("SINC_SYNC_MODE", "none");
-    let proxy = Proxy::start(sshd.port);
-    client.route_through(&sshd, proxy.port);
+    let (client, proxy) = counter_behind_proxy(&sshd);
     let id = client.ok(&["id"]).trim().to_owned();
-    // Room in the history for every line of a long cut.
-    client.ok(&["exec", "--", "tmux", "new-session", "-d", "-s", "keep-server-up", "sleep 100000"]);
-    client.ok(&["exec", "--", "tmux", "set-option", "-g", "history-limit", "1000000"]);
 
     let pty = Pty::spawn(&client, &[]);
     pty.wait_for("line 30", T);
     proxy.pause();
     let cut = Instant::now();
-    let before = last_line(&pty.screen());
+    let before = last_counter_line(&pty.screen());
     pty.wait_for("reconnecting", T);
     let detected = cut.elapsed();
     assert!(detected < Duration::from_secs(6), "the dead link was noticed after {detected:?}");
@@ -44,7 +32,7 @@ fn cut_and_resume(cut_for: Duration) {
     proxy.resume();
     let back = Instant::now();
     sinc_tests::wait_until(T, "the counter on the restored screen", || {
-        (last_line(&pty.screen()) > before + 100).then_some(())
+        (last_counter_line(&pty.screen()) > before + 100).then_some(())
     });
     let resumed = back.elapsed();
     assert!(resumed < Duration::from_secs(5), "resumed {resumed:?} after the network came back");
@@ -54,7 +42,7 @@ fn cut_and_resume(cut_for: Duration) {
 
     // The session's history has every line, once, in order.
     let history = stdout(&sshd.tmux(&["capture-pane", "-p", "-J", "-S", "-", "-t", &id]));
-    let numbers: Vec<u64> = history.lines().filter_map(|l| l.trim().strip_prefix("line ")?.parse().ok()).collect();
+    let numbers = counter_lines(&history);
     assert!(numbers.len() > 100, "{history}");
     for pair in numbers.windows(2) {
         assert_eq!(pair[1], pair[0] + 1, "a gap or a duplicate in the session's history");
@@ -162,17 +150,14 @@ fn a_new_local_address_is_noticed_at_once_and_the_attach_moves_to_it() {
     require_root!();
     let net = sinc_tests::Netns::create();
     let sshd = Sshd::start_with(sinc_tests::SshdOptions { netns: Some(net.server.clone()), ..Default::default() });
-    let counter = sshd.remote_script(
-        "counter",
-        "#!/bin/sh\ni=0\nwhile [ $i -lt 1000000 ]; do i=$((i+1)); echo \"line $i\"; sleep 0.01; done\n",
-    );
+    let counter = sshd.remote_script("counter", COUNTER_SCRIPT);
     let mut client = Client::new(&sshd, &counter.to_string_lossy());
     client.set_env("SINC_SYNC_MODE", "none");
     client.route_to(&sshd, sinc_tests::netns::SERVER_IP, sshd.port);
 
     let pty = Pty::spawn_in(&client, &net.in_client(), &[]);
     pty.wait_for("line 30", T);
-    let before = last_line(&pty.screen());
+    let before = last_counter_line(&pty.screen());
     net.change_client_address("198.51.100.3");
     let changed = Instant::now();
     pty.wait_for("reconnecting", T);
@@ -180,7 +165,7 @@ fn a_new_local_address_is_noticed_at_once_and_the_attach_moves_to_it() {
     // Silence alone would take 2.5 s to notice; the address check is faster.
     assert!(noticed < Duration::from_secs(2), "noticed {noticed:?} after the address changed");
     sinc_tests::wait_until(T, "the counter from the new address", || {
-        (last_line(&pty.screen()) > before + 100).then_some(())
+        (last_counter_line(&pty.screen()) > before + 100).then_some(())
     });
     let moved = changed.elapsed();
     assert!(sshd.log().contains("Connection from 198.51.100.3"), "{}", sshd.log());

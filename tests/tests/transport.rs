@@ -2,7 +2,9 @@
 //! and in the middle of a bulk transfer must neither stall nor drop the
 //! connection, and channels stay usable afterwards.
 
-use sinc::transport::{self, ConnectOptions, Defaults, Link, Overrides, Prompter, SshConfigFile};
+mod common;
+
+use sinc::transport::Link;
 use sinc_tests::{Client, Sshd, SshdOptions};
 use std::time::Duration;
 
@@ -10,13 +12,7 @@ use std::time::Duration;
 async fn client_initiated_rekeys_while_idle_and_streaming() {
     let sshd = Sshd::start_with(SshdOptions { extra_config: vec!["LogLevel DEBUG1".into()], ..SshdOptions::default() });
     let client = Client::new(&sshd, "true");
-    let defaults = Defaults { connect_timeout: Duration::from_secs(10), keepalive_interval: Duration::from_secs(15) };
-    let target =
-        SshConfigFile::load(&client.home).unwrap().resolve("sinc-test", &Overrides::default(), &defaults).unwrap();
-    let conn =
-        transport::connect(&target, ConnectOptions { prompter: Prompter::never(), quiet: true, tcp_attempt: None })
-            .await
-            .unwrap();
+    let conn = common::connect(&client).await;
     let link = Link::on(conn.clone());
     let kexinits = || sshd.log().matches("SSH2_MSG_KEXINIT received").count();
     let initial = kexinits();

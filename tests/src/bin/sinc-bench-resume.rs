@@ -10,14 +10,12 @@
 //! rounds per tool (default 5). Prints Markdown tables for
 //! docs/BENCHMARKS.md. Run through `scripts/bench resume`.
 
-use sinc_tests::{Client, Proxy, Pty, Sshd, sh_quote, stdout};
+use sinc_tests::{
+    COUNTER_SCRIPT, Proxy, Pty, Sshd, counter_behind_proxy, counter_lines, last_counter_line, sh_quote, stdout,
+};
 use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(60);
-
-fn last_line(screen: &str) -> u64 {
-    screen.lines().filter_map(|l| l.trim().strip_prefix("line ")?.parse().ok()).max().unwrap_or(0)
-}
 
 /// Poll the screen every few milliseconds until `done` says so; returns when.
 fn until(pty: &Pty, what: &str, mut done: impl FnMut(&str) -> bool) -> Instant {
@@ -36,22 +34,22 @@ fn until(pty: &Pty, what: &str, mut done: impl FnMut(&str) -> bool) -> Instant {
 /// restore after `cut`, wait for the counter to move. Returns (noticed after
 /// the cut, counter moving after the restore).
 fn one_cut(pty: &Pty, proxy: &Proxy, cut: Duration, noticed: &str) -> (Duration, Duration) {
-    until(pty, "the counter", |s| last_line(s) > 0);
+    until(pty, "the counter", |s| last_counter_line(s) > 0);
     proxy.pause();
     let cut_at = Instant::now();
     let seen = until(pty, noticed, |s| s.contains(noticed));
     std::thread::sleep(cut.saturating_sub(cut_at.elapsed()));
-    let at_restore = last_line(&pty.screen());
+    let at_restore = last_counter_line(&pty.screen());
     proxy.resume();
     let restored = Instant::now();
-    let moving = until(pty, "the counter to move on", |s| last_line(s) > at_restore + 5);
+    let moving = until(pty, "the counter to move on", |s| last_counter_line(s) > at_restore + 5);
     (seen - cut_at, moving - restored)
 }
 
 /// Gaps plus duplicates in a session's history of `line N`.
 fn lines_lost(sshd: &Sshd, session: &str) -> (usize, usize) {
     let history = stdout(&sshd.tmux(&["capture-pane", "-p", "-J", "-S", "-", "-t", session]));
-    let numbers: Vec<u64> = history.lines().filter_map(|l| l.trim().strip_prefix("line ")?.parse().ok()).collect();
+    let numbers = counter_lines(&history);
     let bad = numbers.windows(2).filter(|w| w[1] != w[0] + 1).count();
     (bad, numbers.len())
 }
@@ -74,21 +72,13 @@ fn main() {
     let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
     let cut = Duration::from_secs(std::env::var("BENCH_CUT").ok().and_then(|r| r.parse().ok()).unwrap_or(5));
     let sshd = Sshd::start();
-    let counter = sshd.remote_script(
-        "counter",
-        "#!/bin/sh\ni=0\nwhile [ $i -lt 100000000 ]; do i=$((i+1)); echo \"line $i\"; sleep 0.01; done\n",
-    );
-    let mut client = Client::new(&sshd, &counter.to_string_lossy());
-    client.set_env("SINC_SYNC_MODE", "none");
-    let proxy = Proxy::start(sshd.port);
-    client.route_through(&sshd, proxy.port);
+    let (client, proxy) = counter_behind_proxy(&sshd);
+    let counter = sshd.remote_script("counter", COUNTER_SCRIPT);
     let work = tempfile::tempdir().unwrap();
     let ssh_config = work.path().join("ssh_config");
     client.write_ssh_config(&ssh_config, "sinc-test", proxy.port, &sshd.user);
 
-    // Sessions keep their whole history; one counter each.
-    client.ok(&["exec", "--", "tmux", "new-session", "-d", "-s", "bench-keepalive", "sleep 100000000"]);
-    client.ok(&["exec", "--", "tmux", "set-option", "-g", "history-limit", "1000000"]);
+    // One counter session each.
     client.ok(&["start"]);
     let id = client.ok(&["id"]).trim().to_owned();
     client.ok(&["exec", "--", "tmux", "new-session", "-d", "-s", "bench-ssh", &counter.to_string_lossy()]);
