@@ -218,3 +218,62 @@ fn reconnecting_gives_up_after_the_configured_time() {
     assert!(pty.terminal_restored());
     proxy.resume();
 }
+
+#[test]
+fn a_reader_that_pauses_is_not_a_dead_link() {
+    // `sinc exec -- cat big | less` with the pager waiting: sinc stops
+    // reading, the connection backs up, and pings go unanswered — but the
+    // server's bytes waiting in the socket say it is alive.
+    let sshd = Sshd::start();
+    let mut client = Client::new(&sshd, "true");
+    client.set_env("SINC_SYNC_MODE", "none");
+    let mut child = client
+        .sinc()
+        .args(["exec", "--", "head", "-c", "50000000", "/dev/zero"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(6));
+    let mut stdout = child.stdout.take().unwrap();
+    let mut total = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match std::io::Read::read(&mut stdout, &mut buf).unwrap() {
+            0 => break,
+            n => total += n,
+        }
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(0), "the link was declared dead while the reader paused");
+    assert_eq!(total, 50_000_000);
+}
+
+#[test]
+fn a_slow_upload_is_not_a_dead_link() {
+    // On a slow uplink a ping waits behind the upload for longer than the
+    // watchdog allows; the server's acknowledgements say the link is alive.
+    let sshd = Sshd::start();
+    let mut client = Client::new(&sshd, "true");
+    client.set_env("SINC_SYNC_MODE", "none");
+    let proxy = Proxy::start(sshd.port);
+    client.route_through(&sshd, proxy.port);
+    client.ok(&["exec", "--", "true"]);
+    proxy.throttle(100_000);
+    let mut child = client
+        .sinc()
+        .args(["exec", "--", "wc", "-c"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &vec![7u8; 1_500_000]));
+    let out = child.wait_with_output().unwrap();
+    let _ = writer.join();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the link was declared dead during a slow upload: {}",
+        sinc_tests::stderr(&out)
+    );
+    assert_eq!(stdout(&out).trim(), "1500000");
+}

@@ -13,7 +13,7 @@ use crate::sync::syncer::{Keep, Progress, SyncState, SyncStatus, trash_reason};
 use crate::transport::Link;
 use sinc_sync_core::{Resolution, Side};
 use std::io::IsTerminal;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::time::Duration;
 
 /// The keeper paths of the current project.
@@ -38,6 +38,7 @@ pub async fn ensure_keeper(ctx: &Context, link: &Link) -> Result<Option<KeeperPa
         .recursive(true)
         .mode(0o700)
         .create(&paths.dir)
+        .and_then(|()| std::fs::set_permissions(&paths.dir, std::fs::Permissions::from_mode(0o700)))
         .map_err(|e| Error::Failure(format!("cannot create {}: {e}", paths.dir.display())))?;
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -76,7 +77,6 @@ async fn ask(paths: &KeeperPaths, req: ControlRequest) -> Result<ControlResponse
     }
 }
 
-/// The keeper's status (`None` when it is not running).
 /// What a running keeper reports.
 #[derive(Debug, Clone)]
 pub struct KeeperReport {

@@ -108,26 +108,34 @@ pub async fn attach(link: &Link, command: &str, reattach: Option<Reattach<'_>>) 
     let raw = RawMode::enter()?;
     // A reconnection's link must live as long as its channel.
     let mut _current: Option<Link> = None;
-    let end = loop {
-        match run_channel(channel, &mut term).await? {
-            Turn::Ended(end) => break end,
-            Turn::Lost { unconfirmed } => {
-                let Some(again) = reattach else {
-                    break AttachEnd::ConnectionLost;
-                };
-                match reconnect(link, again, &mut term, unconfirmed).await? {
-                    Resumed::Channel(next) => {
-                        let (next_link, next_channel) = *next;
-                        _current = Some(next_link);
-                        channel = next_channel;
+    let ended = async {
+        loop {
+            match run_channel(channel, &mut term).await? {
+                Turn::Ended(end) => return Ok(end),
+                Turn::Lost { unconfirmed } => {
+                    let Some(again) = reattach else {
+                        return Ok(AttachEnd::ConnectionLost);
+                    };
+                    match reconnect(link, again, &mut term, unconfirmed).await? {
+                        Resumed::Channel(next) => {
+                            let (next_link, next_channel) = *next;
+                            _current = Some(next_link);
+                            channel = next_channel;
+                        }
+                        Resumed::Ended(end) => return Ok(end),
                     }
-                    Resumed::Ended(end) => break end,
                 }
             }
         }
-    };
+    }
+    .await;
+    if !matches!(ended, Ok(AttachEnd::Exited(_))) {
+        let mut stdout = tokio::io::stdout();
+        let _ = stdout.write_all(RESET_MODES).await;
+        let _ = stdout.flush().await;
+    }
     drop(raw);
-    Ok(end)
+    ended
 }
 
 /// Connect the terminal to one channel until it ends or its link drops.
@@ -220,6 +228,7 @@ async fn reconnect(
                     let (dropped, escape) = term.escapes.feed(&bytes);
                     discarded += dropped.len();
                     if escape == Some(Escape::Disconnect) {
+                        let _ = term.stdout.write_all(CLEAR_LINE).await;
                         return Ok(Resumed::Ended(AttachEnd::EscapeDisconnect));
                     }
                     show_status(term, lost_at, unconfirmed, discarded, &last_error).await;
@@ -229,25 +238,44 @@ async fn reconnect(
             _ = ticker.tick() => show_status(term, lost_at, unconfirmed, discarded, &last_error).await,
             (started, tried, result) = &mut trying => match result {
                 Ok(channel) => {
-                    let _ = term.stdout.write_all(b"\r\x1b[2K").await;
+                    let _ = term.stdout.write_all(CLEAR_LINE).await;
                     tracing::info!("reconnected after {:.1}s", lost_at.elapsed().as_secs_f64());
                     return Ok(Resumed::Channel(Box::new((tried, channel))));
                 }
-                Err(e) if e.is_transient() => {
+                // An agent locked while the laptop slept can be unlocked:
+                // keep trying, with the reason on the status line.
+                Err(e) if e.is_transient() || matches!(e, ConnectError::AuthDenied { .. }) => {
                     last_error = e.to_string();
                     trying.set(attempt(tried.fresh(), started + RETRY));
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    let _ = term.stdout.write_all(CLEAR_LINE).await;
+                    return Err(e.into());
+                }
             },
             () = &mut give_up => {
-                let _ = term.stdout.write_all(b"\r\x1b[2K").await;
+                let _ = term.stdout.write_all(CLEAR_LINE).await;
                 return Ok(Resumed::Ended(AttachEnd::ConnectionLost));
             }
-            _ = term.sigterm.recv() => return Ok(Resumed::Ended(AttachEnd::Signal(15))),
-            _ = term.sighup.recv() => return Ok(Resumed::Ended(AttachEnd::Signal(1))),
+            _ = term.sigterm.recv() => {
+                let _ = term.stdout.write_all(CLEAR_LINE).await;
+                return Ok(Resumed::Ended(AttachEnd::Signal(15)));
+            }
+            _ = term.sighup.recv() => {
+                let _ = term.stdout.write_all(CLEAR_LINE).await;
+                return Ok(Resumed::Ended(AttachEnd::Signal(1)));
+            }
         }
     }
 }
+
+/// Erases the status line.
+const CLEAR_LINE: &[u8] = b"\r\x1b[2K";
+
+/// Undoes what a full-screen program like tmux may have left on when it had
+/// no chance to clean up: the alternate screen, mouse reporting, bracketed
+/// paste, a hidden cursor.
+const RESET_MODES: &[u8] = b"\x1b[?1049l\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?2004l\x1b[?25h";
 
 /// Pause between the starts of two reconnection attempts.
 const RETRY: Duration = Duration::from_secs(1);

@@ -84,16 +84,29 @@ pub struct ChannelWriter(Writer);
 
 #[derive(Debug)]
 enum Writer {
-    Ssh(ChannelWriteHalf<Msg>),
+    Ssh { half: ChannelWriteHalf<Msg>, dead: watch::Receiver<bool> },
     Relayed(relay::Input),
+}
+
+/// Wait for `write`, unless the link dies first: russh waits for window space
+/// forever, and a dead link never gives any.
+async fn unless_dead<F: std::future::Future<Output = Result<(), russh::Error>>>(
+    dead: &watch::Receiver<bool>,
+    write: F,
+) -> Result<(), ChannelGone> {
+    let mut dead = dead.clone();
+    tokio::select! {
+        r = write => r.map_err(|_| ChannelGone),
+        _ = dead.wait_for(|d| *d) => Err(ChannelGone),
+    }
 }
 
 impl RemoteChannel {
     pub(crate) fn ssh(channel: russh::Channel<Msg>, dead: watch::Receiver<bool>) -> RemoteChannel {
         let (half, writer) = channel.split();
         RemoteChannel {
-            reader: ChannelReader(Reader::Ssh { half, dead, ended: false }),
-            writer: ChannelWriter(Writer::Ssh(writer)),
+            reader: ChannelReader(Reader::Ssh { half, dead: dead.clone(), ended: false }),
+            writer: ChannelWriter(Writer::Ssh { half: writer, dead }),
         }
     }
 
@@ -239,7 +252,7 @@ impl ChannelWriter {
     /// Send bytes to the command's stdin.
     pub async fn data(&self, bytes: &[u8]) -> Result<(), ChannelGone> {
         match &self.0 {
-            Writer::Ssh(w) => w.data(bytes).await.map_err(|_| ChannelGone),
+            Writer::Ssh { half, dead } => unless_dead(dead, half.data(bytes)).await,
             Writer::Relayed(w) => w.data(Bytes::copy_from_slice(bytes)).await,
         }
     }
@@ -247,7 +260,7 @@ impl ChannelWriter {
     /// Copy everything `input` yields to the command's stdin.
     pub async fn copy_from<R: AsyncRead + Unpin>(&self, input: R) -> Result<(), ChannelGone> {
         match &self.0 {
-            Writer::Ssh(w) => w.data(input).await.map_err(|_| ChannelGone),
+            Writer::Ssh { half, dead } => unless_dead(dead, half.data(input)).await,
             Writer::Relayed(w) => w.copy_from(input).await,
         }
     }
@@ -255,7 +268,7 @@ impl ChannelWriter {
     /// Close the command's stdin.
     pub async fn eof(&self) -> Result<(), ChannelGone> {
         match &self.0 {
-            Writer::Ssh(w) => w.eof().await.map_err(|_| ChannelGone),
+            Writer::Ssh { half, dead } => unless_dead(dead, half.eof()).await,
             Writer::Relayed(w) => w.eof().await,
         }
     }
@@ -263,7 +276,7 @@ impl ChannelWriter {
     /// Tell the command its terminal changed size.
     pub async fn window_change(&self, cols: u32, rows: u32) -> Result<(), ChannelGone> {
         match &self.0 {
-            Writer::Ssh(w) => w.window_change(cols, rows, 0, 0).await.map_err(|_| ChannelGone),
+            Writer::Ssh { half, dead } => unless_dead(dead, half.window_change(cols, rows, 0, 0)).await,
             Writer::Relayed(w) => w.window_change(cols, rows).await,
         }
     }
@@ -271,7 +284,7 @@ impl ChannelWriter {
     /// Close the channel (the remote side hangs up the command's terminal).
     pub async fn close(&self) -> Result<(), ChannelGone> {
         match &self.0 {
-            Writer::Ssh(w) => w.close().await.map_err(|_| ChannelGone),
+            Writer::Ssh { half, dead } => unless_dead(dead, half.close()).await,
             Writer::Relayed(w) => w.close().await,
         }
     }

@@ -35,7 +35,7 @@ pub struct ConnectOptions {
 pub async fn connect(target: &Target, opts: ConnectOptions) -> Result<Arc<Connection>, ConnectError> {
     let mut jumps: Vec<Handle<ClientHandler>> = Vec::new();
     let mut liveness = Arc::new(Liveness::default());
-    let mut local_ip = None;
+    let mut socket = None;
     for hop in target.jumps.iter().chain(std::iter::once(target)) {
         // Only the last hop's signs of life say the target is alive.
         liveness = Arc::new(Liveness::default());
@@ -43,7 +43,10 @@ pub async fn connect(target: &Target, opts: ConnectOptions) -> Result<Arc<Connec
             None => {
                 let deadline = Deadline::start(hop.connect_timeout);
                 let stream = tcp(hop, &deadline, opts).await?;
-                local_ip = stream.local_addr().ok().map(|a| a.ip());
+                // A second handle on the socket lets the watchdog look at it.
+                let (stream, probe) =
+                    with_probe(stream).map_err(|e| ConnectError::Network { addr: addr(hop), reason: e.to_string() })?;
+                socket = probe;
                 establish(hop, stream, deadline, opts, &liveness).await?
             }
             Some(via) => {
@@ -62,7 +65,17 @@ pub async fn connect(target: &Target, opts: ConnectOptions) -> Result<Arc<Connec
         jumps.push(handle);
     }
     let handle = jumps.pop().ok_or_else(|| ConnectError::Network { addr: addr(target), reason: "no hop".into() })?;
-    Ok(Connection::new(handle, jumps, target.clone(), liveness, local_ip))
+    Ok(Connection::new(handle, jumps, target.clone(), liveness, socket))
+}
+
+/// The stream, and a duplicate of its socket (none if it cannot be made).
+fn with_probe(stream: TcpStream) -> std::io::Result<(TcpStream, Option<std::net::TcpStream>)> {
+    let std_stream = stream.into_std()?;
+    // Both handles share one open file: non-blocking for tokio, and so that
+    // a look at the socket never waits.
+    std_stream.set_nonblocking(true)?;
+    let probe = std_stream.try_clone().ok();
+    Ok((TcpStream::from_std(std_stream)?, probe))
 }
 
 fn addr(t: &Target) -> String {
@@ -90,7 +103,8 @@ async fn tcp(target: &Target, deadline: &Deadline, opts: ConnectOptions) -> Resu
         let attempt = tokio::select! {
             r = TcpStream::connect(sa) => r,
             _ = deadline.expired() => return Err(timeout("connecting")),
-            _ = tcp_attempt_over(opts.tcp_attempt) => return Err(timeout("connecting")),
+            // Too slow for this address: the next one may answer.
+            _ = tcp_attempt_over(opts.tcp_attempt) => Err(std::io::ErrorKind::TimedOut.into()),
         };
         match attempt {
             Ok(stream) => {

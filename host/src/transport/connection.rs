@@ -4,12 +4,12 @@
 use super::channel::{ChannelRequest, RemoteChannel};
 use super::error::ConnectError;
 use super::handler::ClientHandler;
+use super::socket_state;
 use super::target::Target;
 use super::watchdog::{self, Clocks, Liveness, Verdict};
 use russh::client::{Handle, Msg};
 use russh::{Channel, Sig};
 use serde::{Deserialize, Serialize};
-use std::net::IpAddr;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -22,8 +22,8 @@ pub struct Connection {
     target: Target,
     liveness: Arc<Liveness>,
     dead: watch::Receiver<bool>,
-    /// The local address of the TCP connection (the first hop's).
-    local_ip: Option<IpAddr>,
+    /// A duplicate of the first hop's TCP socket, to look at (never read).
+    socket: Option<std::net::TcpStream>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -128,11 +128,11 @@ impl Connection {
         jumps: Vec<Handle<ClientHandler>>,
         target: Target,
         liveness: Arc<Liveness>,
-        local_ip: Option<IpAddr>,
+        socket: Option<std::net::TcpStream>,
     ) -> Arc<Connection> {
         let (declare, dead) = watch::channel(false);
         liveness.heard();
-        let conn = Arc::new(Connection { handle, _jumps: jumps, target, liveness, dead, local_ip });
+        let conn = Arc::new(Connection { handle, _jumps: jumps, target, liveness, dead, socket });
         tokio::spawn(watch_over(Arc::downgrade(&conn), declare));
         conn
     }
@@ -233,20 +233,30 @@ async fn watch_over(conn: Weak<Connection>, declare: watch::Sender<bool>) {
     loop {
         ticks.tick().await;
         let now = Clocks::now();
-        let slept = now.slept_since(&last);
+        let (slept, gap) = (now.slept_since(&last), now.since(&last));
         last = now;
         let Some(c) = conn.upgrade() else {
             return;
         };
-        let address_present = c.local_ip.is_none_or(watchdog::address_present);
-        let verdict = if c.is_closed() {
-            Verdict::Dead
-        } else {
-            watchdog::verdict(c.liveness.silent_for(), slept, address_present)
+        let local_ip = c.socket.as_ref().and_then(|s| s.local_addr().ok()).map(|a| a.ip());
+        let silent_for = c.liveness.silent_for();
+        // The kernel's table is only read when the silence starts to matter.
+        let acked = silent_for >= watchdog::PING_AFTER && c.socket.as_ref().is_some_and(socket_state::acknowledging);
+        let seen = watchdog::Observation {
+            silent_for,
+            slept,
+            gap,
+            address_present: local_ip.is_none_or(socket_state::address_present),
+            unread: c.socket.as_ref().is_some_and(socket_state::unread),
+            acked,
         };
+        let verdict = if c.is_closed() { Verdict::Dead } else { watchdog::verdict(seen) };
+        if seen.unread || seen.acked || verdict == Verdict::Recount {
+            c.liveness.heard();
+        }
         match verdict {
             Verdict::Alive => {}
-            Verdict::Ping => {
+            Verdict::Ping | Verdict::Recount => {
                 if ping.as_ref().is_none_or(|p| p.is_finished()) {
                     let (weak, liveness) = (Arc::downgrade(&c), c.liveness.clone());
                     ping = Some(tokio::spawn(async move {

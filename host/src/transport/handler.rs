@@ -188,6 +188,18 @@ impl client::Handler for ClientHandler {
         Ok(())
     }
 
+    /// The server took more of our data: as good a sign of life as data, and
+    /// the only one during a long upload.
+    async fn window_adjusted(
+        &mut self,
+        _channel: russh::ChannelId,
+        _new_size: u32,
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        self.liveness.heard();
+        Ok(())
+    }
+
     async fn auth_banner(&mut self, banner: &str, _session: &mut client::Session) -> Result<(), Self::Error> {
         if !self.quiet {
             eprint!("{banner}");

@@ -15,6 +15,7 @@ mod link;
 mod prompt;
 pub mod quote;
 pub mod relay;
+mod socket_state;
 mod target;
 pub mod watchdog;
 

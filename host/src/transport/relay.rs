@@ -120,12 +120,10 @@ pub async fn open(
     request: &ChannelRequest,
     timeout: Duration,
 ) -> Result<RemoteChannel, RelayError> {
-    let stream = match UnixStream::connect(socket).await {
-        Ok(s) => s,
-        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => {
-            return Err(RelayError::Absent);
-        }
-        Err(e) => return Err(e.into()),
+    // Nothing was asked yet: whatever keeps us from the keeper means there
+    // is none to use.
+    let Ok(stream) = UnixStream::connect(socket).await else {
+        return Err(RelayError::Absent);
     };
     let (mut from_keeper, mut to_keeper) = framed(stream);
     // A keeper that cannot take the request never saw it.
@@ -235,7 +233,7 @@ async fn open_for(
     request: &ChannelRequest,
 ) -> Result<(Arc<Connection>, RemoteChannel), String> {
     let current = shared.borrow().clone();
-    let Some(conn) = current else {
+    let Some(conn) = current.filter(|c| !c.is_dead()) else {
         return Err("the keeper is not connected to the VPS right now".to_owned());
     };
     if conn.target().describe() != target {
@@ -320,7 +318,7 @@ async fn relay(stream: UnixStream, shared: SharedConnection) {
         }
     }
     // Whatever ended the relay, the command's channel ends with it.
-    let _ = input.close().await;
+    let _ = tokio::time::timeout(REQUEST_TIMEOUT, input.close()).await;
     // The connection stays up while a relayed channel uses it.
     drop(conn);
 }
