@@ -277,3 +277,20 @@ fn a_slow_upload_is_not_a_dead_link() {
     );
     assert_eq!(stdout(&out).trim(), "1500000");
 }
+
+#[test]
+fn a_session_that_ends_during_a_cut_ends_the_attach_cleanly() {
+    require_root!();
+    let sshd = Sshd::start();
+    let (client, proxy) = counter_behind_proxy(&sshd);
+    let id = client.ok(&["id"]).trim().to_owned();
+    let pty = Pty::spawn(&client, &[]);
+    pty.wait_for("line 30", T);
+    proxy.pause();
+    pty.wait_for("reconnecting", T);
+    sshd.tmux(&["kill-session", "-t", &id]);
+    proxy.resume();
+    assert_eq!(pty.exit_code(T), 0, "{}", pty.screen());
+    assert!(pty.screen().contains("ended while the link was down"), "{}", pty.screen());
+    assert!(pty.terminal_restored());
+}

@@ -66,6 +66,10 @@ pub async fn run(ctx: &Context, attach_only: bool) -> Result<i32> {
             0
         }
         AttachEnd::Signal(n) => 128 + n,
+        AttachEnd::SessionEnded => {
+            output::notice(ctx.global.quiet, &format!("\r\n{} ended while the link was down.", spec.id));
+            0
+        }
         AttachEnd::ConnectionLost => {
             return Err(ConnectError::Lost { addr: link.target().describe() }.into());
         }

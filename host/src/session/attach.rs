@@ -4,7 +4,7 @@
 
 use super::escape::{Escape, EscapeFilter, HELP};
 use super::terminal::{self, RawMode};
-use super::tmux::Size;
+use super::tmux::{Size, status};
 use crate::transport::{ChannelEvent, ChannelRequest, ConnectError, Link, Pty, RemoteChannel, RemoteStatus};
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -22,6 +22,8 @@ pub enum AttachEnd {
     Signal(i32),
     /// The connection dropped.
     ConnectionLost,
+    /// The link came back, but the session had ended meanwhile.
+    SessionEnded,
 }
 
 /// Errors specific to attaching.
@@ -111,6 +113,11 @@ pub async fn attach(link: &Link, command: &str, reattach: Option<Reattach<'_>>) 
     let ended = async {
         loop {
             match run_channel(channel, &mut term).await? {
+                // After a reconnection, "no such session" means it ended
+                // while the link was down.
+                Turn::Ended(AttachEnd::Exited(RemoteStatus::Exited(status::NO_SESSION))) if _current.is_some() => {
+                    return Ok(AttachEnd::SessionEnded);
+                }
                 Turn::Ended(end) => return Ok(end),
                 Turn::Lost { unconfirmed } => {
                     let Some(again) = reattach else {
