@@ -6,6 +6,7 @@
 
 pub mod atomic_file;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod exit;

@@ -168,9 +168,7 @@ impl Context {
     pub fn remember_session(&self, spec: &SessionSpec) {
         let registry = crate::session::Registry::new(&self.dirs.data);
         let id = spec.id.to_string();
-        let created = registry.load(&id).map(|r| r.created).unwrap_or_else(|| {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-        });
+        let created = registry.load(&id).map(|r| r.created).unwrap_or_else(crate::clock::unix_secs);
         let record = crate::session::SessionRecord {
             id,
             local_path: spec.local_path.clone(),

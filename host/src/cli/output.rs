@@ -78,8 +78,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 
 /// "3m ago", "2h ago", "4d ago".
 pub fn age(seconds_since_epoch: u64) -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let d = now.saturating_sub(seconds_since_epoch);
+    let d = crate::clock::unix_secs().saturating_sub(seconds_since_epoch);
     match d {
         0..60 => format!("{d}s ago"),
         60..3600 => format!("{}m ago", d / 60),

@@ -2,6 +2,7 @@
 //! how often it reconnected, how long it was down in all, and the last
 //! measured round trip — shown by `sinc status` under "link".
 
+use crate::clock::unix_secs as now;
 use crate::transport::relay::SharedConnection;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
@@ -75,10 +76,6 @@ impl LinkLog {
 pub struct LinkMonitor {
     log: Arc<Mutex<LinkLog>>,
     connection: SharedConnection,
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 impl LinkMonitor {

@@ -18,7 +18,7 @@ use crate::sync::endpoint::{self, Endpoint, EndpointConfig, Shared};
 use crate::sync::ignore::IgnoreSpec;
 use crate::sync::syncer::{Stopped, SyncStatus, Syncer, SyncerConfig};
 use crate::sync::trash::TrashLimits;
-use crate::transport::{self, ConnectOptions, Link, Prompter, quote, relay};
+use crate::transport::{self, ConnectOptions, Link, quote, relay};
 use sinc_sync_core::{DeleteLimits, Mode};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::PathBuf;
@@ -207,12 +207,7 @@ async fn connect(
     String,
 > {
     let target = ctx.target().map_err(|e| e.to_string())?;
-    let conn = transport::connect(
-        &target,
-        ConnectOptions { prompter: Prompter::never(), quiet: true, tcp_attempt: Some(RETRY) },
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let conn = transport::connect(&target, ConnectOptions::unattended(Some(RETRY))).await.map_err(|e| e.to_string())?;
     let installed =
         remote::ensure(&Link::on(conn.clone()), local, Box::new(|_| {})).await.map_err(|e| e.to_string())?;
     let channel = conn.exec(&bridge_command(installed.path())).await.map_err(|e| e.to_string())?;

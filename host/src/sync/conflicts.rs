@@ -2,6 +2,7 @@
 //! (two-way-safe) and a bounded history of those resolved automatically, with
 //! where the losing version is kept. Saved as JSON next to the ancestor.
 
+use crate::clock::unix_secs as now;
 use serde::{Deserialize, Serialize};
 use sinc_sync_core::{Conflict, RelPath, Resolution};
 use std::path::{Path, PathBuf};
@@ -27,10 +28,6 @@ pub struct ConflictStore {
     pub history: Vec<Recorded>,
     #[serde(skip)]
     file: PathBuf,
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 impl ConflictStore {

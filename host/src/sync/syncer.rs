@@ -16,6 +16,7 @@ use super::ignore::IgnoreSpec;
 use super::transfer::{self, Receiver};
 use super::trash::{Reason, TrashItem, TrashLimits};
 use super::wire::{Body, Chunk, Notice, RejectKind, Request, Response, WireError};
+use crate::clock::unix_secs as now;
 use serde::{Deserialize, Serialize};
 use sinc_sync_core::{
     Action, DeleteLimits, Entry, Halt, Mode, Plan, RelPath, Side, Sizes, Step, TreeView, Views, guard, reconcile,
@@ -255,10 +256,6 @@ enum Outcome {
     LocalChanged,
     /// Could not be done; reported.
     Problem(String),
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 const RECENT: usize = 20;

@@ -5,6 +5,7 @@
 //! when possible, else a copy); `index.jsonl` lists the items, one JSON
 //! object per line, appended and synced before the original is touched.
 
+use crate::clock::unix_secs as now;
 use serde::{Deserialize, Serialize};
 use sinc_sync_core::{Digest, Entry, RelPath};
 use std::io::Write;
@@ -73,10 +74,6 @@ pub struct Trash {
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
 
 impl Trash {
     /// The trash in `dir` (created on first use).

@@ -31,6 +31,14 @@ pub struct ConnectOptions {
     pub tcp_attempt: Option<Duration>,
 }
 
+impl ConnectOptions {
+    /// For connecting with nobody at the terminal (the keeper, reconnects,
+    /// tests): no questions, no banners.
+    pub fn unattended(tcp_attempt: Option<Duration>) -> ConnectOptions {
+        ConnectOptions { prompter: Prompter::never(), quiet: true, tcp_attempt }
+    }
+}
+
 /// Connect to `target`, through its jump hosts if any.
 pub async fn connect(target: &Target, opts: ConnectOptions) -> Result<Arc<Connection>, ConnectError> {
     let mut jumps: Vec<Handle<ClientHandler>> = Vec::new();

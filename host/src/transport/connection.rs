@@ -137,14 +137,8 @@ impl Connection {
         conn
     }
 
-    /// Resolves once the link is known to be dead (silent too long, the
-    /// machine slept, or closed).
-    pub async fn dead(&self) {
-        let mut dead = self.dead.clone();
-        let _ = dead.wait_for(|d| *d).await;
-    }
-
-    /// A future that resolves once the link is known dead, without keeping
+    /// A future that resolves once the link is known dead (silent too long,
+    /// the machine slept, its address went away, or closed), without keeping
     /// the connection alive.
     pub fn dead_signal(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let mut dead = self.dead.clone();

@@ -36,7 +36,7 @@ impl Link {
 
     /// Channels on an existing connection.
     pub fn on(conn: Arc<Connection>) -> Link {
-        let options = ConnectOptions { prompter: super::Prompter::never(), quiet: true, tcp_attempt: None };
+        let options = ConnectOptions::unattended(None);
         Link { target: conn.target().clone(), options, keeper: None, own: OnceCell::new_with(Some(conn)) }
     }
 
@@ -44,9 +44,7 @@ impl Link {
     /// dropped: it never asks questions (the terminal is in use) and starts a
     /// fresh TCP attempt each second while the network is down.
     pub fn fresh(&self) -> Link {
-        let options =
-            ConnectOptions { prompter: super::Prompter::never(), quiet: true, tcp_attempt: Some(TCP_ATTEMPT) };
-        Link::new(self.target.clone(), options, self.keeper.clone())
+        Link::new(self.target.clone(), ConnectOptions::unattended(Some(TCP_ATTEMPT)), self.keeper.clone())
     }
 
     /// Where it goes.

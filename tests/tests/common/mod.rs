@@ -1,6 +1,6 @@
 //! Helpers shared by the tests that drive sinc's library in-process.
 
-use sinc::transport::{self, ConnectOptions, Connection, Defaults, Overrides, Prompter, SshConfigFile};
+use sinc::transport::{self, ConnectOptions, Connection, Defaults, Overrides, SshConfigFile};
 use sinc_tests::Client;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +11,5 @@ pub async fn connect(client: &Client) -> Arc<Connection> {
     let defaults = Defaults { connect_timeout: Duration::from_secs(10), keepalive_interval: Duration::from_secs(15) };
     let target =
         SshConfigFile::load(&client.home).unwrap().resolve("sinc-test", &Overrides::default(), &defaults).unwrap();
-    transport::connect(&target, ConnectOptions { prompter: Prompter::never(), quiet: true, tcp_attempt: None })
-        .await
-        .unwrap()
+    transport::connect(&target, ConnectOptions::unattended(None)).await.unwrap()
 }
