@@ -248,6 +248,27 @@ impl Client {
         self.sinc().args(args).output().unwrap()
     }
 
+    /// Run `sinc args…` with `input` on its stdin, to completion. The input is
+    /// written from a thread, so a large one cannot deadlock against the
+    /// output.
+    pub fn run_with_input(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut child = self
+            .sinc()
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
+        let out = child.wait_with_output().unwrap();
+        // A command may end without reading all of it; that is its business.
+        let _ = writer.join();
+        out
+    }
+
     /// Run `sinc args…`, assert success, return stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let o = self.run(args);

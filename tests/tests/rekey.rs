@@ -20,24 +20,8 @@ fn bulk_output_and_input_cross_many_rekeys() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(out.stdout.len(), 20_000_000);
 
-    let mut child = client
-        .sinc()
-        .args(["exec", "--", "sha256sum"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     let data: Vec<u8> = (0..8_000_000u32).map(|i| (i % 251) as u8).collect();
-    let writer = {
-        let mut stdin = child.stdin.take().unwrap();
-        let data = data.clone();
-        std::thread::spawn(move || {
-            use std::io::Write;
-            stdin.write_all(&data).unwrap();
-        })
-    };
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
+    let out = client.run_with_input(&["exec", "--", "sha256sum"], &data);
     let local = {
         use std::io::Write;
         let mut c = std::process::Command::new("sha256sum")
@@ -85,16 +69,7 @@ fn a_gigabyte_stream_crosses_thousands_of_rekeys() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut total = 0u64;
-    let mut stdout = child.stdout.take().unwrap();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        use std::io::Read;
-        match stdout.read(&mut buf).unwrap() {
-            0 => break,
-            n => total += n as u64,
-        }
-    }
+    let total = std::io::copy(&mut child.stdout.take().unwrap(), &mut std::io::sink()).unwrap();
     assert!(child.wait().unwrap().success());
     assert_eq!(total, 1_000_000_000);
     let rekeys = sshd.log().matches("ssh_set_newkeys: rekeying out").count();

@@ -8,8 +8,6 @@ mod common;
 use sinc::transport::relay::{self, RelayError};
 use sinc::transport::{self, ChannelRequest, RemoteStatus};
 use sinc_tests::{Client, Pty, Sshd, require_root, stderr, stdout};
-use std::io::Write;
-use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
@@ -29,16 +27,8 @@ fn foreground_commands_use_the_keepers_connection() {
     sshd.stop_listening();
 
     // exec: stdin in; stdout, stderr and the exit code out, unchanged.
-    let mut child = client
-        .sinc()
-        .args(["exec", "--", "sh", "-c", "read x; echo \"out $x\"; echo err >&2; exit 7"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"typed\n").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out =
+        client.run_with_input(&["exec", "--", "sh", "-c", "read x; echo \"out $x\"; echo err >&2; exit 7"], b"typed\n");
     assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
     assert_eq!(stdout(&out), "out typed\n");
     assert_eq!(stderr(&out).trim(), "err");

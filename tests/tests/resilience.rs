@@ -11,13 +11,27 @@ use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(30);
 
-fn cut_and_resume(cut_for: Duration) {
+/// A terminal attached to the counter through a proxy that can cut the link.
+struct Attached {
+    sshd: Sshd,
+    /// Its home and configuration must outlive the terminal.
+    client: Client,
+    proxy: Proxy,
+    id: String,
+    pty: Pty,
+}
+
+fn attached_counter() -> Attached {
     let sshd = Sshd::start();
     let (client, proxy) = counter_behind_proxy(&sshd);
     let id = client.ok(&["id"]).trim().to_owned();
-
     let pty = Pty::spawn(&client, &[]);
     pty.wait_for("line 30", T);
+    Attached { sshd, client, proxy, id, pty }
+}
+
+fn cut_and_resume(cut_for: Duration) {
+    let Attached { sshd, client: _client, proxy, id, pty } = attached_counter();
     proxy.pause();
     let cut = Instant::now();
     let before = last_counter_line(&pty.screen());
@@ -234,15 +248,7 @@ fn a_reader_that_pauses_is_not_a_dead_link() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_secs(6));
-    let mut stdout = child.stdout.take().unwrap();
-    let mut total = 0usize;
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        match std::io::Read::read(&mut stdout, &mut buf).unwrap() {
-            0 => break,
-            n => total += n,
-        }
-    }
+    let total = std::io::copy(&mut child.stdout.take().unwrap(), &mut std::io::sink()).unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0), "the link was declared dead while the reader paused");
     assert_eq!(total, 50_000_000);
 }
@@ -258,17 +264,7 @@ fn a_slow_upload_is_not_a_dead_link() {
     client.route_through(&sshd, proxy.port);
     client.ok(&["exec", "--", "true"]);
     proxy.throttle(100_000);
-    let mut child = client
-        .sinc()
-        .args(["exec", "--", "wc", "-c"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &vec![7u8; 1_500_000]));
-    let out = child.wait_with_output().unwrap();
-    let _ = writer.join();
+    let out = client.run_with_input(&["exec", "--", "wc", "-c"], &vec![7u8; 1_500_000]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -281,11 +277,7 @@ fn a_slow_upload_is_not_a_dead_link() {
 #[test]
 fn a_session_that_ends_during_a_cut_ends_the_attach_cleanly() {
     require_root!();
-    let sshd = Sshd::start();
-    let (client, proxy) = counter_behind_proxy(&sshd);
-    let id = client.ok(&["id"]).trim().to_owned();
-    let pty = Pty::spawn(&client, &[]);
-    pty.wait_for("line 30", T);
+    let Attached { sshd, client: _client, proxy, id, pty } = attached_counter();
     proxy.pause();
     pty.wait_for("reconnecting", T);
     sshd.tmux(&["kill-session", "-t", &id]);

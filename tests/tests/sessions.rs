@@ -76,18 +76,7 @@ fn exec_passes_words_exit_codes_and_streams_through() {
     assert_eq!(stderr(&out), "oops\n");
 
     // stdin is forwarded, and EOF ends it.
-    let mut child = client
-        .sinc()
-        .args(["exec", "--", "wc", "-c"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(&vec![b'x'; 100_000]).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = client.run_with_input(&["exec", "--", "wc", "-c"], &vec![b'x'; 100_000]);
     assert_eq!(stdout(&out).trim(), "100000");
 
     // Killed by a signal: 128 + n, like a local shell.
