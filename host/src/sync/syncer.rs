@@ -670,10 +670,13 @@ impl Syncer {
             let remote = RemoteView { ancestor: &self.ancestor, overlay: &self.overlay };
             let plan =
                 reconcile(Views { ancestor: &self.ancestor, local: ep.index(), remote: &remote }, paths, self.cfg.mode);
-            // The guards protect against propagating deletions; a plan that
-            // deletes nothing skips counting the whole agreed tree.
+            // Deletions wait for quiet first, so the guards judge a removal
+            // whole rather than the part the watcher reported so far. The
+            // guards protect against propagating deletions: they count the
+            // whole agreed tree only for a plan that deletes and will run now.
             let removes = plan.local.iter().chain(&plan.remote).any(|s| matches!(s.action, Action::Remove { .. }));
-            let verdict = removes
+            let waiting = removes && tokio::time::Instant::now() < self.last_change + DELETE_GRACE;
+            let verdict = (removes && !waiting)
                 .then(|| {
                     let sizes = Sizes {
                         agreed_files: self.ancestor.entries().values().filter(|e| !e.is_dir()).count(),
@@ -685,15 +688,12 @@ impl Syncer {
                     guard::check(&plan, sizes, self.cfg.limits)
                 })
                 .flatten();
-            (plan, verdict, removes)
+            (plan, verdict, waiting)
         };
-        let (plan, verdict, deletes) = plan;
-        // Deletions wait for quiet first, so the guards judge a removal
-        // whole rather than the part the watcher reported so far.
-        let quiet_at = self.last_change + DELETE_GRACE;
-        if deletes && tokio::time::Instant::now() < quiet_at {
+        let (plan, verdict, waiting) = plan;
+        if waiting {
             self.pending_local.extend(paths);
-            self.deferred_until = Some(quiet_at);
+            self.deferred_until = Some(self.last_change + DELETE_GRACE);
             return Ok(());
         }
         if let Some(h) = verdict.filter(|_| !self.confirmed) {
