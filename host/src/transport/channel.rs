@@ -70,11 +70,14 @@ pub struct RemoteChannel {
 
 /// The receiving half of a channel.
 #[derive(Debug)]
-pub struct ChannelReader(Reader);
+pub struct ChannelReader {
+    from: Reader,
+    ended: bool,
+}
 
 #[derive(Debug)]
 enum Reader {
-    Ssh { half: ChannelReadHalf, dead: watch::Receiver<bool>, ended: bool },
+    Ssh { half: ChannelReadHalf, dead: watch::Receiver<bool> },
     Relayed(relay::Events),
 }
 
@@ -105,13 +108,16 @@ impl RemoteChannel {
     pub(crate) fn ssh(channel: russh::Channel<Msg>, dead: watch::Receiver<bool>) -> RemoteChannel {
         let (half, writer) = channel.split();
         RemoteChannel {
-            reader: ChannelReader(Reader::Ssh { half, dead: dead.clone(), ended: false }),
+            reader: ChannelReader { from: Reader::Ssh { half, dead: dead.clone() }, ended: false },
             writer: ChannelWriter(Writer::Ssh { half: writer, dead }),
         }
     }
 
     pub(crate) fn relayed(events: relay::Events, input: relay::Input) -> RemoteChannel {
-        RemoteChannel { reader: ChannelReader(Reader::Relayed(events)), writer: ChannelWriter(Writer::Relayed(input)) }
+        RemoteChannel {
+            reader: ChannelReader { from: Reader::Relayed(events), ended: false },
+            writer: ChannelWriter(Writer::Relayed(input)),
+        }
     }
 
     /// Its two halves, to read and write at the same time.
@@ -213,38 +219,37 @@ impl RemoteChannel {
 impl ChannelReader {
     /// The next event; `None` after `Closed` or `Lost`.
     pub async fn next(&mut self) -> Option<ChannelEvent> {
-        match &mut self.0 {
-            Reader::Ssh { half, dead, ended } => {
-                if *ended {
-                    return None;
-                }
-                loop {
-                    let msg = tokio::select! {
-                        msg = half.wait() => msg,
-                        // The watchdog gave up on the link: nothing more will come.
-                        _ = dead.wait_for(|d| *d) => None,
-                    };
-                    let event = match msg {
-                        Some(ChannelMsg::Data { data }) => ChannelEvent::Stdout(data),
-                        Some(ChannelMsg::ExtendedData { data, ext: 1 }) => ChannelEvent::Stderr(data),
-                        Some(ChannelMsg::ExitStatus { exit_status }) => {
-                            ChannelEvent::Exit(RemoteStatus::Exited(exit_status))
-                        }
-                        Some(ChannelMsg::ExitSignal { signal_name, .. }) => {
-                            ChannelEvent::Exit(RemoteStatus::Signaled(sig_name(&signal_name)))
-                        }
-                        // russh forwards the server's close before it forgets the
-                        // channel; an end without one means the connection went.
-                        Some(ChannelMsg::Close) => ChannelEvent::Closed,
-                        None => ChannelEvent::Lost,
-                        Some(_) => continue,
-                    };
-                    *ended = matches!(event, ChannelEvent::Closed | ChannelEvent::Lost);
-                    return Some(event);
-                }
-            }
-            Reader::Relayed(events) => events.next().await,
+        if self.ended {
+            return None;
         }
+        let event = match &mut self.from {
+            Reader::Ssh { half, dead } => loop {
+                let msg = tokio::select! {
+                    msg = half.wait() => msg,
+                    // The watchdog gave up on the link: nothing more will come.
+                    _ = dead.wait_for(|d| *d) => None,
+                };
+                let event = match msg {
+                    Some(ChannelMsg::Data { data }) => ChannelEvent::Stdout(data),
+                    Some(ChannelMsg::ExtendedData { data, ext: 1 }) => ChannelEvent::Stderr(data),
+                    Some(ChannelMsg::ExitStatus { exit_status }) => {
+                        ChannelEvent::Exit(RemoteStatus::Exited(exit_status))
+                    }
+                    Some(ChannelMsg::ExitSignal { signal_name, .. }) => {
+                        ChannelEvent::Exit(RemoteStatus::Signaled(sig_name(&signal_name)))
+                    }
+                    // russh forwards the server's close before it forgets the
+                    // channel; an end without one means the connection went.
+                    Some(ChannelMsg::Close) => ChannelEvent::Closed,
+                    None => ChannelEvent::Lost,
+                    Some(_) => continue,
+                };
+                break event;
+            },
+            Reader::Relayed(events) => events.next().await,
+        };
+        self.ended = matches!(event, ChannelEvent::Closed | ChannelEvent::Lost);
+        Some(event)
     }
 }
 

@@ -133,7 +133,7 @@ pub async fn open(
     match tokio::time::timeout(timeout, recv(&mut from_keeper)).await {
         Err(_) => Err(RelayError::Timeout),
         Ok(Some(Down::Opened)) => {
-            Ok(RemoteChannel::relayed(Events { from_keeper, ended: false }, Input { to_keeper: Mutex::new(to_keeper) }))
+            Ok(RemoteChannel::relayed(Events { from_keeper }, Input { to_keeper: Mutex::new(to_keeper) }))
         }
         Ok(Some(Down::Refused(why))) => Err(RelayError::Refused(why)),
         Ok(Some(Down::Event(_))) => Err(RelayError::Protocol),
@@ -145,22 +145,16 @@ pub async fn open(
 #[derive(Debug)]
 pub struct Events {
     from_keeper: Reader,
-    ended: bool,
 }
 
 impl Events {
-    /// The next event; `None` once the channel ended. A keeper that goes away
-    /// (or talks nonsense) ends it as `Lost`.
-    pub async fn next(&mut self) -> Option<ChannelEvent> {
-        if self.ended {
-            return None;
-        }
-        let event = match recv(&mut self.from_keeper).await {
+    /// The next event. A keeper that goes away (or talks nonsense) ends the
+    /// channel as `Lost`.
+    pub async fn next(&mut self) -> ChannelEvent {
+        match recv(&mut self.from_keeper).await {
             Some(Down::Event(event)) => event,
             _ => ChannelEvent::Lost,
-        };
-        self.ended = matches!(event, ChannelEvent::Closed | ChannelEvent::Lost);
-        Some(event)
+        }
     }
 }
 
