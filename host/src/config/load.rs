@@ -348,6 +348,20 @@ mod tests {
         assert_eq!(e.key.as_deref(), Some("vps.port"));
         let e = err(None, None, &[("SINC_SYNC_MODE", "both-ways")]);
         assert_eq!(e.origin, Origin::Env("SINC_SYNC_MODE"));
+        let e = err(None, None, &[("SINC_GIVE_UP_AFTER", "soon")]);
+        assert_eq!(e.key.as_deref(), Some("ssh.give_up_after"));
+    }
+
+    #[test]
+    fn give_up_after_is_whole_seconds() {
+        let e = err(Some("[ssh]
+give_up_after = -5
+"), None, &[]);
+        assert_eq!(e.position.map(|p| p.0), Some(2), "{}", e.message);
+        let e = err(Some("[ssh]
+give_up_after = \"10s\"
+"), None, &[]);
+        assert_eq!(e.position.map(|p| p.0), Some(2), "{}", e.message);
     }
 
     #[test]
