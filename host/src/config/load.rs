@@ -354,13 +354,9 @@ mod tests {
 
     #[test]
     fn give_up_after_is_whole_seconds() {
-        let e = err(Some("[ssh]
-give_up_after = -5
-"), None, &[]);
+        let e = err(Some("[ssh]\ngive_up_after = -5\n"), None, &[]);
         assert_eq!(e.position.map(|p| p.0), Some(2), "{}", e.message);
-        let e = err(Some("[ssh]
-give_up_after = \"10s\"
-"), None, &[]);
+        let e = err(Some("[ssh]\ngive_up_after = \"10s\"\n"), None, &[]);
         assert_eq!(e.position.map(|p| p.0), Some(2), "{}", e.message);
     }
 
