@@ -46,6 +46,15 @@ fn start_is_idempotent_and_list_shows_the_session() {
     // `tmux ls` on the VPS shows it too (the user's default server).
     assert!(stdout(&sshd.tmux(&["ls"])).contains(&id));
 
+    // The session carries its own description: another laptop, without
+    // this one's local records, lists the same.
+    std::fs::remove_dir_all(client.home.join(".local/share")).unwrap();
+    let elsewhere = client.json(&["list"]);
+    assert_eq!(elsewhere[0]["local_path"], s["local_path"], "{elsewhere}");
+    assert_eq!(elsewhere[0]["remote_path"], s["remote_path"], "{elsewhere}");
+    assert_eq!(elsewhere[0]["agent"], s["agent"], "{elsewhere}");
+    assert!(elsewhere[0]["created_by"].is_string(), "{elsewhere}");
+
     // -l / --list are aliases; the human listing names the session.
     let human = client.ok(&["-l"]);
     assert!(human.contains(&id) && human.contains("LOCAL PATH"), "{human}");

@@ -70,14 +70,24 @@ pub enum Command {
     Start(StartArgs),
     /// Run one command in the project's remote folder; arguments are passed word for word.
     Exec(ExecArgs),
-    /// List the project sessions on the VPS.
+    /// List the sessions on the VPS (projects' and `sinc ssh`'s).
     #[command(alias = "ls")]
-    List,
+    List {
+        /// List those on this host instead (`[user@]host[:port]`).
+        #[arg(long, value_name = "DESTINATION")]
+        host: Option<String>,
+    },
     /// End a session (remote files are kept). Accepts a unique prefix of the id.
     Kill {
         /// Session id or a unique prefix of it.
         id: String,
+        /// End it on this host instead of the VPS (`[user@]host[:port]`).
+        #[arg(long, value_name = "DESTINATION")]
+        host: Option<String>,
     },
+    /// A terminal on any host that survives the network and this process,
+    /// kept in a tmux session there: a drop-in for `ssh HOST` without sync.
+    Ssh(SshArgs),
     /// Print the session id of a folder (default: the current one).
     Id {
         /// The folder.
@@ -202,6 +212,54 @@ pub struct ExecArgs {
     /// The command and its arguments (after `--`).
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+}
+
+/// `sinc ssh`.
+#[derive(Debug, Args)]
+pub struct SshArgs {
+    /// `[user@]host[:port]` or `ssh://…`; a Host alias from ~/.ssh/config
+    /// works (default: the configured VPS).
+    #[arg(value_name = "DESTINATION")]
+    pub destination: Option<String>,
+
+    /// How to reach it.
+    #[command(flatten)]
+    pub host: HostFlags,
+
+    /// Forward a local port to one reachable from the host (repeatable).
+    #[arg(short = 'L', value_name = "[BIND:]PORT:HOST:HOSTPORT")]
+    pub local: Vec<crate::transport::ForwardSpec>,
+
+    /// Forward a port on the host to one reachable from here (repeatable).
+    #[arg(short = 'R', value_name = "[BIND:]PORT:HOST:HOSTPORT")]
+    pub remote: Vec<crate::transport::ForwardSpec>,
+
+    /// Attach this session (its id, or the name after `sinc-ssh-`),
+    /// creating it if it does not exist; default: a new session.
+    #[arg(long, value_name = "NAME")]
+    pub session: Option<String>,
+
+    /// The command to run instead of a login shell (after `--`), as `ssh`
+    /// runs it: the words joined by spaces, read by the remote shell.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// The flags `ssh` uses to say how to reach a host.
+#[derive(Debug, Clone, Default, Args)]
+pub struct HostFlags {
+    /// Port to connect to.
+    #[arg(short = 'p', value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Private key to authenticate with.
+    #[arg(short = 'i', value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// User to log in as.
+    #[arg(short = 'l', value_name = "USER")]
+    pub user: Option<String>,
+    /// Jump hosts, comma-separated (`[user@]host[:port]`), replacing ProxyJump.
+    #[arg(short = 'J', value_name = "JUMPS")]
+    pub jump: Option<String>,
 }
 
 /// `sinc setup`.

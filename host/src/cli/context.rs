@@ -1,7 +1,7 @@
 //! What every command starts from: the XDG folders, the merged configuration,
 //! the project folder, and how to connect to the VPS.
 
-use super::args::GlobalArgs;
+use super::args::{GlobalArgs, HostFlags};
 use super::output;
 use crate::config::{self, Config, FlagValue, LoadRequest, Loaded, Origin};
 use crate::error::{Error, Result};
@@ -9,7 +9,9 @@ use crate::paths::Dirs;
 use crate::session::SessionSpec;
 use crate::session::tmux::status;
 use crate::session_id;
-use crate::transport::{ConnectOptions, Defaults, Link, Overrides, Prompter, SshConfigFile, Target, quote};
+use crate::transport::{
+    ConnectOptions, Defaults, Destination, Link, Overrides, Prompter, SshConfigFile, Target, quote,
+};
 use std::path::PathBuf;
 
 /// The loaded state a command runs with.
@@ -89,41 +91,74 @@ impl Context {
 
     /// Where and how to connect.
     pub fn target(&self) -> Result<Target> {
-        let host = self.host()?;
+        self.target_to(None, &HostFlags::default())
+    }
+
+    /// Where and how to connect to `destination` (`[user@]host[:port]`;
+    /// default: the configured VPS), with `ssh`-style flags, which win.
+    /// sinc's `vps.*` settings apply only to the configured VPS; any other
+    /// host is reached as `~/.ssh/config` says, like `ssh` would.
+    pub fn target_to(&self, destination: Option<&str>, flags: &HostFlags) -> Result<Target> {
         let c = self.config();
+        let (host, user, port) = match destination {
+            None => (self.host()?.to_owned(), None, None),
+            Some(given) => {
+                let d = Destination::parse(given)
+                    .ok_or_else(|| Error::Usage(format!("`{given}` is not a destination: [user@]host[:port]")))?;
+                (d.host, d.user, d.port)
+            }
+        };
+        let vps = c.vps.host.as_deref() == Some(host.as_str());
         let explicit = |key: &str| self.loaded.origin_of(key) != Origin::Default;
         let overrides = Overrides {
-            user: c.vps.user.clone(),
-            port: c.vps.port.map(|p| p.0),
-            identity_file: c.vps.identity_file.clone(),
+            user: flags.user.clone().or(user).or_else(|| c.vps.user.clone().filter(|_| vps)),
+            port: flags.port.or(port).or_else(|| c.vps.port.map(|p| p.0).filter(|_| vps)),
+            identity_file: flags.identity.clone().or_else(|| c.vps.identity_file.clone().filter(|_| vps)),
             connect_timeout: explicit("ssh.connect_timeout").then(|| c.ssh.connect_timeout.duration()),
             keepalive_interval: explicit("ssh.keepalive_interval").then(|| c.ssh.keepalive_interval.duration()),
             accept_new_host: c.ssh.accept_new_host,
+            proxy_jump: flags.jump.clone(),
         };
         let defaults = Defaults {
             connect_timeout: c.ssh.connect_timeout.duration(),
             keepalive_interval: c.ssh.keepalive_interval.duration(),
         };
-        Ok(SshConfigFile::load(&self.dirs.home)?.resolve(host, &overrides, &defaults)?)
+        Ok(SshConfigFile::load(&self.dirs.home)?.resolve(&host, &overrides, &defaults)?)
+    }
+
+    /// How long an attached terminal keeps reconnecting (`None`: for ever).
+    pub fn give_up_after(&self) -> Option<std::time::Duration> {
+        let seconds = self.config().ssh.give_up_after;
+        (seconds > 0).then(|| std::time::Duration::from_secs(u64::from(seconds)))
+    }
+
+    /// Connection options for a command run by the user at this terminal.
+    pub fn connect_options(&self) -> ConnectOptions {
+        ConnectOptions { prompter: Prompter::detect(), quiet: self.global.quiet, tcp_attempt: None }
+    }
+
+    /// The way to `destination` (default: the VPS, through the project's
+    /// keeper when it can).
+    pub fn link_to(&self, destination: Option<&str>) -> Result<Link> {
+        match destination {
+            None => self.link(),
+            Some(_) => Ok(Link::new(self.target_to(destination, &HostFlags::default())?, self.connect_options(), None)),
+        }
     }
 
     /// The way to the VPS: the project's keeper's connection when it has
     /// one, else a connection of this command's own (made on first use).
     pub fn link(&self) -> Result<Link> {
         let target = self.target()?;
-        let opts = ConnectOptions { prompter: Prompter::detect(), quiet: self.global.quiet, tcp_attempt: None };
         let relay = super::sync_cmds::keeper_paths(self).relay;
-        Ok(Link::new(target, opts, Some(relay)))
+        Ok(Link::new(target, self.connect_options(), Some(relay)))
     }
 
     /// The error for a remote script's precondition status, if it is one.
     pub async fn precondition_error(&self, link: &Link, code: u32, spec: &SessionSpec) -> Option<Error> {
         let host = self.host().unwrap_or("the VPS");
         match code {
-            status::NO_TMUX => Some(Error::Unavailable(format!(
-                "tmux is not installed on {host}; install it with: {}",
-                install_hint(link, "tmux").await
-            ))),
+            status::NO_TMUX => Some(no_tmux(link, host).await),
             status::NO_SESSION => Some(Error::Usage(format!(
                 "this project has no session on {host} ({}); start one with `sinc` or `sinc start`",
                 spec.id
@@ -142,6 +177,14 @@ impl Context {
             _ => None,
         }
     }
+}
+
+/// The error for a host without tmux, saying how to install it there.
+pub async fn no_tmux(link: &Link, host: &str) -> Error {
+    Error::Unavailable(format!(
+        "tmux is not installed on {host}; install it with: {}",
+        install_hint(link, "tmux").await
+    ))
 }
 
 /// The command that installs `package` with the VPS's package manager.

@@ -42,11 +42,7 @@ pub async fn run(ctx: &Context, attach_only: bool) -> Result<i32> {
         remote::ensure(&link, &local, Box::new(|_| {})).await.map(drop)
     };
     let again = tmux::attach_script(&spec);
-    let give_up = ctx.config().ssh.give_up_after;
-    let reattach = session::Reattach {
-        command: &again,
-        give_up_after: (give_up > 0).then(|| std::time::Duration::from_secs(u64::from(give_up))),
-    };
+    let reattach = session::Reattach { command: &again, give_up_after: ctx.give_up_after(), on_link: None };
     let (end, installed) = tokio::join!(session::attach(&link, &script, Some(reattach)), install);
     let end = end?;
     if let Err(e) = installed {

@@ -1,22 +1,22 @@
-//! `sinc list` and `sinc kill`: the project sessions on the VPS.
+//! `sinc list` and `sinc kill`: the sessions on the VPS (or another host):
+//! projects' and `sinc ssh`'s.
 
-use super::context::Context;
+use super::context::{self, Context};
 use super::output;
 use crate::error::{Error, Result};
 use crate::session::Registry;
 use crate::session::tmux::{self, Match, RemoteSession};
 use crate::transport::{Link, quote};
 
-/// Fetch the sinc sessions on the VPS, completed from the local records.
+/// Fetch the sinc sessions on the host, completed from the local records.
 async fn sessions(ctx: &Context, link: &Link) -> Result<Vec<RemoteSession>> {
     let out = link.run(&tmux::list_script(), b"").await?;
-    if let crate::transport::RemoteStatus::Exited(code) = out.status
-        && code != 0
-    {
-        return Err(match ctx.precondition_error(link, code, &ctx.spec()).await {
-            Some(e) => e,
-            None => Error::Failure(format!("listing sessions failed: {}", out.stderr_text())),
-        });
+    match out.status {
+        crate::transport::RemoteStatus::Exited(0) => {}
+        crate::transport::RemoteStatus::Exited(tmux::status::NO_TMUX) => {
+            return Err(context::no_tmux(link, &link.target().alias).await);
+        }
+        _ => return Err(Error::Failure(format!("listing sessions failed: {}", out.stderr_text()))),
     }
     let registry = Registry::new(&ctx.dirs.data);
     let mut sessions = tmux::parse_list(&out.stdout_text());
@@ -30,14 +30,15 @@ async fn sessions(ctx: &Context, link: &Link) -> Result<Vec<RemoteSession>> {
     Ok(sessions)
 }
 
-/// `sinc list`.
-pub async fn run(ctx: &Context) -> Result<i32> {
-    let link = ctx.link()?;
+/// `sinc list [--host DESTINATION]`.
+pub async fn run(ctx: &Context, host: Option<&str>) -> Result<i32> {
+    let link = ctx.link_to(host)?;
     let sessions = sessions(ctx, &link).await?;
     link.close().await;
     let current = ctx.spec().id.to_string();
     let mut syncs = std::collections::HashMap::new();
-    for s in &sessions {
+    // Keepers sync projects with the VPS only.
+    for s in sessions.iter().filter(|s| host.is_none() && !s.is_shell()) {
         let paths = crate::keeper::KeeperPaths::new(&ctx.dirs, &s.id);
         if let Some(report) = super::sync_cmds::keeper_status(&paths).await {
             syncs.insert(s.id.clone(), report);
@@ -49,6 +50,7 @@ pub async fn run(ctx: &Context) -> Result<i32> {
             .map(|s| {
                 serde_json::json!({
                     "id": s.id,
+                    "kind": if s.is_shell() { "ssh" } else { "project" },
                     "local_path": s.local_path,
                     "remote_path": s.remote_path,
                     "agent": s.agent,
@@ -64,7 +66,7 @@ pub async fn run(ctx: &Context) -> Result<i32> {
         return Ok(0);
     }
     if sessions.is_empty() {
-        output::notice(ctx.global.quiet, &format!("No sinc sessions on {}.", ctx.host()?));
+        output::notice(ctx.global.quiet, &format!("No sinc sessions on {}.", link.target().alias));
         return Ok(0);
     }
     let dash = || "-".to_owned();
@@ -89,9 +91,9 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     Ok(0)
 }
 
-/// `sinc kill ID`.
-pub async fn kill(ctx: &Context, wanted: &str) -> Result<i32> {
-    let link = ctx.link()?;
+/// `sinc kill ID [--host DESTINATION]`.
+pub async fn kill(ctx: &Context, wanted: &str, host: Option<&str>) -> Result<i32> {
+    let link = ctx.link_to(host)?;
     let sessions = sessions(ctx, &link).await?;
     let ids: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
     let listing = || {
@@ -110,9 +112,12 @@ pub async fn kill(ctx: &Context, wanted: &str) -> Result<i32> {
         }
     };
     let out = link.run(&tmux::kill_script(&id), b"").await?;
-    // Stop the sync too: the local keeper, and the daemon's watching.
-    super::sync_cmds::stop_keeper(&ctx.dirs, &id).await;
-    forget_remote(ctx, &link, &id).await;
+    let project = host.is_none() && sessions.iter().any(|s| s.id == id && !s.is_shell());
+    if project {
+        // Stop the sync too: the local keeper, and the daemon's watching.
+        super::sync_cmds::stop_keeper(&ctx.dirs, &id).await;
+        forget_remote(ctx, &link, &id).await;
+    }
     link.close().await;
     if !out.status.success() {
         return Err(Error::Failure(format!("could not end {id}: {}", out.stderr_text())));

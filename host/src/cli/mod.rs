@@ -9,6 +9,7 @@ mod list;
 pub mod output;
 mod setup;
 mod show;
+mod ssh;
 mod start;
 pub mod sync_cmds;
 
@@ -37,8 +38,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
     }
     let command = match (cli.command, cli.list, cli.kill) {
         (Some(c), _, _) => Some(c),
-        (None, true, _) => Some(Command::List),
-        (None, _, Some(id)) => Some(Command::Kill { id }),
+        (None, true, _) => Some(Command::List { host: None }),
+        (None, _, Some(id)) => Some(Command::Kill { id, host: None }),
         (None, false, None) => None,
     };
     match command {
@@ -51,8 +52,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Config { command: ConfigCommand::Show }) => show::config(&Context::load(&global)?),
         Some(Command::Start(args)) => start::run(&Context::load(&global)?, &args).await,
         Some(Command::Exec(args)) => exec::run(&Context::load(&global)?, &args).await,
-        Some(Command::List) => list::run(&Context::load(&global)?).await,
-        Some(Command::Kill { id }) => list::kill(&Context::load(&global)?, &id).await,
+        Some(Command::List { host }) => list::run(&Context::load(&global)?, host.as_deref()).await,
+        Some(Command::Kill { id, host }) => list::kill(&Context::load(&global)?, &id, host.as_deref()).await,
+        Some(Command::Ssh(args)) => ssh::run(&Context::load(&global)?, &args).await,
         Some(Command::Status) => sync_cmds::status(&Context::load(&global)?).await,
         Some(Command::Flush { timeout }) => sync_cmds::flush(&Context::load(&global)?, timeout).await,
         Some(Command::Push) => sync_cmds::force(&Context::load(&global)?, Side::Local).await,

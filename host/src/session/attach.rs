@@ -79,12 +79,24 @@ fn pty_request(command: &str) -> ChannelRequest {
 }
 
 /// How to get back to the session after the link dropped.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Reattach<'a> {
     /// The command that attaches again (the session exists by then).
     pub command: &'a str,
     /// Give up after this long without a link (`None`: never).
     pub give_up_after: Option<Duration>,
+    /// Told of each new link once the terminal is back on it.
+    pub on_link: Option<&'a (dyn Fn(&Link) + Sync)>,
+}
+
+impl std::fmt::Debug for Reattach<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reattach")
+            .field("command", &self.command)
+            .field("give_up_after", &self.give_up_after)
+            .field("on_link", &self.on_link.is_some())
+            .finish()
+    }
 }
 
 /// Run `command` on a PTY and connect it to this terminal until it ends. When
@@ -126,6 +138,9 @@ pub async fn attach(link: &Link, command: &str, reattach: Option<Reattach<'_>>) 
                     match reconnect(link, again, &mut term, unconfirmed).await? {
                         Resumed::Channel(next) => {
                             let (next_link, next_channel) = *next;
+                            if let Some(tell) = again.on_link {
+                                tell(&next_link);
+                            }
                             _current = Some(next_link);
                             channel = next_channel;
                         }

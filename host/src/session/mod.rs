@@ -1,10 +1,11 @@
-//! Project sessions: ids, the remote tmux session running the agent, attaching
-//! a terminal to it, and the local record of sessions. Knows nothing about
-//! sync internals.
+//! Sessions: project ids, the remote tmux session running the agent,
+//! attaching a terminal to it, `sinc ssh`'s plain terminals, and the local
+//! record of sessions. Knows nothing about sync internals.
 
 pub mod attach;
 pub mod escape;
 pub mod registry;
+pub mod shell;
 pub mod spec;
 pub mod terminal;
 pub mod tmux;

@@ -34,7 +34,7 @@ pub struct Size {
 
 /// tmux, told the client speaks UTF-8: without a UTF-8 locale (a bare SSH
 /// exec has none) tmux would replace tabs and non-ASCII bytes in its output.
-const TMUX: &str = "tmux -u";
+pub(crate) const TMUX: &str = "tmux -u";
 
 const OPT_LOCAL: &str = "@sinc_local_path";
 const OPT_REMOTE: &str = "@sinc_remote_path";
@@ -45,10 +45,17 @@ fn target(spec: &SessionSpec) -> String {
     quote::word(&format!("={}", spec.id))
 }
 
+/// The target for `set-option` on a session named exactly `name`: options
+/// take a pane target, where an exact session name needs the `:`.
+pub(crate) fn option_target(name: &str) -> String {
+    quote::word(&format!("={name}:"))
+}
+
 /// The part shared by `start` and create-or-attach: create the session if it
 /// does not exist. Prints `created` or `exists`.
 fn create_if_missing(spec: &SessionSpec, size: Size, client: &str) -> String {
     let t = target(spec);
+    let o = option_target(&spec.id.to_string());
     let id = quote::word(&spec.id.to_string());
     let agent_check = match spec.agent.program() {
         Some(program) => format!(
@@ -69,8 +76,8 @@ else
   cd \"$DIR\" || exit {no_folder}
   DIR=$(pwd -P)
   {agent_check}{tmux} new-session -d -s {id} -c \"$DIR\" -x {cols} -y {rows} -- env {env} \"${{SHELL:-/bin/sh}}\" -lc {agent} \\; \
-set-option -t {t} {o_local} {local} \\; set-option -t {t} {o_remote} \"$DIR\" \\; \
-set-option -t {t} {o_agent} {agent} \\; set-option -t {t} {o_host} {client} 2>/dev/null || {tmux} has-session -t {t} 2>/dev/null || exit {agent_exited}
+set-option -t {o} {o_local} {local} \\; set-option -t {o} {o_remote} \"$DIR\" \\; \
+set-option -t {o} {o_agent} {agent} \\; set-option -t {o} {o_host} {client} 2>/dev/null || {tmux} has-session -t {t} 2>/dev/null || exit {agent_exited}
   echo created
 fi
 ",
@@ -137,6 +144,7 @@ pub fn list_script() -> String {
         "#{@sinc_remote_path}",
         "#{@sinc_agent}",
         "#{@sinc_client}",
+        "#{@sinc_kind}",
     ]
     .join("\t");
     quote::sh_script(&format!(
@@ -163,6 +171,15 @@ pub struct RemoteSession {
     pub agent: Option<String>,
     /// The machine that created it, when recorded.
     pub client: Option<String>,
+    /// What it is: `ssh` for `sinc ssh`'s, none for a project's.
+    pub kind: Option<String>,
+}
+
+impl RemoteSession {
+    /// Whether it is a `sinc ssh` terminal rather than a project's session.
+    pub fn is_shell(&self) -> bool {
+        self.kind.as_deref() == Some(super::shell::KIND)
+    }
 }
 
 /// Parse `list_script`'s output, keeping only sinc sessions.
@@ -184,6 +201,7 @@ pub fn parse_list(output: &str) -> Vec<RemoteSession> {
                 remote_path: opt(f.next()),
                 agent: opt(f.next()),
                 client: opt(f.next()),
+                kind: opt(f.next()),
             })
         })
         .collect();
@@ -279,7 +297,7 @@ mod tests {
         assert!(new.contains("[-x][100][-y][30]"), "{new}");
         assert!(new.contains("[env][SINC_SESSION_ID=sinc-my-project-78ce1d][SINC_PROJECT=my-project][/bin/sh][-lc][FOO=1 cat --flag 'a b']"), "{new}");
         assert!(new.contains("[@sinc_local_path][/home/user/My Project]"), "{new}");
-        assert!(new.contains("[-t][=sinc-my-project-78ce1d]"), "{new}");
+        assert!(new.contains("[set-option][-t][=sinc-my-project-78ce1d:]"), "{new}");
     }
 
     #[test]
@@ -311,10 +329,11 @@ mod tests {
 
     #[test]
     fn list_parsing_skips_foreign_sessions() {
-        let out =
-            "main\t1\t100\t\t\t\t\nsinc-b-222222\t0\t200\t\t\t\t\nsinc-a-111111\t2\t300\t/l\t/r\topencode\tlaptop\n";
+        let out = "main\t1\t100\t\t\t\t\nsinc-b-222222\t0\t200\t\t\t\t\nsinc-a-111111\t2\t300\t/l\t/r\topencode\tlaptop\n\
+             sinc-ssh-work\t0\t400\t\t/home/u\t(login shell)\tlaptop\tssh\n";
         let s = parse_list(out);
-        assert_eq!(s.len(), 2);
+        assert_eq!(s.len(), 3);
+        assert!(!s[0].is_shell() && s[2].is_shell(), "{s:?}");
         assert_eq!(s[0].id, "sinc-a-111111");
         assert_eq!(s[0].attached, 2);
         assert_eq!(s[0].local_path.as_deref(), Some("/l"));

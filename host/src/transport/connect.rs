@@ -7,6 +7,7 @@ use super::connection::Connection;
 use super::deadline::Deadline;
 use super::error::ConnectError;
 use super::handler::ClientHandler;
+use super::inbound::Inbound;
 use super::known_hosts;
 use super::prompt::Prompter;
 use super::target::Target;
@@ -43,10 +44,13 @@ impl ConnectOptions {
 pub async fn connect(target: &Target, opts: ConnectOptions) -> Result<Arc<Connection>, ConnectError> {
     let mut jumps: Vec<Handle<ClientHandler>> = Vec::new();
     let mut liveness = Arc::new(Liveness::default());
+    let mut inbound = Arc::new(Inbound::default());
     let mut socket = None;
     for hop in target.jumps.iter().chain(std::iter::once(target)) {
-        // Only the last hop's signs of life say the target is alive.
+        // Only the last hop's signs of life say the target is alive, and only
+        // it is asked for remote forwards.
         liveness = Arc::new(Liveness::default());
+        inbound = Arc::new(Inbound::default());
         let handle = match jumps.last() {
             None => {
                 let deadline = Deadline::start(hop.connect_timeout);
@@ -55,7 +59,7 @@ pub async fn connect(target: &Target, opts: ConnectOptions) -> Result<Arc<Connec
                 let (stream, probe) =
                     with_probe(stream).map_err(|e| ConnectError::Network { addr: addr(hop), reason: e.to_string() })?;
                 socket = probe;
-                establish(hop, stream, deadline, opts, &liveness).await?
+                establish(hop, stream, deadline, opts, (&liveness, &inbound)).await?
             }
             Some(via) => {
                 let deadline = Deadline::start(hop.connect_timeout);
@@ -67,13 +71,13 @@ pub async fn connect(target: &Target, opts: ConnectOptions) -> Result<Arc<Connec
                         stage: "opening the ProxyJump channel",
                         source,
                     })?;
-                establish(hop, channel.into_stream(), deadline, opts, &liveness).await?
+                establish(hop, channel.into_stream(), deadline, opts, (&liveness, &inbound)).await?
             }
         };
         jumps.push(handle);
     }
     let handle = jumps.pop().ok_or_else(|| ConnectError::Network { addr: addr(target), reason: "no hop".into() })?;
-    Ok(Connection::new(handle, jumps, target.clone(), liveness, socket))
+    Ok(Connection::new(handle, jumps, target.clone(), (liveness, inbound), socket))
 }
 
 /// The stream, and a duplicate of its socket (none if it cannot be made).
@@ -135,14 +139,14 @@ async fn establish<S>(
     stream: S,
     deadline: Deadline,
     opts: ConnectOptions,
-    liveness: &Arc<Liveness>,
+    (liveness, inbound): (&Arc<Liveness>, &Arc<Inbound>),
 ) -> Result<Handle<ClientHandler>, ConnectError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let rejection = Arc::new(Mutex::new(None));
-    let handler =
-        ClientHandler::new(target, opts.prompter, deadline.clone(), rejection.clone(), opts.quiet, liveness.clone());
+    let handler = ClientHandler::new(target, opts.prompter, deadline.clone(), rejection.clone(), opts.quiet)
+        .watched_by(liveness.clone(), inbound.clone());
     let handshake = client::connect_stream(Arc::new(client_config(target)), stream, handler);
     let result = tokio::select! {
         r = handshake => r,

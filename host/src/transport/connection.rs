@@ -4,6 +4,7 @@
 use super::channel::{ChannelRequest, RemoteChannel};
 use super::error::ConnectError;
 use super::handler::ClientHandler;
+use super::inbound::{Inbound, InboundChannel};
 use super::socket_state;
 use super::target::Target;
 use super::watchdog::{self, Clocks, Liveness, Verdict};
@@ -21,6 +22,7 @@ pub struct Connection {
     _jumps: Vec<Handle<ClientHandler>>,
     target: Target,
     liveness: Arc<Liveness>,
+    inbound: Arc<Inbound>,
     dead: watch::Receiver<bool>,
     /// A duplicate of the first hop's TCP socket, to look at (never read).
     socket: Option<std::net::TcpStream>,
@@ -127,12 +129,12 @@ impl Connection {
         handle: Handle<ClientHandler>,
         jumps: Vec<Handle<ClientHandler>>,
         target: Target,
-        liveness: Arc<Liveness>,
+        (liveness, inbound): (Arc<Liveness>, Arc<Inbound>),
         socket: Option<std::net::TcpStream>,
     ) -> Arc<Connection> {
         let (declare, dead) = watch::channel(false);
         liveness.heard();
-        let conn = Arc::new(Connection { handle, _jumps: jumps, target, liveness, dead, socket });
+        let conn = Arc::new(Connection { handle, _jumps: jumps, target, liveness, inbound, dead, socket });
         tokio::spawn(watch_over(Arc::downgrade(&conn), declare));
         conn
     }
@@ -193,6 +195,42 @@ impl Connection {
         }
         channel.exec(true, request.command.as_str()).await.map_err(self.err("starting a remote command"))?;
         Ok(RemoteChannel::ssh(channel, self.dead.clone()))
+    }
+
+    /// Open a channel to `host:port` as seen from the server (`-L`), for a
+    /// connection that came from `originator`.
+    pub async fn direct_tcpip(
+        &self,
+        host: &str,
+        port: u16,
+        originator: std::net::SocketAddr,
+    ) -> Result<Channel<Msg>, ConnectError> {
+        self.handle
+            .channel_open_direct_tcpip(host, u32::from(port), originator.ip().to_string(), u32::from(originator.port()))
+            .await
+            .map_err(self.err("opening a forwarded connection"))
+    }
+
+    /// Ask the server to listen on `address:port` and send us what arrives
+    /// (`-R`); returns the port it listens on (chosen by it for port 0).
+    pub async fn forward_remote(&self, address: &str, port: u16) -> Result<u16, ConnectError> {
+        if port != 0 {
+            self.inbound.expect(u32::from(port));
+        }
+        let bound = self
+            .handle
+            .tcpip_forward(address, u32::from(port))
+            .await
+            .map_err(self.err("asking for a remote port forward"))?;
+        let bound = if port == 0 { u16::try_from(bound).unwrap_or(0) } else { port };
+        self.inbound.expect(u32::from(bound));
+        Ok(bound)
+    }
+
+    /// The connections arriving at this connection's remote forwards (the
+    /// first caller gets them).
+    pub fn inbound(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<InboundChannel>> {
+        self.inbound.take()
     }
 
     /// Send a keepalive and wait for the answer: proves the link is alive.

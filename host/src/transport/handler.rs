@@ -1,10 +1,12 @@
 //! The russh client handler: host key verification (known_hosts, prompts,
 //! recording), server banners, and noting the server's signs of life for the
-//! watchdog. Everything else uses russh's defaults, which refuse agent
-//! forwarding and other server-initiated channels.
+//! watchdog, and the channels of remote forwards it asked for. Everything
+//! else uses russh's defaults, which refuse agent forwarding and other
+//! server-initiated channels.
 
 use super::deadline::Deadline;
 use super::error::ConnectError;
+use super::inbound::{Inbound, InboundChannel};
 use super::known_hosts::{self, Verdict};
 use super::prompt::Prompter;
 use super::target::{HostKeyPolicy, Target};
@@ -28,6 +30,7 @@ pub struct ClientHandler {
     rejection: Arc<Mutex<Option<ConnectError>>>,
     quiet: bool,
     liveness: Arc<Liveness>,
+    inbound: Arc<Inbound>,
 }
 
 impl ClientHandler {
@@ -38,7 +41,6 @@ impl ClientHandler {
         deadline: Deadline,
         rejection: Arc<Mutex<Option<ConnectError>>>,
         quiet: bool,
-        liveness: Arc<Liveness>,
     ) -> ClientHandler {
         ClientHandler {
             host: target.hostname.clone(),
@@ -51,8 +53,15 @@ impl ClientHandler {
             accepted: None,
             rejection,
             quiet,
-            liveness,
+            liveness: Arc::default(),
+            inbound: Arc::default(),
         }
+    }
+
+    /// Note the server's signs of life in `liveness`, and accept the remote
+    /// forwards' channels `inbound` expects.
+    pub fn watched_by(self, liveness: Arc<Liveness>, inbound: Arc<Inbound>) -> ClientHandler {
+        ClientHandler { liveness, inbound, ..self }
     }
 
     fn reject(&self, err: ConnectError) -> bool {
@@ -197,6 +206,43 @@ impl client::Handler for ClientHandler {
         _session: &mut client::Session,
     ) -> Result<(), Self::Error> {
         self.liveness.heard();
+        Ok(())
+    }
+
+    /// A connection arrived at a remote forward's port: accepted only for a
+    /// forward this connection asked for.
+    async fn server_channel_open_forwarded_tcpip(
+        &mut self,
+        channel: russh::Channel<client::Msg>,
+        _connected_address: &str,
+        connected_port: u32,
+        originator_address: &str,
+        originator_port: u32,
+        reply: client::ChannelOpenHandle,
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        if !self.inbound.expects(connected_port) {
+            tracing::warn!("refused a forwarded connection to port {connected_port}, which was never asked for");
+            reply.reject(russh::ChannelOpenFailure::AdministrativelyProhibited).await;
+            return Ok(());
+        }
+        reply.accept().await;
+        let originator = format!("{originator_address}:{originator_port}");
+        if !self.inbound.deliver(InboundChannel { channel, port: connected_port, originator }) {
+            tracing::debug!("nobody takes forwarded connections any more");
+        }
+        Ok(())
+    }
+
+    /// Unix socket forwards are never asked for.
+    async fn server_channel_open_forwarded_streamlocal(
+        &mut self,
+        _channel: russh::Channel<client::Msg>,
+        _socket_path: &str,
+        reply: client::ChannelOpenHandle,
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        reply.reject(russh::ChannelOpenFailure::AdministrativelyProhibited).await;
         Ok(())
     }
 

@@ -81,6 +81,11 @@ impl Link {
             .await
     }
 
+    /// Our own connection, if one was made.
+    pub fn own_connection(&self) -> Option<Arc<Connection>> {
+        self.own.get().cloned()
+    }
+
     /// Make our own connection now rather than on first use (proves the VPS
     /// reachable; later channels use it, not the keeper's).
     pub async fn connect_own(&self) -> Result<(), ConnectError> {

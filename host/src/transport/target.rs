@@ -88,6 +88,8 @@ pub struct Overrides {
     pub keepalive_interval: Option<Duration>,
     /// `--accept-new-host` / `ssh.accept_new_host`.
     pub accept_new_host: bool,
+    /// Jump hosts given on the command line (`-J`), replacing `ProxyJump`.
+    pub proxy_jump: Option<String>,
 }
 
 /// Defaults when neither sinc nor ssh config says.
@@ -144,14 +146,17 @@ impl SshConfigFile {
     /// Resolve `host` with sinc's overrides.
     pub fn resolve(&self, host: &str, ov: &Overrides, defaults: &Defaults) -> Result<Target, SshConfigError> {
         let mut target = self.resolve_one(host, ov, defaults);
-        let params = self.config.query(host);
-        if let Some(jumps) = &params.proxy_jump {
+        let jumps = match &ov.proxy_jump {
+            Some(given) => Some(vec![given.clone()]),
+            None => self.config.query(host).proxy_jump,
+        };
+        if let Some(jumps) = &jumps {
             for spec in jumps.iter().flat_map(|j| j.split(',')) {
                 let spec = spec.trim();
                 if spec.is_empty() || spec.eq_ignore_ascii_case("none") {
                     continue;
                 }
-                let hop = parse_jump(spec).ok_or_else(|| SshConfigError {
+                let hop = Destination::parse(spec).ok_or_else(|| SshConfigError {
                     path: self.home.join(".ssh/config"),
                     message: format!("ProxyJump `{spec}` for host {host} is not [user@]host[:port]"),
                 })?;
@@ -162,6 +167,7 @@ impl SshConfigFile {
                     keepalive_interval: ov.keepalive_interval,
                     accept_new_host: ov.accept_new_host,
                     identity_file: None,
+                    proxy_jump: None,
                 };
                 target.jumps.push(self.resolve_one(&hop.host, &hop_ov, defaults));
             }
@@ -284,36 +290,46 @@ impl Tokens<'_> {
     }
 }
 
-struct JumpSpec {
-    user: Option<String>,
-    host: String,
-    port: Option<u16>,
+/// Where `ssh` is told to go: `[user@]host[:port]` or
+/// `ssh://[user@]host[:port]`, an IPv6 address in brackets when it has a port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// The user, if given.
+    pub user: Option<String>,
+    /// A host alias, name or address.
+    pub host: String,
+    /// The port, if given.
+    pub port: Option<u16>,
 }
 
-fn parse_jump(spec: &str) -> Option<JumpSpec> {
-    let spec = spec.strip_prefix("ssh://").unwrap_or(spec);
-    let (user, rest) = match spec.rsplit_once('@') {
-        Some((u, r)) => (Some(u.to_owned()), r),
-        None => (None, spec),
-    };
-    let (host, port) = if let Some(inner) = rest.strip_prefix('[') {
-        let (h, after) = inner.split_once(']')?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(p.parse().ok()?),
-            None if after.is_empty() => None,
-            None => return None,
+impl Destination {
+    /// Parse a destination; `None` when it is not one.
+    pub fn parse(spec: &str) -> Option<Destination> {
+        let spec = spec.strip_prefix("ssh://").unwrap_or(spec);
+        let (user, rest) = match spec.rsplit_once('@') {
+            Some((u, r)) if !u.is_empty() => (Some(u.to_owned()), r),
+            Some(_) => return None,
+            None => (None, spec),
         };
-        (h.to_owned(), port)
-    } else {
-        match rest.rsplit_once(':') {
-            Some((h, p)) => (h.to_owned(), Some(p.parse().ok()?)),
-            None => (rest.to_owned(), None),
+        let (host, port) = if let Some(inner) = rest.strip_prefix('[') {
+            let (h, after) = inner.split_once(']')?;
+            let port = match after.strip_prefix(':') {
+                Some(p) => Some(p.parse().ok()?),
+                None if after.is_empty() => None,
+                None => return None,
+            };
+            (h.to_owned(), port)
+        } else {
+            match rest.split_once(':') {
+                Some((h, p)) => (h.to_owned(), Some(p.parse().ok()?)),
+                None => (rest.to_owned(), None),
+            }
+        };
+        if host.is_empty() || host.starts_with('-') {
+            return None;
         }
-    };
-    if host.is_empty() {
-        return None;
+        Some(Destination { user, host, port })
     }
-    Some(JumpSpec { user, host, port })
 }
 
 #[cfg(test)]
@@ -389,6 +405,30 @@ mod tests {
             ("192.0.2.1", 2222, "ops")
         );
         assert_eq!(t.jumps[1].hostname, "fe80::1");
+    }
+
+    #[test]
+    fn destinations() {
+        let d = |s: &str| Destination::parse(s).map(|d| (d.user, d.host, d.port));
+        assert_eq!(d("vps"), Some((None, "vps".into(), None)));
+        assert_eq!(d("me@vps:2222"), Some((Some("me".into()), "vps".into(), Some(2222))));
+        assert_eq!(d("ssh://a@b@vps"), Some((Some("a@b".into()), "vps".into(), None)));
+        assert_eq!(d("[::1]:22"), Some((None, "::1".into(), Some(22))));
+        assert_eq!(d("::1"), None, "a bare IPv6 address with colons needs brackets");
+        for bad in ["", "@vps", "me@", "vps:port", "vps:99999", "-oProxyCommand=x", "[::1]x"] {
+            assert_eq!(d(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_jump_given_on_the_command_line_replaces_proxy_jump() {
+        let (_d, cfg) = config("Host vps\n  ProxyJump bastion\n");
+        let ov = Overrides { proxy_jump: Some("ops@other:2200,third".into()), ..Overrides::default() };
+        let t = cfg.resolve("vps", &ov, &defaults()).unwrap();
+        let hops: Vec<_> = t.jumps.iter().map(|j| (j.hostname.as_str(), j.port)).collect();
+        assert_eq!(hops, [("other", 2200), ("third", 22)]);
+        let none = Overrides { proxy_jump: Some("none".into()), ..Overrides::default() };
+        assert!(cfg.resolve("vps", &none, &defaults()).unwrap().jumps.is_empty());
     }
 
     #[test]
