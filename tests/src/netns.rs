@@ -1,7 +1,8 @@
 //! A real two-host network for tests that cut a link or change the client's
 //! address: namespaces for a server and a client joined by a veth pair, the
 //! server at 198.51.100.1 and the client at 198.51.100.2 (TEST-NET-2, only
-//! ever inside these namespaces). Needs root; removed on drop.
+//! ever inside these namespaces), with a firewall that can drop their
+//! packets. Needs root; removed on drop.
 
 use std::process::Command;
 
@@ -48,6 +49,27 @@ impl Netns {
     /// The command prefix that runs a program in the client's namespace.
     pub fn in_client(&self) -> Vec<String> {
         ["ip", "netns", "exec", &self.client].iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Drop every packet between the client and the server, silently, in
+    /// the client's firewall (real loss: no reset, no error, nothing).
+    pub fn drop_traffic(&self) {
+        self.firewall("-A");
+    }
+
+    /// Let packets through again.
+    pub fn allow_traffic(&self) {
+        self.firewall("-D");
+    }
+
+    fn firewall(&self, action: &str) {
+        for (chain, way) in [("OUTPUT", "-d"), ("INPUT", "-s")] {
+            let out = Command::new("ip")
+                .args(["netns", "exec", &self.client, "iptables", action, chain, way, SERVER_IP, "-j", "DROP"])
+                .output()
+                .expect("iptables is needed for packet-loss tests (scripts/prerequisites installs it)");
+            assert!(out.status.success(), "iptables {action} {chain}: {}", String::from_utf8_lossy(&out.stderr));
+        }
     }
 
     /// Take the client's address away and give it `new` (a Wi-Fi change).

@@ -54,15 +54,55 @@ fn cut_and_resume(cut_for: Duration) {
     assert_eq!(pty.exit_code(T), 0, "{}", pty.screen());
     assert!(pty.terminal_restored());
 
-    // The session's history has every line, once, in order.
-    let history = stdout(&sshd.tmux(&["capture-pane", "-p", "-J", "-S", "-", "-t", &id]));
+    assert_history_complete(&sshd, &id, before);
+    eprintln!("cut {cut_for:?}: noticed after {detected:?}, resumed {resumed:?} after the network came back");
+}
+
+/// The session's history has every line, once, in order, from before line
+/// `before` to well after it.
+fn assert_history_complete(sshd: &Sshd, id: &str, before: u64) {
+    let history = stdout(&sshd.tmux(&["capture-pane", "-p", "-J", "-S", "-", "-t", id]));
     let numbers = counter_lines(&history);
     assert!(numbers.len() > 100, "{history}");
     for pair in numbers.windows(2) {
         assert_eq!(pair[1], pair[0] + 1, "a gap or a duplicate in the session's history");
     }
     assert!(numbers[0] <= before && *numbers.last().unwrap() > before + 100);
-    eprintln!("cut {cut_for:?}: noticed after {detected:?}, resumed {resumed:?} after the network came back");
+}
+
+#[test]
+fn packets_dropped_by_a_firewall_are_survived_with_nothing_lost() {
+    require_root!();
+    let net = sinc_tests::Netns::create();
+    let sshd = Sshd::start_with(sinc_tests::SshdOptions { netns: Some(net.server.clone()), ..Default::default() });
+    let counter = sshd.remote_script("counter", COUNTER_SCRIPT);
+    let mut client = Client::new(&sshd, &counter.to_string_lossy());
+    client.set_env("SINC_SYNC_MODE", "none");
+    client.route_to(&sshd, sinc_tests::netns::SERVER_IP, sshd.port);
+    // (5 s of lines fit in tmux's default history of 2000.)
+    let id = client.ok(&["id"]).trim().to_owned();
+
+    let pty = Pty::spawn_in(&client, &net.in_client(), &[]);
+    pty.wait_for("line 30", T);
+    let before = last_counter_line(&pty.screen());
+    net.drop_traffic();
+    let cut = Instant::now();
+    pty.wait_for("reconnecting", T);
+    let detected = cut.elapsed();
+    assert!(detected < Duration::from_secs(6), "silent loss noticed after {detected:?}");
+    std::thread::sleep(Duration::from_secs(5).saturating_sub(cut.elapsed()));
+    net.allow_traffic();
+    let back = Instant::now();
+    sinc_tests::wait_until(T, "the counter on the restored screen", || {
+        (last_counter_line(&pty.screen()) > before + 100).then_some(())
+    });
+    let resumed = back.elapsed();
+    assert!(resumed < Duration::from_secs(5), "resumed {resumed:?} after the firewall let packets through");
+    pty.keys(&["C-b", "d"]);
+    assert_eq!(pty.exit_code(T), 0, "{}", pty.screen());
+    assert_history_complete(&sshd, &id, before);
+    sshd.tmux(&["kill-session", "-t", &id]);
+    eprintln!("iptables DROP for 5 s: noticed after {detected:?}, resumed {resumed:?} after");
 }
 
 #[test]

@@ -272,8 +272,9 @@ async fn watch_over(conn: Weak<Connection>, declare: watch::Sender<bool>) {
         };
         let local_ip = c.socket.as_ref().and_then(|s| s.local_addr().ok()).map(|a| a.ip());
         let silent_for = c.liveness.silent_for();
-        // The kernel's table is only read when the silence starts to matter.
-        let acked = silent_for >= watchdog::PING_AFTER && c.socket.as_ref().is_some_and(socket_state::acknowledging);
+        // The kernel is only asked when the silence starts to matter.
+        let acked = silent_for >= watchdog::PING_AFTER
+            && c.socket.as_ref().is_some_and(|s| socket_state::acknowledging(s, watchdog::PING_AFTER));
         let seen = watchdog::Observation {
             silent_for,
             slept,
@@ -283,6 +284,9 @@ async fn watch_over(conn: Weak<Connection>, declare: watch::Sender<bool>) {
             acked,
         };
         let verdict = if c.is_closed() { Verdict::Dead } else { watchdog::verdict(seen) };
+        if silent_for >= watchdog::PING_AFTER {
+            tracing::debug!(?seen, ?verdict, "watchdog");
+        }
         if seen.unread || seen.acked || verdict == Verdict::Recount {
             c.liveness.heard();
         }

@@ -124,8 +124,9 @@ pub struct Observation {
     /// talks, and this process is slow to read (a paused pager, a slow
     /// disk), which also holds up the answers to pings.
     pub unread: bool,
-    /// Whether the server is acknowledging what we send: on a slow uplink a
-    /// ping waits behind our upload, but the acks say the link is alive.
+    /// Whether the server's kernel acknowledged some of what we send in the
+    /// last [`PING_AFTER`]: on a slow uplink a ping waits behind our upload,
+    /// but the acks say the link is alive.
     pub acked: bool,
 }
 
