@@ -269,6 +269,23 @@ impl Client {
         out
     }
 
+    /// Run `prefix… sinc args…` (e.g. in a network namespace), assert
+    /// success, return stdout.
+    pub fn ok_in(&self, prefix: &[String], args: &[&str]) -> String {
+        let mut c = Command::new(&prefix[0]);
+        c.args(&prefix[1..]).arg(sinc_bin()).args(args);
+        c.env_clear().envs(self.env.iter().map(|(k, v)| (k, v))).current_dir(&self.project);
+        let o = c.stdin(std::process::Stdio::null()).output().unwrap();
+        assert!(
+            o.status.success(),
+            "{prefix:?} sinc {args:?} failed ({:?}):\n{}\n{}",
+            o.status,
+            stdout(&o),
+            stderr(&o)
+        );
+        stdout(&o)
+    }
+
     /// Run `sinc args…`, assert success, return stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let o = self.run(args);

@@ -101,6 +101,42 @@ async fn tcp_attempt_over(limit: Option<Duration>) {
     }
 }
 
+/// While reconnecting, a new SYN goes out this often: the kernel would
+/// resend a lost one only after a second, then three, so the first packet
+/// through once the network is back would come late.
+const STAGGER: Duration = Duration::from_millis(250);
+
+/// Connect to `sa`. With an attempt limit (reconnecting), start a fresh
+/// connection every [`STAGGER`] while the earlier ones wait, and take the
+/// first that gets through.
+async fn connect_staggered(sa: std::net::SocketAddr, limit: Option<Duration>) -> std::io::Result<TcpStream> {
+    use futures_util::StreamExt;
+    if limit.is_none() {
+        return TcpStream::connect(sa).await;
+    }
+    let mut pending = futures_util::stream::FuturesUnordered::new();
+    pending.push(TcpStream::connect(sa));
+    let mut next = tokio::time::interval_at(tokio::time::Instant::now() + STAGGER, STAGGER);
+    let mut last_error = None;
+    loop {
+        tokio::select! {
+            Some(result) = pending.next() => match result {
+                Ok(stream) => return Ok(stream),
+                // Refused or unreachable now; a later SYN may do better.
+                Err(e) => last_error = Some(e),
+            },
+            _ = next.tick() => pending.push(TcpStream::connect(sa)),
+        }
+        if pending.is_empty()
+            && let Some(e) = last_error.take()
+        {
+            // Every attempt failed at once (refused, no route): say so
+            // rather than retry in a tight loop.
+            return Err(e);
+        }
+    }
+}
+
 async fn tcp(target: &Target, deadline: &Deadline, opts: ConnectOptions) -> Result<TcpStream, ConnectError> {
     let timeout = |stage| ConnectError::Timeout { addr: addr(target), after: deadline.budget(), stage };
     let addrs = tokio::select! {
@@ -113,7 +149,7 @@ async fn tcp(target: &Target, deadline: &Deadline, opts: ConnectOptions) -> Resu
     let mut last = None;
     for sa in addrs {
         let attempt = tokio::select! {
-            r = TcpStream::connect(sa) => r,
+            r = connect_staggered(sa, opts.tcp_attempt) => r,
             _ = deadline.expired() => return Err(timeout("connecting")),
             // Too slow for this address: the next one may answer.
             _ = tcp_attempt_over(opts.tcp_attempt) => Err(std::io::ErrorKind::TimedOut.into()),
