@@ -80,6 +80,17 @@ pub fn counter_behind_proxy(sshd: &Sshd) -> (Client, Proxy) {
     (client, proxy)
 }
 
+/// An sshd in `net`'s server namespace and a client of it (to run in the
+/// client namespace) whose agent is the counter, with sync off.
+pub fn counter_across(net: &Netns) -> (Sshd, Client) {
+    let sshd = Sshd::start_with(SshdOptions { netns: Some(net.server.clone()), ..Default::default() });
+    let counter = sshd.remote_script("counter", COUNTER_SCRIPT);
+    let mut client = Client::new(&sshd, &counter.to_string_lossy());
+    client.set_env("SINC_SYNC_MODE", "none");
+    client.route_to(&sshd, netns::SERVER_IP, sshd.port);
+    (sshd, client)
+}
+
 /// The numbers of the counter's lines in `text` (a screen or a history).
 pub fn counter_lines(text: &str) -> Vec<u64> {
     text.lines().filter_map(|l| l.trim().strip_prefix("line ")?.parse().ok()).collect()

@@ -4,8 +4,7 @@
 //! (the remote program's output in between is in the session's history).
 
 use sinc_tests::{
-    COUNTER_SCRIPT, Client, Proxy, Pty, Sshd, counter_behind_proxy, counter_lines, last_counter_line, require_root,
-    stdout,
+    Client, Proxy, Pty, Sshd, counter_behind_proxy, counter_lines, last_counter_line, require_root, stdout,
 };
 use std::time::{Duration, Instant};
 
@@ -74,11 +73,7 @@ fn assert_history_complete(sshd: &Sshd, id: &str, before: u64) {
 fn packets_dropped_by_a_firewall_are_survived_with_nothing_lost() {
     require_root!();
     let net = sinc_tests::Netns::create();
-    let sshd = Sshd::start_with(sinc_tests::SshdOptions { netns: Some(net.server.clone()), ..Default::default() });
-    let counter = sshd.remote_script("counter", COUNTER_SCRIPT);
-    let mut client = Client::new(&sshd, &counter.to_string_lossy());
-    client.set_env("SINC_SYNC_MODE", "none");
-    client.route_to(&sshd, sinc_tests::netns::SERVER_IP, sshd.port);
+    let (sshd, client) = sinc_tests::counter_across(&net);
     // (5 s of lines fit in tmux's default history of 2000.)
     let id = client.ok(&["id"]).trim().to_owned();
 
@@ -203,11 +198,7 @@ fn the_session_outlives_a_killed_client_and_reattaches_intact() {
 fn a_new_local_address_is_noticed_at_once_and_the_attach_moves_to_it() {
     require_root!();
     let net = sinc_tests::Netns::create();
-    let sshd = Sshd::start_with(sinc_tests::SshdOptions { netns: Some(net.server.clone()), ..Default::default() });
-    let counter = sshd.remote_script("counter", COUNTER_SCRIPT);
-    let mut client = Client::new(&sshd, &counter.to_string_lossy());
-    client.set_env("SINC_SYNC_MODE", "none");
-    client.route_to(&sshd, sinc_tests::netns::SERVER_IP, sshd.port);
+    let (sshd, client) = sinc_tests::counter_across(&net);
 
     let pty = Pty::spawn_in(&client, &net.in_client(), &[]);
     pty.wait_for("line 30", T);

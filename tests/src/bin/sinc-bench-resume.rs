@@ -13,7 +13,7 @@
 
 use sinc_tests::netns::SERVER_IP;
 use sinc_tests::{
-    COUNTER_SCRIPT, Client, Netns, Pty, Sshd, SshdOptions, counter_lines, last_counter_line, sh_quote, stdout,
+    COUNTER_SCRIPT, Netns, Pty, Sshd, counter_across, counter_lines, last_counter_line, sh_quote, stdout,
 };
 use std::time::{Duration, Instant};
 
@@ -89,12 +89,9 @@ fn main() {
     let cut = Duration::from_secs(std::env::var("BENCH_CUT").ok().and_then(|r| r.parse().ok()).unwrap_or(5));
     assert!(sinc_tests::is_root(), "the resume benchmark needs root (network namespaces and a firewall)");
     let net = Netns::create();
-    let sshd = Sshd::start_with(SshdOptions { netns: Some(net.server.clone()), ..Default::default() });
+    let (sshd, client) = counter_across(&net);
     let counter = sshd.remote_script("counter", COUNTER_SCRIPT);
     let counter = counter.to_string_lossy();
-    let mut client = Client::new(&sshd, &counter);
-    client.set_env("SINC_SYNC_MODE", "none");
-    client.route_to(&sshd, SERVER_IP, sshd.port);
     let inside = net.in_client();
     let work = tempfile::tempdir().unwrap();
     let ssh_config = work.path().join("ssh_config");
