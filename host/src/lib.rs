@@ -12,6 +12,7 @@ pub mod error;
 pub mod exit;
 pub mod keeper;
 pub mod paths;
+pub mod plugins;
 pub mod progress;
 pub mod remote;
 pub mod session;

@@ -101,6 +101,28 @@ pub fn last_counter_line(text: &str) -> u64 {
     counter_lines(text).into_iter().max().unwrap_or(0)
 }
 
+/// A plugin component built from `plugins/` for wasm32-wasip2 (the
+/// plugins are built once per test process): `hello` or the `hostile`
+/// fixture.
+pub fn plugin_component(name: &str) -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins");
+        let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "--release", "--locked", "--target", "wasm32-wasip2", "--manifest-path"])
+            .arg(plugins.join("Cargo.toml"))
+            .output()
+            .expect("cargo");
+        assert!(
+            out.status.success(),
+            "building the plugins failed (is the wasm32-wasip2 target installed? scripts/prerequisites adds it):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        plugins.join("target/wasm32-wasip2/release")
+    });
+    dir.join(format!("sinc_plugin_{name}.wasm"))
+}
+
 /// Poll `f` until it returns `Some`, or panic with `what` after `timeout`.
 pub fn wait_until<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();

@@ -134,6 +134,15 @@ pub enum Command {
     },
     /// Bring back a version that sync overwrote or deleted.
     Restore(RestoreArgs),
+    /// Install and manage plugins.
+    Plugin {
+        /// What to do.
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+    /// A command a plugin adds (`sinc plugin list` shows them).
+    #[command(external_subcommand)]
+    External(Vec<String>),
     /// Run the background sync of the current project (started by `sinc`).
     #[command(hide = true)]
     Keeper {
@@ -159,6 +168,48 @@ pub struct StartArgs {
     /// Return without waiting for the first sync to finish.
     #[arg(long)]
     pub no_wait: bool,
+}
+
+/// `sinc plugin …`.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Install a plugin from a component file (a local build), after showing
+    /// what it may do; replaces an installed one of the same name.
+    Add {
+        /// The `.wasm` component.
+        source: PathBuf,
+    },
+    /// The installed plugins.
+    #[command(alias = "ls")]
+    List,
+    /// One plugin: version, source, commands and what it may do.
+    Info {
+        /// Its name.
+        name: String,
+    },
+    /// Uninstall a plugin (its data is kept).
+    #[command(alias = "rm")]
+    Remove {
+        /// Its name.
+        name: String,
+    },
+    /// Let an installed plugin run again.
+    Enable {
+        /// Its name.
+        name: String,
+    },
+    /// Keep an installed plugin from running.
+    Disable {
+        /// Its name.
+        name: String,
+    },
+}
+
+/// Whether `name` is one of sinc's own commands (plugins cannot take them).
+pub fn is_builtin_command(name: &str) -> bool {
+    use clap::CommandFactory;
+    Cli::command().get_subcommands().any(|c| c.get_name() == name || c.get_all_aliases().any(|a| a == name))
+        || name == "help"
 }
 
 /// `sinc conflicts …`.

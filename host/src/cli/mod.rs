@@ -7,6 +7,7 @@ mod exec;
 mod launch;
 mod list;
 pub mod output;
+mod plugin;
 mod setup;
 mod show;
 mod ssh;
@@ -63,6 +64,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Resume { confirm }) => sync_cmds::pause_resume(&Context::load(&global)?, false, confirm).await,
         Some(Command::Conflicts { command }) => sync_cmds::conflicts(&Context::load(&global)?, command.as_ref()).await,
         Some(Command::Restore(args)) => sync_cmds::restore(&Context::load(&global)?, &args).await,
+        Some(Command::Plugin { command }) => plugin::run(&Context::load(&global)?, &command),
+        Some(Command::External(words)) => plugin::external(&Context::load(&global)?, &words),
         Some(Command::Keeper { background }) => {
             if background {
                 detach();

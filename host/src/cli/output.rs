@@ -93,6 +93,24 @@ pub fn rfc3339(seconds_since_epoch: u64) -> String {
         .to_string()
 }
 
+/// Go ahead only with `--yes` or a "yes" typed at the terminal: without a
+/// terminal and without `--yes`, a usage error saying to pass it; a "no" is
+/// a failure saying nothing changed.
+pub fn confirm(yes: bool, message: &str, question: &str, what: &str) -> Result<(), Error> {
+    use std::io::IsTerminal;
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(format!("pass --yes to {what} without a confirmation")));
+    }
+    if crate::transport::Prompter::detect().confirm(message, question) {
+        Ok(())
+    } else {
+        Err(Error::Failure("cancelled; nothing was changed".into()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -340,14 +340,7 @@ pub async fn force(ctx: &Context, winner: Side) -> Result<i32> {
         }
         return Ok(0);
     }
-    if !ctx.global.yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(Error::Usage(format!("pass --yes to {verb} without a confirmation")));
-        }
-        if !crate::transport::Prompter::detect().confirm("", &format!("Proceed with the {verb}?")) {
-            return Err(Error::Failure("cancelled; nothing was changed".into()));
-        }
-    }
+    output::confirm(ctx.global.yes, "", &format!("Proceed with the {verb}?"), verb)?;
     let ControlResponse::Applied { count } = ask(&paths, ControlRequest::Apply { id: plan.id }).await? else {
         return Err(Error::Failure("unexpected answer from the keeper".into()));
     };

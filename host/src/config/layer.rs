@@ -22,6 +22,23 @@ pub struct Settings {
     sync: Option<SyncSettings>,
     agent: Option<Agent>,
     ssh: Option<SshSettings>,
+    plugins: Option<BTreeMap<PluginName, toml::Table>>,
+}
+
+/// A plugin's name as a `[plugins.NAME]` key.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct PluginName(String);
+
+impl<'de> Deserialize<'de> for PluginName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<PluginName, D::Error> {
+        let s = String::deserialize(d)?;
+        if !sinc_plugin_host::manifest::valid_name(&s) {
+            return Err(serde::de::Error::custom(format!(
+                "`{s}` is not a plugin name (lowercase letters, digits and `-`)"
+            )));
+        }
+        Ok(PluginName(s))
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -245,6 +262,10 @@ impl Settings {
             replace(&mut config.ssh.keepalive_interval, ssh.keepalive_interval);
             replace(&mut config.ssh.accept_new_host, ssh.accept_new_host);
             replace(&mut config.ssh.give_up_after, ssh.give_up_after);
+        }
+        for (name, table) in self.plugins.into_iter().flatten() {
+            let settings = config.plugins.entry(name.0).or_default();
+            settings.extend(table);
         }
     }
 }

@@ -16,6 +16,8 @@ pub struct Config {
     pub agent: Agent,
     /// SSH transport settings.
     pub ssh: SshConfig,
+    /// Each plugin's settings (`[plugins.NAME]`), handed to it as they are.
+    pub plugins: std::collections::BTreeMap<String, toml::Table>,
 }
 
 /// `[vps]`: values left unset come from `~/.ssh/config`, then OpenSSH's defaults.
@@ -93,6 +95,7 @@ impl Default for Config {
                 accept_new_host: false,
                 give_up_after: 0,
             },
+            plugins: std::collections::BTreeMap::new(),
         }
     }
 }

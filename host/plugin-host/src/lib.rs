@@ -1,0 +1,21 @@
+//! sinc's WebAssembly plugin runtime: the `sinc:plugin` WIT world's host
+//! side on wasmtime (component model, WASI preview 2), the compiled-plugin
+//! cache, manifests and what they allow, and each plugin's key-value store.
+//! Only this crate depends on wasmtime.
+
+pub mod cache;
+pub mod kv;
+pub mod manifest;
+pub mod runtime;
+
+/// The host bindings of the `sinc:plugin` world.
+pub mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../../plugin-sdk/wit",
+        world: "sinc-plugin",
+    });
+}
+
+pub use bindings::sinc::plugin::types::{Command, CommandOutput, Event, FilesSynced, Session};
+pub use manifest::{Manifest, ManifestError, RunsOn};
+pub use runtime::{Grants, Limits, Plugin, PluginError, Runtime};

@@ -1,0 +1,288 @@
+//! A plugin's manifest: who it is, where it runs, and everything it may do.
+//! Embedded in the component (a `sinc-manifest` custom section, written by
+//! the SDK's `manifest!`) as TOML. Pure: parsing and validation only.
+
+use serde::{Deserialize, Serialize};
+
+/// The custom section that holds the manifest.
+pub const SECTION: &str = "sinc-manifest";
+
+/// Where a plugin runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunsOn {
+    /// In the VPS's `sinc daemon` (most plugins).
+    Remote,
+    /// In the laptop's keeper, or the CLI when no keeper runs.
+    Local,
+}
+
+/// Access to a declared folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Access {
+    /// Read only.
+    Read,
+    /// Read and write.
+    ReadWrite,
+}
+
+/// A folder the plugin may use, seen inside it at the same path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Folder {
+    /// The folder (`~/` means the home folder of the side it runs on).
+    pub path: String,
+    /// What it may do there.
+    pub access: Access,
+}
+
+/// A port the plugin serves HTTP on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Port {
+    /// The port.
+    pub port: u16,
+    /// The address (default 127.0.0.1).
+    #[serde(default = "loopback")]
+    pub bind: String,
+}
+
+fn loopback() -> String {
+    "127.0.0.1".into()
+}
+
+/// Everything a plugin may do besides logging and its own key-value store.
+/// Deny by default: what is not here is refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Permissions {
+    /// Folders it may read or write.
+    #[serde(default)]
+    pub folders: Vec<Folder>,
+    /// Hosts it may call over HTTP(S).
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Settings of its own (`[plugins.NAME]`) that hold URLs: the hosts
+    /// they name are allowed too.
+    #[serde(default)]
+    pub url_settings: Vec<String>,
+    /// Programs it may run.
+    #[serde(default)]
+    pub programs: Vec<String>,
+    /// Environment variables passed to the programs it runs, beyond PATH,
+    /// HOME, USER, LANG and TERM.
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Secrets (by name, from the user's config) it receives.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// Ports it serves.
+    #[serde(default)]
+    pub ports: Vec<Port>,
+    /// Access to sessions: `read` (output, state) or `control` (also input,
+    /// starting sessions).
+    #[serde(default)]
+    pub sessions: Option<SessionAccess>,
+}
+
+/// What a plugin may do with sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionAccess {
+    /// Read output and state.
+    Read,
+    /// Also send input and start sessions.
+    Control,
+}
+
+/// A plugin's manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Manifest {
+    /// Its name: lowercase letters, digits and `-`.
+    pub name: String,
+    /// Its version (semver).
+    pub version: semver::Version,
+    /// One line on what it does.
+    pub description: String,
+    /// Where it runs.
+    pub runs_on: RunsOn,
+    /// What it may do.
+    #[serde(default)]
+    pub permissions: Permissions,
+}
+
+/// A manifest that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManifestError {
+    /// The component has no manifest.
+    #[error("the component has no `{SECTION}` section: build it with sinc_plugin_sdk::manifest!")]
+    Missing,
+    /// It is not valid TOML of the right shape.
+    #[error("its manifest is invalid: {0}")]
+    Invalid(String),
+}
+
+impl Manifest {
+    /// Parse and check a manifest.
+    pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
+        let m: Manifest = toml::from_str(text).map_err(|e| ManifestError::Invalid(e.to_string().trim().to_owned()))?;
+        m.check()?;
+        Ok(m)
+    }
+
+    fn check(&self) -> Result<(), ManifestError> {
+        let bad = |why: String| Err(ManifestError::Invalid(why));
+        if !valid_name(&self.name) {
+            return bad(format!(
+                "name `{}`: use 1–64 lowercase letters, digits and `-`, starting with a letter",
+                self.name
+            ));
+        }
+        if self.description.trim().is_empty() {
+            return bad("description is empty".into());
+        }
+        let p = &self.permissions;
+        for f in &p.folders {
+            if !(f.path.starts_with('/') || f.path.starts_with("~/")) || f.path.split('/').any(|c| c == "..") {
+                return bad(format!("folder `{}`: give an absolute path or one under `~/`, without `..`", f.path));
+            }
+        }
+        for program in &p.programs {
+            if program.is_empty() || program.contains('/') || program.contains(char::is_whitespace) {
+                return bad(format!("program `{program}`: give a program name found on PATH, like `git`"));
+            }
+        }
+        for host in &p.hosts {
+            if host.is_empty() || host.contains(['/', ' ', '@']) {
+                return bad(format!("host `{host}`: give a host name (optionally host:port), not a URL"));
+            }
+        }
+        for port in &p.ports {
+            if port.port == 0 {
+                return bad("port 0: name the port the plugin serves".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Find and parse the manifest embedded in a component's bytes.
+    pub fn from_component(wasm: &[u8]) -> Result<Manifest, ManifestError> {
+        let text = embedded(wasm)?;
+        Manifest::parse(&text)
+    }
+
+    /// What it may do, one line each, for showing before the user accepts.
+    pub fn describe_permissions(&self) -> Vec<String> {
+        let p = &self.permissions;
+        let mut lines = Vec::new();
+        for f in &p.folders {
+            let access = match f.access {
+                Access::Read => "read",
+                Access::ReadWrite => "read and write",
+            };
+            lines.push(format!("{access} files in {}", f.path));
+        }
+        lines.extend(p.hosts.iter().map(|h| format!("call {h} over HTTP(S)")));
+        lines.extend(p.url_settings.iter().map(|k| format!("call the host named by its setting `{k}`")));
+        lines.extend(p.programs.iter().map(|prog| format!("run the program `{prog}`")));
+        lines.extend(p.env.iter().map(|v| format!("pass ${v} to the programs it runs")));
+        lines.extend(p.secrets.iter().map(|s| format!("receive the secret `{s}`")));
+        lines.extend(p.ports.iter().map(|port| format!("serve HTTP on {}:{}", port.bind, port.port)));
+        match p.sessions {
+            Some(SessionAccess::Read) => lines.push("read the output and state of sessions".into()),
+            Some(SessionAccess::Control) => lines.push("read sessions, type into them and start new ones".into()),
+            None => {}
+        }
+        lines
+    }
+}
+
+/// Whether `name` can name a plugin (it becomes a folder and a config key).
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// The manifest section's text, from the component or a core module in it.
+fn embedded(wasm: &[u8]) -> Result<String, ManifestError> {
+    let mut found = None;
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        let payload = payload.map_err(|e| ManifestError::Invalid(format!("not a WebAssembly component: {e}")))?;
+        if let wasmparser::Payload::CustomSection(section) = payload
+            && section.name() == SECTION
+        {
+            if found.is_some() {
+                return Err(ManifestError::Invalid(format!("more than one `{SECTION}` section")));
+            }
+            found = Some(
+                String::from_utf8(section.data().to_vec())
+                    .map_err(|_| ManifestError::Invalid("the manifest is not UTF-8".into()))?,
+            );
+        }
+    }
+    found.ok_or(ManifestError::Missing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HELLO: &str = "name = \"hello\"\nversion = \"0.1.0\"\ndescription = \"greets\"\nruns-on = \"local\"\n";
+
+    #[test]
+    fn a_minimal_manifest_asks_for_nothing() {
+        let m = Manifest::parse(HELLO).unwrap();
+        assert_eq!((m.name.as_str(), m.runs_on), ("hello", RunsOn::Local));
+        assert!(m.describe_permissions().is_empty());
+    }
+
+    #[test]
+    fn permissions_are_listed_for_the_user() {
+        let text = format!(
+            "{HELLO}[permissions]\nfolders = [{{ path = \"~/notes\", access = \"read-write\" }}]\nhosts = [\"api.openai.com\"]\n\
+             programs = [\"git\"]\nenv = [\"SSH_AUTH_SOCK\"]\nports = [{{ port = 8081 }}]\nsessions = \"read\"\n"
+        );
+        let lines = Manifest::parse(&text).unwrap().describe_permissions();
+        assert_eq!(
+            lines,
+            [
+                "read and write files in ~/notes",
+                "call api.openai.com over HTTP(S)",
+                "run the program `git`",
+                "pass $SSH_AUTH_SOCK to the programs it runs",
+                "serve HTTP on 127.0.0.1:8081",
+                "read the output and state of sessions",
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_manifests_say_what_is_wrong() {
+        for (text, needle) in [
+            (HELLO.replace("hello", "Hello"), "lowercase"),
+            (HELLO.replace("0.1.0", "one"), "version"),
+            (HELLO.replace("local", "everywhere"), "runs-on"),
+            (format!("{HELLO}colour = \"red\"\n"), "colour"),
+            (format!("{HELLO}[permissions]\nfolders = [{{ path = \"../etc\", access = \"read\" }}]\n"), "absolute"),
+            (
+                format!("{HELLO}[permissions]\nfolders = [{{ path = \"/a/../b\", access = \"read\" }}]\n"),
+                "without `..`",
+            ),
+            (format!("{HELLO}[permissions]\nprograms = [\"/bin/sh\"]\n"), "program"),
+            (format!("{HELLO}[permissions]\nhosts = [\"https://x.com/\"]\n"), "not a URL"),
+            (format!("{HELLO}[permissions]\nnetwork = true\n"), "network"),
+        ] {
+            let err = Manifest::parse(&text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_not_wasm_have_no_manifest() {
+        assert!(matches!(Manifest::from_component(b"\0asm\x01\0\0\0"), Err(ManifestError::Missing)));
+        assert!(matches!(Manifest::from_component(b"hello"), Err(ManifestError::Invalid(_))));
+    }
+}

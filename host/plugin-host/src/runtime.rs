@@ -1,0 +1,279 @@
+//! Running plugins: one wasmtime engine per process, a store and an instance
+//! per plugin (reused for every call), with a memory cap, a deadline per
+//! call, and nothing reachable that the plugin's grants do not allow.
+
+use crate::bindings::SincPlugin;
+use crate::bindings::sinc::plugin::types::{Command, CommandOutput, Event, HostError};
+use crate::bindings::sinc::plugin::{kv as kv_api, log as log_api};
+use crate::cache::Cache;
+use crate::kv;
+use crate::manifest::{Access, Manifest};
+use std::path::PathBuf;
+use std::time::Duration;
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+/// How often the engine's clock ticks (the resolution of call deadlines).
+const TICK: Duration = Duration::from_millis(10);
+
+/// Limits for one plugin.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Linear memory, in bytes (default 64 MiB).
+    pub memory: usize,
+    /// How long one call may run (default 1 s).
+    pub call: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { memory: 64 << 20, call: Duration::from_secs(1) }
+    }
+}
+
+/// Why a plugin could not be loaded or called.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    /// It could not be compiled or instantiated (not a sinc plugin, or one
+    /// for an SDK this host cannot link).
+    #[error("cannot load plugin {name}: {reason}")]
+    Load {
+        /// The plugin.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// It trapped, ran past its deadline or out of memory; its instance is
+    /// gone.
+    #[error("plugin {name} was stopped: {reason}")]
+    Stopped {
+        /// The plugin.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The wasmtime engine and the linker every plugin is instantiated with.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<State>,
+    cache: Cache,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("cache", &self.cache).finish()
+    }
+}
+
+/// What one plugin's store holds: its WASI context (empty but for granted
+/// folders), its limits and its key-value store.
+pub struct State {
+    name: String,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    kv: kv::Store,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State").field("name", &self.name).field("kv", &self.kv).finish()
+    }
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl log_api::Host for State {
+    fn log(&mut self, level: log_api::Level, message: String) {
+        let plugin = self.name.as_str();
+        match level {
+            log_api::Level::Trace => tracing::trace!(plugin, "{message}"),
+            log_api::Level::Debug => tracing::debug!(plugin, "{message}"),
+            log_api::Level::Info => tracing::info!(plugin, "{message}"),
+            log_api::Level::Warn => tracing::warn!(plugin, "{message}"),
+            log_api::Level::Error => tracing::error!(plugin, "{message}"),
+        }
+    }
+}
+
+impl kv_api::Host for State {
+    fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, HostError> {
+        self.kv.get(&key).map_err(HostError::Failed)
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), HostError> {
+        self.kv.set(&key, &value).map_err(HostError::Failed)
+    }
+
+    fn delete(&mut self, key: String) -> Result<(), HostError> {
+        self.kv.delete(&key).map_err(HostError::Failed)
+    }
+
+    fn keys(&mut self, prefix: String) -> Result<Vec<String>, HostError> {
+        self.kv.keys(&prefix).map_err(HostError::Failed)
+    }
+}
+
+impl crate::bindings::sinc::plugin::types::Host for State {}
+
+/// What a plugin gets when it is loaded.
+#[derive(Debug, Clone)]
+pub struct Grants {
+    /// Its data folder (its key-value store lives in `kv/` there).
+    pub data_dir: PathBuf,
+    /// The home folder `~/` in declared folders means.
+    pub home: PathBuf,
+    /// Limits.
+    pub limits: Limits,
+}
+
+/// A loaded plugin: its instance, reused for every call.
+pub struct Plugin {
+    manifest: Manifest,
+    store: Store<State>,
+    bindings: SincPlugin,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin").field("name", &self.manifest.name).finish()
+    }
+}
+
+impl Runtime {
+    /// An engine with deadlines (epoch interruption, ticked by a thread that
+    /// ends with the engine) and a compiled-plugin cache in `cache_dir`.
+    pub fn new(cache_dir: PathBuf) -> wasmtime::Result<Runtime> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        config.max_wasm_stack(1 << 20);
+        let engine = Engine::new(&config)?;
+        let weak = engine.weak();
+        std::thread::Builder::new().name("plugin-clock".into()).spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(TICK);
+            }
+        })?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        SincPlugin::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
+        Ok(Runtime { engine, linker, cache: Cache::new(cache_dir) })
+    }
+
+    /// Compile `wasm` (or take it from the cache) and instantiate it with
+    /// `grants`; `manifest` is the one read from it and accepted.
+    pub fn load(&self, manifest: &Manifest, wasm: &[u8], grants: &Grants) -> Result<Plugin, PluginError> {
+        let name = manifest.name.clone();
+        let fail = |e: wasmtime::Error| PluginError::Load { name: name.clone(), reason: format!("{e:#}") };
+        let (component, compiled) = self.cache.component(&self.engine, wasm).map_err(fail)?;
+        if compiled {
+            tracing::info!(plugin = %name, "compiled");
+        }
+        let wasi = wasi_for(manifest, grants).map_err(fail)?;
+        let state = State {
+            name: name.clone(),
+            wasi,
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(grants.limits.memory)
+                .instances(16)
+                .trap_on_grow_failure(true)
+                .build(),
+            kv: kv::Store::new(grants.data_dir.join("kv")),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(deadline_ticks(grants.limits.call));
+        let bindings = SincPlugin::instantiate(&mut store, &component, &self.linker).map_err(fail)?;
+        Ok(Plugin { manifest: manifest.clone(), store, bindings })
+    }
+}
+
+fn deadline_ticks(limit: Duration) -> u64 {
+    (limit.as_millis() / TICK.as_millis()).max(1) as u64
+}
+
+/// The WASI context: no environment, no arguments, no stdio, no network;
+/// only the declared folders, as the same paths inside.
+fn wasi_for(manifest: &Manifest, grants: &Grants) -> wasmtime::Result<WasiCtx> {
+    let mut b = WasiCtxBuilder::new();
+    for folder in &manifest.permissions.folders {
+        let host = match folder.path.strip_prefix("~/") {
+            Some(rest) => grants.home.join(rest),
+            None => PathBuf::from(&folder.path),
+        };
+        if !host.is_dir() {
+            tracing::warn!(plugin = %manifest.name, "declared folder {} does not exist; not mounted", host.display());
+            continue;
+        }
+        let perms = match folder.access {
+            Access::Read => FsPerms::ReadOnly,
+            Access::ReadWrite => FsPerms::ReadWrite,
+        };
+        let guest = host.to_string_lossy().into_owned();
+        b.preopened_dir(&host, &guest, perms)?;
+    }
+    Ok(b.build())
+}
+
+impl Plugin {
+    /// Its manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    fn stopped(&self, e: wasmtime::Error) -> PluginError {
+        let reason = match e.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => "it ran past its deadline".to_owned(),
+            Some(wasmtime::Trap::UnreachableCodeReached) => "it panicked or aborted".to_owned(),
+            Some(trap) => format!("it trapped: {trap}"),
+            None if format!("{e:#}").contains("growing memory") => "it used more memory than allowed".to_owned(),
+            None => format!("{e:#}"),
+        };
+        PluginError::Stopped { name: self.manifest.name.clone(), reason }
+    }
+
+    fn arm(&mut self, limit: Duration) {
+        self.store.set_epoch_deadline(deadline_ticks(limit));
+    }
+
+    /// `init` with its settings as JSON; `Ok(Err(_))` is the plugin's own refusal.
+    pub fn init(&mut self, config_json: &str, limit: Duration) -> Result<Result<(), String>, PluginError> {
+        self.arm(limit);
+        self.bindings.sinc_plugin_plugin().call_init(&mut self.store, config_json).map_err(|e| self.stopped(e))
+    }
+
+    /// Deliver an event.
+    pub fn on_event(&mut self, event: &Event, limit: Duration) -> Result<Result<(), String>, PluginError> {
+        self.arm(limit);
+        self.bindings.sinc_plugin_plugin().call_on_event(&mut self.store, event).map_err(|e| self.stopped(e))
+    }
+
+    /// The subcommands it adds.
+    pub fn commands(&mut self, limit: Duration) -> Result<Vec<Command>, PluginError> {
+        self.arm(limit);
+        self.bindings.sinc_plugin_plugin().call_commands(&mut self.store).map_err(|e| self.stopped(e))
+    }
+
+    /// Run one of its subcommands.
+    pub fn run_command(&mut self, name: &str, args: &[String], limit: Duration) -> Result<CommandOutput, PluginError> {
+        self.arm(limit);
+        self.bindings.sinc_plugin_plugin().call_run_command(&mut self.store, name, args).map_err(|e| self.stopped(e))
+    }
+
+    /// Tell it it is being unloaded.
+    pub fn shutdown(mut self, limit: Duration) -> Result<(), PluginError> {
+        self.arm(limit);
+        self.bindings.sinc_plugin_plugin().call_shutdown(&mut self.store).map_err(|e| self.stopped(e))
+    }
+}

@@ -1,0 +1,81 @@
+//! The plugins installed on this machine: the lockfile, where their
+//! components and data live, and running them through the plugin runtime
+//! (`sinc-plugin-host`, the only crate with wasmtime). The runtime is only
+//! built when a plugin is used, so other commands pay nothing for it.
+
+pub mod lock;
+
+pub use lock::{LockError, Locked, LockedCommand, Lockfile};
+
+use crate::paths::Dirs;
+use sinc_plugin_host::{Grants, Limits, Manifest, Plugin, PluginError, Runtime};
+use std::path::{Path, PathBuf};
+
+/// Where this machine's plugins live.
+#[derive(Debug, Clone)]
+pub struct Installed {
+    /// `plugins.lock`, beside the config file.
+    pub lock_path: PathBuf,
+    /// `<data>/plugins`: each plugin's components and its data.
+    pub root: PathBuf,
+    cache: PathBuf,
+    home: PathBuf,
+}
+
+impl Installed {
+    /// The plugins of this user, with the lockfile beside `config_file`.
+    pub fn new(dirs: &Dirs, config_file: &Path) -> Installed {
+        let beside = config_file.parent().map_or_else(|| dirs.config.clone(), Path::to_path_buf);
+        Installed {
+            lock_path: beside.join("plugins.lock"),
+            root: dirs.data.join("plugins"),
+            cache: dirs.cache.join("plugins"),
+            home: dirs.home.clone(),
+        }
+    }
+
+    /// The lockfile.
+    pub fn lockfile(&self) -> Result<Lockfile, LockError> {
+        Lockfile::read(&self.lock_path)
+    }
+
+    /// Where an installed plugin's component is kept.
+    pub fn component_path(&self, name: &str, sha256: &str) -> PathBuf {
+        self.root.join(name).join(format!("{sha256}.wasm"))
+    }
+
+    /// A plugin's own data (its key-value store).
+    pub fn data_dir(&self, name: &str) -> PathBuf {
+        self.root.join(name).join("data")
+    }
+
+    /// The plugin runtime (an engine and the compiled-plugin cache).
+    pub fn runtime(&self) -> Result<Runtime, PluginError> {
+        Runtime::new(self.cache.clone())
+            .map_err(|e| PluginError::Load { name: "(runtime)".into(), reason: format!("{e:#}") })
+    }
+
+    /// What a plugin called `name` is granted.
+    pub fn grants(&self, name: &str) -> Grants {
+        Grants { data_dir: self.data_dir(name), home: self.home.clone(), limits: Limits::default() }
+    }
+
+    /// Load an installed plugin with what the user accepted for it.
+    pub fn load(&self, runtime: &Runtime, locked: &Locked) -> Result<Plugin, PluginError> {
+        let load_err = |reason: String| PluginError::Load { name: locked.name.clone(), reason };
+        let path = self.component_path(&locked.name, &locked.sha256);
+        let wasm = std::fs::read(&path).map_err(|e| load_err(format!("reading {}: {e}", path.display())))?;
+        let sha256 = sinc_plugin_host::cache::sha256_hex(&wasm);
+        if sha256 != locked.sha256 {
+            return Err(load_err(format!(
+                "{} changed since it was installed (sha256 {sha256}, locked {}); add it again",
+                path.display(),
+                locked.sha256
+            )));
+        }
+        let mut manifest = Manifest::from_component(&wasm).map_err(|e| load_err(e.to_string()))?;
+        // Only what was accepted, whatever the component says now.
+        manifest.permissions = locked.granted.clone();
+        runtime.load(&manifest, &wasm, &self.grants(&locked.name))
+    }
+}

@@ -1,0 +1,138 @@
+//! The plugin runtime against real components: the example plugin, and a
+//! hostile fixture whose every command tries something a plugin must not do.
+//! Both are built from `plugins/` for wasm32-wasip2 first.
+
+use sinc_plugin_host::manifest::{Access, Folder};
+use sinc_plugin_host::{Event, Grants, Limits, Manifest, PluginError, Runtime, Session};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn component(name: &str) -> Vec<u8> {
+    std::fs::read(sinc_tests::plugin_component(name)).unwrap()
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    runtime: Runtime,
+    grants: Grants,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new(dir.path().join("cache")).unwrap();
+    let grants = Grants { data_dir: dir.path().join("data"), home: dir.path().join("home"), limits: Limits::default() };
+    std::fs::create_dir_all(&grants.home).unwrap();
+    Setup { _dir: dir, runtime, grants }
+}
+
+const T: Duration = Duration::from_secs(1);
+
+fn session() -> Session {
+    Session {
+        id: "sinc-app-123456".into(),
+        local_path: Some("/home/me/app".into()),
+        remote_path: "~/w/app".into(),
+        agent: "opencode".into(),
+    }
+}
+
+#[test]
+fn the_example_plugin_greets_counts_events_and_keeps_its_store() {
+    let s = setup();
+    let wasm = component("hello");
+    let manifest = Manifest::from_component(&wasm).unwrap();
+    assert_eq!(manifest.name, "hello");
+    let mut hello = s.runtime.load(&manifest, &wasm, &s.grants).unwrap();
+    hello.init(r#"{"greeting": "Hi"}"#, T).unwrap().unwrap();
+    let commands = hello.commands(T).unwrap();
+    assert_eq!(commands.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["hello"]);
+    let out = hello.run_command("hello", &["Ana".into()], T).unwrap();
+    assert_eq!((out.status, out.stdout.as_str()), (0, "Hi, Ana! (0 session events seen)\n"));
+    hello.on_event(&Event::SessionCreated(session()), T).unwrap().unwrap();
+    hello.on_event(&Event::Timer(1), T).unwrap().unwrap();
+
+    // The store outlives the instance: a new one sees the same counts.
+    drop(hello);
+    let mut again = s.runtime.load(&manifest, &wasm, &s.grants).unwrap();
+    again.init("{}", T).unwrap().unwrap();
+    let out = again.run_command("hello", &[], T).unwrap();
+    assert_eq!(out.stdout, "Hello, world! (2 session events seen; last session sinc-app-123456)\n");
+    let usage = again.run_command("nope", &[], T).unwrap();
+    assert_eq!(usage.status, 2);
+}
+
+#[test]
+fn compiled_components_are_cached_by_content() {
+    let s = setup();
+    let wasm = component("hello");
+    let manifest = Manifest::from_component(&wasm).unwrap();
+    s.runtime.load(&manifest, &wasm, &s.grants).unwrap();
+    let cache = s._dir.path().join("cache");
+    let files: Vec<_> = std::fs::read_dir(&cache).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].to_string_lossy().into_owned();
+    assert!(name.starts_with(&sinc_plugin_host::cache::sha256_hex(&wasm)) && name.ends_with(".cwasm"), "{name}");
+    let started = Instant::now();
+    s.runtime.load(&manifest, &wasm, &s.grants).unwrap();
+    eprintln!("load from the cache: {:?}", started.elapsed());
+    // A damaged cache file is compiled again, not trusted.
+    std::fs::write(cache.join(&name), b"garbage").unwrap();
+    let mut fresh = s.runtime.load(&manifest, &wasm, &s.grants).unwrap();
+    fresh.init("{}", T).unwrap().unwrap();
+}
+
+fn hostile() -> (Manifest, Vec<u8>) {
+    let wasm = component("hostile");
+    (Manifest::from_component(&wasm).unwrap(), wasm)
+}
+
+#[test]
+fn nothing_undeclared_is_reachable() {
+    let s = setup();
+    let (mut manifest, wasm) = hostile();
+    let allowed = s.grants.home.join("allowed");
+    std::fs::create_dir_all(&allowed).unwrap();
+    std::fs::write(allowed.join("note.txt"), "inside").unwrap();
+    std::fs::write(s.grants.home.join("secret.txt"), "outside").unwrap();
+    manifest.permissions.folders = vec![Folder { path: "~/allowed".into(), access: Access::Read }];
+    let mut p = s.runtime.load(&manifest, &wasm, &s.grants).unwrap();
+    p.init("{}", T).unwrap().unwrap();
+    let run = |p: &mut sinc_plugin_host::Plugin, cmd: &str, arg: &Path| {
+        p.run_command(cmd, &[arg.to_string_lossy().into_owned()], T).unwrap()
+    };
+    let inside = run(&mut p, "hostile-read-file", &allowed.join("note.txt"));
+    assert_eq!(inside.stdout, format!("READ 6 bytes of {}\n", allowed.join("note.txt").display()));
+    for outside in [s.grants.home.join("secret.txt"), PathBuf::from("/etc/passwd"), allowed.join("../secret.txt")] {
+        let out = run(&mut p, "hostile-read-file", &outside);
+        assert_eq!(out.status, 1, "{} was readable: {}", outside.display(), out.stdout);
+    }
+    let env = p.run_command("hostile-env", &[], T).unwrap();
+    assert_eq!(env.stdout, "ENV []\n", "no ambient environment");
+}
+
+#[test]
+fn runaway_plugins_are_stopped_and_the_host_carries_on() {
+    let s = setup();
+    let (manifest, wasm) = hostile();
+    let hello_wasm = component("hello");
+    let hello_manifest = Manifest::from_component(&hello_wasm).unwrap();
+    let mut hello = s.runtime.load(&hello_manifest, &hello_wasm, &s.grants).unwrap();
+    hello.init("{}", T).unwrap().unwrap();
+
+    for (command, expected) in [
+        ("hostile-loop", "ran past its deadline"),
+        ("hostile-alloc", "more memory than allowed"),
+        ("hostile-panic", "panicked"),
+    ] {
+        let mut p = s.runtime.load(&manifest, &wasm, &s.grants).unwrap();
+        let started = Instant::now();
+        let err = p.run_command(command, &[], T).unwrap_err();
+        assert!(matches!(&err, PluginError::Stopped { .. }), "{command}: {err}");
+        assert!(err.to_string().contains(expected), "{command}: {err}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{command} took {:?}", started.elapsed());
+        // A new instance of it works; the other plugin never noticed.
+        let mut fresh = s.runtime.load(&manifest, &wasm, &s.grants).unwrap();
+        assert_eq!(fresh.run_command("hostile-ok", &[], T).unwrap().stdout, "still here\n");
+        assert_eq!(hello.run_command("hello", &[], T).unwrap().status, 0);
+    }
+}
