@@ -88,3 +88,169 @@ fn a_plugin_that_cannot_start_fails_its_command_cleanly() {
     assert_eq!(bad.status.code(), Some(78), "{}", stderr(&bad));
     assert!(stderr(&bad).contains("not a plugin name"), "{}", stderr(&bad));
 }
+
+#[test]
+fn a_scaffolded_plugin_builds_passes_its_test_and_installs() {
+    let client = Client::bare();
+    let dir = client.scratch().join("demo-plugin");
+    let out = client.run(&["plugin", "new", "demo-plugin", "--path", &dir.to_string_lossy()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let again = client.run(&["plugin", "new", "demo-plugin", "--path", &dir.to_string_lossy()]);
+    assert_eq!(again.status.code(), Some(1), "an existing folder is never overwritten");
+    assert_eq!(client.run(&["plugin", "new", "Demo"]).status.code(), Some(2));
+
+    // Its own test passes natively, and it builds for WebAssembly; the
+    // plugins' target folder is shared to reuse compiled dependencies.
+    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/target");
+    let cargo = |args: &[&str]| {
+        let out = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(args)
+            .current_dir(&dir)
+            .env("CARGO_TARGET_DIR", &target)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "cargo {args:?}:\n{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(cargo(&["test", "--quiet"]).contains("1 passed"));
+    cargo(&["build", "--release", "--quiet", "--target", "wasm32-wasip2"]);
+    let wasm = target.join("wasm32-wasip2/release/demo_plugin.wasm");
+    client.ok(&["plugin", "add", &wasm.to_string_lossy(), "--yes"]);
+    assert_eq!(client.ok(&["demo-plugin", "a", "b"]), "demo-plugin #1: a b\n");
+    assert_eq!(client.ok(&["demo-plugin", "c"]), "demo-plugin #2: c\n");
+}
+
+fn repo_registry() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../registry")
+}
+
+#[test]
+fn every_published_artifact_matches_its_index_line_and_loads() {
+    let registry = sinc::plugins::registry::FolderRegistry::new(repo_registry());
+    let names = registry.names().unwrap();
+    assert!(names.contains(&"hello".to_owned()), "{names:?}");
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = sinc_plugin_host::Runtime::new(cache.path().join("cache")).unwrap();
+    for name in names {
+        for entry in registry.entries(&name).unwrap() {
+            let wasm = registry.artifact(&entry).unwrap_or_else(|e| panic!("{name} {}: {e}", entry.version));
+            let manifest = sinc_plugin_host::Manifest::from_component(&wasm).unwrap();
+            assert_eq!((&manifest.name, &manifest.version), (&entry.name, &entry.version));
+            assert_eq!(manifest.permissions, entry.permissions, "{name} {}", entry.version);
+            let grants = sinc_plugin_host::Grants {
+                data_dir: cache.path().join("data"),
+                home: cache.path().to_path_buf(),
+                limits: sinc_plugin_host::Limits::default(),
+            };
+            std::thread::scope(|s| s.spawn(|| runtime.load(&manifest, &wasm, &grants).map(drop)).join().unwrap())
+                .unwrap_or_else(|e| panic!("{name} {} no longer loads: {e}", entry.version));
+        }
+    }
+    for tier in ["minimal", "standard", "full"] {
+        registry.preset(tier).unwrap_or_else(|e| panic!("{tier}: {e}"));
+    }
+}
+
+#[test]
+fn plugins_install_from_the_repository_registry_offline() {
+    let mut client = Client::bare();
+    client.set_env("SINC_REGISTRY", &repo_registry().to_string_lossy());
+    let found = client.json(&["plugin", "search", "greet"]);
+    assert_eq!(found[0]["name"], "hello", "{found}");
+    let none = client.run(&["plugin", "add", "hello@^2", "--yes"]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(stderr(&none).contains("no version of hello matches ^2"), "{}", stderr(&none));
+    let unknown = client.run(&["plugin", "add", "no-such-plugin", "--yes"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(stderr(&unknown).contains("has no plugin `no-such-plugin`"), "{}", stderr(&unknown));
+    client.ok(&["plugin", "add", "hello", "--yes"]);
+    let listed = client.json(&["plugin", "list"]);
+    assert!(listed[0]["source"].as_str().unwrap().starts_with("registry+"), "{listed}");
+    assert_eq!(client.ok(&["hello"]), "Hello, world! (0 session events seen)\n");
+}
+
+/// A registry in a scratch folder with the repository's hello in it.
+fn scratch_registry(client: &Client) -> std::path::PathBuf {
+    let root = client.scratch().join("registry");
+    let out = client.run(&[
+        "plugin",
+        "publish",
+        &plugin_component("hello").to_string_lossy(),
+        "--registry",
+        &root.to_string_lossy(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    root
+}
+
+#[test]
+fn a_tampered_artifact_or_a_broken_index_installs_nothing() {
+    let mut client = Client::bare();
+    let root = scratch_registry(&client);
+    client.set_env("SINC_REGISTRY", &root.to_string_lossy());
+    // Publishing the same bytes again is a no-op.
+    let again = client.run(&[
+        "plugin",
+        "publish",
+        &plugin_component("hello").to_string_lossy(),
+        "--registry",
+        &root.to_string_lossy(),
+    ]);
+    assert!(stderr(&again).contains("already published"), "{}", stderr(&again));
+
+    let artifact = root.join("artifacts/hello/0.1.0/hello.wasm");
+    let good = std::fs::read(&artifact).unwrap();
+    let mut bad = good.clone();
+    bad.push(0);
+    std::fs::write(&artifact, &bad).unwrap();
+    let out = client.run(&["plugin", "add", "hello", "--yes"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("sha256") && stderr(&out).contains("nothing was installed"), "{}", stderr(&out));
+    std::fs::write(&artifact, &good).unwrap();
+
+    let index = root.join("index/hello.jsonl");
+    let line = std::fs::read_to_string(&index).unwrap();
+    std::fs::write(&index, format!("{line}{{\"name\": \"hello\"}}\n")).unwrap();
+    let out = client.run(&["plugin", "add", "hello", "--yes"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("index/hello.jsonl line 2"), "{}", stderr(&out));
+    assert_eq!(client.json(&["plugin", "list"]), serde_json::json!([]));
+}
+
+#[test]
+fn tiers_install_exactly_their_bundle_and_keep_hand_added_plugins() {
+    let mut client = Client::bare();
+    let root = scratch_registry(&client);
+    std::fs::create_dir_all(root.join("presets")).unwrap();
+    for (tier, plugins) in [("minimal", "[]"), ("standard", "[]"), ("full", "[\"hello@^0.1\"]")] {
+        std::fs::write(
+            root.join(format!("presets/{tier}.toml")),
+            format!("description = \"{tier}\"\nplugins = {plugins}\n"),
+        )
+        .unwrap();
+    }
+    client.set_env("SINC_REGISTRY", &root.to_string_lossy());
+    client.ok(&["plugin", "add", &plugin_component("hostile").to_string_lossy(), "--yes"]);
+
+    client.ok(&["tier", "set", "full", "--yes"]);
+    client.ok(&["tier", "set", "full", "--yes"]);
+    let shown = client.json(&["tier", "show"]);
+    assert_eq!(shown, serde_json::json!({ "tier": "full", "preset_plugins": ["hello"], "added_by_hand": ["hostile"] }));
+
+    client.ok(&["tier", "set", "custom", "--without", "hello"]);
+    assert_eq!(client.json(&["tier", "show"])["preset_plugins"], serde_json::json!([]));
+    client.ok(&["tier", "set", "custom", "--with", "hello", "--yes"]);
+    assert_eq!(client.json(&["tier", "show"])["preset_plugins"], serde_json::json!(["hello"]));
+
+    client.ok(&["tier", "set", "minimal"]);
+    let names: Vec<String> = client
+        .json(&["plugin", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["hostile"], "the tier's plugin went, the hand-added one stayed");
+    let misuse = client.run(&["tier", "set", "full", "--with", "hello"]);
+    assert_eq!(misuse.status.code(), Some(2));
+}

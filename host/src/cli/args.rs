@@ -134,6 +134,12 @@ pub enum Command {
     },
     /// Bring back a version that sync overwrote or deleted.
     Restore(RestoreArgs),
+    /// Plugin bundles: minimal, standard, full, or custom.
+    Tier {
+        /// What to do.
+        #[command(subcommand)]
+        command: TierCommand,
+    },
     /// Install and manage plugins.
     Plugin {
         /// What to do.
@@ -173,11 +179,36 @@ pub struct StartArgs {
 /// `sinc plugin …`.
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
-    /// Install a plugin from a component file (a local build), after showing
-    /// what it may do; replaces an installed one of the same name.
+    /// Install a plugin from the registry (`NAME` or `NAME@REQ`) or a
+    /// component file (a local build), after showing what it may do;
+    /// replaces an installed one of the same name.
     Add {
+        /// `NAME[@REQ]`, or the path of a `.wasm` component.
+        #[arg(value_name = "NAME[@REQ]|PATH")]
+        source: String,
+    },
+    /// Add a component to a registry folder: its artifact, and a line in its
+    /// index (a published version never changes).
+    Publish {
         /// The `.wasm` component.
-        source: PathBuf,
+        path: PathBuf,
+        /// The registry folder.
+        #[arg(long, value_name = "DIR")]
+        registry: PathBuf,
+    },
+    /// What the registry offers (newest version of each), with descriptions.
+    Search {
+        /// Only plugins whose name or description contains this.
+        term: Option<String>,
+    },
+    /// Write a new plugin crate (with this sinc's SDK) that builds and
+    /// passes its test.
+    New {
+        /// The plugin's name (lowercase letters, digits, `-`).
+        name: String,
+        /// The folder to create (default: ./NAME).
+        #[arg(long, value_name = "DIR")]
+        path: Option<PathBuf>,
     },
     /// The installed plugins.
     #[command(alias = "ls")]
@@ -202,6 +233,25 @@ pub enum PluginCommand {
     Disable {
         /// Its name.
         name: String,
+    },
+}
+
+/// `sinc tier …`.
+#[derive(Debug, Subcommand)]
+pub enum TierCommand {
+    /// The current tier, and which plugins came with it.
+    Show,
+    /// Install exactly a tier's plugins (plugins added by hand stay).
+    Set {
+        /// The tier.
+        #[arg(value_parser = ["minimal", "standard", "full", "custom"])]
+        tier: String,
+        /// With `custom`: also these plugins (comma-separated).
+        #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+        with: Vec<String>,
+        /// With `custom`: not these plugins (comma-separated).
+        #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+        without: Vec<String>,
     },
 }
 

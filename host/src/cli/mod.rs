@@ -65,6 +65,10 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Conflicts { command }) => sync_cmds::conflicts(&Context::load(&global)?, command.as_ref()).await,
         Some(Command::Restore(args)) => sync_cmds::restore(&Context::load(&global)?, &args).await,
         Some(Command::Plugin { command }) => plugin::run(&Context::load(&global)?, &command),
+        Some(Command::Tier { command: args::TierCommand::Show }) => plugin::tier_show(&Context::load(&global)?),
+        Some(Command::Tier { command: args::TierCommand::Set { tier, with, without } }) => {
+            plugin::tier_set(&Context::load(&global)?, &tier, &with, &without)
+        }
         Some(Command::External(words)) => plugin::external(&Context::load(&global)?, &words),
         Some(Command::Keeper { background }) => {
             if background {

@@ -6,7 +6,7 @@ use super::args::PluginCommand;
 use super::context::Context;
 use super::output;
 use crate::error::{Error, Result};
-use crate::plugins::{Installed, Locked, LockedCommand, Lockfile};
+use crate::plugins::{Installed, Locked, LockedCommand, Lockfile, registry};
 use sinc_plugin_host::{Manifest, Plugin, RunsOn};
 use std::path::Path;
 use std::time::Duration;
@@ -46,6 +46,9 @@ pub fn run(ctx: &Context, command: &PluginCommand) -> Result<i32> {
 fn run_here(ctx: &Context, command: &PluginCommand) -> Result<i32> {
     match command {
         PluginCommand::Add { source } => add(ctx, source),
+        PluginCommand::Search { term } => search(ctx, term.as_deref()),
+        PluginCommand::Publish { path, registry } => publish(ctx, path, registry),
+        PluginCommand::New { name, path } => new(ctx, name, path.as_deref()),
         PluginCommand::List => list(ctx),
         PluginCommand::Info { name } => info(ctx, name),
         PluginCommand::Remove { name } => remove(ctx, name),
@@ -62,26 +65,119 @@ fn known<'a>(lock: &'a Lockfile, name: &str) -> Result<&'a Locked> {
     })
 }
 
-/// `sinc plugin add PATH`.
-fn add(ctx: &Context, source: &Path) -> Result<i32> {
-    let wasm = std::fs::read(source).map_err(|e| Error::Failure(format!("cannot read {}: {e}", source.display())))?;
+/// `sinc plugin add PATH|NAME[@REQ]`: a component file when the source
+/// names one (a path with `/`, or ending in `.wasm`), else a registry
+/// request.
+fn add(ctx: &Context, source: &str) -> Result<i32> {
+    let installed = installed(ctx);
+    let mut lock = lockfile(&installed)?;
+    let outcome = if source.contains('/') || source.ends_with(".wasm") {
+        let path = Path::new(source);
+        let wasm = std::fs::read(path).map_err(|e| Error::Failure(format!("cannot read {source}: {e}")))?;
+        let manifest = Manifest::from_component(&wasm)
+            .map_err(|e| Error::Failure(format!("{source} is not a sinc plugin: {e}")))?;
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        install(ctx, &installed, &mut lock, &wasm, &manifest, format!("path+{}", absolute.display()), false)?
+    } else {
+        let (name, req) = registry::parse_request(source).map_err(Error::Usage)?;
+        let (registry, location) = registry_of(ctx)?;
+        let (wasm, manifest) = fetch(&registry, &name, &req)?;
+        install(ctx, &installed, &mut lock, &wasm, &manifest, format!("registry+{location}"), false)?
+    };
+    report(ctx, &outcome);
+    Ok(0)
+}
+
+/// What installing did.
+enum Outcome {
+    /// It was there already, this very build.
+    Already(Locked),
+    /// It is installed now (replacing an older build, if any).
+    Added(Locked),
+}
+
+fn report(ctx: &Context, outcome: &Outcome) {
+    match outcome {
+        Outcome::Already(p) => {
+            output::notice(ctx.global.quiet, &format!("{} {} is already installed", p.name, p.version))
+        }
+        Outcome::Added(p) => {
+            if ctx.global.json {
+                output::json(
+                    &serde_json::json!({ "added": p.name, "version": p.version.to_string(), "sha256": p.sha256 }),
+                );
+            } else {
+                let names: Vec<&str> = p.commands.iter().map(|c| c.name.as_str()).collect();
+                let adds = if names.is_empty() {
+                    String::new()
+                } else {
+                    format!("; it adds `sinc {}`", names.join("`, `sinc "))
+                };
+                output::notice(ctx.global.quiet, &format!("added {} {}{adds}", p.name, p.version));
+            }
+        }
+    }
+}
+
+/// The configured registry (`registry`, `SINC_REGISTRY`) and its location.
+fn registry_of(ctx: &Context) -> Result<(registry::FolderRegistry, String)> {
+    let location = ctx.config().registry.clone();
+    if location.contains("://") {
+        return Err(Error::Unavailable(format!(
+            "the registry {location} is remote, and fetching over HTTPS is not built yet; set SINC_REGISTRY (or `registry`) to a folder, such as a clone's registry/"
+        )));
+    }
+    let root = ctx.dirs.expand_tilde(&location);
+    if !root.join("index").is_dir() {
+        return Err(Error::Failure(format!("{} is not a plugin registry (it has no index/ folder)", root.display())));
+    }
+    Ok((registry::FolderRegistry::new(root), location))
+}
+
+/// Resolve and fetch a plugin from the registry: its checked component and
+/// its manifest, which must agree with the index.
+fn fetch(registry: &registry::FolderRegistry, name: &str, req: &semver::VersionReq) -> Result<(Vec<u8>, Manifest)> {
+    let entries = registry.entries(name).map_err(failure)?;
+    let entry = registry::resolve(name, &entries, req, &registry::HOST_SDK).map_err(failure)?;
+    let wasm = registry.artifact(entry).map_err(failure)?;
     let manifest = Manifest::from_component(&wasm)
-        .map_err(|e| Error::Failure(format!("{} is not a sinc plugin: {e}", source.display())))?;
+        .map_err(|e| Error::Failure(format!("{name} {}: the artifact is not a sinc plugin: {e}", entry.version)))?;
+    if manifest.name != entry.name
+        || manifest.version != entry.version
+        || manifest.runs_on != entry.runs_on
+        || manifest.permissions != entry.permissions
+    {
+        return Err(Error::Failure(format!(
+            "{name} {}: the index and the component's own manifest disagree (name, version, runs-on or permissions); nothing was installed",
+            entry.version
+        )));
+    }
+    Ok((wasm, manifest))
+}
+
+/// Install `wasm` (whose manifest is `manifest`) after showing what it may
+/// do and asking, unless this very build is installed already.
+fn install(
+    ctx: &Context,
+    installed: &Installed,
+    lock: &mut Lockfile,
+    wasm: &[u8],
+    manifest: &Manifest,
+    source: String,
+    from_preset: bool,
+) -> Result<Outcome> {
     if manifest.runs_on == RunsOn::Remote {
         return Err(Error::Unavailable(format!(
             "{} runs on the VPS, and the VPS daemon does not load plugins yet; only `runs-on = \"local\"` plugins can be added for now",
             manifest.name
         )));
     }
-    let sha256 = sinc_plugin_host::cache::sha256_hex(&wasm);
-    let installed = installed(ctx);
-    let mut lock = lockfile(&installed)?;
+    let sha256 = sinc_plugin_host::cache::sha256_hex(wasm);
     let before = lock.get(&manifest.name).cloned();
     if let Some(old) = &before
         && old.sha256 == sha256
     {
-        output::notice(ctx.global.quiet, &format!("{} {} is already installed", old.name, old.version));
-        return Ok(0);
+        return Ok(Outcome::Already(old.clone()));
     }
 
     let wanted = manifest.describe_permissions();
@@ -118,7 +214,7 @@ fn add(ctx: &Context, source: &Path) -> Result<i32> {
     // Loading it proves the host can link it (its SDK version) before
     // anything is recorded.
     let runtime = installed.runtime().map_err(failure)?;
-    let mut plugin = runtime.load(&manifest, &wasm, &installed.grants(&manifest.name)).map_err(failure)?;
+    let mut plugin = runtime.load(manifest, wasm, &installed.grants(&manifest.name)).map_err(failure)?;
     let commands = plugin.commands(CALL_LIMIT).map_err(failure)?;
     let taken: Vec<String> = commands
         .iter()
@@ -137,37 +233,180 @@ fn add(ctx: &Context, source: &Path) -> Result<i32> {
     }
 
     let target = installed.component_path(&manifest.name, &sha256);
-    crate::atomic_file::write(&target, &wasm, 0o600)
+    crate::atomic_file::write(&target, wasm, 0o600)
         .map_err(|e| Error::Failure(format!("cannot store {}: {e}", target.display())))?;
-    let source_abs = std::path::absolute(source).unwrap_or_else(|_| source.to_path_buf());
-    lock.put(Locked {
+    let locked = Locked {
         name: manifest.name.clone(),
         version: manifest.version.clone(),
-        sha256: sha256.clone(),
-        source: format!("path+{}", source_abs.display()),
+        sha256,
+        source,
         runs_on: manifest.runs_on,
         description: manifest.description.clone(),
         enabled: before.as_ref().is_none_or(|b| b.enabled),
-        from_preset: false,
+        from_preset: before.as_ref().map_or(from_preset, |b| b.from_preset && from_preset),
         granted: manifest.permissions.clone(),
         commands: commands.iter().map(|c| LockedCommand { name: c.name.clone(), summary: c.summary.clone() }).collect(),
-    });
-    save(&installed, &lock)?;
-    if let Some(old) = before
-        && old.sha256 != sha256
-    {
+    };
+    lock.put(locked.clone());
+    save(installed, lock)?;
+    if let Some(old) = before {
         let _ = std::fs::remove_file(installed.component_path(&old.name, &old.sha256));
     }
+    Ok(Outcome::Added(locked))
+}
+
+/// `sinc plugin publish PATH --registry DIR`.
+fn publish(ctx: &Context, path: &Path, root: &Path) -> Result<i32> {
+    let wasm = std::fs::read(path).map_err(|e| Error::Failure(format!("cannot read {}: {e}", path.display())))?;
+    let manifest = Manifest::from_component(&wasm)
+        .map_err(|e| Error::Failure(format!("{} is not a sinc plugin: {e}", path.display())))?;
+    // Only what this host can load is published.
+    let installed = installed(ctx);
+    installed.runtime().and_then(|r| r.load(&manifest, &wasm, &installed.grants(&manifest.name))).map_err(failure)?;
+    let (entry, new) = registry::publish(root, &wasm, &manifest).map_err(failure)?;
     if ctx.global.json {
         output::json(
-            &serde_json::json!({ "added": manifest.name, "version": manifest.version.to_string(), "sha256": sha256 }),
+            &serde_json::json!({ "published": entry.name, "version": entry.version.to_string(), "new": new, "sha256": entry.sha256 }),
         );
     } else {
-        let names: Vec<&str> = commands.iter().map(|c| c.name.as_str()).collect();
-        let adds =
-            if names.is_empty() { String::new() } else { format!("; it adds `sinc {}`", names.join("`, `sinc ")) };
-        output::notice(ctx.global.quiet, &format!("added {} {}{adds}", manifest.name, manifest.version));
+        let what = if new { "published" } else { "already published" };
+        output::notice(ctx.global.quiet, &format!("{what}: {} {} ({})", entry.name, entry.version, entry.artifact));
     }
+    Ok(0)
+}
+
+/// `sinc plugin search [TERM]`.
+fn search(ctx: &Context, term: Option<&str>) -> Result<i32> {
+    let (registry, location) = registry_of(ctx)?;
+    let term = term.unwrap_or("").to_lowercase();
+    let mut found = Vec::new();
+    for name in registry.names().map_err(failure)? {
+        let entries = registry.entries(&name).map_err(failure)?;
+        let Ok(entry) = registry::resolve(&name, &entries, &semver::VersionReq::STAR, &registry::HOST_SDK) else {
+            continue;
+        };
+        if name.contains(&term) || entry.description.to_lowercase().contains(&term) {
+            found.push(entry.clone());
+        }
+    }
+    if ctx.global.json {
+        let items: Vec<serde_json::Value> = found
+            .iter()
+            .map(|e| {
+                serde_json::json!({ "name": e.name, "version": e.version.to_string(), "description": e.description, "runs_on": runs_on(e.runs_on) })
+            })
+            .collect();
+        output::json(&serde_json::Value::Array(items));
+    } else if found.is_empty() {
+        output::notice(ctx.global.quiet, &format!("Nothing in {location} matches."));
+    } else {
+        let rows: Vec<Vec<String>> = found
+            .iter()
+            .map(|e| vec![e.name.clone(), e.version.to_string(), runs_on(e.runs_on).into(), e.description.clone()])
+            .collect();
+        anstream::print!("{}", output::table(&["NAME", "VERSION", "RUNS ON", "DESCRIPTION"], &rows));
+    }
+    Ok(0)
+}
+
+/// `sinc tier show`.
+pub fn tier_show(ctx: &Context) -> Result<i32> {
+    let lock = lockfile(&installed(ctx))?;
+    let tier = lock.tier.clone().unwrap_or_else(|| "minimal".into());
+    let preset: Vec<&str> = lock.plugins.iter().filter(|p| p.from_preset).map(|p| p.name.as_str()).collect();
+    let by_hand: Vec<&str> = lock.plugins.iter().filter(|p| !p.from_preset).map(|p| p.name.as_str()).collect();
+    if ctx.global.json {
+        output::json(&serde_json::json!({ "tier": tier, "preset_plugins": preset, "added_by_hand": by_hand }));
+    } else {
+        let list = |v: &[&str]| if v.is_empty() { "none".to_owned() } else { v.join(", ") };
+        output::line(&format!(
+            "tier {tier}
+  from the tier  {}
+  added by hand  {}",
+            list(&preset),
+            list(&by_hand)
+        ));
+    }
+    Ok(0)
+}
+
+/// `sinc tier set TIER [--with A,B] [--without C]`: the tier's plugins are
+/// installed (from the registry) and enabled; plugins of the previous tier
+/// that the new one lacks are removed; plugins added by hand stay.
+pub fn tier_set(ctx: &Context, tier: &str, with: &[String], without: &[String]) -> Result<i32> {
+    off_runtime(|| {
+        let installed = installed(ctx);
+        let mut lock = lockfile(&installed)?;
+        let (registry, location) = registry_of(ctx)?;
+        let mut wanted: Vec<String> = if tier == "custom" {
+            let base = lock.tier.clone().filter(|t| t != "custom").unwrap_or_else(|| "minimal".into());
+            let mut names: Vec<String> =
+                lock.plugins.iter().filter(|p| p.from_preset).map(|p| p.name.clone()).collect();
+            if lock.tier.is_none() {
+                names = registry.preset(&base).map_err(failure)?.plugins;
+            }
+            names
+        } else {
+            if !with.is_empty() || !without.is_empty() {
+                return Err(Error::Usage("--with and --without go with `sinc tier set custom`".into()));
+            }
+            registry.preset(tier).map_err(failure)?.plugins
+        };
+        wanted.extend(with.iter().cloned());
+        wanted.retain(|spec| !without.iter().any(|w| spec == w || spec.split('@').next() == Some(w.as_str())));
+        wanted.sort();
+        wanted.dedup();
+        let mut requests = Vec::new();
+        for spec in &wanted {
+            requests.push(registry::parse_request(spec).map_err(Error::Usage)?);
+        }
+        // Everything is fetched and checked before anything changes.
+        let mut fetched = Vec::new();
+        for (name, req) in &requests {
+            fetched.push(fetch(&registry, name, req)?);
+        }
+        let keep: Vec<&str> = requests.iter().map(|(n, _)| n.as_str()).collect();
+        let dropped: Vec<Locked> =
+            lock.plugins.iter().filter(|p| p.from_preset && !keep.contains(&p.name.as_str())).cloned().collect();
+        for (wasm, manifest) in &fetched {
+            let outcome = install(ctx, &installed, &mut lock, wasm, manifest, format!("registry+{location}"), true)?;
+            if let Outcome::Already(p) | Outcome::Added(p) = outcome
+                && let Some(entry) = lock.get_mut(&p.name)
+            {
+                entry.enabled = true;
+            }
+        }
+        for p in &dropped {
+            lock.remove(&p.name);
+            let _ = std::fs::remove_file(installed.component_path(&p.name, &p.sha256));
+        }
+        lock.tier = Some(tier.to_owned());
+        save(&installed, &lock)?;
+        let names = if keep.is_empty() { "no plugins".to_owned() } else { keep.join(", ") };
+        let removed = if dropped.is_empty() {
+            String::new()
+        } else {
+            format!("; removed {}", dropped.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "))
+        };
+        output::notice(ctx.global.quiet, &format!("tier {tier}: {names}{removed}"));
+        Ok(0)
+    })
+}
+
+/// `sinc plugin new NAME`.
+fn new(ctx: &Context, name: &str, path: Option<&Path>) -> Result<i32> {
+    let dir = path.map_or_else(|| std::path::PathBuf::from(name), Path::to_path_buf);
+    crate::plugins::scaffold::write(&dir, name).map_err(|e| match e {
+        crate::plugins::scaffold::ScaffoldError::BadName(_) => Error::Usage(e.to_string()),
+        _ => Error::Failure(e.to_string()),
+    })?;
+    output::notice(
+        ctx.global.quiet,
+        &format!(
+            "wrote the plugin crate {}; in it: cargo test && cargo build --release --target wasm32-wasip2",
+            dir.display()
+        ),
+    );
     Ok(0)
 }
 

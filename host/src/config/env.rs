@@ -48,6 +48,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "SINC_KEEPALIVE_INTERVAL", key: "ssh.keepalive_interval", kind: Kind::Integer },
     EnvVar { name: "SINC_ACCEPT_NEW_HOST", key: "ssh.accept_new_host", kind: Kind::Bool },
     EnvVar { name: "SINC_GIVE_UP_AFTER", key: "ssh.give_up_after", kind: Kind::Integer },
+    EnvVar { name: "SINC_REGISTRY", key: "registry", kind: Kind::Text },
 ];
 
 /// Variables read by clap rather than by the loader (listed for the docs).

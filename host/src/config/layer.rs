@@ -23,6 +23,7 @@ pub struct Settings {
     agent: Option<Agent>,
     ssh: Option<SshSettings>,
     plugins: Option<BTreeMap<PluginName, toml::Table>>,
+    registry: Option<NonEmpty>,
 }
 
 /// A plugin's name as a `[plugins.NAME]` key.
@@ -263,6 +264,7 @@ impl Settings {
             replace(&mut config.ssh.accept_new_host, ssh.accept_new_host);
             replace(&mut config.ssh.give_up_after, ssh.give_up_after);
         }
+        replace(&mut config.registry, self.registry.map(|v| v.0));
         for (name, table) in self.plugins.into_iter().flatten() {
             let settings = config.plugins.entry(name.0).or_default();
             settings.extend(table);

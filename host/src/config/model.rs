@@ -18,7 +18,12 @@ pub struct Config {
     pub ssh: SshConfig,
     /// Each plugin's settings (`[plugins.NAME]`), handed to it as they are.
     pub plugins: std::collections::BTreeMap<String, toml::Table>,
+    /// Where plugins are installed from: a folder, or an HTTPS URL.
+    pub registry: String,
 }
+
+/// The project's public registry, served from its repository.
+pub const DEFAULT_REGISTRY: &str = "https://raw.githubusercontent.com/sincronizado/sinc/main/registry";
 
 /// `[vps]`: values left unset come from `~/.ssh/config`, then OpenSSH's defaults.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
@@ -96,6 +101,7 @@ impl Default for Config {
                 give_up_after: 0,
             },
             plugins: std::collections::BTreeMap::new(),
+            registry: DEFAULT_REGISTRY.to_owned(),
         }
     }
 }

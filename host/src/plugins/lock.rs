@@ -48,6 +48,9 @@ pub struct Locked {
 /// The whole lockfile.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lockfile {
+    /// The tier last set (`sinc tier set`); none: minimal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
     /// The plugins, by name.
     #[serde(default, rename = "plugin")]
     pub plugins: Vec<Locked>,

@@ -4,6 +4,8 @@
 //! built when a plugin is used, so other commands pay nothing for it.
 
 pub mod lock;
+pub mod registry;
+pub mod scaffold;
 
 pub use lock::{LockError, Locked, LockedCommand, Lockfile};
 

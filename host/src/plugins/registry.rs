@@ -1,0 +1,378 @@
+//! The plugin registry: `index/<name>.jsonl` with one JSON line per
+//! published version, artifacts at paths relative to the registry root, and
+//! tier presets in `presets/<tier>.toml`. Resolution is pure: the newest
+//! version that is not yanked, matches the request and needs an SDK this
+//! host links.
+
+use serde::{Deserialize, Serialize};
+use sinc_plugin_host::manifest::{Permissions, RunsOn};
+use std::path::{Path, PathBuf};
+
+/// The `sinc:plugin` version this host implements.
+pub const HOST_SDK: semver::Version = semver::Version::new(1, 0, 0);
+
+/// One published version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Entry {
+    /// The plugin's name.
+    pub name: String,
+    /// This version.
+    pub version: semver::Version,
+    /// One line on what it does.
+    pub description: String,
+    /// The `sinc:plugin` versions it needs.
+    pub sdk: semver::VersionReq,
+    /// Where it runs.
+    pub runs_on: RunsOn,
+    /// What it may do (the same as its embedded manifest).
+    #[serde(default)]
+    pub permissions: Permissions,
+    /// The sha256 of its component.
+    pub sha256: String,
+    /// The component: a path relative to the registry root, or a URL.
+    pub artifact: String,
+    /// Withdrawn: never picked by resolution.
+    #[serde(default)]
+    pub yanked: bool,
+}
+
+/// Why nothing could be picked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    /// The registry has no such plugin.
+    #[error("the registry has no plugin `{0}`")]
+    Unknown(String),
+    /// A line of the index is not an entry.
+    #[error("index/{name}.jsonl line {line}: {reason}")]
+    Malformed {
+        /// The plugin.
+        name: String,
+        /// 1-based.
+        line: usize,
+        /// Why.
+        reason: String,
+    },
+    /// No version matches the request.
+    #[error("no version of {name} matches {req} (published: {published})")]
+    NoMatch {
+        /// The plugin.
+        name: String,
+        /// What was asked.
+        req: String,
+        /// What there is.
+        published: String,
+    },
+    /// Matching versions need another SDK.
+    #[error("{name} {version} needs sinc:plugin {needs}, and this sinc links sinc:plugin {HOST_SDK}; update sinc")]
+    Sdk {
+        /// The plugin.
+        name: String,
+        /// The newest matching version.
+        version: String,
+        /// Its SDK requirement.
+        needs: String,
+    },
+}
+
+/// Parse an index file's lines.
+pub fn parse_index(name: &str, text: &str) -> Result<Vec<Entry>, ResolveError> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            let malformed = |reason: String| ResolveError::Malformed { name: name.to_owned(), line: i + 1, reason };
+            let entry: Entry = serde_json::from_str(l).map_err(|e| malformed(e.to_string()))?;
+            if entry.name != name {
+                return Err(malformed(format!("it describes `{}`", entry.name)));
+            }
+            if entry.sha256.len() != 64 || !entry.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(malformed("sha256 is not 64 hex digits".into()));
+            }
+            Ok(entry)
+        })
+        .collect()
+}
+
+/// The newest entry that is not yanked, matches `req` and whose SDK
+/// requirement `sdk` satisfies.
+pub fn resolve<'a>(
+    name: &str,
+    entries: &'a [Entry],
+    req: &semver::VersionReq,
+    sdk: &semver::Version,
+) -> Result<&'a Entry, ResolveError> {
+    if entries.is_empty() {
+        return Err(ResolveError::Unknown(name.to_owned()));
+    }
+    let mut matching: Vec<&Entry> = entries.iter().filter(|e| !e.yanked && req.matches(&e.version)).collect();
+    matching.sort_by(|a, b| b.version.cmp(&a.version));
+    let Some(newest) = matching.first() else {
+        let published: Vec<String> =
+            entries.iter().map(|e| format!("{}{}", e.version, if e.yanked { " (yanked)" } else { "" })).collect();
+        return Err(ResolveError::NoMatch {
+            name: name.to_owned(),
+            req: req.to_string(),
+            published: published.join(", "),
+        });
+    };
+    matching.iter().find(|e| e.sdk.matches(sdk)).copied().ok_or_else(|| ResolveError::Sdk {
+        name: name.to_owned(),
+        version: newest.version.to_string(),
+        needs: newest.sdk.to_string(),
+    })
+}
+
+/// `NAME` or `NAME@REQ` (`hello@^1.2`); the request defaults to any version.
+pub fn parse_request(spec: &str) -> Result<(String, semver::VersionReq), String> {
+    let (name, req) = match spec.split_once('@') {
+        Some((n, r)) => (n, semver::VersionReq::parse(r).map_err(|e| format!("`{r}` is not a version request: {e}"))?),
+        None => (spec, semver::VersionReq::STAR),
+    };
+    if !sinc_plugin_host::manifest::valid_name(name) {
+        return Err(format!("`{name}` is not a plugin name"));
+    }
+    Ok((name.to_owned(), req))
+}
+
+/// A tier preset: the plugins it installs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Preset {
+    /// What the tier is for.
+    pub description: String,
+    /// Plugin names (optionally `NAME@REQ`).
+    #[serde(default)]
+    pub plugins: Vec<String>,
+}
+
+/// A registry in a folder (a clone of the project's `registry/`, or any
+/// folder laid out the same way).
+#[derive(Debug, Clone)]
+pub struct FolderRegistry {
+    root: PathBuf,
+}
+
+/// A registry that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// Resolution failed.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// A file could not be read.
+    #[error("cannot read {path}: {reason}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The artifact is not what the index says.
+    #[error("{name} {version}: the artifact's sha256 is {actual}, the index says {expected}; nothing was installed")]
+    Checksum {
+        /// The plugin.
+        name: String,
+        /// The version.
+        version: String,
+        /// From the index.
+        expected: String,
+        /// Computed.
+        actual: String,
+    },
+    /// The location is not supported.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl FolderRegistry {
+    /// The registry at `root`.
+    pub fn new(root: PathBuf) -> FolderRegistry {
+        FolderRegistry { root }
+    }
+
+    fn read(&self, path: &Path) -> Result<String, RegistryError> {
+        std::fs::read_to_string(path)
+            .map_err(|e| RegistryError::Io { path: path.display().to_string(), reason: e.to_string() })
+    }
+
+    /// Every published version of `name`.
+    pub fn entries(&self, name: &str) -> Result<Vec<Entry>, RegistryError> {
+        let path = self.root.join("index").join(format!("{name}.jsonl"));
+        if !path.exists() {
+            return Err(ResolveError::Unknown(name.to_owned()).into());
+        }
+        Ok(parse_index(name, &self.read(&path)?)?)
+    }
+
+    /// The names of every plugin in the index, sorted.
+    pub fn names(&self) -> Result<Vec<String>, RegistryError> {
+        let dir = self.root.join("index");
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .map_err(|e| RegistryError::Io { path: dir.display().to_string(), reason: e.to_string() })?
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".jsonl").map(str::to_owned))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// The component of `entry`, checked against its sha256.
+    pub fn artifact(&self, entry: &Entry) -> Result<Vec<u8>, RegistryError> {
+        if entry.artifact.contains("://") {
+            return Err(RegistryError::Unsupported(format!(
+                "{} {} is published at a URL ({}); fetching over HTTPS is not built yet",
+                entry.name, entry.version, entry.artifact
+            )));
+        }
+        if Path::new(&entry.artifact).is_absolute() || entry.artifact.split('/').any(|c| c == "..") {
+            return Err(RegistryError::Io {
+                path: entry.artifact.clone(),
+                reason: "an artifact path must stay inside the registry".into(),
+            });
+        }
+        let path = self.root.join(&entry.artifact);
+        let bytes = std::fs::read(&path)
+            .map_err(|e| RegistryError::Io { path: path.display().to_string(), reason: e.to_string() })?;
+        let actual = sinc_plugin_host::cache::sha256_hex(&bytes);
+        if actual != entry.sha256 {
+            return Err(RegistryError::Checksum {
+                name: entry.name.clone(),
+                version: entry.version.to_string(),
+                expected: entry.sha256.clone(),
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// A tier preset.
+    pub fn preset(&self, tier: &str) -> Result<Preset, RegistryError> {
+        let path = self.root.join("presets").join(format!("{tier}.toml"));
+        toml::from_str(&self.read(&path)?)
+            .map_err(|e| RegistryError::Io { path: path.display().to_string(), reason: e.to_string() })
+    }
+}
+
+/// Publish the component `wasm` (with its `manifest`) into the registry
+/// folder `root`: the artifact goes to `artifacts/NAME/VERSION/NAME.wasm`
+/// and one line is appended to `index/NAME.jsonl`. A published version never
+/// changes: publishing it again is accepted only for the very same bytes.
+/// Returns the entry, and whether it was new.
+pub fn publish(
+    root: &Path,
+    wasm: &[u8],
+    manifest: &sinc_plugin_host::Manifest,
+) -> Result<(Entry, bool), RegistryError> {
+    let io =
+        |path: &Path, e: std::io::Error| RegistryError::Io { path: path.display().to_string(), reason: e.to_string() };
+    let artifact = format!("artifacts/{0}/{1}/{0}.wasm", manifest.name, manifest.version);
+    let entry = Entry {
+        name: manifest.name.clone(),
+        version: manifest.version.clone(),
+        description: manifest.description.clone(),
+        sdk: semver::VersionReq::parse(&format!("^{}.{}", HOST_SDK.major, HOST_SDK.minor))
+            .unwrap_or(semver::VersionReq::STAR),
+        runs_on: manifest.runs_on,
+        permissions: manifest.permissions.clone(),
+        sha256: sinc_plugin_host::cache::sha256_hex(wasm),
+        artifact: artifact.clone(),
+        yanked: false,
+    };
+    let index = root.join("index").join(format!("{}.jsonl", manifest.name));
+    let existing = match std::fs::read_to_string(&index) {
+        Ok(text) => parse_index(&manifest.name, &text)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(io(&index, e)),
+    };
+    if let Some(old) = existing.iter().find(|e| e.version == manifest.version) {
+        if old.sha256 == entry.sha256 {
+            return Ok((old.clone(), false));
+        }
+        return Err(RegistryError::Unsupported(format!(
+            "{} {} is published already with other contents (sha256 {}); a changed plugin is a new version",
+            manifest.name, manifest.version, old.sha256
+        )));
+    }
+    let path = root.join(&artifact);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    }
+    std::fs::write(&path, wasm).map_err(|e| io(&path, e))?;
+    if let Some(dir) = index.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    }
+    let line = serde_json::to_string(&entry).map_err(|e| RegistryError::Unsupported(e.to_string()))?;
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&index).map_err(|e| io(&index, e))?;
+    std::io::Write::write_all(&mut file, format!("{line}\n").as_bytes()).map_err(|e| io(&index, e))?;
+    Ok((entry, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(version: &str, sdk: &str, yanked: bool) -> Entry {
+        Entry {
+            name: "hello".into(),
+            version: version.parse().unwrap(),
+            description: "greets".into(),
+            sdk: sdk.parse().unwrap(),
+            runs_on: RunsOn::Local,
+            permissions: Permissions::default(),
+            sha256: "0".repeat(64),
+            artifact: format!("artifacts/hello/{version}/hello.wasm"),
+            yanked,
+        }
+    }
+
+    fn pick(entries: &[Entry], req: &str) -> Result<String, ResolveError> {
+        resolve("hello", entries, &req.parse().unwrap(), &HOST_SDK).map(|e| e.version.to_string())
+    }
+
+    #[test]
+    fn the_newest_compatible_unyanked_version_wins() {
+        let entries = [
+            entry("1.0.0", "^1.0", false),
+            entry("1.2.0", "^1.0", false),
+            entry("1.3.0", "^1.0", true),
+            entry("2.0.0", "^1.0", false),
+        ];
+        assert_eq!(pick(&entries, "*").unwrap(), "2.0.0");
+        assert_eq!(pick(&entries, "^1").unwrap(), "1.2.0", "1.3.0 is yanked");
+        assert_eq!(pick(&entries, "=1.0.0").unwrap(), "1.0.0");
+        let none = pick(&entries, "^3").unwrap_err().to_string();
+        assert!(none.contains("no version of hello matches ^3") && none.contains("1.3.0 (yanked)"), "{none}");
+        assert_eq!(pick(&[], "*").unwrap_err(), ResolveError::Unknown("hello".into()));
+    }
+
+    #[test]
+    fn a_newer_sdk_falls_back_or_says_so() {
+        let mixed = [entry("1.0.0", "^1.0", false), entry("1.1.0", "^2.0", false)];
+        assert_eq!(pick(&mixed, "*").unwrap(), "1.0.0");
+        let err = pick(&[entry("1.1.0", "^2.0", false)], "*").unwrap_err().to_string();
+        assert!(err.contains("needs sinc:plugin ^2.0") && err.contains("links sinc:plugin 1.0.0"), "{err}");
+    }
+
+    #[test]
+    fn malformed_lines_are_located() {
+        let good = serde_json::to_string(&entry("1.0.0", "^1", false)).unwrap();
+        assert_eq!(parse_index("hello", &format!("{good}\n\n{good}\n")).unwrap().len(), 2);
+        for (bad, why) in [
+            ("{}".to_owned(), "missing field"),
+            (good.replace("\"hello\"", "\"other\""), "describes `other`"),
+            (good.replace(&"0".repeat(64), "abc"), "64 hex"),
+            (good.replace("\"local\"", "\"moon\""), "unknown variant"),
+        ] {
+            let err = parse_index("hello", &format!("{good}\n{bad}\n")).unwrap_err().to_string();
+            assert!(err.starts_with("index/hello.jsonl line 2") && err.contains(why), "{err}");
+        }
+    }
+
+    #[test]
+    fn requests() {
+        assert_eq!(parse_request("hello").unwrap(), ("hello".into(), semver::VersionReq::STAR));
+        assert_eq!(parse_request("hello@^1.2").unwrap().1.to_string(), "^1.2");
+        assert!(parse_request("hello@banana").unwrap_err().contains("not a version request"));
+        assert!(parse_request("Hello").unwrap_err().contains("not a plugin name"));
+    }
+}
