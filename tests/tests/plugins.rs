@@ -254,3 +254,23 @@ fn tiers_install_exactly_their_bundle_and_keep_hand_added_plugins() {
     let misuse = client.run(&["tier", "set", "full", "--with", "hello"]);
     assert_eq!(misuse.status.code(), Some(2));
 }
+
+#[test]
+fn local_plugins_hear_of_a_real_session_created_attached_detached_and_ended() {
+    sinc_tests::require_root!();
+    let sshd = sinc_tests::Sshd::start();
+    let agent = sshd.remote_script("agent", "#!/bin/sh\necho agent ready\nexec cat\n");
+    let mut client = Client::new(&sshd, &agent.to_string_lossy());
+    client.set_env("SINC_SYNC_MODE", "none");
+    client.ok(&["plugin", "add", &hello(), "--yes"]);
+    let id = client.ok(&["id"]).trim().to_owned();
+
+    client.ok(&["start"]);
+    let pty = sinc_tests::Pty::spawn(&client, &["-r"]);
+    pty.wait_for("agent ready", std::time::Duration::from_secs(20));
+    pty.keys(&["C-b", "d"]);
+    assert_eq!(pty.exit_code(std::time::Duration::from_secs(20)), 0, "{}", pty.screen());
+    assert_eq!(client.ok(&["hello"]), format!("Hello, world! (3 session events seen; last session {id})\n"));
+    client.ok(&["kill", &id]);
+    assert_eq!(client.ok(&["hello"]), format!("Hello, world! (4 session events seen; last session {id})\n"));
+}

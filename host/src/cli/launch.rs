@@ -4,6 +4,7 @@
 use super::context::Context;
 use super::output;
 use crate::error::{Error, Result};
+use crate::plugins::events::Kind;
 use crate::remote::{self, LocalBinary};
 use crate::session::{self, AttachEnd, AttachError, terminal, tmux};
 use crate::transport::{ConnectError, RemoteStatus};
@@ -43,10 +44,28 @@ pub async fn run(ctx: &Context, attach_only: bool) -> Result<i32> {
     };
     let again = tmux::attach_script(&spec);
     let reattach = session::Reattach { command: &again, give_up_after: ctx.give_up_after(), on_link: None };
+    super::plugin::notify(ctx, Kind::Attached, &spec);
     let (end, installed) = tokio::join!(session::attach(&link, &script, Some(reattach)), install);
     let end = end?;
     if let Err(e) = installed {
         output::warn(&e.to_string());
+    }
+    if super::plugin::wants_events(ctx) {
+        let ended = match &end {
+            AttachEnd::SessionEnded => Some(true),
+            // tmux exits 0 both on a detach and when the agent ended.
+            AttachEnd::Exited(RemoteStatus::Exited(0)) => {
+                let probe = link.run(&tmux::exists_script(&spec), b"").await;
+                Some(probe.is_ok_and(|o| o.status == RemoteStatus::Exited(tmux::status::NO_SESSION)))
+            }
+            AttachEnd::EscapeDisconnect | AttachEnd::Signal(_) => Some(false),
+            AttachEnd::Exited(_) | AttachEnd::ConnectionLost => None,
+        };
+        match ended {
+            Some(true) => super::plugin::notify(ctx, Kind::Ended, &spec),
+            Some(false) => super::plugin::notify(ctx, Kind::Detached, &spec),
+            None => {}
+        }
     }
     let code = match end {
         AttachEnd::Exited(RemoteStatus::Exited(code)) => match ctx.precondition_error(&link, code, &spec).await {

@@ -122,6 +122,24 @@ pub async fn kill(ctx: &Context, wanted: &str, host: Option<&str>) -> Result<i32
     if !out.status.success() {
         return Err(Error::Failure(format!("could not end {id}: {}", out.stderr_text())));
     }
+    if project {
+        let recorded = Registry::new(&ctx.dirs.data).load(&id);
+        let s = sessions.iter().find(|s| s.id == id);
+        let session = sinc_plugin_host::Session {
+            id: id.clone(),
+            local_path: s
+                .and_then(|s| s.local_path.clone())
+                .or_else(|| recorded.as_ref().map(|r| r.local_path.to_string_lossy().into_owned())),
+            remote_path: s.and_then(|s| s.remote_path.clone()).unwrap_or_default(),
+            agent: s.and_then(|s| s.agent.clone()).unwrap_or_default(),
+        };
+        crate::plugins::events::deliver(
+            &crate::plugins::Installed::new(&ctx.dirs, &ctx.loaded.config_file),
+            &ctx.config().plugins,
+            crate::plugins::events::Kind::Ended,
+            session,
+        );
+    }
     if let Err(e) = Registry::new(&ctx.dirs.data).remove(&id) {
         tracing::warn!("could not forget {id} locally: {e}");
     }

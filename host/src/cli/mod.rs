@@ -7,7 +7,7 @@ mod exec;
 mod launch;
 mod list;
 pub mod output;
-mod plugin;
+pub mod plugin;
 mod setup;
 mod show;
 mod ssh;

@@ -6,7 +6,7 @@ use super::args::PluginCommand;
 use super::context::Context;
 use super::output;
 use crate::error::{Error, Result};
-use crate::plugins::{Installed, Locked, LockedCommand, Lockfile, registry};
+use crate::plugins::{Installed, Locked, LockedCommand, Lockfile, events, registry};
 use sinc_plugin_host::{Manifest, Plugin, RunsOn};
 use std::path::Path;
 use std::time::Duration;
@@ -36,6 +36,16 @@ fn off_runtime<T: Send>(work: impl FnOnce() -> Result<T> + Send) -> Result<T> {
     std::thread::scope(|scope| {
         scope.spawn(work).join().unwrap_or_else(|_| Err(Error::Failure("a plugin call crashed sinc's thread".into())))
     })
+}
+
+/// Whether any enabled local plugin would receive session events.
+pub fn wants_events(ctx: &Context) -> bool {
+    installed(ctx).lockfile().is_ok_and(|l| l.plugins.iter().any(|p| p.enabled && p.runs_on == RunsOn::Local))
+}
+
+/// Tell the local plugins about a session event (a no-op without plugins).
+pub fn notify(ctx: &Context, kind: events::Kind, spec: &crate::session::SessionSpec) {
+    events::deliver(&installed(ctx), &ctx.config().plugins, kind, events::session(spec));
 }
 
 /// `sinc plugin …`.

@@ -46,6 +46,9 @@ pub async fn run(ctx: &Context, args: &super::args::StartArgs) -> Result<i32> {
     link.close().await;
     let created = out.stdout_text().trim() == "created";
     ctx.remember_session(&spec);
+    if created {
+        super::plugin::notify(ctx, crate::plugins::events::Kind::Created, &spec);
+    }
     let sync = match &keeper {
         Some(paths) => sync_cmds::keeper_status(paths).await.map(|r| sync_cmds::summary(&r.sync)),
         None => None,

@@ -3,6 +3,7 @@
 //! (`sinc-plugin-host`, the only crate with wasmtime). The runtime is only
 //! built when a plugin is used, so other commands pay nothing for it.
 
+pub mod events;
 pub mod lock;
 pub mod registry;
 pub mod scaffold;

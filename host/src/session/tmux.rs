@@ -125,6 +125,16 @@ pub fn attach_script(spec: &SessionSpec) -> String {
     ))
 }
 
+/// Whether the session exists: exits 0, or [`status::NO_SESSION`].
+pub fn exists_script(spec: &SessionSpec) -> String {
+    quote::sh_script(&format!(
+        "command -v tmux >/dev/null 2>&1 || exit {}\n{TMUX} has-session -t {} 2>/dev/null || exit {}\n",
+        status::NO_TMUX,
+        target(spec),
+        status::NO_SESSION
+    ))
+}
+
 /// End a session (remote files are kept).
 pub fn kill_script(id: &str) -> String {
     quote::sh_script(&format!(
