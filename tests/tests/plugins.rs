@@ -82,6 +82,18 @@ fn a_plugin_that_cannot_start_fails_its_command_cleanly() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("plugin hostile was stopped: it panicked"), "{}", stderr(&out));
     assert_eq!(stdout(&client.run(&["hostile-ok"])), "still here\n");
+    // Stopped three times in a row, it is disabled, and says why.
+    for round in 1..=3 {
+        let out = client.run(&["hostile-panic"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(stderr(&out).contains("was disabled after 3 failures in a row"), round == 3, "{}", stderr(&out));
+    }
+    let off = client.run(&["hostile-ok"]);
+    assert_eq!(off.status.code(), Some(2), "{}", stderr(&off));
+    let info = client.json(&["plugin", "info", "hostile"]);
+    assert!(info["disabled_reason"].as_str().unwrap().contains("it panicked"), "{info}");
+    client.ok(&["plugin", "enable", "hostile"]);
+    assert_eq!(client.ok(&["hostile-ok"]), "still here\n");
     // A bad [plugins.NAME] key is a config error.
     client.write_config("[plugins.Bad_Name]\nx = 1\n");
     let bad = client.run(&["hostile-ok"]);

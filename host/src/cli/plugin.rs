@@ -256,6 +256,8 @@ fn install(
         from_preset: before.as_ref().map_or(from_preset, |b| b.from_preset && from_preset),
         granted: manifest.permissions.clone(),
         commands: commands.iter().map(|c| LockedCommand { name: c.name.clone(), summary: c.summary.clone() }).collect(),
+        failures: 0,
+        disabled_reason: None,
     };
     lock.put(locked.clone());
     save(installed, lock)?;
@@ -451,6 +453,7 @@ fn plugin_json(p: &Locked) -> serde_json::Value {
         "from_preset": p.from_preset,
         "commands": p.commands.iter().map(|c| serde_json::json!({ "name": c.name, "summary": c.summary })).collect::<Vec<_>>(),
         "permissions": old_permissions(p),
+        "disabled_reason": p.disabled_reason,
     })
 }
 
@@ -501,6 +504,9 @@ fn info(ctx: &Context, name: &str) -> Result<i32> {
         p.source,
         p.sha256
     );
+    if let Some(why) = &p.disabled_reason {
+        text += &format!("  disabled  {why}\n");
+    }
     for c in &p.commands {
         text += &format!("  command   sinc {} — {}\n", c.name, c.summary);
     }
@@ -539,23 +545,31 @@ fn set_enabled(ctx: &Context, name: &str, enabled: bool) -> Result<i32> {
     known(&lock, name)?;
     if let Some(p) = lock.get_mut(name) {
         p.enabled = enabled;
+        p.failures = 0;
+        p.disabled_reason = None;
     }
     save(&installed, &lock)?;
     output::notice(ctx.global.quiet, &format!("{name} {}", if enabled { "enabled" } else { "disabled" }));
     Ok(0)
 }
 
+/// Why a plugin's command did not run: the plugin itself failed (counted
+/// towards disabling it), or something else did.
+enum StartError {
+    Plugin(sinc_plugin_host::PluginError),
+    Other(Error),
+}
+
 /// Load an installed plugin and give it its settings.
-fn start(ctx: &Context, installed: &Installed, locked: &Locked) -> Result<Plugin> {
-    let runtime = installed.runtime().map_err(failure)?;
-    let mut plugin = installed.load(&runtime, locked).map_err(failure)?;
+fn start(ctx: &Context, installed: &Installed, locked: &Locked) -> std::result::Result<Plugin, StartError> {
+    let runtime = installed.runtime().map_err(StartError::Plugin)?;
+    let mut plugin = installed.load(&runtime, locked).map_err(StartError::Plugin)?;
     let settings = ctx.config().plugins.get(&locked.name).cloned().unwrap_or_default();
-    let json = serde_json::to_string(&settings).map_err(failure)?;
+    let json = serde_json::to_string(&settings).map_err(|e| StartError::Other(failure(e)))?;
     plugin
         .init(&json, CALL_LIMIT)
-        .map_err(failure)?
-        .map_err(|e| Error::Failure(format!("plugin {} refused to start: {e}", locked.name)))?;
-    // The runtime must outlive the plugin: it is kept by the plugin's store.
+        .map_err(StartError::Plugin)?
+        .map_err(|e| StartError::Other(Error::Failure(format!("plugin {} refused to start: {e}", locked.name))))?;
     Ok(plugin)
 }
 
@@ -582,13 +596,28 @@ fn external_here(ctx: &Context, words: &[String]) -> Result<i32> {
             ),
         }));
     };
-    let mut plugin = start(ctx, &installed, locked)?;
-    let out = plugin.run_command(name, args, CALL_LIMIT).map_err(failure)?;
+    let ran = start(ctx, &installed, locked).and_then(|mut plugin| {
+        let out = plugin.run_command(name, args, CALL_LIMIT);
+        let _ = out.is_ok().then(|| plugin.shutdown(CALL_LIMIT));
+        out.map_err(StartError::Plugin)
+    });
+    let out = match ran {
+        Ok(out) => {
+            installed.record(&locked.name, Ok(()));
+            out
+        }
+        Err(StartError::Plugin(e)) => {
+            if let Some(disabled) = installed.record(&locked.name, Err(&e)) {
+                output::warn(&disabled);
+            }
+            return Err(failure(e));
+        }
+        Err(StartError::Other(e)) => return Err(e),
+    };
     {
         use std::io::Write;
         let _ = std::io::stdout().write_all(out.stdout.as_bytes());
         let _ = std::io::stderr().write_all(out.stderr.as_bytes());
     }
-    let _ = plugin.shutdown(CALL_LIMIT);
     Ok(i32::from(out.status))
 }

@@ -75,10 +75,14 @@ pub fn deliver(installed: &Installed, settings: &BTreeMap<String, toml::Table>, 
                     let _ = plugin.shutdown(LIMIT);
                     Ok(handled)
                 });
-                match outcome {
+                match &outcome {
                     Ok(Ok(())) => tracing::debug!(plugin = %locked.name, "delivered {kind:?}"),
                     Ok(Err(reason)) => tracing::warn!(plugin = %locked.name, "{kind:?}: {reason}"),
                     Err(e) => tracing::warn!("{e}"),
+                }
+                let stopped = outcome.as_ref().err();
+                if let Some(disabled) = installed.record(&locked.name, stopped.map_or(Ok(()), Err)) {
+                    tracing::warn!("{disabled}");
                 }
             }
         });

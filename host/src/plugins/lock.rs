@@ -43,6 +43,17 @@ pub struct Locked {
     /// The subcommands it adds.
     #[serde(default)]
     pub commands: Vec<LockedCommand>,
+    /// Calls in a row that ended with the plugin stopped (a trap, its
+    /// deadline, its memory); reset by a call that works.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failures: u32,
+    /// Why sinc disabled it, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The whole lockfile.
@@ -131,6 +142,8 @@ mod tests {
             from_preset: false,
             granted: Permissions { programs: vec!["git".into()], ..Permissions::default() },
             commands: vec![LockedCommand { name: "hello".into(), summary: "Greet".into() }],
+            failures: 0,
+            disabled_reason: None,
         }
     }
 

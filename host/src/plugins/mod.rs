@@ -11,6 +11,9 @@ pub mod scaffold;
 pub use lock::{LockError, Locked, LockedCommand, Lockfile};
 
 use crate::paths::Dirs;
+
+/// Calls in a row that may end with a plugin stopped before it is disabled.
+pub const MAX_FAILURES: u32 = 3;
 use sinc_plugin_host::{Grants, Limits, Manifest, Plugin, PluginError, Runtime};
 use std::path::{Path, PathBuf};
 
@@ -61,6 +64,38 @@ impl Installed {
     /// What a plugin called `name` is granted.
     pub fn grants(&self, name: &str) -> Grants {
         Grants { data_dir: self.data_dir(name), home: self.home.clone(), limits: Limits::default() }
+    }
+
+    /// Note how a call to `name` went: a plugin stopped [`MAX_FAILURES`]
+    /// times in a row is disabled (with the reason, for `plugin list`); a
+    /// call that works resets the count. Returns a message when this call
+    /// disabled it.
+    pub fn record(&self, name: &str, outcome: Result<(), &PluginError>) -> Option<String> {
+        let mut lock = self.lockfile().ok()?;
+        let entry = lock.get_mut(name)?;
+        let message = match outcome {
+            Ok(()) if entry.failures == 0 => return None,
+            Ok(()) => {
+                entry.failures = 0;
+                None
+            }
+            Err(PluginError::Load { .. }) => return None,
+            Err(e @ PluginError::Stopped { .. }) => {
+                entry.failures += 1;
+                (entry.failures >= MAX_FAILURES).then(|| {
+                    entry.enabled = false;
+                    entry.disabled_reason = Some(format!("stopped {} times in a row; last: {e}", entry.failures));
+                    format!(
+                        "plugin {name} was disabled after {} failures in a row ({e}); `sinc plugin enable {name}` turns it back on",
+                        entry.failures
+                    )
+                })
+            }
+        };
+        if let Err(e) = lock.write(&self.lock_path) {
+            tracing::warn!("cannot record how plugin {name} did: {e}");
+        }
+        message
     }
 
     /// Load an installed plugin with what the user accepted for it.
