@@ -1,6 +1,7 @@
 //! An in-process TCP proxy between a client and a server on loopback: it
 //! counts the bytes in each direction (bytes on the wire) and can cut the
-//! link (blackhole) or reset it, for deterministic network-fault tests.
+//! link (blackhole), reset it, slow it down or delay it, for deterministic
+//! network-fault tests.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -15,6 +16,8 @@ struct Shared {
     paused: AtomicBool,
     /// Bytes per second per direction (0: unlimited).
     rate: AtomicU64,
+    /// Milliseconds each chunk waits before it is passed on (one way).
+    delay_ms: AtomicU64,
     conns: Mutex<Vec<TcpStream>>,
 }
 
@@ -26,7 +29,22 @@ pub struct Proxy {
     shared: Arc<Shared>,
 }
 
-fn pump(mut from: TcpStream, mut to: TcpStream, count: &AtomicU64, shared: &Shared) {
+fn pump(mut from: TcpStream, to: TcpStream, count: &AtomicU64, shared: &Arc<Shared>) {
+    // A writer of its own delays each chunk from when it arrived, so a
+    // delay adds latency without piling up.
+    let (tx, rx) = std::sync::mpsc::channel::<(std::time::Instant, Vec<u8>)>();
+    let delays = shared.clone();
+    let writer = std::thread::spawn(move || {
+        let mut to = to;
+        for (arrived, chunk) in rx {
+            let due = arrived + Duration::from_millis(delays.delay_ms.load(Ordering::Relaxed));
+            std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
+            if to.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(Shutdown::Write);
+    });
     let mut buf = [0u8; 64 * 1024];
     loop {
         let n = match from.read(&mut buf) {
@@ -36,7 +54,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream, count: &AtomicU64, shared: &Shar
         while shared.paused.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(5));
         }
-        if to.write_all(&buf[..n]).is_err() {
+        if tx.send((std::time::Instant::now(), buf[..n].to_vec())).is_err() {
             break;
         }
         count.fetch_add(n as u64, Ordering::Relaxed);
@@ -45,7 +63,8 @@ fn pump(mut from: TcpStream, mut to: TcpStream, count: &AtomicU64, shared: &Shar
             std::thread::sleep(Duration::from_secs_f64(n as f64 / rate as f64));
         }
     }
-    let _ = to.shutdown(Shutdown::Write);
+    drop(tx);
+    let _ = writer.join();
 }
 
 impl Proxy {
@@ -108,5 +127,11 @@ impl Proxy {
                 let _ = c.shutdown(Shutdown::Both);
             }
         }
+    }
+
+    /// Hold every chunk for `delay` before passing it on, each way (a slow,
+    /// high-latency link; 0 turns it off).
+    pub fn delay(&self, delay: Duration) {
+        self.shared.delay_ms.store(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 }

@@ -130,6 +130,36 @@ fn a_scaffolded_plugin_builds_passes_its_test_and_installs() {
     client.ok(&["plugin", "add", &wasm.to_string_lossy(), "--yes"]);
     assert_eq!(client.ok(&["demo-plugin", "a", "b"]), "demo-plugin #1: a b\n");
     assert_eq!(client.ok(&["demo-plugin", "c"]), "demo-plugin #2: c\n");
+
+    // Published to a registry, installed from it, then updated to a build
+    // that asks for more: the update shows that and asks again.
+    let registry = client.scratch().join("registry");
+    let publish = |client: &Client| {
+        let out =
+            client.run(&["plugin", "publish", &wasm.to_string_lossy(), "--registry", &registry.to_string_lossy()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    publish(&client);
+    let mut client = client;
+    client.set_env("SINC_REGISTRY", &registry.to_string_lossy());
+    client.ok(&["plugin", "remove", "demo-plugin"]);
+    client.ok(&["plugin", "add", "demo-plugin@^0.1", "--yes"]);
+    assert!(stderr(&client.run(&["plugin", "update"])).contains("demo-plugin 0.1.0 is up to date"));
+    let manifest = dir.join("sinc-plugin.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace("0.1.0", "0.1.1")
+        + "folders = [{ path = \"~/notes\", access = \"read\" }]\n";
+    std::fs::write(&manifest, text).unwrap();
+    cargo(&["build", "--release", "--quiet", "--target", "wasm32-wasip2"]);
+    publish(&client);
+    let asks = client.run(&["plugin", "update"]);
+    assert_eq!(asks.status.code(), Some(2), "a wider build needs a yes: {}", stderr(&asks));
+    let updated = client.run(&["plugin", "update", "demo-plugin", "--yes"]);
+    assert!(stderr(&updated).contains("updated demo-plugin to 0.1.1"), "{}", stderr(&updated));
+    let info = client.json(&["plugin", "info", "demo-plugin"]);
+    assert_eq!(info["version"], "0.1.1");
+    assert_eq!(info["permissions"], serde_json::json!(["read files in ~/notes"]));
+    // Its data came along.
+    assert_eq!(client.ok(&["demo-plugin", "d"]), "demo-plugin #3: d\n");
 }
 
 fn repo_registry() -> std::path::PathBuf {

@@ -317,3 +317,53 @@ fn a_session_that_ends_during_a_cut_ends_the_attach_cleanly() {
     assert!(pty.screen().contains("ended while the link was down"), "{}", pty.screen());
     assert!(pty.terminal_restored());
 }
+
+#[test]
+fn a_reset_link_is_resumed_at_once_with_nothing_lost() {
+    require_root!();
+    let Attached { sshd, client: _client, proxy, id, pty } = attached_counter();
+    let before = last_counter_line(&pty.screen());
+    let reset = Instant::now();
+    proxy.reset();
+    sinc_tests::wait_until(T, "the counter after the reset", || {
+        (last_counter_line(&pty.screen()) > before + 100).then_some(())
+    });
+    let back = reset.elapsed();
+    // A reset is an error, not a silence: no 2.5 s wait for the watchdog.
+    assert!(back < Duration::from_secs(4), "resumed {back:?} after the reset");
+    pty.keys(&["C-b", "d"]);
+    assert_eq!(pty.exit_code(T), 0, "{}", pty.screen());
+    assert_history_complete(&sshd, &id, before);
+    eprintln!("reset: the counter moving again after {back:?}");
+}
+
+#[test]
+fn a_slow_link_is_not_taken_for_a_dead_one() {
+    require_root!();
+    let sshd = Sshd::start();
+    let agent = sshd.remote_script(
+        "echo-agent",
+        "#!/bin/sh\necho agent ready\nwhile IFS= read -r l; do echo \"agent got: $l\"; done\n",
+    );
+    let mut client = Client::new(&sshd, &agent.to_string_lossy());
+    client.set_env("SINC_SYNC_MODE", "none");
+    let proxy = Proxy::start(sshd.port);
+    client.route_through(&sshd, proxy.port);
+    let pty = Pty::spawn(&client, &[]);
+    pty.wait_for("agent ready", T);
+    // 300 ms each way (a poor mobile link): quiet seconds, pings answered late.
+    let logins = || sshd.log().matches("Accepted publickey").count();
+    let before = logins();
+    proxy.delay(Duration::from_millis(300));
+    for round in 0..4 {
+        std::thread::sleep(Duration::from_secs(2));
+        pty.type_text(&format!("slow {round}"));
+        pty.keys(&["Enter"]);
+        pty.wait_for(&format!("agent got: slow {round}"), T);
+    }
+    assert_eq!(logins(), before, "a slow link was declared dead and reconnected:\n{}", sshd.log());
+    proxy.delay(Duration::ZERO);
+    pty.keys(&["C-b", "d"]);
+    assert_eq!(pty.exit_code(T), 0, "{}", pty.screen());
+    let _ = client.run(&["kill", client.ok(&["id"]).trim()]);
+}

@@ -196,6 +196,12 @@ pub enum PluginCommand {
         #[arg(long, value_name = "DIR")]
         registry: PathBuf,
     },
+    /// Move plugins from the registry to the newest version their request
+    /// allows (all of them, or one).
+    Update {
+        /// Only this plugin.
+        name: Option<String>,
+    },
     /// What the registry offers (newest version of each), with descriptions.
     Search {
         /// Only plugins whose name or description contains this.

@@ -57,6 +57,7 @@ fn run_here(ctx: &Context, command: &PluginCommand) -> Result<i32> {
     match command {
         PluginCommand::Add { source } => add(ctx, source),
         PluginCommand::Search { term } => search(ctx, term.as_deref()),
+        PluginCommand::Update { name } => update(ctx, name.as_deref()),
         PluginCommand::Publish { path, registry } => publish(ctx, path, registry),
         PluginCommand::New { name, path } => new(ctx, name, path.as_deref()),
         PluginCommand::List => list(ctx),
@@ -86,16 +87,34 @@ fn add(ctx: &Context, source: &str) -> Result<i32> {
         let wasm = std::fs::read(path).map_err(|e| Error::Failure(format!("cannot read {source}: {e}")))?;
         let manifest = Manifest::from_component(&wasm)
             .map_err(|e| Error::Failure(format!("{source} is not a sinc plugin: {e}")))?;
-        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-        install(ctx, &installed, &mut lock, &wasm, &manifest, format!("path+{}", absolute.display()), false)?
+        install(ctx, &installed, &mut lock, &wasm, &manifest, Source::file(path), false)?
     } else {
         let (name, req) = registry::parse_request(source).map_err(Error::Usage)?;
         let (registry, location) = registry_of(ctx)?;
         let (wasm, manifest) = fetch(&registry, &name, &req)?;
-        install(ctx, &installed, &mut lock, &wasm, &manifest, format!("registry+{location}"), false)?
+        install(ctx, &installed, &mut lock, &wasm, &manifest, Source::registry(&location, &req), false)?
     };
     report(ctx, &outcome);
     Ok(0)
+}
+
+/// Where a component came from.
+struct Source {
+    /// `path+FILE` or `registry+LOCATION`.
+    label: String,
+    /// The version request, for the registry.
+    request: Option<String>,
+}
+
+impl Source {
+    fn file(path: &Path) -> Source {
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        Source { label: format!("path+{}", absolute.display()), request: None }
+    }
+
+    fn registry(location: &str, req: &semver::VersionReq) -> Source {
+        Source { label: format!("registry+{location}"), request: Some(req.to_string()) }
+    }
 }
 
 /// What installing did.
@@ -173,7 +192,7 @@ fn install(
     lock: &mut Lockfile,
     wasm: &[u8],
     manifest: &Manifest,
-    source: String,
+    source: Source,
     from_preset: bool,
 ) -> Result<Outcome> {
     if manifest.runs_on == RunsOn::Remote {
@@ -249,7 +268,8 @@ fn install(
         name: manifest.name.clone(),
         version: manifest.version.clone(),
         sha256,
-        source,
+        source: source.label,
+        request: source.request,
         runs_on: manifest.runs_on,
         description: manifest.description.clone(),
         enabled: before.as_ref().is_none_or(|b| b.enabled),
@@ -283,6 +303,47 @@ fn publish(ctx: &Context, path: &Path, root: &Path) -> Result<i32> {
     } else {
         let what = if new { "published" } else { "already published" };
         output::notice(ctx.global.quiet, &format!("{what}: {} {} ({})", entry.name, entry.version, entry.artifact));
+    }
+    Ok(0)
+}
+
+/// `sinc plugin update [NAME]`: each plugin from the registry (or the one
+/// named) moves to the newest version matching its request.
+fn update(ctx: &Context, only: Option<&str>) -> Result<i32> {
+    let installed = installed(ctx);
+    let mut lock = lockfile(&installed)?;
+    if let Some(name) = only {
+        let p = known(&lock, name)?;
+        if p.request.is_none() {
+            return Err(Error::Failure(format!(
+                "{name} was installed from a file ({}); add the new build with `sinc plugin add PATH`",
+                p.source.trim_start_matches("path+")
+            )));
+        }
+    }
+    let (registry, location) = registry_of(ctx)?;
+    let names: Vec<(String, String)> = lock
+        .plugins
+        .iter()
+        .filter(|p| only.is_none_or(|n| n == p.name))
+        .filter_map(|p| Some((p.name.clone(), p.request.clone()?)))
+        .collect();
+    let mut changed = 0;
+    for (name, request) in names {
+        let req = semver::VersionReq::parse(&request)
+            .map_err(|e| Error::Failure(format!("{name}: request `{request}`: {e}")))?;
+        let (wasm, manifest) = fetch(&registry, &name, &req)?;
+        let preset = lock.get(&name).is_some_and(|p| p.from_preset);
+        match install(ctx, &installed, &mut lock, &wasm, &manifest, Source::registry(&location, &req), preset)? {
+            Outcome::Already(p) => output::notice(ctx.global.quiet, &format!("{} {} is up to date", p.name, p.version)),
+            Outcome::Added(p) => {
+                changed += 1;
+                output::notice(ctx.global.quiet, &format!("updated {} to {}", p.name, p.version));
+            }
+        }
+    }
+    if changed == 0 && only.is_none() {
+        output::notice(ctx.global.quiet, "nothing to update");
     }
     Ok(0)
 }
@@ -380,8 +441,9 @@ pub fn tier_set(ctx: &Context, tier: &str, with: &[String], without: &[String]) 
         let keep: Vec<&str> = requests.iter().map(|(n, _)| n.as_str()).collect();
         let dropped: Vec<Locked> =
             lock.plugins.iter().filter(|p| p.from_preset && !keep.contains(&p.name.as_str())).cloned().collect();
-        for (wasm, manifest) in &fetched {
-            let outcome = install(ctx, &installed, &mut lock, wasm, manifest, format!("registry+{location}"), true)?;
+        for ((wasm, manifest), (_, req)) in fetched.iter().zip(&requests) {
+            let source = Source::registry(&location, req);
+            let outcome = install(ctx, &installed, &mut lock, wasm, manifest, source, true)?;
             if let Outcome::Already(p) | Outcome::Added(p) = outcome
                 && let Some(entry) = lock.get_mut(&p.name)
             {

@@ -28,6 +28,10 @@ pub struct Locked {
     pub sha256: String,
     /// Where it came from: `path+/abs/file.wasm` or `registry+LOCATION`.
     pub source: String,
+    /// For a plugin from the registry, the version request it follows
+    /// (`plugin update` picks the newest version matching it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
     /// Where it runs.
     pub runs_on: RunsOn,
     /// One line on what it does.
@@ -136,6 +140,7 @@ mod tests {
             version: semver::Version::new(0, 1, 0),
             sha256: "ab".repeat(32),
             source: "path+/tmp/hello.wasm".into(),
+            request: None,
             runs_on: RunsOn::Local,
             description: "greets".into(),
             enabled: true,
