@@ -43,6 +43,7 @@ pub use bindings::export_plugin;
 pub use bindings::exports::sinc::plugin::plugin::Guest as Plugin;
 pub use bindings::sinc::plugin::kv;
 pub use bindings::sinc::plugin::log::{Level, log};
+pub use bindings::sinc::plugin::process;
 pub use bindings::sinc::plugin::types::{Command, CommandOutput, Event, FilesSynced, HostError, Session};
 
 impl CommandOutput {
@@ -59,6 +60,17 @@ impl CommandOutput {
     /// A usage error (status 2), printing `message` on stderr.
     pub fn usage(message: impl Into<String>) -> CommandOutput {
         CommandOutput { status: 2, stdout: String::new(), stderr: message.into() }
+    }
+}
+
+impl HostError {
+    /// The host's explanation: `denied: …` (naming the missing permission)
+    /// or `failed: …`.
+    pub fn reason(&self) -> String {
+        match self {
+            HostError::Denied(why) => format!("denied: {why}"),
+            HostError::Failed(why) => format!("failed: {why}"),
+        }
     }
 }
 
@@ -99,6 +111,6 @@ macro_rules! debug {
 
 /// Everything a plugin usually needs.
 pub mod prelude {
-    pub use crate::{Command, CommandOutput, Event, FilesSynced, HostError, Level, Plugin, Session, kv};
+    pub use crate::{Command, CommandOutput, Event, FilesSynced, HostError, Level, Plugin, Session, kv, process};
     pub use crate::{debug, info, warn};
 }

@@ -136,3 +136,30 @@ fn runaway_plugins_are_stopped_and_the_host_carries_on() {
         assert_eq!(hello.run_command("hello", &[], T).unwrap().status, 0);
     }
 }
+
+#[test]
+fn programs_run_only_when_declared_and_with_a_minimal_environment() {
+    let s = setup();
+    let (mut manifest, wasm) = hostile();
+    let mut p = s.runtime.load(&manifest, &wasm, &s.grants).unwrap();
+    let denied = p.run_command("hostile-run", &["env".into()], T).unwrap();
+    assert_eq!(denied.status, 1);
+    assert!(denied.stderr.contains("needs `programs = [\"env\"]`"), "{}", denied.stderr);
+    // Declared (and accepted): it runs, and sees only the minimal
+    // environment plus what the manifest names.
+    manifest.permissions.programs = vec!["env".into(), "sh".into()];
+    manifest.permissions.env = vec!["CARGO_PKG_NAME".into()];
+    let mut p = s.runtime.load(&manifest, &wasm, &s.grants).unwrap();
+    let ran = p.run_command("hostile-run", &["env".into()], T).unwrap();
+    assert_eq!(ran.status, 0, "{}", ran.stderr);
+    let names: Vec<&str> = ran.stdout.lines().filter_map(|l| l.split_once('=').map(|(k, _)| k)).collect();
+    assert!(
+        names.iter().all(|n| ["PATH", "HOME", "USER", "LANG", "TERM", "CARGO_PKG_NAME", "PWD"].contains(n)),
+        "{names:?}"
+    );
+    assert!(names.contains(&"PATH") && !names.contains(&"CARGO_MANIFEST_DIR"), "{names:?}");
+    let status = p.run_command("hostile-run", &["sh".into(), "-c".into(), "exit 3".into()], T).unwrap();
+    assert_eq!(status.status, 3);
+    let path = p.run_command("hostile-run", &["/bin/sh".into(), "-c".into(), "true".into()], T).unwrap();
+    assert!(path.stderr.contains("needs `programs"), "a path is never a declared program: {}", path.stderr);
+}

@@ -24,7 +24,7 @@ fn add_run_disable_and_remove_the_example_plugin() {
     let p = &listed[0];
     assert_eq!(
         (p["name"].as_str(), p["version"].as_str(), p["enabled"].as_bool()),
-        (Some("hello"), Some("0.1.0"), Some(true))
+        (Some("hello"), Some("0.1.1"), Some(true))
     );
     assert_eq!(p["commands"][0]["name"], "hello");
     assert_eq!(p["permissions"], serde_json::json!([]));
@@ -240,7 +240,7 @@ fn a_tampered_artifact_or_a_broken_index_installs_nothing() {
     ]);
     assert!(stderr(&again).contains("already published"), "{}", stderr(&again));
 
-    let artifact = root.join("artifacts/hello/0.1.0/hello.wasm");
+    let artifact = root.join("artifacts/hello/0.1.1/hello.wasm");
     let good = std::fs::read(&artifact).unwrap();
     let mut bad = good.clone();
     bad.push(0);

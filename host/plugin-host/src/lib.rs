@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod kv;
 pub mod manifest;
+pub mod process;
 pub mod runtime;
 
 /// The host bindings of the `sinc:plugin` world.

@@ -4,7 +4,7 @@
 
 use crate::bindings::SincPlugin;
 use crate::bindings::sinc::plugin::types::{Command, CommandOutput, Event, HostError};
-use crate::bindings::sinc::plugin::{kv as kv_api, log as log_api};
+use crate::bindings::sinc::plugin::{kv as kv_api, log as log_api, process as process_api};
 use crate::cache::Cache;
 use crate::kv;
 use crate::manifest::{Access, Manifest};
@@ -76,6 +76,9 @@ pub struct State {
     table: ResourceTable,
     limits: StoreLimits,
     kv: kv::Store,
+    permissions: crate::manifest::Permissions,
+    home: PathBuf,
+    data_dir: PathBuf,
 }
 
 impl std::fmt::Debug for State {
@@ -118,6 +121,27 @@ impl kv_api::Host for State {
 
     fn keys(&mut self, prefix: String) -> Result<Vec<String>, HostError> {
         self.kv.keys(&prefix).map_err(HostError::Failed)
+    }
+}
+
+impl process_api::Host for State {
+    fn run(
+        &mut self,
+        program: String,
+        args: Vec<String>,
+        cwd: Option<String>,
+        stdin: Vec<u8>,
+    ) -> Result<process_api::Output, HostError> {
+        let ran =
+            crate::process::run(&self.permissions, &self.home, &self.data_dir, &program, &args, cwd.as_deref(), &stdin)
+                .map_err(|refusal| match refusal {
+                    crate::process::Refusal::Denied(why) => {
+                        tracing::warn!(plugin = %self.name, "denied: {why}");
+                        HostError::Denied(why)
+                    }
+                    crate::process::Refusal::Failed(why) => HostError::Failed(why),
+                })?;
+        Ok(process_api::Output { status: ran.status, stdout: ran.stdout, stderr: ran.stderr })
     }
 }
 
@@ -189,6 +213,9 @@ impl Runtime {
                 .trap_on_grow_failure(true)
                 .build(),
             kv: kv::Store::new(grants.data_dir.join("kv")),
+            permissions: manifest.permissions.clone(),
+            home: grants.home.clone(),
+            data_dir: grants.data_dir.join("files"),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -208,10 +235,7 @@ fn deadline_ticks(limit: Duration) -> u64 {
 fn wasi_for(manifest: &Manifest, grants: &Grants) -> wasmtime::Result<WasiCtx> {
     let mut b = WasiCtxBuilder::new();
     for folder in &manifest.permissions.folders {
-        let host = match folder.path.strip_prefix("~/") {
-            Some(rest) => grants.home.join(rest),
-            None => PathBuf::from(&folder.path),
-        };
+        let host = crate::process::folder_path(&folder.path, &grants.home);
         if !host.is_dir() {
             tracing::warn!(plugin = %manifest.name, "declared folder {} does not exist; not mounted", host.display());
             continue;

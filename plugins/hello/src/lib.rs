@@ -41,9 +41,9 @@ impl Plugin for Hello {
 
     fn on_event(event: Event) -> Result<(), String> {
         let seen = events_seen() + 1;
-        kv::set(EVENTS, seen.to_string().as_bytes()).map_err(|e| e.to_string())?;
+        kv::set(EVENTS, seen.to_string().as_bytes()).map_err(|e| e.reason())?;
         if let Event::SessionCreated(session) = &event {
-            kv::set("last-session", session.id.as_bytes()).map_err(|e| e.to_string())?;
+            kv::set("last-session", session.id.as_bytes()).map_err(|e| e.reason())?;
         }
         debug!("event {seen}: {event:?}");
         Ok(())
