@@ -163,3 +163,41 @@ fn programs_run_only_when_declared_and_with_a_minimal_environment() {
     let path = p.run_command("hostile-run", &["/bin/sh".into(), "-c".into(), "true".into()], T).unwrap();
     assert!(path.stderr.contains("needs `programs"), "a path is never a declared program: {}", path.stderr);
 }
+
+/// A one-line HTTP server on loopback: every request gets `200 hello`.
+fn http_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            use std::io::{BufRead, Write};
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let mut stream = stream;
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+        }
+    });
+    port
+}
+
+#[test]
+fn outbound_http_reaches_only_declared_hosts() {
+    let s = setup();
+    let (mut manifest, wasm) = hostile();
+    let port = http_server();
+    let url = format!("http://127.0.0.1:{port}/x");
+    let mut p = s.runtime.load(&manifest, &wasm, &s.grants).unwrap();
+    let denied = p.run_command("hostile-fetch", std::slice::from_ref(&url), T).unwrap();
+    assert_eq!(denied.status, 1);
+    assert!(denied.stderr.contains("needs `hosts = [\\\"127.0.0.1\\\"]`"), "{}", denied.stderr);
+
+    manifest.permissions.hosts = vec![format!("127.0.0.1:{port}")];
+    let mut p = s.runtime.load(&manifest, &wasm, &s.grants).unwrap();
+    let fetched = p.run_command("hostile-fetch", std::slice::from_ref(&url), T).unwrap();
+    assert_eq!((fetched.status, fetched.stdout.as_str()), (0, "200 hello"), "{}", fetched.stderr);
+    let other = p.run_command("hostile-fetch", &[format!("http://127.0.0.1:{}/x", port + 1)], T).unwrap();
+    assert_eq!(other.status, 1, "another port of the same host is another permission: {}", other.stdout);
+}

@@ -1,11 +1,13 @@
 //! sinc's WebAssembly plugin runtime: the `sinc:plugin` WIT world's host
-//! side on wasmtime (component model, WASI preview 2), the compiled-plugin
-//! cache, manifests and what they allow, and each plugin's key-value store.
+//! side on wasmtime (component model, WASI preview 2, wasi:http out), the
+//! compiled-plugin cache, manifests and what they allow, each plugin's
+//! key-value store, and the programs and hosts it may reach.
 //! Only this crate depends on wasmtime.
 
 pub mod cache;
 pub mod kv;
 pub mod manifest;
+pub mod outbound;
 pub mod process;
 pub mod runtime;
 

@@ -79,6 +79,14 @@ pub struct State {
     permissions: crate::manifest::Permissions,
     home: PathBuf,
     data_dir: PathBuf,
+    http: wasmtime_wasi_http::WasiHttpCtx,
+    outbound: crate::outbound::Outbound,
+}
+
+impl wasmtime_wasi_http::WasiHttpView for State {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.outbound }
+    }
 }
 
 impl std::fmt::Debug for State {
@@ -189,6 +197,7 @@ impl Runtime {
         })?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
         SincPlugin::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
         Ok(Runtime { engine, linker, cache: Cache::new(cache_dir) })
     }
@@ -216,6 +225,8 @@ impl Runtime {
             permissions: manifest.permissions.clone(),
             home: grants.home.clone(),
             data_dir: grants.data_dir.join("files"),
+            http: wasmtime_wasi_http::WasiHttpCtx::new(),
+            outbound: crate::outbound::Outbound::new(&name, &manifest.permissions.hosts),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
