@@ -20,7 +20,12 @@ struct Setup {
 fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let runtime = Runtime::new(dir.path().join("cache")).unwrap();
-    let grants = Grants { data_dir: dir.path().join("data"), home: dir.path().join("home"), limits: Limits::default() };
+    let grants = Grants {
+        data_dir: dir.path().join("data"),
+        home: dir.path().join("home"),
+        limits: Limits::default(),
+        settings: Default::default(),
+    };
     std::fs::create_dir_all(&grants.home).unwrap();
     Setup { _dir: dir, runtime, grants }
 }
@@ -200,4 +205,25 @@ fn outbound_http_reaches_only_declared_hosts() {
     assert_eq!((fetched.status, fetched.stdout.as_str()), (0, "200 hello"), "{}", fetched.stderr);
     let other = p.run_command("hostile-fetch", &[format!("http://127.0.0.1:{}/x", port + 1)], T).unwrap();
     assert_eq!(other.status, 1, "another port of the same host is another permission: {}", other.stdout);
+}
+
+#[test]
+fn a_url_setting_allows_the_host_it_names() {
+    let s = setup();
+    let (mut manifest, wasm) = hostile();
+    let port = http_server();
+    manifest.permissions.url_settings = vec![sinc_plugin_host::manifest::UrlSetting {
+        key: "base_url".into(),
+        default: "https://api.example.com/v1".into(),
+    }];
+    let url = format!("http://127.0.0.1:{port}/x");
+    // The default names another host: denied.
+    let mut p = s.runtime.load(&manifest, &wasm, &s.grants).unwrap();
+    assert_eq!(p.run_command("hostile-fetch", std::slice::from_ref(&url), T).unwrap().status, 1);
+    // The user's value names this one: allowed.
+    let mut grants = s.grants.clone();
+    grants.settings.insert("base_url".into(), format!("http://127.0.0.1:{port}/v1").into());
+    let mut p = s.runtime.load(&manifest, &wasm, &grants).unwrap();
+    let fetched = p.run_command("hostile-fetch", &[url], T).unwrap();
+    assert_eq!(fetched.stdout, "200 hello", "{}", fetched.stderr);
 }

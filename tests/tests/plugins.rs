@@ -183,6 +183,7 @@ fn every_published_artifact_matches_its_index_line_and_loads() {
                 data_dir: cache.path().join("data"),
                 home: cache.path().to_path_buf(),
                 limits: sinc_plugin_host::Limits::default(),
+                settings: Default::default(),
             };
             std::thread::scope(|s| s.spawn(|| runtime.load(&manifest, &wasm, &grants).map(drop)).join().unwrap())
                 .unwrap_or_else(|e| panic!("{name} {} no longer loads: {e}", entry.version));

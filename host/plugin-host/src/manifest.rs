@@ -63,10 +63,10 @@ pub struct Permissions {
     /// Hosts it may call over HTTP(S).
     #[serde(default)]
     pub hosts: Vec<String>,
-    /// Settings of its own (`[plugins.NAME]`) that hold URLs: the hosts
-    /// they name are allowed too.
+    /// Settings of its own (`[plugins.NAME]`) that hold URLs: the host each
+    /// names — the user's value, else the default — is allowed too.
     #[serde(default)]
-    pub url_settings: Vec<String>,
+    pub url_settings: Vec<UrlSetting>,
     /// Programs it may run.
     #[serde(default)]
     pub programs: Vec<String>,
@@ -84,6 +84,33 @@ pub struct Permissions {
     /// starting sessions).
     #[serde(default)]
     pub sessions: Option<SessionAccess>,
+}
+
+/// A setting that holds a URL the plugin may call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlSetting {
+    /// The key under `[plugins.NAME]`.
+    pub key: String,
+    /// Its value when the user sets none.
+    pub default: String,
+}
+
+impl UrlSetting {
+    /// The host (`host` or `host:port`) the URL in effect names, given the
+    /// plugin's settings.
+    pub fn host(&self, settings: &toml::Table) -> Option<String> {
+        let url = settings.get(&self.key).and_then(toml::Value::as_str).unwrap_or(&self.default);
+        url_host(url)
+    }
+}
+
+/// `host[:port]` of an `http(s)://` URL (lowercase; none for anything else).
+pub fn url_host(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    (!authority.is_empty()).then(|| authority.to_ascii_lowercase())
 }
 
 /// What a plugin may do with sessions.
@@ -159,6 +186,11 @@ impl Manifest {
                 return bad(format!("host `{host}`: give a host name (optionally host:port), not a URL"));
             }
         }
+        for u in &p.url_settings {
+            if u.key.is_empty() || url_host(&u.default).is_none() {
+                return bad(format!("url-setting `{}`: its default must be an http(s) URL", u.key));
+            }
+        }
         for port in &p.ports {
             if port.port == 0 {
                 return bad("port 0: name the port the plugin serves".into());
@@ -185,7 +217,13 @@ impl Manifest {
             lines.push(format!("{access} files in {}", f.path));
         }
         lines.extend(p.hosts.iter().map(|h| format!("call {h} over HTTP(S)")));
-        lines.extend(p.url_settings.iter().map(|k| format!("call the host named by its setting `{k}`")));
+        lines.extend(p.url_settings.iter().map(|u| {
+            format!(
+                "call the host its setting `{}` names (default {})",
+                u.key,
+                url_host(&u.default).unwrap_or_default()
+            )
+        }));
         lines.extend(p.programs.iter().map(|prog| format!("run the program `{prog}`")));
         lines.extend(p.env.iter().map(|v| format!("pass ${v} to the programs it runs")));
         lines.extend(p.secrets.iter().map(|s| format!("receive the secret `{s}`")));
@@ -257,6 +295,22 @@ mod tests {
                 "read the output and state of sessions",
             ]
         );
+    }
+
+    #[test]
+    fn url_settings_name_hosts() {
+        let text = format!(
+            "{HELLO}[permissions]\nurl-settings = [{{ key = \"base_url\", default = \"https://API.example.com/v1\" }}]\n"
+        );
+        let m = Manifest::parse(&text).unwrap();
+        let u = &m.permissions.url_settings[0];
+        assert_eq!(u.host(&toml::Table::new()).as_deref(), Some("api.example.com"));
+        let mut set = toml::Table::new();
+        set.insert("base_url".into(), "http://user@127.0.0.1:8081/x?y".into());
+        assert_eq!(u.host(&set).as_deref(), Some("127.0.0.1:8081"));
+        assert_eq!(m.describe_permissions(), ["call the host its setting `base_url` names (default api.example.com)"]);
+        let bad = format!("{HELLO}[permissions]\nurl-settings = [{{ key = \"u\", default = \"ftp://x\" }}]\n");
+        assert!(Manifest::parse(&bad).unwrap_err().to_string().contains("http(s) URL"));
     }
 
     #[test]

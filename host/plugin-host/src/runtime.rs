@@ -164,6 +164,9 @@ pub struct Grants {
     pub home: PathBuf,
     /// Limits.
     pub limits: Limits,
+    /// Its settings (`[plugins.NAME]`): the hosts its URL settings name are
+    /// allowed.
+    pub settings: toml::Table,
 }
 
 /// A loaded plugin: its instance, reused for every call.
@@ -226,7 +229,7 @@ impl Runtime {
             home: grants.home.clone(),
             data_dir: grants.data_dir.join("files"),
             http: wasmtime_wasi_http::WasiHttpCtx::new(),
-            outbound: crate::outbound::Outbound::new(&name, &manifest.permissions.hosts),
+            outbound: crate::outbound::Outbound::new(&name, &allowed_hosts(manifest, &grants.settings)),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -235,6 +238,13 @@ impl Runtime {
         let bindings = SincPlugin::instantiate(&mut store, &component, &self.linker).map_err(fail)?;
         Ok(Plugin { manifest: manifest.clone(), store, bindings })
     }
+}
+
+/// The hosts a plugin may call: those it declares, and those its URL
+/// settings name (the user's values, else the defaults).
+fn allowed_hosts(manifest: &Manifest, settings: &toml::Table) -> Vec<String> {
+    let p = &manifest.permissions;
+    p.hosts.iter().cloned().chain(p.url_settings.iter().filter_map(|u| u.host(settings))).collect()
 }
 
 fn deadline_ticks(limit: Duration) -> u64 {

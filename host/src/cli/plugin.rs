@@ -243,7 +243,8 @@ fn install(
     // Loading it proves the host can link it (its SDK version) before
     // anything is recorded.
     let runtime = installed.runtime().map_err(failure)?;
-    let mut plugin = runtime.load(manifest, wasm, &installed.grants(&manifest.name)).map_err(failure)?;
+    let settings = ctx.config().plugins.get(&manifest.name).cloned().unwrap_or_default();
+    let mut plugin = runtime.load(manifest, wasm, &installed.grants(&manifest.name, &settings)).map_err(failure)?;
     let commands = plugin.commands(CALL_LIMIT).map_err(failure)?;
     let taken: Vec<String> = commands
         .iter()
@@ -294,7 +295,8 @@ fn publish(ctx: &Context, path: &Path, root: &Path) -> Result<i32> {
         .map_err(|e| Error::Failure(format!("{} is not a sinc plugin: {e}", path.display())))?;
     // Only what this host can load is published.
     let installed = installed(ctx);
-    installed.runtime().and_then(|r| r.load(&manifest, &wasm, &installed.grants(&manifest.name))).map_err(failure)?;
+    let grants = installed.grants(&manifest.name, &toml::Table::new());
+    installed.runtime().and_then(|r| r.load(&manifest, &wasm, &grants)).map_err(failure)?;
     let (entry, new) = registry::publish(root, &wasm, &manifest).map_err(failure)?;
     if ctx.global.json {
         output::json(
@@ -625,8 +627,8 @@ enum StartError {
 /// Load an installed plugin and give it its settings.
 fn start(ctx: &Context, installed: &Installed, locked: &Locked) -> std::result::Result<Plugin, StartError> {
     let runtime = installed.runtime().map_err(StartError::Plugin)?;
-    let mut plugin = installed.load(&runtime, locked).map_err(StartError::Plugin)?;
     let settings = ctx.config().plugins.get(&locked.name).cloned().unwrap_or_default();
+    let mut plugin = installed.load(&runtime, locked, &settings).map_err(StartError::Plugin)?;
     let json = serde_json::to_string(&settings).map_err(|e| StartError::Other(failure(e)))?;
     plugin
         .init(&json, CALL_LIMIT)

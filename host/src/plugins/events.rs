@@ -64,9 +64,9 @@ pub fn deliver(installed: &Installed, settings: &BTreeMap<String, toml::Table>, 
                 Err(e) => return tracing::warn!("plugins get no events: {e}"),
             };
             for locked in &targets {
-                let json = serde_json::to_string(&settings.get(&locked.name).cloned().unwrap_or_default())
-                    .unwrap_or_else(|_| "{}".into());
-                let outcome = installed.load(&runtime, locked).and_then(|mut plugin| {
+                let own = settings.get(&locked.name).cloned().unwrap_or_default();
+                let json = serde_json::to_string(&own).unwrap_or_else(|_| "{}".into());
+                let outcome = installed.load(&runtime, locked, &own).and_then(|mut plugin| {
                     plugin.init(&json, LIMIT)?.map_err(|reason| sinc_plugin_host::PluginError::Load {
                         name: locked.name.clone(),
                         reason: format!("it refused to start: {reason}"),

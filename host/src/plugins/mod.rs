@@ -61,9 +61,14 @@ impl Installed {
             .map_err(|e| PluginError::Load { name: "(runtime)".into(), reason: format!("{e:#}") })
     }
 
-    /// What a plugin called `name` is granted.
-    pub fn grants(&self, name: &str) -> Grants {
-        Grants { data_dir: self.data_dir(name), home: self.home.clone(), limits: Limits::default() }
+    /// What a plugin called `name`, with its `settings`, is granted.
+    pub fn grants(&self, name: &str, settings: &toml::Table) -> Grants {
+        Grants {
+            data_dir: self.data_dir(name),
+            home: self.home.clone(),
+            limits: Limits::default(),
+            settings: settings.clone(),
+        }
     }
 
     /// Note how a call to `name` went: a plugin stopped [`MAX_FAILURES`]
@@ -99,7 +104,7 @@ impl Installed {
     }
 
     /// Load an installed plugin with what the user accepted for it.
-    pub fn load(&self, runtime: &Runtime, locked: &Locked) -> Result<Plugin, PluginError> {
+    pub fn load(&self, runtime: &Runtime, locked: &Locked, settings: &toml::Table) -> Result<Plugin, PluginError> {
         let load_err = |reason: String| PluginError::Load { name: locked.name.clone(), reason };
         let path = self.component_path(&locked.name, &locked.sha256);
         let wasm = std::fs::read(&path).map_err(|e| load_err(format!("reading {}: {e}", path.display())))?;
@@ -114,6 +119,6 @@ impl Installed {
         let mut manifest = Manifest::from_component(&wasm).map_err(|e| load_err(e.to_string()))?;
         // Only what was accepted, whatever the component says now.
         manifest.permissions = locked.granted.clone();
-        runtime.load(&manifest, &wasm, &self.grants(&locked.name))
+        runtime.load(&manifest, &wasm, &self.grants(&locked.name, settings))
     }
 }

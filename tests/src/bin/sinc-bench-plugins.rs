@@ -27,8 +27,12 @@ fn main() {
     let calls: usize = std::env::var("BENCH_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
     let loads: usize = std::env::var("BENCH_LOADS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
     let dir = tempfile::tempdir().unwrap();
-    let grants =
-        Grants { data_dir: dir.path().join("data"), home: dir.path().to_path_buf(), limits: Limits::default() };
+    let grants = Grants {
+        data_dir: dir.path().join("data"),
+        home: dir.path().to_path_buf(),
+        limits: Limits::default(),
+        settings: Default::default(),
+    };
     let limit = Duration::from_secs(1);
     // WASI's blocking calls must not run on a Tokio runtime thread; this
     // binary has none.
