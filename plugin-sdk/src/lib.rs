@@ -44,6 +44,7 @@ pub use bindings::exports::sinc::plugin::plugin::Guest as Plugin;
 pub use bindings::sinc::plugin::kv;
 pub use bindings::sinc::plugin::log::{Level, log};
 pub use bindings::sinc::plugin::process;
+pub use bindings::sinc::plugin::secrets;
 pub use bindings::sinc::plugin::types::{Command, CommandOutput, Event, FilesSynced, HostError, Session};
 
 impl CommandOutput {
@@ -111,6 +112,8 @@ macro_rules! debug {
 
 /// Everything a plugin usually needs.
 pub mod prelude {
-    pub use crate::{Command, CommandOutput, Event, FilesSynced, HostError, Level, Plugin, Session, kv, process};
+    pub use crate::{
+        Command, CommandOutput, Event, FilesSynced, HostError, Level, Plugin, Session, kv, process, secrets,
+    };
     pub use crate::{debug, info, warn};
 }

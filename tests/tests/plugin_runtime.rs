@@ -25,6 +25,7 @@ fn setup() -> Setup {
         home: dir.path().join("home"),
         limits: Limits::default(),
         settings: Default::default(),
+        secrets: Default::default(),
     };
     std::fs::create_dir_all(&grants.home).unwrap();
     Setup { _dir: dir, runtime, grants }
@@ -226,4 +227,25 @@ fn a_url_setting_allows_the_host_it_names() {
     let mut p = s.runtime.load(&manifest, &wasm, &grants).unwrap();
     let fetched = p.run_command("hostile-fetch", &[url], T).unwrap();
     assert_eq!(fetched.stdout, "200 hello", "{}", fetched.stderr);
+}
+
+#[test]
+fn secrets_reach_only_the_plugins_that_declared_them() {
+    let s = setup();
+    let (mut manifest, wasm) = hostile();
+    let mut grants = s.grants.clone();
+    grants.secrets.insert("api_key".into(), "s3cr3t-value".into());
+    let mut p = s.runtime.load(&manifest, &wasm, &grants).unwrap();
+    let denied = p.run_command("hostile-secret", &["api_key".into()], T).unwrap();
+    assert_eq!(denied.status, 1);
+    assert!(
+        denied.stderr.contains("needs `secrets = [\"api_key\"]`") && !denied.stderr.contains("s3cr3t"),
+        "{}",
+        denied.stderr
+    );
+    manifest.permissions.secrets = vec!["api_key".into(), "unset_one".into()];
+    let mut p = s.runtime.load(&manifest, &wasm, &grants).unwrap();
+    assert_eq!(p.run_command("hostile-secret", &["api_key".into()], T).unwrap().stdout, "SECRET s3cr3t-value\n");
+    let unset = p.run_command("hostile-secret", &["unset_one".into()], T).unwrap();
+    assert!(unset.stderr.contains("is not set: add `unset_one"), "{}", unset.stderr);
 }

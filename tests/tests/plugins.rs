@@ -94,6 +94,13 @@ fn a_plugin_that_cannot_start_fails_its_command_cleanly() {
     assert!(info["disabled_reason"].as_str().unwrap().contains("it panicked"), "{info}");
     client.ok(&["plugin", "enable", "hostile"]);
     assert_eq!(client.ok(&["hostile-ok"]), "still here\n");
+    // Secrets are never shown, and only declared ones reach a plugin.
+    client.write_config("[secrets]\napi_key = \"s3cr3t-value\"\n");
+    let shown = client.ok(&["config", "show"]) + &client.ok(&["config", "show", "--json"]);
+    assert!(shown.contains("secrets.api_key") && !shown.contains("s3cr3t"), "{shown}");
+    let denied = client.run(&["hostile-secret", "api_key"]);
+    assert_eq!(denied.status.code(), Some(1));
+    assert!(stderr(&denied).contains("needs `secrets") && !stderr(&denied).contains("s3cr3t"), "{}", stderr(&denied));
     // A bad [plugins.NAME] key is a config error.
     client.write_config("[plugins.Bad_Name]\nx = 1\n");
     let bad = client.run(&["hostile-ok"]);
@@ -184,6 +191,7 @@ fn every_published_artifact_matches_its_index_line_and_loads() {
                 home: cache.path().to_path_buf(),
                 limits: sinc_plugin_host::Limits::default(),
                 settings: Default::default(),
+                secrets: Default::default(),
             };
             std::thread::scope(|s| s.spawn(|| runtime.load(&manifest, &wasm, &grants).map(drop)).join().unwrap())
                 .unwrap_or_else(|e| panic!("{name} {} no longer loads: {e}", entry.version));

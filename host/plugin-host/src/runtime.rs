@@ -4,7 +4,7 @@
 
 use crate::bindings::SincPlugin;
 use crate::bindings::sinc::plugin::types::{Command, CommandOutput, Event, HostError};
-use crate::bindings::sinc::plugin::{kv as kv_api, log as log_api, process as process_api};
+use crate::bindings::sinc::plugin::{kv as kv_api, log as log_api, process as process_api, secrets as secrets_api};
 use crate::cache::Cache;
 use crate::kv;
 use crate::manifest::{Access, Manifest};
@@ -81,6 +81,7 @@ pub struct State {
     data_dir: PathBuf,
     http: wasmtime_wasi_http::WasiHttpCtx,
     outbound: crate::outbound::Outbound,
+    secrets: std::collections::BTreeMap<String, String>,
 }
 
 impl wasmtime_wasi_http::WasiHttpView for State {
@@ -153,6 +154,23 @@ impl process_api::Host for State {
     }
 }
 
+impl secrets_api::Host for State {
+    fn get(&mut self, name: String) -> Result<String, HostError> {
+        if !self.permissions.secrets.contains(&name) {
+            let why = format!(
+                "reading the secret `{name}` needs `secrets = [\"{name}\"]` in the plugin's manifest, accepted by the user"
+            );
+            tracing::warn!(plugin = %self.name, "denied: {why}");
+            return Err(HostError::Denied(why));
+        }
+        self.secrets.get(&name).cloned().ok_or_else(|| {
+            HostError::Failed(format!(
+                "the secret `{name}` is not set: add `{name} = \"…\"` under [secrets] in config.toml"
+            ))
+        })
+    }
+}
+
 impl crate::bindings::sinc::plugin::types::Host for State {}
 
 /// What a plugin gets when it is loaded.
@@ -167,6 +185,8 @@ pub struct Grants {
     /// Its settings (`[plugins.NAME]`): the hosts its URL settings name are
     /// allowed.
     pub settings: toml::Table,
+    /// The user's secrets; it gets only those its manifest names.
+    pub secrets: std::collections::BTreeMap<String, String>,
 }
 
 /// A loaded plugin: its instance, reused for every call.
@@ -230,6 +250,13 @@ impl Runtime {
             data_dir: grants.data_dir.join("files"),
             http: wasmtime_wasi_http::WasiHttpCtx::new(),
             outbound: crate::outbound::Outbound::new(&name, &allowed_hosts(manifest, &grants.settings)),
+            // Only what it declared ever enters its store.
+            secrets: grants
+                .secrets
+                .iter()
+                .filter(|(k, _)| manifest.permissions.secrets.contains(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);

@@ -135,7 +135,7 @@ pub async fn kill(ctx: &Context, wanted: &str, host: Option<&str>) -> Result<i32
         };
         crate::plugins::events::deliver(
             &crate::plugins::Installed::new(&ctx.dirs, &ctx.loaded.config_file),
-            &ctx.config().plugins,
+            ctx.config(),
             crate::plugins::events::Kind::Ended,
             session,
         );

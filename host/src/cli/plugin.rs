@@ -45,7 +45,7 @@ pub fn wants_events(ctx: &Context) -> bool {
 
 /// Tell the local plugins about a session event (a no-op without plugins).
 pub fn notify(ctx: &Context, kind: events::Kind, spec: &crate::session::SessionSpec) {
-    events::deliver(&installed(ctx), &ctx.config().plugins, kind, events::session(spec));
+    events::deliver(&installed(ctx), ctx.config(), kind, events::session(spec));
 }
 
 /// `sinc plugin …`.
@@ -243,8 +243,7 @@ fn install(
     // Loading it proves the host can link it (its SDK version) before
     // anything is recorded.
     let runtime = installed.runtime().map_err(failure)?;
-    let settings = ctx.config().plugins.get(&manifest.name).cloned().unwrap_or_default();
-    let mut plugin = runtime.load(manifest, wasm, &installed.grants(&manifest.name, &settings)).map_err(failure)?;
+    let mut plugin = runtime.load(manifest, wasm, &installed.grants(&manifest.name, ctx.config())).map_err(failure)?;
     let commands = plugin.commands(CALL_LIMIT).map_err(failure)?;
     let taken: Vec<String> = commands
         .iter()
@@ -295,7 +294,7 @@ fn publish(ctx: &Context, path: &Path, root: &Path) -> Result<i32> {
         .map_err(|e| Error::Failure(format!("{} is not a sinc plugin: {e}", path.display())))?;
     // Only what this host can load is published.
     let installed = installed(ctx);
-    let grants = installed.grants(&manifest.name, &toml::Table::new());
+    let grants = installed.grants(&manifest.name, &crate::config::Config::default());
     installed.runtime().and_then(|r| r.load(&manifest, &wasm, &grants)).map_err(failure)?;
     let (entry, new) = registry::publish(root, &wasm, &manifest).map_err(failure)?;
     if ctx.global.json {
@@ -628,7 +627,7 @@ enum StartError {
 fn start(ctx: &Context, installed: &Installed, locked: &Locked) -> std::result::Result<Plugin, StartError> {
     let runtime = installed.runtime().map_err(StartError::Plugin)?;
     let settings = ctx.config().plugins.get(&locked.name).cloned().unwrap_or_default();
-    let mut plugin = installed.load(&runtime, locked, &settings).map_err(StartError::Plugin)?;
+    let mut plugin = installed.load(&runtime, locked, ctx.config()).map_err(StartError::Plugin)?;
     let json = serde_json::to_string(&settings).map_err(|e| StartError::Other(failure(e)))?;
     plugin
         .init(&json, CALL_LIMIT)

@@ -24,6 +24,7 @@ pub struct Settings {
     ssh: Option<SshSettings>,
     plugins: Option<BTreeMap<PluginName, toml::Table>>,
     registry: Option<NonEmpty>,
+    secrets: Option<BTreeMap<String, NonEmpty>>,
 }
 
 /// A plugin's name as a `[plugins.NAME]` key.
@@ -265,6 +266,9 @@ impl Settings {
             replace(&mut config.ssh.give_up_after, ssh.give_up_after);
         }
         replace(&mut config.registry, self.registry.map(|v| v.0));
+        for (name, value) in self.secrets.into_iter().flatten() {
+            config.secrets.insert(name, super::model::Secret(value.0));
+        }
         for (name, table) in self.plugins.into_iter().flatten() {
             let settings = config.plugins.entry(name.0).or_default();
             settings.extend(table);

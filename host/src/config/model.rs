@@ -20,6 +20,24 @@ pub struct Config {
     pub plugins: std::collections::BTreeMap<String, toml::Table>,
     /// Where plugins are installed from: a folder, or an HTTPS URL.
     pub registry: String,
+    /// Secrets plugins may receive by name (`[secrets]`).
+    pub secrets: std::collections::BTreeMap<String, Secret>,
+}
+
+/// A secret value: never printed, serialized or logged as itself.
+#[derive(Clone, PartialEq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(hidden)")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("(hidden)")
+    }
 }
 
 /// The project's public registry, served from its repository.
@@ -102,6 +120,7 @@ impl Default for Config {
             },
             plugins: std::collections::BTreeMap::new(),
             registry: DEFAULT_REGISTRY.to_owned(),
+            secrets: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -7,7 +7,6 @@
 use super::{Installed, Locked};
 use sinc_plugin_host::manifest::RunsOn;
 use sinc_plugin_host::{Event, Session};
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// How long one plugin may take to start and handle one event.
@@ -39,7 +38,7 @@ pub enum Kind {
 /// Deliver `kind` for `session` to every enabled local plugin, on a thread
 /// of its own (WASI's blocking calls need one without a Tokio runtime).
 /// Failures are logged, never returned: a plugin cannot break a session.
-pub fn deliver(installed: &Installed, settings: &BTreeMap<String, toml::Table>, kind: Kind, session: Session) {
+pub fn deliver(installed: &Installed, config: &crate::config::Config, kind: Kind, session: Session) {
     let lock = match installed.lockfile() {
         Ok(lock) => lock,
         Err(e) => {
@@ -64,9 +63,9 @@ pub fn deliver(installed: &Installed, settings: &BTreeMap<String, toml::Table>, 
                 Err(e) => return tracing::warn!("plugins get no events: {e}"),
             };
             for locked in &targets {
-                let own = settings.get(&locked.name).cloned().unwrap_or_default();
+                let own = config.plugins.get(&locked.name).cloned().unwrap_or_default();
                 let json = serde_json::to_string(&own).unwrap_or_else(|_| "{}".into());
-                let outcome = installed.load(&runtime, locked, &own).and_then(|mut plugin| {
+                let outcome = installed.load(&runtime, locked, config).and_then(|mut plugin| {
                     plugin.init(&json, LIMIT)?.map_err(|reason| sinc_plugin_host::PluginError::Load {
                         name: locked.name.clone(),
                         reason: format!("it refused to start: {reason}"),

@@ -61,13 +61,15 @@ impl Installed {
             .map_err(|e| PluginError::Load { name: "(runtime)".into(), reason: format!("{e:#}") })
     }
 
-    /// What a plugin called `name`, with its `settings`, is granted.
-    pub fn grants(&self, name: &str, settings: &toml::Table) -> Grants {
+    /// What a plugin called `name` is granted, with the user's `config`
+    /// (its settings; the secrets, of which it sees only those it declared).
+    pub fn grants(&self, name: &str, config: &crate::config::Config) -> Grants {
         Grants {
             data_dir: self.data_dir(name),
             home: self.home.clone(),
             limits: Limits::default(),
-            settings: settings.clone(),
+            settings: config.plugins.get(name).cloned().unwrap_or_default(),
+            secrets: config.secrets.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect(),
         }
     }
 
@@ -104,7 +106,12 @@ impl Installed {
     }
 
     /// Load an installed plugin with what the user accepted for it.
-    pub fn load(&self, runtime: &Runtime, locked: &Locked, settings: &toml::Table) -> Result<Plugin, PluginError> {
+    pub fn load(
+        &self,
+        runtime: &Runtime,
+        locked: &Locked,
+        config: &crate::config::Config,
+    ) -> Result<Plugin, PluginError> {
         let load_err = |reason: String| PluginError::Load { name: locked.name.clone(), reason };
         let path = self.component_path(&locked.name, &locked.sha256);
         let wasm = std::fs::read(&path).map_err(|e| load_err(format!("reading {}: {e}", path.display())))?;
@@ -119,6 +126,6 @@ impl Installed {
         let mut manifest = Manifest::from_component(&wasm).map_err(|e| load_err(e.to_string()))?;
         // Only what was accepted, whatever the component says now.
         manifest.permissions = locked.granted.clone();
-        runtime.load(&manifest, &wasm, &self.grants(&locked.name, settings))
+        runtime.load(&manifest, &wasm, &self.grants(&locked.name, config))
     }
 }

@@ -32,6 +32,7 @@ fn main() {
         home: dir.path().to_path_buf(),
         limits: Limits::default(),
         settings: Default::default(),
+        secrets: Default::default(),
     };
     let limit = Duration::from_secs(1);
     // WASI's blocking calls must not run on a Tokio runtime thread; this
