@@ -207,7 +207,14 @@ impl Manifest {
 
     /// What it may do, one line each, for showing before the user accepts.
     pub fn describe_permissions(&self) -> Vec<String> {
-        let p = &self.permissions;
+        self.permissions.describe()
+    }
+}
+
+impl Permissions {
+    /// One line per thing these permissions allow.
+    pub fn describe(&self) -> Vec<String> {
+        let p = self;
         let mut lines = Vec::new();
         for f in &p.folders {
             let access = match f.access {

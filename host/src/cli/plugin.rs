@@ -487,14 +487,7 @@ fn new(ctx: &Context, name: &str, path: Option<&Path>) -> Result<i32> {
 
 /// The permission lines accepted for an installed plugin.
 fn old_permissions(old: &Locked) -> Vec<String> {
-    let as_manifest = Manifest {
-        name: old.name.clone(),
-        version: old.version.clone(),
-        description: old.description.clone(),
-        runs_on: old.runs_on,
-        permissions: old.granted.clone(),
-    };
-    as_manifest.describe_permissions()
+    old.granted.describe()
 }
 
 fn runs_on(r: RunsOn) -> &'static str {
