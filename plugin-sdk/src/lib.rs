@@ -31,21 +31,174 @@ pub mod bindings {
         path: "wit",
         world: "sinc-plugin",
         pub_export_macro: true,
-        export_macro_name: "export_plugin",
+        export_macro_name: "__export_world",
         default_bindings_module: "sinc_plugin_sdk::bindings",
     });
 }
 
 /// The version of the `sinc:plugin` package this SDK builds against.
-pub const WIT_VERSION: &str = "1.0.0";
+pub const WIT_VERSION: &str = "1.1.0";
 
-pub use bindings::export_plugin;
-pub use bindings::exports::sinc::plugin::plugin::Guest as Plugin;
+pub use bindings::sinc::plugin::http_server;
+pub use bindings::sinc::plugin::http_types::{Exchange, Forward, Message, Reply, Request, Response, ResponseHead};
 pub use bindings::sinc::plugin::kv;
 pub use bindings::sinc::plugin::log::{Level, log};
 pub use bindings::sinc::plugin::process;
 pub use bindings::sinc::plugin::secrets;
 pub use bindings::sinc::plugin::types::{Command, CommandOutput, Event, FilesSynced, HostError, Session};
+
+/// What a plugin implements. Every method has a default, so a plugin
+/// writes only what it uses: the lifecycle and events, subcommands, and
+/// (since 1.1) answering HTTP on its declared ports.
+pub trait Plugin {
+    /// Called once after loading with the plugin's settings
+    /// (`[plugins.NAME]`) as a JSON object. An error disables the plugin.
+    fn init(config: String) -> Result<(), String> {
+        let _ = config;
+        Ok(())
+    }
+
+    /// Something happened. An error is logged; the plugin stays loaded.
+    fn on_event(event: Event) -> Result<(), String> {
+        let _ = event;
+        Ok(())
+    }
+
+    /// The subcommands it adds to `sinc`.
+    fn commands() -> Vec<Command> {
+        Vec::new()
+    }
+
+    /// Run one of them.
+    fn run_command(name: String, args: Vec<String>) -> CommandOutput {
+        let _ = args;
+        CommandOutput::usage(format!("no command `{name}`"))
+    }
+
+    /// Called before unloading.
+    fn shutdown() {}
+
+    /// Answer a request to one of its ports (default: 404).
+    fn handle(request: Request) -> Reply {
+        Reply::Respond(Response::text(404, format!("no route for {} {}\n", request.method, request.target)))
+    }
+
+    /// A forwarded request is done.
+    fn forwarded(exchange: Exchange) {
+        let _ = exchange;
+    }
+
+    /// A WebSocket message arrived on `connection`.
+    fn on_message(connection: u64, message: Message) {
+        let _ = (connection, message);
+    }
+
+    /// The client of a streamed reply or WebSocket went away.
+    fn closed(connection: u64) {
+        let _ = connection;
+    }
+}
+
+/// Export `$ty` (which implements [`Plugin`]) as the component's plugin.
+#[macro_export]
+macro_rules! export_plugin {
+    ($ty:ty) => {
+        const _: () = {
+            struct SincExports;
+            impl $crate::bindings::exports::sinc::plugin::plugin::Guest for SincExports {
+                fn init(config: String) -> Result<(), String> {
+                    <$ty as $crate::Plugin>::init(config)
+                }
+                fn on_event(event: $crate::Event) -> Result<(), String> {
+                    <$ty as $crate::Plugin>::on_event(event)
+                }
+                fn commands() -> Vec<$crate::Command> {
+                    <$ty as $crate::Plugin>::commands()
+                }
+                fn run_command(name: String, args: Vec<String>) -> $crate::CommandOutput {
+                    <$ty as $crate::Plugin>::run_command(name, args)
+                }
+                fn shutdown() {
+                    <$ty as $crate::Plugin>::shutdown()
+                }
+            }
+            impl $crate::bindings::exports::sinc::plugin::http_handler::Guest for SincExports {
+                fn handle(request: $crate::Request) -> $crate::Reply {
+                    <$ty as $crate::Plugin>::handle(request)
+                }
+                fn forwarded(exchange: $crate::Exchange) {
+                    <$ty as $crate::Plugin>::forwarded(exchange)
+                }
+                fn on_message(connection: u64, message: $crate::Message) {
+                    <$ty as $crate::Plugin>::on_message(connection, message)
+                }
+                fn closed(connection: u64) {
+                    <$ty as $crate::Plugin>::closed(connection)
+                }
+            }
+            $crate::bindings::__export_world!(SincExports with_types_in $crate::bindings);
+        };
+    };
+}
+
+impl Response {
+    /// A response with `body` and `content-type: text/plain; charset=utf-8`.
+    pub fn text(status: u16, body: impl Into<String>) -> Response {
+        Response {
+            status,
+            headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
+            body: body.into().into_bytes(),
+        }
+    }
+
+    /// A response with `body` (already JSON) and `content-type: application/json`.
+    pub fn json(status: u16, body: impl Into<String>) -> Response {
+        Response {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.into().into_bytes(),
+        }
+    }
+}
+
+impl Request {
+    /// The value of header `name` (case-insensitive), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The path, without the query.
+    pub fn path(&self) -> &str {
+        self.target.split_once('?').map_or(self.target.as_str(), |(p, _)| p)
+    }
+}
+
+impl ResponseHead {
+    /// The head of a server-sent-events stream (`text/event-stream`, no caching).
+    pub fn event_stream() -> ResponseHead {
+        ResponseHead {
+            status: 200,
+            headers: vec![
+                ("content-type".into(), "text/event-stream".into()),
+                ("cache-control".into(), "no-cache".into()),
+            ],
+        }
+    }
+}
+
+/// One server-sent event (`event:` line when `event` is given, one `data:`
+/// line per line of `data`), ready for [`http_server::send`].
+pub fn sse_event(event: Option<&str>, data: &str) -> Vec<u8> {
+    let mut out = String::new();
+    if let Some(event) = event {
+        out.push_str(&format!("event: {event}\n"));
+    }
+    for line in data.split('\n') {
+        out.push_str(&format!("data: {line}\n"));
+    }
+    out.push('\n');
+    out.into_bytes()
+}
 
 impl CommandOutput {
     /// Success, printing `stdout`.
@@ -113,7 +266,8 @@ macro_rules! debug {
 /// Everything a plugin usually needs.
 pub mod prelude {
     pub use crate::{
-        Command, CommandOutput, Event, FilesSynced, HostError, Level, Plugin, Session, kv, process, secrets,
+        Command, CommandOutput, Event, Exchange, FilesSynced, Forward, HostError, Level, Message, Plugin, Reply,
+        Request, Response, ResponseHead, Session, http_server, kv, process, secrets, sse_event,
     };
     pub use crate::{debug, info, warn};
 }

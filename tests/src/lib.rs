@@ -15,7 +15,7 @@ pub mod tree;
 pub use netns::Netns;
 pub use proxy::Proxy;
 pub use pty::Pty;
-pub use sshd::{Sshd, SshdOptions, TEST_PASSWORD};
+pub use sshd::{Sshd, SshdOptions, TEST_PASSWORD, free_port};
 
 /// `s` as one POSIX shell word.
 pub fn sh_quote(s: &str) -> String {

@@ -3,7 +3,7 @@
 //! Both are built from `plugins/` for wasm32-wasip2 first.
 
 use sinc_plugin_host::manifest::{Access, Folder};
-use sinc_plugin_host::{Event, Grants, Limits, Manifest, PluginError, Runtime, Session};
+use sinc_plugin_host::{Event, Grants, Manifest, PluginError, Runtime, Session};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -20,13 +20,7 @@ struct Setup {
 fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let runtime = Runtime::new(dir.path().join("cache")).unwrap();
-    let grants = Grants {
-        data_dir: dir.path().join("data"),
-        home: dir.path().join("home"),
-        limits: Limits::default(),
-        settings: Default::default(),
-        secrets: Default::default(),
-    };
+    let grants = Grants::new(dir.path().join("data"), dir.path().join("home"));
     std::fs::create_dir_all(&grants.home).unwrap();
     Setup { _dir: dir, runtime, grants }
 }

@@ -24,10 +24,16 @@ fn add_run_disable_and_remove_the_example_plugin() {
     let p = &listed[0];
     assert_eq!(
         (p["name"].as_str(), p["version"].as_str(), p["enabled"].as_bool()),
-        (Some("hello"), Some("0.1.1"), Some(true))
+        (Some("hello"), Some("0.2.0"), Some(true))
     );
     assert_eq!(p["commands"][0]["name"], "hello");
-    assert_eq!(p["permissions"], serde_json::json!([]));
+    assert_eq!(
+        p["permissions"],
+        serde_json::json!([
+            "call the host its setting `upstream` names (default 127.0.0.1:7708)",
+            "serve HTTP on 127.0.0.1:7707"
+        ])
+    );
     // Adding the same build again changes nothing.
     client.ok(&["plugin", "add", &hello(), "--yes"]);
 
@@ -35,7 +41,7 @@ fn add_run_disable_and_remove_the_example_plugin() {
     client.write_config("[plugins.hello]\ngreeting = \"Ahoy\"\n");
     assert_eq!(client.ok(&["hello"]), "Ahoy, world! (0 session events seen)\n");
     let info = client.ok(&["plugin", "info", "hello"]);
-    assert!(info.contains("command   sinc hello") && info.contains("nothing else"), "{info}");
+    assert!(info.contains("command   sinc hello") && info.contains("may       serve HTTP on 127.0.0.1:7707"), "{info}");
 
     client.ok(&["plugin", "disable", "hello"]);
     let off = client.run(&["hello"]);
@@ -186,13 +192,7 @@ fn every_published_artifact_matches_its_index_line_and_loads() {
             let manifest = sinc_plugin_host::Manifest::from_component(&wasm).unwrap();
             assert_eq!((&manifest.name, &manifest.version), (&entry.name, &entry.version));
             assert_eq!(manifest.permissions, entry.permissions, "{name} {}", entry.version);
-            let grants = sinc_plugin_host::Grants {
-                data_dir: cache.path().join("data"),
-                home: cache.path().to_path_buf(),
-                limits: sinc_plugin_host::Limits::default(),
-                settings: Default::default(),
-                secrets: Default::default(),
-            };
+            let grants = sinc_plugin_host::Grants::new(cache.path().join("data"), cache.path().to_path_buf());
             std::thread::scope(|s| s.spawn(|| runtime.load(&manifest, &wasm, &grants).map(drop)).join().unwrap())
                 .unwrap_or_else(|e| panic!("{name} {} no longer loads: {e}", entry.version));
         }
@@ -249,7 +249,7 @@ fn a_tampered_artifact_or_a_broken_index_installs_nothing() {
     ]);
     assert!(stderr(&again).contains("already published"), "{}", stderr(&again));
 
-    let artifact = root.join("artifacts/hello/0.1.1/hello.wasm");
+    let artifact = root.join("artifacts/hello/0.2.0/hello.wasm");
     let good = std::fs::read(&artifact).unwrap();
     let mut bad = good.clone();
     bad.push(0);
@@ -273,7 +273,7 @@ fn tiers_install_exactly_their_bundle_and_keep_hand_added_plugins() {
     let mut client = Client::bare();
     let root = scratch_registry(&client);
     std::fs::create_dir_all(root.join("presets")).unwrap();
-    for (tier, plugins) in [("minimal", "[]"), ("standard", "[]"), ("full", "[\"hello@^0.1\"]")] {
+    for (tier, plugins) in [("minimal", "[]"), ("standard", "[]"), ("full", "[\"hello@^0.2\"]")] {
         std::fs::write(
             root.join(format!("presets/{tier}.toml")),
             format!("description = \"{tier}\"\nplugins = {plugins}\n"),

@@ -9,7 +9,9 @@ pub mod kv;
 pub mod manifest;
 pub mod outbound;
 pub mod process;
+pub mod running;
 pub mod runtime;
+pub mod serving;
 
 /// The host bindings of the `sinc:plugin` world.
 pub mod bindings {
@@ -19,6 +21,7 @@ pub mod bindings {
     });
 }
 
+pub use bindings::sinc::plugin::http_types::{Exchange, Forward, Message, Reply, Request, Response, ResponseHead};
 pub use bindings::sinc::plugin::types::{Command, CommandOutput, Event, FilesSynced, Session};
 pub use manifest::{Manifest, ManifestError, RunsOn};
 pub use runtime::{Grants, Limits, Plugin, PluginError, Runtime};

@@ -135,6 +135,10 @@ pub struct Manifest {
     pub description: String,
     /// Where it runs.
     pub runs_on: RunsOn,
+    /// Seconds between `timer` events, when it wants them (from a
+    /// long-lived host: the keeper or the VPS daemon).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer: Option<u64>,
     /// What it may do.
     #[serde(default)]
     pub permissions: Permissions,
@@ -190,6 +194,9 @@ impl Manifest {
             if u.key.is_empty() || url_host(&u.default).is_none() {
                 return bad(format!("url-setting `{}`: its default must be an http(s) URL", u.key));
             }
+        }
+        if self.timer == Some(0) {
+            return bad("timer = 0: give the seconds between timer events (at least 1)".into());
         }
         for port in &p.ports {
             if port.port == 0 {
@@ -249,6 +256,37 @@ pub fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// The version of `sinc:plugin` a component was built against: the newest
+/// its imports and exports name (`sinc:plugin/kv@1.1.0`…); `None` when it
+/// names none (not a sinc plugin) or is not a component.
+pub fn sdk_version(wasm: &[u8]) -> Option<semver::Version> {
+    let mut newest: Option<semver::Version> = None;
+    let mut consider = |name: &str| {
+        let version = name.strip_prefix("sinc:plugin/").and_then(|rest| rest.split_once('@'))?.1;
+        let version = semver::Version::parse(version).ok()?;
+        if newest.as_ref().is_none_or(|n| version > *n) {
+            newest = Some(version);
+        }
+        Some(())
+    };
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        match payload.ok()? {
+            wasmparser::Payload::ComponentImportSection(imports) => {
+                for import in imports.into_iter().flatten() {
+                    consider(import.name.name);
+                }
+            }
+            wasmparser::Payload::ComponentExportSection(exports) => {
+                for export in exports.into_iter().flatten() {
+                    consider(export.name.name);
+                }
+            }
+            _ => {}
+        }
+    }
+    newest
 }
 
 /// The manifest section's text, from the component or a core module in it.

@@ -2,16 +2,21 @@
 //! per plugin (reused for every call), with a memory cap, a deadline per
 //! call, and nothing reachable that the plugin's grants do not allow.
 
-use crate::bindings::SincPlugin;
+use crate::bindings::exports::sinc::plugin::{http_handler, plugin as plugin_api};
+use crate::bindings::sinc::plugin::http_types::{Exchange, Message, Reply, Request};
 use crate::bindings::sinc::plugin::types::{Command, CommandOutput, Event, HostError};
-use crate::bindings::sinc::plugin::{kv as kv_api, log as log_api, process as process_api, secrets as secrets_api};
+use crate::bindings::sinc::plugin::{
+    http_server as http_server_api, kv as kv_api, log as log_api, process as process_api, secrets as secrets_api,
+};
+use crate::serving::Connections;
 use crate::cache::Cache;
 use crate::kv;
 use crate::manifest::{Access, Manifest};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 /// How often the engine's clock ticks (the resolution of call deadlines).
@@ -82,6 +87,11 @@ pub struct State {
     http: wasmtime_wasi_http::WasiHttpCtx,
     outbound: crate::outbound::Outbound,
     secrets: std::collections::BTreeMap<String, String>,
+    /// Requests and connections on its ports, when it serves any.
+    connections: Option<Arc<Connections>>,
+    /// Time the current call spent waiting in the host (reading a request
+    /// body), added to its deadline.
+    grace: Duration,
 }
 
 impl wasmtime_wasi_http::WasiHttpView for State {
@@ -171,7 +181,40 @@ impl secrets_api::Host for State {
     }
 }
 
+impl State {
+    fn connections(&self) -> Result<&Arc<Connections>, HostError> {
+        self.connections.as_ref().ok_or_else(|| {
+            HostError::Denied("serving HTTP needs `ports = [{ port = N }]` in the plugin's manifest".into())
+        })
+    }
+}
+
+impl http_server_api::Host for State {
+    fn body(&mut self, request: u64) -> Result<Vec<u8>, HostError> {
+        let connections = self.connections()?.clone();
+        let started = Instant::now();
+        let body = connections.body(request);
+        self.grace += started.elapsed();
+        body.map(|b| b.to_vec()).map_err(HostError::Failed)
+    }
+
+    fn send(&mut self, connection: u64, data: Vec<u8>) -> Result<(), HostError> {
+        self.connections()?.send(connection, data.into()).map_err(HostError::Failed)
+    }
+
+    fn finish(&mut self, connection: u64) {
+        if let Some(c) = &self.connections {
+            c.finish(connection);
+        }
+    }
+
+    fn send_message(&mut self, connection: u64, message: Message) -> Result<(), HostError> {
+        self.connections()?.send_message(connection, message).map_err(HostError::Failed)
+    }
+}
+
 impl crate::bindings::sinc::plugin::types::Host for State {}
+impl crate::bindings::sinc::plugin::http_types::Host for State {}
 
 /// What a plugin gets when it is loaded.
 #[derive(Debug, Clone)]
@@ -187,13 +230,32 @@ pub struct Grants {
     pub settings: toml::Table,
     /// The user's secrets; it gets only those its manifest names.
     pub secrets: std::collections::BTreeMap<String, String>,
+    /// Requests and connections on its ports, when a long-lived host
+    /// serves them (see [`crate::running`]).
+    pub connections: Option<Arc<Connections>>,
+}
+
+impl Grants {
+    /// Its data folder and the home folder, default limits, no settings,
+    /// no secrets, no ports served.
+    pub fn new(data_dir: PathBuf, home: PathBuf) -> Grants {
+        Grants {
+            data_dir,
+            home,
+            limits: Limits::default(),
+            settings: toml::Table::new(),
+            secrets: Default::default(),
+            connections: None,
+        }
+    }
 }
 
 /// A loaded plugin: its instance, reused for every call.
 pub struct Plugin {
     manifest: Manifest,
     store: Store<State>,
-    bindings: SincPlugin,
+    plugin: plugin_api::Guest,
+    http: Option<http_handler::Guest>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -221,7 +283,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
-        SincPlugin::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
+        crate::bindings::SincPlugin::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
         Ok(Runtime { engine, linker, cache: Cache::new(cache_dir) })
     }
 
@@ -257,21 +319,47 @@ impl Runtime {
                 .filter(|(k, _)| manifest.permissions.secrets.contains(k))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            connections: grants.connections.clone(),
+            grace: Duration::ZERO,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        store.epoch_deadline_trap();
+        // Past its deadline a call traps, unless it spent that time waiting
+        // for the host, which it gets back.
+        store.epoch_deadline_callback(|mut store| {
+            let grace = std::mem::take(&mut store.data_mut().grace);
+            if grace.is_zero() {
+                return Err(wasmtime::Trap::Interrupt.into());
+            }
+            Ok(UpdateDeadline::Continue(deadline_ticks(grace)))
+        });
         store.set_epoch_deadline(deadline_ticks(grants.limits.call));
-        let bindings = SincPlugin::instantiate(&mut store, &component, &self.linker).map_err(fail)?;
-        Ok(Plugin { manifest: manifest.clone(), store, bindings })
+        // Every 1.x component links: the linker and the export lookups
+        // match semver-compatible versions, and interfaces added after
+        // 1.0 (`http-handler`) are optional.
+        let pre = self.linker.instantiate_pre(&component).map_err(fail)?;
+        let instance = pre.instantiate(&mut store).map_err(fail)?;
+        let plugin = plugin_api::GuestIndices::new(&pre).and_then(|i| i.load(&mut store, &instance)).map_err(fail)?;
+        let http = match http_handler::GuestIndices::new(&pre) {
+            Ok(indices) => Some(indices.load(&mut store, &instance).map_err(fail)?),
+            Err(_) => None,
+        };
+        Ok(Plugin { manifest: manifest.clone(), store, plugin, http })
     }
 }
 
 /// The hosts a plugin may call: those it declares, and those its URL
 /// settings name (the user's values, else the defaults).
-fn allowed_hosts(manifest: &Manifest, settings: &toml::Table) -> Vec<String> {
+pub fn allowed_hosts(manifest: &Manifest, settings: &toml::Table) -> Vec<String> {
     let p = &manifest.permissions;
     p.hosts.iter().cloned().chain(p.url_settings.iter().filter_map(|u| u.host(settings))).collect()
+}
+
+fn no_http_handler(name: &str) -> PluginError {
+    PluginError::Load {
+        name: name.to_owned(),
+        reason: "it was built against sinc:plugin 1.0, which cannot serve HTTP (rebuild it with SDK 1.1)".into(),
+    }
 }
 
 fn deadline_ticks(limit: Duration) -> u64 {
@@ -316,36 +404,74 @@ impl Plugin {
     }
 
     fn arm(&mut self, limit: Duration) {
+        self.store.data_mut().grace = Duration::ZERO;
         self.store.set_epoch_deadline(deadline_ticks(limit));
+    }
+
+    /// Whether it exports the HTTP handler (built against SDK 1.1 or later).
+    pub fn serves_http(&self) -> bool {
+        self.http.is_some()
+    }
+
+    /// Answer a request to one of its ports.
+    pub fn handle(&mut self, request: &Request, limit: Duration) -> Result<Reply, PluginError> {
+        self.arm(limit);
+        let Some(http) = &self.http else { return Err(no_http_handler(&self.manifest.name)) };
+        let outcome = http.call_handle(&mut self.store, request);
+        outcome.map_err(|e| self.stopped(e))
+    }
+
+    /// Tell it how a forwarded request went.
+    pub fn forwarded(&mut self, exchange: &Exchange, limit: Duration) -> Result<(), PluginError> {
+        self.arm(limit);
+        let Some(http) = &self.http else { return Err(no_http_handler(&self.manifest.name)) };
+        let outcome = http.call_forwarded(&mut self.store, exchange);
+        outcome.map_err(|e| self.stopped(e))
+    }
+
+    /// Deliver a WebSocket message.
+    pub fn on_message(&mut self, connection: u64, message: &Message, limit: Duration) -> Result<(), PluginError> {
+        self.arm(limit);
+        let Some(http) = &self.http else { return Err(no_http_handler(&self.manifest.name)) };
+        let outcome = http.call_on_message(&mut self.store, connection, message);
+        outcome.map_err(|e| self.stopped(e))
+    }
+
+    /// Tell it a streamed reply's or WebSocket's client went away.
+    pub fn closed(&mut self, connection: u64, limit: Duration) -> Result<(), PluginError> {
+        self.arm(limit);
+        let Some(http) = &self.http else { return Err(no_http_handler(&self.manifest.name)) };
+        let outcome = http.call_closed(&mut self.store, connection);
+        outcome.map_err(|e| self.stopped(e))
     }
 
     /// `init` with its settings as JSON; `Ok(Err(_))` is the plugin's own refusal.
     pub fn init(&mut self, config_json: &str, limit: Duration) -> Result<Result<(), String>, PluginError> {
         self.arm(limit);
-        self.bindings.sinc_plugin_plugin().call_init(&mut self.store, config_json).map_err(|e| self.stopped(e))
+        self.plugin.call_init(&mut self.store, config_json).map_err(|e| self.stopped(e))
     }
 
     /// Deliver an event.
     pub fn on_event(&mut self, event: &Event, limit: Duration) -> Result<Result<(), String>, PluginError> {
         self.arm(limit);
-        self.bindings.sinc_plugin_plugin().call_on_event(&mut self.store, event).map_err(|e| self.stopped(e))
+        self.plugin.call_on_event(&mut self.store, event).map_err(|e| self.stopped(e))
     }
 
     /// The subcommands it adds.
     pub fn commands(&mut self, limit: Duration) -> Result<Vec<Command>, PluginError> {
         self.arm(limit);
-        self.bindings.sinc_plugin_plugin().call_commands(&mut self.store).map_err(|e| self.stopped(e))
+        self.plugin.call_commands(&mut self.store).map_err(|e| self.stopped(e))
     }
 
     /// Run one of its subcommands.
     pub fn run_command(&mut self, name: &str, args: &[String], limit: Duration) -> Result<CommandOutput, PluginError> {
         self.arm(limit);
-        self.bindings.sinc_plugin_plugin().call_run_command(&mut self.store, name, args).map_err(|e| self.stopped(e))
+        self.plugin.call_run_command(&mut self.store, name, args).map_err(|e| self.stopped(e))
     }
 
     /// Tell it it is being unloaded.
     pub fn shutdown(mut self, limit: Duration) -> Result<(), PluginError> {
         self.arm(limit);
-        self.bindings.sinc_plugin_plugin().call_shutdown(&mut self.store).map_err(|e| self.stopped(e))
+        self.plugin.call_shutdown(&mut self.store).map_err(|e| self.stopped(e))
     }
 }

@@ -195,6 +195,16 @@ fn install(
     source: Source,
     from_preset: bool,
 ) -> Result<Outcome> {
+    if let Some(built) = sinc_plugin_host::manifest::sdk_version(wasm)
+        && !registry::sdk_requirement(&built).matches(&registry::HOST_SDK)
+    {
+        return Err(Error::Failure(format!(
+            "{} {} was built against sinc:plugin {built}, and this sinc links sinc:plugin {}; update sinc (nothing was installed)",
+            manifest.name,
+            manifest.version,
+            registry::HOST_SDK
+        )));
+    }
     if manifest.runs_on == RunsOn::Remote {
         return Err(Error::Unavailable(format!(
             "{} runs on the VPS, and the VPS daemon does not load plugins yet; only `runs-on = \"local\"` plugins can be added for now",

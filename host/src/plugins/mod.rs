@@ -70,6 +70,7 @@ impl Installed {
             limits: Limits::default(),
             settings: config.plugins.get(name).cloned().unwrap_or_default(),
             secrets: config.secrets.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect(),
+            connections: None,
         }
     }
 

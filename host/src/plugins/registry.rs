@@ -9,7 +9,7 @@ use sinc_plugin_host::manifest::{Permissions, RunsOn};
 use std::path::{Path, PathBuf};
 
 /// The `sinc:plugin` version this host implements.
-pub const HOST_SDK: semver::Version = semver::Version::new(1, 0, 0);
+pub const HOST_SDK: semver::Version = semver::Version::new(1, 1, 0);
 
 /// One published version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -253,6 +253,20 @@ impl FolderRegistry {
     }
 }
 
+/// What a component built against `sinc:plugin` version `built` needs
+/// from a host: the same major, at least that minor (`^major.minor`).
+pub fn sdk_requirement(built: &semver::Version) -> semver::VersionReq {
+    semver::VersionReq {
+        comparators: vec![semver::Comparator {
+            op: semver::Op::Caret,
+            major: built.major,
+            minor: Some(built.minor),
+            patch: None,
+            pre: semver::Prerelease::EMPTY,
+        }],
+    }
+}
+
 /// Publish the component `wasm` (with its `manifest`) into the registry
 /// folder `root`: the artifact goes to `artifacts/NAME/VERSION/NAME.wasm`
 /// and one line is appended to `index/NAME.jsonl`. A published version never
@@ -270,8 +284,7 @@ pub fn publish(
         name: manifest.name.clone(),
         version: manifest.version.clone(),
         description: manifest.description.clone(),
-        sdk: semver::VersionReq::parse(&format!("^{}.{}", HOST_SDK.major, HOST_SDK.minor))
-            .unwrap_or(semver::VersionReq::STAR),
+        sdk: sdk_requirement(&sinc_plugin_host::manifest::sdk_version(wasm).unwrap_or(HOST_SDK)),
         runs_on: manifest.runs_on,
         permissions: manifest.permissions.clone(),
         sha256: sinc_plugin_host::cache::sha256_hex(wasm),
@@ -350,7 +363,15 @@ mod tests {
         let mixed = [entry("1.0.0", "^1.0", false), entry("1.1.0", "^2.0", false)];
         assert_eq!(pick(&mixed, "*").unwrap(), "1.0.0");
         let err = pick(&[entry("1.1.0", "^2.0", false)], "*").unwrap_err().to_string();
-        assert!(err.contains("needs sinc:plugin ^2.0") && err.contains("links sinc:plugin 1.0.0"), "{err}");
+        assert!(err.contains("needs sinc:plugin ^2.0") && err.contains("links sinc:plugin 1.1.0"), "{err}");
+    }
+
+    #[test]
+    fn a_component_needs_its_own_minor_or_newer() {
+        let needs = sdk_requirement(&semver::Version::new(1, 1, 0));
+        assert_eq!(needs.to_string(), "^1.1");
+        assert!(needs.matches(&semver::Version::new(1, 1, 0)) && needs.matches(&semver::Version::new(1, 4, 2)));
+        assert!(!needs.matches(&semver::Version::new(1, 0, 9)) && !needs.matches(&semver::Version::new(2, 0, 0)));
     }
 
     #[test]

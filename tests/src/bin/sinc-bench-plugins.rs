@@ -7,7 +7,7 @@
 //! 20000), `BENCH_LOADS` loads (default 50). Prints Markdown for
 //! docs/BENCHMARKS.md. Run through `scripts/bench plugins`.
 
-use sinc_plugin_host::{Event, Grants, Limits, Manifest, Runtime};
+use sinc_plugin_host::{Event, Grants, Manifest, Runtime};
 use std::time::{Duration, Instant};
 
 fn rss_kib() -> u64 {
@@ -27,13 +27,7 @@ fn main() {
     let calls: usize = std::env::var("BENCH_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
     let loads: usize = std::env::var("BENCH_LOADS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
     let dir = tempfile::tempdir().unwrap();
-    let grants = Grants {
-        data_dir: dir.path().join("data"),
-        home: dir.path().to_path_buf(),
-        limits: Limits::default(),
-        settings: Default::default(),
-        secrets: Default::default(),
-    };
+    let grants = Grants::new(dir.path().join("data"), dir.path().to_path_buf());
     let limit = Duration::from_secs(1);
     // WASI's blocking calls must not run on a Tokio runtime thread; this
     // binary has none.

@@ -1,0 +1,353 @@
+//! A plugin kept running by a long-lived host (the laptop's keeper, the
+//! VPS daemon): its instance lives on a thread of its own and takes calls
+//! from a queue, one at a time; its ports are served on the host's Tokio
+//! runtime; its timer ticks. When it is stopped (a trap, its deadline, its
+//! memory cap) it is restarted after a back-off (1 s, doubling), and after
+//! [`MAX_FAILURES`] stops in a row — each within [`HEALTHY`] of the
+//! restart before — it is disabled. The host and the other plugins carry on
+//! either way.
+
+use crate::bindings::sinc::plugin::http_types::{Exchange, Message, Reply, Request};
+use crate::bindings::sinc::plugin::types::{Command, CommandOutput, Event};
+use crate::runtime::{Grants, Plugin, PluginError, Runtime};
+use crate::serving::{self, Connections, Handler};
+use crate::{Manifest, outbound::Outbound};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::oneshot;
+
+/// Stops in a row after which a plugin is disabled.
+pub const MAX_FAILURES: u32 = 3;
+/// The first restart's delay; each further one doubles it.
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// Running this long since its last start clears a plugin's stops.
+pub const HEALTHY: Duration = Duration::from_secs(60);
+
+/// What a host needs to run a plugin.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// Its manifest, with the permissions the user accepted.
+    pub manifest: Manifest,
+    /// The component.
+    pub wasm: Arc<[u8]>,
+    /// What it is given.
+    pub grants: Grants,
+}
+
+/// How a running plugin is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Loading (or reloading) and initialising.
+    Starting,
+    /// Taking calls.
+    Running,
+    /// Stopped; it starts again after a back-off.
+    Restarting {
+        /// Stops in a row so far.
+        failures: u32,
+        /// Why it was last stopped.
+        reason: String,
+    },
+    /// Given up on: it failed to load, refused to start, or was stopped
+    /// [`MAX_FAILURES`] times in a row.
+    Disabled(String),
+    /// Unloaded by the host.
+    Stopped,
+}
+
+enum Call {
+    Event(Event),
+    Commands(oneshot::Sender<Vec<Command>>),
+    Command { name: String, args: Vec<String>, reply: oneshot::Sender<CommandOutput> },
+    Http { request: Request, reply: oneshot::Sender<Reply> },
+    Forwarded(Exchange),
+    Message(u64, Message),
+    Closed(u64),
+    Stop,
+}
+
+/// Told each time a plugin's status changes (e.g. to record a disabled
+/// plugin in the lockfile).
+pub type OnStatus = Arc<dyn Fn(&str, &Status) + Send + Sync>;
+
+/// The queue into a plugin's thread.
+struct Queue(mpsc::Sender<Call>);
+
+impl Handler for Queue {
+    fn handle(&self, request: Request) -> oneshot::Receiver<Reply> {
+        let (reply, answer) = oneshot::channel();
+        let _ = self.0.send(Call::Http { request, reply });
+        answer
+    }
+
+    fn forwarded(&self, exchange: Exchange) {
+        let _ = self.0.send(Call::Forwarded(exchange));
+    }
+
+    fn on_message(&self, connection: u64, message: Message) {
+        let _ = self.0.send(Call::Message(connection, message));
+    }
+
+    fn closed(&self, connection: u64) {
+        let _ = self.0.send(Call::Closed(connection));
+    }
+}
+
+/// A plugin a host keeps running. Dropping it unloads the plugin.
+pub struct Running {
+    name: String,
+    queue: Arc<Queue>,
+    status: Arc<Mutex<Status>>,
+    servers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running").field("name", &self.name).field("status", &self.status()).finish()
+    }
+}
+
+impl Running {
+    /// Bind its ports (on `tokio`, which must be a multi-thread runtime
+    /// the plugin's thread can block on) and start it. Fails only when a
+    /// port cannot be bound; a plugin that cannot load ends up
+    /// [`Status::Disabled`].
+    pub fn start(
+        runtime: Arc<Runtime>,
+        mut spec: Spec,
+        tokio: &tokio::runtime::Handle,
+        on_status: Option<OnStatus>,
+    ) -> Result<Running, PluginError> {
+        let name = spec.manifest.name.clone();
+        let (tx, rx) = mpsc::channel();
+        let queue = Arc::new(Queue(tx));
+        let mut listeners = Vec::new();
+        if !spec.manifest.permissions.ports.is_empty() {
+            let connections = Arc::new(Connections::new(&name, tokio.clone()));
+            spec.grants.connections = Some(connections.clone());
+            let outbound = Outbound::new(&name, &crate::runtime::allowed_hosts(&spec.manifest, &spec.grants.settings));
+            let _entered = tokio.enter();
+            let moved = moved_port(&spec)?;
+            for declared in &spec.manifest.permissions.ports {
+                let number = moved.unwrap_or(declared.port);
+                let bound = std::net::TcpListener::bind((declared.bind.as_str(), number))
+                    .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                    .and_then(tokio::net::TcpListener::from_std)
+                    .map_err(|e| PluginError::Load {
+                        name: name.clone(),
+                        reason: format!("cannot serve {}:{number}: {e}", declared.bind),
+                    })?;
+                let port = serving::Port {
+                    port: declared.port,
+                    handler: queue.clone(),
+                    connections: connections.clone(),
+                    outbound: outbound.clone(),
+                };
+                listeners.push((bound, Arc::new(port)));
+            }
+        }
+        let status = Arc::new(Mutex::new(Status::Starting));
+        let life = Life { runtime, spec, calls: rx, status: status.clone(), on_status };
+        std::thread::Builder::new()
+            .name(format!("plugin-{name}"))
+            .spawn(move || life.run())
+            .map_err(|e| PluginError::Load { name: name.clone(), reason: format!("cannot start its thread: {e}") })?;
+        let servers = listeners.into_iter().map(|(l, port)| tokio.spawn(serving::serve(l, port))).collect();
+        Ok(Running { name, queue, status, servers })
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// How it is doing.
+    pub fn status(&self) -> Status {
+        self.status.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Deliver `event` (queued; errors are logged).
+    pub fn event(&self, event: Event) {
+        let _ = self.queue.0.send(Call::Event(event));
+    }
+
+    /// The subcommands it adds; `None` when it is not running.
+    pub async fn commands(&self) -> Option<Vec<Command>> {
+        let (reply, answer) = oneshot::channel();
+        self.queue.0.send(Call::Commands(reply)).ok()?;
+        answer.await.ok()
+    }
+
+    /// Run one of its subcommands; `None` when it is not running (or was
+    /// stopped running it).
+    pub async fn command(&self, name: &str, args: Vec<String>) -> Option<CommandOutput> {
+        let (reply, answer) = oneshot::channel();
+        self.queue.0.send(Call::Command { name: name.to_owned(), args, reply }).ok()?;
+        answer.await.ok()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for server in &self.servers {
+            server.abort();
+        }
+        let _ = self.queue.0.send(Call::Stop);
+    }
+}
+
+/// The `port` setting (`[plugins.NAME] port = N`), which moves the port of
+/// a plugin that declares one; the plugin still sees the declared number.
+fn moved_port(spec: &Spec) -> Result<Option<u16>, PluginError> {
+    let Some(value) = spec.grants.settings.get("port") else { return Ok(None) };
+    let refuse = |reason: String| Err(PluginError::Load { name: spec.manifest.name.clone(), reason });
+    match (value.as_integer().and_then(|n| u16::try_from(n).ok()), spec.manifest.permissions.ports.len()) {
+        (Some(0) | None, _) => refuse(format!("`port = {value}` under [plugins.{}]: give a port number from 1 to 65535", spec.manifest.name)),
+        (Some(n), 1) => Ok(Some(n)),
+        (Some(_), count) => refuse(format!("`port` under [plugins.{}] moves the one port a plugin serves, and it declares {count}", spec.manifest.name)),
+    }
+}
+
+/// The plugin's thread.
+struct Life {
+    runtime: Arc<Runtime>,
+    spec: Spec,
+    calls: mpsc::Receiver<Call>,
+    status: Arc<Mutex<Status>>,
+    on_status: Option<OnStatus>,
+}
+
+/// How a stretch of the plugin's life ended.
+enum End {
+    /// The host unloaded it.
+    Unloaded,
+    /// It was stopped.
+    Stopped(PluginError),
+    /// It cannot run at all.
+    Fatal(String),
+}
+
+impl Life {
+    fn set(&self, status: Status) {
+        match &status {
+            Status::Restarting { reason, failures } => {
+                tracing::warn!(plugin = %self.spec.manifest.name, "stopped ({reason}); restarting ({failures} in a row)")
+            }
+            Status::Disabled(why) => tracing::warn!(plugin = %self.spec.manifest.name, "disabled: {why}"),
+            other => tracing::debug!(plugin = %self.spec.manifest.name, "{other:?}"),
+        }
+        *self.status.lock().unwrap_or_else(PoisonError::into_inner) = status.clone();
+        if let Some(tell) = &self.on_status {
+            tell(&self.spec.manifest.name, &status);
+        }
+    }
+
+    fn run(self) {
+        let mut failures = 0;
+        loop {
+            self.set(Status::Starting);
+            let started = Instant::now();
+            let end = self.load().map_or_else(|end| end, |plugin| self.serve(plugin));
+            if started.elapsed() >= HEALTHY {
+                failures = 0;
+            }
+            match end {
+                End::Unloaded => return self.set(Status::Stopped),
+                End::Fatal(why) => return self.disabled(why),
+                End::Stopped(e) => {
+                    failures += 1;
+                    if failures >= MAX_FAILURES {
+                        return self.disabled(format!("stopped {failures} times in a row; last: {e}"));
+                    }
+                    self.set(Status::Restarting { failures, reason: e.to_string() });
+                    if self.back_off(FIRST_BACKOFF * 2u32.pow(failures - 1)) {
+                        return self.set(Status::Stopped);
+                    }
+                }
+            }
+        }
+    }
+
+    fn load(&self) -> Result<Plugin, End> {
+        let spec = &self.spec;
+        let limit = spec.grants.limits.call;
+        let mut plugin = self.runtime.load(&spec.manifest, &spec.wasm, &spec.grants).map_err(|e| End::Fatal(e.to_string()))?;
+        let settings = serde_json::to_string(&spec.grants.settings).unwrap_or_else(|_| "{}".into());
+        match plugin.init(&settings, limit) {
+            Ok(Ok(())) => Ok(plugin),
+            Ok(Err(refusal)) => Err(End::Fatal(format!("it refused to start: {refusal}"))),
+            Err(e) => Err(End::Stopped(e)),
+        }
+    }
+
+    /// Take calls until it is unloaded or stopped.
+    fn serve(&self, mut plugin: Plugin) -> End {
+        self.set(Status::Running);
+        let limit = self.spec.grants.limits.call;
+        let every = self.spec.manifest.timer.map(Duration::from_secs);
+        let mut tick = every.map(|e| Instant::now() + e);
+        loop {
+            let call = match tick {
+                Some(at) => match self.calls.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                    Ok(call) => call,
+                    Err(RecvTimeoutError::Timeout) => {
+                        tick = every.map(|e| at.max(Instant::now() - e) + e);
+                        Call::Event(Event::Timer(now_ms()))
+                    }
+                    Err(RecvTimeoutError::Disconnected) => Call::Stop,
+                },
+                None => self.calls.recv().unwrap_or(Call::Stop),
+            };
+            let outcome = match call {
+                Call::Stop => {
+                    let _ = plugin.shutdown(limit);
+                    return End::Unloaded;
+                }
+                Call::Event(event) => plugin.on_event(&event, limit).map(|handled| {
+                    if let Err(why) = handled {
+                        tracing::warn!(plugin = %self.spec.manifest.name, "on-event: {why}");
+                    }
+                }),
+                Call::Commands(reply) => plugin.commands(limit).map(|c| drop(reply.send(c))),
+                Call::Command { name, args, reply } => plugin.run_command(&name, &args, limit).map(|o| drop(reply.send(o))),
+                Call::Http { request, reply } => plugin.handle(&request, limit).map(|r| drop(reply.send(r))),
+                Call::Forwarded(exchange) => plugin.forwarded(&exchange, limit),
+                Call::Message(connection, message) => plugin.on_message(connection, &message, limit),
+                Call::Closed(connection) => plugin.closed(connection, limit),
+            };
+            match outcome {
+                Ok(()) => {}
+                Err(e @ PluginError::Stopped { .. }) => return End::Stopped(e),
+                Err(e @ PluginError::Load { .. }) => tracing::warn!("{e}"),
+            }
+        }
+    }
+
+    /// Wait `delay`, refusing calls meanwhile; true when unloaded.
+    fn back_off(&self, delay: Duration) -> bool {
+        let until = Instant::now() + delay;
+        loop {
+            match self.calls.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                Ok(Call::Stop) | Err(RecvTimeoutError::Disconnected) => return true,
+                // Dropping a call drops its reply: the caller hears "not running".
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => return false,
+            }
+        }
+    }
+
+    /// Disabled: refuse calls until unloaded.
+    fn disabled(&self, why: String) {
+        self.set(Status::Disabled(why));
+        while let Ok(call) = self.calls.recv() {
+            if matches!(call, Call::Stop) {
+                break;
+            }
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
+}

@@ -1,0 +1,568 @@
+//! Serving HTTP on a plugin's declared ports: the host owns the sockets and
+//! every connection; the plugin only decides (`http-handler.handle`) and is
+//! called again for what happens later (a forward done, a WebSocket
+//! message, a client gone). Bodies it does not ask for never enter it: a
+//! `forward` streams the request and the response through the host.
+
+use crate::bindings::sinc::plugin::http_types::{Exchange, Forward, Message, Reply, Request, Response};
+use crate::outbound::Outbound;
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http_body::{Body, Frame};
+use http_body_util::{BodyExt, Full, Limited, combinators::UnsyncBoxBody};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::{self, protocol::Role};
+
+/// The largest request body a plugin may read.
+pub const MAX_BODY: usize = 16 << 20;
+/// The largest response body a `tap-response` forward copies for the plugin.
+pub const MAX_TAP: usize = 16 << 20;
+/// How long reading a request body may take.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Chunks or messages queued for a slow client before sends fail.
+const QUEUE: usize = 256;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// A response body.
+pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// Where a port's requests go: the plugin's instance (see
+/// [`crate::running`]).
+pub trait Handler: Send + Sync + 'static {
+    /// Ask the plugin to answer; the sender is dropped when it cannot (it
+    /// was stopped or is restarting).
+    fn handle(&self, request: Request) -> oneshot::Receiver<Reply>;
+    /// A forward it asked for is done.
+    fn forwarded(&self, exchange: Exchange);
+    /// A WebSocket message arrived.
+    fn on_message(&self, connection: u64, message: Message);
+    /// A streamed reply's or WebSocket's client went away.
+    fn closed(&self, connection: u64);
+}
+
+/// One request or connection the host holds for the plugin.
+enum Held {
+    /// Being handled: its body, unread or read (by `body`).
+    Handling { unread: Option<Incoming>, read: Option<Bytes> },
+    /// A `stream` reply: chunks for its body.
+    Streaming(mpsc::Sender<Bytes>),
+    /// A WebSocket: messages to send.
+    Socket(mpsc::Sender<Message>),
+}
+
+/// The requests and connections of one plugin's ports, shared by the
+/// servers and the plugin's host calls (`http-server`).
+pub struct Connections {
+    plugin: String,
+    next: AtomicU64,
+    held: Mutex<HashMap<u64, Held>>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl std::fmt::Debug for Connections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connections").field("plugin", &self.plugin).finish()
+    }
+}
+
+impl Connections {
+    /// For `plugin`, reading bodies on `runtime`.
+    pub fn new(plugin: &str, runtime: tokio::runtime::Handle) -> Connections {
+        Connections { plugin: plugin.to_owned(), next: AtomicU64::new(1), held: Mutex::default(), runtime }
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Held>> {
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn insert(&self, held: Held) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.table().insert(id, held);
+        id
+    }
+
+    fn take(&self, id: u64) -> Option<Held> {
+        self.table().remove(&id)
+    }
+
+    /// The whole body of request `id` (from the plugin's thread, never a
+    /// runtime thread: it blocks until the body is read).
+    pub fn body(&self, id: u64) -> Result<Bytes, String> {
+        let unread = match self.table().get_mut(&id) {
+            Some(Held::Handling { read: Some(bytes), .. }) => return Ok(bytes.clone()),
+            Some(Held::Handling { unread, .. }) => unread.take(),
+            _ => return Err(format!("request {id} is not being handled (a body can only be read in `handle`)")),
+        };
+        let Some(unread) = unread else { return Err(format!("the body of request {id} is being read")) };
+        let read = self.runtime.block_on(async {
+            match tokio::time::timeout(BODY_TIMEOUT, Limited::new(unread, MAX_BODY).collect()).await {
+                Err(_) => Err(format!("the client did not send the body within {}s", BODY_TIMEOUT.as_secs())),
+                Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+                    Err(format!("the request body is larger than {} MiB", MAX_BODY >> 20))
+                }
+                Ok(Err(e)) => Err(format!("reading the request body: {e}")),
+                Ok(Ok(collected)) => Ok(collected.to_bytes()),
+            }
+        })?;
+        if let Some(Held::Handling { read: slot, .. }) = self.table().get_mut(&id) {
+            *slot = Some(read.clone());
+        }
+        Ok(read)
+    }
+
+    /// Queue `data` on streamed reply `id`.
+    pub fn send(&self, id: u64, data: Bytes) -> Result<(), String> {
+        let sender = match self.table().get(&id) {
+            Some(Held::Streaming(tx)) => tx.clone(),
+            _ => return Err(format!("connection {id} is not an open stream (finished, or its client went away)")),
+        };
+        sender.try_send(data).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => format!("the client of connection {id} is not reading; {QUEUE} chunks queued"),
+            mpsc::error::TrySendError::Closed(_) => format!("the client of connection {id} went away"),
+        })
+    }
+
+    /// Queue `message` on WebSocket `id`.
+    pub fn send_message(&self, id: u64, message: Message) -> Result<(), String> {
+        let sender = match self.table().get(&id) {
+            Some(Held::Socket(tx)) => tx.clone(),
+            _ => return Err(format!("connection {id} is not an open WebSocket")),
+        };
+        sender.try_send(message).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => format!("the client of WebSocket {id} is not reading; {QUEUE} messages queued"),
+            mpsc::error::TrySendError::Closed(_) => format!("the client of WebSocket {id} went away"),
+        })
+    }
+
+    /// End stream or WebSocket `id` (dropping its queue ends it once what
+    /// is queued is sent).
+    pub fn finish(&self, id: u64) {
+        self.take(id);
+    }
+}
+
+/// What a port's server needs.
+pub struct Port<H> {
+    /// The port number (as the plugin sees it in requests).
+    pub port: u16,
+    /// The plugin's instance.
+    pub handler: Arc<H>,
+    /// Its requests and connections.
+    pub connections: Arc<Connections>,
+    /// Where it may forward to.
+    pub outbound: Outbound,
+}
+
+impl<H> std::fmt::Debug for Port<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Port").field("port", &self.port).field("plugin", &self.connections.plugin).finish()
+    }
+}
+
+/// Accept connections on `listener` until the task is aborted.
+pub async fn serve<H: Handler>(listener: tokio::net::TcpListener, port: Arc<Port<H>>) {
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(plugin = %port.connections.plugin, "accepting on port {}: {e}", port.port);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let port = port.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let port = port.clone();
+                async move { Ok::<_, std::convert::Infallible>(answer(request, &port).await) }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            if let Err(e) = connection.await {
+                tracing::debug!("HTTP connection ended: {e}");
+            }
+        });
+    }
+}
+
+fn full(status: u16, content_type: &str, body: impl Into<Bytes>) -> http::Response<ResponseBody> {
+    let mut response = http::Response::new(Full::new(body.into()).map_err(|never| match never {}).boxed_unsync());
+    *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("text/plain")));
+    response
+}
+
+fn error(status: u16, message: String) -> http::Response<ResponseBody> {
+    full(status, "text/plain; charset=utf-8", format!("{message}\n"))
+}
+
+/// Headers from the plugin, skipping (and logging) invalid ones.
+fn headers_from(plugin: &str, pairs: &[(String, String)], into: &mut HeaderMap) {
+    for (name, value) in pairs {
+        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            (Ok(n), Ok(v)) => {
+                into.append(n, v);
+            }
+            _ => tracing::warn!(plugin, "skipping invalid header {name:?}"),
+        }
+    }
+}
+
+fn headers_to(map: &HeaderMap) -> Vec<(String, String)> {
+    map.iter().map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect()
+}
+
+/// Headers that belong to one connection (RFC 9110 §7.6.1), plus those
+/// its `connection` header names.
+fn drop_hop_by_hop(map: &mut HeaderMap) {
+    let named: Vec<String> = map
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|n| n.trim().to_ascii_lowercase()))
+        .collect();
+    for name in named {
+        map.remove(name.as_str());
+    }
+    for name in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    ] {
+        map.remove(name);
+    }
+}
+
+fn is_websocket(request: &http::Request<Incoming>) -> bool {
+    let has = |name: HeaderName, token: &str| {
+        request.headers().get_all(name).iter().any(|v| {
+            v.to_str().is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    has(header::CONNECTION, "upgrade") && has(header::UPGRADE, "websocket")
+}
+
+async fn answer<H: Handler>(mut request: http::Request<Incoming>, port: &Port<H>) -> http::Response<ResponseBody> {
+    let plugin = port.connections.plugin.clone();
+    let upgrade = is_websocket(&request).then(|| hyper::upgrade::on(&mut request));
+    let (parts, body) = request.into_parts();
+    let id = port.connections.insert(Held::Handling { unread: Some(body), read: None });
+    let asked = Request {
+        id,
+        port: port.port,
+        method: parts.method.to_string(),
+        target: parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned()),
+        headers: headers_to(&parts.headers),
+    };
+    let reply = port.handler.handle(asked).await;
+    let held = port.connections.take(id);
+    let Ok(reply) = reply else {
+        return error(503, format!("plugin {plugin} is not running"));
+    };
+    match reply {
+        Reply::Respond(Response { status, headers, body }) => {
+            let mut response = full(status, "application/octet-stream", body);
+            response.headers_mut().remove(header::CONTENT_TYPE);
+            headers_from(&plugin, &headers, response.headers_mut());
+            response
+        }
+        Reply::Stream(head) => {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            port.connections.table().insert(id, Held::Streaming(tx));
+            let body = Streamed { rx, _gone: Gone { id, connections: port.connections.clone(), handler: port.handler.clone() } };
+            let mut response = http::Response::new(body.boxed_unsync());
+            *response.status_mut() = http::StatusCode::from_u16(head.status).unwrap_or(http::StatusCode::OK);
+            headers_from(&plugin, &head.headers, response.headers_mut());
+            response
+        }
+        Reply::Forward(forward) => {
+            let body = match held {
+                Some(Held::Handling { read: Some(bytes), .. }) => Full::new(bytes).map_err(|never| match never {}).boxed_unsync(),
+                Some(Held::Handling { unread: Some(body), .. }) => body.map_err(|e| Box::new(e) as BoxError).boxed_unsync(),
+                _ => Full::new(Bytes::new()).map_err(|never| match never {}).boxed_unsync(),
+            };
+            forward_request(port, id, parts, body, forward).await
+        }
+        Reply::Websocket => {
+            let Some(upgrade) = upgrade else {
+                return error(400, "this endpoint takes WebSocket connections only".into());
+            };
+            let Some(key) = parts.headers.get(header::SEC_WEBSOCKET_KEY) else {
+                return error(400, "a WebSocket upgrade needs sec-websocket-key".into());
+            };
+            let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+            let (tx, rx) = mpsc::channel(QUEUE);
+            port.connections.table().insert(id, Held::Socket(tx));
+            let gone = Gone { id, connections: port.connections.clone(), handler: port.handler.clone() };
+            tokio::spawn(websocket(upgrade, rx, gone));
+            let mut response = full(101, "text/plain", Bytes::new());
+            response.headers_mut().remove(header::CONTENT_TYPE);
+            let h = response.headers_mut();
+            h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+            if let Ok(v) = HeaderValue::from_str(&accept) {
+                h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+            }
+            response
+        }
+    }
+}
+
+/// Tells the plugin its client went away, unless the plugin ended the
+/// connection itself (`finish` already took it from the table).
+struct Gone<H: Handler> {
+    id: u64,
+    connections: Arc<Connections>,
+    handler: Arc<H>,
+}
+
+impl<H: Handler> Drop for Gone<H> {
+    fn drop(&mut self) {
+        if self.connections.take(self.id).is_some() {
+            self.handler.closed(self.id);
+        }
+    }
+}
+
+/// The body of a `stream` reply: what the plugin sends, until it finishes
+/// (or its client goes away).
+struct Streamed<H: Handler> {
+    rx: mpsc::Receiver<Bytes>,
+    _gone: Gone<H>,
+}
+
+impl<H: Handler> Body for Streamed<H> {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.rx.poll_recv(cx).map(|chunk| chunk.map(|c| Ok(Frame::data(c))))
+    }
+}
+
+async fn websocket<H: Handler>(upgrade: hyper::upgrade::OnUpgrade, mut outgoing: mpsc::Receiver<Message>, gone: Gone<H>) {
+    let upgraded = match upgrade.await {
+        Ok(u) => u,
+        Err(e) => return tracing::debug!("WebSocket upgrade failed: {e}"),
+    };
+    let mut socket = tokio_tungstenite::WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+    loop {
+        tokio::select! {
+            incoming = socket.next() => match incoming {
+                Some(Ok(tungstenite::Message::Text(text))) => gone.handler.on_message(gone.id, Message::Text(text.to_string())),
+                Some(Ok(tungstenite::Message::Binary(data))) => gone.handler.on_message(gone.id, Message::Binary(data.to_vec())),
+                Some(Ok(tungstenite::Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+            queued = outgoing.recv() => match queued {
+                Some(message) => {
+                    let message = match message {
+                        Message::Text(text) => tungstenite::Message::text(text),
+                        Message::Binary(data) => tungstenite::Message::binary(data),
+                    };
+                    if socket.send(message).await.is_err() {
+                        break;
+                    }
+                }
+                None => {
+                    // Finished by the plugin.
+                    let _ = socket.close(None).await;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Send the request on as `forward` says, streaming both bodies.
+async fn forward_request<H: Handler>(
+    port: &Port<H>,
+    id: u64,
+    parts: http::request::Parts,
+    body: ResponseBody,
+    forward: Forward,
+) -> http::Response<ResponseBody> {
+    let plugin = port.connections.plugin.clone();
+    let started = Instant::now();
+    let report = |status: u16, why: String| {
+        port.handler.forwarded(Exchange {
+            request: id,
+            status,
+            headers: Vec::new(),
+            body: None,
+            error: Some(why.clone()),
+            headers_ms: 0,
+            first_byte_ms: 0,
+            total_ms: ms(started.elapsed()),
+            bytes: 0,
+        });
+        error(status, why)
+    };
+    let uri: http::Uri = match forward.url.parse() {
+        Ok(uri) => uri,
+        Err(e) => return report(502, format!("plugin {plugin} forwarded to an invalid URL {:?}: {e}", forward.url)),
+    };
+    let https = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        _ => return report(502, format!("plugin {plugin} forwarded to {:?}, which is not an http(s) URL", forward.url)),
+    };
+    let Some(authority) = uri.authority().cloned() else {
+        return report(502, format!("plugin {plugin} forwarded to {:?}, which names no host", forward.url));
+    };
+    let host_port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+    if !port.outbound.allows(authority.host(), host_port) {
+        let why = format!(
+            "denied: forwarding to {}:{host_port} needs `hosts = [\"{}\"]` (or a URL setting naming it) in the plugin's manifest, accepted by the user",
+            authority.host(),
+            authority.host()
+        );
+        tracing::warn!(plugin = %plugin, "{why}");
+        return report(502, why);
+    }
+    let mut headers = parts.headers;
+    drop_hop_by_hop(&mut headers);
+    for name in &forward.remove_headers {
+        headers.remove(name.as_str());
+    }
+    let mut set = HeaderMap::new();
+    headers_from(&plugin, &forward.set_headers, &mut set);
+    for name in set.keys() {
+        headers.remove(name);
+    }
+    headers.extend(set);
+    if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
+        headers.insert(header::HOST, host);
+    }
+    let body: wasmtime_wasi_http::WasiBody = body.map_err(request_body_error).boxed_unsync();
+    let mut upstream = http::Request::new(body);
+    *upstream.method_mut() = parts.method;
+    *upstream.uri_mut() = uri;
+    *upstream.headers_mut() = headers;
+    let sent = match wasmtime_wasi_http::default_send_request(upstream, None).await {
+        Ok(sent) => sent,
+        Err(e) => return report(502, format!("forwarding to {}: {e:?}", forward.url)),
+    };
+    let (response, driver) = sent;
+    tokio::spawn(async move {
+        if let Err(e) = driver.await {
+            tracing::debug!("forwarded connection ended: {e:?}");
+        }
+    });
+    let headers_ms = ms(started.elapsed());
+    let (mut head, body) = response.into_parts();
+    drop_hop_by_hop(&mut head.headers);
+    let tapped = Tapped {
+        inner: body.map_err(response_body_error).boxed_unsync(),
+        exchange: Some(Exchange {
+            request: id,
+            status: head.status.as_u16(),
+            headers: headers_to(&head.headers),
+            body: forward.tap_response.then(Vec::new),
+            error: None,
+            headers_ms,
+            first_byte_ms: 0,
+            total_ms: 0,
+            bytes: 0,
+        }),
+        started,
+        handler: port.handler.clone(),
+    };
+    http::Response::from_parts(head, tapped.boxed_unsync())
+}
+
+fn request_body_error(e: BoxError) -> wasmtime_wasi_http::Error {
+    wasmtime_wasi_http::Error::InternalError(Some(format!("reading the request body: {e}")))
+}
+
+fn response_body_error(e: wasmtime_wasi_http::Error) -> BoxError {
+    Box::new(std::io::Error::other(format!("{e:?}")))
+}
+
+fn ms(d: Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
+}
+
+/// A forwarded response's body on its way to the client, counted (and
+/// copied, when the plugin asked) as it passes; the plugin hears how it
+/// went when it ends.
+struct Tapped<H: Handler> {
+    inner: ResponseBody,
+    exchange: Option<Exchange>,
+    started: Instant,
+    handler: Arc<H>,
+}
+
+impl<H: Handler> Tapped<H> {
+    fn done(&mut self, error: Option<String>) {
+        if let Some(mut exchange) = self.exchange.take() {
+            exchange.total_ms = ms(self.started.elapsed());
+            exchange.error = error;
+            self.handler.forwarded(exchange);
+        }
+    }
+}
+
+impl<H: Handler> Drop for Tapped<H> {
+    fn drop(&mut self) {
+        self.done(Some("the client went away before the response was complete".into()));
+    }
+}
+
+impl<H: Handler> Body for Tapped<H> {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    let elapsed = ms(self.started.elapsed());
+                    if let Some(exchange) = self.exchange.as_mut() {
+                        if exchange.bytes == 0 && !data.is_empty() {
+                            exchange.first_byte_ms = elapsed;
+                        }
+                        exchange.bytes += data.len() as u64;
+                        match exchange.body.as_mut() {
+                            Some(copy) if copy.len() + data.len() <= MAX_TAP => copy.extend_from_slice(data),
+                            Some(_) => exchange.body = None,
+                            None => {}
+                        }
+                    }
+                }
+            }
+            Poll::Ready(Some(Err(e))) => {
+                let why = format!("the upstream response broke off: {e}");
+                self.done(Some(why));
+            }
+            Poll::Ready(None) => self.done(None),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
