@@ -136,7 +136,7 @@ macro_rules! export_plugin {
                     <$ty as $crate::Plugin>::closed(connection)
                 }
             }
-            $crate::bindings::__export_world!(SincExports with_types_in $crate::bindings);
+    $crate::bindings::__export_world!(SincExports with_types_in $crate::bindings);
         };
     };
 }

@@ -4,6 +4,8 @@
 //! plugin — each with its exit status.
 
 use sinc_tests::{Client, plugin_component, stderr, stdout};
+use std::process::Command;
+use std::time::Duration;
 
 fn hello() -> String {
     plugin_component("hello").to_string_lossy().into_owned()
@@ -324,4 +326,60 @@ fn local_plugins_hear_of_a_real_session_created_attached_detached_and_ended() {
     assert_eq!(client.ok(&["hello"]), format!("Hello, world! (3 session events seen; last session {id})\n"));
     client.ok(&["kill", &id]);
     assert_eq!(client.ok(&["hello"]), format!("Hello, world! (4 session events seen; last session {id})\n"));
+}
+
+#[test]
+fn a_remote_plugin_runs_in_the_vps_daemon_hears_sessions_serves_its_page_and_its_command() {
+    sinc_tests::require_root!();
+    let sshd = sinc_tests::Sshd::start();
+    let agent = sshd.remote_script("agent", "#!/bin/sh\necho agent ready\nexec cat\n");
+    let client = Client::new(&sshd, &agent.to_string_lossy());
+    client.ok(&["plugin", "add", &plugin_component("station").to_string_lossy(), "--yes"]);
+    let listed = client.json(&["plugin", "list"]);
+    assert_eq!(listed[0]["runs_on"], "remote", "{listed}");
+    let id = client.ok(&["id"]).trim().to_owned();
+    let out = client.run(&["station"]);
+    assert_eq!(out.status.code(), Some(69), "no session yet: {}", stderr(&out));
+    assert!(stderr(&out).contains("runs on the VPS") && stderr(&out).contains("sinc start"), "{}", stderr(&out));
+
+    // `sinc start`: the keeper sends the daemon the plugin; the daemon sees
+    // the new tmux session and tells it.
+    client.ok(&["start"]);
+    let heard = sinc_tests::wait_until(Duration::from_secs(30), "the remote plugin to hear of the session", || {
+        let out = client.run(&["station"]);
+        let text = sinc_tests::stdout(&out);
+        text.contains(&format!("created {id}")).then_some(text)
+    });
+    assert!(heard.lines().next().unwrap().starts_with(&format!("created {id} /")), "{heard}");
+
+    // Its page, forwarded through the SSH connection; the plugin's own port
+    // is taken here (the "VPS" is this machine), so another is used.
+    let mut open = client
+        .sinc()
+        .args(["open", "station", "--no-browser"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(open.stdout.take().unwrap()), &mut url).unwrap();
+    let url = url.trim().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:") && !url.contains(":7710/"), "{url}");
+    let page = Command::new("curl").args(["-s", "-m", "10", &url]).output().unwrap();
+    let page = String::from_utf8_lossy(&page.stdout).into_owned();
+    assert!(page.starts_with("station on the VPS\n") && page.contains(&format!("created {id}")), "{page}");
+
+    // The agent's session ends; the plugin hears it though no keeper runs.
+    client.ok(&["kill", &id]);
+    let page = sinc_tests::wait_until(Duration::from_secs(20), "the plugin to hear the session end", || {
+        let page = Command::new("curl").args(["-s", "-m", "10", &url]).output().unwrap();
+        let page = String::from_utf8_lossy(&page.stdout).into_owned();
+        page.contains(&format!("ended {id}")).then_some(page)
+    });
+    assert_eq!(page.matches(&format!("created {id}")).count(), 1, "{page}");
+    open.kill().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut open.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(err.contains("port 7710 is taken here; using"), "{err}");
+    let _ = open.wait();
 }

@@ -182,9 +182,15 @@ impl Running {
     /// Run one of its subcommands; `None` when it is not running (or was
     /// stopped running it).
     pub async fn command(&self, name: &str, args: Vec<String>) -> Option<CommandOutput> {
+        self.command_queued(name, args).await.ok()
+    }
+
+    /// Queue one of its subcommands; the answer arrives on the receiver
+    /// (closed when it is not running, or was stopped running it).
+    pub fn command_queued(&self, name: &str, args: Vec<String>) -> oneshot::Receiver<CommandOutput> {
         let (reply, answer) = oneshot::channel();
-        self.queue.0.send(Call::Command { name: name.to_owned(), args, reply }).ok()?;
-        answer.await.ok()
+        let _ = self.queue.0.send(Call::Command { name: name.to_owned(), args, reply });
+        answer
     }
 }
 
@@ -203,9 +209,15 @@ fn moved_port(spec: &Spec) -> Result<Option<u16>, PluginError> {
     let Some(value) = spec.grants.settings.get("port") else { return Ok(None) };
     let refuse = |reason: String| Err(PluginError::Load { name: spec.manifest.name.clone(), reason });
     match (value.as_integer().and_then(|n| u16::try_from(n).ok()), spec.manifest.permissions.ports.len()) {
-        (Some(0) | None, _) => refuse(format!("`port = {value}` under [plugins.{}]: give a port number from 1 to 65535", spec.manifest.name)),
+        (Some(0) | None, _) => refuse(format!(
+            "`port = {value}` under [plugins.{}]: give a port number from 1 to 65535",
+            spec.manifest.name
+        )),
         (Some(n), 1) => Ok(Some(n)),
-        (Some(_), count) => refuse(format!("`port` under [plugins.{}] moves the one port a plugin serves, and it declares {count}", spec.manifest.name)),
+        (Some(_), count) => refuse(format!(
+            "`port` under [plugins.{}] moves the one port a plugin serves, and it declares {count}",
+            spec.manifest.name
+        )),
     }
 }
 
@@ -272,7 +284,8 @@ impl Life {
     fn load(&self) -> Result<Plugin, End> {
         let spec = &self.spec;
         let limit = spec.grants.limits.call;
-        let mut plugin = self.runtime.load(&spec.manifest, &spec.wasm, &spec.grants).map_err(|e| End::Fatal(e.to_string()))?;
+        let mut plugin =
+            self.runtime.load(&spec.manifest, &spec.wasm, &spec.grants).map_err(|e| End::Fatal(e.to_string()))?;
         let settings = serde_json::to_string(&spec.grants.settings).unwrap_or_else(|_| "{}".into());
         match plugin.init(&settings, limit) {
             Ok(Ok(())) => Ok(plugin),
@@ -310,7 +323,9 @@ impl Life {
                     }
                 }),
                 Call::Commands(reply) => plugin.commands(limit).map(|c| drop(reply.send(c))),
-                Call::Command { name, args, reply } => plugin.run_command(&name, &args, limit).map(|o| drop(reply.send(o))),
+                Call::Command { name, args, reply } => {
+                    plugin.run_command(&name, &args, limit).map(|o| drop(reply.send(o)))
+                }
                 Call::Http { request, reply } => plugin.handle(&request, limit).map(|r| drop(reply.send(r))),
                 Call::Forwarded(exchange) => plugin.forwarded(&exchange, limit),
                 Call::Message(connection, message) => plugin.on_message(connection, &message, limit),

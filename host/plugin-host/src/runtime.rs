@@ -8,10 +8,10 @@ use crate::bindings::sinc::plugin::types::{Command, CommandOutput, Event, HostEr
 use crate::bindings::sinc::plugin::{
     http_server as http_server_api, kv as kv_api, log as log_api, process as process_api, secrets as secrets_api,
 };
-use crate::serving::Connections;
 use crate::cache::Cache;
 use crate::kv;
 use crate::manifest::{Access, Manifest};
+use crate::serving::Connections;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

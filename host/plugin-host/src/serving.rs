@@ -126,7 +126,9 @@ impl Connections {
             _ => return Err(format!("connection {id} is not an open stream (finished, or its client went away)")),
         };
         sender.try_send(data).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => format!("the client of connection {id} is not reading; {QUEUE} chunks queued"),
+            mpsc::error::TrySendError::Full(_) => {
+                format!("the client of connection {id} is not reading; {QUEUE} chunks queued")
+            }
             mpsc::error::TrySendError::Closed(_) => format!("the client of connection {id} went away"),
         })
     }
@@ -138,7 +140,9 @@ impl Connections {
             _ => return Err(format!("connection {id} is not an open WebSocket")),
         };
         sender.try_send(message).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => format!("the client of WebSocket {id} is not reading; {QUEUE} messages queued"),
+            mpsc::error::TrySendError::Full(_) => {
+                format!("the client of WebSocket {id} is not reading; {QUEUE} messages queued")
+            }
             mpsc::error::TrySendError::Closed(_) => format!("the client of WebSocket {id} went away"),
         })
     }
@@ -198,7 +202,10 @@ pub async fn serve<H: Handler>(listener: tokio::net::TcpListener, port: Arc<Port
 fn full(status: u16, content_type: &str, body: impl Into<Bytes>) -> http::Response<ResponseBody> {
     let mut response = http::Response::new(Full::new(body.into()).map_err(|never| match never {}).boxed_unsync());
     *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("text/plain")));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("text/plain")),
+    );
     response
 }
 
@@ -251,9 +258,11 @@ fn drop_hop_by_hop(map: &mut HeaderMap) {
 
 fn is_websocket(request: &http::Request<Incoming>) -> bool {
     let has = |name: HeaderName, token: &str| {
-        request.headers().get_all(name).iter().any(|v| {
-            v.to_str().is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-        })
+        request
+            .headers()
+            .get_all(name)
+            .iter()
+            .any(|v| v.to_str().is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))))
     };
     has(header::CONNECTION, "upgrade") && has(header::UPGRADE, "websocket")
 }
@@ -285,7 +294,10 @@ async fn answer<H: Handler>(mut request: http::Request<Incoming>, port: &Port<H>
         Reply::Stream(head) => {
             let (tx, rx) = mpsc::channel(QUEUE);
             port.connections.table().insert(id, Held::Streaming(tx));
-            let body = Streamed { rx, _gone: Gone { id, connections: port.connections.clone(), handler: port.handler.clone() } };
+            let body = Streamed {
+                rx,
+                _gone: Gone { id, connections: port.connections.clone(), handler: port.handler.clone() },
+            };
             let mut response = http::Response::new(body.boxed_unsync());
             *response.status_mut() = http::StatusCode::from_u16(head.status).unwrap_or(http::StatusCode::OK);
             headers_from(&plugin, &head.headers, response.headers_mut());
@@ -293,8 +305,12 @@ async fn answer<H: Handler>(mut request: http::Request<Incoming>, port: &Port<H>
         }
         Reply::Forward(forward) => {
             let body = match held {
-                Some(Held::Handling { read: Some(bytes), .. }) => Full::new(bytes).map_err(|never| match never {}).boxed_unsync(),
-                Some(Held::Handling { unread: Some(body), .. }) => body.map_err(|e| Box::new(e) as BoxError).boxed_unsync(),
+                Some(Held::Handling { read: Some(bytes), .. }) => {
+                    Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
+                }
+                Some(Held::Handling { unread: Some(body), .. }) => {
+                    body.map_err(|e| Box::new(e) as BoxError).boxed_unsync()
+                }
                 _ => Full::new(Bytes::new()).map_err(|never| match never {}).boxed_unsync(),
             };
             forward_request(port, id, parts, body, forward).await
@@ -356,12 +372,17 @@ impl<H: Handler> Body for Streamed<H> {
     }
 }
 
-async fn websocket<H: Handler>(upgrade: hyper::upgrade::OnUpgrade, mut outgoing: mpsc::Receiver<Message>, gone: Gone<H>) {
+async fn websocket<H: Handler>(
+    upgrade: hyper::upgrade::OnUpgrade,
+    mut outgoing: mpsc::Receiver<Message>,
+    gone: Gone<H>,
+) {
     let upgraded = match upgrade.await {
         Ok(u) => u,
         Err(e) => return tracing::debug!("WebSocket upgrade failed: {e}"),
     };
-    let mut socket = tokio_tungstenite::WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+    let mut socket =
+        tokio_tungstenite::WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
     loop {
         tokio::select! {
             incoming = socket.next() => match incoming {
@@ -421,7 +442,9 @@ async fn forward_request<H: Handler>(
     let https = match uri.scheme_str() {
         Some("https") => true,
         Some("http") => false,
-        _ => return report(502, format!("plugin {plugin} forwarded to {:?}, which is not an http(s) URL", forward.url)),
+        _ => {
+            return report(502, format!("plugin {plugin} forwarded to {:?}, which is not an http(s) URL", forward.url));
+        }
     };
     let Some(authority) = uri.authority().cloned() else {
         return report(502, format!("plugin {plugin} forwarded to {:?}, which names no host", forward.url));

@@ -88,6 +88,19 @@ pub enum Command {
     /// A terminal on any host that survives the network and this process,
     /// kept in a tmux session there: a drop-in for `ssh HOST` without sync.
     Ssh(SshArgs),
+    /// Open a plugin's web page: its port on the VPS, forwarded to this
+    /// machine through the SSH connection until Ctrl-C.
+    Open {
+        /// The plugin.
+        name: String,
+        /// The local port (default: the plugin's own, or a free one when
+        /// that is taken).
+        #[arg(long)]
+        port: Option<u16>,
+        /// Print the address without starting a browser.
+        #[arg(long)]
+        no_browser: bool,
+    },
     /// Print the session id of a folder (default: the current one).
     Id {
         /// The folder.
@@ -240,6 +253,20 @@ pub enum PluginCommand {
         /// Its name.
         name: String,
     },
+}
+
+impl PluginCommand {
+    /// Whether it may change which plugins are installed or enabled.
+    pub fn changes_lockfile(&self) -> bool {
+        matches!(
+            self,
+            PluginCommand::Add { .. }
+                | PluginCommand::Update { .. }
+                | PluginCommand::Remove { .. }
+                | PluginCommand::Enable { .. }
+                | PluginCommand::Disable { .. }
+        )
+    }
 }
 
 /// `sinc tier …`.

@@ -6,6 +6,7 @@ mod context;
 mod exec;
 mod launch;
 mod list;
+mod open;
 pub mod output;
 pub mod plugin;
 mod setup;
@@ -56,6 +57,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::List { host }) => list::run(&Context::load(&global)?, host.as_deref()).await,
         Some(Command::Kill { id, host }) => list::kill(&Context::load(&global)?, &id, host.as_deref()).await,
         Some(Command::Ssh(args)) => ssh::run(&Context::load(&global)?, &args).await,
+        Some(Command::Open { name, port, no_browser }) => {
+            open::run(&Context::load(&global)?, &name, port, no_browser).await
+        }
         Some(Command::Status) => sync_cmds::status(&Context::load(&global)?).await,
         Some(Command::Flush { timeout }) => sync_cmds::flush(&Context::load(&global)?, timeout).await,
         Some(Command::Push) => sync_cmds::force(&Context::load(&global)?, Side::Local).await,
@@ -64,12 +68,22 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Resume { confirm }) => sync_cmds::pause_resume(&Context::load(&global)?, false, confirm).await,
         Some(Command::Conflicts { command }) => sync_cmds::conflicts(&Context::load(&global)?, command.as_ref()).await,
         Some(Command::Restore(args)) => sync_cmds::restore(&Context::load(&global)?, &args).await,
-        Some(Command::Plugin { command }) => plugin::run(&Context::load(&global)?, &command),
+        Some(Command::Plugin { command }) => {
+            let ctx = Context::load(&global)?;
+            let code = plugin::run(&ctx, &command)?;
+            if command.changes_lockfile() {
+                plugin::refresh_remote(&ctx, true).await;
+            }
+            Ok(code)
+        }
         Some(Command::Tier { command: args::TierCommand::Show }) => plugin::tier_show(&Context::load(&global)?),
         Some(Command::Tier { command: args::TierCommand::Set { tier, with, without } }) => {
-            plugin::tier_set(&Context::load(&global)?, &tier, &with, &without)
+            let ctx = Context::load(&global)?;
+            let code = plugin::tier_set(&ctx, &tier, &with, &without)?;
+            plugin::refresh_remote(&ctx, true).await;
+            Ok(code)
         }
-        Some(Command::External(words)) => plugin::external(&Context::load(&global)?, &words),
+        Some(Command::External(words)) => plugin::external(&Context::load(&global)?, &words).await,
         Some(Command::Keeper { background }) => {
             if background {
                 detach();

@@ -6,6 +6,7 @@ use super::args::PluginCommand;
 use super::context::Context;
 use super::output;
 use crate::error::{Error, Result};
+use crate::keeper::control::{self, ControlError, ControlRequest, ControlResponse};
 use crate::plugins::{Installed, Locked, LockedCommand, Lockfile, events, registry};
 use sinc_plugin_host::{Manifest, Plugin, RunsOn};
 use std::path::Path;
@@ -32,6 +33,10 @@ fn failure(e: impl std::fmt::Display) -> Error {
 
 /// Run plugin work on a thread of its own: WASI's blocking calls start a
 /// Tokio runtime of their own, which they cannot do on one of the CLI's.
+/// How long a changed plugin set may take to reach the VPS before the
+/// command returns (it carries on in the keeper).
+const REFRESH_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 fn off_runtime<T: Send>(work: impl FnOnce() -> Result<T> + Send) -> Result<T> {
     std::thread::scope(|scope| {
         scope.spawn(work).join().unwrap_or_else(|_| Err(Error::Failure("a plugin call crashed sinc's thread".into())))
@@ -203,12 +208,6 @@ fn install(
             manifest.name,
             manifest.version,
             registry::HOST_SDK
-        )));
-    }
-    if manifest.runs_on == RunsOn::Remote {
-        return Err(Error::Unavailable(format!(
-            "{} runs on the VPS, and the VPS daemon does not load plugins yet; only `runs-on = \"local\"` plugins can be added for now",
-            manifest.name
         )));
     }
     let sha256 = sinc_plugin_host::cache::sha256_hex(wasm);
@@ -639,9 +638,66 @@ fn start(ctx: &Context, installed: &Installed, locked: &Locked) -> std::result::
     Ok(plugin)
 }
 
-/// `sinc NAME ARGS…` for a command a plugin adds.
-pub fn external(ctx: &Context, words: &[String]) -> Result<i32> {
-    off_runtime(|| external_here(ctx, words))
+/// `sinc NAME ARGS…` for a command a plugin adds: a local plugin's runs
+/// here; a remote plugin's runs on the VPS, through the project's keeper.
+pub async fn external(ctx: &Context, words: &[String]) -> Result<i32> {
+    let remote = match words.first() {
+        Some(name) => lockfile(&installed(ctx))?.provider_of(name).filter(|p| p.runs_on == RunsOn::Remote).cloned(),
+        None => None,
+    };
+    let Some(plugin) = remote else {
+        return off_runtime(|| external_here(ctx, words));
+    };
+    let paths = super::sync_cmds::keeper_paths(ctx);
+    let request = ControlRequest::PluginCommand {
+        plugin: plugin.name.clone(),
+        command: words[0].clone(),
+        args: words[1..].to_vec(),
+    };
+    let out = match control::request(&paths.socket, &request).await {
+        Ok(ControlResponse::CommandOutput { status, stdout, stderr }) => (status, stdout, stderr),
+        Ok(ControlResponse::Error { message }) => return Err(Error::Failure(message)),
+        Ok(other) => return Err(Error::Failure(format!("unexpected answer from the keeper: {other:?}"))),
+        Err(ControlError::NotRunning) => {
+            return Err(Error::Unavailable(format!(
+                "`sinc {}` runs on the VPS (plugin {}), reached through this project's session; `sinc start` starts one",
+                words[0], plugin.name
+            )));
+        }
+        Err(e) => return Err(Error::Failure(e.to_string())),
+    };
+    {
+        use std::io::Write;
+        let _ = std::io::stdout().write_all(out.1.as_bytes());
+        let _ = std::io::stderr().write_all(out.2.as_bytes());
+    }
+    Ok(i32::from(out.0))
+}
+
+/// Send the project's running keeper (if any) the remote plugin set again,
+/// after the lockfile changed, and (when `say`) tell how each remote plugin
+/// is doing.
+pub async fn refresh_remote(ctx: &Context, say: bool) {
+    let paths = super::sync_cmds::keeper_paths(ctx);
+    if !paths.socket.exists() {
+        return;
+    }
+    let asked = tokio::time::timeout(REFRESH_LIMIT, control::request(&paths.socket, &ControlRequest::Plugins)).await;
+    match asked {
+        Ok(Ok(ControlResponse::Plugins { states })) => {
+            for s in states {
+                tracing::info!(plugin = %s.name, "on the VPS: {}", s.state);
+                if say {
+                    output::notice(ctx.global.quiet, &format!("{} on the VPS: {}", s.name, s.state));
+                }
+            }
+        }
+        Ok(Ok(ControlResponse::Error { message })) => output::warn(&format!("remote plugins: {message}")),
+        Ok(Err(ControlError::NotRunning)) => {}
+        Ok(Ok(_)) | Ok(Err(_)) | Err(_) => {
+            output::warn("the session's keeper did not confirm the remote plugins; they follow at its next connection")
+        }
+    }
 }
 
 fn external_here(ctx: &Context, words: &[String]) -> Result<i32> {

@@ -4,7 +4,9 @@
 //! Unix socket only the user can open.
 
 use super::link::{LinkMonitor, LinkStatus};
+use super::plugins::RemotePlugins;
 use crate::sync::syncer::{Command, Keep, PlanSummary, SyncStatus, Version};
+use crate::sync::wire::Response;
 use serde::{Deserialize, Serialize};
 use sinc_sync_core::{RelPath, Side};
 use std::path::Path;
@@ -59,6 +61,18 @@ pub enum ControlRequest {
         /// Version number (1: newest).
         number: usize,
     },
+    /// Send the VPS daemon the remote plugin set again (the lockfile
+    /// changed).
+    Plugins,
+    /// Run a remote plugin's subcommand on the VPS.
+    PluginCommand {
+        /// The plugin.
+        plugin: String,
+        /// The subcommand.
+        command: String,
+        /// Its arguments.
+        args: Vec<String>,
+    },
 }
 
 /// The keeper's answer.
@@ -103,6 +117,20 @@ pub enum ControlResponse {
     Restored {
         /// Which.
         version: Version,
+    },
+    /// The remote plugins' states on the VPS.
+    Plugins {
+        /// One per plugin.
+        states: Vec<crate::sync::wire::PluginState>,
+    },
+    /// What a plugin's subcommand printed.
+    CommandOutput {
+        /// Exit status.
+        status: u8,
+        /// Standard output.
+        stdout: String,
+        /// Standard error.
+        stderr: String,
     },
     /// The request failed.
     Error {
@@ -158,12 +186,14 @@ pub async fn serve(
     status: watch::Receiver<SyncStatus>,
     link: LinkMonitor,
     commands: mpsc::Sender<Command>,
+    plugins: RemotePlugins,
 ) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let (session, status, link, commands) = (session.clone(), status.clone(), link.clone(), commands.clone());
+        let (session, status, link, commands, plugins) =
+            (session.clone(), status.clone(), link.clone(), commands.clone(), plugins.clone());
         tokio::spawn(async move {
             let (r, mut w) = stream.into_split();
             let mut line = String::new();
@@ -171,6 +201,19 @@ pub async fn serve(
                 return;
             }
             let response = match serde_json::from_str::<ControlRequest>(&line) {
+                Ok(ControlRequest::Plugins) => match plugins.refresh().await {
+                    Ok(states) => ControlResponse::Plugins { states },
+                    Err(message) => ControlResponse::Error { message },
+                },
+                Ok(ControlRequest::PluginCommand { plugin, command, args }) => {
+                    match plugins.command(plugin, command, args).await {
+                        Ok(Response::CommandOutput { status, stdout, stderr }) => {
+                            ControlResponse::CommandOutput { status, stdout, stderr }
+                        }
+                        Ok(Response::Failed { message }) | Err(message) => ControlResponse::Error { message },
+                        Ok(other) => ControlResponse::Error { message: format!("unexpected answer: {other:?}") },
+                    }
+                }
                 Ok(req) => answer(req, &session, &status, &link, &commands).await,
                 Err(e) => ControlResponse::Error { message: format!("bad request: {e}") },
             };
@@ -247,6 +290,9 @@ async fn answer(
                 ControlResponse::Restored {
                     version: ask(commands, |reply| Command::Restore { path, number, reply }).await??,
                 }
+            }
+            ControlRequest::Plugins | ControlRequest::PluginCommand { .. } => {
+                return Err("plugin requests are answered by the plugin relay".into());
             }
         })
     }

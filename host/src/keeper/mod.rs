@@ -7,6 +7,7 @@
 
 pub mod control;
 pub mod link;
+pub mod plugins;
 
 use crate::cli::Context;
 use crate::config::SyncMode;
@@ -154,7 +155,13 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     let (commands_tx, mut commands) = tokio::sync::mpsc::channel(16);
     let (shared_tx, shared) = tokio::sync::watch::channel(None);
     let monitor = link::LinkMonitor::new(shared.clone());
-    tokio::spawn(control::serve(listener, id.clone(), status_rx, monitor.clone(), commands_tx));
+    let (client_tx, client_rx) = tokio::sync::watch::channel(None);
+    let source = plugins::SetSource {
+        installed: crate::plugins::Installed::new(&ctx.dirs, &ctx.loaded.config_file),
+        config: ctx.config().clone(),
+    };
+    let remote_plugins = plugins::RemotePlugins::start(source, client_rx);
+    tokio::spawn(control::serve(listener, id.clone(), status_rx, monitor.clone(), commands_tx, remote_plugins));
     if let Ok(listener) = relay_listener {
         tokio::spawn(relay::serve(listener, shared));
     }
@@ -167,7 +174,10 @@ pub async fn run(ctx: &Context) -> Result<i32> {
             Ok((conn, client, mut notices)) => {
                 shared_tx.send_replace(Some(conn.clone()));
                 monitor.note(true);
+                let client = Arc::new(client);
+                client_tx.send_replace(Some(client.clone()));
                 let r = syncer.run_connected(&client, &mut notices, &mut commands).await;
+                client_tx.send_replace(None);
                 shared_tx.send_replace(None);
                 monitor.note(false);
                 // Channels relayed to foreground commands (an attached

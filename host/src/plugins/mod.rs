@@ -14,6 +14,7 @@ use crate::paths::Dirs;
 
 /// Calls in a row that may end with a plugin stopped before it is disabled.
 pub const MAX_FAILURES: u32 = 3;
+use sinc_plugin_host::manifest::RunsOn;
 use sinc_plugin_host::{Grants, Limits, Manifest, Plugin, PluginError, Runtime};
 use std::path::{Path, PathBuf};
 
@@ -72,6 +73,36 @@ impl Installed {
             secrets: config.secrets.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect(),
             connections: None,
         }
+    }
+
+    /// The enabled remote plugins, as the VPS daemon is to run them, with
+    /// where each component is on this machine.
+    pub fn remote_set(
+        &self,
+        config: &crate::config::Config,
+    ) -> Result<Vec<(crate::sync::wire::PluginGrant, PathBuf)>, LockError> {
+        let lock = self.lockfile()?;
+        Ok(lock
+            .plugins
+            .iter()
+            .filter(|p| p.enabled && p.runs_on == RunsOn::Remote)
+            .map(|p| {
+                let settings = config.plugins.get(&p.name).cloned().unwrap_or_default();
+                let grant = crate::sync::wire::PluginGrant {
+                    name: p.name.clone(),
+                    sha256: p.sha256.clone(),
+                    permissions: p.granted.clone(),
+                    settings: toml::to_string(&settings).unwrap_or_default(),
+                    secrets: config
+                        .secrets
+                        .iter()
+                        .filter(|(name, _)| p.granted.secrets.contains(name))
+                        .map(|(name, value)| (name.clone(), value.0.clone()))
+                        .collect(),
+                };
+                (grant, self.component_path(&p.name, &p.sha256))
+            })
+            .collect())
     }
 
     /// Note how a call to `name` went: a plugin stopped [`MAX_FAILURES`]

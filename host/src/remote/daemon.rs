@@ -1,13 +1,15 @@
 //! The per-user `sinc daemon` on the VPS: it serves every project's remote
 //! side of sync on a Unix socket only the user can reach (never a network
 //! port), keeps each project's watcher and change log running while the
-//! laptop is away, and exits after a while with nothing to serve.
+//! laptop is away, hosts the remote plugins, and exits after a while with
+//! nothing to serve.
 //!
 //! The laptop reaches it through `sinc daemon --bridge`, run on an SSH exec
 //! channel, which starts the daemon when needed (replacing one of another
 //! build) and copies bytes between the channel and the socket.
 
 use crate::paths::Dirs;
+use crate::remote::plugins::Hosted;
 use crate::sync::serve::{self, Projects, ServeEnd};
 use crate::sync::wire::{self, Message, Request, Response, WireReader, WireWriter};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -32,6 +34,8 @@ pub struct DaemonPaths {
     pub data: PathBuf,
     /// The log file.
     pub log: PathBuf,
+    /// Compiled plugins.
+    pub cache: PathBuf,
     /// The user's home (for `~/` in roots).
     pub home: PathBuf,
 }
@@ -50,6 +54,7 @@ impl DaemonPaths {
             lock: run.join("daemon.lock"),
             data: dirs.data.clone(),
             log: dirs.state.join("daemon.log"),
+            cache: dirs.cache.clone(),
             home: dirs.home,
         })
     }
@@ -85,6 +90,7 @@ pub async fn run(paths: &DaemonPaths) -> std::io::Result<()> {
     std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(0o600))?;
     tracing::info!("{} serving on {}", build_id(), paths.socket.display());
     let projects = Projects::new(&paths.data, &paths.home);
+    let plugins = Hosted::new(&paths.data, &paths.cache, &paths.home);
     let active = Arc::new(AtomicUsize::new(0));
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let build = build_id();
@@ -93,11 +99,12 @@ pub async fn run(paths: &DaemonPaths) -> std::io::Result<()> {
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, _) = accepted?;
-                let (projects, active, stop, build) = (projects.clone(), active.clone(), stop_tx.clone(), build.clone());
+                let (projects, plugins, active, stop, build) =
+                    (projects.clone(), plugins.clone(), active.clone(), stop_tx.clone(), build.clone());
                 active.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
                     let (r, w) = stream.into_split();
-                    match serve::serve(r, w, projects, &build).await {
+                    match serve::serve(r, w, projects, plugins, &build).await {
                         Ok(ServeEnd::Shutdown) => {
                             let _ = stop.send(true);
                         }
@@ -112,7 +119,7 @@ pub async fn run(paths: &DaemonPaths) -> std::io::Result<()> {
                 break;
             }
             _ = idle => {
-                if projects.is_empty() && active.load(Ordering::SeqCst) == 0 {
+                if projects.is_empty() && plugins.is_empty() && active.load(Ordering::SeqCst) == 0 {
                     tracing::info!("idle; exiting");
                     break;
                 }

@@ -63,8 +63,10 @@ async fn pair_with(mode: Mode, limits: DeleteLimits, setup: impl FnOnce(&Path, &
     let received = Arc::new(AtomicU64::new(0));
     let sent = Arc::new(AtomicU64::new(0));
     let ar = Counting { inner: ar, read: sent.clone() };
+    let data = dir.path().join("remote-data");
     tokio::spawn(async move {
-        let _ = serve::serve(ar, aw, projects, "test daemon").await;
+        let plugins = crate::remote::plugins::Hosted::new(&data, &data, &data);
+        let _ = serve::serve(ar, aw, projects, plugins, "test daemon").await;
     });
     let br = Counting { inner: br, read: received.clone() };
     let (client, _, _, mut notices) =

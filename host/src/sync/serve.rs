@@ -11,6 +11,7 @@ use super::watch::Watcher;
 use super::wire::{
     self, Body, Chunk, Message, Notice, RejectKind, Request, Response, WireError, WireReader, WireWriter,
 };
+use crate::remote::plugins::{Hosted, MAX_COMPONENT};
 use futures_util::FutureExt;
 use sinc_sync_core::{Entry, RelPath};
 use std::collections::HashMap;
@@ -166,6 +167,7 @@ pub async fn serve<R, W>(
     mut reader: R,
     mut writer: W,
     projects: Arc<Projects>,
+    plugins: Arc<Hosted>,
     build: &str,
 ) -> Result<ServeEnd, WireError>
 where
@@ -240,6 +242,24 @@ where
             Request::Shutdown => {
                 send(&w, Message::Response { id, response: Response::Ok }).await?;
                 break Ok(ServeEnd::Shutdown);
+            }
+            Request::PluginSet { plugins: set } => plugins.apply(set, &tokio::runtime::Handle::current()),
+            Request::PluginComponent { sha256 } => match receive_component(id, &mut reader).await {
+                Ok(Ok(wasm)) => match plugins.store_component(&sha256, &wasm) {
+                    Ok(()) => Response::Ok,
+                    Err(message) => Response::Failed { message },
+                },
+                Ok(Err(message)) => Response::Failed { message },
+                Err(e) => break Err(e),
+            },
+            Request::PluginCommand { plugin, command, args } => {
+                // Answered when the plugin is done; sync goes on meanwhile.
+                let (plugins, w) = (plugins.clone(), w.clone());
+                tokio::spawn(async move {
+                    let response = plugins.command(&plugin, &command, args).await;
+                    let _ = send(&w, Message::Response { id, response }).await;
+                });
+                continue;
             }
             Request::Put { path, expected, new, body, loser } if project.is_some() => {
                 let Some((_, p)) = &project else { unreachable!("just checked") };
@@ -421,7 +441,10 @@ where
         | Request::Remove { .. }
         | Request::Open { .. }
         | Request::Shutdown
-        | Request::Forget { .. } => Response::Failed { message: "unexpected request".into() },
+        | Request::Forget { .. }
+        | Request::PluginSet { .. }
+        | Request::PluginComponent { .. }
+        | Request::PluginCommand { .. } => Response::Failed { message: "unexpected request".into() },
     })
 }
 
@@ -507,6 +530,37 @@ async fn read<W: AsyncWrite + Unpin>(
         Ok(Ok(r)) => sent(Ok(r), None),
         Err(e) => sent(Err(e), None),
     })
+}
+
+/// A plugin component's content (`Bytes` chunks, then `End`), read whole
+/// so the stream stays in step; `Err` inside when it cannot be used.
+async fn receive_component<R: AsyncRead + Unpin>(
+    id: u64,
+    reader: &mut WireReader<R>,
+) -> Result<Result<Vec<u8>, String>, WireError> {
+    let mut wasm = Vec::new();
+    let mut refused = None;
+    loop {
+        match reader.next().await? {
+            Some(Message::Data { id: cid, chunk }) if cid == id => match chunk {
+                Chunk::End => break,
+                Chunk::Abort { reason } => refused = Some(reason),
+                Chunk::Bytes(bytes) if wasm.len() + bytes.len() <= MAX_COMPONENT => wasm.extend(bytes),
+                Chunk::Bytes(_) => {
+                    refused = Some(format!("the component is larger than {} MiB", MAX_COMPONENT >> 20));
+                    wasm = Vec::new();
+                }
+                other => refused = Some(format!("unexpected content for a component: {other:?}")),
+            },
+            Some(other) => {
+                return Err(WireError::Unexpected(
+                    format!("expected content for request {id}, got {other:?}").chars().take(160).collect(),
+                ));
+            }
+            None => return Err(WireError::Closed),
+        }
+    }
+    Ok(refused.map_or(Ok(wasm), Err))
 }
 
 /// Receive a `Put`'s content into a staged file; the change is applied later,

@@ -78,9 +78,10 @@ impl Plugin for Hello {
         let seen = counter(EVENTS) + 1;
         kv::set(EVENTS, seen.to_string().as_bytes()).map_err(|e| e.reason())?;
         let id = match &event {
-            Event::SessionCreated(s) | Event::SessionAttached(s) | Event::SessionDetached(s) | Event::SessionEnded(s) => {
-                s.id.clone()
-            }
+            Event::SessionCreated(s)
+            | Event::SessionAttached(s)
+            | Event::SessionDetached(s)
+            | Event::SessionEnded(s) => s.id.clone(),
             Event::FilesSynced(f) => f.session_id.clone(),
             Event::Timer(_) => String::new(),
         };

@@ -160,6 +160,53 @@ pub enum Request {
     },
     /// Stop the daemon (an upgrade replaces it).
     Shutdown,
+    /// Run exactly these remote plugins (answered by `Plugins`, naming the
+    /// components the daemon still needs).
+    PluginSet {
+        /// The enabled remote plugins, with what the user granted each.
+        plugins: Vec<PluginGrant>,
+    },
+    /// A component, as `Data` chunks (`Bytes`, then `End`); answered `Ok`
+    /// once stored and checked against `sha256`.
+    PluginComponent {
+        /// Its sha256 (hex).
+        sha256: String,
+    },
+    /// Run a remote plugin's subcommand (answered by `CommandOutput`).
+    PluginCommand {
+        /// The plugin.
+        plugin: String,
+        /// The subcommand.
+        command: String,
+        /// Its arguments.
+        args: Vec<String>,
+    },
+}
+
+/// A remote plugin the laptop's lockfile enables, as the daemon runs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginGrant {
+    /// Its name.
+    pub name: String,
+    /// Its component's sha256 (hex).
+    pub sha256: String,
+    /// The permissions the user accepted (they replace the component's own).
+    pub permissions: sinc_plugin_host::manifest::Permissions,
+    /// Its settings (`[plugins.NAME]`), as TOML text.
+    pub settings: String,
+    /// The secrets it declared and the user has, by name (kept in memory
+    /// on the VPS, never written there).
+    pub secrets: Vec<(String, String)>,
+}
+
+/// How a remote plugin is doing in the daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginState {
+    /// Its name.
+    pub name: String,
+    /// `starting`, `running`, `restarting: …`, `disabled: …`, or
+    /// `missing` (the component has not arrived).
+    pub state: String,
 }
 
 /// Why a step was refused.
@@ -248,6 +295,22 @@ pub enum Response {
     Failed {
         /// Why.
         message: String,
+    },
+    /// The remote plugins: components still needed, and each one's state.
+    Plugins {
+        /// sha256 of the components the daemon does not have.
+        missing: Vec<String>,
+        /// Every plugin of the set.
+        states: Vec<PluginState>,
+    },
+    /// What a plugin's subcommand printed.
+    CommandOutput {
+        /// Exit status.
+        status: u8,
+        /// Standard output.
+        stdout: String,
+        /// Standard error.
+        stderr: String,
     },
 }
 

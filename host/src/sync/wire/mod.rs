@@ -5,4 +5,4 @@ pub mod codec;
 pub mod message;
 
 pub use codec::{PREAMBLE, WireError, WireReader, WireWriter, handshake, skip_to_preamble, write_preamble};
-pub use message::{Body, Chunk, Hello, Message, Notice, RejectKind, Request, Response};
+pub use message::{Body, Chunk, Hello, Message, Notice, PluginGrant, PluginState, RejectKind, Request, Response};

@@ -1,0 +1,123 @@
+//! `sinc open NAME`: a remote plugin's web page on this machine. Its port on
+//! the VPS (bound to 127.0.0.1 there) is forwarded through the SSH connection
+//! to the same port here — another one when that is taken, and it says which
+//! — until Ctrl-C, following the connection through reconnections.
+
+use super::context::Context;
+use super::output;
+use crate::error::{Error, Result};
+use crate::plugins::Installed;
+use crate::transport::{ForwardSpec, Forwarder, Link};
+use sinc_plugin_host::RunsOn;
+use std::time::Duration;
+
+/// Pause between reconnection attempts.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// The port plugin `name` serves on: its `port` setting, else the one it
+/// declares.
+fn served_port(ctx: &Context, name: &str) -> Result<u16> {
+    let installed = Installed::new(&ctx.dirs, &ctx.loaded.config_file);
+    let lock = installed.lockfile().map_err(|e| Error::Failure(format!("cannot read the plugin lockfile {e}")))?;
+    let Some(plugin) = lock.get(name) else {
+        return Err(Error::Usage(format!("no plugin `{name}` is installed (`sinc plugin list`)")));
+    };
+    if !plugin.enabled {
+        return Err(Error::Usage(format!("plugin {name} is disabled (`sinc plugin enable {name}`)")));
+    }
+    let declared = plugin.granted.ports.first().map(|p| p.port);
+    let setting = ctx.config().plugins.get(name).and_then(|s| s.get("port")).and_then(|p| p.as_integer());
+    let port = match (setting, declared) {
+        (_, None) => return Err(Error::Usage(format!("plugin {name} serves no web page (it declares no port)"))),
+        (Some(n), Some(_)) => u16::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
+            let origin = crate::config::Origin::File(ctx.loaded.config_file.clone());
+            Error::Config(crate::config::ConfigError::new(
+                origin,
+                format!("`port = {n}` under [plugins.{name}] is not a port number (1–65535)"),
+            ))
+        })?,
+        (None, Some(p)) => p,
+    };
+    if plugin.runs_on == RunsOn::Local {
+        return Err(Error::Unavailable(format!(
+            "plugin {name} runs on this machine; its page is http://127.0.0.1:{port}/ while a session's keeper hosts it"
+        )));
+    }
+    Ok(port)
+}
+
+/// Run `sinc open`.
+pub async fn run(ctx: &Context, name: &str, local: Option<u16>, no_browser: bool) -> Result<i32> {
+    let remote_port = served_port(ctx, name)?;
+    let wanted = local.unwrap_or(remote_port);
+    let spec = |port| ForwardSpec { bind: None, port, host: "127.0.0.1".into(), host_port: remote_port };
+    let forwarder = match Forwarder::bind(&[spec(wanted)], &[]).await {
+        Ok(f) => f,
+        // The plugin's own number is only a preference.
+        Err(_) if local.is_none() => {
+            Forwarder::bind(&[spec(0)], &[]).await.map_err(|e| Error::Failure(e.to_string()))?
+        }
+        Err(e) => return Err(Error::Failure(e.to_string())),
+    };
+    let here = forwarder.local_addresses.first().map_or(wanted, |(_, a)| a.port());
+    if here != wanted {
+        output::notice(ctx.global.quiet, &format!("port {wanted} is taken here; using {here}"));
+    }
+    let link = Link::new(ctx.target()?, ctx.connect_options(), None);
+    link.connect_own().await?;
+    let mut conn = link.own_connection().ok_or_else(|| Error::Failure("the connection vanished".into()))?;
+    forwarder.follow(conn.clone()).await.map_err(|e| Error::Failure(e.to_string()))?;
+    let url = format!("http://127.0.0.1:{here}/");
+    if ctx.global.json {
+        output::json(&serde_json::json!({ "plugin": name, "url": url, "remote_port": remote_port }));
+    } else {
+        println!("{url}");
+        output::notice(
+            ctx.global.quiet,
+            &format!("{name}: {url} is the VPS's 127.0.0.1:{remote_port}; Ctrl-C stops forwarding"),
+        );
+    }
+    if !no_browser {
+        open_browser(&url);
+    }
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            () = conn.dead_signal() => {
+                tracing::info!("the connection dropped; reconnecting");
+                conn = loop {
+                    let next = link.fresh();
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => return Ok(0),
+                        connected = next.connect_own() => match connected.ok().and_then(|()| next.own_connection()) {
+                            Some(c) => break c,
+                            None => tokio::time::sleep(RETRY).await,
+                        },
+                    }
+                };
+                forwarder.follow_in_background(conn.clone());
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// Start the desktop's browser on `url`, when there is a desktop.
+fn open_browser(url: &str) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else if std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some() {
+        "xdg-open"
+    } else {
+        return;
+    };
+    let started = std::process::Command::new(opener)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Err(e) = started {
+        tracing::debug!("{opener} {url}: {e}");
+    }
+}

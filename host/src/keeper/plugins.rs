@@ -1,0 +1,139 @@
+//! The keeper's side of the remote plugins: after every (re)connection, and
+//! when a command asks, it sends the VPS daemon exactly the set of remote
+//! plugins the lockfile enables (uploading the components it lacks), and it
+//! relays the remote plugins' subcommands.
+
+use crate::plugins::Installed;
+use crate::sync::client::RemoteClient;
+use crate::sync::wire::{Chunk, PluginGrant, PluginState, Request, Response};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Bytes per content chunk of an upload.
+const CHUNK: usize = 1 << 20;
+
+/// The connected daemon, when there is one.
+pub type CurrentClient = watch::Receiver<Option<Arc<RemoteClient>>>;
+
+/// A handle on the task that keeps the daemon's plugin set current.
+#[derive(Debug, Clone)]
+pub struct RemotePlugins {
+    client: CurrentClient,
+    refresh: mpsc::Sender<oneshot::Sender<Result<Vec<PluginState>, String>>>,
+}
+
+/// What the set is made from.
+#[derive(Debug)]
+pub struct SetSource {
+    /// The installed plugins.
+    pub installed: Installed,
+    /// The configuration (settings and secrets).
+    pub config: crate::config::Config,
+}
+
+impl RemotePlugins {
+    /// Start the task; it pushes the set whenever `client` changes to a
+    /// connected daemon.
+    pub fn start(source: SetSource, client: CurrentClient) -> RemotePlugins {
+        let (refresh, asks) = mpsc::channel(4);
+        tokio::spawn(keep_current(source, client.clone(), asks));
+        RemotePlugins { client, refresh }
+    }
+
+    /// Send the set again (the lockfile changed); answers each plugin's
+    /// state on the VPS.
+    pub async fn refresh(&self) -> Result<Vec<PluginState>, String> {
+        let (tx, rx) = oneshot::channel();
+        self.refresh.send(tx).await.map_err(|_| "the keeper is stopping".to_owned())?;
+        rx.await.map_err(|_| "the keeper is stopping".to_owned())?
+    }
+
+    /// Run a remote plugin's subcommand on the VPS.
+    pub async fn command(&self, plugin: String, command: String, args: Vec<String>) -> Result<Response, String> {
+        let Some(client) = self.client.borrow().clone() else {
+            return Err("the VPS is not connected right now; try again when `sinc status` shows it connected".into());
+        };
+        client.call(Request::PluginCommand { plugin, command, args }).await.map_err(|e| e.to_string())
+    }
+}
+
+async fn keep_current(
+    source: SetSource,
+    mut client: CurrentClient,
+    mut asks: mpsc::Receiver<oneshot::Sender<Result<Vec<PluginState>, String>>>,
+) {
+    loop {
+        let reply = tokio::select! {
+            changed = client.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                None
+            }
+            ask = asks.recv() => match ask {
+                Some(reply) => Some(reply),
+                None => return,
+            },
+        };
+        let current = client.borrow().clone();
+        let outcome = match current {
+            Some(c) => push(&source, &c).await,
+            None if reply.is_some() => {
+                Err("the VPS is not connected right now; the plugins go there when it is".into())
+            }
+            None => continue,
+        };
+        match (&outcome, reply) {
+            (_, Some(reply)) => drop(reply.send(outcome)),
+            (Ok(states), None) => {
+                for s in states {
+                    tracing::info!(plugin = %s.name, "on the VPS: {}", s.state);
+                }
+            }
+            (Err(e), None) => tracing::warn!("remote plugins: {e}"),
+        }
+    }
+}
+
+/// Send the set; upload what the daemon lacks; send it again.
+async fn push(source: &SetSource, client: &RemoteClient) -> Result<Vec<PluginState>, String> {
+    let set = source.installed.remote_set(&source.config).map_err(|e| e.to_string())?;
+    let grants: Vec<PluginGrant> = set.iter().map(|(g, _)| g.clone()).collect();
+    let (mut missing, states) = ask_set(client, &grants).await?;
+    if missing.is_empty() {
+        return Ok(states);
+    }
+    missing.dedup();
+    for sha256 in missing {
+        let Some((_, path)) = set.iter().find(|(g, _)| g.sha256 == sha256) else { continue };
+        upload(client, &sha256, path).await?;
+    }
+    ask_set(client, &grants).await.map(|(_, states)| states)
+}
+
+async fn ask_set(client: &RemoteClient, grants: &[PluginGrant]) -> Result<(Vec<String>, Vec<PluginState>), String> {
+    match client.call(Request::PluginSet { plugins: grants.to_vec() }).await.map_err(|e| e.to_string())? {
+        Response::Plugins { missing, states } => Ok((missing, states)),
+        Response::Failed { message } => Err(message),
+        other => Err(format!("unexpected answer to the plugin set: {other:?}")),
+    }
+}
+
+async fn upload(client: &RemoteClient, sha256: &str, path: &PathBuf) -> Result<(), String> {
+    let wasm = tokio::fs::read(path).await.map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let (tx, rx) = mpsc::channel(4);
+    let answer =
+        client.upload(Request::PluginComponent { sha256: sha256.to_owned() }, rx).await.map_err(|e| e.to_string())?;
+    for piece in wasm.chunks(CHUNK) {
+        if tx.send(Chunk::Bytes(piece.to_vec())).await.is_err() {
+            break;
+        }
+    }
+    let _ = tx.send(Chunk::End).await;
+    match answer.await.map_err(|_| "the VPS went away during the upload".to_owned())? {
+        Response::Ok => Ok(()),
+        Response::Failed { message } => Err(format!("the VPS refused {}: {message}", path.display())),
+        other => Err(format!("unexpected answer to an upload: {other:?}")),
+    }
+}
