@@ -37,14 +37,16 @@ pub mod bindings {
 }
 
 /// The version of the `sinc:plugin` package this SDK builds against.
-pub const WIT_VERSION: &str = "1.1.0";
+pub const WIT_VERSION: &str = "1.2.0";
 
+pub use bindings::exports::sinc::plugin::hooks::{Launch, Verdict};
 pub use bindings::sinc::plugin::http_server;
 pub use bindings::sinc::plugin::http_types::{Exchange, Forward, Message, Reply, Request, Response, ResponseHead};
 pub use bindings::sinc::plugin::kv;
 pub use bindings::sinc::plugin::log::{Level, log};
 pub use bindings::sinc::plugin::process;
 pub use bindings::sinc::plugin::secrets;
+pub use bindings::sinc::plugin::sessions;
 pub use bindings::sinc::plugin::types::{Command, CommandOutput, Event, FilesSynced, HostError, Session};
 
 /// What a plugin implements. Every method has a default, so a plugin
@@ -97,6 +99,13 @@ pub trait Plugin {
     fn closed(connection: u64) {
         let _ = connection;
     }
+
+    /// A session is about to be created: change its launch, or refuse it
+    /// (default: change nothing).
+    fn before_start(session: Session) -> Verdict {
+        let _ = session;
+        Verdict::Proceed(Launch { env: Vec::new(), prompt: None })
+    }
 }
 
 /// Export `$ty` (which implements [`Plugin`]) as the component's plugin.
@@ -134,6 +143,11 @@ macro_rules! export_plugin {
                 }
                 fn closed(connection: u64) {
                     <$ty as $crate::Plugin>::closed(connection)
+                }
+            }
+            impl $crate::bindings::exports::sinc::plugin::hooks::Guest for SincExports {
+                fn before_start(session: $crate::Session) -> $crate::Verdict {
+                    <$ty as $crate::Plugin>::before_start(session)
                 }
             }
     $crate::bindings::__export_world!(SincExports with_types_in $crate::bindings);
@@ -266,8 +280,9 @@ macro_rules! debug {
 /// Everything a plugin usually needs.
 pub mod prelude {
     pub use crate::{
-        Command, CommandOutput, Event, Exchange, FilesSynced, Forward, HostError, Level, Message, Plugin, Reply,
-        Request, Response, ResponseHead, Session, http_server, kv, process, secrets, sse_event,
+        Command, CommandOutput, Event, Exchange, FilesSynced, Forward, HostError, Launch, Level, Message, Plugin,
+        Reply, Request, Response, ResponseHead, Session, Verdict, http_server, kv, process, secrets, sessions,
+        sse_event,
     };
     pub use crate::{debug, info, warn};
 }

@@ -108,6 +108,15 @@ fn nothing_undeclared_is_reachable() {
     }
     let env = p.run_command("hostile-env", &[], T).unwrap();
     assert_eq!(env.stdout, "ENV []\n", "no ambient environment");
+    let typed = p.run_command("hostile-sessions", &["sinc-app-123456".into()], T).unwrap();
+    assert_eq!(typed.status, 1);
+    assert!(typed.stderr.contains("denied: this needs `sessions = \"control\"`"), "{}", typed.stderr);
+    // Granted, but on the laptop: the sessions are on the VPS.
+    manifest.permissions.sessions = Some(sinc_plugin_host::manifest::SessionAccess::Control);
+    let mut local = s.runtime.load(&manifest, &wasm, &s.grants).unwrap();
+    local.init("{}", T).unwrap().unwrap();
+    let typed = local.run_command("hostile-sessions", &["sinc-app-123456".into()], T).unwrap();
+    assert!(typed.stderr.contains("failed: sessions are served to plugins on the VPS"), "{}", typed.stderr);
 }
 
 #[test]

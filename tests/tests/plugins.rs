@@ -26,7 +26,7 @@ fn add_run_disable_and_remove_the_example_plugin() {
     let p = &listed[0];
     assert_eq!(
         (p["name"].as_str(), p["version"].as_str(), p["enabled"].as_bool()),
-        (Some("hello"), Some("0.2.0"), Some(true))
+        (Some("hello"), Some("0.3.0"), Some(true))
     );
     assert_eq!(p["commands"][0]["name"], "hello");
     assert_eq!(
@@ -251,7 +251,7 @@ fn a_tampered_artifact_or_a_broken_index_installs_nothing() {
     ]);
     assert!(stderr(&again).contains("already published"), "{}", stderr(&again));
 
-    let artifact = root.join("artifacts/hello/0.2.0/hello.wasm");
+    let artifact = root.join("artifacts/hello/0.3.0/hello.wasm");
     let good = std::fs::read(&artifact).unwrap();
     let mut bad = good.clone();
     bad.push(0);
@@ -275,7 +275,7 @@ fn tiers_install_exactly_their_bundle_and_keep_hand_added_plugins() {
     let mut client = Client::bare();
     let root = scratch_registry(&client);
     std::fs::create_dir_all(root.join("presets")).unwrap();
-    for (tier, plugins) in [("minimal", "[]"), ("standard", "[]"), ("full", "[\"hello@^0.2\"]")] {
+    for (tier, plugins) in [("minimal", "[]"), ("standard", "[]"), ("full", "[\"hello@^0.3\"]")] {
         std::fs::write(
             root.join(format!("presets/{tier}.toml")),
             format!("description = \"{tier}\"\nplugins = {plugins}\n"),
@@ -332,8 +332,8 @@ fn local_plugins_hear_of_a_real_session_created_attached_detached_and_ended() {
 fn a_remote_plugin_runs_in_the_vps_daemon_hears_sessions_serves_its_page_and_its_command() {
     sinc_tests::require_root!();
     let sshd = sinc_tests::Sshd::start();
-    let agent = sshd.remote_script("agent", "#!/bin/sh\necho agent ready\nexec cat\n");
-    let client = Client::new(&sshd, &agent.to_string_lossy());
+    let agent = sshd.remote_script("agent", "#!/bin/sh\necho agent ready STATION_SAW=$STATION_SAW\nexec cat\n");
+    let mut client = Client::new(&sshd, &agent.to_string_lossy());
     client.ok(&["plugin", "add", &plugin_component("station").to_string_lossy(), "--yes"]);
     let listed = client.json(&["plugin", "list"]);
     assert_eq!(listed[0]["runs_on"], "remote", "{listed}");
@@ -351,6 +351,23 @@ fn a_remote_plugin_runs_in_the_vps_daemon_hears_sessions_serves_its_page_and_its
         text.contains(&format!("created {id}")).then_some(text)
     });
     assert!(heard.lines().next().unwrap().starts_with(&format!("created {id} /")), "{heard}");
+
+    // Its before-start hook gave the agent a variable and typed a line.
+    let screen = sinc_tests::wait_until(Duration::from_secs(10), "the prompt typed by the hook", || {
+        // Typed as the agent starts: the terminal echoes it, then `cat`.
+        let screen = client.ok(&["station", "screen", &id]);
+        (screen.matches("hello from station\n").count() == 2).then_some(screen)
+    });
+    assert!(screen.contains(&format!("agent ready STATION_SAW={id}\n")), "{screen}");
+    // The sessions interface: state from the screen, typing, keys.
+    let sessions = client.ok(&["station", "sessions"]);
+    assert_eq!(sessions, format!("{id} idle hello from station\n"));
+    assert_eq!(client.ok(&["station", "type", &id, "Overwrite main.rs? (y/n)"]), "typed\n");
+    sinc_tests::wait_until(Duration::from_secs(10), "the waiting state", || {
+        client.ok(&["station", "sessions"]).contains(" waiting Overwrite main.rs? (y/n)").then_some(())
+    });
+    let bad = client.run(&["station", "keys", &id, "-t"]);
+    assert!(stderr(&bad).contains("`-t` is not a key name"), "{}", stderr(&bad));
 
     // Its page, forwarded through the SSH connection; the plugin's own port
     // is taken here (the "VPS" is this machine), so another is used.
@@ -382,4 +399,16 @@ fn a_remote_plugin_runs_in_the_vps_daemon_hears_sessions_serves_its_page_and_its
     std::io::Read::read_to_string(&mut open.stderr.take().unwrap(), &mut err).unwrap();
     assert!(err.contains("port 7710 is taken here; using"), "{err}");
     let _ = open.wait();
+
+    // A hook may refuse a session: nothing is started.
+    client.set_env("SINC_AGENT", &format!("{} --forbidden", agent.to_string_lossy()));
+    let refused = client.run(&["start"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused)
+            .contains("plugin station refused to start the session: agents run with --forbidden may not start"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(!client.ok(&["list"]).contains(&id));
 }

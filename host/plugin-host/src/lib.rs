@@ -12,6 +12,11 @@ pub mod process;
 pub mod running;
 pub mod runtime;
 pub mod serving;
+pub mod sessions;
+
+/// The version of `sinc:plugin` this host links (it links every earlier
+/// 1.x too).
+pub const SDK: semver::Version = semver::Version::new(1, 2, 0);
 
 /// The host bindings of the `sinc:plugin` world.
 pub mod bindings {
@@ -21,7 +26,17 @@ pub mod bindings {
     });
 }
 
+pub use bindings::exports::sinc::plugin::hooks::{Launch, Verdict};
 pub use bindings::sinc::plugin::http_types::{Exchange, Forward, Message, Reply, Request, Response, ResponseHead};
 pub use bindings::sinc::plugin::types::{Command, CommandOutput, Event, FilesSynced, Session};
 pub use manifest::{Manifest, ManifestError, RunsOn};
 pub use runtime::{Grants, Limits, Plugin, PluginError, Runtime};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_sdk_constant_is_the_wit_package_version() {
+        let wit = include_str!("../../../plugin-sdk/wit/plugin.wit");
+        assert!(wit.contains(&format!("\npackage sinc:plugin@{};\n", super::SDK)), "update SDK with the WIT package");
+    }
+}

@@ -7,8 +7,9 @@
 //! restart before — it is disabled. The host and the other plugins carry on
 //! either way.
 
+use crate::bindings::exports::sinc::plugin::hooks::Verdict;
 use crate::bindings::sinc::plugin::http_types::{Exchange, Message, Reply, Request};
-use crate::bindings::sinc::plugin::types::{Command, CommandOutput, Event};
+use crate::bindings::sinc::plugin::types::{Command, CommandOutput, Event, Session};
 use crate::runtime::{Grants, Plugin, PluginError, Runtime};
 use crate::serving::{self, Connections, Handler};
 use crate::{Manifest, outbound::Outbound};
@@ -61,6 +62,7 @@ enum Call {
     Commands(oneshot::Sender<Vec<Command>>),
     Command { name: String, args: Vec<String>, reply: oneshot::Sender<CommandOutput> },
     Http { request: Request, reply: oneshot::Sender<Reply> },
+    BeforeStart { session: Session, reply: oneshot::Sender<Option<Verdict>> },
     Forwarded(Exchange),
     Message(u64, Message),
     Closed(u64),
@@ -190,6 +192,16 @@ impl Running {
     pub fn command_queued(&self, name: &str, args: Vec<String>) -> oneshot::Receiver<CommandOutput> {
         let (reply, answer) = oneshot::channel();
         let _ = self.queue.0.send(Call::Command { name: name.to_owned(), args, reply });
+        answer
+    }
+}
+
+impl Running {
+    /// Ask it about a session about to start; the answer is `None` when it
+    /// has no hooks, and the receiver closes when it is not running.
+    pub fn before_start_queued(&self, session: Session) -> oneshot::Receiver<Option<Verdict>> {
+        let (reply, answer) = oneshot::channel();
+        let _ = self.queue.0.send(Call::BeforeStart { session, reply });
         answer
     }
 }
@@ -327,6 +339,9 @@ impl Life {
                     plugin.run_command(&name, &args, limit).map(|o| drop(reply.send(o)))
                 }
                 Call::Http { request, reply } => plugin.handle(&request, limit).map(|r| drop(reply.send(r))),
+                Call::BeforeStart { session, reply } => {
+                    plugin.before_start(&session, limit).map(|v| drop(reply.send(v)))
+                }
                 Call::Forwarded(exchange) => plugin.forwarded(&exchange, limit),
                 Call::Message(connection, message) => plugin.on_message(connection, &message, limit),
                 Call::Closed(connection) => plugin.closed(connection, limit),

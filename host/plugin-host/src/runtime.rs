@@ -2,16 +2,21 @@
 //! per plugin (reused for every call), with a memory cap, a deadline per
 //! call, and nothing reachable that the plugin's grants do not allow.
 
-use crate::bindings::exports::sinc::plugin::{http_handler, plugin as plugin_api};
+use crate::bindings::exports::sinc::plugin::hooks::Verdict;
+use crate::bindings::exports::sinc::plugin::{hooks, http_handler, plugin as plugin_api};
 use crate::bindings::sinc::plugin::http_types::{Exchange, Message, Reply, Request};
+use crate::bindings::sinc::plugin::types::Session;
 use crate::bindings::sinc::plugin::types::{Command, CommandOutput, Event, HostError};
 use crate::bindings::sinc::plugin::{
     http_server as http_server_api, kv as kv_api, log as log_api, process as process_api, secrets as secrets_api,
+    sessions as sessions_api,
 };
 use crate::cache::Cache;
 use crate::kv;
+use crate::manifest::SessionAccess;
 use crate::manifest::{Access, Manifest};
 use crate::serving::Connections;
+use crate::sessions::{SessionHost, SessionInfo};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -90,8 +95,10 @@ pub struct State {
     /// Requests and connections on its ports, when it serves any.
     connections: Option<Arc<Connections>>,
     /// Time the current call spent waiting in the host (reading a request
-    /// body), added to its deadline.
+    /// body, a session command), added to its deadline.
     grace: Duration,
+    /// The agent sessions, where this host knows them.
+    sessions: Option<Arc<dyn SessionHost>>,
 }
 
 impl wasmtime_wasi_http::WasiHttpView for State {
@@ -213,6 +220,65 @@ impl http_server_api::Host for State {
     }
 }
 
+impl State {
+    /// The session host, if `needed` access was granted (a denial names
+    /// the permission, and is logged).
+    fn session_host(&mut self, needed: SessionAccess) -> Result<Arc<dyn SessionHost>, HostError> {
+        let granted = self.permissions.sessions;
+        let enough = match needed {
+            SessionAccess::Read => granted.is_some(),
+            SessionAccess::Control => granted == Some(SessionAccess::Control),
+        };
+        if !enough {
+            let word = if needed == SessionAccess::Read { "read" } else { "control" };
+            let why = format!("this needs `sessions = \"{word}\"` in the plugin's manifest, accepted by the user");
+            tracing::warn!(plugin = %self.name, "denied: {why}");
+            return Err(HostError::Denied(why));
+        }
+        self.sessions.clone().ok_or_else(|| {
+            HostError::Failed(
+                "sessions are served to plugins on the VPS (`runs-on = \"remote\"`); this one runs on the laptop"
+                    .into(),
+            )
+        })
+    }
+
+    /// Run `call` on the session host, its time given back to the deadline.
+    fn timed<T>(
+        &mut self,
+        needed: SessionAccess,
+        call: impl FnOnce(&dyn SessionHost) -> Result<T, String>,
+    ) -> Result<T, HostError> {
+        let host = self.session_host(needed)?;
+        let started = Instant::now();
+        let outcome = call(host.as_ref());
+        self.grace += started.elapsed();
+        outcome.map_err(HostError::Failed)
+    }
+}
+
+impl sessions_api::Host for State {
+    fn list(&mut self) -> Result<Vec<SessionInfo>, HostError> {
+        self.timed(SessionAccess::Read, |h| h.list())
+    }
+
+    fn screen(&mut self, id: String, scrollback: u32) -> Result<String, HostError> {
+        self.timed(SessionAccess::Read, |h| h.screen(&id, scrollback))
+    }
+
+    fn send(&mut self, id: String, text: String, enter: bool) -> Result<(), HostError> {
+        self.timed(SessionAccess::Control, |h| h.send(&id, &text, enter))
+    }
+
+    fn keys(&mut self, id: String, keys: Vec<String>) -> Result<(), HostError> {
+        self.timed(SessionAccess::Control, |h| h.keys(&id, &keys))
+    }
+
+    fn start(&mut self, folder: String, agent: Option<String>) -> Result<String, HostError> {
+        self.timed(SessionAccess::Control, |h| h.start(&folder, agent.as_deref()))
+    }
+}
+
 impl crate::bindings::sinc::plugin::types::Host for State {}
 impl crate::bindings::sinc::plugin::http_types::Host for State {}
 
@@ -233,6 +299,8 @@ pub struct Grants {
     /// Requests and connections on its ports, when a long-lived host
     /// serves them (see [`crate::running`]).
     pub connections: Option<Arc<Connections>>,
+    /// The agent sessions, where this host knows them (the VPS daemon).
+    pub sessions: Option<Arc<dyn SessionHost>>,
 }
 
 impl Grants {
@@ -246,6 +314,7 @@ impl Grants {
             settings: toml::Table::new(),
             secrets: Default::default(),
             connections: None,
+            sessions: None,
         }
     }
 }
@@ -256,6 +325,7 @@ pub struct Plugin {
     store: Store<State>,
     plugin: plugin_api::Guest,
     http: Option<http_handler::Guest>,
+    hooks: Option<hooks::Guest>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -321,6 +391,7 @@ impl Runtime {
                 .collect(),
             connections: grants.connections.clone(),
             grace: Duration::ZERO,
+            sessions: grants.sessions.clone(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -344,7 +415,11 @@ impl Runtime {
             Ok(indices) => Some(indices.load(&mut store, &instance).map_err(fail)?),
             Err(_) => None,
         };
-        Ok(Plugin { manifest: manifest.clone(), store, plugin, http })
+        let hooks = match hooks::GuestIndices::new(&pre) {
+            Ok(indices) => Some(indices.load(&mut store, &instance).map_err(fail)?),
+            Err(_) => None,
+        };
+        Ok(Plugin { manifest: manifest.clone(), store, plugin, http, hooks })
     }
 }
 
@@ -435,6 +510,15 @@ impl Plugin {
         let Some(http) = &self.http else { return Err(no_http_handler(&self.manifest.name)) };
         let outcome = http.call_on_message(&mut self.store, connection, message);
         outcome.map_err(|e| self.stopped(e))
+    }
+
+    /// Ask it about a session about to start; `None` when it was built
+    /// before hooks existed (SDK 1.0, 1.1).
+    pub fn before_start(&mut self, session: &Session, limit: Duration) -> Result<Option<Verdict>, PluginError> {
+        self.arm(limit);
+        let Some(hooks) = &self.hooks else { return Ok(None) };
+        let outcome = hooks.call_before_start(&mut self.store, session);
+        outcome.map(Some).map_err(|e| self.stopped(e))
     }
 
     /// Tell it a streamed reply's or WebSocket's client went away.

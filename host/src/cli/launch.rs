@@ -30,7 +30,8 @@ pub async fn run(ctx: &Context, attach_only: bool) -> Result<i32> {
         tmux::attach_script(&spec)
     } else {
         ctx.remember_session(&spec);
-        tmux::create_and_attach_script(&spec, terminal::size(), &Context::client_name())
+        let extras = super::start::hooks(ctx, &link, &spec).await?;
+        tmux::create_and_attach_script(&spec, terminal::size(), &Context::client_name(), &extras)
     };
     // The keeper makes sure the VPS has this build each time it connects;
     // without sync, this command does, on a second channel while attaching.

@@ -8,6 +8,7 @@ use super::output;
 use crate::error::{Error, Result};
 use crate::keeper::control::{self, ControlError, ControlRequest, ControlResponse};
 use crate::plugins::{Installed, Locked, LockedCommand, Lockfile, events, registry};
+use crate::session::tmux::Extras;
 use sinc_plugin_host::{Manifest, Plugin, RunsOn};
 use std::path::Path;
 use std::time::Duration;
@@ -672,6 +673,91 @@ pub async fn external(ctx: &Context, words: &[String]) -> Result<i32> {
         let _ = std::io::stderr().write_all(out.2.as_bytes());
     }
     Ok(i32::from(out.0))
+}
+
+/// Whether any plugin is enabled (so before-start hooks may have a say).
+pub fn any_enabled(ctx: &Context) -> bool {
+    installed(ctx).lockfile().is_ok_and(|l| l.plugins.iter().any(|p| p.enabled))
+}
+
+/// Ask the plugins' before-start hooks about the session `spec` is about to
+/// create: local plugins here, remote ones through the project's keeper. A
+/// refusal is an error and the session is not created; a hook that cannot
+/// be asked is skipped with a warning.
+pub async fn before_start(ctx: &Context, spec: &crate::session::SessionSpec) -> Result<Extras> {
+    let installed = installed(ctx);
+    let lock = lockfile(&installed)?;
+    let session = events::session(spec);
+    let mut extras = Extras::default();
+    let locals: Vec<&Locked> = lock.plugins.iter().filter(|p| p.enabled && p.runs_on == RunsOn::Local).collect();
+    if !locals.is_empty() {
+        let verdicts = off_runtime(|| {
+            Ok(locals
+                .iter()
+                .filter_map(|locked| {
+                    let asked = start(ctx, &installed, locked).map_err(|e| match e {
+                        StartError::Plugin(e) => e.to_string(),
+                        StartError::Other(e) => e.to_string(),
+                    });
+                    match asked.and_then(|mut p| p.before_start(&session, CALL_LIMIT).map_err(|e| e.to_string())) {
+                        Ok(verdict) => verdict.map(|v| (locked.name.clone(), v)),
+                        Err(e) => {
+                            output::warn(&format!("plugin {}'s before-start hook was skipped: {e}", locked.name));
+                            None
+                        }
+                    }
+                })
+                .collect::<Vec<_>>())
+        })?;
+        for (name, verdict) in verdicts {
+            match verdict {
+                sinc_plugin_host::Verdict::Refuse(reason) => return Err(refused(&name, &reason)),
+                sinc_plugin_host::Verdict::Proceed(launch) => add_launch(&mut extras, &name, launch.env, launch.prompt),
+            }
+        }
+    }
+    if lock.plugins.iter().any(|p| p.enabled && p.runs_on == RunsOn::Remote) {
+        let paths = super::sync_cmds::keeper_paths(ctx);
+        let request = ControlRequest::BeforeStart {
+            id: session.id.clone(),
+            local_path: session.local_path.clone(),
+            remote_path: session.remote_path.clone(),
+            agent: session.agent.clone(),
+        };
+        match control::request(&paths.socket, &request).await {
+            Ok(ControlResponse::Launch { env, prompts }) => {
+                add_launch(&mut extras, "(remote plugins)", env, None);
+                extras.prompts.extend(prompts);
+            }
+            Ok(ControlResponse::Refused { plugin, reason }) => return Err(refused(&plugin, &reason)),
+            Ok(ControlResponse::Error { message }) => {
+                output::warn(&format!("the remote plugins' before-start hooks were skipped: {message}"))
+            }
+            Ok(_) | Err(_) => output::warn(
+                "the remote plugins' before-start hooks were skipped: no keeper runs for this project (sync is off)",
+            ),
+        }
+    }
+    Ok(extras)
+}
+
+fn refused(plugin: &str, reason: &str) -> Error {
+    Error::Failure(format!("plugin {plugin} refused to start the session: {reason}"))
+}
+
+/// Add one plugin's (or the remote plugins') launch changes; a variable
+/// set before keeps its value.
+fn add_launch(extras: &mut Extras, from: &str, env: Vec<(String, String)>, prompt: Option<String>) {
+    for (key, value) in env {
+        if !crate::session::tmux::valid_env_name(&key) {
+            output::warn(&format!("{from}: `{key}` is not a variable name; ignored"));
+        } else if extras.env.iter().any(|(k, _)| *k == key) {
+            output::warn(&format!("{from}: {key} is set by another plugin already; keeping that one"));
+        } else {
+            extras.env.push((key, value));
+        }
+    }
+    extras.prompts.extend(prompt);
 }
 
 /// Send the project's running keeper (if any) the remote plugin set again,

@@ -32,7 +32,8 @@ pub async fn run(ctx: &Context, args: &super::args::StartArgs) -> Result<i32> {
     {
         sync_cmds::wait_first_sync(ctx, paths).await?;
     }
-    let out = link.run(&tmux::start_script(&spec, terminal::size(), &Context::client_name()), b"").await?;
+    let extras = hooks(ctx, &link, &spec).await?;
+    let out = link.run(&tmux::start_script(&spec, terminal::size(), &Context::client_name(), &extras), b"").await?;
     if !out.status.success() {
         let code = match out.status {
             crate::transport::RemoteStatus::Exited(c) => c,
@@ -85,4 +86,21 @@ pub async fn run(ctx: &Context, args: &super::args::StartArgs) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// What the plugins' before-start hooks add, when the session does not
+/// exist yet (and there are plugins to ask).
+pub async fn hooks(
+    ctx: &Context,
+    link: &crate::transport::Link,
+    spec: &crate::session::SessionSpec,
+) -> Result<tmux::Extras> {
+    if !super::plugin::any_enabled(ctx) {
+        return Ok(tmux::Extras::default());
+    }
+    let probe = link.run(&tmux::exists_script(spec), b"").await?;
+    if probe.status.success() {
+        return Ok(tmux::Extras::default());
+    }
+    super::plugin::before_start(ctx, spec).await
 }

@@ -6,7 +6,7 @@
 use super::link::{LinkMonitor, LinkStatus};
 use super::plugins::RemotePlugins;
 use crate::sync::syncer::{Command, Keep, PlanSummary, SyncStatus, Version};
-use crate::sync::wire::Response;
+use crate::sync::wire::{Request, Response};
 use serde::{Deserialize, Serialize};
 use sinc_sync_core::{RelPath, Side};
 use std::path::Path;
@@ -64,6 +64,17 @@ pub enum ControlRequest {
     /// Send the VPS daemon the remote plugin set again (the lockfile
     /// changed).
     Plugins,
+    /// Ask the remote plugins' before-start hooks about a session.
+    BeforeStart {
+        /// Its id.
+        id: String,
+        /// The project folder.
+        local_path: Option<String>,
+        /// Its folder on the VPS.
+        remote_path: String,
+        /// The agent's command line.
+        agent: String,
+    },
     /// Run a remote plugin's subcommand on the VPS.
     PluginCommand {
         /// The plugin.
@@ -122,6 +133,20 @@ pub enum ControlResponse {
     Plugins {
         /// One per plugin.
         states: Vec<crate::sync::wire::PluginState>,
+    },
+    /// What the remote plugins add to the agent's launch.
+    Launch {
+        /// Environment variables.
+        env: Vec<(String, String)>,
+        /// Text to type into the agent.
+        prompts: Vec<String>,
+    },
+    /// A remote plugin refused the session.
+    Refused {
+        /// Which.
+        plugin: String,
+        /// Why.
+        reason: String,
     },
     /// What a plugin's subcommand printed.
     CommandOutput {
@@ -206,13 +231,10 @@ pub async fn serve(
                     Err(message) => ControlResponse::Error { message },
                 },
                 Ok(ControlRequest::PluginCommand { plugin, command, args }) => {
-                    match plugins.command(plugin, command, args).await {
-                        Ok(Response::CommandOutput { status, stdout, stderr }) => {
-                            ControlResponse::CommandOutput { status, stdout, stderr }
-                        }
-                        Ok(Response::Failed { message }) | Err(message) => ControlResponse::Error { message },
-                        Ok(other) => ControlResponse::Error { message: format!("unexpected answer: {other:?}") },
-                    }
+                    relay(&plugins, Request::PluginCommand { plugin, command, args }).await
+                }
+                Ok(ControlRequest::BeforeStart { id, local_path, remote_path, agent }) => {
+                    relay(&plugins, Request::BeforeStart { id, local_path, remote_path, agent }).await
                 }
                 Ok(req) => answer(req, &session, &status, &link, &commands).await,
                 Err(e) => ControlResponse::Error { message: format!("bad request: {e}") },
@@ -222,6 +244,19 @@ pub async fn serve(
                 let _ = w.write_all(&bytes).await;
             }
         });
+    }
+}
+
+/// Ask the daemon's plugins, and pass the answer on.
+async fn relay(plugins: &RemotePlugins, request: Request) -> ControlResponse {
+    match plugins.call(request).await {
+        Ok(Response::CommandOutput { status, stdout, stderr }) => {
+            ControlResponse::CommandOutput { status, stdout, stderr }
+        }
+        Ok(Response::Launch { env, prompts }) => ControlResponse::Launch { env, prompts },
+        Ok(Response::Refused { plugin, reason }) => ControlResponse::Refused { plugin, reason },
+        Ok(Response::Failed { message }) | Err(message) => ControlResponse::Error { message },
+        Ok(other) => ControlResponse::Error { message: format!("unexpected answer: {other:?}") },
     }
 }
 
@@ -291,7 +326,7 @@ async fn answer(
                     version: ask(commands, |reply| Command::Restore { path, number, reply }).await??,
                 }
             }
-            ControlRequest::Plugins | ControlRequest::PluginCommand { .. } => {
+            ControlRequest::Plugins | ControlRequest::PluginCommand { .. } | ControlRequest::BeforeStart { .. } => {
                 return Err("plugin requests are answered by the plugin relay".into());
             }
         })

@@ -19,9 +19,13 @@ pub type CurrentClient = watch::Receiver<Option<Arc<RemoteClient>>>;
 /// A handle on the task that keeps the daemon's plugin set current.
 #[derive(Debug, Clone)]
 pub struct RemotePlugins {
-    client: CurrentClient,
+    /// The connected daemon, once it has the current set.
+    ready: CurrentClient,
     refresh: mpsc::Sender<oneshot::Sender<Result<Vec<PluginState>, String>>>,
 }
+
+/// How long a call waits for the daemon to be connected and given the set.
+const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What the set is made from.
 #[derive(Debug)]
@@ -37,8 +41,9 @@ impl RemotePlugins {
     /// connected daemon.
     pub fn start(source: SetSource, client: CurrentClient) -> RemotePlugins {
         let (refresh, asks) = mpsc::channel(4);
-        tokio::spawn(keep_current(source, client.clone(), asks));
-        RemotePlugins { client, refresh }
+        let (ready_tx, ready) = watch::channel(None);
+        tokio::spawn(keep_current(source, client, asks, ready_tx));
+        RemotePlugins { ready, refresh }
     }
 
     /// Send the set again (the lockfile changed); answers each plugin's
@@ -49,12 +54,18 @@ impl RemotePlugins {
         rx.await.map_err(|_| "the keeper is stopping".to_owned())?
     }
 
-    /// Run a remote plugin's subcommand on the VPS.
-    pub async fn command(&self, plugin: String, command: String, args: Vec<String>) -> Result<Response, String> {
-        let Some(client) = self.client.borrow().clone() else {
+    /// Ask the daemon's plugins (a subcommand, a before-start hook).
+    /// Waits (a while) for the daemon to be connected and to have the set.
+    pub async fn call(&self, request: Request) -> Result<Response, String> {
+        let mut ready = self.ready.clone();
+        let client = match tokio::time::timeout(READY_WAIT, ready.wait_for(Option::is_some)).await {
+            Ok(Ok(client)) => client.clone(),
+            _ => None,
+        };
+        let Some(client) = client else {
             return Err("the VPS is not connected right now; try again when `sinc status` shows it connected".into());
         };
-        client.call(Request::PluginCommand { plugin, command, args }).await.map_err(|e| e.to_string())
+        client.call(request).await.map_err(|e| e.to_string())
     }
 }
 
@@ -62,6 +73,7 @@ async fn keep_current(
     source: SetSource,
     mut client: CurrentClient,
     mut asks: mpsc::Receiver<oneshot::Sender<Result<Vec<PluginState>, String>>>,
+    ready: watch::Sender<Option<Arc<RemoteClient>>>,
 ) {
     loop {
         let reply = tokio::select! {
@@ -77,8 +89,17 @@ async fn keep_current(
             },
         };
         let current = client.borrow().clone();
+        if current.is_none() {
+            ready.send_replace(None);
+        }
         let outcome = match current {
-            Some(c) => push(&source, &c).await,
+            Some(c) => {
+                let pushed = push(&source, &c).await;
+                // Calls go ahead even when the set could not be sent: the
+                // daemon keeps the set it has.
+                ready.send_replace(Some(c));
+                pushed
+            }
             None if reply.is_some() => {
                 Err("the VPS is not connected right now; the plugins go there when it is".into())
             }

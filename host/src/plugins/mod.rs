@@ -72,6 +72,7 @@ impl Installed {
             settings: config.plugins.get(name).cloned().unwrap_or_default(),
             secrets: config.secrets.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect(),
             connections: None,
+            sessions: None,
         }
     }
 

@@ -9,7 +9,7 @@ use sinc_plugin_host::manifest::{Permissions, RunsOn};
 use std::path::{Path, PathBuf};
 
 /// The `sinc:plugin` version this host implements.
-pub const HOST_SDK: semver::Version = semver::Version::new(1, 1, 0);
+pub const HOST_SDK: semver::Version = sinc_plugin_host::SDK;
 
 /// One published version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -363,7 +363,7 @@ mod tests {
         let mixed = [entry("1.0.0", "^1.0", false), entry("1.1.0", "^2.0", false)];
         assert_eq!(pick(&mixed, "*").unwrap(), "1.0.0");
         let err = pick(&[entry("1.1.0", "^2.0", false)], "*").unwrap_err().to_string();
-        assert!(err.contains("needs sinc:plugin ^2.0") && err.contains("links sinc:plugin 1.1.0"), "{err}");
+        assert!(err.contains("needs sinc:plugin ^2.0") && err.contains("links sinc:plugin 1.2.0"), "{err}");
     }
 
     #[test]

@@ -6,5 +6,6 @@ pub mod daemon;
 pub mod install;
 pub mod plugins;
 pub mod session_events;
+pub mod session_host;
 
 pub use install::{InstallError, Installed, LocalBinary, ensure};

@@ -6,10 +6,11 @@
 //! them. The plugin runtime (wasmtime) is only built for the first plugin.
 
 use super::session_events::{self, Change, Look};
+use super::session_host::TmuxSessions;
 use crate::session::tmux;
 use crate::sync::wire::{PluginGrant, PluginState, Response};
 use sinc_plugin_host::running::{Running, Spec, Status};
-use sinc_plugin_host::{Event, Grants, Manifest, Runtime, Session};
+use sinc_plugin_host::{Event, Grants, Manifest, Runtime, Session, Verdict};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -23,6 +24,7 @@ pub struct Hosted {
     cache: PathBuf,
     home: PathBuf,
     runtime: OnceLock<Arc<Runtime>>,
+    sessions: Arc<TmuxSessions>,
     slots: Mutex<BTreeMap<String, Slot>>,
     watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -59,6 +61,7 @@ impl Hosted {
             cache: cache.join("plugins"),
             home: home.to_path_buf(),
             runtime: OnceLock::new(),
+            sessions: Arc::new(TmuxSessions::new(home)),
             slots: Mutex::default(),
             watcher: Mutex::default(),
         })
@@ -132,6 +135,7 @@ impl Hosted {
         let mut grants = Grants::new(self.dir.join(&grant.name).join("data"), self.home.clone());
         grants.settings = settings;
         grants.secrets = grant.secrets.iter().cloned().collect();
+        grants.sessions = Some(self.sessions.clone());
         let runtime = match self.runtime.get() {
             Some(r) => r.clone(),
             None => {
@@ -187,6 +191,39 @@ impl Hosted {
                 message: format!("plugin {plugin} stopped running `{command}` (see `sinc plugin list`)"),
             },
         }
+    }
+
+    /// Ask every plugin's before-start hook, in name order: the first
+    /// refusal stops the session; environment variables and prompts add up
+    /// (the first plugin to set a variable wins).
+    pub async fn before_start(&self, session: Session) -> Response {
+        let asked: Vec<_> = self
+            .slots()
+            .iter()
+            .filter_map(|(name, slot)| {
+                slot.running.as_ref().ok().map(|r| (name.clone(), r.before_start_queued(session.clone())))
+            })
+            .collect();
+        let mut env: Vec<(String, String)> = Vec::new();
+        let mut prompts = Vec::new();
+        for (plugin, answer) in asked {
+            match answer.await {
+                Ok(Some(Verdict::Refuse(reason))) => return Response::Refused { plugin, reason },
+                Ok(Some(Verdict::Proceed(launch))) => {
+                    for (key, value) in launch.env {
+                        if env.iter().any(|(k, _)| *k == key) {
+                            tracing::warn!(plugin = %plugin, "{key} is set by another plugin already; keeping that one");
+                        } else {
+                            env.push((key, value));
+                        }
+                    }
+                    prompts.extend(launch.prompt);
+                }
+                Ok(None) => {}
+                Err(_) => tracing::warn!(plugin = %plugin, "not running; its before-start hook was skipped"),
+            }
+        }
+        Response::Launch { env, prompts }
     }
 
     fn deliver(&self, event: &Event) {

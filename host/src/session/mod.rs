@@ -2,6 +2,7 @@
 //! attaching a terminal to it, `sinc ssh`'s plain terminals, and the local
 //! record of sessions. Knows nothing about sync internals.
 
+pub mod agent_state;
 pub mod attach;
 pub mod escape;
 pub mod registry;

@@ -51,9 +51,24 @@ pub(crate) fn option_target(name: &str) -> String {
     quote::word(&format!("={name}:"))
 }
 
+/// What plugins' before-start hooks add to an agent's launch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extras {
+    /// Environment variables (names already checked).
+    pub env: Vec<(String, String)>,
+    /// Text typed into the agent once it starts, each followed by Enter.
+    pub prompts: Vec<String>,
+}
+
+/// Whether `name` can be an environment variable's name.
+pub fn valid_env_name(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// The part shared by `start` and create-or-attach: create the session if it
 /// does not exist. Prints `created` or `exists`.
-fn create_if_missing(spec: &SessionSpec, size: Size, client: &str) -> String {
+fn create_if_missing(spec: &SessionSpec, size: Size, client: &str, extras: &Extras) -> String {
     let t = target(spec);
     let o = option_target(&spec.id.to_string());
     let id = quote::word(&spec.id.to_string());
@@ -65,7 +80,13 @@ fn create_if_missing(spec: &SessionSpec, size: Size, client: &str) -> String {
         ),
         None => String::new(),
     };
-    let env = [format!("SINC_SESSION_ID={}", spec.id), format!("SINC_PROJECT={}", spec.project_name())];
+    let mut env = vec![format!("SINC_SESSION_ID={}", spec.id), format!("SINC_PROJECT={}", spec.project_name())];
+    env.extend(extras.env.iter().filter(|(k, _)| valid_env_name(k)).map(|(k, v)| format!("{k}={v}")));
+    let prompts: String = extras
+        .prompts
+        .iter()
+        .map(|p| format!("  {TMUX} send-keys -t {o} -l -- {} \\; send-keys -t {o} Enter 2>/dev/null\n", quote::word(p)))
+        .collect();
     format!(
         "command -v tmux >/dev/null 2>&1 || exit {no_tmux}
 if {tmux} has-session -t {t} 2>/dev/null; then
@@ -78,7 +99,7 @@ else
   {agent_check}{tmux} new-session -d -s {id} -c \"$DIR\" -x {cols} -y {rows} -- env {env} \"${{SHELL:-/bin/sh}}\" -lc {agent} \\; \
 set-option -t {o} {o_local} {local} \\; set-option -t {o} {o_remote} \"$DIR\" \\; \
 set-option -t {o} {o_agent} {agent} \\; set-option -t {o} {o_host} {client} 2>/dev/null || {tmux} has-session -t {t} 2>/dev/null || exit {agent_exited}
-  echo created
+{prompts}  echo created
 fi
 ",
         no_tmux = status::NO_TMUX,
@@ -100,15 +121,15 @@ fi
 }
 
 /// Create the session if missing, without attaching (`sinc start`).
-pub fn start_script(spec: &SessionSpec, size: Size, client: &str) -> String {
-    quote::sh_script(&create_if_missing(spec, size, client))
+pub fn start_script(spec: &SessionSpec, size: Size, client: &str, extras: &Extras) -> String {
+    quote::sh_script(&create_if_missing(spec, size, client, extras))
 }
 
 /// Create the session if missing, then attach to it (`sinc`). Runs on a PTY.
-pub fn create_and_attach_script(spec: &SessionSpec, size: Size, client: &str) -> String {
+pub fn create_and_attach_script(spec: &SessionSpec, size: Size, client: &str, extras: &Extras) -> String {
     let script = format!(
         "{} >/dev/null\nexec {TMUX} attach-session -t {}\n",
-        create_if_missing(spec, size, client).trim_end(),
+        create_if_missing(spec, size, client, extras).trim_end(),
         target(spec)
     );
     // `create_if_missing` ends with an `if … fi` block; silence its echo.
@@ -298,21 +319,32 @@ mod tests {
 
     #[test]
     fn start_creates_with_env_options_and_exact_target() {
+        let extras = Extras {
+            env: vec![("PROXY_URL".into(), "http://127.0.0.1:8081 x".into()), ("bad name".into(), "x".into())],
+            prompts: vec!["fix the 'login' bug".into()],
+        };
         let (code, stdout, log) =
-            run_with_fake_tmux(&start_script(&spec(), Size { cols: 100, rows: 30 }, "laptop"), false);
+            run_with_fake_tmux(&start_script(&spec(), Size { cols: 100, rows: 30 }, "laptop", &extras), false);
         assert_eq!(code, 0, "{log}");
         assert_eq!(stdout.trim(), "created");
         let new = log.lines().find(|l| l.starts_with("[new-session]")).unwrap();
         assert!(new.contains("[-s][sinc-my-project-78ce1d]"), "{new}");
         assert!(new.contains("[-x][100][-y][30]"), "{new}");
-        assert!(new.contains("[env][SINC_SESSION_ID=sinc-my-project-78ce1d][SINC_PROJECT=my-project][/bin/sh][-lc][FOO=1 cat --flag 'a b']"), "{new}");
+        assert!(new.contains("[env][SINC_SESSION_ID=sinc-my-project-78ce1d][SINC_PROJECT=my-project][PROXY_URL=http://127.0.0.1:8081 x][/bin/sh][-lc][FOO=1 cat --flag 'a b']"), "{new}");
+        assert!(!new.contains("bad name"), "{new}");
+        let typed = log.lines().find(|l| l.starts_with("[send-keys]")).unwrap();
+        assert_eq!(
+            typed,
+            "[send-keys][-t][=sinc-my-project-78ce1d:][-l][--][fix the 'login' bug][;][send-keys][-t][=sinc-my-project-78ce1d:][Enter]"
+        );
         assert!(new.contains("[@sinc_local_path][/home/user/My Project]"), "{new}");
         assert!(new.contains("[set-option][-t][=sinc-my-project-78ce1d:]"), "{new}");
     }
 
     #[test]
     fn start_is_idempotent() {
-        let (code, stdout, log) = run_with_fake_tmux(&start_script(&spec(), Size { cols: 80, rows: 24 }, "x"), true);
+        let (code, stdout, log) =
+            run_with_fake_tmux(&start_script(&spec(), Size { cols: 80, rows: 24 }, "x", &Extras::default()), true);
         assert_eq!((code, stdout.trim()), (0, "exists"));
         assert!(!log.contains("new-session"));
     }
@@ -321,13 +353,18 @@ mod tests {
     fn missing_agent_is_reported() {
         let mut s = spec();
         s.agent = crate::config::Agent::new("no-such-agent-xyz").unwrap();
-        let (code, _, _) = run_with_fake_tmux(&start_script(&s, Size { cols: 80, rows: 24 }, "x"), false);
+        let (code, _, _) =
+            run_with_fake_tmux(&start_script(&s, Size { cols: 80, rows: 24 }, "x", &Extras::default()), false);
         assert_eq!(code, status::NO_AGENT as i32);
     }
 
     #[test]
     fn an_agent_gone_before_its_options_are_set_is_reported() {
-        let (code, _, _) = run_with_fake_tmux_where(&start_script(&spec(), Size { cols: 80, rows: 24 }, "x"), 1, 1);
+        let (code, _, _) = run_with_fake_tmux_where(
+            &start_script(&spec(), Size { cols: 80, rows: 24 }, "x", &Extras::default()),
+            1,
+            1,
+        );
         assert_eq!(code, status::AGENT_EXITED as i32);
     }
 

@@ -252,6 +252,15 @@ where
                 Ok(Err(message)) => Response::Failed { message },
                 Err(e) => break Err(e),
             },
+            Request::BeforeStart { id: session, local_path, remote_path, agent } => {
+                let session = sinc_plugin_host::Session { id: session, local_path, remote_path, agent };
+                let (plugins, w) = (plugins.clone(), w.clone());
+                tokio::spawn(async move {
+                    let response = plugins.before_start(session).await;
+                    let _ = send(&w, Message::Response { id, response }).await;
+                });
+                continue;
+            }
             Request::PluginCommand { plugin, command, args } => {
                 // Answered when the plugin is done; sync goes on meanwhile.
                 let (plugins, w) = (plugins.clone(), w.clone());
@@ -444,7 +453,8 @@ where
         | Request::Forget { .. }
         | Request::PluginSet { .. }
         | Request::PluginComponent { .. }
-        | Request::PluginCommand { .. } => Response::Failed { message: "unexpected request".into() },
+        | Request::PluginCommand { .. }
+        | Request::BeforeStart { .. } => Response::Failed { message: "unexpected request".into() },
     })
 }
 

@@ -172,6 +172,18 @@ pub enum Request {
         /// Its sha256 (hex).
         sha256: String,
     },
+    /// A session is about to be created: ask the remote plugins' hooks
+    /// (answered by `Launch`, or `Refused`).
+    BeforeStart {
+        /// Its id.
+        id: String,
+        /// The laptop's project folder.
+        local_path: Option<String>,
+        /// Its folder on the VPS.
+        remote_path: String,
+        /// The agent's command line.
+        agent: String,
+    },
     /// Run a remote plugin's subcommand (answered by `CommandOutput`).
     PluginCommand {
         /// The plugin.
@@ -302,6 +314,21 @@ pub enum Response {
         missing: Vec<String>,
         /// Every plugin of the set.
         states: Vec<PluginState>,
+    },
+    /// What the hooks add to an agent's launch.
+    Launch {
+        /// Environment variables, by name (the first plugin, by name, to
+        /// set one wins).
+        env: Vec<(String, String)>,
+        /// Text to type into the agent once it starts, in plugin order.
+        prompts: Vec<String>,
+    },
+    /// A plugin refused to let the session start.
+    Refused {
+        /// Which.
+        plugin: String,
+        /// Why.
+        reason: String,
     },
     /// What a plugin's subcommand printed.
     CommandOutput {

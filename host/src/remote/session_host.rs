@@ -1,0 +1,188 @@
+//! The agent sessions as the VPS daemon serves them to remote plugins (the
+//! `sessions` interface): tmux on this machine, run directly (the daemon
+//! lives where the sessions are), with each agent's state read from its
+//! screen.
+
+use crate::config::Agent;
+use crate::session::SessionSpec;
+use crate::session::agent_state::{self, AgentState};
+use crate::session::tmux::{self, Size};
+use crate::session_id::SessionId;
+use sinc_plugin_host::Session;
+use sinc_plugin_host::sessions::{SessionHost, SessionInfo, State};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The size a session started by a plugin gets (a terminal that attaches
+/// later resizes it).
+const START_SIZE: Size = Size { cols: 120, rows: 40 };
+
+/// tmux on this machine.
+#[derive(Debug)]
+pub struct TmuxSessions {
+    home: PathBuf,
+}
+
+impl TmuxSessions {
+    /// Sessions of this user; `~/` in folders means `home`.
+    pub fn new(home: &Path) -> TmuxSessions {
+        TmuxSessions { home: home.to_path_buf() }
+    }
+
+    fn sh(&self, script: &str) -> Result<String, String> {
+        let out = Command::new("sh")
+            .args(["-c", script])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("running tmux: {e}"))?;
+        if !out.status.success() {
+            let code = out.status.code().unwrap_or(1);
+            return Err(match u32::try_from(code) {
+                Ok(tmux::status::NO_TMUX) => "tmux is not installed on the VPS".into(),
+                _ => format!("tmux failed ({code}): {}", String::from_utf8_lossy(&out.stderr).trim()),
+            });
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn tmux(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new("tmux")
+            .arg("-u")
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("running tmux: {e}"))?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn sessions(&self) -> Result<Vec<tmux::RemoteSession>, String> {
+        Ok(tmux::parse_list(&self.sh(&tmux::list_script())?).into_iter().filter(|s| !s.is_shell()).collect())
+    }
+
+    /// `id` when it names an agent session, with tmux's exact-name target.
+    fn target(&self, id: &str) -> Result<String, String> {
+        if !crate::session_id::is_sinc_session(id) || !self.sessions()?.iter().any(|s| s.id == id) {
+            return Err(format!("no agent session `{id}` on the VPS"));
+        }
+        Ok(format!("={id}:"))
+    }
+
+    fn state_of(&self, id: &str) -> (AgentState, String) {
+        let target = format!("={id}:");
+        let dead = self.tmux(&["display-message", "-p", "-t", &target, "#{pane_dead}"]).is_ok_and(|o| o.trim() == "1");
+        let screen = self.tmux(&["capture-pane", "-p", "-J", "-t", &target]).unwrap_or_default();
+        (agent_state::detect(&screen, dead), agent_state::last_line(&screen))
+    }
+}
+
+fn wit_state(state: AgentState) -> State {
+    match state {
+        AgentState::Working => State::Working,
+        AgentState::Waiting => State::Waiting,
+        AgentState::Idle => State::Idle,
+        AgentState::Exited => State::Exited,
+    }
+}
+
+/// A key name tmux understands, and nothing that could be read as a flag.
+fn valid_key(key: &str) -> bool {
+    (1..=32).contains(&key.len())
+        && key.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+'))
+}
+
+impl SessionHost for TmuxSessions {
+    fn list(&self) -> Result<Vec<SessionInfo>, String> {
+        Ok(self
+            .sessions()?
+            .into_iter()
+            .map(|s| {
+                let (state, last_line) = self.state_of(&s.id);
+                SessionInfo {
+                    session: Session {
+                        id: s.id.clone(),
+                        local_path: s.local_path.clone(),
+                        remote_path: s.remote_path.clone().unwrap_or_default(),
+                        agent: s.agent.clone().unwrap_or_default(),
+                    },
+                    state: wit_state(state),
+                    attached: s.attached,
+                    created: s.created,
+                    last_line,
+                }
+            })
+            .collect())
+    }
+
+    fn screen(&self, id: &str, scrollback: u32) -> Result<String, String> {
+        let target = self.target(id)?;
+        let start = format!("-{}", scrollback.min(100_000));
+        self.tmux(&["capture-pane", "-p", "-e", "-J", "-S", &start, "-t", &target])
+    }
+
+    fn send(&self, id: &str, text: &str, enter: bool) -> Result<(), String> {
+        let target = self.target(id)?;
+        if !text.is_empty() {
+            self.tmux(&["send-keys", "-t", &target, "-l", "--", text])?;
+        }
+        if enter {
+            self.tmux(&["send-keys", "-t", &target, "Enter"])?;
+        }
+        Ok(())
+    }
+
+    fn keys(&self, id: &str, keys: &[String]) -> Result<(), String> {
+        let target = self.target(id)?;
+        if let Some(bad) = keys.iter().find(|k| !valid_key(k)) {
+            return Err(format!("`{bad}` is not a key name (such as Escape, C-c, Tab, Up, Enter, y)"));
+        }
+        let mut args = vec!["send-keys", "-t", target.as_str()];
+        args.extend(keys.iter().map(String::as_str));
+        self.tmux(&args).map(drop)
+    }
+
+    fn start(&self, folder: &str, agent: Option<&str>) -> Result<String, String> {
+        let path = match folder.strip_prefix("~/") {
+            Some(rest) => self.home.join(rest),
+            None if folder.starts_with('/') => PathBuf::from(folder),
+            None => return Err(format!("`{folder}`: give an absolute folder or one under `~/`")),
+        };
+        if path.components().any(|c| c == std::path::Component::ParentDir) {
+            return Err(format!("`{folder}`: no `..` please"));
+        }
+        let existing = self.sessions()?;
+        let same_folder = existing.iter().find(|s| s.remote_path.as_deref().map(Path::new) == Some(path.as_path()));
+        if let Some(s) = same_folder {
+            return Ok(s.id.clone());
+        }
+        let line = match agent {
+            Some(a) => a.to_owned(),
+            None => std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into()),
+        };
+        let spec = SessionSpec {
+            id: SessionId::for_path(&path),
+            local_path: PathBuf::new(),
+            remote_path: path.to_string_lossy().into_owned(),
+            agent: Agent::new(&line)?,
+        };
+        self.sh(&tmux::start_script(&spec, START_SIZE, "vps", &tmux::Extras::default()))
+            .map_err(|e| format!("starting the session: {e}"))?;
+        Ok(spec.id.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keys_are_names_never_flags() {
+        for good in ["Escape", "C-c", "Tab", "Up", "Enter", "y", "M-x", "F12"] {
+            assert!(super::valid_key(good), "{good}");
+        }
+        for bad in ["", "-t", "a b", "x;y", "=sinc:", &"k".repeat(40)] {
+            assert!(!super::valid_key(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! What an agent is doing, read from its screen: asking the user something
+//! (waiting), busy (working), or at its prompt (idle). Pure. One detection
+//! for every consumer (plugins' `sessions` interface, and later the TUI),
+//! with patterns per agent — what OpenCode and Claude Code show, and
+//! generic confirmation prompts for any other program — matched against
+//! the last lines of the screen, where a question or a spinner is.
+
+use regex::RegexSet;
+use std::sync::OnceLock;
+
+/// An agent's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentState {
+    /// Producing output, thinking.
+    Working,
+    /// Asking the user something.
+    Waiting,
+    /// At its prompt.
+    Idle,
+    /// Its program ended.
+    Exited,
+}
+
+/// How many lines from the bottom of the screen are read.
+const TAIL: usize = 12;
+
+/// Questions any program may ask.
+const WAITING: &[&str] = &[
+    r"(?i)\((y/n|yes/no)\)",
+    r"(?i)\[(y/n|Y/n|y/N)\]",
+    r"(?i)\b(continue|proceed|overwrite|allow|approve)\?\s*$",
+    r"(?i)do you want to\b",
+    r"(?i)press enter to\b",
+    r"❯\s*1\.\s*(Yes|Allow)",
+    r"(?i)\b(permission required|waiting for (your )?(input|approval|confirmation))\b",
+];
+
+/// Signs of work in progress, for OpenCode, Claude Code and spinners in
+/// general.
+const WORKING: &[&str] = &[
+    r"(?i)esc to (interrupt|cancel)",
+    r"(?i)\b(thinking|working|generating|running)(\.{3}|…)",
+    r"[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]",
+    r"[✻✽✶✳✢·] \w+…",
+];
+
+fn sets() -> &'static (RegexSet, RegexSet) {
+    static SETS: OnceLock<(RegexSet, RegexSet)> = OnceLock::new();
+    SETS.get_or_init(|| {
+        (
+            RegexSet::new(WAITING).unwrap_or_else(|_| RegexSet::empty()),
+            RegexSet::new(WORKING).unwrap_or_else(|_| RegexSet::empty()),
+        )
+    })
+}
+
+/// The state of an agent whose screen (plain text, no escapes) is
+/// `screen`; `dead` when its pane's program ended.
+pub fn detect(screen: &str, dead: bool) -> AgentState {
+    if dead {
+        return AgentState::Exited;
+    }
+    let lines: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = &lines[lines.len().saturating_sub(TAIL)..];
+    let (waiting, working) = sets();
+    // A question at the very bottom wins over a spinner above it.
+    let last = tail.iter().rev().take(4);
+    if last.clone().any(|l| waiting.is_match(l)) {
+        return AgentState::Waiting;
+    }
+    if tail.iter().any(|l| working.is_match(l)) {
+        return AgentState::Working;
+    }
+    AgentState::Idle
+}
+
+/// The last non-empty line of `screen`.
+pub fn last_line(screen: &str) -> String {
+    screen.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim_end().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn questions_spinners_and_prompts() {
+        assert_eq!(
+            detect("Edit main.rs?\nDo you want to make this edit?\n❯ 1. Yes\n  2. No\n", false),
+            AgentState::Waiting
+        );
+        assert_eq!(detect("Overwrite file.txt? (y/n) ", false), AgentState::Waiting);
+        assert_eq!(detect("building…\n⠙ Generating… (esc to interrupt)\n", false), AgentState::Working);
+        assert_eq!(detect("✻ Pondering… (12s · esc to interrupt)\n> \n", false), AgentState::Working);
+        assert_eq!(detect("Done. 3 files changed.\n> \n", false), AgentState::Idle);
+        assert_eq!(detect("", false), AgentState::Idle);
+        assert_eq!(detect("anything (y/n)", true), AgentState::Exited);
+    }
+
+    #[test]
+    fn a_question_scrolled_far_up_no_longer_counts() {
+        let old = format!("Continue? (y/n) y\n{}> \n", "output line\n".repeat(20));
+        assert_eq!(detect(&old, false), AgentState::Idle);
+    }
+
+    #[test]
+    fn the_last_line_skips_blank_ones() {
+        assert_eq!(last_line("one\ntwo  \n\n   \n"), "two");
+        assert_eq!(last_line(""), "");
+    }
+}
