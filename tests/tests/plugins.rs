@@ -369,6 +369,13 @@ fn a_remote_plugin_runs_in_the_vps_daemon_hears_sessions_serves_its_page_and_its
     let bad = client.run(&["station", "keys", &id, "-t"]);
     assert!(stderr(&bad).contains("`-t` is not a key name"), "{}", stderr(&bad));
 
+    // Files sync writes on the VPS: one event per batch.
+    std::fs::write(client.project.join("notes.txt"), "from the laptop").unwrap();
+    client.ok(&["flush"]);
+    sinc_tests::wait_until(Duration::from_secs(10), "the files-synced event", || {
+        client.ok(&["station"]).contains(&format!("synced {id} 1\n")).then_some(())
+    });
+
     // Its page, forwarded through the SSH connection; the plugin's own port
     // is taken here (the "VPS" is this machine), so another is used.
     let mut open = client

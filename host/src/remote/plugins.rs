@@ -10,7 +10,7 @@ use super::session_host::TmuxSessions;
 use crate::session::tmux;
 use crate::sync::wire::{PluginGrant, PluginState, Response};
 use sinc_plugin_host::running::{Running, Spec, Status};
-use sinc_plugin_host::{Event, Grants, Manifest, Runtime, Session, Verdict};
+use sinc_plugin_host::{Event, FilesSynced, Grants, Manifest, Runtime, Session, Verdict};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -224,6 +224,13 @@ impl Hosted {
             }
         }
         Response::Launch { env, prompts }
+    }
+
+    /// Files sync wrote on the VPS for `session` (one event per batch).
+    pub fn files_synced(&self, session: &str, paths: Vec<String>) {
+        if !paths.is_empty() && !self.is_empty() {
+            self.deliver(&Event::FilesSynced(FilesSynced { session_id: session.to_owned(), paths }));
+        }
     }
 
     fn deliver(&self, event: &Event) {

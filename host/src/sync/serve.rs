@@ -193,7 +193,7 @@ where
                 // Nothing more is queued: apply what arrived, send every
                 // answer, then wait.
                 let applied = match &project {
-                    Some((_, p)) => apply_batch(&p.ep, &w, &mut batch).await,
+                    Some((session, p)) => apply_batch(&p.ep, &w, &mut batch, session, &plugins).await,
                     None => Ok(()),
                 };
                 if let Err(e) = applied.and(w.lock().await.flush().await) {
@@ -212,9 +212,9 @@ where
             other => break Err(WireError::Unexpected(format!("{other:?}").chars().take(120).collect())),
         };
         let mutation = matches!(request, Request::Put { .. } | Request::Remove { .. });
-        if let Some((_, p)) = &project
+        if let Some((session, p)) = &project
             && (!mutation || batch.len() >= MAX_BATCH)
-            && let Err(e) = apply_batch(&p.ep, &w, &mut batch).await
+            && let Err(e) = apply_batch(&p.ep, &w, &mut batch, session, &plugins).await
         {
             break Err(e);
         }
@@ -300,27 +300,34 @@ where
     if let Some(f) = forwarder {
         f.abort();
     }
-    if let Some((_, p)) = project {
+    if let Some((session, p)) = project {
         // Content that arrived whole is kept even when the answer cannot be
         // delivered any more.
-        let _ = apply_batch(&p.ep, &w, &mut batch).await;
+        let _ = apply_batch(&p.ep, &w, &mut batch, &session, &plugins).await;
         let _ = w.lock().await.flush().await;
         let _ = endpoint::with(&p.ep, |e| e.save()).await;
     }
     result
 }
 
-/// Apply the pending changes and queue an answer for each.
+/// Apply the pending changes and queue an answer for each; the remote
+/// plugins hear which paths of `session` were written.
 async fn apply_batch<W: AsyncWrite + Unpin>(
     ep: &Shared,
     w: &Writer<W>,
     batch: &mut Vec<(u64, Change)>,
+    session: &str,
+    plugins: &Hosted,
 ) -> Result<(), WireError> {
     if batch.is_empty() {
         return Ok(());
     }
     let (ids, changes): (Vec<u64>, Vec<Change>) = std::mem::take(batch).into_iter().unzip();
+    let paths: Vec<String> = changes.iter().map(|c| c.path().as_str().to_owned()).collect();
     let results = endpoint::with(ep, move |e| batch::apply(e, changes)).await;
+    let synced: Vec<String> =
+        paths.into_iter().zip(&results).filter(|(_, r)| r.is_ok()).map(|(path, _)| path).collect();
+    plugins.files_synced(session, synced);
     let mut w = w.lock().await;
     for (id, result) in ids.into_iter().zip(results) {
         let response = match result {
