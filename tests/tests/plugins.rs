@@ -183,7 +183,7 @@ fn repo_registry() -> std::path::PathBuf {
 
 #[test]
 fn every_published_artifact_matches_its_index_line_and_loads() {
-    let registry = sinc::plugins::registry::FolderRegistry::new(repo_registry());
+    let registry = sinc::plugins::registry::Registry::folder(repo_registry());
     let names = registry.names().unwrap();
     assert!(names.contains(&"hello".to_owned()), "{names:?}");
     let cache = tempfile::tempdir().unwrap();

@@ -244,7 +244,9 @@ impl Permissions {
         lines.extend(p.ports.iter().map(|port| format!("serve HTTP on {}:{}", port.bind, port.port)));
         match p.sessions {
             Some(SessionAccess::Read) => lines.push("read the output and state of sessions".into()),
-            Some(SessionAccess::Control) => lines.push("read sessions, type into them and start new ones".into()),
+            Some(SessionAccess::Control) => {
+                lines.push("read sessions, type into them and start new ones (running any command as you)".into())
+            }
             None => {}
         }
         lines

@@ -208,6 +208,10 @@ pub enum PluginCommand {
         /// The registry folder.
         #[arg(long, value_name = "DIR")]
         registry: PathBuf,
+        /// A minisign signature of the component (`minisign -Sm FILE`
+        /// writes `FILE.minisig`), recorded in its index line.
+        #[arg(long, value_name = "MINISIG")]
+        signature: Option<PathBuf>,
     },
     /// Move plugins from the registry to the newest version their request
     /// allows (all of them, or one).

@@ -64,7 +64,7 @@ fn run_here(ctx: &Context, command: &PluginCommand) -> Result<i32> {
         PluginCommand::Add { source } => add(ctx, source),
         PluginCommand::Search { term } => search(ctx, term.as_deref()),
         PluginCommand::Update { name } => update(ctx, name.as_deref()),
-        PluginCommand::Publish { path, registry } => publish(ctx, path, registry),
+        PluginCommand::Publish { path, registry, signature } => publish(ctx, path, registry, signature.as_deref()),
         PluginCommand::New { name, path } => new(ctx, name, path.as_deref()),
         PluginCommand::List => list(ctx),
         PluginCommand::Info { name } => info(ctx, name),
@@ -154,27 +154,35 @@ fn report(ctx: &Context, outcome: &Outcome) {
     }
 }
 
-/// The configured registry (`registry`, `SINC_REGISTRY`) and its location.
-fn registry_of(ctx: &Context) -> Result<(registry::FolderRegistry, String)> {
-    let location = ctx.config().registry.clone();
-    if location.contains("://") {
-        return Err(Error::Unavailable(format!(
-            "the registry {location} is remote, and fetching over HTTPS is not built yet; set SINC_REGISTRY (or `registry`) to a folder, such as a clone's registry/"
-        )));
+/// The configured registry (`registry`, `SINC_REGISTRY`; `registry_key`)
+/// and its location.
+fn registry_of(ctx: &Context) -> Result<(registry::Registry, String)> {
+    let config = ctx.config();
+    let location = config.registry.clone();
+    let progress = !(ctx.global.quiet || ctx.global.json);
+    let opened = registry::Registry::open(
+        &location,
+        |folder| ctx.dirs.expand_tilde(folder),
+        config.registry_key.as_deref(),
+        progress,
+    );
+    Ok((opened.map_err(registry_error)?, location))
+}
+
+/// The exit status a registry failure gets: unreachable is 69, the rest 1.
+fn registry_error(e: registry::RegistryError) -> Error {
+    match e {
+        registry::RegistryError::Http { .. } => Error::Unavailable(e.to_string()),
+        e => Error::Failure(e.to_string()),
     }
-    let root = ctx.dirs.expand_tilde(&location);
-    if !root.join("index").is_dir() {
-        return Err(Error::Failure(format!("{} is not a plugin registry (it has no index/ folder)", root.display())));
-    }
-    Ok((registry::FolderRegistry::new(root), location))
 }
 
 /// Resolve and fetch a plugin from the registry: its checked component and
 /// its manifest, which must agree with the index.
-fn fetch(registry: &registry::FolderRegistry, name: &str, req: &semver::VersionReq) -> Result<(Vec<u8>, Manifest)> {
-    let entries = registry.entries(name).map_err(failure)?;
+fn fetch(registry: &registry::Registry, name: &str, req: &semver::VersionReq) -> Result<(Vec<u8>, Manifest)> {
+    let entries = registry.entries(name).map_err(registry_error)?;
     let entry = registry::resolve(name, &entries, req, &registry::HOST_SDK).map_err(failure)?;
-    let wasm = registry.artifact(entry).map_err(failure)?;
+    let wasm = registry.artifact(entry).map_err(registry_error)?;
     let manifest = Manifest::from_component(&wasm)
         .map_err(|e| Error::Failure(format!("{name} {}: the artifact is not a sinc plugin: {e}", entry.version)))?;
     if manifest.name != entry.name
@@ -298,7 +306,7 @@ fn install(
 }
 
 /// `sinc plugin publish PATH --registry DIR`.
-fn publish(ctx: &Context, path: &Path, root: &Path) -> Result<i32> {
+fn publish(ctx: &Context, path: &Path, root: &Path, signature: Option<&Path>) -> Result<i32> {
     let wasm = std::fs::read(path).map_err(|e| Error::Failure(format!("cannot read {}: {e}", path.display())))?;
     let manifest = Manifest::from_component(&wasm)
         .map_err(|e| Error::Failure(format!("{} is not a sinc plugin: {e}", path.display())))?;
@@ -306,7 +314,13 @@ fn publish(ctx: &Context, path: &Path, root: &Path) -> Result<i32> {
     let installed = installed(ctx);
     let grants = installed.grants(&manifest.name, &crate::config::Config::default());
     installed.runtime().and_then(|r| r.load(&manifest, &wasm, &grants)).map_err(failure)?;
-    let (entry, new) = registry::publish(root, &wasm, &manifest).map_err(failure)?;
+    let signature = match signature {
+        Some(p) => {
+            Some(std::fs::read_to_string(p).map_err(|e| Error::Failure(format!("cannot read {}: {e}", p.display())))?)
+        }
+        None => None,
+    };
+    let (entry, new) = registry::publish(root, &wasm, &manifest, signature).map_err(failure)?;
     if ctx.global.json {
         output::json(
             &serde_json::json!({ "published": entry.name, "version": entry.version.to_string(), "new": new, "sha256": entry.sha256 }),
@@ -364,8 +378,8 @@ fn search(ctx: &Context, term: Option<&str>) -> Result<i32> {
     let (registry, location) = registry_of(ctx)?;
     let term = term.unwrap_or("").to_lowercase();
     let mut found = Vec::new();
-    for name in registry.names().map_err(failure)? {
-        let entries = registry.entries(&name).map_err(failure)?;
+    for name in registry.names().map_err(registry_error)? {
+        let entries = registry.entries(&name).map_err(registry_error)?;
         let Ok(entry) = registry::resolve(&name, &entries, &semver::VersionReq::STAR, &registry::HOST_SDK) else {
             continue;
         };
@@ -427,14 +441,14 @@ pub fn tier_set(ctx: &Context, tier: &str, with: &[String], without: &[String]) 
             let mut names: Vec<String> =
                 lock.plugins.iter().filter(|p| p.from_preset).map(|p| p.name.clone()).collect();
             if lock.tier.is_none() {
-                names = registry.preset(&base).map_err(failure)?.plugins;
+                names = registry.preset(&base).map_err(registry_error)?.plugins;
             }
             names
         } else {
             if !with.is_empty() || !without.is_empty() {
                 return Err(Error::Usage("--with and --without go with `sinc tier set custom`".into()));
             }
-            registry.preset(tier).map_err(failure)?.plugins
+            registry.preset(tier).map_err(registry_error)?.plugins
         };
         wanted.extend(with.iter().cloned());
         wanted.retain(|spec| !without.iter().any(|w| spec == w || spec.split('@').next() == Some(w.as_str())));

@@ -49,6 +49,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "SINC_ACCEPT_NEW_HOST", key: "ssh.accept_new_host", kind: Kind::Bool },
     EnvVar { name: "SINC_GIVE_UP_AFTER", key: "ssh.give_up_after", kind: Kind::Integer },
     EnvVar { name: "SINC_REGISTRY", key: "registry", kind: Kind::Text },
+    EnvVar { name: "SINC_REGISTRY_KEY", key: "registry_key", kind: Kind::Text },
 ];
 
 /// Variables read by clap rather than by the loader (listed for the docs).

@@ -24,6 +24,7 @@ pub struct Settings {
     ssh: Option<SshSettings>,
     plugins: Option<BTreeMap<PluginName, toml::Table>>,
     registry: Option<NonEmpty>,
+    registry_key: Option<NonEmpty>,
     secrets: Option<BTreeMap<String, NonEmpty>>,
 }
 
@@ -266,6 +267,9 @@ impl Settings {
             replace(&mut config.ssh.give_up_after, ssh.give_up_after);
         }
         replace(&mut config.registry, self.registry.map(|v| v.0));
+        if let Some(key) = self.registry_key {
+            config.registry_key = Some(key.0);
+        }
         for (name, value) in self.secrets.into_iter().flatten() {
             config.secrets.insert(name, super::model::Secret(value.0));
         }

@@ -20,6 +20,9 @@ pub struct Config {
     pub plugins: std::collections::BTreeMap<String, toml::Table>,
     /// Where plugins are installed from: a folder, or an HTTPS URL.
     pub registry: String,
+    /// The minisign public key registry artifacts must be signed with
+    /// (none: signatures are not checked).
+    pub registry_key: Option<String>,
     /// Secrets plugins may receive by name (`[secrets]`).
     pub secrets: std::collections::BTreeMap<String, Secret>,
 }
@@ -120,6 +123,7 @@ impl Default for Config {
             },
             plugins: std::collections::BTreeMap::new(),
             registry: DEFAULT_REGISTRY.to_owned(),
+            registry_key: None,
             secrets: std::collections::BTreeMap::new(),
         }
     }

@@ -1,8 +1,11 @@
 //! The plugin registry: `index/<name>.jsonl` with one JSON line per
-//! published version, artifacts at paths relative to the registry root, and
-//! tier presets in `presets/<tier>.toml`. Resolution is pure: the newest
-//! version that is not yanked, matches the request and needs an SDK this
-//! host links.
+//! published version (`index/NAMES` lists the plugins, for registries served
+//! over HTTP), artifacts at paths relative to the registry root, and tier
+//! presets in `presets/<tier>.toml` — in a folder, or served over HTTPS (plain
+//! HTTP only from this machine). Resolution is pure: the newest version that
+//! is not yanked, matches the request and needs an SDK this host links. An
+//! artifact is checked against its sha256 and, when the index signs it and a
+//! key is configured, its minisign signature.
 
 use serde::{Deserialize, Serialize};
 use sinc_plugin_host::manifest::{Permissions, RunsOn};
@@ -35,6 +38,9 @@ pub struct Entry {
     /// Withdrawn: never picked by resolution.
     #[serde(default)]
     pub yanked: bool,
+    /// A minisign signature of the component (the `.minisig` file's text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// Why nothing could be picked.
@@ -146,11 +152,29 @@ pub struct Preset {
     pub plugins: Vec<String>,
 }
 
-/// A registry in a folder (a clone of the project's `registry/`, or any
-/// folder laid out the same way).
+/// How long a registry request may take.
+const HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+/// How long connecting to a registry may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+/// The file that lists an HTTP registry's plugins, one name per line.
+pub const NAMES: &str = "index/NAMES";
+
+/// Where a registry is.
 #[derive(Debug, Clone)]
-pub struct FolderRegistry {
-    root: PathBuf,
+enum Source {
+    /// A folder (a clone of the project's `registry/`, or any folder laid
+    /// out the same way).
+    Folder(PathBuf),
+    /// A base URL (ending in `/`).
+    Http { base: reqwest::Url, client: reqwest::blocking::Client },
+}
+
+/// A registry, with the public key its signatures are checked with.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    source: Source,
+    key: Option<minisign_verify::PublicKey>,
+    progress: bool,
 }
 
 /// A registry that cannot be read.
@@ -182,57 +206,218 @@ pub enum RegistryError {
     /// The location is not supported.
     #[error("{0}")]
     Unsupported(String),
+    /// The registry could not be reached or answered an error.
+    #[error("the registry at {url}: {reason}")]
+    Http {
+        /// What was fetched.
+        url: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// The artifact's signature does not verify.
+    #[error("{name} {version}: {reason}; nothing was installed")]
+    Signature {
+        /// The plugin.
+        name: String,
+        /// The version.
+        version: String,
+        /// Why.
+        reason: String,
+    },
 }
 
-impl FolderRegistry {
-    /// The registry at `root`.
-    pub fn new(root: PathBuf) -> FolderRegistry {
-        FolderRegistry { root }
+/// Whether `url` may be fetched: HTTPS anywhere, plain HTTP only from this
+/// machine (a test server, a local mirror).
+fn allowed_url(url: &reqwest::Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => {
+            let host = url.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']');
+            host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+        _ => false,
+    }
+}
+
+impl Registry {
+    /// The registry at `location`: an `https://` URL (or `http://` on this
+    /// machine), or a folder. `key` is a minisign public key (its base64
+    /// line) that artifacts must be signed with; `progress` shows a bar for
+    /// downloads.
+    pub fn open(
+        location: &str,
+        folder: impl FnOnce(&str) -> PathBuf,
+        key: Option<&str>,
+        progress: bool,
+    ) -> Result<Registry, RegistryError> {
+        let key = match key {
+            Some(k) => Some(minisign_verify::PublicKey::from_base64(k.trim()).map_err(|e| {
+                RegistryError::Unsupported(format!("the registry key `{k}` is not a minisign public key: {e}"))
+            })?),
+            None => None,
+        };
+        let source = if location.contains("://") {
+            let mut base = reqwest::Url::parse(location)
+                .map_err(|e| RegistryError::Unsupported(format!("the registry `{location}` is not a URL: {e}")))?;
+            if !allowed_url(&base) {
+                return Err(RegistryError::Unsupported(format!(
+                    "the registry `{location}` must be an https:// URL (plain http:// only on this machine)"
+                )));
+            }
+            if !base.path().ends_with('/') {
+                base.set_path(&format!("{}/", base.path()));
+            }
+            let client = reqwest::blocking::Client::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .timeout(HTTP_TIMEOUT)
+                .user_agent(concat!("sinc/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| RegistryError::Http { url: location.to_owned(), reason: e.to_string() })?;
+            Source::Http { base, client }
+        } else {
+            let root = folder(location);
+            if !root.join("index").is_dir() {
+                return Err(RegistryError::Unsupported(format!(
+                    "{} is not a plugin registry (it has no index/ folder)",
+                    root.display()
+                )));
+            }
+            Source::Folder(root)
+        };
+        Ok(Registry { source, key, progress })
     }
 
-    fn read(&self, path: &Path) -> Result<String, RegistryError> {
-        std::fs::read_to_string(path)
-            .map_err(|e| RegistryError::Io { path: path.display().to_string(), reason: e.to_string() })
+    /// The registry in the folder `root`, unsigned.
+    pub fn folder(root: PathBuf) -> Registry {
+        Registry { source: Source::Folder(root), key: None, progress: false }
+    }
+
+    /// The bytes at `rel` (relative to the registry root), `None` when there
+    /// is no such file.
+    fn fetch(&self, rel: &str, bar: bool) -> Result<Option<Vec<u8>>, RegistryError> {
+        match &self.source {
+            Source::Folder(root) => {
+                let path = root.join(rel);
+                match std::fs::read(&path) {
+                    Ok(bytes) => Ok(Some(bytes)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(RegistryError::Io { path: path.display().to_string(), reason: e.to_string() }),
+                }
+            }
+            Source::Http { base, client } => {
+                let url =
+                    base.join(rel).map_err(|e| RegistryError::Http { url: rel.to_owned(), reason: e.to_string() })?;
+                self.get(client, url, bar)
+            }
+        }
+    }
+
+    fn get(
+        &self,
+        client: &reqwest::blocking::Client,
+        url: reqwest::Url,
+        bar: bool,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        use std::io::Read;
+        let failed = |reason: String| RegistryError::Http { url: url.to_string(), reason };
+        let mut response = client.get(url.clone()).send().map_err(|e| failed(e.without_url().to_string()))?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !response.status().is_success() {
+            return Err(failed(format!("HTTP {}", response.status())));
+        }
+        let shown =
+            crate::progress::bytes_bar(response.content_length().unwrap_or(0), "downloading", !(bar && self.progress));
+        let mut bytes = Vec::new();
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            let n = response.read(&mut chunk).map_err(|e| failed(e.to_string()))?;
+            if n == 0 {
+                break;
+            }
+            bytes.extend_from_slice(&chunk[..n]);
+            shown.inc(n as u64);
+        }
+        shown.finish_and_clear();
+        Ok(Some(bytes))
+    }
+
+    fn text(&self, rel: &str) -> Result<Option<String>, RegistryError> {
+        self.fetch(rel, false)?
+            .map(|b| {
+                String::from_utf8(b).map_err(|_| RegistryError::Io { path: rel.to_owned(), reason: "not UTF-8".into() })
+            })
+            .transpose()
     }
 
     /// Every published version of `name`.
     pub fn entries(&self, name: &str) -> Result<Vec<Entry>, RegistryError> {
-        let path = self.root.join("index").join(format!("{name}.jsonl"));
-        if !path.exists() {
+        if !sinc_plugin_host::manifest::valid_name(name) {
             return Err(ResolveError::Unknown(name.to_owned()).into());
         }
-        Ok(parse_index(name, &self.read(&path)?)?)
+        match self.text(&format!("index/{name}.jsonl"))? {
+            Some(text) => Ok(parse_index(name, &text)?),
+            None => Err(ResolveError::Unknown(name.to_owned()).into()),
+        }
     }
 
     /// The names of every plugin in the index, sorted.
     pub fn names(&self) -> Result<Vec<String>, RegistryError> {
-        let dir = self.root.join("index");
-        let mut names: Vec<String> = std::fs::read_dir(&dir)
-            .map_err(|e| RegistryError::Io { path: dir.display().to_string(), reason: e.to_string() })?
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".jsonl").map(str::to_owned))
-            .collect();
+        let mut names: Vec<String> = match &self.source {
+            Source::Folder(root) => {
+                let dir = root.join("index");
+                std::fs::read_dir(&dir)
+                    .map_err(|e| RegistryError::Io { path: dir.display().to_string(), reason: e.to_string() })?
+                    .flatten()
+                    .filter_map(|e| e.file_name().to_str()?.strip_suffix(".jsonl").map(str::to_owned))
+                    .collect()
+            }
+            Source::Http { .. } => self
+                .text(NAMES)?
+                .unwrap_or_default()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        };
         names.sort();
         Ok(names)
     }
 
-    /// The component of `entry`, checked against its sha256.
+    /// The component of `entry`, checked against its sha256 (and its
+    /// signature, when a key is configured).
     pub fn artifact(&self, entry: &Entry) -> Result<Vec<u8>, RegistryError> {
-        if entry.artifact.contains("://") {
-            return Err(RegistryError::Unsupported(format!(
-                "{} {} is published at a URL ({}); fetching over HTTPS is not built yet",
-                entry.name, entry.version, entry.artifact
-            )));
-        }
-        if Path::new(&entry.artifact).is_absolute() || entry.artifact.split('/').any(|c| c == "..") {
-            return Err(RegistryError::Io {
-                path: entry.artifact.clone(),
-                reason: "an artifact path must stay inside the registry".into(),
-            });
-        }
-        let path = self.root.join(&entry.artifact);
-        let bytes = std::fs::read(&path)
-            .map_err(|e| RegistryError::Io { path: path.display().to_string(), reason: e.to_string() })?;
+        let bytes = if entry.artifact.contains("://") {
+            let url = reqwest::Url::parse(&entry.artifact).ok().filter(allowed_url).ok_or_else(|| {
+                RegistryError::Unsupported(format!(
+                    "{} {}: its artifact URL {} is not https://",
+                    entry.name, entry.version, entry.artifact
+                ))
+            })?;
+            let client = match &self.source {
+                Source::Http { client, .. } => client.clone(),
+                Source::Folder(_) => reqwest::blocking::Client::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .timeout(HTTP_TIMEOUT)
+                    .build()
+                    .map_err(|e| RegistryError::Http { url: entry.artifact.clone(), reason: e.to_string() })?,
+            };
+            self.get(&client, url, true)?
+        } else {
+            if Path::new(&entry.artifact).is_absolute() || entry.artifact.split('/').any(|c| c == "..") {
+                return Err(RegistryError::Io {
+                    path: entry.artifact.clone(),
+                    reason: "an artifact path must stay inside the registry".into(),
+                });
+            }
+            self.fetch(&entry.artifact, true)?
+        };
+        let bytes = bytes.ok_or_else(|| RegistryError::Io {
+            path: entry.artifact.clone(),
+            reason: "the registry has no such file".into(),
+        })?;
         let actual = sinc_plugin_host::cache::sha256_hex(&bytes);
         if actual != entry.sha256 {
             return Err(RegistryError::Checksum {
@@ -242,14 +427,35 @@ impl FolderRegistry {
                 actual,
             });
         }
+        self.verify(entry, &bytes)?;
         Ok(bytes)
+    }
+
+    /// With a key configured, the entry must carry a signature that
+    /// verifies; without one, signatures are not checked.
+    fn verify(&self, entry: &Entry, bytes: &[u8]) -> Result<(), RegistryError> {
+        let Some(key) = &self.key else { return Ok(()) };
+        let refuse = |reason: String| RegistryError::Signature {
+            name: entry.name.clone(),
+            version: entry.version.to_string(),
+            reason,
+        };
+        let text = entry
+            .signature
+            .as_deref()
+            .ok_or_else(|| refuse("it is not signed, and a registry key is configured".into()))?;
+        let signature =
+            minisign_verify::Signature::decode(text).map_err(|e| refuse(format!("its signature is malformed: {e}")))?;
+        key.verify(bytes, &signature, false)
+            .map_err(|e| refuse(format!("its signature does not verify with the registry key: {e}")))
     }
 
     /// A tier preset.
     pub fn preset(&self, tier: &str) -> Result<Preset, RegistryError> {
-        let path = self.root.join("presets").join(format!("{tier}.toml"));
-        toml::from_str(&self.read(&path)?)
-            .map_err(|e| RegistryError::Io { path: path.display().to_string(), reason: e.to_string() })
+        let rel = format!("presets/{tier}.toml");
+        let text =
+            self.text(&rel)?.ok_or_else(|| RegistryError::Io { path: rel.clone(), reason: "no such preset".into() })?;
+        toml::from_str(&text).map_err(|e| RegistryError::Io { path: rel, reason: e.to_string() })
     }
 }
 
@@ -276,7 +482,12 @@ pub fn publish(
     root: &Path,
     wasm: &[u8],
     manifest: &sinc_plugin_host::Manifest,
+    signature: Option<String>,
 ) -> Result<(Entry, bool), RegistryError> {
+    if let Some(text) = &signature {
+        minisign_verify::Signature::decode(text)
+            .map_err(|e| RegistryError::Unsupported(format!("the signature is not a minisign signature: {e}")))?;
+    }
     let io =
         |path: &Path, e: std::io::Error| RegistryError::Io { path: path.display().to_string(), reason: e.to_string() };
     let artifact = format!("artifacts/{0}/{1}/{0}.wasm", manifest.name, manifest.version);
@@ -290,6 +501,7 @@ pub fn publish(
         sha256: sinc_plugin_host::cache::sha256_hex(wasm),
         artifact: artifact.clone(),
         yanked: false,
+        signature,
     };
     let index = root.join("index").join(format!("{}.jsonl", manifest.name));
     let existing = match std::fs::read_to_string(&index) {
@@ -317,6 +529,12 @@ pub fn publish(
     let line = serde_json::to_string(&entry).map_err(|e| RegistryError::Unsupported(e.to_string()))?;
     let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&index).map_err(|e| io(&index, e))?;
     std::io::Write::write_all(&mut file, format!("{line}\n").as_bytes()).map_err(|e| io(&index, e))?;
+    // The list of plugins, for registries served over HTTP.
+    let names_path = root.join(NAMES);
+    let mut names = Registry::folder(root.to_path_buf()).names()?;
+    names.dedup();
+    std::fs::write(&names_path, names.iter().map(|n| format!("{n}\n")).collect::<String>())
+        .map_err(|e| io(&names_path, e))?;
     Ok((entry, true))
 }
 
@@ -335,6 +553,7 @@ mod tests {
             sha256: "0".repeat(64),
             artifact: format!("artifacts/hello/{version}/hello.wasm"),
             yanked,
+            signature: None,
         }
     }
 
