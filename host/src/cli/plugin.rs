@@ -9,7 +9,8 @@ use crate::error::{Error, Result};
 use crate::keeper::control::{self, ControlError, ControlRequest, ControlResponse};
 use crate::plugins::{Installed, Locked, LockedCommand, Lockfile, events, registry};
 use crate::session::tmux::Extras;
-use sinc_plugin_host::{Manifest, Plugin, RunsOn};
+use crate::sync::wire::Response;
+use sinc_plugin_host::{Manifest, Plugin, PluginError, RunsOn};
 use std::path::Path;
 use std::time::Duration;
 
@@ -633,24 +634,9 @@ fn set_enabled(ctx: &Context, name: &str, enabled: bool) -> Result<i32> {
     Ok(0)
 }
 
-/// Why a plugin's command did not run: the plugin itself failed (counted
-/// towards disabling it), or something else did.
-enum StartError {
-    Plugin(sinc_plugin_host::PluginError),
-    Other(Error),
-}
-
 /// Load an installed plugin and give it its settings.
-fn start(ctx: &Context, installed: &Installed, locked: &Locked) -> std::result::Result<Plugin, StartError> {
-    let runtime = installed.runtime().map_err(StartError::Plugin)?;
-    let settings = ctx.config().plugins.get(&locked.name).cloned().unwrap_or_default();
-    let mut plugin = installed.load(&runtime, locked, ctx.config()).map_err(StartError::Plugin)?;
-    let json = serde_json::to_string(&settings).map_err(|e| StartError::Other(failure(e)))?;
-    plugin
-        .init(&json, CALL_LIMIT)
-        .map_err(StartError::Plugin)?
-        .map_err(|e| StartError::Other(Error::Failure(format!("plugin {} refused to start: {e}", locked.name))))?;
-    Ok(plugin)
+fn start(ctx: &Context, installed: &Installed, locked: &Locked) -> std::result::Result<Plugin, PluginError> {
+    installed.start(&installed.runtime()?, locked, ctx.config(), CALL_LIMIT)
 }
 
 /// `sinc NAME ARGS…` for a command a plugin adds: a local plugin's runs
@@ -670,7 +656,9 @@ pub async fn external(ctx: &Context, words: &[String]) -> Result<i32> {
         args: words[1..].to_vec(),
     };
     let out = match control::request(&paths.socket, &request).await {
-        Ok(ControlResponse::CommandOutput { status, stdout, stderr }) => (status, stdout, stderr),
+        Ok(ControlResponse::Daemon { response: Response::CommandOutput { status, stdout, stderr } }) => {
+            (status, stdout, stderr)
+        }
         Ok(ControlResponse::Error { message }) => return Err(Error::Failure(message)),
         Ok(other) => return Err(Error::Failure(format!("unexpected answer from the keeper: {other:?}"))),
         Err(ControlError::NotRunning) => {
@@ -709,11 +697,8 @@ pub async fn before_start(ctx: &Context, spec: &crate::session::SessionSpec) -> 
             Ok(locals
                 .iter()
                 .filter_map(|locked| {
-                    let asked = start(ctx, &installed, locked).map_err(|e| match e {
-                        StartError::Plugin(e) => e.to_string(),
-                        StartError::Other(e) => e.to_string(),
-                    });
-                    match asked.and_then(|mut p| p.before_start(&session, CALL_LIMIT).map_err(|e| e.to_string())) {
+                    let asked = start(ctx, &installed, locked).and_then(|mut p| p.before_start(&session, CALL_LIMIT));
+                    match asked {
                         Ok(verdict) => verdict.map(|v| (locked.name.clone(), v)),
                         Err(e) => {
                             output::warn(&format!("plugin {}'s before-start hook was skipped: {e}", locked.name));
@@ -739,11 +724,13 @@ pub async fn before_start(ctx: &Context, spec: &crate::session::SessionSpec) -> 
             agent: session.agent.clone(),
         };
         match control::request(&paths.socket, &request).await {
-            Ok(ControlResponse::Launch { env, prompts }) => {
+            Ok(ControlResponse::Daemon { response: Response::Launch { env, prompts } }) => {
                 add_launch(&mut extras, "(remote plugins)", env, None);
                 extras.prompts.extend(prompts);
             }
-            Ok(ControlResponse::Refused { plugin, reason }) => return Err(refused(&plugin, &reason)),
+            Ok(ControlResponse::Daemon { response: Response::Refused { plugin, reason } }) => {
+                return Err(refused(&plugin, &reason));
+            }
             Ok(ControlResponse::Error { message }) => {
                 output::warn(&format!("the remote plugins' before-start hooks were skipped: {message}"))
             }
@@ -821,20 +808,19 @@ fn external_here(ctx: &Context, words: &[String]) -> Result<i32> {
     let ran = start(ctx, &installed, locked).and_then(|mut plugin| {
         let out = plugin.run_command(name, args, CALL_LIMIT);
         let _ = out.is_ok().then(|| plugin.shutdown(CALL_LIMIT));
-        out.map_err(StartError::Plugin)
+        out
     });
     let out = match ran {
         Ok(out) => {
             installed.record(&locked.name, Ok(()));
             out
         }
-        Err(StartError::Plugin(e)) => {
+        Err(e) => {
             if let Some(disabled) = installed.record(&locked.name, Err(&e)) {
                 output::warn(&disabled);
             }
             return Err(failure(e));
         }
-        Err(StartError::Other(e)) => return Err(e),
     };
     {
         use std::io::Write;

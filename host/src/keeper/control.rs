@@ -134,28 +134,10 @@ pub enum ControlResponse {
         /// One per plugin.
         states: Vec<crate::sync::wire::PluginState>,
     },
-    /// What the remote plugins add to the agent's launch.
-    Launch {
-        /// Environment variables.
-        env: Vec<(String, String)>,
-        /// Text to type into the agent.
-        prompts: Vec<String>,
-    },
-    /// A remote plugin refused the session.
-    Refused {
-        /// Which.
-        plugin: String,
-        /// Why.
-        reason: String,
-    },
-    /// What a plugin's subcommand printed.
-    CommandOutput {
-        /// Exit status.
-        status: u8,
-        /// Standard output.
-        stdout: String,
-        /// Standard error.
-        stderr: String,
+    /// The VPS daemon's answer to a plugin request, passed on.
+    Daemon {
+        /// Its answer.
+        response: Response,
     },
     /// The request failed.
     Error {
@@ -250,13 +232,8 @@ pub async fn serve(
 /// Ask the daemon's plugins, and pass the answer on.
 async fn relay(plugins: &RemotePlugins, request: Request) -> ControlResponse {
     match plugins.call(request).await {
-        Ok(Response::CommandOutput { status, stdout, stderr }) => {
-            ControlResponse::CommandOutput { status, stdout, stderr }
-        }
-        Ok(Response::Launch { env, prompts }) => ControlResponse::Launch { env, prompts },
-        Ok(Response::Refused { plugin, reason }) => ControlResponse::Refused { plugin, reason },
         Ok(Response::Failed { message }) | Err(message) => ControlResponse::Error { message },
-        Ok(other) => ControlResponse::Error { message: format!("unexpected answer: {other:?}") },
+        Ok(response) => ControlResponse::Daemon { response },
     }
 }
 

@@ -1,8 +1,9 @@
-//! Delivering session events to the installed local plugins. For now the
-//! `sinc` process that causes an event delivers it (creating, attaching,
+//! Delivering session events to the installed local plugins: the `sinc`
+//! process that causes an event delivers it (creating, attaching,
 //! detaching, ending a session), loading each enabled local plugin for the
-//! call; events that happen on the VPS while no `sinc` runs (an agent that
-//! exits at night) are not delivered yet.
+//! call. Remote plugins hear every event from the VPS daemon instead (see
+//! `remote::plugins`), including those that happen while no `sinc` runs;
+//! local plugins do not hear those yet.
 
 use super::{Installed, Locked};
 use sinc_plugin_host::manifest::RunsOn;
@@ -63,13 +64,7 @@ pub fn deliver(installed: &Installed, config: &crate::config::Config, kind: Kind
                 Err(e) => return tracing::warn!("plugins get no events: {e}"),
             };
             for locked in &targets {
-                let own = config.plugins.get(&locked.name).cloned().unwrap_or_default();
-                let json = serde_json::to_string(&own).unwrap_or_else(|_| "{}".into());
-                let outcome = installed.load(&runtime, locked, config).and_then(|mut plugin| {
-                    plugin.init(&json, LIMIT)?.map_err(|reason| sinc_plugin_host::PluginError::Load {
-                        name: locked.name.clone(),
-                        reason: format!("it refused to start: {reason}"),
-                    })?;
+                let outcome = installed.start(&runtime, locked, config, LIMIT).and_then(|mut plugin| {
                     let handled = plugin.on_event(&event, LIMIT)?;
                     let _ = plugin.shutdown(LIMIT);
                     Ok(handled)

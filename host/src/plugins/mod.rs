@@ -138,6 +138,25 @@ impl Installed {
         message
     }
 
+    /// Load an installed plugin and initialise it with its settings
+    /// (`limit` for the call); its own refusal to start is a load error.
+    pub fn start(
+        &self,
+        runtime: &Runtime,
+        locked: &Locked,
+        config: &crate::config::Config,
+        limit: std::time::Duration,
+    ) -> Result<Plugin, PluginError> {
+        let mut plugin = self.load(runtime, locked, config)?;
+        let settings = config.plugins.get(&locked.name).cloned().unwrap_or_default();
+        let json = serde_json::to_string(&settings).unwrap_or_else(|_| "{}".into());
+        plugin.init(&json, limit)?.map_err(|reason| PluginError::Load {
+            name: locked.name.clone(),
+            reason: format!("it refused to start: {reason}"),
+        })?;
+        Ok(plugin)
+    }
+
     /// Load an installed plugin with what the user accepted for it.
     pub fn load(
         &self,
