@@ -183,6 +183,8 @@ pub async fn serve<H: Handler>(listener: tokio::net::TcpListener, port: Arc<Port
                 continue;
             }
         };
+        // Answers are small writes; Nagle's algorithm would hold them back.
+        let _ = stream.set_nodelay(true);
         let port = port.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {

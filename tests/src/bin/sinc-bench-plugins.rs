@@ -4,10 +4,15 @@
 //! `plugins/`; the runtime is the one `sinc` uses (wasmtime 48, optimised
 //! like a release build: dependencies and the plugin host crate are built at
 //! opt-level 2 even in the dev profile). `BENCH_CALLS` calls (default
-//! 20000), `BENCH_LOADS` loads (default 50). Prints Markdown for
+//! 20000), `BENCH_LOADS` loads (default 50). Then the HTTP hot path: the
+//! example plugin forwarding requests to a local upstream (the host streams
+//! the bodies; the plugin only decides and hears how it went), against the
+//! same requests sent to the upstream directly. Prints Markdown for
 //! docs/BENCHMARKS.md. Run through `scripts/bench plugins`.
 
 use sinc_plugin_host::{Event, Grants, Manifest, Runtime};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn rss_kib() -> u64 {
@@ -104,4 +109,126 @@ fn main() {
         rss_engine.saturating_sub(rss_start),
         rss_start
     );
+    forward_benchmark(&dir);
+}
+
+/// An upstream answering every request on a kept-alive connection with
+/// `size` bytes, on its own threads.
+fn upstream(size: usize) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut response = format!("HTTP/1.1 200 OK\r\ncontent-length: {size}\r\ncontent-type: text/plain\r\n\r\n").into_bytes();
+                response.resize(response.len() + size, b'x');
+                stream.set_nodelay(true).unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut stream = stream;
+                loop {
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    if stream.write_all(&response).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// A kept-alive HTTP/1.1 client: GET `path`, read the whole body; its length.
+struct Client {
+    reader: BufReader<std::net::TcpStream>,
+}
+
+impl Client {
+    fn new(port: u16) -> Client {
+        let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Client { reader: BufReader::new(stream) }
+    }
+
+    fn get(&mut self, path: &str) -> usize {
+        let request = format!("GET {path} HTTP/1.1\r\nhost: bench\r\n\r\n");
+        self.reader.get_mut().write_all(request.as_bytes()).unwrap();
+        let mut length = 0;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0u8; length];
+        self.reader.read_exact(&mut body).unwrap();
+        length
+    }
+}
+
+fn forward_benchmark(dir: &tempfile::TempDir) {
+    let requests: usize = std::env::var("BENCH_REQUESTS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = Arc::new(Runtime::new(dir.path().join("cache")).unwrap());
+    println!(
+        "\n| HTTP through the example plugin (`forward`, tapped) vs straight to the upstream | direct | through the plugin | ratio |\n|---|---|---|---|"
+    );
+    for (size, label) in [(1024, "1 KiB responses, latency p50 / p99, µs"), (64 << 20, "a 64 MiB response, MB/s")] {
+        let up = upstream(size);
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut settings = toml::Table::new();
+        settings.insert("port".into(), i64::from(port).into());
+        settings.insert("upstream".into(), format!("http://127.0.0.1:{up}").into());
+        let wasm: Arc<[u8]> = std::fs::read(sinc_tests::plugin_component("hello")).unwrap().into();
+        let manifest = Manifest::from_component(&wasm).unwrap();
+        let mut grants = Grants::new(dir.path().join(format!("hello-{size}")), dir.path().to_path_buf());
+        grants.settings = settings;
+        let spec = sinc_plugin_host::running::Spec { manifest, wasm, grants };
+        let hello = sinc_plugin_host::running::Running::start(runtime.clone(), spec, tokio.handle(), None).unwrap();
+        while hello.status() != sinc_plugin_host::running::Status::Running {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let measure = |port: u16, path: &str, count: usize| {
+            let mut client = Client::new(port);
+            client.get(path);
+            let mut times: Vec<Duration> = (0..count)
+                .map(|_| {
+                    let started = Instant::now();
+                    assert_eq!(client.get(path), size);
+                    started.elapsed()
+                })
+                .collect();
+            times.sort();
+            times
+        };
+        if size == 1024 {
+            let direct = measure(up, "/x", requests);
+            let proxied = measure(port, "/proxy/x", requests);
+            let (d50, d99, p50, p99) = (
+                us(percentile(&direct, 0.5)),
+                us(percentile(&direct, 0.99)),
+                us(percentile(&proxied, 0.5)),
+                us(percentile(&proxied, 0.99)),
+            );
+            println!("| {label} | {d50:.0} / {d99:.0} | {p50:.0} / {p99:.0} | ×{:.1} (p50) |", p50 / d50);
+        } else {
+            let rate = |times: Vec<Duration>| size as f64 / times[times.len() / 2].as_secs_f64() / 1e6;
+            let (direct, proxied) = (rate(measure(up, "/x", 5)), rate(measure(port, "/proxy/x", 5)));
+            println!("| {label} (median of 5) | {direct:.0} | {proxied:.0} | ×{:.2} |", proxied / direct);
+        }
+        drop(hello);
+    }
 }
