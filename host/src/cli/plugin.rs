@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::keeper::control::{self, ControlError, ControlRequest, ControlResponse};
 use crate::plugins::{Installed, Locked, LockedCommand, Lockfile, events, registry};
 use crate::session::tmux::Extras;
-use crate::sync::wire::Response;
+use crate::sync::wire::{Request, Response};
 use sinc_plugin_host::{Manifest, Plugin, PluginError, RunsOn};
 use std::path::Path;
 use std::time::Duration;
@@ -650,10 +650,12 @@ pub async fn external(ctx: &Context, words: &[String]) -> Result<i32> {
         return off_runtime(|| external_here(ctx, words));
     };
     let paths = super::sync_cmds::keeper_paths(ctx);
-    let request = ControlRequest::PluginCommand {
-        plugin: plugin.name.clone(),
-        command: words[0].clone(),
-        args: words[1..].to_vec(),
+    let request = ControlRequest::Plugin {
+        request: Request::PluginCommand {
+            plugin: plugin.name.clone(),
+            command: words[0].clone(),
+            args: words[1..].to_vec(),
+        },
     };
     let out = match control::request(&paths.socket, &request).await {
         Ok(ControlResponse::Daemon { response: Response::CommandOutput { status, stdout, stderr } }) => {
@@ -717,11 +719,13 @@ pub async fn before_start(ctx: &Context, spec: &crate::session::SessionSpec) -> 
     }
     if lock.plugins.iter().any(|p| p.enabled && p.runs_on == RunsOn::Remote) {
         let paths = super::sync_cmds::keeper_paths(ctx);
-        let request = ControlRequest::BeforeStart {
-            id: session.id.clone(),
-            local_path: session.local_path.clone(),
-            remote_path: session.remote_path.clone(),
-            agent: session.agent.clone(),
+        let request = ControlRequest::Plugin {
+            request: Request::BeforeStart {
+                id: session.id.clone(),
+                local_path: session.local_path.clone(),
+                remote_path: session.remote_path.clone(),
+                agent: session.agent.clone(),
+            },
         };
         match control::request(&paths.socket, &request).await {
             Ok(ControlResponse::Daemon { response: Response::Launch { env, prompts } }) => {

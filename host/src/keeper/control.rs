@@ -64,25 +64,11 @@ pub enum ControlRequest {
     /// Send the VPS daemon the remote plugin set again (the lockfile
     /// changed).
     Plugins,
-    /// Ask the remote plugins' before-start hooks about a session.
-    BeforeStart {
-        /// Its id.
-        id: String,
-        /// The project folder.
-        local_path: Option<String>,
-        /// Its folder on the VPS.
-        remote_path: String,
-        /// The agent's command line.
-        agent: String,
-    },
-    /// Run a remote plugin's subcommand on the VPS.
-    PluginCommand {
-        /// The plugin.
-        plugin: String,
-        /// The subcommand.
-        command: String,
-        /// Its arguments.
-        args: Vec<String>,
+    /// Pass a plugin request (a subcommand, a before-start hook) to the
+    /// VPS daemon; its answer comes back as `Daemon`.
+    Plugin {
+        /// `PluginCommand` or `BeforeStart`.
+        request: Request,
     },
 }
 
@@ -212,11 +198,11 @@ pub async fn serve(
                     Ok(states) => ControlResponse::Plugins { states },
                     Err(message) => ControlResponse::Error { message },
                 },
-                Ok(ControlRequest::PluginCommand { plugin, command, args }) => {
-                    relay(&plugins, Request::PluginCommand { plugin, command, args }).await
-                }
-                Ok(ControlRequest::BeforeStart { id, local_path, remote_path, agent }) => {
-                    relay(&plugins, Request::BeforeStart { id, local_path, remote_path, agent }).await
+                Ok(ControlRequest::Plugin {
+                    request: request @ (Request::PluginCommand { .. } | Request::BeforeStart { .. }),
+                }) => relay(&plugins, request).await,
+                Ok(ControlRequest::Plugin { .. }) => {
+                    ControlResponse::Error { message: "only plugin requests pass through the keeper".into() }
                 }
                 Ok(req) => answer(req, &session, &status, &link, &commands).await,
                 Err(e) => ControlResponse::Error { message: format!("bad request: {e}") },
@@ -303,7 +289,7 @@ async fn answer(
                     version: ask(commands, |reply| Command::Restore { path, number, reply }).await??,
                 }
             }
-            ControlRequest::Plugins | ControlRequest::PluginCommand { .. } | ControlRequest::BeforeStart { .. } => {
+            ControlRequest::Plugins | ControlRequest::Plugin { .. } => {
                 return Err("plugin requests are answered by the plugin relay".into());
             }
         })

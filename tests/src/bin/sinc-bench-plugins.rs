@@ -120,7 +120,9 @@ fn upstream(size: usize) -> u16 {
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             std::thread::spawn(move || {
-                let mut response = format!("HTTP/1.1 200 OK\r\ncontent-length: {size}\r\ncontent-type: text/plain\r\n\r\n").into_bytes();
+                let mut response =
+                    format!("HTTP/1.1 200 OK\r\ncontent-length: {size}\r\ncontent-type: text/plain\r\n\r\n")
+                        .into_bytes();
                 response.resize(response.len() + size, b'x');
                 stream.set_nodelay(true).unwrap();
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
