@@ -342,6 +342,11 @@ fn a_remote_plugin_runs_in_the_vps_daemon_hears_sessions_serves_its_page_and_its
     assert_eq!(out.status.code(), Some(69), "no session yet: {}", stderr(&out));
     assert!(stderr(&out).contains("runs on the VPS") && stderr(&out).contains("sinc start"), "{}", stderr(&out));
 
+    // The user's own pattern for this agent's questions.
+    let mut config = std::fs::read_to_string(client.config_file()).unwrap();
+    config.push_str("[states.agent]\nwaiting = [\"^Ship it now\\\\?\"]\n");
+    std::fs::write(client.config_file(), config).unwrap();
+
     // `sinc start`: the keeper sends the daemon the plugin; the daemon sees
     // the new tmux session and tells it.
     client.ok(&["start"]);
@@ -365,6 +370,16 @@ fn a_remote_plugin_runs_in_the_vps_daemon_hears_sessions_serves_its_page_and_its
     assert_eq!(client.ok(&["station", "type", &id, "Overwrite main.rs? (y/n)"]), "typed\n");
     sinc_tests::wait_until(Duration::from_secs(10), "the waiting state", || {
         client.ok(&["station", "sessions"]).contains(" waiting Overwrite main.rs? (y/n)").then_some(())
+    });
+    for line in ["one", "two", "three"] {
+        client.ok(&["station", "type", &id, line]);
+    }
+    sinc_tests::wait_until(Duration::from_secs(10), "idle again", || {
+        client.ok(&["station", "sessions"]).contains(" idle three").then_some(())
+    });
+    client.ok(&["station", "type", &id, "Ship it now?"]);
+    sinc_tests::wait_until(Duration::from_secs(10), "the user's pattern", || {
+        client.ok(&["station", "sessions"]).contains(" waiting Ship it now?").then_some(())
     });
     let bad = client.run(&["station", "keys", &id, "-t"]);
     assert!(stderr(&bad).contains("`-t` is not a key name"), "{}", stderr(&bad));

@@ -283,7 +283,7 @@ impl crate::bindings::sinc::plugin::types::Host for State {}
 impl crate::bindings::sinc::plugin::http_types::Host for State {}
 
 /// What a plugin gets when it is loaded.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Grants {
     /// Its data folder (its key-value store lives in `kv/` there).
     pub data_dir: PathBuf,
@@ -301,6 +301,19 @@ pub struct Grants {
     pub connections: Option<Arc<Connections>>,
     /// The agent sessions, where this host knows them (the VPS daemon).
     pub sessions: Option<Arc<dyn SessionHost>>,
+}
+
+// Secrets never reach logs: only their names are shown.
+impl std::fmt::Debug for Grants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grants")
+            .field("data_dir", &self.data_dir)
+            .field("home", &self.home)
+            .field("limits", &self.limits)
+            .field("settings", &self.settings)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Grants {

@@ -26,6 +26,29 @@ pub struct Settings {
     registry: Option<NonEmpty>,
     registry_key: Option<NonEmpty>,
     secrets: Option<BTreeMap<String, NonEmpty>>,
+    states: Option<BTreeMap<String, StateSettings>>,
+}
+
+/// `[states.PROGRAM]`: patterns for an agent's state.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateSettings {
+    #[serde(default)]
+    waiting: Vec<Pattern>,
+    #[serde(default)]
+    working: Vec<Pattern>,
+}
+
+/// A regular expression, checked when the file is read.
+#[derive(Debug)]
+struct Pattern(String);
+
+impl<'de> Deserialize<'de> for Pattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Pattern, D::Error> {
+        let s = String::deserialize(d)?;
+        regex::Regex::new(&s).map_err(|e| serde::de::Error::custom(format!("not a regular expression: {e}")))?;
+        Ok(Pattern(s))
+    }
 }
 
 /// A plugin's name as a `[plugins.NAME]` key.
@@ -269,6 +292,11 @@ impl Settings {
         replace(&mut config.registry, self.registry.map(|v| v.0));
         if let Some(key) = self.registry_key {
             config.registry_key = Some(key.0);
+        }
+        for (agent, patterns) in self.states.into_iter().flatten() {
+            let merged = config.states.entry(agent).or_default();
+            merged.waiting.extend(patterns.waiting.into_iter().map(|p| p.0));
+            merged.working.extend(patterns.working.into_iter().map(|p| p.0));
         }
         for (name, value) in self.secrets.into_iter().flatten() {
             config.secrets.insert(name, super::model::Secret(value.0));

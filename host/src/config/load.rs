@@ -321,6 +321,20 @@ mod tests {
     }
 
     #[test]
+    fn state_patterns_merge_and_bad_ones_are_located() {
+        let f = fixture(
+            Some("[states.opencode]\nwaiting = [\"^Approve\"]\n[states.\"*\"]\nworking = [\"^build \"]\n"),
+            None,
+        );
+        let l = load(&f.dirs, &request(&f)).unwrap();
+        assert_eq!(l.config.states["opencode"].waiting, ["^Approve"]);
+        assert_eq!(l.config.states["*"].working, ["^build "]);
+        let e = err(Some("[states.claude]\nwaiting = [\"(unclosed\"]\n"), None, &[]);
+        assert_eq!(e.position.map(|p| p.0), Some(2));
+        assert!(e.message.contains("not a regular expression"), "{}", e.message);
+    }
+
+    #[test]
     fn project_file_errors() {
         let e = err(None, Some("[vps]\nport = 99999\n"), &[]);
         assert!(matches!(e.origin, Origin::Project(_)));

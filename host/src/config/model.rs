@@ -25,6 +25,19 @@ pub struct Config {
     pub registry_key: Option<String>,
     /// Secrets plugins may receive by name (`[secrets]`).
     pub secrets: std::collections::BTreeMap<String, Secret>,
+    /// Extra patterns telling an agent's state from its screen
+    /// (`[states.PROGRAM]`, `*` for every agent).
+    pub states: std::collections::BTreeMap<String, StatePatterns>,
+}
+
+/// Regular expressions matched against the last lines of an agent's
+/// screen, added to the built-in ones.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct StatePatterns {
+    /// The agent asks the user something.
+    pub waiting: Vec<String>,
+    /// The agent is busy.
+    pub working: Vec<String>,
 }
 
 /// A secret value: never printed, serialized or logged as itself.
@@ -125,6 +138,7 @@ impl Default for Config {
             registry: DEFAULT_REGISTRY.to_owned(),
             registry_key: None,
             secrets: std::collections::BTreeMap::new(),
+            states: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::plugins::Installed;
 use crate::sync::client::RemoteClient;
-use crate::sync::wire::{Chunk, PluginGrant, PluginState, Request, Response};
+use crate::sync::wire::{AgentStates, Chunk, PluginGrant, PluginState, Request, Response};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -121,7 +121,13 @@ async fn keep_current(
 async fn push(source: &SetSource, client: &RemoteClient) -> Result<Vec<PluginState>, String> {
     let set = source.installed.remote_set(&source.config).map_err(|e| e.to_string())?;
     let grants: Vec<PluginGrant> = set.iter().map(|(g, _)| g.clone()).collect();
-    let (mut missing, states) = ask_set(client, &grants).await?;
+    let patterns: Vec<AgentStates> = source
+        .config
+        .states
+        .iter()
+        .map(|(agent, p)| AgentStates { agent: agent.clone(), waiting: p.waiting.clone(), working: p.working.clone() })
+        .collect();
+    let (mut missing, states) = ask_set(client, &grants, &patterns).await?;
     if missing.is_empty() {
         return Ok(states);
     }
@@ -130,11 +136,16 @@ async fn push(source: &SetSource, client: &RemoteClient) -> Result<Vec<PluginSta
         let Some((_, path)) = set.iter().find(|(g, _)| g.sha256 == sha256) else { continue };
         upload(client, &sha256, path).await?;
     }
-    ask_set(client, &grants).await.map(|(_, states)| states)
+    ask_set(client, &grants, &patterns).await.map(|(_, states)| states)
 }
 
-async fn ask_set(client: &RemoteClient, grants: &[PluginGrant]) -> Result<(Vec<String>, Vec<PluginState>), String> {
-    match client.call(Request::PluginSet { plugins: grants.to_vec() }).await.map_err(|e| e.to_string())? {
+async fn ask_set(
+    client: &RemoteClient,
+    grants: &[PluginGrant],
+    states: &[AgentStates],
+) -> Result<(Vec<String>, Vec<PluginState>), String> {
+    let request = Request::PluginSet { plugins: grants.to_vec(), states: states.to_vec() };
+    match client.call(request).await.map_err(|e| e.to_string())? {
         Response::Plugins { missing, states } => Ok((missing, states)),
         Response::Failed { message } => Err(message),
         other => Err(format!("unexpected answer to the plugin set: {other:?}")),

@@ -8,7 +8,7 @@
 use super::session_events::{self, Change, Look};
 use super::session_host::TmuxSessions;
 use crate::session::tmux;
-use crate::sync::wire::{PluginGrant, PluginState, Response};
+use crate::sync::wire::{AgentStates, PluginGrant, PluginState, Response};
 use sinc_plugin_host::running::{Running, Spec, Status};
 use sinc_plugin_host::{Event, FilesSynced, Grants, Manifest, Runtime, Session, Verdict};
 use std::collections::BTreeMap;
@@ -92,7 +92,13 @@ impl Hosted {
 
     /// Run exactly `set`: start what is new or changed, stop what left.
     /// Answers with the components still needed and every plugin's state.
-    pub fn apply(self: &Arc<Self>, set: Vec<PluginGrant>, tokio: &tokio::runtime::Handle) -> Response {
+    pub fn apply(
+        self: &Arc<Self>,
+        set: Vec<PluginGrant>,
+        states: &[AgentStates],
+        tokio: &tokio::runtime::Handle,
+    ) -> Response {
+        self.sessions.set_patterns(states);
         let mut missing = Vec::new();
         {
             let mut slots = self.slots();

@@ -5,13 +5,16 @@
 
 use crate::config::Agent;
 use crate::session::SessionSpec;
-use crate::session::agent_state::{self, AgentState};
+use crate::session::agent_state::{self, AgentState, Patterns};
 use crate::session::tmux::{self, Size};
 use crate::session_id::SessionId;
+use crate::sync::wire::AgentStates;
 use sinc_plugin_host::Session;
 use sinc_plugin_host::sessions::{SessionHost, SessionInfo, State};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The size a session started by a plugin gets (a terminal that attaches
 /// later resizes it).
@@ -21,12 +24,38 @@ const START_SIZE: Size = Size { cols: 120, rows: 40 };
 #[derive(Debug)]
 pub struct TmuxSessions {
     home: PathBuf,
+    /// The user's extra state patterns, by agent program (`*`: all).
+    patterns: Mutex<BTreeMap<String, Arc<Patterns>>>,
 }
 
 impl TmuxSessions {
     /// Sessions of this user; `~/` in folders means `home`.
     pub fn new(home: &Path) -> TmuxSessions {
-        TmuxSessions { home: home.to_path_buf() }
+        TmuxSessions { home: home.to_path_buf(), patterns: Mutex::default() }
+    }
+
+    /// Use the user's extra state patterns (an invalid one is skipped and
+    /// logged: the laptop checked them already).
+    pub fn set_patterns(&self, states: &[AgentStates]) {
+        let compiled = states
+            .iter()
+            .filter_map(|s| match Patterns::new(&s.waiting, &s.working) {
+                Ok(p) => Some((s.agent.clone(), Arc::new(p))),
+                Err(e) => {
+                    tracing::warn!("state patterns for {}: {e}", s.agent);
+                    None
+                }
+            })
+            .collect();
+        *self.patterns.lock().unwrap_or_else(PoisonError::into_inner) = compiled;
+    }
+
+    /// The extra patterns for the agent command line `agent`.
+    fn patterns_for(&self, agent: &str) -> Vec<Arc<Patterns>> {
+        let program = Agent::new(agent).ok().and_then(|a| a.program()).unwrap_or_default();
+        let name = program.rsplit('/').next().unwrap_or("").to_owned();
+        let all = self.patterns.lock().unwrap_or_else(PoisonError::into_inner);
+        [name.as_str(), "*"].iter().filter_map(|k| all.get(*k).cloned()).collect()
     }
 
     fn sh(&self, script: &str) -> Result<String, String> {
@@ -70,11 +99,13 @@ impl TmuxSessions {
         Ok(format!("={id}:"))
     }
 
-    fn state_of(&self, id: &str) -> (AgentState, String) {
+    fn state_of(&self, id: &str, agent: &str) -> (AgentState, String) {
         let target = format!("={id}:");
         let dead = self.tmux(&["display-message", "-p", "-t", &target, "#{pane_dead}"]).is_ok_and(|o| o.trim() == "1");
         let screen = self.tmux(&["capture-pane", "-p", "-J", "-t", &target]).unwrap_or_default();
-        (agent_state::detect(&screen, dead), agent_state::last_line(&screen))
+        let extra = self.patterns_for(agent);
+        let extra: Vec<&Patterns> = extra.iter().map(Arc::as_ref).collect();
+        (agent_state::detect(&screen, dead, &extra), agent_state::last_line(&screen))
     }
 }
 
@@ -100,7 +131,7 @@ impl SessionHost for TmuxSessions {
             .sessions()?
             .into_iter()
             .map(|s| {
-                let (state, last_line) = self.state_of(&s.id);
+                let (state, last_line) = self.state_of(&s.id, s.agent.as_deref().unwrap_or(""));
                 SessionInfo {
                     session: Session {
                         id: s.id.clone(),

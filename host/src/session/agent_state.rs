@@ -3,7 +3,8 @@
 //! for every consumer (plugins' `sessions` interface, and later the TUI),
 //! with patterns per agent — what OpenCode and Claude Code show, and
 //! generic confirmation prompts for any other program — matched against
-//! the last lines of the screen, where a question or a spinner is.
+//! the last lines of the screen, where a question or a spinner is. Users add
+//! their own per agent program (`[states.PROGRAM]` in config.toml).
 
 use regex::RegexSet;
 use std::sync::OnceLock;
@@ -44,31 +45,45 @@ const WORKING: &[&str] = &[
     r"[✻✽✶✳✢·] \w+…",
 ];
 
-fn sets() -> &'static (RegexSet, RegexSet) {
-    static SETS: OnceLock<(RegexSet, RegexSet)> = OnceLock::new();
-    SETS.get_or_init(|| {
-        (
-            RegexSet::new(WAITING).unwrap_or_else(|_| RegexSet::empty()),
-            RegexSet::new(WORKING).unwrap_or_else(|_| RegexSet::empty()),
-        )
-    })
+/// Patterns of a question and of work in progress.
+#[derive(Debug, Clone)]
+pub struct Patterns {
+    waiting: RegexSet,
+    working: RegexSet,
+}
+
+impl Patterns {
+    /// From regular expressions (an invalid one is an error).
+    pub fn new<S: AsRef<str>>(waiting: &[S], working: &[S]) -> Result<Patterns, regex::Error> {
+        Ok(Patterns { waiting: RegexSet::new(waiting)?, working: RegexSet::new(working)? })
+    }
+
+    /// The built-in ones, for every agent.
+    pub fn builtin() -> &'static Patterns {
+        static BUILTIN: OnceLock<Patterns> = OnceLock::new();
+        BUILTIN.get_or_init(|| {
+            Patterns::new(WAITING, WORKING)
+                .unwrap_or(Patterns { waiting: RegexSet::empty(), working: RegexSet::empty() })
+        })
+    }
 }
 
 /// The state of an agent whose screen (plain text, no escapes) is
-/// `screen`; `dead` when its pane's program ended.
-pub fn detect(screen: &str, dead: bool) -> AgentState {
+/// `screen`, by the built-in patterns and `extra` ones; `dead` when its
+/// pane's program ended.
+pub fn detect(screen: &str, dead: bool, extra: &[&Patterns]) -> AgentState {
     if dead {
         return AgentState::Exited;
     }
     let lines: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
     let tail = &lines[lines.len().saturating_sub(TAIL)..];
-    let (waiting, working) = sets();
+    let all: Vec<&Patterns> = std::iter::once(Patterns::builtin()).chain(extra.iter().copied()).collect();
     // A question at the very bottom wins over a spinner above it.
-    let last = tail.iter().rev().take(4);
-    if last.clone().any(|l| waiting.is_match(l)) {
+    let last = || tail.iter().rev().take(4);
+    if all.iter().any(|p| last().any(|l| p.waiting.is_match(l))) {
         return AgentState::Waiting;
     }
-    if tail.iter().any(|l| working.is_match(l)) {
+    if all.iter().any(|p| tail.iter().any(|l| p.working.is_match(l))) {
         return AgentState::Working;
     }
     AgentState::Idle
@@ -86,21 +101,31 @@ mod tests {
     #[test]
     fn questions_spinners_and_prompts() {
         assert_eq!(
-            detect("Edit main.rs?\nDo you want to make this edit?\n❯ 1. Yes\n  2. No\n", false),
+            detect("Edit main.rs?\nDo you want to make this edit?\n❯ 1. Yes\n  2. No\n", false, &[]),
             AgentState::Waiting
         );
-        assert_eq!(detect("Overwrite file.txt? (y/n) ", false), AgentState::Waiting);
-        assert_eq!(detect("building…\n⠙ Generating… (esc to interrupt)\n", false), AgentState::Working);
-        assert_eq!(detect("✻ Pondering… (12s · esc to interrupt)\n> \n", false), AgentState::Working);
-        assert_eq!(detect("Done. 3 files changed.\n> \n", false), AgentState::Idle);
-        assert_eq!(detect("", false), AgentState::Idle);
-        assert_eq!(detect("anything (y/n)", true), AgentState::Exited);
+        assert_eq!(detect("Overwrite file.txt? (y/n) ", false, &[]), AgentState::Waiting);
+        assert_eq!(detect("building…\n⠙ Generating… (esc to interrupt)\n", false, &[]), AgentState::Working);
+        assert_eq!(detect("✻ Pondering… (12s · esc to interrupt)\n> \n", false, &[]), AgentState::Working);
+        assert_eq!(detect("Done. 3 files changed.\n> \n", false, &[]), AgentState::Idle);
+        assert_eq!(detect("", false, &[]), AgentState::Idle);
+        assert_eq!(detect("anything (y/n)", true, &[]), AgentState::Exited);
     }
 
     #[test]
     fn a_question_scrolled_far_up_no_longer_counts() {
         let old = format!("Continue? (y/n) y\n{}> \n", "output line\n".repeat(20));
-        assert_eq!(detect(&old, false), AgentState::Idle);
+        assert_eq!(detect(&old, false, &[]), AgentState::Idle);
+    }
+
+    #[test]
+    fn a_users_patterns_add_to_the_built_in_ones() {
+        let mine = Patterns::new(&["^Ready for review"], &["^compiling "]).unwrap();
+        assert_eq!(detect("Ready for review?\n", false, &[]), AgentState::Idle);
+        assert_eq!(detect("Ready for review?\n", false, &[&mine]), AgentState::Waiting);
+        assert_eq!(detect("compiling foo\n", false, &[&mine]), AgentState::Working);
+        assert_eq!(detect("Overwrite? (y/n)", false, &[&mine]), AgentState::Waiting);
+        assert!(Patterns::new(&["("], &[] as &[&str]).is_err());
     }
 
     #[test]

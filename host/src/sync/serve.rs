@@ -243,7 +243,9 @@ where
                 send(&w, Message::Response { id, response: Response::Ok }).await?;
                 break Ok(ServeEnd::Shutdown);
             }
-            Request::PluginSet { plugins: set } => plugins.apply(set, &tokio::runtime::Handle::current()),
+            Request::PluginSet { plugins: set, states } => {
+                plugins.apply(set, &states, &tokio::runtime::Handle::current())
+            }
             Request::PluginComponent { sha256 } => match receive_component(id, &mut reader).await {
                 Ok(Ok(wasm)) => match plugins.store_component(&sha256, &wasm) {
                     Ok(()) => Response::Ok,

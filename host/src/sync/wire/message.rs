@@ -165,6 +165,8 @@ pub enum Request {
     PluginSet {
         /// The enabled remote plugins, with what the user granted each.
         plugins: Vec<PluginGrant>,
+        /// The user's extra patterns for agents' states (`[states.PROGRAM]`).
+        states: Vec<AgentStates>,
     },
     /// A component, as `Data` chunks (`Bytes`, then `End`); answered `Ok`
     /// once stored and checked against `sha256`.
@@ -196,7 +198,7 @@ pub enum Request {
 }
 
 /// A remote plugin the laptop's lockfile enables, as the daemon runs it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PluginGrant {
     /// Its name.
     pub name: String,
@@ -209,6 +211,31 @@ pub struct PluginGrant {
     /// The secrets it declared and the user has, by name (kept in memory
     /// on the VPS, never written there).
     pub secrets: Vec<(String, String)>,
+}
+
+// Secrets never reach logs: only their names are shown.
+impl std::fmt::Debug for PluginGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secrets: Vec<&str> = self.secrets.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("PluginGrant")
+            .field("name", &self.name)
+            .field("sha256", &self.sha256)
+            .field("permissions", &self.permissions)
+            .field("settings", &self.settings)
+            .field("secrets", &secrets)
+            .finish()
+    }
+}
+
+/// Extra patterns for one agent program's state (`*`: every agent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentStates {
+    /// The agent's program name (`opencode`, `claude`) or `*`.
+    pub agent: String,
+    /// Patterns of a question to the user.
+    pub waiting: Vec<String>,
+    /// Patterns of work in progress.
+    pub working: Vec<String>,
 }
 
 /// How a remote plugin is doing in the daemon.
@@ -380,4 +407,20 @@ pub enum Notice {
     Root(RootState),
     /// Something the user should know (skipped files, watch fallback).
     Warning(String),
+}
+
+#[cfg(test)]
+mod secret_tests {
+    #[test]
+    fn a_plugin_grant_never_shows_its_secrets() {
+        let grant = super::PluginGrant {
+            name: "p".into(),
+            sha256: "0".into(),
+            permissions: Default::default(),
+            settings: String::new(),
+            secrets: vec![("api_key".into(), "sk-very-secret".into())],
+        };
+        let shown = format!("{grant:?}");
+        assert!(shown.contains("api_key") && !shown.contains("sk-very-secret"), "{shown}");
+    }
 }

@@ -5,4 +5,6 @@ pub mod codec;
 pub mod message;
 
 pub use codec::{PREAMBLE, WireError, WireReader, WireWriter, handshake, skip_to_preamble, write_preamble};
-pub use message::{Body, Chunk, Hello, Message, Notice, PluginGrant, PluginState, RejectKind, Request, Response};
+pub use message::{
+    AgentStates, Body, Chunk, Hello, Message, Notice, PluginGrant, PluginState, RejectKind, Request, Response,
+};
