@@ -10,6 +10,7 @@
 use crate::bindings::exports::sinc::plugin::hooks::Verdict;
 use crate::bindings::sinc::plugin::http_types::{Exchange, Message, Reply, Request};
 use crate::bindings::sinc::plugin::types::{Command, CommandOutput, Event, Session};
+use crate::manifest::Permissions;
 use crate::runtime::{Grants, Plugin, PluginError, Runtime};
 use crate::serving::{self, Connections, Handler};
 use crate::{Manifest, outbound::Outbound};
@@ -130,7 +131,8 @@ impl Running {
             spec.grants.connections = Some(connections.clone());
             let outbound = Outbound::new(&name, &crate::runtime::allowed_hosts(&spec.manifest, &spec.grants.settings));
             let _entered = tokio.enter();
-            let moved = moved_port(&spec)?;
+            let moved = moved_port(&name, &spec.manifest.permissions, &spec.grants.settings)
+                .map_err(|reason| PluginError::Load { name: name.clone(), reason })?;
             for declared in &spec.manifest.permissions.ports {
                 let number = moved.unwrap_or(declared.port);
                 let bound = std::net::TcpListener::bind((declared.bind.as_str(), number))
@@ -217,19 +219,17 @@ impl Drop for Running {
 
 /// The `port` setting (`[plugins.NAME] port = N`), which moves the port of
 /// a plugin that declares one; the plugin still sees the declared number.
-fn moved_port(spec: &Spec) -> Result<Option<u16>, PluginError> {
-    let Some(value) = spec.grants.settings.get("port") else { return Ok(None) };
-    let refuse = |reason: String| Err(PluginError::Load { name: spec.manifest.name.clone(), reason });
-    match (value.as_integer().and_then(|n| u16::try_from(n).ok()), spec.manifest.permissions.ports.len()) {
-        (Some(0) | None, _) => refuse(format!(
-            "`port = {value}` under [plugins.{}]: give a port number from 1 to 65535",
-            spec.manifest.name
-        )),
+/// (`sinc open` finds the port the same way.)
+pub fn moved_port(name: &str, permissions: &Permissions, settings: &toml::Table) -> Result<Option<u16>, String> {
+    let Some(value) = settings.get("port") else { return Ok(None) };
+    match (value.as_integer().and_then(|n| u16::try_from(n).ok()), permissions.ports.len()) {
+        (Some(0) | None, _) => {
+            Err(format!("`port = {value}` under [plugins.{name}]: give a port number from 1 to 65535"))
+        }
         (Some(n), 1) => Ok(Some(n)),
-        (Some(_), count) => refuse(format!(
-            "`port` under [plugins.{}] moves the one port a plugin serves, and it declares {count}",
-            spec.manifest.name
-        )),
+        (Some(_), count) => {
+            Err(format!("`port` under [plugins.{name}] moves the one port a plugin serves, and it declares {count}"))
+        }
     }
 }
 

@@ -25,19 +25,15 @@ fn served_port(ctx: &Context, name: &str) -> Result<u16> {
     if !plugin.enabled {
         return Err(Error::Usage(format!("plugin {name} is disabled (`sinc plugin enable {name}`)")));
     }
-    let declared = plugin.granted.ports.first().map(|p| p.port);
-    let setting = ctx.config().plugins.get(name).and_then(|s| s.get("port")).and_then(|p| p.as_integer());
-    let port = match (setting, declared) {
-        (_, None) => return Err(Error::Usage(format!("plugin {name} serves no web page (it declares no port)"))),
-        (Some(n), Some(_)) => u16::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
-            let origin = crate::config::Origin::File(ctx.loaded.config_file.clone());
-            Error::Config(crate::config::ConfigError::new(
-                origin,
-                format!("`port = {n}` under [plugins.{name}] is not a port number (1–65535)"),
-            ))
-        })?,
-        (None, Some(p)) => p,
+    let Some(declared) = plugin.granted.ports.first().map(|p| p.port) else {
+        return Err(Error::Usage(format!("plugin {name} serves no web page (it declares no port)")));
     };
+    let settings = ctx.config().plugins.get(name).cloned().unwrap_or_default();
+    let moved = sinc_plugin_host::running::moved_port(name, &plugin.granted, &settings).map_err(|message| {
+        let origin = crate::config::Origin::File(ctx.loaded.config_file.clone());
+        Error::Config(crate::config::ConfigError::new(origin, message))
+    })?;
+    let port = moved.unwrap_or(declared);
     if plugin.runs_on == RunsOn::Local {
         return Err(Error::Unavailable(format!(
             "plugin {name} runs on this machine; its page is http://127.0.0.1:{port}/ while a session's keeper hosts it"

@@ -696,10 +696,14 @@ pub async fn before_start(ctx: &Context, spec: &crate::session::SessionSpec) -> 
     let locals: Vec<&Locked> = lock.plugins.iter().filter(|p| p.enabled && p.runs_on == RunsOn::Local).collect();
     if !locals.is_empty() {
         let verdicts = off_runtime(|| {
+            // One engine for every plugin asked.
+            let runtime = installed.runtime().map_err(failure)?;
             Ok(locals
                 .iter()
                 .filter_map(|locked| {
-                    let asked = start(ctx, &installed, locked).and_then(|mut p| p.before_start(&session, CALL_LIMIT));
+                    let asked = installed
+                        .start(&runtime, locked, ctx.config(), CALL_LIMIT)
+                        .and_then(|mut p| p.before_start(&session, CALL_LIMIT));
                     match asked {
                         Ok(verdict) => verdict.map(|v| (locked.name.clone(), v)),
                         Err(e) => {

@@ -6,7 +6,7 @@
 use crate::plugins::Installed;
 use crate::sync::client::RemoteClient;
 use crate::sync::wire::{AgentStates, Chunk, PluginGrant, PluginState, Request, Response};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -75,12 +75,17 @@ async fn keep_current(
     mut asks: mpsc::Receiver<oneshot::Sender<Result<Vec<PluginState>, String>>>,
     ready: watch::Sender<Option<Arc<RemoteClient>>>,
 ) {
+    // What this connection's daemon was last given, and its answer: a
+    // refresh with an unchanged lockfile (each `sinc` in the project asks)
+    // costs no round trip.
+    let mut sent: Option<Sent> = None;
     loop {
         let reply = tokio::select! {
             changed = client.changed() => {
                 if changed.is_err() {
                     return;
                 }
+                sent = None;
                 None
             }
             ask = asks.recv() => match ask {
@@ -94,7 +99,7 @@ async fn keep_current(
         }
         let outcome = match current {
             Some(c) => {
-                let pushed = push(&source, &c).await;
+                let pushed = push(&source, &c, &mut sent).await;
                 // Calls go ahead even when the set could not be sent: the
                 // daemon keeps the set it has.
                 ready.send_replace(Some(c));
@@ -117,17 +122,38 @@ async fn keep_current(
     }
 }
 
-/// Send the set; upload what the daemon lacks; send it again.
-async fn push(source: &SetSource, client: &RemoteClient) -> Result<Vec<PluginState>, String> {
+/// A set the daemon has, and its answer.
+struct Sent {
+    grants: Vec<PluginGrant>,
+    states: Vec<PluginState>,
+}
+
+/// Send the set unless this daemon has it (`sent`); then remember it.
+async fn push(source: &SetSource, client: &RemoteClient, sent: &mut Option<Sent>) -> Result<Vec<PluginState>, String> {
     let set = source.installed.remote_set(&source.config).map_err(|e| e.to_string())?;
     let grants: Vec<PluginGrant> = set.iter().map(|(g, _)| g.clone()).collect();
+    if let Some(s) = sent.as_ref().filter(|s| s.grants == grants) {
+        return Ok(s.states.clone());
+    }
+    let states = send_set(client, &set, &grants, source).await?;
+    *sent = Some(Sent { grants, states: states.clone() });
+    Ok(states)
+}
+
+/// Send the set; upload what the daemon lacks; send it again.
+async fn send_set(
+    client: &RemoteClient,
+    set: &[(PluginGrant, PathBuf)],
+    grants: &[PluginGrant],
+    source: &SetSource,
+) -> Result<Vec<PluginState>, String> {
     let patterns: Vec<AgentStates> = source
         .config
         .states
         .iter()
         .map(|(agent, p)| AgentStates { agent: agent.clone(), waiting: p.waiting.clone(), working: p.working.clone() })
         .collect();
-    let (mut missing, states) = ask_set(client, &grants, &patterns).await?;
+    let (mut missing, states) = ask_set(client, grants, &patterns).await?;
     if missing.is_empty() {
         return Ok(states);
     }
@@ -136,7 +162,7 @@ async fn push(source: &SetSource, client: &RemoteClient) -> Result<Vec<PluginSta
         let Some((_, path)) = set.iter().find(|(g, _)| g.sha256 == sha256) else { continue };
         upload(client, &sha256, path).await?;
     }
-    ask_set(client, &grants, &patterns).await.map(|(_, states)| states)
+    ask_set(client, grants, &patterns).await.map(|(_, states)| states)
 }
 
 async fn ask_set(
@@ -152,7 +178,7 @@ async fn ask_set(
     }
 }
 
-async fn upload(client: &RemoteClient, sha256: &str, path: &PathBuf) -> Result<(), String> {
+async fn upload(client: &RemoteClient, sha256: &str, path: &Path) -> Result<(), String> {
     let wasm = tokio::fs::read(path).await.map_err(|e| format!("reading {}: {e}", path.display()))?;
     let (tx, rx) = mpsc::channel(4);
     let answer =

@@ -239,6 +239,16 @@ fn allowed_url(url: &reqwest::Url) -> bool {
     }
 }
 
+/// The HTTP client for registry requests (timeouts, sinc's user agent).
+fn http_client(url: &str) -> Result<reqwest::blocking::Client, RegistryError> {
+    reqwest::blocking::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(HTTP_TIMEOUT)
+        .user_agent(concat!("sinc/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| RegistryError::Http { url: url.to_owned(), reason: e.to_string() })
+}
+
 impl Registry {
     /// The registry at `location`: an `https://` URL (or `http://` on this
     /// machine), or a folder. `key` is a minisign public key (its base64
@@ -267,12 +277,7 @@ impl Registry {
             if !base.path().ends_with('/') {
                 base.set_path(&format!("{}/", base.path()));
             }
-            let client = reqwest::blocking::Client::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .timeout(HTTP_TIMEOUT)
-                .user_agent(concat!("sinc/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| RegistryError::Http { url: location.to_owned(), reason: e.to_string() })?;
+            let client = http_client(location)?;
             Source::Http { base, client }
         } else {
             let root = folder(location);
@@ -398,11 +403,7 @@ impl Registry {
             })?;
             let client = match &self.source {
                 Source::Http { client, .. } => client.clone(),
-                Source::Folder(_) => reqwest::blocking::Client::builder()
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .timeout(HTTP_TIMEOUT)
-                    .build()
-                    .map_err(|e| RegistryError::Http { url: entry.artifact.clone(), reason: e.to_string() })?,
+                Source::Folder(_) => http_client(&entry.artifact)?,
             };
             self.get(&client, url, true)?
         } else {

@@ -280,17 +280,8 @@ impl Hosted {
     }
 
     async fn look_once(&self, before: &mut Option<Look>) {
-        let out = tokio::process::Command::new("sh")
-            .args(["-c", &tmux::list_script()])
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .output()
-            .await;
-        let Ok(out) = out else { return };
-        if !out.status.success() {
-            return;
-        }
-        let now = session_events::look(tmux::parse_list(&String::from_utf8_lossy(&out.stdout)));
+        let sessions = self.sessions.clone();
+        let Ok(Ok(now)) = tokio::task::spawn_blocking(move || sessions.look()).await else { return };
         let previous = before.take().unwrap_or_else(|| self.saved_look());
         let changes = session_events::changes(&previous, &now);
         for (change, session) in &changes {

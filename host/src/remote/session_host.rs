@@ -3,6 +3,7 @@
 //! lives where the sessions are), with each agent's state read from its
 //! screen.
 
+use super::session_events::{self, Look};
 use crate::config::Agent;
 use crate::session::SessionSpec;
 use crate::session::agent_state::{self, AgentState, Patterns};
@@ -87,8 +88,14 @@ impl TmuxSessions {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// The agent sessions now, by id (the daemon's session events diff
+    /// these looks).
+    pub fn look(&self) -> Result<Look, String> {
+        Ok(session_events::look(tmux::parse_list(&self.sh(&tmux::list_script())?)))
+    }
+
     fn sessions(&self) -> Result<Vec<tmux::RemoteSession>, String> {
-        Ok(tmux::parse_list(&self.sh(&tmux::list_script())?).into_iter().filter(|s| !s.is_shell()).collect())
+        Ok(self.look()?.into_values().collect())
     }
 
     /// `id` when it names an agent session, with tmux's exact-name target.
