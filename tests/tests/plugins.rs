@@ -434,3 +434,20 @@ fn a_remote_plugin_runs_in_the_vps_daemon_hears_sessions_serves_its_page_and_its
     );
     assert!(!client.ok(&["list"]).contains(&id));
 }
+
+#[test]
+fn sinc_open_refuses_what_it_cannot_open_with_its_exit_status() {
+    let client = Client::bare();
+    let out = client.run(&["open", "nope"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no plugin `nope` is installed"), "{}", stderr(&out));
+    client.ok(&["plugin", "add", &hello(), "--yes"]);
+    // hello runs on the laptop: nothing hosts its page yet.
+    let out = client.run(&["open", "hello", "--no-browser"]);
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    assert!(stderr(&out).contains("plugin hello runs on this machine"), "{}", stderr(&out));
+    client.write_config("[plugins.hello]\nport = 0\n");
+    let out = client.run(&["open", "hello", "--no-browser"]);
+    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
+    assert!(stderr(&out).contains("give a port number from 1 to 65535"), "{}", stderr(&out));
+}

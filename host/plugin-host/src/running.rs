@@ -381,3 +381,25 @@ impl Life {
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::moved_port;
+    use crate::manifest::{Permissions, Port};
+
+    #[test]
+    fn the_port_setting_moves_one_declared_port_or_is_refused() {
+        let port = |n| Port { port: n, bind: "127.0.0.1".into() };
+        let one = Permissions { ports: vec![port(7707)], ..Permissions::default() };
+        let two = Permissions { ports: vec![port(1), port(2)], ..Permissions::default() };
+        let settings = |text: &str| -> toml::Table { toml::from_str(text).unwrap() };
+        assert_eq!(moved_port("p", &one, &settings("")), Ok(None));
+        assert_eq!(moved_port("p", &one, &settings("port = 9000")), Ok(Some(9000)));
+        for bad in ["port = 0", "port = 70000", "port = \"x\""] {
+            let e = moved_port("p", &one, &settings(bad)).unwrap_err();
+            assert!(e.contains("under [plugins.p]: give a port number from 1 to 65535"), "{bad}: {e}");
+        }
+        let e = moved_port("p", &two, &settings("port = 9000")).unwrap_err();
+        assert!(e.contains("moves the one port a plugin serves, and it declares 2"), "{e}");
+    }
+}
