@@ -451,3 +451,65 @@ fn sinc_open_refuses_what_it_cannot_open_with_its_exit_status() {
     assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
     assert!(stderr(&out).contains("give a port number from 1 to 65535"), "{}", stderr(&out));
 }
+
+/// A port nothing listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn a_keeper_hosts_the_local_plugins_and_they_hear_what_happened_while_it_was_away() {
+    sinc_tests::require_root!();
+    let sshd = sinc_tests::Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let stop = dir.path().join("stop");
+    let agent = sshd.remote_script(
+        "agent",
+        &format!("#!/bin/sh\necho agent ready\nwhile [ ! -e {} ]; do sleep 0.2; done\n", stop.display()),
+    );
+    let client = Client::new(&sshd, &agent.to_string_lossy());
+    let port = free_port();
+    let mut config = std::fs::read_to_string(client.config_file()).unwrap();
+    config.push_str(&format!("[plugins.hello]\nport = {port}\n"));
+    std::fs::write(client.config_file(), config).unwrap();
+    client.ok(&["plugin", "add", &hello(), "--yes"]);
+    let id = client.ok(&["id"]).trim().to_owned();
+    let hello_says = |n: u32| format!("Hello, world! ({n} session events seen; last session {id})\n");
+
+    // The keeper `sinc start` starts hosts hello: its page is served here
+    // and its subcommand runs there, having heard of the new session.
+    client.ok(&["start"]);
+    let url = client.ok(&["open", "hello", "--no-browser"]).trim().to_owned();
+    assert_eq!(url, format!("http://127.0.0.1:{port}/"));
+    let page = Command::new("curl").args(["-s", "-m", "10", &url]).output().unwrap();
+    assert_eq!(stdout(&page), format!("Hello, web! (1 session events seen; last session {id})\n"));
+    assert_eq!(client.ok(&["hello"]), hello_says(1));
+
+    // The agent works a while (the daemon looks at tmux every second).
+    std::thread::sleep(Duration::from_secs(3));
+    // The laptop goes away (its keeper dies); meanwhile the agent ends.
+    let pid = client.json(&["status"])["pid"].as_u64().expect("the keeper's pid");
+    assert!(Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap().success());
+    let out = client.run(&["open", "hello", "--no-browser"]);
+    assert_eq!(out.status.code(), Some(69), "no keeper hosts it now: {}", stderr(&out));
+    std::fs::write(&stop, "").unwrap();
+    sinc_tests::wait_until(Duration::from_secs(20), "the agent to end", || {
+        (!client.ok(&["list"]).contains(&id)).then_some(())
+    });
+    // Without a keeper, the subcommand runs in `sinc` itself.
+    assert_eq!(client.ok(&["hello"]), hello_says(1));
+
+    // Back: a new keeper hands hello the end it missed, then the new
+    // session's start; nothing twice.
+    std::fs::remove_file(&stop).unwrap();
+    client.ok(&["start"]);
+    let heard = sinc_tests::wait_until(Duration::from_secs(30), "hello to hear the missed end", || {
+        let said = client.ok(&["hello"]);
+        (said == hello_says(3)).then_some(said)
+    });
+    assert_eq!(heard, hello_says(3));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(client.ok(&["hello"]), hello_says(3), "no event was heard twice");
+    client.ok(&["kill", &id]);
+    assert_eq!(client.ok(&["hello"]), hello_says(4));
+}

@@ -4,9 +4,10 @@
 use super::context::Context;
 use super::output;
 use crate::error::{Error, Result};
-use crate::plugins::events::Kind;
+use crate::plugins::events;
 use crate::remote::{self, LocalBinary};
 use crate::session::{self, AttachEnd, AttachError, terminal, tmux};
+use crate::sync::wire::SessionChange;
 use crate::transport::{ConnectError, RemoteStatus};
 
 /// Attach the terminal to the project's session; create it first unless
@@ -45,7 +46,7 @@ pub async fn run(ctx: &Context, attach_only: bool) -> Result<i32> {
     };
     let again = tmux::attach_script(&spec);
     let reattach = session::Reattach { command: &again, give_up_after: ctx.give_up_after(), on_link: None };
-    super::plugin::notify(ctx, Kind::Attached, &spec);
+    super::plugin::notify(ctx, SessionChange::Attached, events::session(&spec)).await;
     let (end, installed) = tokio::join!(session::attach(&link, &script, Some(reattach)), install);
     let end = end?;
     if let Err(e) = installed {
@@ -63,8 +64,8 @@ pub async fn run(ctx: &Context, attach_only: bool) -> Result<i32> {
             AttachEnd::Exited(_) | AttachEnd::ConnectionLost => None,
         };
         match ended {
-            Some(true) => super::plugin::notify(ctx, Kind::Ended, &spec),
-            Some(false) => super::plugin::notify(ctx, Kind::Detached, &spec),
+            Some(true) => super::plugin::notify(ctx, SessionChange::Ended, events::session(&spec)).await,
+            Some(false) => super::plugin::notify(ctx, SessionChange::Detached, events::session(&spec)).await,
             None => {}
         }
     }

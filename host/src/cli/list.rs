@@ -125,7 +125,7 @@ pub async fn kill(ctx: &Context, wanted: &str, host: Option<&str>) -> Result<i32
     if project {
         let recorded = Registry::new(&ctx.dirs.data).load(&id);
         let s = sessions.iter().find(|s| s.id == id);
-        let session = sinc_plugin_host::Session {
+        let session = crate::sync::wire::SessionRef {
             id: id.clone(),
             local_path: s
                 .and_then(|s| s.local_path.clone())
@@ -133,12 +133,7 @@ pub async fn kill(ctx: &Context, wanted: &str, host: Option<&str>) -> Result<i32
             remote_path: s.and_then(|s| s.remote_path.clone()).unwrap_or_default(),
             agent: s.and_then(|s| s.agent.clone()).unwrap_or_default(),
         };
-        crate::plugins::events::deliver(
-            &crate::plugins::Installed::new(&ctx.dirs, &ctx.loaded.config_file),
-            ctx.config(),
-            crate::plugins::events::Kind::Ended,
-            session,
-        );
+        super::plugin::notify(ctx, crate::sync::wire::SessionChange::Ended, session).await;
     }
     if let Err(e) = Registry::new(&ctx.dirs.data).remove(&id) {
         tracing::warn!("could not forget {id} locally: {e}");

@@ -72,7 +72,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let ctx = Context::load(&global)?;
             let code = plugin::run(&ctx, &command)?;
             if command.changes_lockfile() {
-                plugin::refresh_remote(&ctx, true).await;
+                plugin::refresh_plugins(&ctx, true).await;
             }
             Ok(code)
         }
@@ -80,7 +80,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Tier { command: args::TierCommand::Set { tier, with, without } }) => {
             let ctx = Context::load(&global)?;
             let code = plugin::tier_set(&ctx, &tier, &with, &without)?;
-            plugin::refresh_remote(&ctx, true).await;
+            plugin::refresh_plugins(&ctx, true).await;
             Ok(code)
         }
         Some(Command::External(words)) => plugin::external(&Context::load(&global)?, &words).await,

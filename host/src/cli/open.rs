@@ -1,7 +1,9 @@
 //! `sinc open NAME`: a remote plugin's web page on this machine. Its port on
 //! the VPS (bound to 127.0.0.1 there) is forwarded through the SSH connection
 //! to the same port here — another one when that is taken, and it says which
-//! — until Ctrl-C, following the connection through reconnections.
+//! — until Ctrl-C, following the connection through reconnections. A local
+//! plugin's page is served on this machine by the keeper that hosts the
+//! local plugins: `sinc open` checks it runs there and opens it.
 
 use super::context::Context;
 use super::output;
@@ -14,9 +16,9 @@ use std::time::Duration;
 /// Pause between reconnection attempts.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// The port plugin `name` serves on: its `port` setting, else the one it
-/// declares.
-fn served_port(ctx: &Context, name: &str) -> Result<u16> {
+/// The port plugin `name` serves on (its `port` setting, else the one it
+/// declares), and where it runs.
+fn served_port(ctx: &Context, name: &str) -> Result<(u16, RunsOn)> {
     let installed = Installed::new(&ctx.dirs, &ctx.loaded.config_file);
     let lock = installed.lockfile().map_err(|e| Error::Failure(format!("cannot read the plugin lockfile {e}")))?;
     let Some(plugin) = lock.get(name) else {
@@ -33,18 +35,15 @@ fn served_port(ctx: &Context, name: &str) -> Result<u16> {
         let origin = crate::config::Origin::File(ctx.loaded.config_file.clone());
         Error::Config(crate::config::ConfigError::new(origin, message))
     })?;
-    let port = moved.unwrap_or(declared);
-    if plugin.runs_on == RunsOn::Local {
-        return Err(Error::Unavailable(format!(
-            "plugin {name} runs on this machine; its page is http://127.0.0.1:{port}/ while a session's keeper hosts it"
-        )));
-    }
-    Ok(port)
+    Ok((moved.unwrap_or(declared), plugin.runs_on))
 }
 
 /// Run `sinc open`.
 pub async fn run(ctx: &Context, name: &str, local: Option<u16>, no_browser: bool) -> Result<i32> {
-    let remote_port = served_port(ctx, name)?;
+    let (remote_port, runs_on) = served_port(ctx, name)?;
+    if runs_on == RunsOn::Local {
+        return open_local(ctx, name, remote_port, local, no_browser).await;
+    }
     let wanted = local.unwrap_or(remote_port);
     let spec = |port| ForwardSpec { bind: None, port, host: "127.0.0.1".into(), host_port: remote_port };
     let forwarder = match Forwarder::bind(&[spec(wanted)], &[]).await {
@@ -94,6 +93,42 @@ pub async fn run(ctx: &Context, name: &str, local: Option<u16>, no_browser: bool
                 forwarder.follow_in_background(conn.clone());
             }
         }
+    }
+    Ok(0)
+}
+
+/// Open a local plugin's page, once the keeper hosting it says it runs.
+async fn open_local(ctx: &Context, name: &str, port: u16, wanted: Option<u16>, no_browser: bool) -> Result<i32> {
+    if wanted.is_some_and(|w| w != port) {
+        return Err(Error::Usage(format!(
+            "plugin {name} runs on this machine, on port {port}; --port only chooses the local end of a remote plugin's forwarding"
+        )));
+    }
+    let url = format!("http://127.0.0.1:{port}/");
+    let none = || {
+        Error::Unavailable(format!(
+            "plugin {name} runs on this machine in a project's keeper, and none runs; `sinc start` starts one (its page will be {url})"
+        ))
+    };
+    let mut state = super::plugin::local_state(ctx, name).await.ok_or_else(none)?;
+    // Just (re)started: give it the time the host gives a start.
+    for _ in 0..50 {
+        if state != "starting" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        state = super::plugin::local_state(ctx, name).await.ok_or_else(none)?;
+    }
+    if state != "running" {
+        return Err(Error::Failure(format!("plugin {name} is not serving {url}: {state}")));
+    }
+    if ctx.global.json {
+        output::json(&serde_json::json!({ "plugin": name, "url": url, "runs_on": "local" }));
+    } else {
+        println!("{url}");
+    }
+    if !no_browser {
+        open_browser(&url);
     }
     Ok(0)
 }

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::keeper::control::{self, ControlError, ControlRequest, ControlResponse};
 use crate::plugins::{Installed, Locked, LockedCommand, Lockfile, events, registry};
 use crate::session::tmux::Extras;
-use crate::sync::wire::{Request, Response};
+use crate::sync::wire::{Request, Response, SessionChange, SessionRef};
 use sinc_plugin_host::{Manifest, Plugin, PluginError, RunsOn};
 use std::path::Path;
 use std::time::Duration;
@@ -50,9 +50,36 @@ pub fn wants_events(ctx: &Context) -> bool {
     installed(ctx).lockfile().is_ok_and(|l| l.plugins.iter().any(|p| p.enabled && p.runs_on == RunsOn::Local))
 }
 
-/// Tell the local plugins about a session event (a no-op without plugins).
-pub fn notify(ctx: &Context, kind: events::Kind, spec: &crate::session::SessionSpec) {
-    events::deliver(&installed(ctx), ctx.config(), kind, events::session(spec));
+/// How long the local plugin host may take to take session events.
+const EVENTS_LIMIT: Duration = Duration::from_secs(5);
+
+/// Ask the keeper that hosts the local plugins; `None` when none answers
+/// within `limit`.
+async fn ask_local_host(installed: &Installed, request: &ControlRequest, limit: Duration) -> Option<ControlResponse> {
+    match tokio::time::timeout(limit, control::request(&installed.host_socket(), request)).await {
+        Ok(Ok(response)) => Some(response),
+        Ok(Err(_)) | Err(_) => None,
+    }
+}
+
+/// Tell the local plugins about a session event (a no-op without plugins):
+/// through the keeper that hosts them, else in this process. Either way an
+/// event they heard already (from the VPS's journal) is not repeated.
+pub async fn notify(ctx: &Context, change: SessionChange, session: SessionRef) {
+    if !wants_events(ctx) {
+        return;
+    }
+    let installed = installed(ctx);
+    let events = vec![(change, session)];
+    let request = ControlRequest::LocalEvents { events: events.clone() };
+    if let Some(ControlResponse::Done) = ask_local_host(&installed, &request, EVENTS_LIMIT).await {
+        return;
+    }
+    let _ = off_runtime(|| {
+        let news = events::Heard::load(&installed.heard_path()).admit(events);
+        events::deliver_here(&installed, ctx.config(), &news);
+        Ok(())
+    });
 }
 
 /// `sinc plugin …`.
@@ -642,23 +669,31 @@ fn start(ctx: &Context, installed: &Installed, locked: &Locked) -> std::result::
 /// `sinc NAME ARGS…` for a command a plugin adds: a local plugin's runs
 /// here; a remote plugin's runs on the VPS, through the project's keeper.
 pub async fn external(ctx: &Context, words: &[String]) -> Result<i32> {
-    let remote = match words.first() {
-        Some(name) => lockfile(&installed(ctx))?.provider_of(name).filter(|p| p.runs_on == RunsOn::Remote).cloned(),
+    let installed = installed(ctx);
+    let provider = match words.first() {
+        Some(name) => lockfile(&installed)?.provider_of(name).cloned(),
         None => None,
     };
-    let Some(plugin) = remote else {
+    let Some(plugin) = provider else {
         return off_runtime(|| external_here(ctx, words));
     };
+    let command =
+        Request::PluginCommand { plugin: plugin.name.clone(), command: words[0].clone(), args: words[1..].to_vec() };
+    if plugin.runs_on == RunsOn::Local {
+        let asked = ControlRequest::LocalPlugin { request: command };
+        return match ask_local_host(&installed, &asked, CALL_LIMIT).await {
+            Some(ControlResponse::Answer { response: Response::CommandOutput { status, stdout, stderr } }) => {
+                Ok(print_output(status, &stdout, &stderr))
+            }
+            Some(ControlResponse::Error { message }) => Err(Error::Failure(message)),
+            Some(other) => Err(Error::Failure(format!("unexpected answer from the local plugin host: {other:?}"))),
+            None => off_runtime(|| external_here(ctx, words)),
+        };
+    }
     let paths = super::sync_cmds::keeper_paths(ctx);
-    let request = ControlRequest::Plugin {
-        request: Request::PluginCommand {
-            plugin: plugin.name.clone(),
-            command: words[0].clone(),
-            args: words[1..].to_vec(),
-        },
-    };
+    let request = ControlRequest::Plugin { request: command };
     let out = match control::request(&paths.socket, &request).await {
-        Ok(ControlResponse::Daemon { response: Response::CommandOutput { status, stdout, stderr } }) => {
+        Ok(ControlResponse::Answer { response: Response::CommandOutput { status, stdout, stderr } }) => {
             (status, stdout, stderr)
         }
         Ok(ControlResponse::Error { message }) => return Err(Error::Failure(message)),
@@ -671,12 +706,15 @@ pub async fn external(ctx: &Context, words: &[String]) -> Result<i32> {
         }
         Err(e) => return Err(Error::Failure(e.to_string())),
     };
-    {
-        use std::io::Write;
-        let _ = std::io::stdout().write_all(out.1.as_bytes());
-        let _ = std::io::stderr().write_all(out.2.as_bytes());
-    }
-    Ok(i32::from(out.0))
+    Ok(print_output(out.0, &out.1, &out.2))
+}
+
+/// Print what a plugin's subcommand printed; its exit status.
+fn print_output(status: u8, stdout: &str, stderr: &str) -> i32 {
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(stdout.as_bytes());
+    let _ = std::io::stderr().write_all(stderr.as_bytes());
+    i32::from(status)
 }
 
 /// Whether any plugin is enabled (so before-start hooks may have a say).
@@ -695,50 +733,20 @@ pub async fn before_start(ctx: &Context, spec: &crate::session::SessionSpec) -> 
     let mut extras = Extras::default();
     let locals: Vec<&Locked> = lock.plugins.iter().filter(|p| p.enabled && p.runs_on == RunsOn::Local).collect();
     if !locals.is_empty() {
-        let verdicts = off_runtime(|| {
-            // One engine for every plugin asked.
-            let runtime = installed.runtime().map_err(failure)?;
-            Ok(locals
-                .iter()
-                .filter_map(|locked| {
-                    let asked = installed
-                        .start(&runtime, locked, ctx.config(), CALL_LIMIT)
-                        .and_then(|mut p| p.before_start(&session, CALL_LIMIT));
-                    match asked {
-                        Ok(verdict) => verdict.map(|v| (locked.name.clone(), v)),
-                        Err(e) => {
-                            output::warn(&format!("plugin {}'s before-start hook was skipped: {e}", locked.name));
-                            None
-                        }
-                    }
-                })
-                .collect::<Vec<_>>())
-        })?;
-        for (name, verdict) in verdicts {
-            match verdict {
-                sinc_plugin_host::Verdict::Refuse(reason) => return Err(refused(&name, &reason)),
-                sinc_plugin_host::Verdict::Proceed(launch) => add_launch(&mut extras, &name, launch.env, launch.prompt),
+        let asked = ControlRequest::LocalPlugin { request: Request::BeforeStart { session: session.clone() } };
+        match ask_local_host(&installed, &asked, CALL_LIMIT).await {
+            Some(ControlResponse::Answer { response }) => add_answer(&mut extras, "(local plugins)", response)?,
+            Some(ControlResponse::Error { message }) => {
+                output::warn(&format!("the local plugins' before-start hooks were skipped: {message}"))
             }
+            Some(_) | None => before_start_here(ctx, &installed, &locals, &session, &mut extras)?,
         }
     }
     if lock.plugins.iter().any(|p| p.enabled && p.runs_on == RunsOn::Remote) {
         let paths = super::sync_cmds::keeper_paths(ctx);
-        let request = ControlRequest::Plugin {
-            request: Request::BeforeStart {
-                id: session.id.clone(),
-                local_path: session.local_path.clone(),
-                remote_path: session.remote_path.clone(),
-                agent: session.agent.clone(),
-            },
-        };
+        let request = ControlRequest::Plugin { request: Request::BeforeStart { session } };
         match control::request(&paths.socket, &request).await {
-            Ok(ControlResponse::Daemon { response: Response::Launch { env, prompts } }) => {
-                add_launch(&mut extras, "(remote plugins)", env, None);
-                extras.prompts.extend(prompts);
-            }
-            Ok(ControlResponse::Daemon { response: Response::Refused { plugin, reason } }) => {
-                return Err(refused(&plugin, &reason));
-            }
+            Ok(ControlResponse::Answer { response }) => add_answer(&mut extras, "(remote plugins)", response)?,
             Ok(ControlResponse::Error { message }) => {
                 output::warn(&format!("the remote plugins' before-start hooks were skipped: {message}"))
             }
@@ -748,6 +756,59 @@ pub async fn before_start(ctx: &Context, spec: &crate::session::SessionSpec) -> 
         }
     }
     Ok(extras)
+}
+
+/// Ask the local plugins' hooks in this process (no keeper hosts them).
+fn before_start_here(
+    ctx: &Context,
+    installed: &Installed,
+    locals: &[&Locked],
+    session: &SessionRef,
+    extras: &mut Extras,
+) -> Result<()> {
+    let session = events::plugin_session(session.clone());
+    let verdicts = off_runtime(|| {
+        // One engine for every plugin asked.
+        let runtime = installed.runtime().map_err(failure)?;
+        Ok(locals
+            .iter()
+            .filter_map(|locked| {
+                let asked = installed
+                    .start(&runtime, locked, ctx.config(), CALL_LIMIT)
+                    .and_then(|mut p| p.before_start(&session, CALL_LIMIT));
+                match asked {
+                    Ok(verdict) => verdict.map(|v| (locked.name.clone(), v)),
+                    Err(e) => {
+                        output::warn(&format!("plugin {}'s before-start hook was skipped: {e}", locked.name));
+                        None
+                    }
+                }
+            })
+            .collect::<Vec<_>>())
+    })?;
+    for (name, verdict) in verdicts {
+        match verdict {
+            sinc_plugin_host::Verdict::Refuse(reason) => return Err(refused(&name, &reason)),
+            sinc_plugin_host::Verdict::Proceed(launch) => add_launch(extras, &name, launch.env, launch.prompt),
+        }
+    }
+    Ok(())
+}
+
+/// Add what a plugin host's hooks answered: a launch, or a refusal.
+fn add_answer(extras: &mut Extras, from: &str, response: Response) -> Result<()> {
+    match response {
+        Response::Launch { env, prompts } => {
+            add_launch(extras, from, env, None);
+            extras.prompts.extend(prompts);
+            Ok(())
+        }
+        Response::Refused { plugin, reason } => Err(refused(&plugin, &reason)),
+        other => {
+            output::warn(&format!("{from}: before-start hooks skipped, unexpected answer {other:?}"));
+            Ok(())
+        }
+    }
 }
 
 fn refused(plugin: &str, reason: &str) -> Error {
@@ -769,24 +830,46 @@ fn add_launch(extras: &mut Extras, from: &str, env: Vec<(String, String)>, promp
     extras.prompts.extend(prompt);
 }
 
-/// Send the project's running keeper (if any) the remote plugin set again,
-/// after the lockfile changed, and (when `say`) tell how each remote plugin
-/// is doing.
-pub async fn refresh_remote(ctx: &Context, say: bool) {
+/// How local plugin `name` is doing in the keeper hosting it; `None` when
+/// no keeper hosts the local plugins.
+pub async fn local_state(ctx: &Context, name: &str) -> Option<String> {
+    match ask_local_host(&installed(ctx), &ControlRequest::LocalPlugins, REFRESH_LIMIT).await? {
+        ControlResponse::Plugins { states } => {
+            Some(states.into_iter().find(|s| s.name == name).map_or_else(|| "not loaded".to_owned(), |s| s.state))
+        }
+        ControlResponse::Error { message } => Some(message),
+        _ => None,
+    }
+}
+
+/// After the lockfile changed: have the project's running keeper (if any)
+/// send the VPS the remote plugin set again, and the keeper hosting the
+/// local plugins (if any) run the local set again; when `say`, tell how
+/// each plugin is doing.
+pub async fn refresh_plugins(ctx: &Context, say: bool) {
+    let tell = |states: Vec<crate::sync::wire::PluginState>, place: &str| {
+        for s in states {
+            tracing::info!(plugin = %s.name, "{place}: {}", s.state);
+            if say {
+                output::notice(ctx.global.quiet, &format!("{} {place}: {}", s.name, s.state));
+            }
+        }
+    };
+    let installed = installed(ctx);
+    if let Some(answer) = ask_local_host(&installed, &ControlRequest::LocalPlugins, REFRESH_LIMIT).await {
+        match answer {
+            ControlResponse::Plugins { states } => tell(states, "on this machine"),
+            ControlResponse::Error { message } => output::warn(&format!("local plugins: {message}")),
+            other => output::warn(&format!("unexpected answer from the local plugin host: {other:?}")),
+        }
+    }
     let paths = super::sync_cmds::keeper_paths(ctx);
     if !paths.socket.exists() {
         return;
     }
     let asked = tokio::time::timeout(REFRESH_LIMIT, control::request(&paths.socket, &ControlRequest::Plugins)).await;
     match asked {
-        Ok(Ok(ControlResponse::Plugins { states })) => {
-            for s in states {
-                tracing::info!(plugin = %s.name, "on the VPS: {}", s.state);
-                if say {
-                    output::notice(ctx.global.quiet, &format!("{} on the VPS: {}", s.name, s.state));
-                }
-            }
-        }
+        Ok(Ok(ControlResponse::Plugins { states })) => tell(states, "on the VPS"),
         Ok(Ok(ControlResponse::Error { message })) => output::warn(&format!("remote plugins: {message}")),
         Ok(Err(ControlError::NotRunning)) => {}
         Ok(Ok(_)) | Ok(Err(_)) | Err(_) => {
@@ -830,10 +913,5 @@ fn external_here(ctx: &Context, words: &[String]) -> Result<i32> {
             return Err(failure(e));
         }
     };
-    {
-        use std::io::Write;
-        let _ = std::io::stdout().write_all(out.stdout.as_bytes());
-        let _ = std::io::stderr().write_all(out.stderr.as_bytes());
-    }
-    Ok(i32::from(out.status))
+    Ok(print_output(out.status, &out.stdout, &out.stderr))
 }

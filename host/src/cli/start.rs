@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::progress;
 use crate::remote::{self, Installed, LocalBinary};
 use crate::session::{terminal, tmux};
+use crate::sync::wire::SessionChange;
 
 /// Ensure the remote binary, the background sync (waiting for its first
 /// pass unless `--no-wait`), and the tmux session; idempotent.
@@ -48,7 +49,7 @@ pub async fn run(ctx: &Context, args: &super::args::StartArgs) -> Result<i32> {
     let created = out.stdout_text().trim() == "created";
     ctx.remember_session(&spec);
     if created {
-        super::plugin::notify(ctx, crate::plugins::events::Kind::Created, &spec);
+        super::plugin::notify(ctx, SessionChange::Created, crate::plugins::events::session(&spec)).await;
     }
     let sync = match &keeper {
         Some(paths) => sync_cmds::keeper_status(paths).await.map(|r| sync_cmds::summary(&r.sync)),

@@ -30,7 +30,7 @@ pub async fn ensure_keeper(ctx: &Context, link: &Link) -> Result<Option<KeeperPa
     let paths = keeper_paths(ctx);
     if control::is_running(&paths.socket).await {
         // Plugins added since it started go to the VPS now.
-        super::plugin::refresh_remote(ctx, false).await;
+        super::plugin::refresh_plugins(ctx, false).await;
         return Ok(Some(paths));
     }
     // A VPS this command cannot reach gets no keeper retrying it forever.

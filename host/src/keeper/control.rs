@@ -6,7 +6,7 @@
 use super::link::{LinkMonitor, LinkStatus};
 use super::plugins::RemotePlugins;
 use crate::sync::syncer::{Command, Keep, PlanSummary, SyncStatus, Version};
-use crate::sync::wire::{Request, Response};
+use crate::sync::wire::{Request, Response, SessionChange, SessionRef};
 use serde::{Deserialize, Serialize};
 use sinc_sync_core::{RelPath, Side};
 use std::path::Path;
@@ -65,10 +65,24 @@ pub enum ControlRequest {
     /// changed).
     Plugins,
     /// Pass a plugin request (a subcommand, a before-start hook) to the
-    /// VPS daemon; its answer comes back as `Daemon`.
+    /// VPS daemon; its answer comes back as `Answer`.
     Plugin {
         /// `PluginCommand` or `BeforeStart`.
         request: Request,
+    },
+    /// To the local plugin host: run the local plugin set again (the
+    /// lockfile changed); answered by `Plugins`.
+    LocalPlugins,
+    /// To the local plugin host: a subcommand or before-start hook of the
+    /// local plugins; answered by `Answer`.
+    LocalPlugin {
+        /// `PluginCommand` or `BeforeStart`.
+        request: Request,
+    },
+    /// To the local plugin host: session events for the local plugins.
+    LocalEvents {
+        /// What happened, oldest first.
+        events: Vec<(SessionChange, SessionRef)>,
     },
 }
 
@@ -115,13 +129,14 @@ pub enum ControlResponse {
         /// Which.
         version: Version,
     },
-    /// The remote plugins' states on the VPS.
+    /// The plugins' states (on the VPS, or in the local plugin host).
     Plugins {
         /// One per plugin.
         states: Vec<crate::sync::wire::PluginState>,
     },
-    /// The VPS daemon's answer to a plugin request, passed on.
-    Daemon {
+    /// The plugins' answer to a plugin request (the VPS daemon's, passed
+    /// on, or the local plugin host's).
+    Answer {
         /// Its answer.
         response: Response,
     },
@@ -181,12 +196,46 @@ pub async fn serve(
     commands: mpsc::Sender<Command>,
     plugins: RemotePlugins,
 ) {
+    serve_requests(listener, move |request| {
+        let (session, status, link, commands, plugins) =
+            (session.clone(), status.clone(), link.clone(), commands.clone(), plugins.clone());
+        async move {
+            match request {
+                ControlRequest::Plugins => match plugins.refresh().await {
+                    Ok(states) => ControlResponse::Plugins { states },
+                    Err(message) => ControlResponse::Error { message },
+                },
+                ControlRequest::Plugin {
+                    request: request @ (Request::PluginCommand { .. } | Request::BeforeStart { .. }),
+                } => relay(&plugins, request).await,
+                ControlRequest::Plugin { .. } => {
+                    ControlResponse::Error { message: "only plugin requests pass through the keeper".into() }
+                }
+                ControlRequest::LocalPlugins
+                | ControlRequest::LocalPlugin { .. }
+                | ControlRequest::LocalEvents { .. } => {
+                    ControlResponse::Error { message: "the local plugin host answers that, on its own socket".into() }
+                }
+                req => answer(req, &session, &status, &link, &commands).await,
+            }
+        }
+    })
+    .await;
+}
+
+/// Serve one request per connection on `listener`, each answered by
+/// `handle` on a task of its own.
+pub async fn serve_requests<F, Fut>(listener: UnixListener, handle: F)
+where
+    F: Fn(ControlRequest) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ControlResponse> + Send + 'static,
+{
+    let handle = std::sync::Arc::new(handle);
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let (session, status, link, commands, plugins) =
-            (session.clone(), status.clone(), link.clone(), commands.clone(), plugins.clone());
+        let handle = handle.clone();
         tokio::spawn(async move {
             let (r, mut w) = stream.into_split();
             let mut line = String::new();
@@ -194,17 +243,7 @@ pub async fn serve(
                 return;
             }
             let response = match serde_json::from_str::<ControlRequest>(&line) {
-                Ok(ControlRequest::Plugins) => match plugins.refresh().await {
-                    Ok(states) => ControlResponse::Plugins { states },
-                    Err(message) => ControlResponse::Error { message },
-                },
-                Ok(ControlRequest::Plugin {
-                    request: request @ (Request::PluginCommand { .. } | Request::BeforeStart { .. }),
-                }) => relay(&plugins, request).await,
-                Ok(ControlRequest::Plugin { .. }) => {
-                    ControlResponse::Error { message: "only plugin requests pass through the keeper".into() }
-                }
-                Ok(req) => answer(req, &session, &status, &link, &commands).await,
+                Ok(request) => handle(request).await,
                 Err(e) => ControlResponse::Error { message: format!("bad request: {e}") },
             };
             if let Ok(mut bytes) = serde_json::to_vec(&response) {
@@ -219,7 +258,7 @@ pub async fn serve(
 async fn relay(plugins: &RemotePlugins, request: Request) -> ControlResponse {
     match plugins.call(request).await {
         Ok(Response::Failed { message }) | Err(message) => ControlResponse::Error { message },
-        Ok(response) => ControlResponse::Daemon { response },
+        Ok(response) => ControlResponse::Answer { response },
     }
 }
 
@@ -289,7 +328,11 @@ async fn answer(
                     version: ask(commands, |reply| Command::Restore { path, number, reply }).await??,
                 }
             }
-            ControlRequest::Plugins | ControlRequest::Plugin { .. } => {
+            ControlRequest::Plugins
+            | ControlRequest::Plugin { .. }
+            | ControlRequest::LocalPlugins
+            | ControlRequest::LocalPlugin { .. }
+            | ControlRequest::LocalEvents { .. } => {
                 return Err("plugin requests are answered by the plugin relay".into());
             }
         })

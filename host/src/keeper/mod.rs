@@ -6,7 +6,9 @@
 //! kill` stops it.
 
 pub mod control;
+pub mod journal_follower;
 pub mod link;
+pub mod local_host;
 pub mod plugins;
 
 use crate::cli::Context;
@@ -48,6 +50,8 @@ pub struct KeeperPaths {
     pub sync: PathBuf,
     /// The local trash.
     pub trash: PathBuf,
+    /// Where the keeper is in the VPS daemon's journal of session events.
+    pub events: PathBuf,
 }
 
 impl KeeperPaths {
@@ -62,6 +66,7 @@ impl KeeperPaths {
             local: dir.join("local"),
             sync: dir.join("sync"),
             trash: dirs.data.join("trash").join(id),
+            events: dir.join("events.json"),
             dir,
         }
     }
@@ -160,6 +165,9 @@ pub async fn run(ctx: &Context) -> Result<i32> {
         installed: crate::plugins::Installed::new(&ctx.dirs, &ctx.loaded.config_file),
         config: ctx.config().clone(),
     };
+    let installed = source.installed.clone();
+    tokio::spawn(local_host::run(installed.clone(), source.config.clone()));
+    tokio::spawn(journal_follower::run(id.clone(), paths.events.clone(), installed, client_rx.clone()));
     let remote_plugins = plugins::RemotePlugins::start(source, client_rx);
     tokio::spawn(control::serve(listener, id.clone(), status_rx, monitor.clone(), commands_tx, remote_plugins));
     if let Ok(listener) = relay_listener {

@@ -130,7 +130,7 @@ struct Sent {
 
 /// Send the set unless this daemon has it (`sent`); then remember it.
 async fn push(source: &SetSource, client: &RemoteClient, sent: &mut Option<Sent>) -> Result<Vec<PluginState>, String> {
-    let set = source.installed.remote_set(&source.config).map_err(|e| e.to_string())?;
+    let set = source.installed.set(&source.config, sinc_plugin_host::RunsOn::Remote).map_err(|e| e.to_string())?;
     let grants: Vec<PluginGrant> = set.iter().map(|(g, _)| g.clone()).collect();
     if let Some(s) = sent.as_ref().filter(|s| s.grants == grants) {
         return Ok(s.states.clone());

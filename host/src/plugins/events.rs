@@ -1,21 +1,31 @@
-//! Delivering session events to the installed local plugins: the `sinc`
-//! process that causes an event delivers it (creating, attaching,
-//! detaching, ending a session), loading each enabled local plugin for the
-//! call. Remote plugins hear every event from the VPS daemon instead (see
-//! `remote::plugins`), including those that happen while no `sinc` runs;
-//! local plugins do not hear those yet.
+//! Session events for the local plugins. They come from two places: the
+//! `sinc` process that causes one (creating, attaching, detaching, ending a
+//! session) and, for what happens while the laptop is away, the VPS
+//! daemon's journal, which each project's keeper follows. Both go to the
+//! keeper that hosts the local plugins, or — when no keeper runs — are
+//! delivered by the `sinc` process itself, loading each plugin for the
+//! call. Whichever way an event arrives, [`Heard`] lets it through once:
+//! a session's events must follow each other (created, attached, detached,
+//! …, ended), so a repeat is recognised and dropped. Remote plugins hear
+//! events from the daemon directly (see `remote::plugins`).
 
 use super::{Installed, Locked};
+use crate::sync::wire::{SessionChange, SessionRef};
 use sinc_plugin_host::manifest::RunsOn;
 use sinc_plugin_host::{Event, Session};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How long one plugin may take to start and handle one event.
 const LIMIT: Duration = Duration::from_secs(1);
 
-/// A session as plugins see it.
-pub fn session(spec: &crate::session::SessionSpec) -> Session {
-    Session {
+/// How many sessions [`Heard`] remembers.
+const REMEMBERED: usize = 512;
+
+/// A session as events name it.
+pub fn session(spec: &crate::session::SessionSpec) -> SessionRef {
+    SessionRef {
         id: spec.id.to_string(),
         local_path: Some(spec.local_path.to_string_lossy().into_owned()),
         remote_path: spec.remote_path.clone(),
@@ -23,23 +33,95 @@ pub fn session(spec: &crate::session::SessionSpec) -> Session {
     }
 }
 
-/// The session events plugins receive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Created.
-    Created,
-    /// A terminal attached.
-    Attached,
-    /// The terminal detached.
-    Detached,
-    /// Ended.
-    Ended,
+/// A session as plugins see it.
+pub fn plugin_session(s: SessionRef) -> Session {
+    Session { id: s.id, local_path: s.local_path, remote_path: s.remote_path, agent: s.agent }
 }
 
-/// Deliver `kind` for `session` to every enabled local plugin, on a thread
-/// of its own (WASI's blocking calls need one without a Tokio runtime).
-/// Failures are logged, never returned: a plugin cannot break a session.
-pub fn deliver(installed: &Installed, config: &crate::config::Config, kind: Kind, session: Session) {
+/// The plugin event for `change`.
+pub fn event(change: SessionChange, session: Session) -> Event {
+    match change {
+        SessionChange::Created => Event::SessionCreated(session),
+        SessionChange::Attached => Event::SessionAttached(session),
+        SessionChange::Detached => Event::SessionDetached(session),
+        SessionChange::Ended => Event::SessionEnded(session),
+    }
+}
+
+/// Whether `next` is news after `last`, the session's last event heard.
+/// An unknown session's events are all news (its creation may have
+/// happened before any plugin listened).
+pub fn is_news(last: Option<SessionChange>, next: SessionChange) -> bool {
+    use SessionChange::{Created, Ended};
+    match (last, next) {
+        (None, _) => true,
+        (Some(Ended), next) => next == Created,
+        (Some(_), Created) => false,
+        (Some(last), next) => last != next,
+    }
+}
+
+/// The last event heard of each session, kept in a file so every process
+/// that delivers events agrees.
+#[derive(Debug)]
+pub struct Heard {
+    path: PathBuf,
+    last: BTreeMap<String, (u64, SessionChange)>,
+}
+
+impl Heard {
+    /// What the file at `path` remembers (nothing, when it is missing or
+    /// unreadable).
+    pub fn load(path: &Path) -> Heard {
+        let last = std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        Heard { path: path.to_path_buf(), last }
+    }
+
+    /// The events of `events` that are news, in order; they count as heard.
+    pub fn admit(&mut self, events: Vec<(SessionChange, SessionRef)>) -> Vec<Event> {
+        let mut news = Vec::new();
+        for (change, session) in events {
+            let last = self.last.get(&session.id).map(|(_, c)| *c);
+            if !is_news(last, change) {
+                tracing::debug!("{change:?} of {} was heard already", session.id);
+                continue;
+            }
+            let order = self.last.values().map(|(n, _)| *n).max().unwrap_or(0) + 1;
+            self.last.insert(session.id.clone(), (order, change));
+            news.push(event(change, plugin_session(session)));
+        }
+        if self.last.len() > REMEMBERED {
+            let mut oldest: Vec<(u64, String)> = self.last.iter().map(|(id, (n, _))| (*n, id.clone())).collect();
+            oldest.sort();
+            for (_, id) in oldest.into_iter().take(self.last.len() - REMEMBERED) {
+                self.last.remove(&id);
+            }
+        }
+        if !news.is_empty() {
+            self.save();
+        }
+        news
+    }
+
+    fn save(&self) {
+        let staged = self.path.with_extension("json.partial");
+        let saved = self
+            .path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&staged, serde_json::to_vec(&self.last).unwrap_or_default()))
+            .and_then(|()| std::fs::rename(&staged, &self.path));
+        if let Err(e) = saved {
+            tracing::warn!("remembering the session events plugins heard: {e}");
+        }
+    }
+}
+
+/// Deliver `events` to every enabled local plugin in this process, on a
+/// thread of its own (WASI's blocking calls need one without a Tokio
+/// runtime), loading each plugin for the call. Failures are logged, never
+/// returned: a plugin cannot break a session.
+pub fn deliver_here(installed: &Installed, config: &crate::config::Config, events: &[Event]) {
     let lock = match installed.lockfile() {
         Ok(lock) => lock,
         Err(e) => {
@@ -48,15 +130,9 @@ pub fn deliver(installed: &Installed, config: &crate::config::Config, kind: Kind
         }
     };
     let targets: Vec<Locked> = lock.plugins.into_iter().filter(|p| p.enabled && p.runs_on == RunsOn::Local).collect();
-    if targets.is_empty() {
+    if targets.is_empty() || events.is_empty() {
         return;
     }
-    let event = match kind {
-        Kind::Created => Event::SessionCreated(session),
-        Kind::Attached => Event::SessionAttached(session),
-        Kind::Detached => Event::SessionDetached(session),
-        Kind::Ended => Event::SessionEnded(session),
-    };
     std::thread::scope(|scope| {
         scope.spawn(|| {
             let runtime = match installed.runtime() {
@@ -65,13 +141,18 @@ pub fn deliver(installed: &Installed, config: &crate::config::Config, kind: Kind
             };
             for locked in &targets {
                 let outcome = installed.start(&runtime, locked, config, LIMIT).and_then(|mut plugin| {
-                    let handled = plugin.on_event(&event, LIMIT)?;
+                    let mut handled = Ok(());
+                    for event in events {
+                        if let Err(reason) = plugin.on_event(event, LIMIT)? {
+                            handled = Err(reason);
+                        }
+                    }
                     let _ = plugin.shutdown(LIMIT);
                     Ok(handled)
                 });
                 match &outcome {
-                    Ok(Ok(())) => tracing::debug!(plugin = %locked.name, "delivered {kind:?}"),
-                    Ok(Err(reason)) => tracing::warn!(plugin = %locked.name, "{kind:?}: {reason}"),
+                    Ok(Ok(())) => tracing::debug!(plugin = %locked.name, "delivered {} events", events.len()),
+                    Ok(Err(reason)) => tracing::warn!(plugin = %locked.name, "{reason}"),
                     Err(e) => tracing::warn!("{e}"),
                 }
                 let stopped = outcome.as_ref().err();
@@ -81,4 +162,55 @@ pub fn deliver(installed: &Installed, config: &crate::config::Config, kind: Kind
             }
         });
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use SessionChange::{Attached, Created, Detached, Ended};
+
+    fn s(id: &str) -> SessionRef {
+        SessionRef { id: id.into(), local_path: None, remote_path: "/w".into(), agent: "opencode".into() }
+    }
+
+    #[test]
+    fn a_sessions_events_are_news_once_in_their_order() {
+        assert!(is_news(None, Attached));
+        assert!(is_news(Some(Created), Attached));
+        assert!(!is_news(Some(Attached), Attached));
+        assert!(is_news(Some(Attached), Detached));
+        assert!(is_news(Some(Detached), Attached));
+        assert!(!is_news(Some(Attached), Created));
+        assert!(is_news(Some(Detached), Ended));
+        assert!(!is_news(Some(Ended), Ended));
+        assert!(!is_news(Some(Ended), Detached));
+        // The same project, started again.
+        assert!(is_news(Some(Ended), Created));
+    }
+
+    #[test]
+    fn an_event_heard_from_the_cli_is_not_heard_again_from_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("heard.json");
+        let mut cli = Heard::load(&path);
+        assert_eq!(cli.admit(vec![(Created, s("a")), (Attached, s("a"))]).len(), 2);
+        // Another process, later, replays the journal.
+        let mut keeper = Heard::load(&path);
+        let news = keeper.admit(vec![(Created, s("a")), (Attached, s("a")), (Detached, s("a")), (Ended, s("b"))]);
+        assert_eq!(news.len(), 2, "{news:?}");
+        assert!(matches!(news[0], Event::SessionDetached(ref x) if x.id == "a"));
+        assert!(matches!(news[1], Event::SessionEnded(ref x) if x.id == "b"));
+        assert!(Heard::load(&path).admit(vec![(Detached, s("a"))]).is_empty());
+    }
+
+    #[test]
+    fn only_the_latest_sessions_are_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut heard = Heard::load(&dir.path().join("heard.json"));
+        for i in 0..REMEMBERED + 5 {
+            heard.admit(vec![(Created, s(&format!("s{i}")))]);
+        }
+        assert_eq!(heard.last.len(), REMEMBERED);
+        assert!(!heard.last.contains_key("s0") && heard.last.contains_key(&format!("s{}", REMEMBERED + 4)));
+    }
 }

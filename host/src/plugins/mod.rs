@@ -4,6 +4,7 @@
 //! built when a plugin is used, so other commands pay nothing for it.
 
 pub mod events;
+pub mod hosting;
 pub mod lock;
 pub mod registry;
 pub mod scaffold;
@@ -27,6 +28,9 @@ pub struct Installed {
     pub root: PathBuf,
     cache: PathBuf,
     home: PathBuf,
+    /// `<state>/plugins`: the local plugin host's lock and socket, and the
+    /// session events the local plugins heard.
+    state: PathBuf,
 }
 
 impl Installed {
@@ -38,7 +42,33 @@ impl Installed {
             root: dirs.data.join("plugins"),
             cache: dirs.cache.join("plugins"),
             home: dirs.home.clone(),
+            state: dirs.state.join("plugins"),
         }
+    }
+
+    /// The user's home (`~/` in plugins' folders).
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// Where components are compiled to.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache.clone()
+    }
+
+    /// Held by the keeper that hosts the local plugins.
+    pub fn host_lock(&self) -> PathBuf {
+        self.state.join("host.lock")
+    }
+
+    /// Where the keeper that hosts the local plugins answers.
+    pub fn host_socket(&self) -> PathBuf {
+        self.state.join("host.sock")
+    }
+
+    /// The last session event the local plugins heard of each session.
+    pub fn heard_path(&self) -> PathBuf {
+        self.state.join("heard.json")
     }
 
     /// The lockfile.
@@ -76,17 +106,18 @@ impl Installed {
         }
     }
 
-    /// The enabled remote plugins, as the VPS daemon is to run them, with
-    /// where each component is on this machine.
-    pub fn remote_set(
+    /// The enabled plugins that run `on` the VPS or here, as their host is
+    /// to run them, with where each component is on this machine.
+    pub fn set(
         &self,
         config: &crate::config::Config,
+        on: RunsOn,
     ) -> Result<Vec<(crate::sync::wire::PluginGrant, PathBuf)>, LockError> {
         let lock = self.lockfile()?;
         Ok(lock
             .plugins
             .iter()
-            .filter(|p| p.enabled && p.runs_on == RunsOn::Remote)
+            .filter(|p| p.enabled && p.runs_on == on)
             .map(|p| {
                 let settings = config.plugins.get(&p.name).cloned().unwrap_or_default();
                 let grant = crate::sync::wire::PluginGrant {

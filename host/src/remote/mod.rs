@@ -7,5 +7,6 @@ pub mod install;
 pub mod plugins;
 pub mod session_events;
 pub mod session_host;
+pub mod session_journal;
 
 pub use install::{InstallError, Installed, LocalBinary, ensure};

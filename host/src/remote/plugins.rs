@@ -3,29 +3,39 @@
 //! granted there), each kept running across disconnects, with its ports
 //! served on the VPS and the session events the daemon sees. Components
 //! arrive from the laptop and are compiled here, by the process that runs
-//! them. The plugin runtime (wasmtime) is only built for the first plugin.
+//! them. The daemon also journals the session events, for the laptop's
+//! local plugins (see `session_journal`).
 
-use super::session_events::{self, Change, Look};
+use super::session_events::{self, Look};
 use super::session_host::TmuxSessions;
+use super::session_journal::Journal;
+use crate::plugins::events;
+use crate::plugins::hosting::{Hosting, Source};
 use crate::session::tmux;
-use crate::sync::wire::{AgentStates, PluginGrant, PluginState, Response};
-use sinc_plugin_host::running::{Running, Spec, Status};
-use sinc_plugin_host::{Event, FilesSynced, Grants, Manifest, Runtime, Session, Verdict};
-use std::collections::BTreeMap;
+use crate::sync::wire::{AgentStates, PluginGrant, PluginState, Response, SessionRef};
+use sinc_plugin_host::{Event, FilesSynced, Grants};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 /// The largest component accepted.
 pub const MAX_COMPONENT: usize = 64 << 20;
 
-/// The daemon's remote plugins.
+/// The longest a keeper's request for session events waits for news.
+pub const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// The daemon's remote plugins and session journal.
 pub struct Hosted {
     dir: PathBuf,
-    cache: PathBuf,
     home: PathBuf,
-    runtime: OnceLock<Arc<Runtime>>,
+    hosting: Hosting,
     sessions: Arc<TmuxSessions>,
-    slots: Mutex<BTreeMap<String, Slot>>,
+    journal: Mutex<Journal>,
+    /// The last look at tmux (one look at a time).
+    before: tokio::sync::Mutex<Option<Look>>,
+    /// Keepers waiting for session events.
+    followers: AtomicUsize,
     watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -40,16 +50,12 @@ impl std::fmt::Debug for Hosted {
 struct Seen {
     id: String,
     attached: u32,
+    /// When tmux created it (0: not recorded, by an older build).
+    #[serde(default)]
+    created: u64,
     local_path: Option<String>,
     remote_path: Option<String>,
     agent: Option<String>,
-}
-
-/// One plugin of the set.
-struct Slot {
-    grant: PluginGrant,
-    /// Running, or why not.
-    running: Result<Running, String>,
 }
 
 impl Hosted {
@@ -58,21 +64,22 @@ impl Hosted {
     pub fn new(data: &Path, cache: &Path, home: &Path) -> Arc<Hosted> {
         Arc::new(Hosted {
             dir: data.join("plugins"),
-            cache: cache.join("plugins"),
             home: home.to_path_buf(),
-            runtime: OnceLock::new(),
+            hosting: Hosting::new("on the VPS", cache.join("plugins")),
             sessions: Arc::new(TmuxSessions::new(home)),
-            slots: Mutex::default(),
+            journal: Mutex::default(),
+            before: tokio::sync::Mutex::const_new(None),
+            followers: AtomicUsize::new(0),
             watcher: Mutex::default(),
         })
     }
 
-    fn slots(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Slot>> {
-        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     fn component_path(&self, sha256: &str) -> PathBuf {
         self.dir.join("components").join(format!("{sha256}.wasm"))
+    }
+
+    fn journal(&self) -> std::sync::MutexGuard<'_, Journal> {
+        self.journal.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Store a component that arrived, if it is the one named.
@@ -99,178 +106,99 @@ impl Hosted {
         tokio: &tokio::runtime::Handle,
     ) -> Response {
         self.sessions.set_patterns(states);
-        let mut missing = Vec::new();
-        {
-            let mut slots = self.slots();
-            slots.retain(|name, _| set.iter().any(|g| &g.name == name));
-            for grant in set {
-                if let Some(slot) = slots.get(&grant.name)
-                    && slot.grant == grant
-                    && slot.running.is_ok()
-                {
-                    continue;
-                }
-                // Stop the old build before its replacement binds the ports.
-                slots.remove(&grant.name);
-                let running = match std::fs::read(self.component_path(&grant.sha256)) {
-                    Ok(wasm) => self.start(&grant, wasm, tokio),
-                    Err(_) => {
-                        missing.push(grant.sha256.clone());
-                        Err("missing".into())
-                    }
-                };
-                if let Err(why) = &running {
-                    tracing::info!(plugin = %grant.name, "not running: {why}");
-                }
-                slots.insert(grant.name.clone(), Slot { grant, running });
-            }
-        }
+        let source = |grant: &PluginGrant| {
+            let mut grants = Grants::new(self.dir.join(&grant.name).join("data"), self.home.clone());
+            grants.sessions = Some(self.sessions.clone());
+            Source { wasm: std::fs::read(self.component_path(&grant.sha256)).ok(), grants }
+        };
+        let missing = self.hosting.apply(set, source, tokio);
         self.watch_sessions(tokio);
         Response::Plugins { missing, states: self.states() }
     }
 
-    fn start(&self, grant: &PluginGrant, wasm: Vec<u8>, tokio: &tokio::runtime::Handle) -> Result<Running, String> {
-        if sinc_plugin_host::cache::sha256_hex(&wasm) != grant.sha256 {
-            return Err("its stored component does not match its sha256".into());
-        }
-        let mut manifest = Manifest::from_component(&wasm).map_err(|e| e.to_string())?;
-        // Only what the user accepted, whatever the component says.
-        manifest.permissions = grant.permissions.clone();
-        let settings: toml::Table =
-            toml::from_str(&grant.settings).map_err(|e| format!("its settings are not valid TOML: {e}"))?;
-        let mut grants = Grants::new(self.dir.join(&grant.name).join("data"), self.home.clone());
-        grants.settings = settings;
-        grants.secrets = grant.secrets.iter().cloned().collect();
-        grants.sessions = Some(self.sessions.clone());
-        let runtime = match self.runtime.get() {
-            Some(r) => r.clone(),
-            None => {
-                let built = Arc::new(Runtime::new(self.cache.clone()).map_err(|e| format!("{e:#}"))?);
-                self.runtime.get_or_init(|| built).clone()
-            }
-        };
-        Running::start(runtime, Spec { manifest, wasm: wasm.into(), grants }, tokio, None).map_err(|e| e.to_string())
-    }
-
     /// Each plugin's state.
     pub fn states(&self) -> Vec<PluginState> {
-        self.slots()
-            .iter()
-            .map(|(name, slot)| PluginState {
-                name: name.clone(),
-                state: match &slot.running {
-                    Err(why) => why.clone(),
-                    Ok(running) => match running.status() {
-                        Status::Starting => "starting".into(),
-                        Status::Running => "running".into(),
-                        Status::Restarting { reason, .. } => format!("restarting: {reason}"),
-                        Status::Disabled(why) => format!("disabled: {why}"),
-                        Status::Stopped => "stopped".into(),
-                    },
-                },
-            })
-            .collect()
+        self.hosting.states()
     }
 
-    /// Whether any plugin is loaded.
+    /// Whether no plugin is loaded.
     pub fn is_empty(&self) -> bool {
-        self.slots().values().all(|s| s.running.is_err())
+        self.hosting.is_empty()
     }
 
     /// Run `command` of `plugin`.
     pub async fn command(&self, plugin: &str, command: &str, args: Vec<String>) -> Response {
-        let queued = {
-            let slots = self.slots();
-            match slots.get(plugin).map(|s| &s.running) {
-                None => {
-                    return Response::Failed { message: format!("no remote plugin `{plugin}` is loaded on the VPS") };
-                }
-                Some(Err(why)) => {
-                    return Response::Failed { message: format!("plugin {plugin} is not running on the VPS: {why}") };
-                }
-                Some(Ok(running)) => running.command_queued(command, args),
-            }
-        };
-        match queued.await {
-            Ok(out) => Response::CommandOutput { status: out.status, stdout: out.stdout, stderr: out.stderr },
-            Err(_) => Response::Failed {
-                message: format!("plugin {plugin} stopped running `{command}` (see `sinc plugin list`)"),
-            },
-        }
+        self.hosting.command(plugin, command, args).await
     }
 
-    /// Ask every plugin's before-start hook, in name order: the first
-    /// refusal stops the session; environment variables and prompts add up
-    /// (the first plugin to set a variable wins).
-    pub async fn before_start(&self, session: Session) -> Response {
-        let asked: Vec<_> = self
-            .slots()
-            .iter()
-            .filter_map(|(name, slot)| {
-                slot.running.as_ref().ok().map(|r| (name.clone(), r.before_start_queued(session.clone())))
-            })
-            .collect();
-        let mut env: Vec<(String, String)> = Vec::new();
-        let mut prompts = Vec::new();
-        for (plugin, answer) in asked {
-            match answer.await {
-                Ok(Some(Verdict::Refuse(reason))) => return Response::Refused { plugin, reason },
-                Ok(Some(Verdict::Proceed(launch))) => {
-                    for (key, value) in launch.env {
-                        if env.iter().any(|(k, _)| *k == key) {
-                            tracing::warn!(plugin = %plugin, "{key} is set by another plugin already; keeping that one");
-                        } else {
-                            env.push((key, value));
-                        }
-                    }
-                    prompts.extend(launch.prompt);
-                }
-                Ok(None) => {}
-                Err(_) => tracing::warn!(plugin = %plugin, "not running; its before-start hook was skipped"),
-            }
-        }
-        Response::Launch { env, prompts }
+    /// Ask every plugin's before-start hook (see [`Hosting::before_start`]).
+    pub async fn before_start(&self, session: SessionRef) -> Response {
+        self.hosting.before_start(events::plugin_session(session)).await
     }
 
     /// Files sync wrote on the VPS for `session` (one event per batch).
     pub fn files_synced(&self, session: &str, paths: Vec<String>) {
-        if !paths.is_empty() && !self.is_empty() {
-            self.deliver(&Event::FilesSynced(FilesSynced { session_id: session.to_owned(), paths }));
+        if !paths.is_empty() && !self.hosting.is_empty() {
+            self.hosting.deliver(&Event::FilesSynced(FilesSynced { session_id: session.to_owned(), paths }));
         }
     }
 
-    fn deliver(&self, event: &Event) {
-        for slot in self.slots().values() {
-            if let Ok(running) = &slot.running {
-                running.event(event.clone());
+    /// The journaled events of `session` after the keeper's cursor
+    /// (`journal`, `after`), waiting up to `wait` for some; with no wait,
+    /// it looks at tmux first.
+    pub async fn session_events(
+        self: &Arc<Self>,
+        session: &str,
+        cursor: Option<(String, u64)>,
+        wait: Duration,
+        tokio: &tokio::runtime::Handle,
+    ) -> Response {
+        if wait.is_zero() {
+            self.look_once().await;
+        }
+        let mut news = self.journal().news();
+        let mut waited = false;
+        loop {
+            let (journal, last, events) = {
+                let j = self.journal();
+                let events = j.since(session, cursor.as_ref().map(|(id, after)| (id.as_str(), *after)));
+                (j.id().to_owned(), j.last(), events)
+            };
+            if !events.is_empty() || waited || cursor.is_none() || wait.is_zero() {
+                return Response::SessionEvents { journal, last, events };
             }
+            news.mark_unchanged();
+            self.followers.fetch_add(1, Ordering::SeqCst);
+            self.watch_sessions(tokio);
+            let _ = tokio::time::timeout(wait.min(MAX_WAIT), news.changed()).await;
+            self.followers.fetch_sub(1, Ordering::SeqCst);
+            waited = true;
         }
     }
 
-    /// Look at the tmux sessions while plugins are loaded; stop looking
-    /// when none is.
+    fn watching_wanted(&self) -> bool {
+        !self.hosting.is_empty() || self.followers.load(Ordering::SeqCst) > 0
+    }
+
+    /// Look at the tmux sessions while plugins are loaded or a keeper
+    /// waits for events; the watcher stops by itself when neither is.
     fn watch_sessions(self: &Arc<Self>, tokio: &tokio::runtime::Handle) {
         let mut watcher = self.watcher.lock().unwrap_or_else(PoisonError::into_inner);
-        let wanted = !self.is_empty();
-        match (&*watcher, wanted) {
-            (Some(task), false) => {
-                task.abort();
-                *watcher = None;
-            }
-            (None, true) => {
-                let me = Arc::downgrade(self);
-                *watcher = Some(tokio.spawn(async move {
-                    let mut before: Option<Look> = None;
-                    loop {
-                        let Some(hosted) = me.upgrade() else { return };
-                        hosted.look_once(&mut before).await;
-                        drop(hosted);
-                        tokio::time::sleep(session_events::LOOK_EVERY).await;
-                    }
-                }));
-            }
-            _ => {}
+        if !self.watching_wanted() || watcher.as_ref().is_some_and(|task| !task.is_finished()) {
+            return;
         }
+        let me = Arc::downgrade(self);
+        *watcher = Some(tokio.spawn(async move {
+            loop {
+                let Some(hosted) = me.upgrade() else { return };
+                if !hosted.watching_wanted() {
+                    return;
+                }
+                hosted.look_once().await;
+                drop(hosted);
+                tokio::time::sleep(session_events::LOOK_EVERY).await;
+            }
+        }));
     }
 
     /// Where the last look is kept, so a restarted daemon neither repeats
@@ -279,25 +207,24 @@ impl Hosted {
         self.dir.join("sessions.json")
     }
 
-    async fn look_once(&self, before: &mut Option<Look>) {
+    async fn look_once(&self) {
+        let mut before = self.before.lock().await;
         let sessions = self.sessions.clone();
         let Ok(Ok(now)) = tokio::task::spawn_blocking(move || sessions.look()).await else { return };
         let previous = before.take().unwrap_or_else(|| self.saved_look());
         let changes = session_events::changes(&previous, &now);
         for (change, session) in &changes {
-            let s = Session {
+            let s = SessionRef {
                 id: session.id.clone(),
                 local_path: session.local_path.clone(),
                 remote_path: session.remote_path.clone().unwrap_or_default(),
                 agent: session.agent.clone().unwrap_or_default(),
             };
             tracing::debug!("session {} {change:?}", s.id);
-            self.deliver(&match change {
-                Change::Created => Event::SessionCreated(s),
-                Change::Attached => Event::SessionAttached(s),
-                Change::Detached => Event::SessionDetached(s),
-                Change::Ended => Event::SessionEnded(s),
-            });
+            self.journal().record(*change, s.clone());
+            if !self.hosting.is_empty() {
+                self.hosting.deliver(&events::event(*change, events::plugin_session(s)));
+            }
         }
         if !changes.is_empty() {
             self.save_look(&now);
@@ -314,7 +241,7 @@ impl Hosted {
                 let session = tmux::RemoteSession {
                     id: s.id.clone(),
                     attached: s.attached,
-                    created: 0,
+                    created: s.created,
                     local_path: s.local_path,
                     remote_path: s.remote_path,
                     agent: s.agent,
@@ -332,6 +259,7 @@ impl Hosted {
             .map(|s| Seen {
                 id: s.id.clone(),
                 attached: s.attached,
+                created: s.created,
                 local_path: s.local_path.clone(),
                 remote_path: s.remote_path.clone(),
                 agent: s.agent.clone(),

@@ -8,21 +8,12 @@ use crate::session::tmux::RemoteSession;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// How often the daemon looks, while remote plugins are loaded.
+/// How often the daemon looks, while plugins are loaded or a keeper
+/// follows its journal.
 pub const LOOK_EVERY: Duration = Duration::from_secs(1);
 
 /// What happened to a session between two looks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    /// It appeared.
-    Created,
-    /// A client attached where none was.
-    Attached,
-    /// Its last client detached.
-    Detached,
-    /// It is gone.
-    Ended,
-}
+pub use crate::sync::wire::SessionChange as Change;
 
 /// The sessions of one look, by id (project sessions only: `sinc ssh`
 /// terminals are not agent sessions).
@@ -34,12 +25,18 @@ pub fn look(sessions: Vec<RemoteSession>) -> Look {
 }
 
 /// The events between `before` and `now`, in a stable order: ended ones
-/// first, then by id (created before attached).
+/// first, then by id (created before attached). A session created at
+/// another time than the one of the same id seen before is a new one: the
+/// old one ended between the looks.
 pub fn changes<'a>(before: &'a Look, now: &'a Look) -> Vec<(Change, &'a RemoteSession)> {
-    let mut out: Vec<(Change, &RemoteSession)> =
-        before.iter().filter(|(id, _)| !now.contains_key(*id)).map(|(_, s)| (Change::Ended, s)).collect();
+    let replaced = |old: &RemoteSession, new: &RemoteSession| old.created != 0 && old.created != new.created;
+    let mut out: Vec<(Change, &RemoteSession)> = before
+        .iter()
+        .filter(|(id, old)| now.get(*id).is_none_or(|new| replaced(old, new)))
+        .map(|(_, s)| (Change::Ended, s))
+        .collect();
     for (id, session) in now {
-        match before.get(id) {
+        match before.get(id).filter(|old| !replaced(old, session)) {
             None => {
                 out.push((Change::Created, session));
                 if session.attached > 0 {
@@ -57,6 +54,21 @@ pub fn changes<'a>(before: &'a Look, now: &'a Look) -> Vec<(Change, &'a RemoteSe
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_session_ended_and_started_again_between_two_looks_is_an_end_and_a_start() {
+        let first = RemoteSession { created: 100, ..session("a", 0) };
+        let again = RemoteSession { created: 107, ..session("a", 1) };
+        let before = look(vec![first]);
+        let now = look(vec![again]);
+        assert_eq!(
+            names(&changes(&before, &now)),
+            vec![(Change::Ended, "a".into()), (Change::Created, "a".into()), (Change::Attached, "a".into())]
+        );
+        // A saved look from an older build knows no creation time.
+        let unknown = look(vec![session("a", 0)]);
+        assert!(changes(&unknown, &look(vec![RemoteSession { created: 107, ..session("a", 0) }])).is_empty());
+    }
 
     fn session(id: &str, attached: u32) -> RemoteSession {
         RemoteSession {

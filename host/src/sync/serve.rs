@@ -254,11 +254,22 @@ where
                 Ok(Err(message)) => Response::Failed { message },
                 Err(e) => break Err(e),
             },
-            Request::BeforeStart { id: session, local_path, remote_path, agent } => {
-                let session = sinc_plugin_host::Session { id: session, local_path, remote_path, agent };
+            Request::BeforeStart { session } => {
                 let (plugins, w) = (plugins.clone(), w.clone());
                 tokio::spawn(async move {
                     let response = plugins.before_start(session).await;
+                    let _ = send(&w, Message::Response { id, response }).await;
+                });
+                continue;
+            }
+            Request::SessionEvents { session, journal, after, wait_ms } => {
+                // A keeper waits here for news; sync goes on meanwhile.
+                let (plugins, w) = (plugins.clone(), w.clone());
+                let cursor = journal.zip(after);
+                let wait = Duration::from_millis(u64::from(wait_ms));
+                tokio::spawn(async move {
+                    let handle = tokio::runtime::Handle::current();
+                    let response = plugins.session_events(&session, cursor, wait, &handle).await;
                     let _ = send(&w, Message::Response { id, response }).await;
                 });
                 continue;
@@ -463,6 +474,7 @@ where
         | Request::PluginSet { .. }
         | Request::PluginComponent { .. }
         | Request::PluginCommand { .. }
+        | Request::SessionEvents { .. }
         | Request::BeforeStart { .. } => Response::Failed { message: "unexpected request".into() },
     })
 }

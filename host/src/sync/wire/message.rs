@@ -177,14 +177,8 @@ pub enum Request {
     /// A session is about to be created: ask the remote plugins' hooks
     /// (answered by `Launch`, or `Refused`).
     BeforeStart {
-        /// Its id.
-        id: String,
-        /// The laptop's project folder.
-        local_path: Option<String>,
-        /// Its folder on the VPS.
-        remote_path: String,
-        /// The agent's command line.
-        agent: String,
+        /// The session.
+        session: SessionRef,
     },
     /// Run a remote plugin's subcommand (answered by `CommandOutput`).
     PluginCommand {
@@ -195,6 +189,59 @@ pub enum Request {
         /// Its arguments.
         args: Vec<String>,
     },
+    /// The events of one session the daemon journaled after `after` in
+    /// journal `journal` (answered by `SessionEvents`). Without a cursor
+    /// (or for another journal: the daemon restarted) it answers the
+    /// journal's events of that session from its start, or, with no
+    /// cursor at all, none and where the journal is now. With nothing new
+    /// it waits up to `wait_ms` for some; `0` looks at tmux first.
+    SessionEvents {
+        /// The session id.
+        session: String,
+        /// The journal the cursor is from.
+        journal: Option<String>,
+        /// The last event already heard.
+        after: Option<u64>,
+        /// How long to wait for news.
+        wait_ms: u32,
+    },
+}
+
+/// What happened to a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SessionChange {
+    /// It appeared.
+    Created,
+    /// A client attached where none was.
+    Attached,
+    /// Its last client detached.
+    Detached,
+    /// It is gone.
+    Ended,
+}
+
+/// A session, as events name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRef {
+    /// Its id.
+    pub id: String,
+    /// The laptop's project folder.
+    pub local_path: Option<String>,
+    /// Its folder on the VPS.
+    pub remote_path: String,
+    /// The agent's command line.
+    pub agent: String,
+}
+
+/// One journaled session event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionEvent {
+    /// Its place in the journal.
+    pub seq: u64,
+    /// What happened.
+    pub change: SessionChange,
+    /// To which session.
+    pub session: SessionRef,
 }
 
 /// A remote plugin the laptop's lockfile enables, as the daemon runs it.
@@ -356,6 +403,15 @@ pub enum Response {
         plugin: String,
         /// Why.
         reason: String,
+    },
+    /// Journaled session events.
+    SessionEvents {
+        /// The journal they are from.
+        journal: String,
+        /// The journal's last event (the cursor to ask after next).
+        last: u64,
+        /// The events asked for, oldest first.
+        events: Vec<SessionEvent>,
     },
     /// What a plugin's subcommand printed.
     CommandOutput {

@@ -1,0 +1,134 @@
+//! The local plugin host: of the laptop's keepers (one per project), the one
+//! holding `<state>/plugins/host.lock` runs the enabled local plugins —
+//! their ports on this machine's loopback, their timers, their subcommands
+//! and before-start hooks — and hands them the session events every keeper
+//! and `sinc` process sends to its socket, `<state>/plugins/host.sock`.
+//! The others try for the lock every [`TAKE_OVER_EVERY`], so when the host
+//! keeper stops, another takes over.
+
+use super::control::{self, ControlRequest, ControlResponse};
+use crate::plugins::Installed;
+use crate::plugins::events::{self, Heard};
+use crate::plugins::hosting::{Hosting, Source};
+use crate::sync::wire::{PluginGrant, PluginState, Request, Response, SessionChange, SessionRef};
+use sinc_plugin_host::{Grants, RunsOn};
+use std::os::unix::fs::PermissionsExt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// How often a keeper that is not the host tries to become it.
+pub const TAKE_OVER_EVERY: Duration = Duration::from_secs(5);
+
+/// The local plugins, run by this keeper.
+#[derive(Debug)]
+pub struct LocalHost {
+    installed: Installed,
+    config: crate::config::Config,
+    hosting: Hosting,
+    /// One delivery of events at a time.
+    delivering: Mutex<()>,
+}
+
+/// Become the local plugin host once no other keeper is, then serve until
+/// the process ends.
+pub async fn run(installed: Installed, config: crate::config::Config) {
+    let lock = loop {
+        match take_lock(&installed) {
+            Ok(Some(lock)) => break lock,
+            Ok(None) => {}
+            Err(e) => tracing::warn!("the local plugins: {e}"),
+        }
+        tokio::time::sleep(TAKE_OVER_EVERY).await;
+    };
+    let socket = installed.host_socket();
+    // Holding the lock, any socket there is a dead host's.
+    let _ = std::fs::remove_file(&socket);
+    let listener = match tokio::net::UnixListener::bind(&socket)
+        .and_then(|l| std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600)).map(|()| l))
+    {
+        Ok(l) => l,
+        Err(e) => return tracing::warn!("the local plugins cannot be hosted: {}: {e}", socket.display()),
+    };
+    tracing::info!("hosting the local plugins");
+    let cache = installed.cache_dir();
+    let host = Arc::new(LocalHost {
+        installed,
+        config,
+        hosting: Hosting::new("on this machine", cache),
+        delivering: Mutex::default(),
+    });
+    match host.refresh() {
+        Ok(states) => states.iter().for_each(|s| tracing::info!(plugin = %s.name, "here: {}", s.state)),
+        Err(e) => tracing::warn!("the local plugins: {e}"),
+    }
+    control::serve_requests(listener, move |request| {
+        let host = host.clone();
+        async move { host.answer(request).await }
+    })
+    .await;
+    drop(lock);
+}
+
+/// The host lock, if no other keeper holds it.
+fn take_lock(installed: &Installed) -> std::io::Result<Option<std::fs::File>> {
+    let path = installed.host_lock();
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new().recursive(true).create(dir)?;
+    }
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    Ok(file.try_lock().is_ok().then_some(file))
+}
+
+impl LocalHost {
+    /// Run exactly the enabled local plugins of the lockfile.
+    pub fn refresh(&self) -> Result<Vec<PluginState>, String> {
+        let set = self.installed.set(&self.config, RunsOn::Local).map_err(|e| e.to_string())?;
+        let grants: Vec<PluginGrant> = set.iter().map(|(g, _)| g.clone()).collect();
+        let source = |grant: &PluginGrant| Source {
+            wasm: set.iter().find(|(g, _)| g.name == grant.name).and_then(|(_, path)| std::fs::read(path).ok()),
+            grants: Grants::new(self.installed.data_dir(&grant.name), self.installed.home().to_path_buf()),
+        };
+        let missing = self.hosting.apply(grants, source, &tokio::runtime::Handle::current());
+        if !missing.is_empty() {
+            tracing::warn!("{} local plugin components are missing; `sinc plugin add` them again", missing.len());
+        }
+        Ok(self.hosting.states())
+    }
+
+    /// Hand the local plugins the events they have not heard yet.
+    pub fn hear(&self, events: Vec<(SessionChange, SessionRef)>) {
+        let _one = self.delivering.lock().unwrap_or_else(PoisonError::into_inner);
+        for event in Heard::load(&self.installed.heard_path()).admit(events) {
+            self.hosting.deliver(&event);
+        }
+    }
+
+    async fn answer(&self, request: ControlRequest) -> ControlResponse {
+        match request {
+            ControlRequest::LocalPlugins => match self.refresh() {
+                Ok(states) => ControlResponse::Plugins { states },
+                Err(message) => ControlResponse::Error { message },
+            },
+            ControlRequest::LocalEvents { events } => {
+                self.hear(events);
+                ControlResponse::Done
+            }
+            ControlRequest::LocalPlugin { request } => {
+                let response = match request {
+                    Request::PluginCommand { plugin, command, args } => {
+                        self.hosting.command(&plugin, &command, args).await
+                    }
+                    Request::BeforeStart { session } => {
+                        self.hosting.before_start(events::plugin_session(session)).await
+                    }
+                    _ => Response::Failed { message: "only plugin requests go to the local plugin host".into() },
+                };
+                match response {
+                    Response::Failed { message } => ControlResponse::Error { message },
+                    response => ControlResponse::Answer { response },
+                }
+            }
+            _ => ControlResponse::Error { message: "this is the local plugin host's socket".into() },
+        }
+    }
+}

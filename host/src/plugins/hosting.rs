@@ -1,0 +1,216 @@
+//! A set of long-lived plugins kept running by one process — the VPS
+//! daemon's remote plugins, or the local ones in the laptop keeper that
+//! hosts them: exactly the set asked for, each restarted or disabled by
+//! `sinc_plugin_host::running`, asked in name order. The plugin runtime
+//! (wasmtime) is only built for the first plugin.
+
+use crate::sync::wire::{PluginGrant, PluginState, Response};
+use sinc_plugin_host::running::{Running, Spec, Status};
+use sinc_plugin_host::{Event, Grants, Manifest, Runtime, Session, Verdict};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+/// The plugins one process runs.
+pub struct Hosting {
+    /// Where they run, for messages ("on the VPS").
+    place: &'static str,
+    /// The compiled-component cache.
+    cache: PathBuf,
+    runtime: OnceLock<Arc<Runtime>>,
+    slots: Mutex<BTreeMap<String, Slot>>,
+}
+
+impl std::fmt::Debug for Hosting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hosting").field("place", &self.place).field("plugins", &self.slots().len()).finish()
+    }
+}
+
+/// One plugin of the set.
+struct Slot {
+    grant: PluginGrant,
+    /// Running, or why not.
+    running: Result<Running, String>,
+}
+
+/// Where a plugin of the set comes from.
+pub struct Source {
+    /// Its component, or `None` when this process does not have it.
+    pub wasm: Option<Vec<u8>>,
+    /// What it is granted besides its settings and secrets (its data
+    /// folder, the sessions it may reach).
+    pub grants: Grants,
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Source").field("wasm", &self.wasm.as_ref().map(Vec::len)).field("grants", &self.grants).finish()
+    }
+}
+
+impl Hosting {
+    /// No plugins yet; components compile into `cache`.
+    pub fn new(place: &'static str, cache: PathBuf) -> Hosting {
+        Hosting { place, cache, runtime: OnceLock::new(), slots: Mutex::default() }
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Slot>> {
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Run exactly `set`: start what is new or changed (`source` gives
+    /// each one's component and grants), stop what left. Answers the
+    /// sha256 of the components `source` did not have.
+    pub fn apply(
+        &self,
+        set: Vec<PluginGrant>,
+        source: impl Fn(&PluginGrant) -> Source,
+        tokio: &tokio::runtime::Handle,
+    ) -> Vec<String> {
+        let mut missing = Vec::new();
+        let mut slots = self.slots();
+        slots.retain(|name, _| set.iter().any(|g| &g.name == name));
+        for grant in set {
+            if let Some(slot) = slots.get(&grant.name)
+                && slot.grant == grant
+                && slot.running.is_ok()
+            {
+                continue;
+            }
+            // Stop the old build before its replacement binds the ports.
+            slots.remove(&grant.name);
+            let running = match source(&grant) {
+                Source { wasm: Some(wasm), grants } => self.start(&grant, wasm, grants, tokio),
+                Source { wasm: None, .. } => {
+                    missing.push(grant.sha256.clone());
+                    Err("missing".into())
+                }
+            };
+            if let Err(why) = &running {
+                tracing::info!(plugin = %grant.name, "not running {}: {why}", self.place);
+            }
+            slots.insert(grant.name.clone(), Slot { grant, running });
+        }
+        missing
+    }
+
+    fn start(
+        &self,
+        grant: &PluginGrant,
+        wasm: Vec<u8>,
+        mut grants: Grants,
+        tokio: &tokio::runtime::Handle,
+    ) -> Result<Running, String> {
+        if sinc_plugin_host::cache::sha256_hex(&wasm) != grant.sha256 {
+            return Err("its stored component does not match its sha256".into());
+        }
+        let mut manifest = Manifest::from_component(&wasm).map_err(|e| e.to_string())?;
+        // Only what the user accepted, whatever the component says.
+        manifest.permissions = grant.permissions.clone();
+        grants.settings =
+            toml::from_str(&grant.settings).map_err(|e| format!("its settings are not valid TOML: {e}"))?;
+        grants.secrets = grant.secrets.iter().cloned().collect();
+        let runtime = match self.runtime.get() {
+            Some(r) => r.clone(),
+            None => {
+                let built = Arc::new(Runtime::new(self.cache.clone()).map_err(|e| format!("{e:#}"))?);
+                self.runtime.get_or_init(|| built).clone()
+            }
+        };
+        Running::start(runtime, Spec { manifest, wasm: wasm.into(), grants }, tokio, None).map_err(|e| e.to_string())
+    }
+
+    /// Each plugin's state.
+    pub fn states(&self) -> Vec<PluginState> {
+        self.slots()
+            .iter()
+            .map(|(name, slot)| PluginState {
+                name: name.clone(),
+                state: match &slot.running {
+                    Err(why) => why.clone(),
+                    Ok(running) => match running.status() {
+                        Status::Starting => "starting".into(),
+                        Status::Running => "running".into(),
+                        Status::Restarting { reason, .. } => format!("restarting: {reason}"),
+                        Status::Disabled(why) => format!("disabled: {why}"),
+                        Status::Stopped => "stopped".into(),
+                    },
+                },
+            })
+            .collect()
+    }
+
+    /// Whether no plugin is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.slots().values().all(|s| s.running.is_err())
+    }
+
+    /// Whether `plugin` is loaded.
+    pub fn has(&self, plugin: &str) -> bool {
+        self.slots().get(plugin).is_some_and(|s| s.running.is_ok())
+    }
+
+    /// Run `command` of `plugin`.
+    pub async fn command(&self, plugin: &str, command: &str, args: Vec<String>) -> Response {
+        let place = self.place;
+        let queued = {
+            let slots = self.slots();
+            match slots.get(plugin).map(|s| &s.running) {
+                None => return Response::Failed { message: format!("no plugin `{plugin}` is loaded {place}") },
+                Some(Err(why)) => {
+                    return Response::Failed { message: format!("plugin {plugin} is not running {place}: {why}") };
+                }
+                Some(Ok(running)) => running.command_queued(command, args),
+            }
+        };
+        match queued.await {
+            Ok(out) => Response::CommandOutput { status: out.status, stdout: out.stdout, stderr: out.stderr },
+            Err(_) => Response::Failed {
+                message: format!("plugin {plugin} stopped running `{command}` (see `sinc plugin list`)"),
+            },
+        }
+    }
+
+    /// Ask every plugin's before-start hook, in name order: the first
+    /// refusal stops the session; environment variables and prompts add up
+    /// (the first plugin to set a variable wins).
+    pub async fn before_start(&self, session: Session) -> Response {
+        let asked: Vec<_> = self
+            .slots()
+            .iter()
+            .filter_map(|(name, slot)| {
+                slot.running.as_ref().ok().map(|r| (name.clone(), r.before_start_queued(session.clone())))
+            })
+            .collect();
+        let mut env: Vec<(String, String)> = Vec::new();
+        let mut prompts = Vec::new();
+        for (plugin, answer) in asked {
+            match answer.await {
+                Ok(Some(Verdict::Refuse(reason))) => return Response::Refused { plugin, reason },
+                Ok(Some(Verdict::Proceed(launch))) => {
+                    for (key, value) in launch.env {
+                        if env.iter().any(|(k, _)| *k == key) {
+                            tracing::warn!(plugin = %plugin, "{key} is set by another plugin already; keeping that one");
+                        } else {
+                            env.push((key, value));
+                        }
+                    }
+                    prompts.extend(launch.prompt);
+                }
+                Ok(None) => {}
+                Err(_) => tracing::warn!(plugin = %plugin, "not running; its before-start hook was skipped"),
+            }
+        }
+        Response::Launch { env, prompts }
+    }
+
+    /// Hand `event` to every running plugin.
+    pub fn deliver(&self, event: &Event) {
+        for slot in self.slots().values() {
+            if let Ok(running) = &slot.running {
+                running.event(event.clone());
+            }
+        }
+    }
+}
