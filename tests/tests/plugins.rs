@@ -446,6 +446,8 @@ fn sinc_open_refuses_what_it_cannot_open_with_its_exit_status() {
     let out = client.run(&["open", "hello", "--no-browser"]);
     assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
     assert!(stderr(&out).contains("plugin hello runs on this machine"), "{}", stderr(&out));
+    let out = client.run(&["open", "hello", "--port", "1234", "--no-browser"]);
+    assert_eq!(out.status.code(), Some(2), "a local plugin's port is not forwarded: {}", stderr(&out));
     client.write_config("[plugins.hello]\nport = 0\n");
     let out = client.run(&["open", "hello", "--no-browser"]);
     assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));

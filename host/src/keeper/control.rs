@@ -340,3 +340,38 @@ async fn answer(
     .await;
     result.unwrap_or_else(|message| ControlResponse::Error { message })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_bad_request_gets_a_clear_answer_and_the_socket_keeps_serving() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("host.sock");
+        let listener = UnixListener::bind(&socket).unwrap();
+        tokio::spawn(serve_requests(listener, |request| async move {
+            match request {
+                ControlRequest::LocalEvents { events } => ControlResponse::Applied { count: events.len() },
+                _ => ControlResponse::Done,
+            }
+        }));
+        let mut stream = UnixStream::connect(&socket).await.unwrap();
+        stream.write_all(b"{\"cmd\":\"no-such-thing\"}\n").await.unwrap();
+        let mut answer = String::new();
+        BufReader::new(stream).read_line(&mut answer).await.unwrap();
+        let answer: ControlResponse = serde_json::from_str(&answer).unwrap();
+        assert!(
+            matches!(&answer, ControlResponse::Error { message } if message.starts_with("bad request")),
+            "{answer:?}"
+        );
+        // A client that connects and says nothing holds up no one.
+        let _silent = UnixStream::connect(&socket).await.unwrap();
+        let events = vec![(
+            SessionChange::Created,
+            SessionRef { id: "s".into(), local_path: None, remote_path: "/w".into(), agent: "a".into() },
+        )];
+        let answer = request(&socket, &ControlRequest::LocalEvents { events }).await.unwrap();
+        assert_eq!(answer, ControlResponse::Applied { count: 1 });
+    }
+}
