@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod exit;
 pub mod keeper;
+pub mod memory;
 pub mod paths;
 pub mod plugins;
 pub mod progress;

@@ -293,6 +293,8 @@ pub struct Syncer {
     last_change: tokio::time::Instant,
     /// A cycle with deletions waits until then (see `DELETE_GRACE`).
     deferred_until: Option<tokio::time::Instant>,
+    /// Paths handled since freed memory was last given back.
+    handled_since_release: usize,
     problems: VecDeque<String>,
     warnings: VecDeque<String>,
 }
@@ -336,6 +338,7 @@ impl Syncer {
             queued_flushes: Vec::new(),
             last_change: tokio::time::Instant::now(),
             deferred_until: None,
+            handled_since_release: 0,
             problems: VecDeque::new(),
             warnings: VecDeque::new(),
         };
@@ -530,6 +533,10 @@ impl Syncer {
             }
             let wake = self.deferred_until;
             let idle = !self.has_pending();
+            if idle && self.handled_since_release >= crate::memory::RELEASE_AFTER_PATHS {
+                self.handled_since_release = 0;
+                crate::memory::release_freed();
+            }
             self.publish(|st| {
                 if idle && st.state != SyncState::Halted && st.state != SyncState::Paused {
                     st.state = SyncState::Watching;
@@ -654,6 +661,7 @@ impl Syncer {
     async fn cycle(&mut self, client: &RemoteClient) -> Result<(), WireError> {
         let mut paths: BTreeSet<RelPath> = std::mem::take(&mut self.pending_local);
         paths.extend(std::mem::take(&mut self.pending_remote));
+        self.handled_since_release += paths.len();
         let plan = {
             let Ok(ep) = self.local.lock() else { return Ok(()) };
             if let Some(h) = self.root_halt(ep.root_state()) {
