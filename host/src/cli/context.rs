@@ -21,6 +21,8 @@ pub struct Context {
     pub dirs: Dirs,
     /// The configuration and its provenance.
     pub loaded: Loaded,
+    /// How it was loaded (to read it again).
+    pub request: LoadRequest,
     /// Global flags.
     pub global: GlobalArgs,
     /// The canonical project folder (the current directory).
@@ -66,12 +68,17 @@ impl Context {
                 ),
             );
         }
-        Ok(Context { dirs, loaded, global: global.clone(), project_dir })
+        Ok(Context { dirs, loaded, request, global: global.clone(), project_dir })
     }
 
     /// The merged configuration.
     pub fn config(&self) -> &Config {
         &self.loaded.config
+    }
+
+    /// The configuration, to be read again by a long-running process.
+    pub fn reloading(&self) -> config::Reloading {
+        config::Reloading::new(self.dirs.clone(), self.request.clone(), self.config().clone())
     }
 
     /// This project's session.

@@ -23,7 +23,7 @@ pub const TAKE_OVER_EVERY: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub struct LocalHost {
     installed: Installed,
-    config: crate::config::Config,
+    config: crate::config::Reloading,
     hosting: Hosting,
     /// One delivery of events at a time.
     delivering: Mutex<()>,
@@ -31,7 +31,7 @@ pub struct LocalHost {
 
 /// Become the local plugin host once no other keeper is, then serve until
 /// the process ends.
-pub async fn run(installed: Installed, config: crate::config::Config) {
+pub async fn run(installed: Installed, config: crate::config::Reloading) {
     let lock = loop {
         match take_lock(&installed) {
             Ok(Some(lock)) => break lock,
@@ -80,9 +80,10 @@ fn take_lock(installed: &Installed) -> std::io::Result<Option<std::fs::File>> {
 }
 
 impl LocalHost {
-    /// Run exactly the enabled local plugins of the lockfile.
+    /// Run exactly the enabled local plugins of the lockfile, with the
+    /// configuration as it is now.
     pub fn refresh(&self) -> Result<Vec<PluginState>, String> {
-        let set = self.installed.set(&self.config, RunsOn::Local).map_err(|e| e.to_string())?;
+        let set = self.installed.set(&self.config.current(), RunsOn::Local).map_err(|e| e.to_string())?;
         let grants: Vec<PluginGrant> = set.iter().map(|(g, _)| g.clone()).collect();
         let source = |grant: &PluginGrant| Source {
             wasm: set.iter().find(|(g, _)| g.name == grant.name).and_then(|(_, path)| std::fs::read(path).ok()),

@@ -163,7 +163,7 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     let (client_tx, client_rx) = tokio::sync::watch::channel(None);
     let source = plugins::SetSource {
         installed: crate::plugins::Installed::new(&ctx.dirs, &ctx.loaded.config_file),
-        config: ctx.config().clone(),
+        config: ctx.reloading(),
     };
     let installed = source.installed.clone();
     tokio::spawn(local_host::run(installed.clone(), source.config.clone()));

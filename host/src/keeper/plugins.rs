@@ -32,8 +32,9 @@ const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 pub struct SetSource {
     /// The installed plugins.
     pub installed: Installed,
-    /// The configuration (settings and secrets).
-    pub config: crate::config::Config,
+    /// The configuration (settings, secrets, state patterns), read again
+    /// for each push.
+    pub config: crate::config::Reloading,
 }
 
 impl RemotePlugins {
@@ -125,18 +126,25 @@ async fn keep_current(
 /// A set the daemon has, and its answer.
 struct Sent {
     grants: Vec<PluginGrant>,
+    patterns: Vec<AgentStates>,
     states: Vec<PluginState>,
 }
 
 /// Send the set unless this daemon has it (`sent`); then remember it.
 async fn push(source: &SetSource, client: &RemoteClient, sent: &mut Option<Sent>) -> Result<Vec<PluginState>, String> {
-    let set = source.installed.set(&source.config, sinc_plugin_host::RunsOn::Remote).map_err(|e| e.to_string())?;
+    let config = source.config.current();
+    let set = source.installed.set(&config, sinc_plugin_host::RunsOn::Remote).map_err(|e| e.to_string())?;
     let grants: Vec<PluginGrant> = set.iter().map(|(g, _)| g.clone()).collect();
-    if let Some(s) = sent.as_ref().filter(|s| s.grants == grants) {
+    let patterns: Vec<AgentStates> = config
+        .states
+        .iter()
+        .map(|(agent, p)| AgentStates { agent: agent.clone(), waiting: p.waiting.clone(), working: p.working.clone() })
+        .collect();
+    if let Some(s) = sent.as_ref().filter(|s| s.grants == grants && s.patterns == patterns) {
         return Ok(s.states.clone());
     }
-    let states = send_set(client, &set, &grants, source).await?;
-    *sent = Some(Sent { grants, states: states.clone() });
+    let states = send_set(client, &set, &grants, &patterns).await?;
+    *sent = Some(Sent { grants, patterns, states: states.clone() });
     Ok(states)
 }
 
@@ -145,15 +153,9 @@ async fn send_set(
     client: &RemoteClient,
     set: &[(PluginGrant, PathBuf)],
     grants: &[PluginGrant],
-    source: &SetSource,
+    patterns: &[AgentStates],
 ) -> Result<Vec<PluginState>, String> {
-    let patterns: Vec<AgentStates> = source
-        .config
-        .states
-        .iter()
-        .map(|(agent, p)| AgentStates { agent: agent.clone(), waiting: p.waiting.clone(), working: p.working.clone() })
-        .collect();
-    let (mut missing, states) = ask_set(client, grants, &patterns).await?;
+    let (mut missing, states) = ask_set(client, grants, patterns).await?;
     if missing.is_empty() {
         return Ok(states);
     }
@@ -162,7 +164,7 @@ async fn send_set(
         let Some((_, path)) = set.iter().find(|(g, _)| g.sha256 == sha256) else { continue };
         upload(client, &sha256, path).await?;
     }
-    ask_set(client, grants, &patterns).await.map(|(_, states)| states)
+    ask_set(client, grants, patterns).await.map(|(_, states)| states)
 }
 
 async fn ask_set(

@@ -533,10 +533,6 @@ impl Syncer {
             }
             let wake = self.deferred_until;
             let idle = !self.has_pending();
-            if idle && self.handled_since_release >= crate::memory::RELEASE_AFTER_PATHS {
-                self.handled_since_release = 0;
-                crate::memory::release_freed();
-            }
             self.publish(|st| {
                 if idle && st.state != SyncState::Halted && st.state != SyncState::Paused {
                     st.state = SyncState::Watching;
@@ -546,6 +542,11 @@ impl Syncer {
                     st.last_error = None;
                 }
             });
+            if idle && self.handled_since_release >= crate::memory::RELEASE_AFTER_PATHS {
+                // Off this task: it walks the allocator's free lists.
+                self.handled_since_release = 0;
+                tokio::task::spawn_blocking(crate::memory::release_freed);
+            }
             tokio::select! {
                 n = notices.recv() => match n {
                     Some(n) => self.on_notice(n),
