@@ -513,3 +513,30 @@ fn unicode_names_never_duplicate() {
     let warnings = f.client.json(&["status"])["warnings"].to_string();
     assert!(warnings.contains("NFC"), "{warnings}");
 }
+
+#[test]
+fn a_terminated_keeper_saves_its_index_and_the_next_one_carries_on() {
+    let f = fixture();
+    for i in 0..50 {
+        write(&f.client.project, &format!("src/f{i}.txt"), &format!("file {i}\n"));
+    }
+    f.client.ok(&["start"]);
+    let index =
+        f.client.home.join(format!(".local/state/sincronizado/sessions/{}/local/index", f.client.ok(&["id"]).trim()));
+    // The opening scan's work is saved at once, not after 30 s.
+    wait_until(T, "the index saved after the opening scan", || index.exists().then_some(()));
+    write(&f.client.project, "src/late.txt", "late\n");
+    wait_until(T, "the late file on the VPS", || read(&f.remote, "src/late.txt"));
+    let before = std::fs::metadata(&index).unwrap().modified().unwrap();
+    let pid = keeper_pid(&f.client).expect("a keeper runs");
+    assert!(std::process::Command::new("kill").arg(pid.to_string()).status().unwrap().success());
+    wait_until(T, "the keeper to end", || (!std::path::Path::new(&format!("/proc/{pid}")).exists()).then_some(()));
+    assert!(std::fs::metadata(&index).unwrap().modified().unwrap() > before, "SIGTERM saved the index");
+    // While it was gone the VPS kept watching: an edit there arrives.
+    write(&f.remote, "src/from-vps.txt", "agent\n");
+    let chown = format!("chown -R {} {}", f.sshd.user, f.remote.display());
+    let _ = std::process::Command::new("sh").arg("-c").arg(chown).status();
+    f.client.ok(&["start"]);
+    wait_until(T, "the VPS's edit here", || read(&f.client.project, "src/from-vps.txt"));
+    assert_eq!(read(&f.remote, "src/late.txt").as_deref(), Some("late\n"));
+}

@@ -19,8 +19,8 @@ pub use env::{ENV_FLAGS, ENV_VARS, EnvVar, Kind as EnvKind};
 pub use error::{ConfigError, Origin};
 pub use legacy::LegacyImport;
 pub use load::{FlagValue, LoadRequest, Loaded, PROJECT_FILE, load};
-pub use reload::Reloading;
 pub use model::{
     Agent, Config, DEFAULT_AGENT, DEFAULT_REMOTE_BASE, Percent, Port, Seconds, SshConfig, SyncConfig, SyncMode,
     VpsConfig,
 };
+pub use reload::Reloading;

@@ -139,7 +139,13 @@ pub async fn run(ctx: &Context) -> Result<i32> {
         .map_err(|e| Error::Failure(e.to_string()))?
         .map_err(|e| Error::Failure(format!("local folder: {e}")))?;
     let local: Shared = Arc::new(std::sync::Mutex::new(ep));
+    // What the opening scan hashed is kept at once, not at the first save
+    // after 30 s: a keeper killed before then would hash it all again.
+    if let Some(save) = endpoint::with(&local, |e| e.take_save()).await {
+        tokio::task::spawn_blocking(move || save.write());
+    }
     let _watcher = endpoint::start_watching(&local, verify).map_err(failure("watching the project folder"))?;
+    tokio::spawn(save_on_terminate(local.clone(), paths.clone()));
 
     let (status_tx, status_rx) = tokio::sync::watch::channel(SyncStatus::default());
     let cfg = SyncerConfig {
@@ -213,6 +219,24 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     let _ = std::fs::remove_file(&paths.relay);
     drop(lock);
     Ok(0)
+}
+
+/// On SIGTERM or SIGINT (a shutdown, `kill`): save the index and end. The
+/// daemon keeps watching the project (unlike `sinc kill`), the ancestor is
+/// journaled as it changes, and the next keeper carries on from there.
+async fn save_on_terminate(local: Shared, paths: KeeperPaths) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return tracing::warn!("cannot catch SIGTERM; the index is saved every 30 s");
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("terminated; saving the index"),
+        _ = int.recv() => tracing::info!("interrupted; saving the index"),
+    }
+    endpoint::with(&local, |e| e.save()).await;
+    let _ = std::fs::remove_file(&paths.socket);
+    let _ = std::fs::remove_file(&paths.relay);
+    std::process::exit(0);
 }
 
 /// Connect to the VPS, make sure it has this build, and open the daemon

@@ -484,6 +484,14 @@ pub fn start_watching(ep: &Shared, verify_every: Option<Duration>) -> std::io::R
                     next_verify = tokio::time::Instant::now() + verify;
                     WatchEvent::Rescan
                 }
+                // Changes that came and then stopped are saved too.
+                _ = tokio::time::sleep_until(last_save + SAVE_EVERY) => {
+                    last_save = tokio::time::Instant::now();
+                    if let Some(pending) = with(&ep, |e| e.take_save()).await {
+                        tokio::task::spawn_blocking(move || pending.write());
+                    }
+                    continue;
+                }
             };
             let mut batch = vec![first];
             let started = tokio::time::Instant::now();
