@@ -483,9 +483,12 @@ fn a_keeper_hosts_the_local_plugins_and_they_hear_what_happened_while_it_was_awa
     client.ok(&["start"]);
     let url = client.ok(&["open", "hello", "--no-browser"]).trim().to_owned();
     assert_eq!(url, format!("http://127.0.0.1:{port}/"));
+    // The keeper passes on the VPS's record of the new session.
+    sinc_tests::wait_until(Duration::from_secs(20), "hello to hear of the session", || {
+        (client.ok(&["hello"]) == hello_says(1)).then_some(())
+    });
     let page = Command::new("curl").args(["-s", "-m", "10", &url]).output().unwrap();
     assert_eq!(stdout(&page), format!("Hello, web! (1 session events seen; last session {id})\n"));
-    assert_eq!(client.ok(&["hello"]), hello_says(1));
 
     // The agent works a while (the daemon looks at tmux every second).
     std::thread::sleep(Duration::from_secs(3));

@@ -26,6 +26,10 @@ pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// Running this long since its last start clears a plugin's stops.
 pub const HEALTHY: Duration = Duration::from_secs(60);
 
+/// How long a subcommand or a before-start hook may run (the user waits
+/// for it; events and requests get the plugin's own, shorter limit).
+pub const COMMAND_LIMIT: Duration = Duration::from_secs(30);
+
 /// What a host needs to run a plugin.
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -336,11 +340,11 @@ impl Life {
                 }),
                 Call::Commands(reply) => plugin.commands(limit).map(|c| drop(reply.send(c))),
                 Call::Command { name, args, reply } => {
-                    plugin.run_command(&name, &args, limit).map(|o| drop(reply.send(o)))
+                    plugin.run_command(&name, &args, limit.max(COMMAND_LIMIT)).map(|o| drop(reply.send(o)))
                 }
                 Call::Http { request, reply } => plugin.handle(&request, limit).map(|r| drop(reply.send(r))),
                 Call::BeforeStart { session, reply } => {
-                    plugin.before_start(&session, limit).map(|v| drop(reply.send(v)))
+                    plugin.before_start(&session, limit.max(COMMAND_LIMIT)).map(|v| drop(reply.send(v)))
                 }
                 Call::Forwarded(exchange) => plugin.forwarded(&exchange, limit),
                 Call::Message(connection, message) => plugin.on_message(connection, &message, limit),

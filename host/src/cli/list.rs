@@ -132,6 +132,7 @@ pub async fn kill(ctx: &Context, wanted: &str, host: Option<&str>) -> Result<i32
                 .or_else(|| recorded.as_ref().map(|r| r.local_path.to_string_lossy().into_owned())),
             remote_path: s.and_then(|s| s.remote_path.clone()).unwrap_or_default(),
             agent: s.and_then(|s| s.agent.clone()).unwrap_or_default(),
+            created: s.map_or(0, |s| s.created),
         };
         super::plugin::notify(ctx, crate::sync::wire::SessionChange::Ended, session).await;
     }

@@ -53,27 +53,42 @@ pub fn wants_events(ctx: &Context) -> bool {
 /// How long the local plugin host may take to take session events.
 const EVENTS_LIMIT: Duration = Duration::from_secs(5);
 
-/// Ask the keeper that hosts the local plugins; `None` when none answers
-/// within `limit`.
-async fn ask_local_host(installed: &Installed, request: &ControlRequest, limit: Duration) -> Option<ControlResponse> {
+/// Ask the keeper that hosts the local plugins: `None` when none runs; an
+/// error when it did not answer within `limit` (it may still be working on
+/// it, so the caller must not do the same work itself).
+async fn ask_local_host(
+    installed: &Installed,
+    request: &ControlRequest,
+    limit: Duration,
+) -> Result<Option<ControlResponse>> {
     match tokio::time::timeout(limit, control::request(&installed.host_socket(), request)).await {
-        Ok(Ok(response)) => Some(response),
-        Ok(Err(_)) | Err(_) => None,
+        Ok(Ok(response)) => Ok(Some(response)),
+        Ok(Err(ControlError::NotRunning)) => Ok(None),
+        Ok(Err(e)) => Err(Error::Failure(format!("the keeper hosting the local plugins: {e}"))),
+        Err(_) => Err(Error::Failure(format!(
+            "the keeper hosting the local plugins did not answer within {} s",
+            limit.as_secs()
+        ))),
     }
 }
 
 /// Tell the local plugins about a session event (a no-op without plugins):
-/// through the keeper that hosts them, else in this process. Either way an
-/// event they heard already (from the VPS's journal) is not repeated.
+/// through the keeper that hosts them, else in this process. While the
+/// project's keeper runs, it passes the VPS's own record of the event on
+/// instead (with the session's creation time, which tells it from an
+/// earlier session of the same id). Either way an event they heard already
+/// is not repeated.
 pub async fn notify(ctx: &Context, change: SessionChange, session: SessionRef) {
-    if !wants_events(ctx) {
+    if !wants_events(ctx) || control::is_running(&super::sync_cmds::keeper_paths(ctx).socket).await {
         return;
     }
     let installed = installed(ctx);
     let events = vec![(change, session)];
     let request = ControlRequest::LocalEvents { events: events.clone() };
-    if let Some(ControlResponse::Done) = ask_local_host(&installed, &request, EVENTS_LIMIT).await {
-        return;
+    match ask_local_host(&installed, &request, EVENTS_LIMIT).await {
+        Ok(None) => {}
+        Ok(Some(_)) => return,
+        Err(e) => return output::warn(&format!("the local plugins did not hear of the session's {change:?}: {e}")),
     }
     let _ = off_runtime(|| {
         let news = events::Heard::load(&installed.heard_path()).admit(events);
@@ -681,7 +696,7 @@ pub async fn external(ctx: &Context, words: &[String]) -> Result<i32> {
         Request::PluginCommand { plugin: plugin.name.clone(), command: words[0].clone(), args: words[1..].to_vec() };
     if plugin.runs_on == RunsOn::Local {
         let asked = ControlRequest::LocalPlugin { request: command };
-        return match ask_local_host(&installed, &asked, CALL_LIMIT).await {
+        return match ask_local_host(&installed, &asked, CALL_LIMIT).await? {
             Some(ControlResponse::Answer { response: Response::CommandOutput { status, stdout, stderr } }) => {
                 Ok(print_output(status, &stdout, &stderr))
             }
@@ -735,11 +750,13 @@ pub async fn before_start(ctx: &Context, spec: &crate::session::SessionSpec) -> 
     if !locals.is_empty() {
         let asked = ControlRequest::LocalPlugin { request: Request::BeforeStart { session: session.clone() } };
         match ask_local_host(&installed, &asked, CALL_LIMIT).await {
-            Some(ControlResponse::Answer { response }) => add_answer(&mut extras, "(local plugins)", response)?,
-            Some(ControlResponse::Error { message }) => {
+            Ok(Some(ControlResponse::Answer { response })) => add_answer(&mut extras, "(local plugins)", response)?,
+            Ok(Some(ControlResponse::Error { message })) => {
                 output::warn(&format!("the local plugins' before-start hooks were skipped: {message}"))
             }
-            Some(_) | None => before_start_here(ctx, &installed, &locals, &session, &mut extras)?,
+            Ok(Some(other)) => output::warn(&format!("the local plugins' before-start hooks were skipped: {other:?}")),
+            Err(e) => output::warn(&format!("the local plugins' before-start hooks were skipped: {e}")),
+            Ok(None) => before_start_here(ctx, &installed, &locals, &session, &mut extras)?,
         }
     }
     if lock.plugins.iter().any(|p| p.enabled && p.runs_on == RunsOn::Remote) {
@@ -833,7 +850,7 @@ fn add_launch(extras: &mut Extras, from: &str, env: Vec<(String, String)>, promp
 /// How local plugin `name` is doing in the keeper hosting it; `None` when
 /// no keeper hosts the local plugins.
 pub async fn local_state(ctx: &Context, name: &str) -> Option<String> {
-    match ask_local_host(&installed(ctx), &ControlRequest::LocalPlugins, REFRESH_LIMIT).await? {
+    match ask_local_host(&installed(ctx), &ControlRequest::LocalPlugins, REFRESH_LIMIT).await.ok()?? {
         ControlResponse::Plugins { states } => {
             Some(states.into_iter().find(|s| s.name == name).map_or_else(|| "not loaded".to_owned(), |s| s.state))
         }
@@ -856,12 +873,12 @@ pub async fn refresh_plugins(ctx: &Context, say: bool) {
         }
     };
     let installed = installed(ctx);
-    if let Some(answer) = ask_local_host(&installed, &ControlRequest::LocalPlugins, REFRESH_LIMIT).await {
-        match answer {
-            ControlResponse::Plugins { states } => tell(states, "on this machine"),
-            ControlResponse::Error { message } => output::warn(&format!("local plugins: {message}")),
-            other => output::warn(&format!("unexpected answer from the local plugin host: {other:?}")),
-        }
+    match ask_local_host(&installed, &ControlRequest::LocalPlugins, REFRESH_LIMIT).await {
+        Ok(None) => {}
+        Ok(Some(ControlResponse::Plugins { states })) => tell(states, "on this machine"),
+        Ok(Some(ControlResponse::Error { message })) => output::warn(&format!("local plugins: {message}")),
+        Ok(Some(other)) => output::warn(&format!("unexpected answer from the local plugin host: {other:?}")),
+        Err(e) => output::warn(&e.to_string()),
     }
     let paths = super::sync_cmds::keeper_paths(ctx);
     if !paths.socket.exists() {

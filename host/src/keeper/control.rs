@@ -232,8 +232,14 @@ where
 {
     let handle = std::sync::Arc::new(handle);
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors, say: not a busy loop meanwhile.
+                tracing::warn!("accepting a control connection: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
         };
         let handle = handle.clone();
         tokio::spawn(async move {
@@ -369,7 +375,7 @@ mod tests {
         let _silent = UnixStream::connect(&socket).await.unwrap();
         let events = vec![(
             SessionChange::Created,
-            SessionRef { id: "s".into(), local_path: None, remote_path: "/w".into(), agent: "a".into() },
+            SessionRef { id: "s".into(), local_path: None, remote_path: "/w".into(), agent: "a".into(), created: 0 },
         )];
         let answer = request(&socket, &ControlRequest::LocalEvents { events }).await.unwrap();
         assert_eq!(answer, ControlResponse::Applied { count: 1 });

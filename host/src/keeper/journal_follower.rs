@@ -50,6 +50,11 @@ pub async fn run(session: String, cursor_path: PathBuf, installed: Installed, mu
     let mut cursor = load(&cursor_path);
     loop {
         if !locals_enabled(&installed) {
+            // Nobody to hear them: once a local plugin is enabled, it hears
+            // what happens from then on, not the journal's past.
+            if cursor.take().is_some() {
+                let _ = std::fs::remove_file(&cursor_path);
+            }
             tokio::time::sleep(PAUSE).await;
             continue;
         }
@@ -81,8 +86,13 @@ pub async fn run(session: String, cursor_path: PathBuf, installed: Installed, mu
         };
         if !events.is_empty() {
             let events = events.into_iter().map(|e| (e.change, e.session)).collect();
-            match control::request(&installed.host_socket(), &ControlRequest::LocalEvents { events }).await {
-                Ok(ControlResponse::Done) => {}
+            let handed = tokio::time::timeout(
+                PAUSE,
+                control::request(&installed.host_socket(), &ControlRequest::LocalEvents { events }),
+            )
+            .await;
+            match handed {
+                Ok(Ok(ControlResponse::Done)) => {}
                 other => {
                     // Kept for when a keeper hosts the local plugins again.
                     tracing::debug!("no local plugin host took the session events: {other:?}");

@@ -12,7 +12,7 @@ use crate::plugins::events::{self, Heard};
 use crate::plugins::hosting::{Hosting, Source};
 use crate::sync::wire::{PluginGrant, PluginState, Request, Response, SessionChange, SessionRef};
 use sinc_plugin_host::{Grants, RunsOn};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -73,7 +73,8 @@ pub async fn run(installed: Installed, config: crate::config::Reloading) {
 fn take_lock(installed: &Installed) -> std::io::Result<Option<std::fs::File>> {
     let path = installed.host_lock();
     if let Some(dir) = path.parent() {
-        std::fs::DirBuilder::new().recursive(true).create(dir)?;
+        // Its socket runs plugin subcommands: only this user may reach it.
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     }
     let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
     Ok(file.try_lock().is_ok().then_some(file))
@@ -96,9 +97,13 @@ impl LocalHost {
         Ok(self.hosting.states())
     }
 
-    /// Hand the local plugins the events they have not heard yet.
+    /// Hand the local plugins the events they have not heard yet (none
+    /// count as heard while no local plugin runs).
     pub fn hear(&self, events: Vec<(SessionChange, SessionRef)>) {
         let _one = self.delivering.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.hosting.is_empty() {
+            return;
+        }
         for event in Heard::load(&self.installed.heard_path()).admit(events) {
             self.hosting.deliver(&event);
         }

@@ -233,7 +233,12 @@ async fn save_on_terminate(local: Shared, paths: KeeperPaths) {
         _ = term.recv() => tracing::info!("terminated; saving the index"),
         _ = int.recv() => tracing::info!("interrupted; saving the index"),
     }
-    endpoint::with(&local, |e| e.save()).await;
+    endpoint::with(&local, |e| {
+        e.save();
+        // A save written in the background finishes first.
+        e.wait_for_saves();
+    })
+    .await;
     let _ = std::fs::remove_file(&paths.socket);
     let _ = std::fs::remove_file(&paths.relay);
     std::process::exit(0);

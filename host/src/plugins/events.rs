@@ -30,6 +30,7 @@ pub fn session(spec: &crate::session::SessionSpec) -> SessionRef {
         local_path: Some(spec.local_path.to_string_lossy().into_owned()),
         remote_path: spec.remote_path.clone(),
         agent: spec.agent.to_string(),
+        created: 0,
     }
 }
 
@@ -48,12 +49,25 @@ pub fn event(change: SessionChange, session: Session) -> Event {
     }
 }
 
-/// Whether `next` is news after `last`, the session's last event heard.
-/// An unknown session's events are all news (its creation may have
-/// happened before any plugin listened).
-pub fn is_news(last: Option<SessionChange>, next: SessionChange) -> bool {
+/// What is known of a session's last event heard: the change, and when
+/// the session was created (0: not known).
+pub type Last = (SessionChange, u64);
+
+/// Whether `next` (of a session created at `created`, 0: not known) is news
+/// after `last`. Of two sessions of one id, the one created later is the
+/// news and an event of the earlier one is stale; otherwise a session's
+/// events must follow each other. An unknown session's events are all news
+/// (its creation may have happened before any plugin listened).
+pub fn is_news(last: Option<Last>, next: SessionChange, created: u64) -> bool {
     use SessionChange::{Created, Ended};
-    match (last, next) {
+    if let Some((_, heard)) = last
+        && heard != 0
+        && created != 0
+        && heard != created
+    {
+        return created > heard;
+    }
+    match (last.map(|(change, _)| change), next) {
         (None, _) => true,
         (Some(Ended), next) => next == Created,
         (Some(_), Created) => false,
@@ -66,7 +80,8 @@ pub fn is_news(last: Option<SessionChange>, next: SessionChange) -> bool {
 #[derive(Debug)]
 pub struct Heard {
     path: PathBuf,
-    last: BTreeMap<String, (u64, SessionChange)>,
+    /// Session id → (order heard, last change, created).
+    last: BTreeMap<String, (u64, SessionChange, u64)>,
 }
 
 impl Heard {
@@ -81,17 +96,22 @@ impl Heard {
     pub fn admit(&mut self, events: Vec<(SessionChange, SessionRef)>) -> Vec<Event> {
         let mut news = Vec::new();
         for (change, session) in events {
-            let last = self.last.get(&session.id).map(|(_, c)| *c);
-            if !is_news(last, change) {
+            let last = self.last.get(&session.id).map(|(_, c, created)| (*c, *created));
+            if !is_news(last, change, session.created) {
                 tracing::debug!("{change:?} of {} was heard already", session.id);
                 continue;
             }
-            let order = self.last.values().map(|(n, _)| *n).max().unwrap_or(0) + 1;
-            self.last.insert(session.id.clone(), (order, change));
+            let created = match (session.created, last) {
+                (0, _) if change == SessionChange::Created => 0,
+                (0, Some((_, known))) => known,
+                (created, _) => created,
+            };
+            let order = self.last.values().map(|(n, _, _)| *n).max().unwrap_or(0) + 1;
+            self.last.insert(session.id.clone(), (order, change, created));
             news.push(event(change, plugin_session(session)));
         }
         if self.last.len() > REMEMBERED {
-            let mut oldest: Vec<(u64, String)> = self.last.iter().map(|(id, (n, _))| (*n, id.clone())).collect();
+            let mut oldest: Vec<(u64, String)> = self.last.iter().map(|(id, (n, _, _))| (*n, id.clone())).collect();
             oldest.sort();
             for (_, id) in oldest.into_iter().take(self.last.len() - REMEMBERED) {
                 self.last.remove(&id);
@@ -170,22 +190,39 @@ mod tests {
     use SessionChange::{Attached, Created, Detached, Ended};
 
     fn s(id: &str) -> SessionRef {
-        SessionRef { id: id.into(), local_path: None, remote_path: "/w".into(), agent: "opencode".into() }
+        SessionRef { id: id.into(), local_path: None, remote_path: "/w".into(), agent: "opencode".into(), created: 0 }
     }
 
     #[test]
     fn a_sessions_events_are_news_once_in_their_order() {
-        assert!(is_news(None, Attached));
-        assert!(is_news(Some(Created), Attached));
-        assert!(!is_news(Some(Attached), Attached));
-        assert!(is_news(Some(Attached), Detached));
-        assert!(is_news(Some(Detached), Attached));
-        assert!(!is_news(Some(Attached), Created));
-        assert!(is_news(Some(Detached), Ended));
-        assert!(!is_news(Some(Ended), Ended));
-        assert!(!is_news(Some(Ended), Detached));
+        let heard = |c| Some((c, 0));
+        assert!(is_news(None, Attached, 0));
+        assert!(is_news(heard(Created), Attached, 0));
+        assert!(!is_news(heard(Attached), Attached, 0));
+        assert!(is_news(heard(Attached), Detached, 0));
+        assert!(is_news(heard(Detached), Attached, 0));
+        assert!(!is_news(heard(Attached), Created, 0));
+        assert!(is_news(heard(Detached), Ended, 0));
+        assert!(!is_news(heard(Ended), Ended, 0));
+        assert!(!is_news(heard(Ended), Detached, 0));
         // The same project, started again.
-        assert!(is_news(Some(Ended), Created));
+        assert!(is_news(heard(Ended), Created, 0));
+    }
+
+    #[test]
+    fn an_event_of_an_earlier_session_of_the_same_id_is_stale() {
+        // Heard: the new session (created at 200) attached; the journal
+        // then replays the old one's end (created at 100).
+        assert!(!is_news(Some((Attached, 200)), Ended, 100));
+        assert!(is_news(Some((Ended, 100)), Created, 200));
+        assert!(is_news(Some((Attached, 100)), Created, 200), "the old one's end was missed");
+        let dir = tempfile::tempdir().unwrap();
+        let mut heard = Heard::load(&dir.path().join("heard.json"));
+        let at = |id: &str, created| SessionRef { created, ..s(id) };
+        let news = heard.admit(vec![(Ended, at("a", 100)), (Created, at("a", 200)), (Attached, at("a", 200))]);
+        assert_eq!(news.len(), 3);
+        let replay = heard.admit(vec![(Ended, at("a", 100)), (Created, at("a", 200)), (Attached, at("a", 200))]);
+        assert!(replay.is_empty(), "{replay:?}");
     }
 
     #[test]

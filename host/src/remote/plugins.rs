@@ -45,6 +45,22 @@ impl std::fmt::Debug for Hosted {
     }
 }
 
+/// Counts a keeper waiting for session events while it lives.
+struct Following<'a>(&'a AtomicUsize);
+
+impl<'a> Following<'a> {
+    fn new(followers: &'a AtomicUsize) -> Following<'a> {
+        followers.fetch_add(1, Ordering::SeqCst);
+        Following(followers)
+    }
+}
+
+impl Drop for Following<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// A session as the last look saw it (kept in `sessions.json`).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Seen {
@@ -156,6 +172,8 @@ impl Hosted {
         if wait.is_zero() {
             self.look_once().await;
         }
+        // Subscribed before the first look at the journal: an event recorded
+        // after that look wakes the wait below.
         let mut news = self.journal().news();
         let mut waited = false;
         loop {
@@ -167,11 +185,9 @@ impl Hosted {
             if !events.is_empty() || waited || cursor.is_none() || wait.is_zero() {
                 return Response::SessionEvents { journal, last, events };
             }
-            news.mark_unchanged();
-            self.followers.fetch_add(1, Ordering::SeqCst);
+            let _following = Following::new(&self.followers);
             self.watch_sessions(tokio);
             let _ = tokio::time::timeout(wait.min(MAX_WAIT), news.changed()).await;
-            self.followers.fetch_sub(1, Ordering::SeqCst);
             waited = true;
         }
     }
@@ -191,8 +207,15 @@ impl Hosted {
         *watcher = Some(tokio.spawn(async move {
             loop {
                 let Some(hosted) = me.upgrade() else { return };
-                if !hosted.watching_wanted() {
-                    return;
+                {
+                    // Decided under the lock `watch_sessions` takes, so a
+                    // follower arriving now either sees this task running
+                    // on or starts another.
+                    let mut slot = hosted.watcher.lock().unwrap_or_else(PoisonError::into_inner);
+                    if !hosted.watching_wanted() {
+                        *slot = None;
+                        return;
+                    }
                 }
                 hosted.look_once().await;
                 drop(hosted);
@@ -219,6 +242,7 @@ impl Hosted {
                 local_path: session.local_path.clone(),
                 remote_path: session.remote_path.clone().unwrap_or_default(),
                 agent: session.agent.clone().unwrap_or_default(),
+                created: session.created,
             };
             tracing::debug!("session {} {change:?}", s.id);
             self.journal().record(*change, s.clone());

@@ -29,7 +29,8 @@ pub fn look(sessions: Vec<RemoteSession>) -> Look {
 /// another time than the one of the same id seen before is a new one: the
 /// old one ended between the looks.
 pub fn changes<'a>(before: &'a Look, now: &'a Look) -> Vec<(Change, &'a RemoteSession)> {
-    let replaced = |old: &RemoteSession, new: &RemoteSession| old.created != 0 && old.created != new.created;
+    let replaced =
+        |old: &RemoteSession, new: &RemoteSession| old.created != 0 && new.created != 0 && old.created != new.created;
     let mut out: Vec<(Change, &RemoteSession)> = before
         .iter()
         .filter(|(id, old)| now.get(*id).is_none_or(|new| replaced(old, new)))

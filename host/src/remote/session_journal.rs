@@ -77,7 +77,7 @@ mod tests {
     use super::*;
 
     fn session(id: &str) -> SessionRef {
-        SessionRef { id: id.into(), local_path: None, remote_path: "/w".into(), agent: "opencode".into() }
+        SessionRef { id: id.into(), local_path: None, remote_path: "/w".into(), agent: "opencode".into(), created: 0 }
     }
 
     fn changes(events: &[SessionEvent]) -> Vec<(u64, SessionChange)> {

@@ -349,6 +349,12 @@ impl Endpoint {
         }
     }
 
+    /// Wait until no save of the index is being written (one runs in the
+    /// background after a batch).
+    pub fn wait_for_saves(&self) {
+        drop(self.saves_written.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
+
     /// The index's saved form if it changed since the last save; writing
     /// it ([`PendingSave::write`]) needs no lock on the endpoint.
     pub fn take_save(&mut self) -> Option<PendingSave> {

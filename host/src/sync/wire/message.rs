@@ -231,6 +231,10 @@ pub struct SessionRef {
     pub remote_path: String,
     /// The agent's command line.
     pub agent: String,
+    /// When tmux created it, in seconds since the epoch (0: not known) —
+    /// what tells a session from an earlier one of the same id.
+    #[serde(default)]
+    pub created: u64,
 }
 
 /// One journaled session event.
