@@ -139,7 +139,7 @@ impl Running {
                 .map_err(|reason| PluginError::Load { name: name.clone(), reason })?;
             for declared in &spec.manifest.permissions.ports {
                 let number = moved.unwrap_or(declared.port);
-                let bound = std::net::TcpListener::bind((declared.bind.as_str(), number))
+                let bound = bind(&declared.bind, number)
                     .and_then(|l| l.set_nonblocking(true).map(|()| l))
                     .and_then(tokio::net::TcpListener::from_std)
                     .map_err(|e| PluginError::Load {
@@ -209,6 +209,23 @@ impl Running {
         let (reply, answer) = oneshot::channel();
         let _ = self.queue.0.send(Call::BeforeStart { session, reply });
         answer
+    }
+}
+
+/// How long a port still held may be waited for: a replaced build's
+/// listener closes as its aborted server task is dropped, just after.
+const PORT_RELEASE: Duration = Duration::from_millis(500);
+
+/// Bind `address:port`, waiting a little for a port that is still in use.
+fn bind(address: &str, port: u16) -> std::io::Result<std::net::TcpListener> {
+    let until = Instant::now() + PORT_RELEASE;
+    loop {
+        match std::net::TcpListener::bind((address, port)) {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < until => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            bound => return bound,
+        }
     }
 }
 
@@ -388,8 +405,26 @@ fn now_ms() -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::moved_port;
+    use super::{PORT_RELEASE, bind, moved_port};
     use crate::manifest::{Permissions, Port};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_port_a_replaced_build_still_holds_is_waited_for_briefly() {
+        let held = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = held.local_addr().unwrap().port();
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            drop(held);
+        });
+        assert!(bind("127.0.0.1", port).is_ok(), "bound once the old listener closed");
+        releaser.join().unwrap();
+        let kept = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let t0 = Instant::now();
+        let refused = bind("127.0.0.1", kept.local_addr().unwrap().port());
+        assert_eq!(refused.unwrap_err().kind(), std::io::ErrorKind::AddrInUse);
+        assert!(t0.elapsed() >= PORT_RELEASE && t0.elapsed() < PORT_RELEASE * 4, "{:?}", t0.elapsed());
+    }
 
     #[test]
     fn the_port_setting_moves_one_declared_port_or_is_refused() {

@@ -32,10 +32,7 @@ fn load(path: &Path) -> Option<Cursor> {
 }
 
 fn save(path: &Path, cursor: &Cursor) {
-    let staged = path.with_extension("json.partial");
-    let saved = std::fs::write(&staged, serde_json::to_vec(cursor).unwrap_or_default())
-        .and_then(|()| std::fs::rename(&staged, path));
-    if let Err(e) = saved {
+    if let Err(e) = crate::atomic_file::write(path, &serde_json::to_vec(cursor).unwrap_or_default(), 0o600) {
         tracing::warn!("saving where the session events were heard up to: {e}");
     }
 }

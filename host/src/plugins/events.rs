@@ -124,13 +124,7 @@ impl Heard {
     }
 
     fn save(&self) {
-        let staged = self.path.with_extension("json.partial");
-        let saved = self
-            .path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&staged, serde_json::to_vec(&self.last).unwrap_or_default()))
-            .and_then(|()| std::fs::rename(&staged, &self.path));
+        let saved = crate::atomic_file::write(&self.path, &serde_json::to_vec(&self.last).unwrap_or_default(), 0o600);
         if let Err(e) = saved {
             tracing::warn!("remembering the session events plugins heard: {e}");
         }

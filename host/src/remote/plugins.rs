@@ -289,11 +289,8 @@ impl Hosted {
                 agent: s.agent.clone(),
             })
             .collect();
-        let path = self.look_path();
-        let staged = path.with_extension("json.partial");
-        let written = std::fs::create_dir_all(&self.dir)
-            .and_then(|()| std::fs::write(&staged, serde_json::to_vec(&saved).unwrap_or_default()))
-            .and_then(|()| std::fs::rename(&staged, &path));
+        let written =
+            crate::atomic_file::write(&self.look_path(), &serde_json::to_vec(&saved).unwrap_or_default(), 0o600);
         if let Err(e) = written {
             tracing::warn!("saving the sessions plugins heard of: {e}");
         }
