@@ -41,6 +41,18 @@ impl Dirs {
         })
     }
 
+    /// Every folder under `root` (`root/config`, …, `root/home`), for tests.
+    #[cfg(test)]
+    pub fn under(root: &std::path::Path) -> Dirs {
+        Dirs {
+            config: root.join("config"),
+            data: root.join("data"),
+            cache: root.join("cache"),
+            state: root.join("state"),
+            home: root.join("home"),
+        }
+    }
+
     /// The user config file.
     pub fn config_file(&self) -> PathBuf {
         self.config.join("config.toml")

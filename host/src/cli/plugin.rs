@@ -47,7 +47,7 @@ fn off_runtime<T: Send>(work: impl FnOnce() -> Result<T> + Send) -> Result<T> {
 
 /// Whether any enabled local plugin would receive session events.
 pub fn wants_events(ctx: &Context) -> bool {
-    installed(ctx).lockfile().is_ok_and(|l| l.plugins.iter().any(|p| p.enabled && p.runs_on == RunsOn::Local))
+    installed(ctx).any_enabled(RunsOn::Local)
 }
 
 /// How long the local plugin host may take to take session events.
@@ -746,7 +746,7 @@ pub async fn before_start(ctx: &Context, spec: &crate::session::SessionSpec) -> 
     let lock = lockfile(&installed)?;
     let session = events::session(spec);
     let mut extras = Extras::default();
-    let locals: Vec<&Locked> = lock.plugins.iter().filter(|p| p.enabled && p.runs_on == RunsOn::Local).collect();
+    let locals: Vec<&Locked> = lock.enabled(RunsOn::Local).collect();
     if !locals.is_empty() {
         let asked = ControlRequest::LocalPlugin { request: Request::BeforeStart { session: session.clone() } };
         match ask_local_host(&installed, &asked, CALL_LIMIT).await {
@@ -759,7 +759,7 @@ pub async fn before_start(ctx: &Context, spec: &crate::session::SessionSpec) -> 
             Ok(None) => before_start_here(ctx, &installed, &locals, &session, &mut extras)?,
         }
     }
-    if lock.plugins.iter().any(|p| p.enabled && p.runs_on == RunsOn::Remote) {
+    if lock.enabled(RunsOn::Remote).next().is_some() {
         let paths = super::sync_cmds::keeper_paths(ctx);
         let request = ControlRequest::Plugin { request: Request::BeforeStart { session } };
         match control::request(&paths.socket, &request).await {

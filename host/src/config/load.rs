@@ -199,13 +199,7 @@ mod tests {
     fn fixture(user: Option<&str>, project: Option<&str>) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
-        let dirs = Dirs {
-            config: root.join("config"),
-            data: root.join("data"),
-            cache: root.join("cache"),
-            state: root.join("state"),
-            home: root.join("home"),
-        };
+        let dirs = Dirs::under(&root);
         std::fs::create_dir_all(&dirs.config).unwrap();
         let project_dir = root.join("proj");
         std::fs::create_dir_all(&project_dir).unwrap();

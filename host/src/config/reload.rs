@@ -40,13 +40,7 @@ mod tests {
     #[test]
     fn a_changed_setting_is_read_again_and_a_broken_file_keeps_the_last_good_one() {
         let home = tempfile::tempdir().unwrap();
-        let dirs = Dirs {
-            config: home.path().join("config"),
-            data: home.path().join("data"),
-            cache: home.path().join("cache"),
-            state: home.path().join("state"),
-            home: home.path().to_path_buf(),
-        };
+        let dirs = Dirs::under(home.path());
         std::fs::create_dir_all(&dirs.config).unwrap();
         let file = dirs.config.join("config.toml");
         std::fs::write(&file, "[plugins.hello]\ngreeting = \"Hi\"\n").unwrap();

@@ -37,16 +37,12 @@ fn save(path: &Path, cursor: &Cursor) {
     }
 }
 
-fn locals_enabled(installed: &Installed) -> bool {
-    installed.lockfile().is_ok_and(|l| l.plugins.iter().any(|p| p.enabled && p.runs_on == RunsOn::Local))
-}
-
 /// Follow `session`'s events on the connected daemon (`client`) until the
 /// keeper stops; the cursor is kept at `cursor_path`.
 pub async fn run(session: String, cursor_path: PathBuf, installed: Installed, mut client: CurrentClient) {
     let mut cursor = load(&cursor_path);
     loop {
-        if !locals_enabled(&installed) {
+        if !installed.any_enabled(RunsOn::Local) {
             // Nobody to hear them: once a local plugin is enabled, it hears
             // what happens from then on, not the journal's past.
             if cursor.take().is_some() {

@@ -146,13 +146,7 @@ mod tests {
     #[test]
     fn one_keeper_at_a_time_hosts_and_another_takes_over_when_it_stops() {
         let home = tempfile::tempdir().unwrap();
-        let dirs = crate::paths::Dirs {
-            config: home.path().join("config"),
-            data: home.path().join("data"),
-            cache: home.path().join("cache"),
-            state: home.path().join("state"),
-            home: home.path().to_path_buf(),
-        };
+        let dirs = crate::paths::Dirs::under(home.path());
         let installed = Installed::new(&dirs, &dirs.config.join("config.toml"));
         let host = take_lock(&installed).unwrap().expect("the first keeper hosts");
         assert!(take_lock(&installed).unwrap().is_none(), "a second keeper waits");

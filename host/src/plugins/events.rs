@@ -143,7 +143,7 @@ pub fn deliver_here(installed: &Installed, config: &crate::config::Config, event
             return;
         }
     };
-    let targets: Vec<Locked> = lock.plugins.into_iter().filter(|p| p.enabled && p.runs_on == RunsOn::Local).collect();
+    let targets: Vec<&Locked> = lock.enabled(RunsOn::Local).collect();
     if targets.is_empty() || events.is_empty() {
         return;
     }

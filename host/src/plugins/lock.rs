@@ -124,6 +124,11 @@ impl Lockfile {
         Some(self.plugins.remove(i))
     }
 
+    /// The enabled plugins that run `on` the VPS or on this machine.
+    pub fn enabled(&self, on: RunsOn) -> impl Iterator<Item = &Locked> {
+        self.plugins.iter().filter(move |p| p.enabled && p.runs_on == on)
+    }
+
     /// The enabled plugin that adds the subcommand `command`.
     pub fn provider_of(&self, command: &str) -> Option<&Locked> {
         self.plugins.iter().find(|p| p.enabled && p.commands.iter().any(|c| c.name == command))

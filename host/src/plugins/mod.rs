@@ -106,6 +106,12 @@ impl Installed {
         }
     }
 
+    /// Whether any enabled plugin runs `on` the VPS or here (an unreadable
+    /// lockfile: none).
+    pub fn any_enabled(&self, on: RunsOn) -> bool {
+        self.lockfile().is_ok_and(|l| l.enabled(on).next().is_some())
+    }
+
     /// The enabled plugins that run `on` the VPS or here, as their host is
     /// to run them, with where each component is on this machine.
     pub fn set(
@@ -115,9 +121,7 @@ impl Installed {
     ) -> Result<Vec<(crate::sync::wire::PluginGrant, PathBuf)>, LockError> {
         let lock = self.lockfile()?;
         Ok(lock
-            .plugins
-            .iter()
-            .filter(|p| p.enabled && p.runs_on == on)
+            .enabled(on)
             .map(|p| {
                 let settings = config.plugins.get(&p.name).cloned().unwrap_or_default();
                 let grant = crate::sync::wire::PluginGrant {

@@ -160,8 +160,7 @@ impl Hosted {
     }
 
     /// The journaled events of `session` after the keeper's cursor
-    /// (`journal`, `after`), waiting up to `wait` for some; with no wait,
-    /// it looks at tmux first.
+    /// (`journal`, `after`), waiting up to `wait` for some.
     pub async fn session_events(
         self: &Arc<Self>,
         session: &str,
@@ -169,9 +168,6 @@ impl Hosted {
         wait: Duration,
         tokio: &tokio::runtime::Handle,
     ) -> Response {
-        if wait.is_zero() {
-            self.look_once().await;
-        }
         // Subscribed before the first look at the journal: an event recorded
         // after that look wakes the wait below.
         let mut news = self.journal().news();

@@ -194,7 +194,7 @@ pub enum Request {
     /// (or for another journal: the daemon restarted) it answers the
     /// journal's events of that session from its start, or, with no
     /// cursor at all, none and where the journal is now. With nothing new
-    /// it waits up to `wait_ms` for some; `0` looks at tmux first.
+    /// it waits up to `wait_ms` for some.
     SessionEvents {
         /// The session id.
         session: String,
