@@ -8,6 +8,7 @@ pub mod atomic_file;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod doctor;
 pub mod error;
 pub mod exit;
 pub mod keeper;

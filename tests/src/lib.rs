@@ -302,13 +302,18 @@ impl Client {
         out
     }
 
-    /// Run `prefix… sinc args…` (e.g. in a network namespace), assert
-    /// success, return stdout.
-    pub fn ok_in(&self, prefix: &[String], args: &[&str]) -> String {
+    /// Run `prefix… sinc args…` (e.g. in a network namespace) to completion.
+    pub fn run_in(&self, prefix: &[String], args: &[&str]) -> Output {
         let mut c = Command::new(&prefix[0]);
         c.args(&prefix[1..]).arg(sinc_bin()).args(args);
         c.env_clear().envs(self.env.iter().map(|(k, v)| (k, v))).current_dir(&self.project);
-        let o = c.stdin(std::process::Stdio::null()).output().unwrap();
+        c.stdin(std::process::Stdio::null()).output().unwrap()
+    }
+
+    /// Run `prefix… sinc args…` (e.g. in a network namespace), assert
+    /// success, return stdout.
+    pub fn ok_in(&self, prefix: &[String], args: &[&str]) -> String {
+        let o = self.run_in(prefix, args);
         assert!(
             o.status.success(),
             "{prefix:?} sinc {args:?} failed ({:?}):\n{}\n{}",
@@ -353,6 +358,24 @@ impl Drop for Client {
             }
         }
     }
+}
+
+/// A PATH for the test sshd's sessions (a folder made at `dir`) that has
+/// every program from /usr/bin except those `missing`, plus `fakes` (name,
+/// script body).
+pub fn path_without(dir: &Path, missing: &[&str], fakes: &[(&str, &str)]) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    for entry in std::fs::read_dir("/usr/bin").unwrap().filter_map(Result::ok) {
+        let name = entry.file_name();
+        if missing.iter().any(|m| name == *m) || fakes.iter().any(|(f, _)| name == *f) {
+            continue;
+        }
+        let _ = std::os::unix::fs::symlink(entry.path(), dir.join(&name));
+    }
+    for (name, body) in fakes {
+        write_script(&dir.join(name), body);
+    }
+    dir.to_string_lossy().into_owned()
 }
 
 /// chmod.

@@ -36,28 +36,11 @@ fn start_uploads_this_exact_build_once() {
     assert_eq!(second["remote_binary"]["path"], path.as_str());
 }
 
-/// A remote PATH that has every program from /usr/bin except `missing`, and
-/// optionally fake ones.
-fn path_without(dir: &Path, missing: &str, fakes: &[(&str, &str)]) -> String {
-    std::fs::create_dir_all(dir).unwrap();
-    for entry in std::fs::read_dir("/usr/bin").unwrap().filter_map(Result::ok) {
-        let name = entry.file_name();
-        if name == missing || fakes.iter().any(|(f, _)| name == *f) {
-            continue;
-        }
-        let _ = std::os::unix::fs::symlink(entry.path(), dir.join(&name));
-    }
-    for (name, body) in fakes {
-        sinc_tests::write_script(&dir.join(name), body);
-    }
-    dir.to_string_lossy().into_owned()
-}
-
 #[test]
 fn missing_tmux_is_exit_69_with_the_install_command() {
     let scratch = tempfile::tempdir().unwrap();
     sinc_tests::set_mode(scratch.path(), 0o755);
-    let path = path_without(&scratch.path().join("bin"), "tmux", &[]);
+    let path = sinc_tests::path_without(&scratch.path().join("bin"), &["tmux"], &[]);
     let sshd = Sshd::start_with(SshdOptions { set_env: vec![("PATH".into(), path)], ..SshdOptions::default() });
     let client = Client::new(&sshd, "true");
     let out = client.run(&["start"]);
@@ -85,9 +68,9 @@ fn missing_agent_is_exit_69() {
 fn other_platform_without_a_matching_binary_is_reported() {
     let scratch = tempfile::tempdir().unwrap();
     sinc_tests::set_mode(scratch.path(), 0o755);
-    let path = path_without(
+    let path = sinc_tests::path_without(
         &scratch.path().join("bin"),
-        "",
+        &[],
         &[("uname", "#!/bin/sh\ncase \"$1\" in -s) echo Linux;; -m) echo riscv64;; *) echo Linux;; esac\n")],
     );
     let sshd = Sshd::start_with(SshdOptions { set_env: vec![("PATH".into(), path)], ..SshdOptions::default() });

@@ -108,6 +108,9 @@ pub enum Command {
     },
     /// Write the configuration (~/.config/sincronizado/config.toml).
     Setup(SetupArgs),
+    /// Check everything sinc needs, here and on the VPS, one line per check
+    /// with the fix; exit 1 when a check fails.
+    Doctor,
     /// Inspect the configuration.
     Config {
         /// What to do.

@@ -196,21 +196,12 @@ pub async fn no_tmux(link: &Link, host: &str) -> Error {
 
 /// The command that installs `package` with the VPS's package manager.
 async fn install_hint(link: &Link, package: &str) -> String {
-    let probe = quote::sh_script(
-        "for pm in apt-get dnf yum apk pacman zypper brew; do if command -v $pm >/dev/null 2>&1; then echo $pm; exit 0; fi; done; echo unknown",
-    );
-    let pm = link.run(&probe, b"").await.map(|o| o.stdout_text().trim().to_owned()).unwrap_or_default();
-    let p = quote::word(package);
-    match pm.as_str() {
-        "apt-get" => format!("sudo apt-get install -y {p}"),
-        "dnf" => format!("sudo dnf install -y {p}"),
-        "yum" => format!("sudo yum install -y {p}"),
-        "apk" => format!("sudo apk add {p}"),
-        "pacman" => format!("sudo pacman -S --noconfirm {p}"),
-        "zypper" => format!("sudo zypper install -y {p}"),
-        "brew" => format!("brew install {p}"),
-        _ => format!("your package manager (e.g. `sudo apt-get install {p}`)"),
-    }
+    let pm = link
+        .run(&quote::sh_script(crate::remote::packages::PROBE), b"")
+        .await
+        .map(|o| o.stdout_text().trim().to_owned())
+        .unwrap_or_default();
+    crate::remote::packages::install_command(&pm, package)
 }
 
 impl Context {

@@ -3,6 +3,7 @@
 
 pub mod args;
 mod context;
+mod doctor;
 mod exec;
 mod launch;
 mod list;
@@ -51,6 +52,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Some(Command::Setup(args)) => setup::run(&global, &args),
+        Some(Command::Doctor) => doctor::run(&global).await,
         Some(Command::Config { command: ConfigCommand::Show }) => show::config(&Context::load(&global)?),
         Some(Command::Start(args)) => start::run(&Context::load(&global)?, &args).await,
         Some(Command::Exec(args)) => exec::run(&Context::load(&global)?, &args).await,

@@ -7,6 +7,8 @@ use std::io::Write;
 
 /// Style for errors.
 pub const ERROR: Style = AnsiColor::Red.on_default().bold();
+/// Style for passed checks.
+pub const PASS: Style = AnsiColor::Green.on_default().bold();
 /// Style for warnings.
 pub const WARN: Style = AnsiColor::Yellow.on_default().bold();
 /// Style for headings.

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::keeper::control::{self, ControlError, ControlRequest, ControlResponse};
 use crate::plugins::{Installed, Locked, LockedCommand, Lockfile, events, registry};
 use crate::session::tmux::Extras;
-use crate::sync::wire::{Request, Response, SessionChange, SessionRef};
+use crate::sync::wire::{PluginState, Request, Response, SessionChange, SessionRef};
 use sinc_plugin_host::{Manifest, Plugin, PluginError, RunsOn};
 use std::path::Path;
 use std::time::Duration;
@@ -859,38 +859,53 @@ pub async fn local_state(ctx: &Context, name: &str) -> Option<String> {
     }
 }
 
-/// After the lockfile changed: have the project's running keeper (if any)
-/// send the VPS the remote plugin set again, and the keeper hosting the
-/// local plugins (if any) run the local set again; when `say`, tell how
-/// each plugin is doing.
-pub async fn refresh_plugins(ctx: &Context, say: bool) {
-    let tell = |states: Vec<crate::sync::wire::PluginState>, place: &str| {
-        for s in states {
-            tracing::info!(plugin = %s.name, "{place}: {}", s.state);
-            if say {
-                output::notice(ctx.global.quiet, &format!("{} {place}: {}", s.name, s.state));
-            }
-        }
-    };
-    let installed = installed(ctx);
-    match ask_local_host(&installed, &ControlRequest::LocalPlugins, REFRESH_LIMIT).await {
+/// Where plugins run, as their states are reported.
+pub const HERE: &str = "on this machine";
+/// Where remote plugins run.
+pub const ON_VPS: &str = "on the VPS";
+
+/// Ask the keeper hosting the local plugins (if any) and the project's
+/// running keeper (if any) to run the current plugin sets, and how each
+/// plugin is doing: one entry per host that answered, or what went wrong.
+pub async fn host_states(ctx: &Context) -> Vec<std::result::Result<(&'static str, Vec<PluginState>), String>> {
+    let mut out = Vec::new();
+    match ask_local_host(&installed(ctx), &ControlRequest::LocalPlugins, REFRESH_LIMIT).await {
         Ok(None) => {}
-        Ok(Some(ControlResponse::Plugins { states })) => tell(states, "on this machine"),
-        Ok(Some(ControlResponse::Error { message })) => output::warn(&format!("local plugins: {message}")),
-        Ok(Some(other)) => output::warn(&format!("unexpected answer from the local plugin host: {other:?}")),
-        Err(e) => output::warn(&e.to_string()),
+        Ok(Some(ControlResponse::Plugins { states })) => out.push(Ok((HERE, states))),
+        Ok(Some(ControlResponse::Error { message })) => out.push(Err(format!("local plugins: {message}"))),
+        Ok(Some(other)) => out.push(Err(format!("unexpected answer from the local plugin host: {other:?}"))),
+        Err(e) => out.push(Err(e.to_string())),
     }
     let paths = super::sync_cmds::keeper_paths(ctx);
     if !paths.socket.exists() {
-        return;
+        return out;
     }
     let asked = tokio::time::timeout(REFRESH_LIMIT, control::request(&paths.socket, &ControlRequest::Plugins)).await;
     match asked {
-        Ok(Ok(ControlResponse::Plugins { states })) => tell(states, "on the VPS"),
-        Ok(Ok(ControlResponse::Error { message })) => output::warn(&format!("remote plugins: {message}")),
+        Ok(Ok(ControlResponse::Plugins { states })) => out.push(Ok((ON_VPS, states))),
+        Ok(Ok(ControlResponse::Error { message })) => out.push(Err(format!("remote plugins: {message}"))),
         Ok(Err(ControlError::NotRunning)) => {}
-        Ok(Ok(_)) | Ok(Err(_)) | Err(_) => {
-            output::warn("the session's keeper did not confirm the remote plugins; they follow at its next connection")
+        Ok(Ok(_)) | Ok(Err(_)) | Err(_) => out.push(Err(
+            "the session's keeper did not confirm the remote plugins; they follow at its next connection".into(),
+        )),
+    }
+    out
+}
+
+/// After the lockfile changed: have the running hosts run the new plugin
+/// sets (see [`host_states`]); when `say`, tell how each plugin is doing.
+pub async fn refresh_plugins(ctx: &Context, say: bool) {
+    for answer in host_states(ctx).await {
+        match answer {
+            Ok((place, states)) => {
+                for s in states {
+                    tracing::info!(plugin = %s.name, "{place}: {}", s.state);
+                    if say {
+                        output::notice(ctx.global.quiet, &format!("{} {place}: {}", s.name, s.state));
+                    }
+                }
+            }
+            Err(warning) => output::warn(&warning),
         }
     }
 }

@@ -195,6 +195,12 @@ fn normalize_arch(arch: &str) -> &str {
     }
 }
 
+/// Whether a VPS whose `uname -s` and `uname -m` say `os` and `arch` runs
+/// this very build.
+pub fn same_platform(os: &str, arch: &str) -> bool {
+    os.eq_ignore_ascii_case(std::env::consts::OS) && normalize_arch(arch) == normalize_arch(std::env::consts::ARCH)
+}
+
 /// Make sure the VPS has this build (or the same version for its platform);
 /// `on_upload` is told how many bytes of an upload have been sent so far.
 pub async fn ensure(link: &Link, local: &LocalBinary, on_upload: OnBytes) -> Result<Installed, InstallError> {
@@ -217,9 +223,7 @@ pub async fn ensure(link: &Link, local: &LocalBinary, on_upload: OnBytes) -> Res
     if probe.present {
         return Ok(Installed::Present { path: format!("{}/{name}", probe.dir) });
     }
-    let same_platform = probe.os.eq_ignore_ascii_case(std::env::consts::OS)
-        && normalize_arch(&probe.arch) == normalize_arch(std::env::consts::ARCH);
-    if !same_platform {
+    if !same_platform(&probe.os, &probe.arch) {
         if probe.installed_version == version_line() {
             return Ok(Installed::SameVersion { path: format!("{}/sinc", probe.dir) });
         }

@@ -4,6 +4,7 @@
 
 pub mod daemon;
 pub mod install;
+pub mod packages;
 pub mod plugins;
 pub mod session_events;
 pub mod session_host;

@@ -46,6 +46,14 @@ impl std::fmt::Debug for Watcher {
 /// The polling interval of the fallback watcher.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
+/// Linux's per-user limit on inotify watches; a recursive watch takes one
+/// per folder.
+pub const WATCH_LIMIT_FILE: &str = "/proc/sys/fs/inotify/max_user_watches";
+
+/// The command that raises [`WATCH_LIMIT_FILE`]'s limit for good.
+pub const RAISE_WATCH_LIMIT: &str =
+    "echo fs.inotify.max_user_watches=524288 | sudo tee /etc/sysctl.d/60-sinc.conf && sudo sysctl --system";
+
 fn handler(root: PathBuf, tx: UnboundedSender<WatchEvent>) -> impl Fn(notify::Result<Event>) + Send + 'static {
     move |res: notify::Result<Event>| match res {
         Ok(event) => {
@@ -90,10 +98,9 @@ pub fn watch(root: &Path, tx: UnboundedSender<WatchEvent>) -> notify::Result<Wat
     match native.watch(root, RecursiveMode::Recursive) {
         Ok(()) => Ok(Watcher { _inner: std::sync::Mutex::new(Box::new(native)), kind: WatchKind::Native }),
         Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
-            let limit = std::fs::read_to_string("/proc/sys/fs/inotify/max_user_watches").unwrap_or_default();
+            let limit = std::fs::read_to_string(WATCH_LIMIT_FILE).unwrap_or_default();
             tracing::warn!(
-                "the inotify watch limit ({}) is too low to watch {}; sync falls back to polling every {}s. \
-                 Raise it: echo fs.inotify.max_user_watches=524288 | sudo tee /etc/sysctl.d/60-sinc.conf && sudo sysctl --system",
+                "the inotify watch limit ({}) is too low to watch {}; sync falls back to polling every {}s. Raise it: {RAISE_WATCH_LIMIT}",
                 limit.trim(),
                 root.display(),
                 POLL_INTERVAL.as_secs()

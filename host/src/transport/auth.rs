@@ -37,12 +37,13 @@ impl Attempts {
     }
 }
 
-/// Authenticate `handle` as `target.user`.
+/// Authenticate `handle` as `target.user`; says which method worked (e.g.
+/// `key file ~/.ssh/id_ed25519`).
 pub async fn authenticate(
     handle: &mut Handle<ClientHandler>,
     target: &Target,
     prompter: Prompter,
-) -> Result<(), ConnectError> {
+) -> Result<String, ConnectError> {
     let ssh_err = |source| ConnectError::Ssh {
         addr: format!("{}:{}", target.hostname, target.port),
         stage: "authenticating",
@@ -67,10 +68,10 @@ pub async fn authenticate(
                     }
                     let label = format!("agent key {}", key.fingerprint(russh::keys::HashAlg::Sha256));
                     tracing::debug!("trying {label}");
-                    attempts.tried.push(label);
+                    attempts.tried.push(label.clone());
                     offered.push(key.clone());
                     match handle.authenticate_publickey_with(&target.user, key, rsa_hash, &mut agent).await {
-                        Ok(r) if r.success() => return Ok(()),
+                        Ok(r) if r.success() => return Ok(label),
                         Ok(r) => attempts.note(&r),
                         Err(e) => tracing::debug!("agent signing failed: {e}"),
                     }
@@ -92,11 +93,12 @@ pub async fn authenticate(
             let Some(key) = load_key(file, prompter, &mut attempts) else {
                 continue;
             };
-            attempts.tried.push(format!("key file {}", file.display()));
+            let label = format!("key file {}", file.display());
+            attempts.tried.push(label.clone());
             let key = PrivateKeyWithHashAlg::new(Arc::new(key), rsa_hash);
             let result = handle.authenticate_publickey(&target.user, key).await.map_err(ssh_err)?;
             if result.success() {
-                return Ok(());
+                return Ok(label);
             }
             attempts.note(&result);
         }
@@ -108,7 +110,7 @@ pub async fn authenticate(
         // Like OpenSSH's NumberOfPasswordPrompts: three rounds of questions.
         for _ in 0..PROMPT_ROUNDS {
             match keyboard_interactive(handle, target, prompter, &mut attempts).await.map_err(ssh_err)? {
-                Round::Accepted => return Ok(()),
+                Round::Accepted => return Ok("keyboard-interactive".into()),
                 Round::Denied if attempts.allows(MethodKind::KeyboardInteractive) => {}
                 Round::Denied | Round::NoAnswer => break,
             }
@@ -122,7 +124,7 @@ pub async fn authenticate(
             };
             let result = handle.authenticate_password(&target.user, password).await.map_err(ssh_err)?;
             if result.success() {
-                return Ok(());
+                return Ok("password".into());
             }
             attempts.note(&result);
             if !attempts.allows(MethodKind::Password) {

@@ -46,12 +46,13 @@ pub async fn connect(target: &Target, opts: ConnectOptions) -> Result<Arc<Connec
     let mut liveness = Arc::new(Liveness::default());
     let mut inbound = Arc::new(Inbound::default());
     let mut socket = None;
+    let mut auth_method = String::new();
     for hop in target.jumps.iter().chain(std::iter::once(target)) {
         // Only the last hop's signs of life say the target is alive, and only
         // it is asked for remote forwards.
         liveness = Arc::new(Liveness::default());
         inbound = Arc::new(Inbound::default());
-        let handle = match jumps.last() {
+        let (handle, method) = match jumps.last() {
             None => {
                 let deadline = Deadline::start(hop.connect_timeout);
                 let stream = tcp(hop, &deadline, opts).await?;
@@ -75,9 +76,10 @@ pub async fn connect(target: &Target, opts: ConnectOptions) -> Result<Arc<Connec
             }
         };
         jumps.push(handle);
+        auth_method = method;
     }
     let handle = jumps.pop().ok_or_else(|| ConnectError::Network { addr: addr(target), reason: "no hop".into() })?;
-    Ok(Connection::new(handle, jumps, target.clone(), (liveness, inbound), socket))
+    Ok(Connection::new(handle, jumps, target.clone(), (liveness, inbound), socket, auth_method))
 }
 
 /// The stream, and a duplicate of its socket (none if it cannot be made).
@@ -176,7 +178,7 @@ async fn establish<S>(
     deadline: Deadline,
     opts: ConnectOptions,
     (liveness, inbound): (&Arc<Liveness>, &Arc<Inbound>),
-) -> Result<Handle<ClientHandler>, ConnectError>
+) -> Result<(Handle<ClientHandler>, String), ConnectError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -199,8 +201,8 @@ where
             return Err(ConnectError::Ssh { addr: addr(target), stage: "the SSH handshake", source });
         }
     };
-    auth::authenticate(&mut handle, target, opts.prompter).await?;
-    Ok(handle)
+    let method = auth::authenticate(&mut handle, target, opts.prompter).await?;
+    Ok((handle, method))
 }
 
 /// The russh client settings for one hop.

@@ -26,6 +26,8 @@ pub struct Connection {
     dead: watch::Receiver<bool>,
     /// A duplicate of the first hop's TCP socket, to look at (never read).
     socket: Option<std::net::TcpStream>,
+    /// How the last hop accepted us.
+    auth_method: String,
 }
 
 impl std::fmt::Debug for Connection {
@@ -131,10 +133,11 @@ impl Connection {
         target: Target,
         (liveness, inbound): (Arc<Liveness>, Arc<Inbound>),
         socket: Option<std::net::TcpStream>,
+        auth_method: String,
     ) -> Arc<Connection> {
         let (declare, dead) = watch::channel(false);
         liveness.heard();
-        let conn = Arc::new(Connection { handle, _jumps: jumps, target, liveness, inbound, dead, socket });
+        let conn = Arc::new(Connection { handle, _jumps: jumps, target, liveness, inbound, dead, socket, auth_method });
         tokio::spawn(watch_over(Arc::downgrade(&conn), declare));
         conn
     }
@@ -162,6 +165,17 @@ impl Connection {
     /// Where this connection goes.
     pub fn target(&self) -> &Target {
         &self.target
+    }
+
+    /// Which authentication method worked (`key file …`, `agent key …`,
+    /// `password`, `keyboard-interactive`).
+    pub fn auth_method(&self) -> &str {
+        &self.auth_method
+    }
+
+    /// The address of the first hop the TCP connection reached.
+    pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        self.socket.as_ref().and_then(|s| s.peer_addr().ok())
     }
 
     fn err(&self, stage: &'static str) -> impl FnOnce(russh::Error) -> ConnectError + '_ {
