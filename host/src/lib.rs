@@ -21,3 +21,4 @@ pub mod session;
 pub mod session_id;
 pub mod sync;
 pub mod transport;
+pub mod uninstall;

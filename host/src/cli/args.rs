@@ -111,6 +111,10 @@ pub enum Command {
     /// Check everything sinc needs, here and on the VPS, one line per check
     /// with the fix; exit 1 when a check fails.
     Doctor,
+    /// Stop the background sync and remove sinc's configuration, state and
+    /// caches from this machine (and with --remote from the VPS); project
+    /// folders are kept.
+    Uninstall(UninstallArgs),
     /// Inspect the configuration.
     Config {
         /// What to do.
@@ -181,6 +185,9 @@ pub enum Command {
         /// Detach from the terminal.
         #[arg(long)]
         background: bool,
+        /// Stop the running daemon (its sessions keep running in tmux).
+        #[arg(long, conflicts_with_all = ["bridge", "background"])]
+        stop: bool,
     },
 }
 
@@ -424,6 +431,23 @@ pub struct SetupArgs {
     /// Remote folder under which projects are placed.
     #[arg(long, value_name = "PATH")]
     pub remote_base: Option<String>,
+}
+
+/// `sinc uninstall`.
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Also end the sessions on the VPS, stop its daemon and remove its
+    /// binary, systemd unit, state and caches.
+    #[arg(long)]
+    pub remote: bool,
+    /// Also delete the projects' folders on the VPS (each is named and
+    /// confirmed). Local project folders are never deleted.
+    #[arg(long, requires = "remote")]
+    pub purge_remote_files: bool,
+    /// Also delete the sync trash (the previous versions `sinc restore`
+    /// brings back), on each side uninstalled.
+    #[arg(long)]
+    pub purge_trash: bool,
 }
 
 /// `sinc config …`.

@@ -10,12 +10,18 @@ use crate::transport::{Link, quote};
 
 /// Fetch the sinc sessions on the host, completed from the local records.
 async fn sessions(ctx: &Context, link: &Link) -> Result<Vec<RemoteSession>> {
+    match sessions_if_tmux(ctx, link).await? {
+        Some(sessions) => Ok(sessions),
+        None => Err(context::no_tmux(link, &link.target().alias).await),
+    }
+}
+
+/// The sessions on the host, or `None` when it has no tmux.
+pub(super) async fn sessions_if_tmux(ctx: &Context, link: &Link) -> Result<Option<Vec<RemoteSession>>> {
     let out = link.run(&tmux::list_script(), b"").await?;
     match out.status {
         crate::transport::RemoteStatus::Exited(0) => {}
-        crate::transport::RemoteStatus::Exited(tmux::status::NO_TMUX) => {
-            return Err(context::no_tmux(link, &link.target().alias).await);
-        }
+        crate::transport::RemoteStatus::Exited(tmux::status::NO_TMUX) => return Ok(None),
         _ => return Err(Error::Failure(format!("listing sessions failed: {}", out.stderr_text()))),
     }
     let registry = Registry::new(&ctx.dirs.data);
@@ -27,7 +33,7 @@ async fn sessions(ctx: &Context, link: &Link) -> Result<Vec<RemoteSession>> {
             s.agent.get_or_insert(record.agent);
         }
     }
-    Ok(sessions)
+    Ok(Some(sessions))
 }
 
 /// `sinc list [--host DESTINATION]`.

@@ -15,6 +15,7 @@ mod show;
 mod ssh;
 mod start;
 pub mod sync_cmds;
+mod uninstall;
 
 pub use args::Cli;
 pub use context::Context;
@@ -53,6 +54,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }
         Some(Command::Setup(args)) => setup::run(&global, &args),
         Some(Command::Doctor) => doctor::run(&global).await,
+        Some(Command::Uninstall(args)) => uninstall::run(&global, &args).await,
         Some(Command::Config { command: ConfigCommand::Show }) => show::config(&Context::load(&global)?),
         Some(Command::Start(args)) => start::run(&Context::load(&global)?, &args).await,
         Some(Command::Exec(args)) => exec::run(&Context::load(&global)?, &args).await,
@@ -92,9 +94,16 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
             crate::keeper::run(&Context::load(&global)?).await
         }
-        Some(Command::Daemon { bridge, background }) => {
+        Some(Command::Daemon { bridge, background, stop }) => {
             let paths = crate::remote::daemon::DaemonPaths::from_env()
                 .map_err(|e| crate::error::Error::Failure(e.to_string()))?;
+            if stop {
+                let stopped = crate::remote::daemon::stop(&paths)
+                    .await
+                    .map_err(|e| crate::error::Error::Failure(format!("daemon: {e}")))?;
+                output::notice(global.quiet, if stopped { "daemon stopped" } else { "no daemon was running" });
+                return Ok(0);
+            }
             if background {
                 detach();
             }

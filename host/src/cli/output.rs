@@ -99,18 +99,24 @@ pub fn rfc3339(seconds_since_epoch: u64) -> String {
 /// terminal and without `--yes`, a usage error saying to pass it; a "no" is
 /// a failure saying nothing changed.
 pub fn confirm(yes: bool, message: &str, question: &str, what: &str) -> Result<(), Error> {
-    use std::io::IsTerminal;
-    if yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::Usage(format!("pass --yes to {what} without a confirmation")));
-    }
-    if crate::transport::Prompter::detect().confirm(message, question) {
+    if ask(yes, message, question, what)? {
         Ok(())
     } else {
         Err(Error::Failure("cancelled; nothing was changed".into()))
     }
+}
+
+/// Like [`confirm`], for a question whose "no" only skips a step: whether
+/// the answer was yes.
+pub fn ask(yes: bool, message: &str, question: &str, what: &str) -> Result<bool, Error> {
+    use std::io::IsTerminal;
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(format!("pass --yes to {what} without a confirmation")));
+    }
+    Ok(crate::transport::Prompter::detect().confirm(message, question))
 }
 
 #[cfg(test)]

@@ -132,6 +132,26 @@ pub async fn run(paths: &DaemonPaths) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `sinc daemon --stop`: ask the running daemon (if any) to stop, and wait
+/// until it has let go of its lock. Returns whether one was running.
+pub async fn stop(paths: &DaemonPaths) -> std::io::Result<bool> {
+    let Some((_, stream)) = probe(&paths.socket).await else {
+        return Ok(false);
+    };
+    shutdown(stream).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&paths.lock)?;
+        if lock.try_lock().is_ok() {
+            return Ok(true);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(std::io::Error::other("the daemon did not stop within 10 s"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Ask a running daemon for its build; `None` when none answers.
 async fn probe(socket: &Path) -> Option<(String, UnixStream)> {
     let stream = UnixStream::connect(socket).await.ok()?;

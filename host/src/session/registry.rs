@@ -51,6 +51,19 @@ impl Registry {
         serde_json::from_slice(&bytes).ok()
     }
 
+    /// Every readable record, by id.
+    pub fn all(&self) -> Vec<SessionRecord> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut records: Vec<SessionRecord> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".json").and_then(|id| self.load(id)))
+            .collect();
+        records.sort_by(|a, b| a.id.cmp(&b.id));
+        records
+    }
+
     /// Forget `id`.
     pub fn remove(&self, id: &str) -> std::io::Result<()> {
         match std::fs::remove_file(self.path(id)) {
@@ -78,6 +91,8 @@ mod tests {
         };
         reg.save(&r).unwrap();
         assert_eq!(reg.load(&r.id), Some(r.clone()));
+        std::fs::write(dir.path().join("sessions/broken.json"), "{").unwrap();
+        assert_eq!(reg.all(), vec![r.clone()], "unreadable records are skipped");
         reg.remove(&r.id).unwrap();
         reg.remove(&r.id).unwrap();
         assert_eq!(reg.load(&r.id), None);

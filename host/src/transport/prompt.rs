@@ -36,7 +36,10 @@ impl Prompter {
             return false;
         };
         let mut out = &tty;
-        let _ = write!(out, "{message}\n{question} (yes/no): ");
+        if !message.is_empty() {
+            let _ = writeln!(out, "{message}");
+        }
+        let _ = write!(out, "{question} (yes/no): ");
         let _ = out.flush();
         let mut answer = String::new();
         if std::io::BufReader::new(&tty).read_line(&mut answer).is_err() {
