@@ -20,5 +20,6 @@ pub mod remote;
 pub mod session;
 pub mod session_id;
 pub mod sync;
+pub mod tailnet;
 pub mod transport;
 pub mod uninstall;

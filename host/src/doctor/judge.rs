@@ -2,9 +2,9 @@
 
 use super::Check;
 use super::remote_probe::{AgentLookup, Disk, Firewall, RemoteFacts};
-use super::tailnet::{TailscaleNode, is_tailnet_address};
 use crate::remote::packages::install_command;
 use crate::sync::watch::{POLL_INTERVAL, RAISE_WATCH_LIMIT};
+use crate::tailnet::{TailscaleNode, is_tailnet_address};
 use crate::transport::ConnectError;
 use std::net::IpAddr;
 
@@ -340,6 +340,7 @@ mod tests {
             backend_state: if up { "Running" } else { "Stopped" }.into(),
             dns_name: dns.into(),
             addresses: vec!["100.100.1.2".parse().unwrap()],
+            peers: Vec::new(),
         };
         let vps = node("vps.tail.ts.net", true);
         assert_eq!(tailscale(None, Some(&vps), Some("100.100.1.2".parse().unwrap())).status, Status::Pass);

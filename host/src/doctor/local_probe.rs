@@ -2,13 +2,9 @@
 //! many folders the project would watch, free disk space, and Tailscale.
 
 use super::remote_probe::Disk;
-use super::tailnet::TailscaleNode;
 use crate::sync::watch::WATCH_LIMIT_FILE;
+use crate::tailnet::TailscaleNode;
 use std::path::Path;
-use std::time::Duration;
-
-/// How long `tailscale status` may take.
-const TAILSCALE_LIMIT: Duration = Duration::from_secs(3);
 
 /// This machine's side.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,23 +37,11 @@ pub fn disk_of(path: &Path) -> Option<Disk> {
     Some(Disk { free: s.blocks_available() * unit, total: s.blocks() * unit })
 }
 
-/// `tailscale status --json` here, if Tailscale is installed and answers.
-pub async fn tailscale() -> Option<TailscaleNode> {
-    let run = tokio::process::Command::new("tailscale")
-        .args(["status", "--json"])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(TAILSCALE_LIMIT, run).await.ok()?.ok()?;
-    TailscaleNode::parse(&String::from_utf8_lossy(&out.stdout))
-}
-
 /// Everything, for the project at `project_dir`.
 pub async fn gather(project_dir: &Path) -> LocalFacts {
     let dir = project_dir.to_path_buf();
     let counted = tokio::task::spawn_blocking(move || (count_folders(&dir), disk_of(&dir)));
-    let tailscale = tailscale().await;
+    let tailscale = crate::tailnet::local_status().await;
     let (folders, disk) = counted.await.unwrap_or((0, None));
     LocalFacts {
         watch_limit: std::fs::read_to_string(WATCH_LIMIT_FILE).ok().and_then(|t| t.trim().parse().ok()),

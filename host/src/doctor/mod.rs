@@ -5,7 +5,6 @@
 pub mod judge;
 pub mod local_probe;
 pub mod remote_probe;
-pub mod tailnet;
 
 use serde::Serialize;
 

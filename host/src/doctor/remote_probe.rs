@@ -3,8 +3,8 @@
 //! them back. Nothing in the script needs root; the firewall is read with
 //! `sudo -n` when that works without a password, and is "unreadable" else.
 
-use super::tailnet::TailscaleNode;
 use crate::remote::install::REMOTE_BIN_DIR;
+use crate::tailnet::TailscaleNode;
 use crate::transport::quote;
 use std::collections::BTreeMap;
 

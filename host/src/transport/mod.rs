@@ -12,6 +12,7 @@ mod error;
 pub mod forward;
 mod handler;
 mod inbound;
+pub mod keys;
 pub mod known_hosts;
 mod link;
 mod prompt;

@@ -143,6 +143,21 @@ impl SshConfigFile {
         })
     }
 
+    /// The `Host` names that name one host (no wildcards, no negations), in
+    /// file order: the hosts one can pick.
+    pub fn aliases(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for host in self.config.get_hosts() {
+            for clause in &host.pattern {
+                let name = &clause.pattern;
+                if !clause.negated && !name.contains(['*', '?', '!']) && !out.contains(name) {
+                    out.push(name.clone());
+                }
+            }
+        }
+        out
+    }
+
     /// Resolve `host` with sinc's overrides.
     pub fn resolve(&self, host: &str, ov: &Overrides, defaults: &Defaults) -> Result<Target, SshConfigError> {
         let mut target = self.resolve_one(host, ov, defaults);
@@ -364,6 +379,7 @@ mod tests {
         assert_eq!(t.host_key_policy, HostKeyPolicy::AcceptNew);
         let other = cfg.resolve("elsewhere", &Overrides::default(), &defaults()).unwrap();
         assert_eq!(other.user, "nobody");
+        assert_eq!(cfg.aliases(), vec!["myvps"], "wildcards are not hosts one can pick");
         assert_eq!(other.hostname, "elsewhere");
         assert!(!other.identity_files_explicit);
     }

@@ -1,0 +1,134 @@
+//! SSH keys for `sinc setup`: generating an ed25519 key pair in OpenSSH's
+//! format, and the remote script that adds a public key to
+//! `~/.ssh/authorized_keys` (what `ssh-copy-id` does), idempotently.
+
+use super::quote;
+use crate::atomic_file;
+use russh::keys::ssh_key::private::{Ed25519Keypair, KeypairData};
+use russh::keys::ssh_key::{LineEnding, PrivateKey};
+use std::path::Path;
+
+/// Where `sinc setup` puts the key it generates (under `~/.ssh`).
+pub const GENERATED_KEY: &str = "sinc_ed25519";
+
+/// Why a key could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The file exists already (never overwritten).
+    #[error("{0} exists already; not overwriting it")]
+    Exists(String),
+    /// The system's random source failed.
+    #[error("no randomness for a new key: {0}")]
+    Random(String),
+    /// Encoding failed.
+    #[error("cannot encode the key: {0}")]
+    Encode(String),
+    /// Writing failed.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Generate an unencrypted ed25519 key pair at `path` (0600) and
+/// `path.pub` (0644); returns the public key line. Refuses to overwrite.
+pub fn generate_ed25519(path: &Path, comment: &str) -> Result<String, KeyError> {
+    let pub_path = path.with_extension("pub");
+    for p in [path, pub_path.as_path()] {
+        if p.exists() {
+            return Err(KeyError::Exists(p.display().to_string()));
+        }
+    }
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| KeyError::Random(e.to_string()))?;
+    let pair = Ed25519Keypair::from_seed(&seed);
+    seed.fill(0);
+    let key = PrivateKey::new(KeypairData::Ed25519(pair), comment).map_err(|e| KeyError::Encode(e.to_string()))?;
+    let private = key.to_openssh(LineEnding::LF).map_err(|e| KeyError::Encode(e.to_string()))?;
+    let public = key.public_key().to_openssh().map_err(|e| KeyError::Encode(e.to_string()))?;
+    if let Some(dir) = path.parent() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|source| KeyError::Write { path: dir.display().to_string(), source })?;
+    }
+    atomic_file::write(path, private.as_bytes(), 0o600)
+        .map_err(|source| KeyError::Write { path: path.display().to_string(), source })?;
+    atomic_file::write(&pub_path, format!("{public}\n").as_bytes(), 0o644)
+        .map_err(|source| KeyError::Write { path: pub_path.display().to_string(), source })?;
+    Ok(public)
+}
+
+/// The remote script that adds `public_key` (an OpenSSH public key line) to
+/// `~/.ssh/authorized_keys` unless a line with the same key is there; prints
+/// `added` or `present`.
+pub fn authorize_script(public_key: &str) -> String {
+    let mut words = public_key.split_whitespace();
+    let key_part = format!("{} {}", words.next().unwrap_or_default(), words.next().unwrap_or_default());
+    quote::sh_script(&format!(
+        "set -e
+umask 077
+mkdir -p \"$HOME/.ssh\"
+F=\"$HOME/.ssh/authorized_keys\"
+touch \"$F\"
+if grep -qF {key_part} \"$F\"; then echo present; exit 0; fi
+if [ -s \"$F\" ] && [ \"$(tail -c 1 \"$F\" | od -An -c | tr -d ' ')\" != '\\n' ]; then echo >> \"$F\"; fi
+printf '%s\\n' {line} >> \"$F\"
+chmod 700 \"$HOME/.ssh\"
+chmod 600 \"$F\"
+echo added
+",
+        key_part = quote::word(&key_part),
+        line = quote::word(public_key.trim()),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn generates_a_key_openssh_reads_and_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".ssh").join(GENERATED_KEY);
+        let public = generate_ed25519(&path, "me@laptop").unwrap();
+        assert!(public.starts_with("ssh-ed25519 AAAA") && public.ends_with("me@laptop"), "{public}");
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let loaded = russh::keys::load_secret_key(&path, None).unwrap();
+        assert_eq!(loaded.public_key().to_openssh().unwrap(), public);
+        assert!(matches!(generate_ed25519(&path, "again"), Err(KeyError::Exists(_))));
+        // ssh-keygen agrees, where it is installed.
+        if let Ok(out) = std::process::Command::new("ssh-keygen").arg("-y").arg("-f").arg(&path).output()
+            && out.status.success()
+        {
+            assert!(public.starts_with(String::from_utf8_lossy(&out.stdout).trim()));
+        }
+    }
+
+    #[test]
+    fn authorizing_twice_adds_one_line() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join(".ssh")).unwrap();
+        std::fs::write(home.path().join(".ssh/authorized_keys"), "ssh-ed25519 AAAAother old-key").unwrap();
+        let line = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIexample me@laptop";
+        let run = || {
+            let out = std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(authorize_script(line))
+                .env("HOME", home.path())
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        };
+        assert_eq!(run(), "added");
+        assert_eq!(run(), "present");
+        let text = std::fs::read_to_string(home.path().join(".ssh/authorized_keys")).unwrap();
+        assert_eq!(text, format!("ssh-ed25519 AAAAother old-key\n{line}\n"));
+    }
+}
