@@ -431,6 +431,23 @@ pub struct SetupArgs {
     /// Remote folder under which projects are placed.
     #[arg(long, value_name = "PATH")]
     pub remote_base: Option<String>,
+    /// A pattern added to `sync.ignore` (gitignore syntax; repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    pub ignore: Vec<String>,
+    /// Generate ~/.ssh/sinc_ed25519 (unless it exists), use it, and install
+    /// it on the VPS with a one-time password login.
+    #[arg(long, conflicts_with = "key")]
+    pub generate_key: bool,
+    /// Install the key's public half on the VPS with a one-time password
+    /// login (like ssh-copy-id), then check that the key alone gets in.
+    #[arg(long)]
+    pub install_key: bool,
+    /// Apply a plugin tier after writing the config.
+    #[arg(long, value_parser = ["minimal", "standard", "full", "custom"])]
+    pub tier: Option<String>,
+    /// With `--tier custom`: a plugin to add (repeatable).
+    #[arg(long, value_name = "NAME", requires = "tier")]
+    pub plugin: Vec<String>,
 }
 
 /// `sinc uninstall`.

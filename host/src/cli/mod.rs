@@ -11,6 +11,7 @@ mod open;
 pub mod output;
 pub mod plugin;
 mod setup;
+mod setup_wizard;
 mod show;
 mod ssh;
 mod start;
@@ -52,7 +53,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             clap_complete::generate(shell, &mut Cli::command(), "sinc", &mut std::io::stdout());
             Ok(0)
         }
-        Some(Command::Setup(args)) => setup::run(&global, &args),
+        Some(Command::Setup(args)) => setup::run(&global, &args).await,
         Some(Command::Doctor) => doctor::run(&global).await,
         Some(Command::Uninstall(args)) => uninstall::run(&global, &args).await,
         Some(Command::Config { command: ConfigCommand::Show }) => show::config(&Context::load(&global)?),

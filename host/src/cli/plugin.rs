@@ -450,6 +450,16 @@ fn search(ctx: &Context, term: Option<&str>) -> Result<i32> {
     Ok(0)
 }
 
+/// The tier last applied (`None`: never).
+pub fn current_tier(ctx: &Context) -> Result<Option<String>> {
+    Ok(lockfile(&installed(ctx))?.tier)
+}
+
+/// The names of the plugins in the configured registry.
+pub fn registry_names(ctx: &Context) -> Result<Vec<String>> {
+    off_runtime(|| registry_of(ctx)?.0.names().map_err(registry_error))
+}
+
 /// `sinc tier show`.
 pub fn tier_show(ctx: &Context) -> Result<i32> {
     let lock = lockfile(&installed(ctx))?;

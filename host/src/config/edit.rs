@@ -10,6 +10,15 @@ use std::path::Path;
 /// write it atomically with mode 0600. The result is validated before it is
 /// written, so a bad value never reaches the file.
 pub fn set_values(path: &Path, values: &[(String, toml::Value)]) -> Result<String, ConfigError> {
+    let out = with_values(path, values)?;
+    atomic_file::write(path, out.as_bytes(), 0o600)
+        .map_err(|e| ConfigError::new(Origin::File(path.to_path_buf()), format!("cannot write: {e}")))?;
+    Ok(out)
+}
+
+/// The text the config file at `path` would have with `values` set,
+/// validated, without writing it.
+pub fn with_values(path: &Path, values: &[(String, toml::Value)]) -> Result<String, ConfigError> {
     let origin = Origin::File(path.to_path_buf());
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -34,8 +43,6 @@ pub fn set_values(path: &Path, values: &[(String, toml::Value)]) -> Result<Strin
     }
     let out = doc.to_string();
     layer::parse_user_file(path, &out)?;
-    atomic_file::write(path, out.as_bytes(), 0o600)
-        .map_err(|e| ConfigError::new(origin, format!("cannot write: {e}")))?;
     Ok(out)
 }
 

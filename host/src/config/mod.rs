@@ -14,7 +14,7 @@ mod load;
 mod model;
 mod reload;
 
-pub use edit::set_values;
+pub use edit::{set_values, with_values};
 pub use env::{ENV_FLAGS, ENV_VARS, EnvVar, Kind as EnvKind};
 pub use error::{ConfigError, Origin};
 pub use legacy::LegacyImport;

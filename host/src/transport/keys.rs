@@ -1,8 +1,9 @@
 //! SSH keys for `sinc setup`: generating an ed25519 key pair in OpenSSH's
 //! format, and the remote script that adds a public key to
-//! `~/.ssh/authorized_keys` (what `ssh-copy-id` does), idempotently.
+//! `~/.ssh/authorized_keys` (what `ssh-copy-id` does), idempotently, and
+//! installing a key with it.
 
-use super::quote;
+use super::{ConnectError, ConnectOptions, Link, Prompter, Target, connect, quote};
 use crate::atomic_file;
 use russh::keys::ssh_key::private::{Ed25519Keypair, KeypairData};
 use russh::keys::ssh_key::{LineEnding, PrivateKey};
@@ -86,6 +87,74 @@ echo added
         key_part = quote::word(&key_part),
         line = quote::word(public_key.trim()),
     ))
+}
+
+/// What installing a key found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authorized {
+    /// The VPS had the key already.
+    Present,
+    /// It was added now.
+    Added,
+}
+
+/// Why a key could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallKeyError {
+    /// Logging in to install it failed.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The remote script failed.
+    #[error("could not add the key to ~/.ssh/authorized_keys on {host}: {message}")]
+    Remote {
+        /// `user@host:port`.
+        host: String,
+        /// Its error output.
+        message: String,
+    },
+    /// The key is there but the server does not let it in.
+    #[error(
+        "the key is in ~/.ssh/authorized_keys on {host}, but logging in with it alone failed ({source}); check the server's AuthorizedKeysFile and the permissions of ~/.ssh"
+    )]
+    NotAccepted {
+        /// `user@host:port`.
+        host: String,
+        /// The login failure.
+        source: ConnectError,
+    },
+}
+
+/// Install `public_key` on `target` the way `ssh-copy-id` does: log in as
+/// the user would (asking, through `prompter`, for a host key confirmation
+/// and a password), add the key unless present, then prove that a fresh
+/// connection with the key `key_file` alone and nobody to ask gets in.
+pub async fn install_public_key(
+    target: &Target,
+    public_key: &str,
+    key_file: &Path,
+    prompter: Prompter,
+) -> Result<Authorized, InstallKeyError> {
+    let host = target.describe();
+    let login = Link::new(target.clone(), ConnectOptions { prompter, quiet: false, tcp_attempt: None }, None);
+    let out = login.run(&authorize_script(public_key), b"").await;
+    login.close().await;
+    let out = out?;
+    let authorized = match out.stdout_text().trim() {
+        "added" => Authorized::Added,
+        "present" => Authorized::Present,
+        _ => return Err(InstallKeyError::Remote { host, message: out.stderr_text() }),
+    };
+    let mut key_only = target.clone();
+    key_only.identity_files = vec![key_file.to_path_buf()];
+    key_only.identities_only = true;
+    key_only.agent_socket = None;
+    match connect(&key_only, ConnectOptions::unattended(None)).await {
+        Ok(conn) => {
+            conn.disconnect().await;
+            Ok(authorized)
+        }
+        Err(source) => Err(InstallKeyError::NotAccepted { host, source }),
+    }
 }
 
 #[cfg(test)]
