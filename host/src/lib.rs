@@ -23,3 +23,4 @@ pub mod sync;
 pub mod tailnet;
 pub mod transport;
 pub mod uninstall;
+pub mod vps;

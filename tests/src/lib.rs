@@ -6,12 +6,14 @@
 //! its own remote data folder (`XDG_DATA_HOME`), set through sshd's `SetEnv`,
 //! so tests run in parallel without seeing each other.
 
+pub mod http;
 pub mod netns;
 pub mod proxy;
 pub mod pty;
 pub mod sshd;
 pub mod tree;
 
+pub use http::HttpServer;
 pub use netns::Netns;
 pub use proxy::Proxy;
 pub use pty::Pty;

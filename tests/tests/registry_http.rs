@@ -4,36 +4,13 @@
 //! plain-HTTP registry elsewhere and an unreachable one are refused with
 //! their exit statuses, and install nothing.
 
-use sinc_tests::{Client, free_port, plugin_component, stderr, wait_until};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use sinc_tests::{Client, HttpServer, free_port, plugin_component, stderr};
 
-/// `python3 -m http.server` serving `root` on 127.0.0.1.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(root: &std::path::Path) -> Server {
-    let port = free_port();
-    let child = Command::new("python3")
-        .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string(), "--directory"])
-        .arg(root)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3");
-    wait_until(Duration::from_secs(10), "the test HTTP server", || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok().map(drop)
-    });
-    Server { child, url: format!("http://127.0.0.1:{port}/registry") }
+/// A registry served from `site/registry`.
+fn serve(site: &std::path::Path) -> HttpServer {
+    let mut server = HttpServer::serve(site);
+    server.url.push_str("/registry");
+    server
 }
 
 fn publish(client: &Client, root: &std::path::Path, signature: Option<&std::path::Path>) {

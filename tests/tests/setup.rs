@@ -53,6 +53,7 @@ fn the_wizard_asks_everything_and_a_second_run_edits() {
     type_answer(&pty, "Folder on the VPS for the projects:", "~/code");
     type_answer(&pty, "Extra ignores:", "*.log, tmp/");
     answer(&pty, "Plugin tier?", &["Enter"]);
+    type_answer(&pty, "Prepare the VPS now", "n");
     let screen = pty.wait_for("Write it?", T);
     assert!(screen.contains("vps.host = \"beta\""), "the summary shows what is written:\n{screen}");
     pty.keys(&["Enter"]);
@@ -86,6 +87,7 @@ fn the_wizard_asks_everything_and_a_second_run_edits() {
     answer(&pty, "Folder on the VPS for the projects:", &["Enter"]);
     type_answer(&pty, "Extra ignores:", "dist");
     answer(&pty, "Plugin tier?", &["Enter"]);
+    answer(&pty, "Prepare the VPS now", &["Enter"]);
     answer(&pty, "Write it?", &["Enter"]);
     assert_eq!(pty.exit_code(T), 0, "{}", pty.screen());
     let again = config_text(&client);
@@ -184,4 +186,11 @@ fn a_generated_key_is_installed_with_one_password_login() {
     assert!(stdout(&again).contains("already installed"), "{}", stdout(&again));
     let lines = std::fs::read_to_string(remote_home.path().join(".ssh/authorized_keys")).unwrap();
     assert_eq!(lines.lines().count(), 1, "installed once: {lines}");
+
+    // --bootstrap goes on to prepare the VPS (never implied by --yes).
+    let bin = sshd.remote_data().join("sincronizado/bin/sinc");
+    assert!(!bin.exists());
+    let out = client.run(&["setup", "--remote-base", &sshd.remote_base().to_string_lossy(), "--bootstrap", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(bin.exists(), "bootstrap installed sinc: {}", stderr(&out));
 }

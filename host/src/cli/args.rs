@@ -111,6 +111,12 @@ pub enum Command {
     /// Check everything sinc needs, here and on the VPS, one line per check
     /// with the fix; exit 1 when a check fails.
     Doctor,
+    /// Prepare the VPS.
+    Vps {
+        /// What to do.
+        #[command(subcommand)]
+        command: VpsCommand,
+    },
     /// Stop the background sync and remove sinc's configuration, state and
     /// caches from this machine (and with --remote from the VPS); project
     /// folders are kept.
@@ -448,6 +454,36 @@ pub struct SetupArgs {
     /// With `--tier custom`: a plugin to add (repeatable).
     #[arg(long, value_name = "NAME", requires = "tier")]
     pub plugin: Vec<String>,
+    /// Then prepare the VPS (`sinc vps bootstrap`); `--yes` never implies it.
+    #[arg(long)]
+    pub bootstrap: bool,
+}
+
+/// `sinc vps …`.
+#[derive(Debug, Subcommand)]
+pub enum VpsCommand {
+    /// Install what sinc needs on the VPS (tmux, git, the workspace folder,
+    /// sinc itself, a systemd user unit for its daemon); idempotent.
+    Bootstrap(BootstrapArgs),
+}
+
+/// `sinc vps bootstrap`.
+#[derive(Debug, Default, Args)]
+pub struct BootstrapArgs {
+    /// Print the plan (and what needs root) without changing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Upload this sinc build instead (for a VPS of another OS or CPU).
+    #[arg(long, value_name = "PATH")]
+    pub sinc_binary: Option<PathBuf>,
+    /// Install the agent if it is missing (OpenCode or Claude Code, with
+    /// their official installers).
+    #[arg(long)]
+    pub install_agent: bool,
+    /// Do not install the systemd user unit (the daemon then starts on
+    /// demand over SSH, as it always can).
+    #[arg(long)]
+    pub no_systemd: bool,
 }
 
 /// `sinc uninstall`.

@@ -17,6 +17,7 @@ mod ssh;
 mod start;
 pub mod sync_cmds;
 mod uninstall;
+mod vps;
 
 pub use args::Cli;
 pub use context::Context;
@@ -55,6 +56,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }
         Some(Command::Setup(args)) => setup::run(&global, &args).await,
         Some(Command::Doctor) => doctor::run(&global).await,
+        Some(Command::Vps { command: args::VpsCommand::Bootstrap(args) }) => {
+            vps::bootstrap(&Context::load(&global)?, &args).await
+        }
         Some(Command::Uninstall(args)) => uninstall::run(&global, &args).await,
         Some(Command::Config { command: ConfigCommand::Show }) => show::config(&Context::load(&global)?),
         Some(Command::Start(args)) => start::run(&Context::load(&global)?, &args).await,

@@ -42,6 +42,8 @@ pub struct Answers {
     pub with: Vec<String>,
     /// With the custom tier: plugins to leave out.
     pub without: Vec<String>,
+    /// Run `sinc vps bootstrap` afterwards.
+    pub bootstrap: bool,
 }
 
 impl Answers {
@@ -59,6 +61,7 @@ impl Answers {
             tier: args.tier.clone(),
             with: args.plugin.clone(),
             without: Vec::new(),
+            bootstrap: args.bootstrap,
         }
     }
 }
@@ -230,6 +233,11 @@ pub async fn run(global: &GlobalArgs, args: &SetupArgs) -> Result<i32> {
             output::warn(&format!("the configuration is written, but the tier was not applied: {e}"));
             return Ok(e.exit_code().code());
         }
+    }
+    if answers.bootstrap {
+        output::notice(global.quiet, "\nPreparing the VPS (sinc vps bootstrap):");
+        let ctx = Context::load(global)?;
+        super::vps::bootstrap(&ctx, &super::args::BootstrapArgs::default()).await?;
     }
     if !global.quiet && !global.json {
         output::line("\nCheck it with `sinc doctor`.");

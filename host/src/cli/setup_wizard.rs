@@ -97,6 +97,14 @@ pub async fn ask(a: &mut Answers, existing: &Existing, dirs: &Dirs, global: &Glo
     if a.tier.is_none() {
         ask_tier(a, global)?;
     }
+    if !a.bootstrap {
+        a.bootstrap = answered(
+            Confirm::new("Prepare the VPS now (install tmux, git and sinc there: sinc vps bootstrap)?")
+                .with_default(false)
+                .with_help_message("`sinc vps bootstrap --dry-run` shows what it would do")
+                .prompt(),
+        )?;
+    }
     Ok(())
 }
 
@@ -240,6 +248,9 @@ pub fn confirm(path: &Path, values: &[(String, toml::Value)], a: &Answers) -> Re
     }
     if let Some(tier) = &a.tier {
         lines.push(format!("  plugin tier: {tier}"));
+    }
+    if a.bootstrap {
+        lines.push("  then prepare the VPS (sinc vps bootstrap)".into());
     }
     output::line(&format!("\nTo {}:\n{}", path.display(), lines.join("\n")));
     answered(Confirm::new("Write it?").with_default(true).prompt())

@@ -74,6 +74,7 @@ struct VpsSettings {
     user: Option<NonEmpty>,
     port: Option<Port>,
     identity_file: Option<PathBuf>,
+    release_url: Option<NonEmpty>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -269,6 +270,7 @@ impl Settings {
             set(&mut config.vps.user, vps.user.map(|v| v.0));
             set(&mut config.vps.port, vps.port);
             set(&mut config.vps.identity_file, vps.identity_file);
+            set(&mut config.vps.release_url, vps.release_url.map(|v| v.0));
         }
         if let Some(sync) = self.sync {
             replace(&mut config.sync.mode, sync.mode);

@@ -20,7 +20,7 @@ pub use error::{ConfigError, Origin};
 pub use legacy::LegacyImport;
 pub use load::{FlagValue, LoadRequest, Loaded, PROJECT_FILE, load};
 pub use model::{
-    Agent, Config, DEFAULT_AGENT, DEFAULT_REMOTE_BASE, Percent, Port, Seconds, SshConfig, SyncConfig, SyncMode,
-    VpsConfig,
+    Agent, Config, DEFAULT_AGENT, DEFAULT_RELEASE_URL, DEFAULT_REMOTE_BASE, Percent, Port, Seconds, SshConfig,
+    SyncConfig, SyncMode, VpsConfig,
 };
 pub use reload::Reloading;

@@ -70,7 +70,15 @@ pub struct VpsConfig {
     pub port: Option<Port>,
     /// Private key to authenticate with (tried before the ssh config's keys).
     pub identity_file: Option<PathBuf>,
+    /// Where `sinc vps bootstrap` downloads a static sinc for a VPS of
+    /// another platform (`{version}` and `{arch}` are filled in; the sha256
+    /// is at the same URL plus `.sha256`).
+    pub release_url: Option<String>,
 }
+
+/// The default of `vps.release_url`.
+pub const DEFAULT_RELEASE_URL: &str =
+    "https://github.com/sincronizado/sinc/releases/download/v{version}/sinc-{version}-{arch}-unknown-linux-musl";
 
 /// `[sync]`.
 #[derive(Debug, Clone, PartialEq, Serialize)]

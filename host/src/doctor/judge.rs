@@ -95,10 +95,7 @@ pub fn remote_system(f: &RemoteFacts, same_platform: bool) -> Check {
         Check::fail(
             "remote system",
             format!("{what}, but this sinc is built for {} {}", std::env::consts::OS, std::env::consts::ARCH),
-            format!(
-                "install sinc {} built for the VPS as ~/.local/share/sincronizado/bin/sinc there (README, \"Remote binary\")",
-                env!("CARGO_PKG_VERSION")
-            ),
+            "`sinc vps bootstrap` has the VPS download the release built for it (or pass --sinc-binary PATH)",
         )
     }
 }

@@ -47,22 +47,25 @@ impl LocalBinary {
         {
             return Ok(cached);
         }
-        let mut hasher = Sha256::new();
-        let mut file = std::fs::File::open(&path)?;
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
-        let binary =
-            LocalBinary { path, size: meta.len(), mtime_ns, ino: meta.ino(), sha256: hex::encode(hasher.finalize()) };
+        let sha256 = sha256_of(&path)?;
+        let binary = LocalBinary { path, size: meta.len(), mtime_ns, ino: meta.ino(), sha256 };
         if let Ok(json) = serde_json::to_vec(&binary) {
             let _ = atomic_file::write(&cache, &json, 0o600);
         }
         Ok(binary)
+    }
+
+    /// Any executable (`sinc vps bootstrap --sinc-binary`), hashed now.
+    pub fn of(path: &Path) -> std::io::Result<LocalBinary> {
+        let meta = std::fs::metadata(path)?;
+        let mtime_ns = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
+        Ok(LocalBinary {
+            path: path.to_path_buf(),
+            size: meta.len(),
+            mtime_ns,
+            ino: meta.ino(),
+            sha256: sha256_of(path)?,
+        })
     }
 
     /// The file name this build gets on the VPS: version and hash, so a
@@ -70,6 +73,20 @@ impl LocalBinary {
     pub fn remote_name(&self) -> String {
         format!("sinc-{}-{}", env!("CARGO_PKG_VERSION"), &self.sha256[..12])
     }
+}
+
+fn sha256_of(path: &Path) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// What `ensure` found or did.
@@ -236,6 +253,14 @@ pub async fn ensure(link: &Link, local: &LocalBinary, on_upload: OnBytes) -> Res
             dir: probe.dir,
         });
     }
+    upload(link, local, on_upload).await
+}
+
+/// Upload `local` to the VPS's bin folder (whatever its platform): checked
+/// by sha256, test-run with `--version`, renamed into place, `bin/sinc`
+/// pointed at it.
+pub async fn upload(link: &Link, local: &LocalBinary, on_upload: OnBytes) -> Result<Installed, InstallError> {
+    let name = local.remote_name();
     tracing::info!("uploading {} ({} bytes) to the VPS", local.path.display(), local.size);
     let file = CountingReader::new(tokio::fs::File::open(&local.path).await?, on_upload);
     let mut stdout = Vec::new();
@@ -249,6 +274,51 @@ pub async fn ensure(link: &Link, local: &LocalBinary, on_upload: OnBytes) -> Res
         3 => Err(InstallError::Checksum(err_text)),
         4 => Err(InstallError::DoesNotRun(err_text)),
         code => Err(InstallError::Remote(format!("exit {code}: {err_text}"))),
+    }
+}
+
+fn download_body(url: &str) -> String {
+    format!(
+        "set -e
+umask 022
+D={REMOTE_BIN_DIR}
+mkdir -p \"$D\"
+T=\"$D/.sinc.download.$$\"
+trap 'rm -f \"$T\"' EXIT
+fetch() {{
+  if command -v curl >/dev/null 2>&1; then curl -fsSL \"$1\"
+  elif command -v wget >/dev/null 2>&1; then wget -qO- \"$1\"
+  else echo 'neither curl nor wget is installed on the VPS' >&2; exit 5; fi
+}}
+fetch {url} > \"$T\"
+WANT=$(fetch {sum_url} | cut -d' ' -f1)
+GOT=$( (sha256sum \"$T\" || shasum -a 256 \"$T\") 2>/dev/null | cut -d' ' -f1)
+if [ -z \"$WANT\" ] || [ \"$WANT\" != \"$GOT\" ]; then echo \"expected ${{WANT:-nothing}}, got $GOT\" >&2; exit 3; fi
+chmod 755 \"$T\"
+if ! OUT=$(\"$T\" --version 2>&1); then echo \"$OUT\" | head -n 3 >&2; exit 4; fi
+N=\"sinc-$(echo \"$OUT\" | head -n 1 | cut -d' ' -f2)-$(echo \"$GOT\" | cut -c1-12)\"
+mv -f \"$T\" \"$D/$N\"
+ln -sfn \"$N\" \"$D/.sinc.link.$$\"
+mv -f \"$D/.sinc.link.$$\" \"$D/sinc\"
+trap - EXIT
+printf '%s\\n' \"$D/$N\"
+",
+        url = quote::word(url),
+        sum_url = quote::word(&format!("{url}.sha256")),
+    )
+}
+
+/// Have the VPS download sinc from `url` itself, check it against
+/// `url.sha256`, test-run it and put it in place (for a VPS of another
+/// platform).
+pub async fn download(link: &Link, url: &str) -> Result<Installed, InstallError> {
+    let out = link.run(&quote::sh_script(&download_body(url)), b"").await?;
+    let err_text = out.stderr_text();
+    match out.status.exit_code() {
+        0 => Ok(Installed::Uploaded { path: out.stdout_text().trim().to_owned(), bytes: 0 }),
+        3 => Err(InstallError::Checksum(format!("{url}: {err_text}"))),
+        4 => Err(InstallError::DoesNotRun(err_text)),
+        code => Err(InstallError::Remote(format!("downloading {url} failed (exit {code}): {err_text}"))),
     }
 }
 
