@@ -54,6 +54,7 @@ fn the_wizard_asks_everything_and_a_second_run_edits() {
     type_answer(&pty, "Extra ignores:", "*.log, tmp/");
     answer(&pty, "Plugin tier?", &["Enter"]);
     type_answer(&pty, "Prepare the VPS now", "n");
+    type_answer(&pty, "Lock the VPS down now", "n");
     let screen = pty.wait_for("Write it?", T);
     assert!(screen.contains("vps.host = \"beta\""), "the summary shows what is written:\n{screen}");
     pty.keys(&["Enter"]);
@@ -88,6 +89,7 @@ fn the_wizard_asks_everything_and_a_second_run_edits() {
     type_answer(&pty, "Extra ignores:", "dist");
     answer(&pty, "Plugin tier?", &["Enter"]);
     answer(&pty, "Prepare the VPS now", &["Enter"]);
+    answer(&pty, "Lock the VPS down now", &["Enter"]);
     answer(&pty, "Write it?", &["Enter"]);
     assert_eq!(pty.exit_code(T), 0, "{}", pty.screen());
     let again = config_text(&client);

@@ -6,6 +6,7 @@
 
 use sinc_tests::{Client, HttpServer, Sshd, SshdOptions, stderr, stdout};
 use std::path::Path;
+use std::time::Duration;
 
 fn bin_dir(sshd: &Sshd) -> std::path::PathBuf {
     sshd.remote_data().join("sincronizado/bin")
@@ -117,4 +118,190 @@ fn another_platform_downloads_its_sinc_and_checks_it() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let link = std::fs::read_link(bin_dir(&sshd).join("sinc")).unwrap();
     assert!(link.to_string_lossy().ends_with(&own_sum[..12]), "{link:?}");
+}
+
+/// A "VPS" of its own: a network namespace (198.51.100.1, reached from the
+/// client namespace), and a mount namespace in which /etc is an overlay on a
+/// folder of this test — so sshd's settings, nftables.conf and anything else
+/// hardening writes stay private — with sshd on port 22 letting root in by
+/// key (and, until hardened, by password).
+struct NsVps {
+    net: sinc_tests::Netns,
+    dir: tempfile::TempDir,
+    sshd: std::process::Child,
+    client: Client,
+}
+
+impl Drop for NsVps {
+    fn drop(&mut self) {
+        let _ = self.sshd.kill();
+        let _ = self.sshd.wait();
+        if let Ok(pid) = std::fs::read_to_string(self.dir.path().join("upper/ssh/sinc-test-sshd.pid")) {
+            let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+fn keygen(path: &Path) {
+    let out = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+impl NsVps {
+    fn start() -> NsVps {
+        let net = sinc_tests::Netns::create();
+        let dir = tempfile::Builder::new().prefix("sinc-vps-").tempdir().unwrap();
+        let upper = dir.path().join("upper");
+        for d in ["upper/ssh", "work", "sshd_config.d"] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        keygen(&upper.join("ssh/sinc_test_host_key"));
+        keygen(&dir.path().join("client_key"));
+        std::fs::copy(dir.path().join("client_key.pub"), upper.join("ssh/sinc_test_authorized_keys")).unwrap();
+        std::fs::write(
+            upper.join("ssh/sshd_config"),
+            format!(
+                "Include /etc/ssh/sshd_config.d/*.conf\nListenAddress {}\nPort 22\nHostKey /etc/ssh/sinc_test_host_key\n\
+                 PidFile /etc/ssh/sinc-test-sshd.pid\nAuthorizedKeysFile /etc/ssh/sinc_test_authorized_keys\n\
+                 PermitRootLogin yes\nPasswordAuthentication yes\nUsePAM no\nStrictModes no\nAllowUsers root\nLogLevel VERBOSE\n",
+                sinc_tests::netns::SERVER_IP
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.path().join("sshd.log")).unwrap();
+        let mount = format!(
+            "mount -t overlay overlay -o lowerdir=/etc,upperdir={u},workdir={w} /etc && mount --bind {d} /etc/ssh/sshd_config.d && exec /usr/sbin/sshd -D -e",
+            u = upper.display(),
+            w = dir.path().join("work").display(),
+            d = dir.path().join("sshd_config.d").display(),
+        );
+        let sshd = std::process::Command::new("ip")
+            .args(["netns", "exec", &net.server, "unshare", "-m", "sh", "-c", &mount])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let log_path = dir.path().join("sshd.log");
+        sinc_tests::wait_until(Duration::from_secs(10), "the namespaced sshd", || {
+            std::fs::read_to_string(&log_path).unwrap_or_default().contains("Server listening").then_some(())
+        });
+        let client = Client::bare();
+        let key = client.home.join(".ssh/id_ed25519");
+        std::fs::copy(dir.path().join("client_key"), &key).unwrap();
+        sinc_tests::set_mode(&key, 0o600);
+        std::fs::write(
+            client.home.join(".ssh/config"),
+            format!(
+                "Host vps\n  HostName {}\n  User root\n  IdentityFile ~/.ssh/id_ed25519\n",
+                sinc_tests::netns::SERVER_IP
+            ),
+        )
+        .unwrap();
+        let host_key = std::fs::read_to_string(upper.join("ssh/sinc_test_host_key.pub")).unwrap();
+        let host_key: Vec<&str> = host_key.split_whitespace().take(2).collect();
+        std::fs::write(client.known_hosts(), format!("{} {}\n", sinc_tests::netns::SERVER_IP, host_key.join(" ")))
+            .unwrap();
+        client.write_config("agent = \"sleep 600\"\n[vps]\nhost = \"vps\"\n[sync]\nmode = \"none\"\n");
+        NsVps { net, dir, sshd, client }
+    }
+
+    fn sinc(&self, args: &[&str]) -> std::process::Output {
+        self.client.run_in(&self.net.in_client(), args)
+    }
+
+    fn drop_in(&self) -> Option<String> {
+        std::fs::read_to_string(self.dir.path().join("sshd_config.d/60-sinc-harden.conf")).ok()
+    }
+
+    /// Whether the client namespace reaches `port` on the VPS (curl, 2 s).
+    fn reaches(&self, port: u16) -> bool {
+        std::process::Command::new("ip")
+            .args(["netns", "exec", &self.net.client, "curl", "-s", "-o", "/dev/null", "-m", "2"])
+            .arg(format!("http://{}:{port}/", sinc_tests::netns::SERVER_IP))
+            .status()
+            .unwrap()
+            .success()
+    }
+}
+
+#[test]
+fn harden_locks_the_vps_down_and_never_locks_the_user_out() {
+    sinc_tests::require_root!();
+    let vps = NsVps::start();
+    // A plugin's port, listening on every address of the VPS.
+    let site = tempfile::tempdir().unwrap();
+    let _plugin = sinc_tests::KillOnDrop(
+        std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &vps.net.server,
+                "python3",
+                "-m",
+                "http.server",
+                "3000",
+                "--bind",
+                "0.0.0.0",
+                "--directory",
+            ])
+            .arg(site.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    sinc_tests::wait_until(Duration::from_secs(10), "the plugin's port", || vps.reaches(3000).then_some(()));
+
+    let plan = stdout(&vps.sinc(&["vps", "harden", "--dry-run"]));
+    assert!(plan.contains("(you log in as root)"), "{plan}");
+    assert!(plan.contains("[root] sshd: no password logins") && plan.contains("PasswordAuthentication no"), "{plan}");
+    assert!(plan.contains("(nftables)") && plan.contains("tcp dport 22 accept"), "{plan}");
+    assert!(plan.contains("fail2ban") && plan.contains("unattended-upgrades"), "{plan}");
+    assert!(plan.contains("a fresh SSH connection must log in with your key"), "{plan}");
+    assert!(vps.drop_in().is_none() && vps.reaches(3000), "a dry run changes nothing");
+
+    // fail2ban and the upgrades would install packages on this machine.
+    let out = vps.sinc(&["vps", "harden", "--no-fail2ban", "--no-upgrades"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&out),
+        std::fs::read_to_string(vps.dir.path().join("sshd.log")).unwrap_or_default()
+    );
+    assert!(stderr(&out).contains("(a fresh key login works)"), "{}", stderr(&out));
+    assert!(vps.drop_in().unwrap().contains("PasswordAuthentication no"));
+    assert!(!vps.reaches(3000), "the plugin's port is closed to the outside");
+    let ssh = vps.client.run_in(&vps.net.in_client(), &["exec", "--", "echo", "still-in"]);
+    assert_eq!(stdout(&ssh).trim(), "still-in", "{}", stderr(&ssh));
+
+    // Again: the same state, no error.
+    let again = vps.sinc(&["vps", "harden", "--no-fail2ban", "--no-upgrades"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+
+    // A change that shuts the user out is rolled back.
+    let before = vps.drop_in();
+    let out = vps.sinc(&[
+        "vps",
+        "harden",
+        "--no-firewall",
+        "--no-fail2ban",
+        "--no-upgrades",
+        "--sshd-option",
+        "AuthorizedKeysFile /nonexistent",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("could not log in with your key") && stderr(&out).contains("rolled back"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(vps.drop_in(), before, "the previous settings are back");
+    let ssh = vps.client.run_in(&vps.net.in_client(), &["exec", "--", "echo", "still-in"]);
+    assert_eq!(stdout(&ssh).trim(), "still-in", "{}", stderr(&ssh));
 }

@@ -457,6 +457,9 @@ pub struct SetupArgs {
     /// Then prepare the VPS (`sinc vps bootstrap`); `--yes` never implies it.
     #[arg(long)]
     pub bootstrap: bool,
+    /// Then lock the VPS down (`sinc vps harden`); `--yes` never implies it.
+    #[arg(long)]
+    pub harden: bool,
 }
 
 /// `sinc vps …`.
@@ -465,6 +468,36 @@ pub enum VpsCommand {
     /// Install what sinc needs on the VPS (tmux, git, the workspace folder,
     /// sinc itself, a systemd user unit for its daemon); idempotent.
     Bootstrap(BootstrapArgs),
+    /// Lock the VPS down: sshd without passwords, a firewall that lets in
+    /// only SSH, fail2ban, unattended security upgrades; every change that
+    /// could lock you out is proven with a fresh login or rolled back.
+    Harden(HardenArgs),
+}
+
+/// `sinc vps harden`.
+#[derive(Debug, Default, Args)]
+pub struct HardenArgs {
+    /// Print the plan (it all needs root) without changing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Leave the firewall alone.
+    #[arg(long)]
+    pub no_firewall: bool,
+    /// Leave sshd's settings alone.
+    #[arg(long)]
+    pub no_sshd: bool,
+    /// Do not install fail2ban.
+    #[arg(long)]
+    pub no_fail2ban: bool,
+    /// Do not turn on unattended security upgrades.
+    #[arg(long)]
+    pub no_upgrades: bool,
+    /// Keep SSH open on every interface even when Tailscale is up on the VPS.
+    #[arg(long)]
+    pub public_ssh: bool,
+    /// An extra line for sshd's settings (e.g. "AllowUsers dev"); repeatable.
+    #[arg(long, value_name = "LINE")]
+    pub sshd_option: Vec<String>,
 }
 
 /// `sinc vps bootstrap`.

@@ -59,6 +59,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Vps { command: args::VpsCommand::Bootstrap(args) }) => {
             vps::bootstrap(&Context::load(&global)?, &args).await
         }
+        Some(Command::Vps { command: args::VpsCommand::Harden(args) }) => {
+            vps::harden(&Context::load(&global)?, &args).await
+        }
         Some(Command::Uninstall(args)) => uninstall::run(&global, &args).await,
         Some(Command::Config { command: ConfigCommand::Show }) => show::config(&Context::load(&global)?),
         Some(Command::Start(args)) => start::run(&Context::load(&global)?, &args).await,

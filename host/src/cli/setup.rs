@@ -44,6 +44,8 @@ pub struct Answers {
     pub without: Vec<String>,
     /// Run `sinc vps bootstrap` afterwards.
     pub bootstrap: bool,
+    /// Run `sinc vps harden` afterwards.
+    pub harden: bool,
 }
 
 impl Answers {
@@ -62,6 +64,7 @@ impl Answers {
             with: args.plugin.clone(),
             without: Vec::new(),
             bootstrap: args.bootstrap,
+            harden: args.harden,
         }
     }
 }
@@ -236,8 +239,11 @@ pub async fn run(global: &GlobalArgs, args: &SetupArgs) -> Result<i32> {
     }
     if answers.bootstrap {
         output::notice(global.quiet, "\nPreparing the VPS (sinc vps bootstrap):");
-        let ctx = Context::load(global)?;
-        super::vps::bootstrap(&ctx, &super::args::BootstrapArgs::default()).await?;
+        super::vps::bootstrap(&Context::load(global)?, &super::args::BootstrapArgs::default()).await?;
+    }
+    if answers.harden {
+        output::notice(global.quiet, "\nLocking the VPS down (sinc vps harden):");
+        super::vps::harden(&Context::load(global)?, &super::args::HardenArgs::default()).await?;
     }
     if !global.quiet && !global.json {
         output::line("\nCheck it with `sinc doctor`.");

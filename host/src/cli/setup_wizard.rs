@@ -105,6 +105,14 @@ pub async fn ask(a: &mut Answers, existing: &Existing, dirs: &Dirs, global: &Glo
                 .prompt(),
         )?;
     }
+    if !a.harden {
+        a.harden = answered(
+            Confirm::new("Lock the VPS down now (no passwords for SSH, a firewall, fail2ban: sinc vps harden)?")
+                .with_default(false)
+                .with_help_message("needs root there; each risky change is proven with a fresh login or rolled back")
+                .prompt(),
+        )?;
+    }
     Ok(())
 }
 
@@ -251,6 +259,9 @@ pub fn confirm(path: &Path, values: &[(String, toml::Value)], a: &Answers) -> Re
     }
     if a.bootstrap {
         lines.push("  then prepare the VPS (sinc vps bootstrap)".into());
+    }
+    if a.harden {
+        lines.push("  then lock the VPS down (sinc vps harden)".into());
     }
     output::line(&format!("\nTo {}:\n{}", path.display(), lines.join("\n")));
     answered(Confirm::new("Write it?").with_default(true).prompt())

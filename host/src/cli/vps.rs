@@ -1,17 +1,19 @@
-//! `sinc vps bootstrap [--dry-run]`: gather the VPS's facts, plan
-//! (`crate::vps::bootstrap`), print or run the plan step by step.
+//! `sinc vps bootstrap` and `sinc vps harden`: gather the VPS's facts, plan
+//! (`crate::vps`), print the plan (`--dry-run`) or run it step by step —
+//! harden proving each risky change with a fresh login, or rolling it back.
 
-use super::args::BootstrapArgs;
+use super::args::{BootstrapArgs, HardenArgs};
 use super::context::Context;
 use super::output;
 use crate::error::{Error, Result};
 use crate::remote::install::{self, LocalBinary};
-use crate::transport::{Link, quote};
+use crate::transport::{ConnectOptions, Link, Target, quote};
 use crate::vps::bootstrap::{self, Action, Options, SincSource, State, Step};
 use crate::vps::facts::{Privilege, VpsFacts};
+use crate::vps::harden;
 
-async fn learn(link: &Link, agent: Option<&str>) -> Result<VpsFacts> {
-    let out = link.run(&crate::vps::facts::script(&bootstrap::PACKAGES, agent), b"").await?;
+async fn learn(link: &Link, programs: &[&str], agent: Option<&str>) -> Result<VpsFacts> {
+    let out = link.run(&crate::vps::facts::script(programs, agent), b"").await?;
     VpsFacts::parse(&out.stdout_text())
         .ok_or_else(|| Error::Failure(format!("could not learn about the VPS: {}", out.stderr_text())))
 }
@@ -21,7 +23,7 @@ pub async fn bootstrap(ctx: &Context, args: &BootstrapArgs) -> Result<i32> {
     let link = ctx.link()?;
     let spec = ctx.spec();
     let program = spec.agent.program();
-    let facts = learn(&link, program.as_deref()).await?;
+    let facts = learn(&link, &bootstrap::PACKAGES, program.as_deref()).await?;
     let options = Options {
         remote_base: ctx.config().sync.remote_base.clone(),
         agent: (spec.agent.to_string(), program.clone()),
@@ -73,7 +75,7 @@ pub async fn bootstrap(ctx: &Context, args: &BootstrapArgs) -> Result<i32> {
             }
         }
     }
-    let after = learn(&link, program.as_deref()).await.ok();
+    let after = learn(&link, &bootstrap::PACKAGES, program.as_deref()).await.ok();
     link.close().await;
     let agent_on_path = after.as_ref().and_then(|f| f.agent_path.clone());
     if ctx.global.json {
@@ -96,11 +98,11 @@ pub async fn bootstrap(ctx: &Context, args: &BootstrapArgs) -> Result<i32> {
 }
 
 fn step_json(s: &Step) -> serde_json::Value {
-    let (state, why) = match &s.state {
-        State::ToDo => ("todo", None),
-        State::Skip(w) => ("skip", Some(w.clone())),
-        State::Impossible(w) => ("impossible", Some(w.clone())),
+    let why = match &s.state {
+        State::ToDo => None,
+        State::Skip(w) | State::Impossible(w) => Some(w.clone()),
     };
+    let state = state_name(&s.state);
     let (root, command) = match &s.action {
         Action::Root(c) => (true, Some(c.clone())),
         Action::User(c) => (false, Some(c.clone())),
@@ -149,4 +151,147 @@ async fn run_step(ctx: &Context, link: &Link, facts: &VpsFacts, step: &Step) -> 
         )));
     }
     Ok(())
+}
+
+/// What harden asks the VPS about.
+const HARDEN_PROGRAMS: [&str; 4] = ["ufw", "nft", "fail2ban-client", "sshd"];
+
+/// How long a reloaded sshd may take to listen again.
+const SSHD_BACK_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Whether a fresh connection with nobody to ask logs in to `target` and
+/// runs a command (network errors are retried while a reloaded sshd comes
+/// back; a refused login is final).
+async fn fresh_login(target: &Target) -> std::result::Result<(), String> {
+    let deadline = tokio::time::Instant::now() + SSHD_BACK_WITHIN;
+    loop {
+        let link = Link::new(target.clone(), ConnectOptions::unattended(None), None);
+        let ran = link.run("true", b"").await;
+        link.close().await;
+        match ran {
+            Ok(out) if out.status.success() => return Ok(()),
+            Ok(out) => return Err(format!("`true` ended with {:?}", out.status)),
+            Err(e) if e.is_transient() && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+/// Plan, then print (`--dry-run`) or apply the changes one by one.
+pub async fn harden(ctx: &Context, args: &HardenArgs) -> Result<i32> {
+    let target = ctx.target()?;
+    // A connection of our own, kept open through every change: it can roll
+    // back even when new logins fail.
+    let link = Link::new(target.clone(), ctx.connect_options(), None);
+    let facts = learn(&link, &HARDEN_PROGRAMS, None).await?;
+    let tailnet_ssh_works = match facts.tailscale.as_ref().filter(|n| n.is_up() && !args.public_ssh) {
+        Some(node) => {
+            let name = if node.dns_name.is_empty() {
+                node.addresses.first().map(|a| a.to_string()).unwrap_or_default()
+            } else {
+                node.dns_name.clone()
+            };
+            let over_tailnet = Target { hostname: name, jumps: Vec::new(), ..target.clone() };
+            fresh_login(&over_tailnet).await.is_ok()
+        }
+        None => false,
+    };
+    let options = harden::Options {
+        firewall: !args.no_firewall,
+        sshd: !args.no_sshd,
+        fail2ban: !args.no_fail2ban,
+        upgrades: !args.no_upgrades,
+        public_ssh: args.public_ssh,
+        tailnet_ssh_works,
+        ssh_port: target.port,
+        sshd_options: args.sshd_option.clone(),
+    };
+    let changes = harden::plan(&facts, &options);
+    if args.dry_run {
+        if ctx.global.json {
+            let items: Vec<serde_json::Value> = changes
+                .iter()
+                .map(|c| {
+                    serde_json::json!({ "title": c.title, "state": state_name(&c.state), "command": c.apply, "proven": c.rollback.is_some() })
+                })
+                .collect();
+            output::json(&serde_json::json!({ "os": facts.os_name(), "changes": items }));
+        } else {
+            output::line(harden::describe(&changes, &facts).trim_end());
+        }
+        link.close().await;
+        return Ok(0);
+    }
+    if let Some(c) = changes.iter().find(|c| matches!(c.state, State::Impossible(_)))
+        && let State::Impossible(why) = &c.state
+    {
+        return Err(Error::Unavailable(format!("cannot {}: {why}; nothing was changed", c.title)));
+    }
+    if facts.privilege.as_root("true").is_none() && changes.iter().any(|c| c.state == State::ToDo) {
+        return Err(Error::Failure(
+            "hardening needs root on the VPS: log in as root (sinc --profile or vps.user), or give your user sudo without a password; nothing was changed".into(),
+        ));
+    }
+    let mut applied = Vec::new();
+    for change in &changes {
+        match &change.state {
+            State::Skip(why) => {
+                output::notice(ctx.global.quiet, &format!("- {}: {why}", change.title));
+                continue;
+            }
+            State::Impossible(_) => continue,
+            State::ToDo => {}
+        }
+        let as_root = |script: &str| facts.privilege.as_root(script).unwrap_or_default();
+        let out = link.run(&quote::sh_script(&as_root(&harden::armed(change, harden::DEAD_MAN_SECONDS))), b"").await?;
+        if !out.status.success() {
+            return Err(Error::Failure(format!(
+                "{} failed on the VPS and was not kept: {}{}",
+                change.title,
+                out.stderr_text(),
+                done_so_far(&applied)
+            )));
+        }
+        if change.rollback.is_some() {
+            let marker =
+                out.stdout_text().lines().find_map(|l| l.strip_prefix("marker=")).unwrap_or_default().to_owned();
+            if let Err(why) = fresh_login(&target).await {
+                let undone = link.run(&quote::sh_script(&as_root(&harden::roll_back(&marker))), b"").await;
+                let how = match undone {
+                    Ok(o) if o.status.success() => "it was rolled back".to_owned(),
+                    _ => format!("the VPS rolls it back on its own within {} s", harden::DEAD_MAN_SECONDS),
+                };
+                return Err(Error::Failure(format!(
+                    "{}: a fresh connection could not log in with your key ({why}); {how}{}",
+                    change.title,
+                    done_so_far(&applied)
+                )));
+            }
+            link.run(&quote::sh_script(&as_root(&harden::confirm(&marker))), b"").await?;
+        }
+        output::notice(
+            ctx.global.quiet,
+            &format!("✓ {}{}", change.title, if change.rollback.is_some() { " (a fresh key login works)" } else { "" }),
+        );
+        applied.push(change.title.clone());
+    }
+    link.close().await;
+    if ctx.global.json {
+        output::json(&serde_json::json!({ "os": facts.os_name(), "applied": applied }));
+    }
+    Ok(0)
+}
+
+fn done_so_far(applied: &[String]) -> String {
+    if applied.is_empty() { String::new() } else { format!(" (kept before it: {})", applied.join("; ")) }
+}
+
+fn state_name(s: &State) -> &'static str {
+    match s {
+        State::ToDo => "todo",
+        State::Skip(_) => "skip",
+        State::Impossible(_) => "impossible",
+    }
 }

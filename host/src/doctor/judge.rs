@@ -203,7 +203,7 @@ pub fn clock(skew: f64, uncertainty: f64) -> Check {
 
 /// The VPS's firewall.
 pub fn firewall(fw: &Firewall) -> Check {
-    let fix = "let in only SSH, e.g. on Debian/Ubuntu: sudo apt-get install -y ufw && sudo ufw allow OpenSSH && sudo ufw enable";
+    let fix = "`sinc vps harden` sets up a firewall that lets in only SSH (and proves you can still log in)";
     match fw {
         Firewall::Active(tool) => Check::pass("firewall", format!("{tool} is filtering incoming traffic")),
         Firewall::Inactive(tool) => Check::warn("firewall", format!("{tool} is installed but inactive"), fix),
@@ -255,7 +255,7 @@ pub fn tailscale(here: Option<&TailscaleNode>, vps: Option<&TailscaleNode>, peer
         (false, _) => Check::warn(
             "tailscale",
             "not in use",
-            "optional: with Tailscale on both machines, SSH need not be reachable from the internet",
+            "optional: with Tailscale on both machines, `sinc vps harden` lets SSH in only over the tailnet",
         ),
     }
 }

@@ -271,26 +271,8 @@ pub fn describe(steps: &[Step], facts: &VpsFacts) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::facts::tests::{ALPINE, ARCH, DEBIAN, FEDORA, ROCKY, UBUNTU};
-    use super::super::facts::{OsFamily, Privilege, parse_os_release};
+    use super::super::facts::tests::{ALPINE, ARCH, DEBIAN, FEDORA, ROCKY, UBUNTU, sample as facts};
     use super::*;
-
-    fn facts(os: &str, present: &[&str], systemd: bool) -> VpsFacts {
-        let os_release = parse_os_release(os);
-        VpsFacts {
-            family: OsFamily::from_os_release(&os_release),
-            os_release,
-            kernel: "Linux".into(),
-            arch: std::env::consts::ARCH.into(),
-            user: "dev".into(),
-            privilege: Privilege::Sudo,
-            present: present.iter().map(|p| (*p).to_owned()).collect(),
-            systemd,
-            linger: false,
-            sinc_version: None,
-            agent_path: None,
-        }
-    }
 
     fn options() -> Options {
         Options {

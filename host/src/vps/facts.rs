@@ -100,6 +100,10 @@ pub struct VpsFacts {
     pub sinc_version: Option<String>,
     /// The agent's program, found by the login shell.
     pub agent_path: Option<String>,
+    /// `/etc/ssh/sshd_config` includes `/etc/ssh/sshd_config.d/*.conf`.
+    pub sshd_include: bool,
+    /// Tailscale on the VPS, if installed.
+    pub tailscale: Option<crate::tailnet::TailscaleNode>,
 }
 
 impl VpsFacts {
@@ -159,6 +163,8 @@ for p in {programs}; do command -v \"$p\" >/dev/null 2>&1 && printf 'present=%s\
 [ -d /run/systemd/system ] && echo systemd=yes
 [ -e \"/var/lib/systemd/linger/$(id -un)\" ] && echo linger=yes
 B={REMOTE_BIN_DIR}/sinc; [ -x \"$B\" ] && printf 'sinc=%s\\n' \"$(\"$B\" --version 2>/dev/null | head -n 1)\"
+grep -Eiq '^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config\\.d/' /etc/ssh/sshd_config 2>/dev/null && echo sshd_include=yes
+command -v tailscale >/dev/null 2>&1 && printf 'tailscale=%s\\n' \"$(tailscale status --json 2>/dev/null | tr -d '\\n')\"
 {agent}echo end=yes
 ",
         programs = quote::words(programs),
@@ -198,6 +204,8 @@ impl VpsFacts {
             linger: one("linger").is_some(),
             sinc_version: one("sinc").filter(|v| !v.is_empty()),
             agent_path: one("agent").filter(|v| v.starts_with('/')),
+            sshd_include: one("sshd_include").is_some(),
+            tailscale: one("tailscale").and_then(|j| crate::tailnet::TailscaleNode::parse(&j)),
         })
     }
 }
@@ -216,6 +224,26 @@ pub(crate) mod tests {
     pub const ALPINE: &str =
         "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.20.3\nPRETTY_NAME=\"Alpine Linux v3.20\"\n";
     pub const ARCH: &str = "NAME=\"Arch Linux\"\nID=arch\nPRETTY_NAME=\"Arch Linux\"\n";
+
+    /// Facts of a VPS with `os`, the `present` programs, and systemd or not.
+    pub fn sample(os: &str, present: &[&str], systemd: bool) -> VpsFacts {
+        let os_release = parse_os_release(os);
+        VpsFacts {
+            family: OsFamily::from_os_release(&os_release),
+            os_release,
+            kernel: "Linux".into(),
+            arch: std::env::consts::ARCH.into(),
+            user: "dev".into(),
+            privilege: Privilege::Sudo,
+            present: present.iter().map(|p| (*p).to_owned()).collect(),
+            systemd,
+            linger: false,
+            sinc_version: None,
+            agent_path: None,
+            sshd_include: true,
+            tailscale: None,
+        }
+    }
 
     #[test]
     fn families_from_os_release() {
