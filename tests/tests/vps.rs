@@ -257,6 +257,18 @@ fn harden_locks_the_vps_down_and_never_locks_the_user_out() {
     );
     sinc_tests::wait_until(Duration::from_secs(10), "the plugin's port", || vps.reaches(3000).then_some(()));
 
+    // The doctor sees the open port and no firewall...
+    let doctor = |vps: &NsVps| -> serde_json::Value {
+        serde_json::from_str(&stdout(&vps.sinc(&["doctor", "--json"]))).unwrap()
+    };
+    let check = |j: &serde_json::Value, name: &str| -> serde_json::Value {
+        j["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).cloned().unwrap()
+    };
+    let before = doctor(&vps);
+    assert_eq!(check(&before, "listeners")["status"], "warn", "{before:#}");
+    assert!(check(&before, "listeners")["detail"].as_str().unwrap().contains("3000"), "{before:#}");
+    assert_eq!(check(&before, "firewall")["status"], "warn", "{before:#}");
+
     let plan = stdout(&vps.sinc(&["vps", "harden", "--dry-run"]));
     assert!(plan.contains("(you log in as root)"), "{plan}");
     assert!(plan.contains("[root] sshd: no password logins") && plan.contains("PasswordAuthentication no"), "{plan}");
@@ -279,6 +291,10 @@ fn harden_locks_the_vps_down_and_never_locks_the_user_out() {
     assert!(!vps.reaches(3000), "the plugin's port is closed to the outside");
     let ssh = vps.client.run_in(&vps.net.in_client(), &["exec", "--", "echo", "still-in"]);
     assert_eq!(stdout(&ssh).trim(), "still-in", "{}", stderr(&ssh));
+    // ...and, after, the firewall.
+    let after = doctor(&vps);
+    assert_eq!(check(&after, "firewall")["status"], "pass", "{after:#}");
+    assert!(check(&after, "firewall")["detail"].as_str().unwrap().contains("nftables"), "{after:#}");
 
     // Again: the same state, no error.
     let again = vps.sinc(&["vps", "harden", "--no-fail2ban", "--no-upgrades"]);
