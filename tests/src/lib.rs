@@ -362,6 +362,10 @@ impl Drop for Client {
     }
 }
 
+/// A `uname` saying the machine is a Linux riscv64 (a VPS of another
+/// platform than this one).
+pub const RISCV_UNAME: &str = "#!/bin/sh\ncase \"$1\" in -s) echo Linux;; -m) echo riscv64;; *) echo Linux;; esac\n";
+
 /// A PATH for the test sshd's sessions (a folder made at `dir`) that has
 /// every program from /usr/bin except those `missing`, plus `fakes` (name,
 /// script body).

@@ -37,6 +37,8 @@ pub struct Sshd {
     uid: u32,
     gid: u32,
     child: Child,
+    /// The folder of a custom session PATH ([`Sshd::start_with_path`]).
+    _path_dir: Option<tempfile::TempDir>,
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -110,7 +112,8 @@ impl Sshd {
             std::fs::create_dir_all("/run/sshd").unwrap();
         }
 
-        let mut this = Sshd { dir, port: 0, user, uid, gid, child: Command::new("true").spawn().unwrap() };
+        let mut this =
+            Sshd { dir, port: 0, user, uid, gid, child: Command::new("true").spawn().unwrap(), _path_dir: None };
         for sub in ["remote", "remote/tmux", "remote/data", "remote/state", "remote/work", "remote/bin"] {
             let p = this.dir.path().join(sub);
             std::fs::create_dir_all(&p).unwrap();
@@ -187,6 +190,17 @@ impl Sshd {
             let _ = child.wait();
         }
         panic!("sshd did not start:\n{}", this.log());
+    }
+
+    /// A sshd whose sessions' PATH has every program of /usr/bin but those
+    /// `missing`, plus `fakes` (name, script).
+    pub fn start_with_path(missing: &[&str], fakes: &[(&str, &str)]) -> Sshd {
+        let scratch = tempfile::Builder::new().prefix("sinc-path-").tempdir().unwrap();
+        crate::set_mode(scratch.path(), 0o755);
+        let path = crate::path_without(&scratch.path().join("bin"), missing, fakes);
+        let mut sshd = Sshd::start_with(SshdOptions { set_env: vec![("PATH".into(), path)], ..SshdOptions::default() });
+        sshd._path_dir = Some(scratch);
+        sshd
     }
 
     /// The private key sshd accepts.

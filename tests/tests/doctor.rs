@@ -1,7 +1,7 @@
 //! `sinc doctor`: against a real sshd, each check passes on a healthy VPS,
 //! and each failure provoked here is reported with its fix and exit 1.
 
-use sinc_tests::{Client, Sshd, SshdOptions, stderr, stdout};
+use sinc_tests::{Client, Sshd, stderr, stdout};
 use std::process::Output;
 
 /// The parsed `--json` report and the process status.
@@ -57,17 +57,13 @@ fn a_healthy_vps_passes_and_the_login_method_is_named() {
 
 #[test]
 fn missing_tools_a_wrong_clock_and_an_absent_agent_fail_with_their_fixes() {
-    let scratch = tempfile::tempdir().unwrap();
-    sinc_tests::set_mode(scratch.path(), 0o755);
     let tailscale = r#"#!/bin/sh
 echo '{"BackendState":"Running","Self":{"DNSName":"vps.tail1234.ts.net.","TailscaleIPs":["100.101.1.2"]}}'
 "#;
-    let path = sinc_tests::path_without(
-        &scratch.path().join("bin"),
+    let sshd = Sshd::start_with_path(
         &["tmux", "git"],
         &[("date", "#!/bin/sh\necho 1000000000.000000000\n"), ("tailscale", tailscale)],
     );
-    let sshd = Sshd::start_with(SshdOptions { set_env: vec![("PATH".into(), path)], ..SshdOptions::default() });
     let client = Client::new(&sshd, "no-such-agent-xyz --yolo");
     let (code, j) = report(&client.run(&["doctor", "--json"]));
     assert_eq!(code, 1, "{j:#}");

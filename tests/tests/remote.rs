@@ -1,7 +1,7 @@
 //! What `sinc` needs on the VPS: its own binary (uploaded, checked, atomic),
 //! tmux and the agent (missing → exit 69 with the fix).
 
-use sinc_tests::{Client, Sshd, SshdOptions, stderr, stdout};
+use sinc_tests::{Client, Sshd, stderr, stdout};
 use std::path::Path;
 
 fn sha256(path: &Path) -> String {
@@ -38,10 +38,7 @@ fn start_uploads_this_exact_build_once() {
 
 #[test]
 fn missing_tmux_is_exit_69_with_the_install_command() {
-    let scratch = tempfile::tempdir().unwrap();
-    sinc_tests::set_mode(scratch.path(), 0o755);
-    let path = sinc_tests::path_without(&scratch.path().join("bin"), &["tmux"], &[]);
-    let sshd = Sshd::start_with(SshdOptions { set_env: vec![("PATH".into(), path)], ..SshdOptions::default() });
+    let sshd = Sshd::start_with_path(&["tmux"], &[]);
     let client = Client::new(&sshd, "true");
     let out = client.run(&["start"]);
     assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
@@ -66,14 +63,7 @@ fn missing_agent_is_exit_69() {
 
 #[test]
 fn other_platform_without_a_matching_binary_is_reported() {
-    let scratch = tempfile::tempdir().unwrap();
-    sinc_tests::set_mode(scratch.path(), 0o755);
-    let path = sinc_tests::path_without(
-        &scratch.path().join("bin"),
-        &[],
-        &[("uname", "#!/bin/sh\ncase \"$1\" in -s) echo Linux;; -m) echo riscv64;; *) echo Linux;; esac\n")],
-    );
-    let sshd = Sshd::start_with(SshdOptions { set_env: vec![("PATH".into(), path)], ..SshdOptions::default() });
+    let sshd = Sshd::start_with_path(&[], &[("uname", sinc_tests::RISCV_UNAME)]);
     let mut client = Client::new(&sshd, "sleep 600");
     // Sessions only: a fake remote binary cannot sync.
     client.set_env("SINC_SYNC_MODE", "none");

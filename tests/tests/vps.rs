@@ -4,7 +4,7 @@
 //! from `/etc/os-release` fixtures in the unit tests; there is no systemd
 //! here, so the unit's text and commands are checked there too.)
 
-use sinc_tests::{Client, HttpServer, Sshd, SshdOptions, stderr, stdout};
+use sinc_tests::{Client, HttpServer, Sshd, stderr, stdout};
 use std::path::Path;
 use std::time::Duration;
 
@@ -51,10 +51,7 @@ fn bootstrap_plans_then_installs_and_a_second_run_has_nothing_to_do() {
 
 #[test]
 fn a_missing_package_without_sudo_names_the_command_and_changes_nothing() {
-    let scratch = tempfile::tempdir().unwrap();
-    sinc_tests::set_mode(scratch.path(), 0o755);
-    let path = sinc_tests::path_without(&scratch.path().join("bin"), &["tmux"], &[]);
-    let sshd = Sshd::start_with(SshdOptions { set_env: vec![("PATH".into(), path)], ..SshdOptions::default() });
+    let sshd = Sshd::start_with_path(&["tmux"], &[]);
     let client = Client::new(&sshd, "sleep 600");
     let plan = client.ok(&["vps", "bootstrap", "--dry-run"]);
     assert!(plan.contains("1. [root] install tmux\n") && plan.contains("apt-get install"), "{plan}");
@@ -77,10 +74,7 @@ fn fake_sinc(path: &Path, version: &str) -> String {
 #[test]
 fn another_platform_downloads_its_sinc_and_checks_it() {
     let scratch = tempfile::tempdir().unwrap();
-    sinc_tests::set_mode(scratch.path(), 0o755);
-    let uname = "#!/bin/sh\ncase \"$1\" in -s) echo Linux;; -m) echo riscv64;; *) echo Linux;; esac\n";
-    let path = sinc_tests::path_without(&scratch.path().join("bin"), &[], &[("uname", uname)]);
-    let sshd = Sshd::start_with(SshdOptions { set_env: vec![("PATH".into(), path)], ..SshdOptions::default() });
+    let sshd = Sshd::start_with_path(&[], &[("uname", sinc_tests::RISCV_UNAME)]);
     let mut client = Client::new(&sshd, "sleep 600");
     client.set_env("SINC_SYNC_MODE", "none");
     let version = client.ok(&["-V"]).trim().trim_start_matches("sinc ").to_owned();
@@ -258,9 +252,8 @@ fn harden_locks_the_vps_down_and_never_locks_the_user_out() {
     sinc_tests::wait_until(Duration::from_secs(10), "the plugin's port", || vps.reaches(3000).then_some(()));
 
     // The doctor sees the open port and no firewall...
-    let doctor = |vps: &NsVps| -> serde_json::Value {
-        serde_json::from_str(&stdout(&vps.sinc(&["doctor", "--json"]))).unwrap()
-    };
+    let doctor =
+        |vps: &NsVps| -> serde_json::Value { serde_json::from_str(&stdout(&vps.sinc(&["doctor", "--json"]))).unwrap() };
     let check = |j: &serde_json::Value, name: &str| -> serde_json::Value {
         j["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).cloned().unwrap()
     };

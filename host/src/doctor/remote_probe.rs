@@ -80,14 +80,11 @@ pub struct RemoteFacts {
 pub fn script(remote_path: &str, agent_program: Option<&str>) -> String {
     let dir = quote::remote_path(remote_path);
     let agent = match agent_program {
-        Some(program) => format!(
-            "s agent; \"${{SHELL:-/bin/sh}}\" -lc {} </dev/null 2>/dev/null | tail -n 1\n",
-            quote::word(&format!("command -v {}", quote::word(program)))
-        ),
+        Some(program) => format!("s agent; {} 2>/dev/null | tail -n 1\n", quote::login_shell_which(program)),
         None => String::new(),
     };
     quote::sh_script(&format!(
-        "PATH=\"$PATH:/usr/local/sbin:/usr/sbin:/sbin\"
+        "{with_sbin}
 s() {{ printf '%s%s\\n' {marker} \"$1\"; }}
 s os; uname -s
 s arch; uname -m
@@ -117,6 +114,7 @@ s end
 ",
         marker = quote::word(SECTION),
         packages = crate::remote::packages::PROBE,
+        with_sbin = quote::WITH_SBIN,
     ))
 }
 

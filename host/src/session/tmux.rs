@@ -73,11 +73,9 @@ fn create_if_missing(spec: &SessionSpec, size: Size, client: &str, extras: &Extr
     let o = option_target(&spec.id.to_string());
     let id = quote::word(&spec.id.to_string());
     let agent_check = match spec.agent.program() {
-        Some(program) => format!(
-            "\"${{SHELL:-/bin/sh}}\" -lc {} >/dev/null 2>&1 </dev/null || exit {}\n  ",
-            quote::word(&format!("command -v {}", quote::word(&program))),
-            status::NO_AGENT
-        ),
+        Some(program) => {
+            format!("{} >/dev/null 2>&1 || exit {}\n  ", quote::login_shell_which(&program), status::NO_AGENT)
+        }
         None => String::new(),
     };
     let mut env = vec![format!("SINC_SESSION_ID={}", spec.id), format!("SINC_PROJECT={}", spec.project_name())];

@@ -31,6 +31,16 @@ pub fn sh_script(script: &str) -> String {
     format!("/bin/sh -c {}", word(script))
 }
 
+/// A command that prints where the user's login shell finds `program`
+/// (the PATH an agent started in tmux gets), with no input.
+pub fn login_shell_which(program: &str) -> String {
+    format!("\"${{SHELL:-/bin/sh}}\" -lc {} </dev/null", word(&format!("command -v {}", word(program))))
+}
+
+/// The first line of a script that also looks in the system folders root's
+/// tools live in (a user's PATH often lacks them).
+pub const WITH_SBIN: &str = "PATH=\"$PATH:/usr/local/sbin:/usr/sbin:/sbin\"";
+
 /// A remote path for use inside a script: `~` and `~/x` become `"$HOME"/x`.
 pub fn remote_path(path: &str) -> String {
     if path == "~" {

@@ -145,14 +145,13 @@ pub fn parse_os_release(text: &str) -> BTreeMap<String, String> {
 /// `agent` by the login shell.
 pub fn script(programs: &[&str], agent: Option<&str>) -> String {
     let agent = match agent {
-        Some(program) => format!(
-            "printf 'agent=%s\\n' \"$(\"${{SHELL:-/bin/sh}}\" -lc {} </dev/null 2>/dev/null | tail -n 1)\"\n",
-            quote::word(&format!("command -v {}", quote::word(program)))
-        ),
+        Some(program) => {
+            format!("printf 'agent=%s\\n' \"$({} 2>/dev/null | tail -n 1)\"\n", quote::login_shell_which(program))
+        }
         None => String::new(),
     };
     quote::sh_script(&format!(
-        "PATH=\"$PATH:/usr/local/sbin:/usr/sbin:/sbin\"
+        "{with_sbin}
 sed 's/^/os-release:/' /etc/os-release 2>/dev/null
 printf 'kernel=%s\\narch=%s\\nuser=%s\\n' \"$(uname -s)\" \"$(uname -m)\" \"$(id -un)\"
 if [ \"$(id -u)\" = 0 ]; then echo privilege=root
@@ -168,6 +167,7 @@ command -v tailscale >/dev/null 2>&1 && printf 'tailscale=%s\\n' \"$(tailscale s
 {agent}echo end=yes
 ",
         programs = quote::words(programs),
+        with_sbin = quote::WITH_SBIN,
     ))
 }
 
