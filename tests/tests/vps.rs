@@ -209,7 +209,7 @@ impl NsVps {
     }
 
     fn drop_in(&self) -> Option<String> {
-        std::fs::read_to_string(self.dir.path().join("sshd_config.d/60-sinc-harden.conf")).ok()
+        std::fs::read_to_string(self.dir.path().join("sshd_config.d/00-sinc-harden.conf")).ok()
     }
 
     /// Whether the client namespace reaches `port` on the VPS (curl, 2 s).

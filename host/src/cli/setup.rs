@@ -30,6 +30,9 @@ pub struct Answers {
     pub generate_key: bool,
     /// Install the key on the VPS with a one-time password login.
     pub install_key: bool,
+    /// The key picked in the wizard when it needs no setting of sinc's own
+    /// (`~/.ssh/config` names it): the one to install.
+    pub picked_key: Option<PathBuf>,
     /// `agent`.
     pub agent: Option<String>,
     /// `sync.remote_base`.
@@ -57,6 +60,7 @@ impl Answers {
             key: args.key.clone(),
             generate_key: args.generate_key,
             install_key: args.install_key || args.generate_key,
+            picked_key: None,
             agent: args.agent.clone(),
             remote_base: args.remote_base.clone(),
             ignore: args.ignore.clone(),
@@ -255,7 +259,7 @@ pub async fn run(global: &GlobalArgs, args: &SetupArgs) -> Result<i32> {
 async fn install_key(dirs: &Dirs, global: &GlobalArgs, a: &Answers, host: &str) -> Result<(PathBuf, &'static str)> {
     let target = target_for(dirs, global, a, host)?;
     let key =
-        match &a.key {
+        match a.key.as_ref().or(a.picked_key.as_ref()) {
             Some(k) => dirs.expand_tilde(&k.to_string_lossy()),
             None => target.identity_files.iter().find(|f| f.exists()).cloned().ok_or_else(|| {
                 Error::Usage("no key to install: pass --key PATH, or --generate-key to make one".into())

@@ -192,6 +192,8 @@ fn ask_key(a: &mut Answers, existing: &Existing, dirs: &Dirs, candidates: &[Path
     // A key ~/.ssh/config already names needs no setting of sinc's own.
     if existing.text("vps.identity_file").is_some() || !candidates.contains(&expanded) {
         a.key = Some(expanded);
+    } else {
+        a.picked_key = Some(expanded);
     }
     a.install_key = answered(
         Confirm::new("Install this key on the VPS now (one password login, like ssh-copy-id)?")

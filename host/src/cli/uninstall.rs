@@ -1,6 +1,7 @@
 //! `sinc uninstall [--remote] [--purge-remote-files] [--purge-trash]`: every
-//! question first, then the VPS's part (so an unreachable VPS changes
-//! nothing), then this machine's. The plan is `crate::uninstall`'s.
+//! question first (and the VPS reached, so an unreachable one changes
+//! nothing), then the keepers stopped, the VPS's part, this machine's. The
+//! plan is `crate::uninstall`'s.
 
 use super::args::{GlobalArgs, UninstallArgs};
 use super::context::Context;
@@ -100,11 +101,9 @@ pub async fn run(global: &GlobalArgs, args: &UninstallArgs) -> Result<i32> {
         }
     });
 
-    // The VPS first: unreachable means nothing here changed either.
-    let remote_outcome = match &remote {
-        Some(r) => Some(uninstall_remote(r, args.purge_trash).await?),
-        None => None,
-    };
+    // The keepers stop first: left running, they would reconnect and bring
+    // back on the VPS what is being removed there. (The VPS was reached
+    // already: one that cannot be is exit 76 before anything changes.)
     let mut stopped = Vec::new();
     for id in &keepers {
         if super::sync_cmds::stop_keeper(&dirs, id).await {
@@ -113,6 +112,10 @@ pub async fn run(global: &GlobalArgs, args: &UninstallArgs) -> Result<i32> {
             output::warn(&format!("the keeper of {id} did not confirm it stopped"));
         }
     }
+    let remote_outcome = match &remote {
+        Some(r) => Some(uninstall_remote(r, args.purge_trash).await?),
+        None => None,
+    };
     let mut removed = Vec::new();
     for r in &plan.removals {
         match uninstall::remove(r) {

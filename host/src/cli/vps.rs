@@ -50,7 +50,7 @@ pub async fn bootstrap(ctx: &Context, args: &BootstrapArgs) -> Result<i32> {
         return Err(Error::Unavailable(format!("cannot {}: {why}; nothing was changed", step.title)));
     }
     if let Some(step) = steps.iter().find(|s| s.state == State::ToDo && matches!(s.action, Action::Root(_)))
-        && facts.privilege.as_root("true").is_none()
+        && facts.privilege.root_shell().is_none()
     {
         let Action::Root(script) = &step.action else { unreachable!("filtered above") };
         let why = match facts.privilege {
@@ -112,9 +112,9 @@ fn step_json(s: &Step) -> serde_json::Value {
 }
 
 async fn run_step(ctx: &Context, link: &Link, facts: &VpsFacts, step: &Step) -> Result<()> {
-    let script = match &step.action {
-        Action::Root(script) => facts.privilege.as_root(script).unwrap_or_default(),
-        Action::User(script) => script.clone(),
+    let out = match &step.action {
+        Action::Root(script) => run_as_root(link, facts, script).await?,
+        Action::User(script) => link.run(&quote::sh_script(script), b"").await?,
         Action::InstallSinc(source) => {
             let installed = match source {
                 SincSource::ThisBinary => {
@@ -133,7 +133,6 @@ async fn run_step(ctx: &Context, link: &Link, facts: &VpsFacts, step: &Step) -> 
             return Ok(());
         }
     };
-    let out = link.run(&quote::sh_script(&script), b"").await?;
     if !out.status.success() {
         return Err(Error::Failure(format!(
             "{} failed on the VPS ({:?}): {}",
@@ -153,8 +152,18 @@ async fn run_step(ctx: &Context, link: &Link, facts: &VpsFacts, step: &Step) -> 
     Ok(())
 }
 
+/// Run `script` as root on the VPS (fed on stdin to a root shell); the
+/// caller checked that there is one.
+async fn run_as_root(link: &Link, facts: &VpsFacts, script: &str) -> Result<crate::transport::Output> {
+    let shell = facts
+        .privilege
+        .root_shell()
+        .ok_or_else(|| Error::Failure("this needs root on the VPS, and there is no way to it".into()))?;
+    Ok(link.run(shell, format!("{{\n{script}\n}} </dev/null\n").as_bytes()).await?)
+}
+
 /// What harden asks the VPS about.
-const HARDEN_PROGRAMS: [&str; 4] = ["ufw", "nft", "fail2ban-client", "sshd"];
+const HARDEN_PROGRAMS: [&str; 5] = ["ufw", "nft", "firewall-cmd", "fail2ban-client", "sshd"];
 
 /// How long a reloaded sshd may take to listen again.
 const SSHD_BACK_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
@@ -181,30 +190,36 @@ async fn fresh_login(target: &Target) -> std::result::Result<(), String> {
 
 /// Plan, then print (`--dry-run`) or apply the changes one by one.
 pub async fn harden(ctx: &Context, args: &HardenArgs) -> Result<i32> {
+    if let Some(bad) = args.sshd_option.iter().find(|l| !harden::valid_sshd_option(l)) {
+        return Err(Error::Usage(format!(
+            "--sshd-option {bad:?} is not one sshd setting (a keyword and its value on one line; no Match or Include)"
+        )));
+    }
     let target = ctx.target()?;
     // A connection of our own, kept open through every change: it can roll
     // back even when new logins fail.
     let link = Link::new(target.clone(), ctx.connect_options(), None);
     let facts = learn(&link, &HARDEN_PROGRAMS, None).await?;
-    let tailnet_ssh_works = match facts.tailscale.as_ref().filter(|n| n.is_up() && !args.public_ssh) {
-        Some(node) => {
-            let name = if node.dns_name.is_empty() {
-                node.addresses.first().map(|a| a.to_string()).unwrap_or_default()
-            } else {
-                node.dns_name.clone()
-            };
-            let over_tailnet = Target { hostname: name, jumps: Vec::new(), ..target.clone() };
-            fresh_login(&over_tailnet).await.is_ok()
-        }
-        None => false,
-    };
+    // SSH closes to all but the tailnet only when sinc itself comes in over
+    // it: the proof login then takes the same way.
+    let over_tailnet =
+        link.own_connection().and_then(|c| c.peer_addr()).is_some_and(|a| crate::tailnet::is_tailnet_address(a.ip()));
+    if let Some(node) = facts.tailscale.as_ref().filter(|n| n.is_up() && !over_tailnet && !args.public_ssh) {
+        output::notice(
+            ctx.global.quiet,
+            &format!(
+                "Tailscale runs on the VPS, but sinc reaches it over a public address, so SSH stays public. To allow it only over the tailnet: sinc setup --host {}, then harden again.",
+                if node.dns_name.is_empty() { "<its tailnet name>" } else { node.dns_name.as_str() }
+            ),
+        );
+    }
     let options = harden::Options {
         firewall: !args.no_firewall,
         sshd: !args.no_sshd,
         fail2ban: !args.no_fail2ban,
         upgrades: !args.no_upgrades,
         public_ssh: args.public_ssh,
-        tailnet_ssh_works,
+        over_tailnet,
         ssh_port: target.port,
         sshd_options: args.sshd_option.clone(),
     };
@@ -229,7 +244,7 @@ pub async fn harden(ctx: &Context, args: &HardenArgs) -> Result<i32> {
     {
         return Err(Error::Unavailable(format!("cannot {}: {why}; nothing was changed", c.title)));
     }
-    if facts.privilege.as_root("true").is_none() && changes.iter().any(|c| c.state == State::ToDo) {
+    if facts.privilege.root_shell().is_none() && changes.iter().any(|c| c.state == State::ToDo) {
         return Err(Error::Failure(
             "hardening needs root on the VPS: log in as root (sinc --profile or vps.user), or give your user sudo without a password; nothing was changed".into(),
         ));
@@ -244,8 +259,7 @@ pub async fn harden(ctx: &Context, args: &HardenArgs) -> Result<i32> {
             State::Impossible(_) => continue,
             State::ToDo => {}
         }
-        let as_root = |script: &str| facts.privilege.as_root(script).unwrap_or_default();
-        let out = link.run(&quote::sh_script(&as_root(&harden::armed(change, harden::DEAD_MAN_SECONDS))), b"").await?;
+        let out = run_as_root(&link, &facts, &harden::armed(change, harden::DEAD_MAN_SECONDS)).await?;
         if !out.status.success() {
             return Err(Error::Failure(format!(
                 "{} failed on the VPS and was not kept: {}{}",
@@ -258,7 +272,7 @@ pub async fn harden(ctx: &Context, args: &HardenArgs) -> Result<i32> {
             let marker =
                 out.stdout_text().lines().find_map(|l| l.strip_prefix("marker=")).unwrap_or_default().to_owned();
             if let Err(why) = fresh_login(&target).await {
-                let undone = link.run(&quote::sh_script(&as_root(&harden::roll_back(&marker))), b"").await;
+                let undone = run_as_root(&link, &facts, &harden::roll_back(&marker)).await;
                 let how = match undone {
                     Ok(o) if o.status.success() => "it was rolled back".to_owned(),
                     _ => format!("the VPS rolls it back on its own within {} s", harden::DEAD_MAN_SECONDS),
@@ -269,7 +283,7 @@ pub async fn harden(ctx: &Context, args: &HardenArgs) -> Result<i32> {
                     done_so_far(&applied)
                 )));
             }
-            link.run(&quote::sh_script(&as_root(&harden::confirm(&marker))), b"").await?;
+            run_as_root(&link, &facts, &harden::confirm(&marker)).await?;
         }
         output::notice(
             ctx.global.quiet,

@@ -101,7 +101,7 @@ if command -v ufw >/dev/null 2>&1; then
   if [ \"$SUDO\" = no ]; then echo 'ufw unreadable'; else echo \"ufw $($SUDO ufw status 2>&1 | head -n 1)\"; fi
 elif command -v nft >/dev/null 2>&1; then
   if [ \"$SUDO\" = no ]; then echo 'nftables unreadable'
-  elif $SUDO nft list ruleset 2>/dev/null | grep -q 'hook input'; then echo 'nftables Status: active'
+  elif $SUDO nft list ruleset 2>/dev/null | grep -Eq 'hook input.*policy drop|[[:space:]](drop|reject)([[:space:];]|$)'; then echo 'nftables Status: active'
   else echo 'nftables Status: inactive'; fi
 elif command -v iptables >/dev/null 2>&1; then
   if [ \"$SUDO\" = no ]; then echo 'iptables unreadable'

@@ -65,11 +65,13 @@ pub enum Privilege {
 }
 
 impl Privilege {
-    /// `script` run as root, or `None` when it cannot be.
-    pub fn as_root(self, script: &str) -> Option<String> {
+    /// The command that runs a script given on its input as root, or `None`
+    /// when there is none (the script goes on stdin, so it is quoted once
+    /// whatever the login shell).
+    pub fn root_shell(self) -> Option<&'static str> {
         match self {
-            Privilege::Root => Some(script.to_owned()),
-            Privilege::Sudo => Some(format!("sudo -n sh -c {}", quote::word(script))),
+            Privilege::Root => Some("/bin/sh -s"),
+            Privilege::Sudo => Some("sudo -n /bin/sh -s"),
             Privilege::SudoNeedsPassword | Privilege::None => None,
         }
     }
@@ -268,8 +270,8 @@ pub(crate) mod tests {
         assert_eq!(OsFamily::Fedora.install_command(&["tmux"]).unwrap(), "dnf install -y -q tmux");
         assert_eq!(OsFamily::Alpine.install_command(&["git"]).unwrap(), "apk add --no-cache git");
         assert_eq!(OsFamily::Other.install_command(&["git"]), None);
-        assert_eq!(Privilege::Sudo.as_root("a && b").unwrap(), "sudo -n sh -c 'a && b'");
-        assert_eq!(Privilege::SudoNeedsPassword.as_root("a"), None);
+        assert_eq!(Privilege::Sudo.root_shell(), Some("sudo -n /bin/sh -s"));
+        assert_eq!(Privilege::SudoNeedsPassword.root_shell(), None);
     }
 
     #[test]

@@ -8,10 +8,11 @@ use super::bootstrap::State;
 use super::facts::{OsFamily, VpsFacts};
 use crate::transport::quote;
 
-/// The sshd drop-in sinc writes (or, without `Include` support, the marker
-/// of the block it adds to `sshd_config`).
-pub const SSHD_DROP_IN: &str = "/etc/ssh/sshd_config.d/60-sinc-harden.conf";
-/// The nftables rules file sinc writes and `/etc/nftables.conf` includes.
+/// The sshd drop-in sinc writes (first in the folder: sshd keeps the first
+/// value it reads, and cloud images ship `50-cloud-init.conf`).
+pub const SSHD_DROP_IN: &str = "/etc/ssh/sshd_config.d/00-sinc-harden.conf";
+/// The nftables rules file sinc writes and the system's nftables config
+/// includes.
 pub const NFT_RULES: &str = "/etc/sinc-harden.nft";
 /// The nftables table sinc owns.
 pub const NFT_TABLE: &str = "sinc_harden";
@@ -45,8 +46,9 @@ pub struct Options {
     pub upgrades: bool,
     /// Keep SSH open on every interface even when Tailscale is up.
     pub public_ssh: bool,
-    /// Whether SSH over the tailnet was proven to work (by the runner).
-    pub tailnet_ssh_works: bool,
+    /// Whether sinc reached the VPS over the tailnet (so closing public SSH
+    /// keeps sinc's own way in).
+    pub over_tailnet: bool,
     /// The SSH port on the VPS.
     pub ssh_port: u16,
     /// Extra sshd lines (`--sshd-option`).
@@ -65,7 +67,7 @@ pub enum SshScope {
 /// Whether SSH will be reachable only over the tailnet.
 pub fn ssh_scope(facts: &VpsFacts, o: &Options) -> SshScope {
     let up = facts.tailscale.as_ref().is_some_and(crate::tailnet::TailscaleNode::is_up);
-    if up && !o.public_ssh && o.tailnet_ssh_works { SshScope::Tailnet } else { SshScope::Public }
+    if up && !o.public_ssh && o.over_tailnet { SshScope::Tailnet } else { SshScope::Public }
 }
 
 /// The nftables rules: drop incoming but SSH (and loopback, replies, ICMP).
@@ -81,14 +83,26 @@ pub fn nft_rules(port: u16, scope: SshScope) -> String {
     )
 }
 
+/// Whether `line` may go into sshd's settings: one line, a keyword and a
+/// value, not a `Match` or `Include` (which would change what follows).
+pub fn valid_sshd_option(line: &str) -> bool {
+    let mut words = line.split_whitespace();
+    let keyword = words.next().unwrap_or_default();
+    !line.contains(['\n', '\r'])
+        && keyword.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && keyword.chars().all(|c| c.is_ascii_alphanumeric())
+        && words.next().is_some()
+        && !keyword.eq_ignore_ascii_case("match")
+        && !keyword.eq_ignore_ascii_case("include")
+}
+
 fn sshd_lines(o: &Options) -> String {
     let mut lines = vec![
-        "# Written by `sinc vps harden`; `sinc vps harden` rolls it back if key login stops working.".to_owned(),
+        "# Written by `sinc vps harden` (which rolls it back if key login stops working).".to_owned(),
         "PasswordAuthentication no".into(),
         "KbdInteractiveAuthentication no".into(),
-        "PermitRootLogin prohibit-password".into(),
     ];
-    lines.extend(o.sshd_options.iter().cloned());
+    lines.extend(o.sshd_options.iter().filter(|l| valid_sshd_option(l)).cloned());
     lines.join("\n") + "\n"
 }
 
@@ -102,43 +116,48 @@ fi";
 
 fn sshd_change(facts: &VpsFacts, o: &Options) -> Change {
     let lines = sshd_lines(o);
-    let (apply, rollback) = if facts.sshd_include {
+    // Root by key only, unless sshd is stricter already.
+    let root = "if sshd -T 2>/dev/null | grep -qi '^permitrootlogin yes'; then ROOT='PermitRootLogin prohibit-password'; else ROOT=; fi";
+    let check = "sshd -t || { echo 'sshd -t rejects the new settings' >&2; exit 3; }
+sshd -T 2>/dev/null | grep -qi '^passwordauthentication no' || { echo 'another sshd setting keeps password logins on (see sshd -T)' >&2; exit 3; }";
+    let (file, write) = if facts.sshd_include {
         let f = SSHD_DROP_IN;
         (
+            f,
             format!(
-                "set -e
-[ -e {f} ] && cp -p {f} {f}.sinc-bak || rm -f {f}.sinc-bak
-cat > {f}.tmp <<'SINC_EOF'
+                "mkdir -p /etc/ssh/sshd_config.d
+{{ cat <<'SINC_EOF'
 {lines}SINC_EOF
-mv -f {f}.tmp {f}
-if ! sshd -t; then
-  if [ -e {f}.sinc-bak ]; then mv -f {f}.sinc-bak {f}; else rm -f {f}; fi
-  echo 'sshd -t rejected the change; nothing was changed' >&2; exit 3
-fi
-{RELOAD_SSHD}"
+[ -z \"$ROOT\" ] || echo \"$ROOT\"; }} > {f}.tmp
+mv -f {f}.tmp {f}"
             ),
-            format!("if [ -e {f}.sinc-bak ]; then mv -f {f}.sinc-bak {f}; else rm -f {f}; fi\n{RELOAD_SSHD}"),
         )
     } else {
         let f = "/etc/ssh/sshd_config";
         (
+            f,
             format!(
-                "set -e
-cp -p {f} {f}.sinc-bak
-{{ printf '%s' {block}; cat {f}.sinc-bak; }} > {f}.tmp
-mv -f {f}.tmp {f}
-if ! sshd -t; then mv -f {f}.sinc-bak {f}; echo 'sshd -t rejected the change; nothing was changed' >&2; exit 3; fi
-{RELOAD_SSHD}",
-                block = quote::word(&format!("# >>> sinc harden\n{lines}# <<< sinc harden\n")),
+                "{{ echo '# >>> sinc harden'; cat <<'SINC_EOF'
+{lines}SINC_EOF
+[ -z \"$ROOT\" ] || echo \"$ROOT\"; echo '# <<< sinc harden'; cat {f}; }} > {f}.tmp
+mv -f {f}.tmp {f}"
             ),
-            format!("mv -f {f}.sinc-bak {f}\n{RELOAD_SSHD}"),
         )
     };
     Change {
         title: "sshd: no password logins, root by key only".into(),
-        apply,
-        rollback: Some(rollback),
+        apply: format!("set -e\n{root}\nsave {file}\n{write}\n{check}\n{RELOAD_SSHD}"),
+        rollback: Some(format!("restore {file}\n{RELOAD_SSHD}")),
         state: if o.sshd { State::ToDo } else { State::Skip("--no-sshd".into()) },
+    }
+}
+
+/// Where the OS's nftables service reads its rules.
+fn nft_conf(family: OsFamily) -> &'static str {
+    match family {
+        OsFamily::Fedora => "/etc/sysconfig/nftables.conf",
+        OsFamily::Alpine => "/etc/nftables.nft",
+        OsFamily::Debian | OsFamily::Other => "/etc/nftables.conf",
     }
 }
 
@@ -150,60 +169,73 @@ fn firewall_change(facts: &VpsFacts, o: &Options) -> Change {
         SshScope::Tailnet => format!("SSH (port {port}) on the tailnet only"),
     };
     let title = format!("firewall: deny incoming except {scope_text}");
+    let refuse = |why: String| Change {
+        title: title.clone(),
+        apply: String::new(),
+        rollback: None,
+        state: State::Impossible(why),
+    };
     if !o.firewall {
         return Change { title, apply: String::new(), rollback: None, state: State::Skip("--no-firewall".into()) };
+    }
+    if facts.has("firewall-cmd") {
+        return refuse(
+            "firewalld manages this VPS's firewall and sinc leaves it alone; let in only SSH with firewall-cmd, or pass --no-firewall"
+                .into(),
+        );
     }
     if facts.has("ufw") {
         let allow = match scope {
             SshScope::Public => format!("ufw allow {port}/tcp"),
             SshScope::Tailnet => {
-                format!("ufw allow in on tailscale0 to any port {port} proto tcp && ufw allow 41641/udp")
+                format!("ufw allow in on tailscale0 to any port {port} proto tcp\nufw allow 41641/udp")
             }
         };
         return Change {
             title: format!("{title} (ufw)"),
             apply: format!(
-                "set -e\nufw default deny incoming\nufw default allow outgoing\n{allow}\nufw --force enable"
+                "set -e\nsave /etc/ufw\nufw status | head -n 1 > \"$B/ufw-state\"\nufw default deny incoming\nufw default allow outgoing\n{allow}\nufw --force enable"
             ),
-            rollback: Some("ufw --force disable".into()),
+            rollback: Some(
+                "restore /etc/ufw\nif grep -q inactive \"$B/ufw-state\" 2>/dev/null; then ufw --force disable; else ufw reload; fi"
+                    .into(),
+            ),
             state: State::ToDo,
         };
     }
-    if facts.has("nft") {
-        let rules = nft_rules(port, scope);
-        let conf = "/etc/nftables.conf";
-        let include = format!("include \"{NFT_RULES}\"");
-        let enable = "if [ -d /run/systemd/system ]; then systemctl enable nftables >/dev/null 2>&1 || true; fi";
-        return Change {
-            title: format!("{title} (nftables)"),
-            apply: format!(
-                "set -e
+    if !facts.has("nft") {
+        return refuse(format!(
+            "neither ufw nor nft is installed; install one ({}), or pass --no-firewall",
+            facts.family.install_command(&["nftables"]).unwrap_or_else(|| "nftables".into())
+        ));
+    }
+    let rules = nft_rules(port, scope);
+    let conf = nft_conf(facts.family);
+    let inc = quote::word(&format!("include \"{NFT_RULES}\""));
+    Change {
+        title: format!("{title} (nftables)"),
+        apply: format!(
+            "set -e
+save {NFT_RULES}
+save {conf}
 cat > {NFT_RULES}.tmp <<'SINC_EOF'
 {rules}SINC_EOF
-nft delete table inet {NFT_TABLE} 2>/dev/null || true
-nft -f {NFT_RULES}.tmp
+nft -c -f {NFT_RULES}.tmp
 mv -f {NFT_RULES}.tmp {NFT_RULES}
-if [ -e {conf} ] && ! grep -qF {inc} {conf}; then cp -p {conf} {conf}.sinc-bak; printf '%s\\n' {inc} >> {conf}; fi
-if [ ! -e {conf} ]; then printf '#!/usr/sbin/nft -f\\n%s\\n' {inc} > {conf}; fi
-{enable}",
-                inc = quote::word(&include),
-            ),
-            rollback: Some(format!(
-                "nft delete table inet {NFT_TABLE} 2>/dev/null
-rm -f {NFT_RULES}
-if [ -e {conf}.sinc-bak ]; then mv -f {conf}.sinc-bak {conf}; fi"
-            )),
-            state: State::ToDo,
-        };
-    }
-    Change {
-        title,
-        apply: String::new(),
-        rollback: None,
-        state: State::Impossible(format!(
-            "neither ufw nor nft is installed; install one ({}), or pass --no-firewall",
-            facts.family.install_command(&["ufw"]).unwrap_or_else(|| "ufw".into())
+nft delete table inet {NFT_TABLE} 2>/dev/null || true
+nft -f {NFT_RULES}
+if [ -e {conf} ]; then grep -qF {inc} {conf} || printf '%s\\n' {inc} >> {conf}
+else mkdir -p \"$(dirname {conf})\"; printf '#!/usr/sbin/nft -f\\n%s\\n' {inc} > {conf}; fi
+if [ -d /run/systemd/system ]; then systemctl enable nftables >/dev/null 2>&1 || true
+elif command -v rc-update >/dev/null 2>&1; then rc-update add nftables default >/dev/null 2>&1 || true; fi"
+        ),
+        rollback: Some(format!(
+            "nft delete table inet {NFT_TABLE} 2>/dev/null
+restore {NFT_RULES}
+restore {conf}
+if [ -e {NFT_RULES} ]; then nft -f {NFT_RULES}; fi"
         )),
+        state: State::ToDo,
     }
 }
 
@@ -212,8 +244,13 @@ fn fail2ban_change(facts: &VpsFacts, o: &Options) -> Change {
     if !o.fail2ban {
         return Change { title, apply: String::new(), rollback: None, state: State::Skip("--no-fail2ban".into()) };
     }
+    // Without a log file for sshd (Debian 12 has no auth.log), fail2ban reads
+    // systemd's journal.
+    let journal = facts.systemd;
+    let packages: &[&str] =
+        if journal && facts.family == OsFamily::Debian { &["fail2ban", "python3-systemd"] } else { &["fail2ban"] };
     let install =
-        if facts.has("fail2ban-client") { Some(String::new()) } else { facts.family.install_command(&["fail2ban"]) };
+        if facts.has("fail2ban-client") { Some(String::new()) } else { facts.family.install_command(packages) };
     let Some(install) = install else {
         return Change {
             title,
@@ -225,7 +262,8 @@ fn fail2ban_change(facts: &VpsFacts, o: &Options) -> Change {
             )),
         };
     };
-    let jail = format!("[sshd]\nenabled = true\nport = {}\n", o.ssh_port);
+    let backend = if journal { "systemd" } else { "auto" };
+    let jail = format!("[sshd]\nenabled = true\nport = {}\nbackend = {backend}\n", o.ssh_port);
     Change {
         title,
         apply: format!(
@@ -285,20 +323,36 @@ pub fn plan(facts: &VpsFacts, o: &Options) -> Vec<Change> {
     vec![sshd_change(facts, o), firewall_change(facts, o), fail2ban_change(facts, o), upgrades_change(facts, o)]
 }
 
-/// The script that applies `change` and arms the dead man's switch: unless
-/// the marker it prints (`marker=PATH`) is removed within `seconds`, the
-/// rollback runs on its own.
+/// Shell functions the apply and rollback scripts use, with `$B` the
+/// change's own backup folder: `save FILE` keeps a copy (or notes that
+/// there was none) before a change, `restore FILE` puts it back — both
+/// idempotent, so a rollback can run after a failure at any point.
+const BACKUP_FUNCTIONS: &str = r#"save() { mkdir -p "$B$(dirname "$1")"; if [ -e "$1" ]; then rm -rf "$B$1"; cp -a "$1" "$B$1"; else : > "$B$1.absent"; fi; }
+restore() { if [ -e "$B$1.absent" ]; then rm -rf "$1"; elif [ -e "$B$1" ]; then rm -rf "$1"; cp -a "$B$1" "$1"; fi; }"#;
+
+/// The script that applies `change` and, for a change that can lock out,
+/// arms the dead man's switch: unless the marker it prints (`marker=PATH`)
+/// is removed within `seconds`, the rollback runs on its own. A failed apply
+/// is rolled back at once. Reads nothing from its input.
 pub fn armed(change: &Change, seconds: u32) -> String {
     let Some(rollback) = &change.rollback else {
-        return change.apply.clone();
+        return format!("( {} ) </dev/null", change.apply);
     };
     format!(
         "M=$(mktemp \"${{TMPDIR:-/tmp}}/sinc-harden.XXXXXX\")
+B=\"$M.d\"
+mkdir -p \"$B\"
 cat > \"$M.rollback\" <<'SINC_ROLLBACK'
+B=\"${{0%.rollback}}.d\"
+{BACKUP_FUNCTIONS}
 {rollback}
 SINC_ROLLBACK
-( {apply} ) || {{ S=$?; rm -f \"$M\" \"$M.rollback\"; exit $S; }}
-setsid sh -c \"sleep {seconds}; if [ -e '$M' ]; then sh '$M.rollback'; rm -f '$M' '$M.rollback'; fi\" </dev/null >/dev/null 2>&1 &
+( {BACKUP_FUNCTIONS}
+{apply}
+) </dev/null
+S=$?
+if [ $S -ne 0 ]; then sh \"$M.rollback\" </dev/null >/dev/null 2>&1; rm -rf \"$M\" \"$M.rollback\" \"$B\"; exit $S; fi
+setsid sh -c \"sleep {seconds}; if [ -e '$M' ]; then sh '$M.rollback'; rm -rf '$M' '$M.rollback' '$B'; fi\" </dev/null >/dev/null 2>&1 &
 printf 'marker=%s\\n' \"$M\"
 ",
         apply = change.apply,
@@ -307,13 +361,13 @@ printf 'marker=%s\\n' \"$M\"
 
 /// The script that keeps a change (disarms its switch).
 pub fn confirm(marker: &str) -> String {
-    format!("rm -f {m} {m}.rollback", m = quote::word(marker))
+    format!("rm -rf {m} {m}.rollback {m}.d", m = quote::word(marker))
 }
 
 /// The script that undoes a change now.
 pub fn roll_back(marker: &str) -> String {
     let m = quote::word(marker);
-    format!("if [ -e {m}.rollback ]; then sh {m}.rollback; fi; rm -f {m} {m}.rollback")
+    format!("if [ -e {m}.rollback ]; then sh {m}.rollback; fi; rm -rf {m} {m}.rollback {m}.d")
 }
 
 /// The `--dry-run` text: every change, what it runs, all needing root.
@@ -357,7 +411,7 @@ mod tests {
             fail2ban: true,
             upgrades: true,
             public_ssh: false,
-            tailnet_ssh_works: false,
+            over_tailnet: false,
             ssh_port: 22,
             sshd_options: Vec::new(),
         }
@@ -372,7 +426,8 @@ mod tests {
             ufw[1]
         );
         let nft = plan(&sample(DEBIAN, &["nft"], true), &options());
-        assert!(nft[1].apply.contains("nft -f /etc/sinc-harden.nft.tmp"), "{}", nft[1].apply);
+        assert!(nft[1].apply.contains("nft -c -f /etc/sinc-harden.nft.tmp"), "{}", nft[1].apply);
+        assert!(nft[1].rollback.as_ref().unwrap().contains("restore /etc/nftables.conf"), "the previous state returns");
         assert!(nft[1].rollback.as_ref().unwrap().contains("nft delete table inet sinc_harden"));
         let none = plan(&sample(DEBIAN, &[], true), &options());
         assert!(matches!(&none[1].state, State::Impossible(w) if w.contains("apt-get")));
@@ -385,8 +440,8 @@ mod tests {
         let mut facts = sample(DEBIAN, &["nft"], true);
         facts.tailscale =
             crate::tailnet::TailscaleNode::parse(r#"{"BackendState":"Running","Self":{"DNSName":"vps.ts.net."}}"#);
-        assert_eq!(ssh_scope(&facts, &options()), SshScope::Public, "not proven yet");
-        let proven = Options { tailnet_ssh_works: true, ..options() };
+        assert_eq!(ssh_scope(&facts, &options()), SshScope::Public, "sinc does not connect over the tailnet");
+        let proven = Options { over_tailnet: true, ..options() };
         assert_eq!(ssh_scope(&facts, &proven), SshScope::Tailnet);
         assert_eq!(ssh_scope(&facts, &Options { public_ssh: true, ..proven.clone() }), SshScope::Public);
         let rules = nft_rules(2222, SshScope::Tailnet);
@@ -399,17 +454,39 @@ mod tests {
 
     #[test]
     fn sshd_uses_a_drop_in_where_included_and_validates() {
-        let with =
-            plan(&sample(DEBIAN, &[], true), &Options { sshd_options: vec!["AllowUsers dev".into()], ..options() });
+        let with = plan(
+            &sample(DEBIAN, &[], true),
+            &Options { sshd_options: vec!["AllowUsers dev".into(), "Match all".into()], ..options() },
+        );
         assert!(with[0].apply.contains(SSHD_DROP_IN) && with[0].apply.contains("sshd -t"), "{}", with[0].apply);
         assert!(with[0].apply.contains("PasswordAuthentication no\n") && with[0].apply.contains("AllowUsers dev\n"));
+        assert!(!with[0].apply.contains("Match all"), "never a Match block");
+        assert!(with[0].apply.contains("grep -qi '^passwordauthentication no'"), "the effective setting is checked");
+        assert!(!with[0].apply.contains("\nPermitRootLogin"), "only where sshd allows root passwords");
         let mut old = sample(DEBIAN, &[], true);
         old.sshd_include = false;
         let without = plan(&old, &options());
-        assert!(
-            without[0].apply.contains("# >>> sinc harden")
-                && without[0].rollback.as_ref().unwrap().contains("sinc-bak")
-        );
+        assert!(without[0].apply.contains("# >>> sinc harden"));
+        assert!(without[0].rollback.as_ref().unwrap().starts_with("restore /etc/ssh/sshd_config\n"));
+    }
+
+    #[test]
+    fn sshd_options_are_single_settings() {
+        assert!(valid_sshd_option("AllowUsers dev ops"));
+        assert!(valid_sshd_option("MaxAuthTries 3"));
+        for bad in
+            ["Match User x", "include /tmp/x", "AllowUsers a\nSINC_EOF", "NoValue", "", "# comment x", "Allow-Users x"]
+        {
+            assert!(!valid_sshd_option(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_nftables_config_is_the_one_the_os_loads() {
+        let fedora = plan(&sample(FEDORA, &["nft"], true), &options());
+        assert!(fedora[1].apply.contains("/etc/sysconfig/nftables.conf"), "{}", fedora[1].apply);
+        let firewalld = plan(&sample(FEDORA, &["nft", "firewall-cmd"], true), &options());
+        assert!(matches!(&firewalld[1].state, State::Impossible(w) if w.contains("firewalld")));
     }
 
     #[test]
@@ -422,6 +499,24 @@ mod tests {
         assert!(debian[3].apply.contains("Unattended-Upgrade \"1\""));
         let alpine = plan(&sample(ALPINE, &["nft"], false), &options());
         assert!(matches!(&alpine[3].state, State::Impossible(_)));
+    }
+
+    #[test]
+    fn save_and_restore_bring_back_what_was_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let (file, absent) = (dir.path().join("etc/a.conf"), dir.path().join("etc/new.conf"));
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, "original").unwrap();
+        let script = format!(
+            "B={b}\n{BACKUP_FUNCTIONS}\nsave {f}; save {n}; echo changed > {f}; echo new > {n}\nrestore {f}; restore {n}; restore {f}",
+            b = dir.path().join("backup").display(),
+            f = file.display(),
+            n = absent.display()
+        );
+        let out = std::process::Command::new("/bin/sh").arg("-c").arg(script).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "original");
+        assert!(!absent.exists(), "a file that was not there is removed again");
     }
 
     #[test]
@@ -455,9 +550,11 @@ mod tests {
         let marker = run(armed(&change, 60)).strip_prefix("marker=").unwrap().to_owned();
         run(roll_back(&marker));
         assert!(!flag.exists());
-        // A failing apply leaves no switch behind.
-        let failing = Change { apply: "exit 3".into(), ..change };
+        // A failing apply is rolled back at once (also a failure in the
+        // middle of a `set -e` script), and leaves no switch behind.
+        let failing = Change { apply: format!("set -e\ntouch {}\nfalse\necho never", flag.display()), ..change };
         assert_eq!(run(armed(&failing, 60)), "");
+        assert!(!flag.exists(), "rolled back");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }
