@@ -183,7 +183,7 @@ fn a_plugin_that_loops_or_panics_is_restarted_then_disabled_and_its_timer_ticks(
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("plugin hostile is not running"), "{body}");
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
-    wait_until(Duration::from_secs(1), "the first stop", || {
+    wait_until(Duration::from_secs(5), "the first stop", || {
         matches!(hostile.status(), Status::Restarting { failures: 1, .. }).then_some(())
     });
     wait_until(Duration::from_secs(5), "the restart", || (hostile.status() == Status::Running).then_some(()));
@@ -192,6 +192,11 @@ fn a_plugin_that_loops_or_panics_is_restarted_then_disabled_and_its_timer_ticks(
     // Stopped three times within a minute of each restart: disabled, with
     // the reason.
     assert_eq!(curl(&[&format!("{base}/panic")]).0, 503);
+    // (The client may hear 503 before the host marks the stop: wait for the
+    // mark, or a loaded machine sees the old "running" and races on.)
+    wait_until(Duration::from_secs(5), "the second stop", || {
+        matches!(hostile.status(), Status::Restarting { failures: 2, .. }).then_some(())
+    });
     wait_until(Duration::from_secs(5), "the second restart", || (hostile.status() == Status::Running).then_some(()));
     assert_eq!(curl(&[&format!("{base}/panic")]).0, 503);
     let Status::Disabled(why) = wait_until(Duration::from_secs(5), "disabled", || match hostile.status() {
