@@ -147,6 +147,11 @@ fn keygen(path: &Path) {
 
 impl NsVps {
     fn start() -> NsVps {
+        NsVps::start_with(&[])
+    }
+
+    /// With extra sshd_config lines (e.g. `SetEnv` for root's sessions).
+    fn start_with(extra: &[String]) -> NsVps {
         let net = sinc_tests::Netns::create();
         let dir = tempfile::Builder::new().prefix("sinc-vps-").tempdir().unwrap();
         let upper = dir.path().join("upper");
@@ -156,9 +161,11 @@ impl NsVps {
         keygen(&upper.join("ssh/sinc_test_host_key"));
         keygen(&dir.path().join("client_key"));
         std::fs::copy(dir.path().join("client_key.pub"), upper.join("ssh/sinc_test_authorized_keys")).unwrap();
+        let extra: String = extra.iter().map(|l| format!("{l}\n")).collect();
         std::fs::write(
             upper.join("ssh/sshd_config"),
-            format!(
+            extra
+                + &format!(
                 "Include /etc/ssh/sshd_config.d/*.conf\nListenAddress {}\nPort 22\nHostKey /etc/ssh/sinc_test_host_key\n\
                  PidFile /etc/ssh/sinc-test-sshd.pid\nAuthorizedKeysFile /etc/ssh/sinc_test_authorized_keys\n\
                  PermitRootLogin yes\nPasswordAuthentication yes\nUsePAM no\nStrictModes no\nAllowUsers root\nLogLevel VERBOSE\n",
@@ -313,4 +320,42 @@ fn harden_locks_the_vps_down_and_never_locks_the_user_out() {
     assert_eq!(vps.drop_in(), before, "the previous settings are back");
     let ssh = vps.client.run_in(&vps.net.in_client(), &["exec", "--", "echo", "still-in"]);
     assert_eq!(stdout(&ssh).trim(), "still-in", "{}", stderr(&ssh));
+}
+
+#[test]
+fn bootstrap_as_root_installs_what_is_missing_with_the_package_manager() {
+    sinc_tests::require_root!();
+    // Root's sessions on the namespaced VPS: a PATH without tmux whose
+    // apt-get "installs" a package by putting a program of its name on the
+    // PATH (and logs how it was called), and XDG folders of this test's.
+    let scratch = tempfile::Builder::new().prefix("sinc-root-").tempdir().unwrap();
+    let bin = scratch.path().join("bin");
+    let log = scratch.path().join("apt.log");
+    let apt = format!(
+        "#!/bin/sh\necho \"$*\" >> {log}\n[ \"$1\" = update ] && exit 0\nfor p in \"$@\"; do case \"$p\" in -*|install) ;; *) printf '#!/bin/sh\\necho \"%s 9.9\"\\n' \"$p\" > {bin}/\"$p\"; chmod 755 {bin}/\"$p\";; esac; done\n",
+        log = log.display(),
+        bin = bin.display()
+    );
+    let path = sinc_tests::path_without(&bin, &["tmux"], &[("apt-get", &apt)]);
+    let (data, state, work) = (scratch.path().join("data"), scratch.path().join("state"), scratch.path().join("work"));
+    let vps = NsVps::start_with(&[format!(
+        "SetEnv \"PATH={path}\" \"XDG_DATA_HOME={}\" \"XDG_STATE_HOME={}\"",
+        data.display(),
+        state.display()
+    )]);
+    vps.client.write_config(&format!(
+        "agent = \"sleep 600\"\n[vps]\nhost = \"vps\"\n[sync]\nmode = \"none\"\nremote_base = {:?}\n",
+        work.to_string_lossy()
+    ));
+    let plan = stdout(&vps.sinc(&["vps", "bootstrap", "--dry-run"]));
+    assert!(plan.contains("root") && plan.contains("1. [root] install tmux\n"), "{plan}");
+
+    let out = vps.sinc(&["vps", "bootstrap", "--no-systemd"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(calls.contains("update -qq") && calls.contains("install -y -qq --no-install-recommends tmux"), "{calls}");
+    assert!(bin.join("tmux").exists(), "installed");
+    assert!(work.is_dir() && data.join("sincronizado/bin/sinc").exists());
+    let again = stdout(&vps.sinc(&["vps", "bootstrap", "--dry-run"]));
+    assert!(again.contains("install tmux and git: skip (already installed)"), "{again}");
 }
