@@ -147,11 +147,12 @@ fn keygen(path: &Path) {
 
 impl NsVps {
     fn start() -> NsVps {
-        NsVps::start_with(&[])
+        NsVps::start_with(&[], &[])
     }
 
-    /// With extra sshd_config lines (e.g. `SetEnv` for root's sessions).
-    fn start_with(extra: &[String]) -> NsVps {
+    /// With extra sshd_config lines (e.g. `SetEnv` for root's sessions), and
+    /// the programs at `hide` hidden (/dev/null mounted over them).
+    fn start_with(extra: &[String], hide: &[&str]) -> NsVps {
         let net = sinc_tests::Netns::create();
         let dir = tempfile::Builder::new().prefix("sinc-vps-").tempdir().unwrap();
         let upper = dir.path().join("upper");
@@ -174,8 +175,10 @@ impl NsVps {
         )
         .unwrap();
         let log = std::fs::File::create(dir.path().join("sshd.log")).unwrap();
+        let hide: String =
+            hide.iter().filter(|p| Path::new(p).exists()).map(|p| format!("mount --bind /dev/null {p} && ")).collect();
         let mount = format!(
-            "mount -t overlay overlay -o lowerdir=/etc,upperdir={u},workdir={w} /etc && mount --bind {d} /etc/ssh/sshd_config.d && exec /usr/sbin/sshd -D -e",
+            "mount -t overlay overlay -o lowerdir=/etc,upperdir={u},workdir={w} /etc && mount --bind {d} /etc/ssh/sshd_config.d && {hide}exec /usr/sbin/sshd -D -e",
             u = upper.display(),
             w = dir.path().join("work").display(),
             d = dir.path().join("sshd_config.d").display(),
@@ -233,72 +236,9 @@ impl NsVps {
 #[test]
 fn harden_locks_the_vps_down_and_never_locks_the_user_out() {
     sinc_tests::require_root!();
-    let vps = NsVps::start();
-    // A plugin's port, listening on every address of the VPS.
-    let site = tempfile::tempdir().unwrap();
-    let _plugin = sinc_tests::KillOnDrop(
-        std::process::Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &vps.net.server,
-                "python3",
-                "-m",
-                "http.server",
-                "3000",
-                "--bind",
-                "0.0.0.0",
-                "--directory",
-            ])
-            .arg(site.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    sinc_tests::wait_until(Duration::from_secs(10), "the plugin's port", || vps.reaches(3000).then_some(()));
-
-    // The doctor sees the open port and no firewall...
-    let doctor =
-        |vps: &NsVps| -> serde_json::Value { serde_json::from_str(&stdout(&vps.sinc(&["doctor", "--json"]))).unwrap() };
-    let check = |j: &serde_json::Value, name: &str| -> serde_json::Value {
-        j["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).cloned().unwrap()
-    };
-    let before = doctor(&vps);
-    assert_eq!(check(&before, "listeners")["status"], "warn", "{before:#}");
-    assert!(check(&before, "listeners")["detail"].as_str().unwrap().contains("3000"), "{before:#}");
-    assert_eq!(check(&before, "firewall")["status"], "warn", "{before:#}");
-
-    let plan = stdout(&vps.sinc(&["vps", "harden", "--dry-run"]));
-    assert!(plan.contains("(you log in as root)"), "{plan}");
-    assert!(plan.contains("[root] sshd: no password logins") && plan.contains("PasswordAuthentication no"), "{plan}");
-    assert!(plan.contains("(nftables)") && plan.contains("tcp dport 22 accept"), "{plan}");
-    assert!(plan.contains("fail2ban") && plan.contains("unattended-upgrades"), "{plan}");
-    assert!(plan.contains("a fresh SSH connection must log in with your key"), "{plan}");
-    assert!(vps.drop_in().is_none() && vps.reaches(3000), "a dry run changes nothing");
-
-    // fail2ban and the upgrades would install packages on this machine.
-    let out = vps.sinc(&["vps", "harden", "--no-fail2ban", "--no-upgrades"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stderr(&out),
-        std::fs::read_to_string(vps.dir.path().join("sshd.log")).unwrap_or_default()
-    );
-    assert!(stderr(&out).contains("(a fresh key login works)"), "{}", stderr(&out));
-    assert!(vps.drop_in().unwrap().contains("PasswordAuthentication no"));
-    assert!(!vps.reaches(3000), "the plugin's port is closed to the outside");
-    let ssh = vps.client.run_in(&vps.net.in_client(), &["exec", "--", "echo", "still-in"]);
-    assert_eq!(stdout(&ssh).trim(), "still-in", "{}", stderr(&ssh));
-    // ...and, after, the firewall.
-    let after = doctor(&vps);
-    assert_eq!(check(&after, "firewall")["status"], "pass", "{after:#}");
-    assert!(check(&after, "firewall")["detail"].as_str().unwrap().contains("nftables"), "{after:#}");
-
-    // Again: the same state, no error.
-    let again = vps.sinc(&["vps", "harden", "--no-fail2ban", "--no-upgrades"]);
-    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    // ufw hidden: the nftables way.
+    let vps = NsVps::start_with(&[], &["/usr/sbin/ufw"]);
+    let _plugin = hardened(&vps, "nftables");
 
     // A change that shuts the user out is rolled back.
     let before = vps.drop_in();
@@ -338,11 +278,14 @@ fn bootstrap_as_root_installs_what_is_missing_with_the_package_manager() {
     );
     let path = sinc_tests::path_without(&bin, &["tmux"], &[("apt-get", &apt)]);
     let (data, state, work) = (scratch.path().join("data"), scratch.path().join("state"), scratch.path().join("work"));
-    let vps = NsVps::start_with(&[format!(
-        "SetEnv \"PATH={path}\" \"XDG_DATA_HOME={}\" \"XDG_STATE_HOME={}\"",
-        data.display(),
-        state.display()
-    )]);
+    let vps = NsVps::start_with(
+        &[format!(
+            "SetEnv \"PATH={path}\" \"XDG_DATA_HOME={}\" \"XDG_STATE_HOME={}\"",
+            data.display(),
+            state.display()
+        )],
+        &[],
+    );
     vps.client.write_config(&format!(
         "agent = \"sleep 600\"\n[vps]\nhost = \"vps\"\n[sync]\nmode = \"none\"\nremote_base = {:?}\n",
         work.to_string_lossy()
@@ -358,4 +301,88 @@ fn bootstrap_as_root_installs_what_is_missing_with_the_package_manager() {
     assert!(work.is_dir() && data.join("sincronizado/bin/sinc").exists());
     let again = stdout(&vps.sinc(&["vps", "bootstrap", "--dry-run"]));
     assert!(again.contains("install tmux and git: skip (already installed)"), "{again}");
+}
+
+/// Harden `vps` (with `tool` doing the firewall) with a plugin's port open,
+/// checking the doctor before and after, SSH still working, the port
+/// closed, and a second run; returns the plugin's server.
+fn hardened(vps: &NsVps, tool: &str) -> sinc_tests::KillOnDrop {
+    // A plugin's port, listening on every address of the VPS.
+    let site = tempfile::tempdir().unwrap();
+    let plugin = sinc_tests::KillOnDrop(
+        std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &vps.net.server,
+                "python3",
+                "-m",
+                "http.server",
+                "3000",
+                "--bind",
+                "0.0.0.0",
+                "--directory",
+            ])
+            .arg(site.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    sinc_tests::wait_until(Duration::from_secs(10), "the plugin's port", || vps.reaches(3000).then_some(()));
+
+    // The doctor sees the open port and no firewall...
+    let doctor =
+        |vps: &NsVps| -> serde_json::Value { serde_json::from_str(&stdout(&vps.sinc(&["doctor", "--json"]))).unwrap() };
+    let check = |j: &serde_json::Value, name: &str| -> serde_json::Value {
+        j["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).cloned().unwrap()
+    };
+    let before = doctor(vps);
+    assert_eq!(check(&before, "listeners")["status"], "warn", "{before:#}");
+    assert!(check(&before, "listeners")["detail"].as_str().unwrap().contains("3000"), "{before:#}");
+    assert_eq!(check(&before, "firewall")["status"], "warn", "{before:#}");
+
+    let plan = stdout(&vps.sinc(&["vps", "harden", "--dry-run"]));
+    assert!(plan.contains("(you log in as root)"), "{plan}");
+    assert!(plan.contains("[root] sshd: no password logins") && plan.contains("PasswordAuthentication no"), "{plan}");
+    assert!(plan.contains(&format!("({tool})")), "{plan}");
+    assert!(plan.contains("fail2ban") && plan.contains("unattended-upgrades"), "{plan}");
+    assert!(plan.contains("a fresh SSH connection must log in with your key"), "{plan}");
+    assert!(vps.drop_in().is_none() && vps.reaches(3000), "a dry run changes nothing");
+
+    // fail2ban and the upgrades would install packages on this machine.
+    let out = vps.sinc(&["vps", "harden", "--no-fail2ban", "--no-upgrades"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&out),
+        std::fs::read_to_string(vps.dir.path().join("sshd.log")).unwrap_or_default()
+    );
+    assert!(stderr(&out).contains("(a fresh key login works)"), "{}", stderr(&out));
+    assert!(vps.drop_in().unwrap().contains("PasswordAuthentication no"));
+    assert!(!vps.reaches(3000), "the plugin's port is closed to the outside");
+    let ssh = vps.client.run_in(&vps.net.in_client(), &["exec", "--", "echo", "still-in"]);
+    assert_eq!(stdout(&ssh).trim(), "still-in", "{}", stderr(&ssh));
+    // ...and, after, the firewall.
+    let after = doctor(vps);
+    assert_eq!(check(&after, "firewall")["status"], "pass", "{after:#}");
+    assert!(check(&after, "firewall")["detail"].as_str().unwrap().contains(tool), "{after:#}");
+
+    // Again: the same state, no error.
+    let again = vps.sinc(&["vps", "harden", "--no-fail2ban", "--no-upgrades"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(!vps.reaches(3000));
+    plugin
+}
+
+#[test]
+fn harden_with_ufw_where_it_is_installed() {
+    sinc_tests::require_root!();
+    if !Path::new("/usr/sbin/ufw").exists() {
+        eprintln!("SKIPPED: ufw is not installed (scripts/prerequisites installs it)");
+        return;
+    }
+    let vps = NsVps::start();
+    let _plugin = hardened(&vps, "ufw");
 }
