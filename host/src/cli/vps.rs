@@ -274,7 +274,12 @@ pub async fn harden(ctx: &Context, args: &HardenArgs) -> Result<i32> {
             if let Err(why) = fresh_login(&target).await {
                 let undone = run_as_root(&link, &facts, &harden::roll_back(&marker)).await;
                 let how = match undone {
-                    Ok(o) if o.status.success() => "it was rolled back".to_owned(),
+                    // Back only once a fresh login works again (sshd reloads
+                    // once more).
+                    Ok(o) if o.status.success() => match fresh_login(&target).await {
+                        Ok(()) => "it was rolled back, and a fresh login works again".to_owned(),
+                        Err(still) => format!("it was rolled back, but a fresh login still fails ({still})"),
+                    },
                     _ => format!("the VPS rolls it back on its own within {} s", harden::DEAD_MAN_SECONDS),
                 };
                 return Err(Error::Failure(format!(
