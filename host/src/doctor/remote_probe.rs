@@ -3,7 +3,6 @@
 //! them back. Nothing in the script needs root; the firewall is read with
 //! `sudo -n` when that works without a password, and is "unreadable" else.
 
-use crate::remote::install::REMOTE_BIN_DIR;
 use crate::tailnet::TailscaleNode;
 use crate::transport::quote;
 use std::collections::BTreeMap;
@@ -88,7 +87,7 @@ pub fn script(remote_path: &str, agent_program: Option<&str>) -> String {
 s() {{ printf '%s%s\\n' {marker} \"$1\"; }}
 s os; uname -s
 s arch; uname -m
-s sinc; B={REMOTE_BIN_DIR}/sinc; [ -x \"$B\" ] && \"$B\" --version 2>/dev/null | head -n 1
+s sinc; {installed}
 s tmux; command -v tmux >/dev/null 2>&1 && tmux -V 2>&1 | head -n 1
 s git; command -v git >/dev/null 2>&1 && git --version 2>&1 | head -n 1
 s packages; ( {packages} )
@@ -115,6 +114,7 @@ s end
         marker = quote::word(SECTION),
         packages = crate::remote::packages::PROBE,
         with_sbin = quote::WITH_SBIN,
+        installed = crate::remote::install::installed_version_command(),
     ))
 }
 

@@ -174,33 +174,61 @@ fn probe_body(name: &str) -> String {
         "D={REMOTE_BIN_DIR}
 printf 'os=%s\\narch=%s\\ndir=%s\\n' \"$(uname -s)\" \"$(uname -m)\" \"$D\"
 if [ -x \"$D\"/{name} ]; then echo present=yes; else echo present=no; fi
-if [ -x \"$D/sinc\" ]; then printf 'version=%s\\n' \"$(\"$D/sinc\" --version 2>/dev/null | head -n 1)\"; fi
+printf 'version=%s\\n' \"$({installed})\"
 ",
-        name = quote::word(name)
+        name = quote::word(name),
+        installed = installed_version_command(),
     )
 }
 
-fn upload_body(name: &str, sha256: &str) -> String {
-    let name = quote::word(name);
+/// Shell that prints what the installed `sinc --version` says (nothing when
+/// none is installed).
+pub fn installed_version_command() -> String {
+    format!("B={REMOTE_BIN_DIR}/sinc; [ -x \"$B\" ] && \"$B\" --version 2>/dev/null | head -n 1")
+}
+
+/// The start of a script that installs a build: the bin folder `$D`, a
+/// staging file `$T` (removed on any exit), and `sha256 FILE`.
+fn staging(label: &str) -> String {
     format!(
         "set -e
 umask 022
 D={REMOTE_BIN_DIR}
 mkdir -p \"$D\"
-T=\"$D/.{name}.upload.$$\"
+T=\"$D/.{label}.$$\"
 trap 'rm -f \"$T\"' EXIT
-cat > \"$T\"
-S=$( (sha256sum \"$T\" || shasum -a 256 \"$T\" || openssl dgst -sha256 -r \"$T\") 2>/dev/null | cut -d' ' -f1)
-if [ \"$S\" != {sha256} ]; then echo \"got ${{S:-no checksum tool}}\" >&2; exit 3; fi
-chmod 755 \"$T\"
-if ! OUT=$(\"$T\" --version 2>&1); then echo \"$OUT\" | head -n 3 >&2; exit 4; fi
-mv -f \"$T\" \"$D\"/{name}
-ln -sfn {name} \"$D/.sinc.link.$$\"
-mv -f \"$D/.sinc.link.$$\" \"$D/sinc\"
-find \"$D\" -maxdepth 1 -name 'sinc-*' ! -name {name} -mtime +0 -exec rm -f {{}} + 2>/dev/null || true
-trap - EXIT
-printf '%s\\n' \"$D\"/{name}
+sha256() {{ (sha256sum \"$1\" || shasum -a 256 \"$1\" || openssl dgst -sha256 -r \"$1\") 2>/dev/null | cut -d' ' -f1; }}
 "
+    )
+}
+
+/// The end of it: `$T`, checked, test-run (exit 4 if it does not run),
+/// renamed to `$D/$N` (`name` is evaluated after the test run, with its
+/// output in `$OUT`), `bin/sinc` pointed at it, builds older than a day
+/// removed; prints the path.
+fn put_in_place(name: &str) -> String {
+    format!(
+        "chmod 755 \"$T\"
+if ! OUT=$(\"$T\" --version 2>&1); then echo \"$OUT\" | head -n 3 >&2; exit 4; fi
+N={name}
+mv -f \"$T\" \"$D/$N\"
+ln -sfn \"$N\" \"$D/.sinc.link.$$\"
+mv -f \"$D/.sinc.link.$$\" \"$D/sinc\"
+find \"$D\" -maxdepth 1 -name 'sinc-*' ! -name \"$N\" -mtime +0 -exec rm -f {{}} + 2>/dev/null || true
+trap - EXIT
+printf '%s\\n' \"$D/$N\"
+"
+    )
+}
+
+fn upload_body(name: &str, sha256: &str) -> String {
+    format!(
+        "{stage}cat > \"$T\"
+S=$(sha256 \"$T\")
+if [ \"$S\" != {sha256} ]; then echo \"got ${{S:-no checksum tool}}\" >&2; exit 3; fi
+{place}",
+        stage = staging(&format!("{name}.upload")),
+        place = put_in_place(&quote::word(name)),
     )
 }
 
@@ -268,44 +296,40 @@ pub async fn upload(link: &Link, local: &LocalBinary, on_upload: OnBytes) -> Res
     let status = link
         .run_streaming(&quote::sh_script(&upload_body(&name, &local.sha256)), Some(file), &mut stdout, &mut stderr)
         .await?;
-    let err_text = String::from_utf8_lossy(&stderr).trim().to_owned();
     match status.exit_code() {
         0 => Ok(Installed::Uploaded { path: String::from_utf8_lossy(&stdout).trim().to_owned(), bytes: local.size }),
-        3 => Err(InstallError::Checksum(err_text)),
-        4 => Err(InstallError::DoesNotRun(err_text)),
-        code => Err(InstallError::Remote(format!("exit {code}: {err_text}"))),
+        code => Err(install_failure(code, String::from_utf8_lossy(&stderr).trim().to_owned(), None)),
     }
 }
 
 fn download_body(url: &str) -> String {
     format!(
-        "set -e
-umask 022
-D={REMOTE_BIN_DIR}
-mkdir -p \"$D\"
-T=\"$D/.sinc.download.$$\"
-trap 'rm -f \"$T\"' EXIT
-fetch() {{
+        "{stage}fetch() {{
   if command -v curl >/dev/null 2>&1; then curl -fsSL \"$1\"
   elif command -v wget >/dev/null 2>&1; then wget -qO- \"$1\"
   else echo 'neither curl nor wget is installed on the VPS' >&2; exit 5; fi
 }}
 fetch {url} > \"$T\"
 WANT=$(fetch {sum_url} | cut -d' ' -f1)
-GOT=$( (sha256sum \"$T\" || shasum -a 256 \"$T\") 2>/dev/null | cut -d' ' -f1)
+GOT=$(sha256 \"$T\")
 if [ -z \"$WANT\" ] || [ \"$WANT\" != \"$GOT\" ]; then echo \"expected ${{WANT:-nothing}}, got $GOT\" >&2; exit 3; fi
-chmod 755 \"$T\"
-if ! OUT=$(\"$T\" --version 2>&1); then echo \"$OUT\" | head -n 3 >&2; exit 4; fi
-N=\"sinc-$(echo \"$OUT\" | head -n 1 | cut -d' ' -f2)-$(echo \"$GOT\" | cut -c1-12)\"
-mv -f \"$T\" \"$D/$N\"
-ln -sfn \"$N\" \"$D/.sinc.link.$$\"
-mv -f \"$D/.sinc.link.$$\" \"$D/sinc\"
-trap - EXIT
-printf '%s\\n' \"$D/$N\"
-",
+{place}",
+        stage = staging("sinc.download"),
         url = quote::word(url),
         sum_url = quote::word(&format!("{url}.sha256")),
+        place = put_in_place("\"sinc-$(echo \"$OUT\" | head -n 1 | cut -d' ' -f2)-$(echo \"$GOT\" | cut -c1-12)\""),
     )
+}
+
+/// What an install script's failing exit status means (`what`: the
+/// download's URL, for its messages).
+fn install_failure(code: i32, stderr: String, what: Option<&str>) -> InstallError {
+    let about = what.map(|w| format!("{w}: ")).unwrap_or_default();
+    match code {
+        3 => InstallError::Checksum(format!("{about}{stderr}")),
+        4 => InstallError::DoesNotRun(stderr),
+        code => InstallError::Remote(format!("{about}exit {code}: {stderr}")),
+    }
 }
 
 /// Have the VPS download sinc from `url` itself, check it against
@@ -313,12 +337,9 @@ printf '%s\\n' \"$D/$N\"
 /// platform).
 pub async fn download(link: &Link, url: &str) -> Result<Installed, InstallError> {
     let out = link.run(&quote::sh_script(&download_body(url)), b"").await?;
-    let err_text = out.stderr_text();
     match out.status.exit_code() {
         0 => Ok(Installed::Uploaded { path: out.stdout_text().trim().to_owned(), bytes: 0 }),
-        3 => Err(InstallError::Checksum(format!("{url}: {err_text}"))),
-        4 => Err(InstallError::DoesNotRun(err_text)),
-        code => Err(InstallError::Remote(format!("downloading {url} failed (exit {code}): {err_text}"))),
+        code => Err(install_failure(code, out.stderr_text(), Some(url))),
     }
 }
 

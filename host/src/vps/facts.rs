@@ -3,7 +3,6 @@
 //! sudo, what is installed, and whether systemd runs. One script gathers it;
 //! [`VpsFacts::parse`] reads it back.
 
-use crate::remote::install::REMOTE_BIN_DIR;
 use crate::transport::quote;
 use std::collections::BTreeMap;
 
@@ -163,13 +162,14 @@ else echo privilege=password; fi
 for p in {programs}; do command -v \"$p\" >/dev/null 2>&1 && printf 'present=%s\\n' \"$p\"; done
 [ -d /run/systemd/system ] && echo systemd=yes
 [ -e \"/var/lib/systemd/linger/$(id -un)\" ] && echo linger=yes
-B={REMOTE_BIN_DIR}/sinc; [ -x \"$B\" ] && printf 'sinc=%s\\n' \"$(\"$B\" --version 2>/dev/null | head -n 1)\"
+printf 'sinc=%s\\n' \"$({installed})\"
 grep -Eiq '^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config\\.d/' /etc/ssh/sshd_config 2>/dev/null && echo sshd_include=yes
 command -v tailscale >/dev/null 2>&1 && printf 'tailscale=%s\\n' \"$(tailscale status --json 2>/dev/null | tr -d '\\n')\"
 {agent}echo end=yes
 ",
         programs = quote::words(programs),
         with_sbin = quote::WITH_SBIN,
+        installed = crate::remote::install::installed_version_command(),
     ))
 }
 
