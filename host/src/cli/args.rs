@@ -63,6 +63,9 @@ pub struct GlobalArgs {
     pub accept_new_host: bool,
 }
 
+/// The plugin tiers (`sinc tier set`, `sinc setup --tier`).
+pub const TIERS: [&str; 4] = ["minimal", "standard", "full", "custom"];
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -297,7 +300,7 @@ pub enum TierCommand {
     /// Install exactly a tier's plugins (plugins added by hand stay).
     Set {
         /// The tier.
-        #[arg(value_parser = ["minimal", "standard", "full", "custom"])]
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(TIERS))]
         tier: String,
         /// With `custom`: also these plugins (comma-separated).
         #[arg(long, value_delimiter = ',', value_name = "NAMES")]
@@ -449,7 +452,7 @@ pub struct SetupArgs {
     #[arg(long)]
     pub install_key: bool,
     /// Apply a plugin tier after writing the config.
-    #[arg(long, value_parser = ["minimal", "standard", "full", "custom"])]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(TIERS))]
     pub tier: Option<String>,
     /// With `--tier custom`: a plugin to add (repeatable).
     #[arg(long, value_name = "NAME", requires = "tier")]

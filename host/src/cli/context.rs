@@ -126,11 +126,7 @@ impl Context {
             accept_new_host: c.ssh.accept_new_host,
             proxy_jump: flags.jump.clone(),
         };
-        let defaults = Defaults {
-            connect_timeout: c.ssh.connect_timeout.duration(),
-            keepalive_interval: c.ssh.keepalive_interval.duration(),
-        };
-        Ok(SshConfigFile::load(&self.dirs.home)?.resolve(&host, &overrides, &defaults)?)
+        Ok(SshConfigFile::load(&self.dirs.home)?.resolve(&host, &overrides, &ssh_defaults(&c.ssh))?)
     }
 
     /// How long an attached terminal keeps reconnecting (`None`: for ever).
@@ -184,6 +180,12 @@ impl Context {
             _ => None,
         }
     }
+}
+
+/// What sinc's `[ssh]` settings make of what neither they nor
+/// `~/.ssh/config` say.
+pub fn ssh_defaults(ssh: &config::SshConfig) -> Defaults {
+    Defaults { connect_timeout: ssh.connect_timeout.duration(), keepalive_interval: ssh.keepalive_interval.duration() }
 }
 
 /// The error for a host without tmux, saying how to install it there.

@@ -178,10 +178,9 @@ async fn reach(
 /// How far the VPS's clock is ahead of ours, and how sure that is (half the
 /// round trip).
 async fn clock_skew(link: &Link) -> Option<(f64, f64)> {
-    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let before = now();
+    let before = crate::clock::since_epoch();
     let out = link.run(&quote::sh_script(remote_probe::CLOCK_COMMAND), b"").await.ok()?;
-    let after = now();
+    let after = crate::clock::since_epoch();
     let theirs = remote_probe::parse_clock(&out.stdout_text())?;
     let middle = (before + after).as_secs_f64() / 2.0;
     Some((theirs - middle, (after - before).as_secs_f64() / 2.0))

@@ -12,7 +12,7 @@ use crate::config::{self, ConfigError, Origin};
 use crate::error::{Error, Result};
 use crate::paths::Dirs;
 use crate::transport::keys::{self, Authorized, InstallKeyError};
-use crate::transport::{Defaults, Overrides, Prompter, SshConfigFile, Target};
+use crate::transport::{Overrides, Prompter, SshConfigFile, Target};
 use std::path::{Path, PathBuf};
 
 /// What the user chose, from flags and the wizard.
@@ -71,9 +71,7 @@ impl Answers {
             harden: args.harden,
         }
     }
-}
 
-impl Answers {
     /// These answers with the user, port and key the config file has where
     /// none was given: how sinc will connect once the file is written.
     fn or_from(&self, existing: &Existing) -> Answers {
@@ -86,27 +84,19 @@ impl Answers {
     }
 }
 
-/// The config file as it is (the wizard's defaults).
+/// The config file as it is, by dotted key (the wizard's defaults).
 #[derive(Debug, Default)]
-pub struct Existing(toml::Table);
+pub struct Existing(config::FlatValues);
 
 impl Existing {
     fn load(path: &Path) -> Existing {
-        Existing(std::fs::read_to_string(path).ok().and_then(|t| t.parse().ok()).unwrap_or_default())
-    }
-
-    fn value(&self, dotted: &str) -> Option<&toml::Value> {
-        let mut parts = dotted.split('.');
-        let mut v = self.0.get(parts.next()?)?;
-        for part in parts {
-            v = v.get(part)?;
-        }
-        Some(v)
+        let table: Option<toml::Table> = std::fs::read_to_string(path).ok().and_then(|t| t.parse().ok());
+        Existing(table.map(config::flatten).unwrap_or_default())
     }
 
     /// A string (or integer, as text) setting.
     pub fn text(&self, dotted: &str) -> Option<String> {
-        match self.value(dotted)? {
+        match self.0.get(dotted)? {
             toml::Value::String(s) => Some(s.clone()),
             toml::Value::Integer(i) => Some(i.to_string()),
             _ => None,
@@ -115,7 +105,8 @@ impl Existing {
 
     /// `sync.ignore`.
     pub fn ignores(&self) -> Vec<String> {
-        self.value("sync.ignore")
+        self.0
+            .get("sync.ignore")
             .and_then(|v| v.as_array())
             .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
             .unwrap_or_default()
@@ -154,7 +145,6 @@ fn values(a: &Answers, existing: &Existing) -> Vec<(String, toml::Value)> {
 /// Where `host` goes with the chosen user and port (for the key steps and
 /// the wizard's defaults).
 pub fn target_for(dirs: &Dirs, global: &GlobalArgs, a: &Answers, host: &str) -> Result<Target> {
-    let c = config::Config::default();
     let overrides = Overrides {
         user: a.user.clone(),
         port: a.port.and_then(|p| u16::try_from(p).ok()),
@@ -162,10 +152,7 @@ pub fn target_for(dirs: &Dirs, global: &GlobalArgs, a: &Answers, host: &str) -> 
         accept_new_host: global.accept_new_host,
         ..Overrides::default()
     };
-    let defaults = Defaults {
-        connect_timeout: c.ssh.connect_timeout.duration(),
-        keepalive_interval: c.ssh.keepalive_interval.duration(),
-    };
+    let defaults = super::context::ssh_defaults(&config::Config::default().ssh);
     Ok(SshConfigFile::load(&dirs.home)?.resolve(host, &overrides, &defaults)?)
 }
 
@@ -234,20 +221,23 @@ pub async fn run(global: &GlobalArgs, args: &SetupArgs) -> Result<i32> {
         }
         output::line(&format!("Wrote {} (mode 0600):\n\n{}", path.display(), text.trim_end()));
     }
-    if let Some(tier) = &answers.tier {
+    if answers.tier.is_some() || answers.bootstrap || answers.harden {
+        // As the written file says.
         let ctx = Context::load(global)?;
-        if let Err(e) = super::plugin::tier_set(&ctx, tier, &answers.with, &answers.without) {
+        if let Some(tier) = &answers.tier
+            && let Err(e) = super::plugin::tier_set(&ctx, tier, &answers.with, &answers.without)
+        {
             output::warn(&format!("the configuration is written, but the tier was not applied: {e}"));
             return Ok(e.exit_code().code());
         }
-    }
-    if answers.bootstrap {
-        output::notice(global.quiet, "\nPreparing the VPS (sinc vps bootstrap):");
-        super::vps::bootstrap(&Context::load(global)?, &super::args::BootstrapArgs::default()).await?;
-    }
-    if answers.harden {
-        output::notice(global.quiet, "\nLocking the VPS down (sinc vps harden):");
-        super::vps::harden(&Context::load(global)?, &super::args::HardenArgs::default()).await?;
+        if answers.bootstrap {
+            output::notice(global.quiet, "\nPreparing the VPS (sinc vps bootstrap):");
+            super::vps::bootstrap(&ctx, &super::args::BootstrapArgs::default()).await?;
+        }
+        if answers.harden {
+            output::notice(global.quiet, "\nLocking the VPS down (sinc vps harden):");
+            super::vps::harden(&ctx, &super::args::HardenArgs::default()).await?;
+        }
     }
     if !global.quiet && !global.json {
         output::line("\nCheck it with `sinc doctor`.");
@@ -288,14 +278,12 @@ async fn install_key(dirs: &Dirs, global: &GlobalArgs, a: &Answers, host: &str) 
 /// The OpenSSH public key line of the key at `key` (from `KEY.pub`, else
 /// derived from the unencrypted private key).
 fn public_key_line(key: &Path) -> Result<String> {
-    let mut pub_path = key.as_os_str().to_owned();
-    pub_path.push(".pub");
-    if let Ok(text) = std::fs::read_to_string(&pub_path)
-        && let Some(line) = text.lines().find(|l| l.starts_with("ssh-") || l.starts_with("ecdsa-"))
-    {
-        return Ok(line.trim().to_owned());
-    }
-    let private = russh::keys::load_secret_key(key, None)
-        .map_err(|e| Error::Failure(format!("cannot read the public half of {}: {e}", key.display())))?;
-    private.public_key().to_openssh().map_err(|e| Error::Failure(e.to_string()))
+    let public = match keys::public_key_of(key) {
+        Some(public) => public,
+        None => russh::keys::load_secret_key(key, None)
+            .map_err(|e| Error::Failure(format!("cannot read the public half of {}: {e}", key.display())))?
+            .public_key()
+            .clone(),
+    };
+    public.to_openssh().map_err(|e| Error::Failure(e.to_string()))
 }

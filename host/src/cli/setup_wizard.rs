@@ -2,7 +2,7 @@
 //! whatever the flags left open; the existing config gives the defaults, so
 //! running it again edits rather than starts over.
 
-use super::args::GlobalArgs;
+use super::args::{GlobalArgs, TIERS};
 use super::context::Context;
 use super::output;
 use super::setup::{Answers, Existing, target_for};
@@ -12,9 +12,6 @@ use crate::transport::SshConfigFile;
 use crate::transport::keys::GENERATED_KEY;
 use inquire::{Confirm, InquireError, MultiSelect, Select, Text};
 use std::path::{Path, PathBuf};
-
-/// The tiers, as `sinc tier set` knows them.
-const TIERS: [&str; 4] = ["minimal", "standard", "full", "custom"];
 
 fn answered<T>(r: std::result::Result<T, InquireError>) -> Result<T> {
     r.map_err(|e| match e {

@@ -129,7 +129,7 @@ pub async fn run(global: &GlobalArgs, args: &UninstallArgs) -> Result<i32> {
 
 /// Ids of the sessions whose keeper runs here.
 async fn running_keepers(dirs: &Dirs) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dirs.state.join("sessions")) else {
+    let Ok(entries) = std::fs::read_dir(crate::keeper::KeeperPaths::all(dirs)) else {
         return Vec::new();
     };
     let mut ids = Vec::new();

@@ -44,11 +44,7 @@ pub async fn bootstrap(ctx: &Context, args: &BootstrapArgs) -> Result<i32> {
         link.close().await;
         return Ok(0);
     }
-    if let Some(step) = bootstrap::impossible(&steps).first()
-        && let State::Impossible(why) = &step.state
-    {
-        return Err(Error::Unavailable(format!("cannot {}: {why}; nothing was changed", step.title)));
-    }
+    refuse_impossible(steps.iter().map(|s| (s.title.as_str(), &s.state)))?;
     if let Some(step) = steps.iter().find(|s| s.state == State::ToDo && matches!(s.action, Action::Root(_)))
         && facts.privilege.root_shell().is_none()
     {
@@ -75,9 +71,14 @@ pub async fn bootstrap(ctx: &Context, args: &BootstrapArgs) -> Result<i32> {
             }
         }
     }
-    let after = learn(&link, &bootstrap::PACKAGES, program.as_deref()).await.ok();
+    // Looked up again only if an install may have put it there.
+    let agent_installed = steps.iter().any(|s| s.state == State::ToDo && s.title == bootstrap::agent_title(&options));
+    let agent_on_path = if agent_installed {
+        learn(&link, &bootstrap::PACKAGES, program.as_deref()).await.ok().and_then(|f| f.agent_path)
+    } else {
+        facts.agent_path.clone()
+    };
     link.close().await;
-    let agent_on_path = after.as_ref().and_then(|f| f.agent_path.clone());
     if ctx.global.json {
         output::json(&serde_json::json!({
             "os": facts.os_name(),
@@ -97,12 +98,20 @@ pub async fn bootstrap(ctx: &Context, args: &BootstrapArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// Exit 69 before any change when a step of the plan cannot be done.
+fn refuse_impossible<'a>(plan: impl IntoIterator<Item = (&'a str, &'a State)>) -> Result<()> {
+    match bootstrap::first_impossible(plan) {
+        Some((title, why)) => Err(Error::Unavailable(format!("cannot {title}: {why}; nothing was changed"))),
+        None => Ok(()),
+    }
+}
+
 fn step_json(s: &Step) -> serde_json::Value {
     let why = match &s.state {
         State::ToDo => None,
         State::Skip(w) | State::Impossible(w) => Some(w.clone()),
     };
-    let state = state_name(&s.state);
+    let state = s.state.name();
     let (root, command) = match &s.action {
         Action::Root(c) => (true, Some(c.clone())),
         Action::User(c) => (false, Some(c.clone())),
@@ -138,18 +147,16 @@ async fn run_step(ctx: &Context, link: &Link, facts: &VpsFacts, step: &Step) -> 
             "{} failed on the VPS ({:?}): {}",
             step.title,
             out.status,
-            out.stderr_text()
-                .lines()
-                .rev()
-                .take(5)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<Vec<_>>()
-                .join("\n")
+            last_lines(&out.stderr_text(), 5)
         )));
     }
     Ok(())
+}
+
+/// The last `n` lines of `text`.
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// Run `script` as root on the VPS (fed on stdin to a root shell); the
@@ -229,7 +236,7 @@ pub async fn harden(ctx: &Context, args: &HardenArgs) -> Result<i32> {
             let items: Vec<serde_json::Value> = changes
                 .iter()
                 .map(|c| {
-                    serde_json::json!({ "title": c.title, "state": state_name(&c.state), "command": c.apply, "proven": c.rollback.is_some() })
+                    serde_json::json!({ "title": c.title, "state": c.state.name(), "command": c.apply, "proven": c.rollback.is_some() })
                 })
                 .collect();
             output::json(&serde_json::json!({ "os": facts.os_name(), "changes": items }));
@@ -239,11 +246,7 @@ pub async fn harden(ctx: &Context, args: &HardenArgs) -> Result<i32> {
         link.close().await;
         return Ok(0);
     }
-    if let Some(c) = changes.iter().find(|c| matches!(c.state, State::Impossible(_)))
-        && let State::Impossible(why) = &c.state
-    {
-        return Err(Error::Unavailable(format!("cannot {}: {why}; nothing was changed", c.title)));
-    }
+    refuse_impossible(changes.iter().map(|c| (c.title.as_str(), &c.state)))?;
     if facts.privilege.root_shell().is_none() && changes.iter().any(|c| c.state == State::ToDo) {
         return Err(Error::Failure(
             "hardening needs root on the VPS: log in as root (sinc --profile or vps.user), or give your user sudo without a password; nothing was changed".into(),
@@ -305,12 +308,4 @@ pub async fn harden(ctx: &Context, args: &HardenArgs) -> Result<i32> {
 
 fn done_so_far(applied: &[String]) -> String {
     if applied.is_empty() { String::new() } else { format!(" (kept before it: {})", applied.join("; ")) }
-}
-
-fn state_name(s: &State) -> &'static str {
-    match s {
-        State::ToDo => "todo",
-        State::Skip(_) => "skip",
-        State::Impossible(_) => "impossible",
-    }
 }

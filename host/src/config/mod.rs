@@ -17,6 +17,7 @@ mod reload;
 pub use edit::{set_values, with_values};
 pub use env::{ENV_FLAGS, ENV_VARS, EnvVar, Kind as EnvKind};
 pub use error::{ConfigError, Origin};
+pub use layer::{FlatValues, flatten};
 pub use legacy::LegacyImport;
 pub use load::{FlagValue, LoadRequest, Loaded, PROJECT_FILE, load};
 pub use model::{

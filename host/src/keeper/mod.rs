@@ -55,9 +55,14 @@ pub struct KeeperPaths {
 }
 
 impl KeeperPaths {
+    /// The folder holding every session's state folder.
+    pub fn all(dirs: &Dirs) -> PathBuf {
+        dirs.state.join("sessions")
+    }
+
     /// The paths for session `id`.
     pub fn new(dirs: &Dirs, id: &str) -> KeeperPaths {
-        let dir = dirs.state.join("sessions").join(id);
+        let dir = Self::all(dirs).join(id);
         KeeperPaths {
             socket: dir.join("keeper.sock"),
             relay: dir.join("relay.sock"),

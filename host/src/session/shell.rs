@@ -34,7 +34,7 @@ pub fn session_name(wanted: Option<&str>) -> Result<String, String> {
 
 /// Six hex digits that differ from one call to the next.
 fn fresh_suffix() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let nanos = crate::clock::since_epoch().as_nanos();
     let seed = format!("{nanos}/{}/{:?}", std::process::id(), std::thread::current().id());
     blake3::hash(seed.as_bytes()).to_hex()[..6].to_owned()
 }

@@ -92,7 +92,7 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Endpoint
 /// A random-enough epoch: a new one each time an endpoint starts, so a cursor
 /// from another run is never mistaken for one of this run.
 fn new_epoch() -> u64 {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let t = crate::clock::since_epoch().as_nanos();
     (t as u64) ^ (u64::from(std::process::id()) << 40)
 }
 

@@ -90,8 +90,7 @@ impl Trash {
     }
 
     fn new_item(&self, path: &RelPath, entry: &Entry, reason: Reason) -> TrashItem {
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos = crate::clock::since_epoch().as_nanos();
         let id = format!("{nanos}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
         TrashItem { id, path: path.clone(), entry: entry.clone(), time: now(), reason }
     }

@@ -4,6 +4,7 @@
 
 use super::error::ConnectError;
 use super::handler::ClientHandler;
+use super::keys::public_key_of;
 use super::prompt::Prompter;
 use super::target::Target;
 use russh::client::{Handle, KeyboardInteractiveAuthResponse};
@@ -150,13 +151,6 @@ pub async fn authenticate(
             .map(|m| m.iter().map(|k| String::from(<&str>::from(k))).collect())
             .unwrap_or_default(),
     })
-}
-
-/// The public half of an identity file, from `FILE.pub` (no passphrase needed).
-fn public_key_of(file: &Path) -> Option<PublicKey> {
-    let mut pub_path = file.as_os_str().to_owned();
-    pub_path.push(".pub");
-    russh::keys::load_public_key(Path::new(&pub_path)).ok()
 }
 
 fn load_key(file: &Path, prompter: Prompter, attempts: &mut Attempts) -> Option<russh::keys::PrivateKey> {

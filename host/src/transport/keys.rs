@@ -5,9 +5,10 @@
 
 use super::{ConnectError, ConnectOptions, Link, Prompter, Target, connect, quote};
 use crate::atomic_file;
+use russh::keys::PublicKey;
 use russh::keys::ssh_key::private::{Ed25519Keypair, KeypairData};
 use russh::keys::ssh_key::{LineEnding, PrivateKey};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Where `sinc setup` puts the key it generates (under `~/.ssh`).
 pub const GENERATED_KEY: &str = "sinc_ed25519";
@@ -34,10 +35,22 @@ pub enum KeyError {
     },
 }
 
+/// `FILE.pub`, where OpenSSH keeps the public half of the key `FILE`.
+pub fn pub_path(file: &Path) -> PathBuf {
+    let mut path = file.as_os_str().to_owned();
+    path.push(".pub");
+    path.into()
+}
+
+/// The public half of an identity file, from `FILE.pub` (no passphrase needed).
+pub fn public_key_of(file: &Path) -> Option<PublicKey> {
+    russh::keys::load_public_key(pub_path(file)).ok()
+}
+
 /// Generate an unencrypted ed25519 key pair at `path` (0600) and
 /// `path.pub` (0644); returns the public key line. Refuses to overwrite.
 pub fn generate_ed25519(path: &Path, comment: &str) -> Result<String, KeyError> {
-    let pub_path = path.with_extension("pub");
+    let pub_path = pub_path(path);
     for p in [path, pub_path.as_path()] {
         if p.exists() {
             return Err(KeyError::Exists(p.display().to_string()));

@@ -42,6 +42,30 @@ pub enum State {
     Impossible(String),
 }
 
+impl State {
+    /// Why it cannot be done, if it cannot.
+    pub fn impossible(&self) -> Option<&str> {
+        match self {
+            State::Impossible(why) => Some(why),
+            State::ToDo | State::Skip(_) => None,
+        }
+    }
+
+    /// Its name in `--json` output.
+    pub fn name(&self) -> &'static str {
+        match self {
+            State::ToDo => "todo",
+            State::Skip(_) => "skip",
+            State::Impossible(_) => "impossible",
+        }
+    }
+}
+
+/// The first thing in a plan that cannot be done: its title and why.
+pub fn first_impossible<'a>(plan: impl IntoIterator<Item = (&'a str, &'a State)>) -> Option<(&'a str, &'a str)> {
+    plan.into_iter().find_map(|(title, state)| state.impossible().map(|why| (title, why)))
+}
+
 /// One step of the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
@@ -121,6 +145,11 @@ pub fn release_url(template: &str, arch: &str) -> String {
     template.replace("{version}", env!("CARGO_PKG_VERSION")).replace("{arch}", arch)
 }
 
+/// The title of the step that installs the agent.
+pub fn agent_title(o: &Options) -> String {
+    format!("install the agent `{}`", o.agent.0)
+}
+
 /// The steps, in order.
 pub fn plan(facts: &VpsFacts, o: &Options) -> Vec<Step> {
     let mut steps = Vec::new();
@@ -190,8 +219,8 @@ pub fn plan(facts: &VpsFacts, o: &Options) -> Vec<Step> {
         },
     });
 
-    let (agent, program) = &o.agent;
-    let agent_title = format!("install the agent `{agent}`");
+    let program = &o.agent.1;
+    let agent_title = agent_title(o);
     steps.push(match (program, &facts.agent_path) {
         (None, _) => Step {
             title: agent_title,
@@ -218,11 +247,6 @@ pub fn plan(facts: &VpsFacts, o: &Options) -> Vec<Step> {
         },
     });
     steps
-}
-
-/// Whether the plan has something that cannot be done.
-pub fn impossible(steps: &[Step]) -> Vec<&Step> {
-    steps.iter().filter(|s| matches!(s.state, State::Impossible(_))).collect()
 }
 
 /// The `--dry-run` text of a plan.
@@ -304,9 +328,9 @@ mod tests {
         );
         let other = plan(&facts(ARCH, &[], true), &options());
         assert!(matches!(&other[0].state, State::Impossible(w) if w.contains("Arch Linux")));
-        assert_eq!(impossible(&other).len(), 1);
+        assert_eq!(other.iter().filter(|s| s.state.impossible().is_some()).count(), 1);
         let done = plan(&facts(ARCH, &["tmux", "git"], true), &options());
-        assert!(impossible(&done).is_empty(), "nothing to install on an unknown OS is fine");
+        assert!(done.iter().all(|s| s.state.impossible().is_none()), "nothing to install on an unknown OS is fine");
     }
 
     #[test]
