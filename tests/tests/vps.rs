@@ -105,6 +105,12 @@ fn another_platform_downloads_its_sinc_and_checks_it() {
     let left: Vec<_> = std::fs::read_dir(bin_dir(&sshd)).map(|d| d.flatten().collect()).unwrap_or_default();
     assert!(left.is_empty(), "no partial file: {left:?}");
 
+    // A --sinc-binary that is not there: a usage error before any step.
+    let out = client.run(&["vps", "bootstrap", "--sinc-binary", "/nonexistent/sinc"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot read --sinc-binary /nonexistent/sinc"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_dir(bin_dir(&sshd)).unwrap().count(), 0, "nothing was done");
+
     // --sinc-binary: that file is uploaded instead.
     let own = scratch.path().join("my-sinc");
     let own_sum = fake_sinc(&own, &version);
@@ -385,4 +391,14 @@ fn harden_with_ufw_where_it_is_installed() {
     }
     let vps = NsVps::start();
     let _plugin = hardened(&vps, "ufw");
+}
+
+#[test]
+fn harden_refuses_an_sshd_option_that_is_not_one_setting() {
+    let client = Client::bare();
+    for bad in ["Match User root", "AllowUsers a\nPasswordAuthentication yes", "NoValue"] {
+        let out = client.run(&["vps", "harden", "--sshd-option", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("is not one sshd setting"), "{}", stderr(&out));
+    }
 }

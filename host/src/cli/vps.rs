@@ -20,6 +20,12 @@ async fn learn(link: &Link, programs: &[&str], agent: Option<&str>) -> Result<Vp
 
 /// Plan, then print (`--dry-run`) or run it.
 pub async fn bootstrap(ctx: &Context, args: &BootstrapArgs) -> Result<i32> {
+    // Checked before any step runs, so a wrong path changes nothing.
+    if let Some(path) = &args.sinc_binary
+        && let Err(e) = std::fs::File::open(path)
+    {
+        return Err(Error::Usage(format!("cannot read --sinc-binary {}: {e}", path.display())));
+    }
     let link = ctx.link()?;
     let spec = ctx.spec();
     let program = spec.agent.program();
