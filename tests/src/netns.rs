@@ -46,6 +46,41 @@ impl Netns {
         this
     }
 
+    /// A second link between the two, named `server_side` in the server's
+    /// namespace (e.g. `tailscale0`), with a /24 address at each end.
+    pub fn add_link(&self, server_side: &str, server_ip: &str, client_ip: &str) {
+        let id = std::process::id();
+        let (near, far) = (format!("vd{id}"), format!("ve{id}"));
+        ip(&["link", "add", &near, "type", "veth", "peer", "name", &far]);
+        ip(&["link", "set", &far, "netns", &self.server]);
+        ip(&["link", "set", &near, "netns", &self.client]);
+        ip(&["-n", &self.server, "link", "set", &far, "name", server_side]);
+        ip(&["-n", &self.server, "addr", "add", &format!("{server_ip}/24"), "dev", server_side]);
+        ip(&["-n", &self.client, "addr", "add", &format!("{client_ip}/24"), "dev", &near]);
+        ip(&["-n", &self.server, "link", "set", server_side, "up"]);
+        ip(&["-n", &self.client, "link", "set", &near, "up"]);
+    }
+
+    /// Whether a TCP connection from the client's namespace to `ip:port`
+    /// opens within 2 s.
+    pub fn client_connects(&self, ip: &str, port: u16) -> bool {
+        Command::new("ip")
+            .args(["netns", "exec", &self.client, "timeout", "2", "bash", "-c"])
+            .arg(format!("exec 3<>/dev/tcp/{ip}/{port}"))
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    }
+
+    /// Kill every process still running in the server's namespace.
+    pub fn kill_server_processes(&self) {
+        let Ok(out) = Command::new("ip").args(["netns", "pids", &self.server]).output() else { return };
+        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            let _ = Command::new("kill").args(["-9", pid]).status();
+        }
+    }
+
     /// The command prefix that runs a program in the client's namespace.
     pub fn in_client(&self) -> Vec<String> {
         ["ip", "netns", "exec", &self.client].iter().map(|s| s.to_string()).collect()

@@ -54,7 +54,7 @@ fn id_of(user: &str, flag: &str) -> u32 {
 
 /// The login user for tests: `sinc-test` (created if needed) as root, else
 /// the current user.
-fn test_user() -> String {
+pub fn test_user() -> String {
     if !crate::is_root() {
         return String::from_utf8_lossy(&run(Command::new("id").arg("-un")).stdout).trim().to_owned();
     }

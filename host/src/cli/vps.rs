@@ -176,7 +176,8 @@ async fn run_as_root(link: &Link, facts: &VpsFacts, script: &str) -> Result<crat
 }
 
 /// What harden asks the VPS about.
-const HARDEN_PROGRAMS: [&str; 5] = ["ufw", "nft", "firewall-cmd", "fail2ban-client", "sshd"];
+const HARDEN_PROGRAMS: [&str; 7] =
+    ["ufw", "nft", "firewall-cmd", "fail2ban-client", "unattended-upgrade", "dnf-automatic", "sshd"];
 
 /// How long a reloaded sshd may take to listen again.
 const SSHD_BACK_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);

@@ -249,9 +249,7 @@ fn fail2ban_change(facts: &VpsFacts, o: &Options) -> Change {
     let journal = facts.systemd;
     let packages: &[&str] =
         if journal && facts.family == OsFamily::Debian { &["fail2ban", "python3-systemd"] } else { &["fail2ban"] };
-    let install =
-        if facts.has("fail2ban-client") { Some(String::new()) } else { facts.family.install_command(packages) };
-    let Some(install) = install else {
+    let Some(install) = install_unless(facts, "fail2ban-client", packages) else {
         return Change {
             title,
             apply: String::new(),
@@ -263,7 +261,14 @@ fn fail2ban_change(facts: &VpsFacts, o: &Options) -> Change {
         };
     };
     let backend = if journal { "systemd" } else { "auto" };
-    let jail = format!("[sshd]\nenabled = true\nport = {}\nbackend = {backend}\n", o.ssh_port);
+    // Bans go where the firewall is: Debian's default action needs
+    // iptables, which a VPS filtering with nftables may not have.
+    let banaction = if facts.has("nft") && !facts.has("ufw") {
+        "banaction = nftables-multiport\nbanaction_allports = nftables-allports\n"
+    } else {
+        ""
+    };
+    let jail = format!("[sshd]\nenabled = true\nport = {}\nbackend = {backend}\n{banaction}", o.ssh_port);
     Change {
         title,
         apply: format!(
@@ -273,11 +278,18 @@ mkdir -p /etc/fail2ban/jail.d
 cat > /etc/fail2ban/jail.d/sinc-sshd.local <<'SINC_EOF'
 {jail}SINC_EOF
 if [ -d /run/systemd/system ]; then systemctl enable --now fail2ban >/dev/null && systemctl restart fail2ban
-else fail2ban-client reload >/dev/null 2>&1 || fail2ban-client start >/dev/null; fi"
+elif command -v rc-service >/dev/null 2>&1; then rc-update add fail2ban default >/dev/null; rc-service fail2ban restart >/dev/null
+else mkdir -p /run/fail2ban; fail2ban-client reload >/dev/null 2>&1 || fail2ban-client start >/dev/null; fi"
         ),
         rollback: None,
         state: State::ToDo,
     }
+}
+
+/// The command that installs `packages` unless `program` is there already
+/// (an empty script), or `None` when sinc knows no package manager here.
+fn install_unless(facts: &VpsFacts, program: &str, packages: &[&str]) -> Option<String> {
+    if facts.has(program) { Some(String::new()) } else { facts.family.install_command(packages) }
 }
 
 fn upgrades_change(facts: &VpsFacts, o: &Options) -> Change {
@@ -293,14 +305,14 @@ cat > /etc/apt/apt.conf.d/20auto-upgrades <<'SINC_EOF'
 APT::Periodic::Update-Package-Lists \"1\";
 APT::Periodic::Unattended-Upgrade \"1\";
 SINC_EOF",
-            OsFamily::Debian.install_command(&["unattended-upgrades"]).unwrap_or_default()
+            install_unless(facts, "unattended-upgrade", &["unattended-upgrades"]).unwrap_or_default()
         ),
         OsFamily::Fedora => format!(
             "set -e
 {}
 sed -i 's/^upgrade_type *=.*/upgrade_type = security/; s/^apply_updates *=.*/apply_updates = yes/' /etc/dnf/automatic.conf
 if [ -d /run/systemd/system ]; then systemctl enable --now dnf-automatic.timer; fi",
-            OsFamily::Fedora.install_command(&["dnf-automatic"]).unwrap_or_default()
+            install_unless(facts, "dnf-automatic", &["dnf-automatic"]).unwrap_or_default()
         ),
         OsFamily::Alpine | OsFamily::Other => {
             return Change {
@@ -336,7 +348,7 @@ restore() { if [ -e "$B$1.absent" ]; then rm -rf "$1"; elif [ -e "$B$1" ]; then 
 /// is rolled back at once. Reads nothing from its input.
 pub fn armed(change: &Change, seconds: u32) -> String {
     let Some(rollback) = &change.rollback else {
-        return format!("( {} ) </dev/null", change.apply);
+        return format!("(\n{}\n) </dev/null", change.apply);
     };
     format!(
         "M=$(mktemp \"${{TMPDIR:-/tmp}}/sinc-harden.XXXXXX\")
@@ -496,9 +508,32 @@ mod tests {
         assert!(fedora[3].apply.contains("dnf-automatic") && fedora[3].apply.contains("upgrade_type = security"));
         let debian = plan(&sample(DEBIAN, &["nft", "fail2ban-client"], true), &options());
         assert!(!debian[2].apply.contains("apt-get"), "installed already");
-        assert!(debian[3].apply.contains("Unattended-Upgrade \"1\""));
+        assert!(debian[3].apply.contains("Unattended-Upgrade \"1\"") && debian[3].apply.contains("apt-get"));
+        assert!(debian[2].apply.contains("banaction = nftables-multiport"), "bans go to nftables");
+        let ufw = plan(&sample(DEBIAN, &["nft", "ufw", "unattended-upgrade"], true), &options());
+        assert!(!ufw[2].apply.contains("banaction"), "with ufw, the distribution's iptables action");
+        assert!(!ufw[3].apply.contains("apt-get"), "installed already");
         let alpine = plan(&sample(ALPINE, &["nft"], false), &options());
         assert!(matches!(&alpine[3].state, State::Impossible(_)));
+    }
+
+    #[test]
+    fn every_script_is_valid_shell() {
+        for (os, programs) in [(DEBIAN, &["nft"][..]), (DEBIAN, &["ufw", "fail2ban-client"]), (FEDORA, &["nft"])] {
+            for change in plan(&sample(os, programs, true), &options()) {
+                let mut scripts = vec![armed(&change, DEAD_MAN_SECONDS), confirm("/tmp/m"), roll_back("/tmp/m")];
+                scripts.extend(change.rollback.clone());
+                for script in scripts {
+                    let out = std::process::Command::new("/bin/sh").args(["-n", "-c", &script]).output().unwrap();
+                    assert!(
+                        out.status.success(),
+                        "{}: {}\n{script}",
+                        change.title,
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+            }
+        }
     }
 
     #[test]
