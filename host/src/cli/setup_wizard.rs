@@ -33,6 +33,12 @@ fn text(question: &str, default: &str, help: &str) -> Result<String> {
     answered(Text::new(question).with_default(default).with_help_message(help).prompt()).map(|s| s.trim().to_owned())
 }
 
+/// An answer to write into the config: one that differs from what applies
+/// without it (`implied`), or one for a `key` the config sets already.
+fn worth_writing<T: PartialEq>(answer: T, implied: &T, existing: &Existing, key: &str) -> Option<T> {
+    (answer != *implied || existing.text(key).is_some()).then_some(answer)
+}
+
 /// Ask for everything `a` does not have yet.
 pub async fn ask(a: &mut Answers, existing: &Existing, dirs: &Dirs, global: &GlobalArgs) -> Result<()> {
     let ssh_config = SshConfigFile::load(&dirs.home)?;
@@ -46,9 +52,7 @@ pub async fn ask(a: &mut Answers, existing: &Existing, dirs: &Dirs, global: &Glo
     if a.user.is_none() {
         let default = existing.text("vps.user").unwrap_or_else(|| plain.user.clone());
         let user = text("User on the VPS:", &default, "the account the agents run as")?;
-        if user != plain.user || existing.text("vps.user").is_some() {
-            a.user = Some(user);
-        }
+        a.user = worth_writing(user, &plain.user, existing, "vps.user");
     }
     if a.port.is_none() {
         let default = existing.text("vps.port").unwrap_or_else(|| plain.port.to_string());
@@ -64,9 +68,7 @@ pub async fn ask(a: &mut Answers, existing: &Existing, dirs: &Dirs, global: &Glo
                 .prompt(),
         )?;
         let port: i64 = port.trim().parse().unwrap_or(22);
-        if port != i64::from(plain.port) || existing.text("vps.port").is_some() {
-            a.port = Some(port);
-        }
+        a.port = worth_writing(port, &i64::from(plain.port), existing, "vps.port");
     }
     if a.key.is_none() && !a.generate_key {
         ask_key(a, existing, dirs, &plain.identity_files)?;
@@ -77,9 +79,8 @@ pub async fn ask(a: &mut Answers, existing: &Existing, dirs: &Dirs, global: &Glo
     if a.remote_base.is_none() {
         let default = existing.text("sync.remote_base").unwrap_or_else(|| crate::config::DEFAULT_REMOTE_BASE.into());
         let base = text("Folder on the VPS for the projects:", &default, "each project gets a folder in it")?;
-        if existing.text("sync.remote_base").is_some() || base != crate::config::DEFAULT_REMOTE_BASE {
-            a.remote_base = Some(base);
-        }
+        a.remote_base =
+            worth_writing(base, &crate::config::DEFAULT_REMOTE_BASE.to_owned(), existing, "sync.remote_base");
     }
     if a.ignore.is_empty() {
         let current = existing.ignores();
