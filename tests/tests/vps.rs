@@ -489,7 +489,9 @@ fn banned_after_failed_logins(vps: &NsVps) {
         );
         attempts += 1;
         let _ = std::process::Command::new("ip")
-            .args(["netns", "exec", &vps.net.client, "ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=2"])
+            // `timeout`: a connection the ban cuts mid-handshake would wait on.
+            .args(["netns", "exec", &vps.net.client, "timeout", "5", "ssh", "-o", "BatchMode=yes"])
+            .args(["-o", "ConnectTimeout=2"])
             .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=QUIET"])
             .arg(format!("no-such-user@{ip}"))
             .arg("true")
