@@ -37,9 +37,10 @@ pub mod bindings {
 }
 
 /// The version of the `sinc:plugin` package this SDK builds against.
-pub const WIT_VERSION: &str = "1.2.0";
+pub const WIT_VERSION: &str = "1.3.0";
 
 pub use bindings::exports::sinc::plugin::hooks::{Launch, Verdict};
+pub use bindings::sinc::plugin::forwarding;
 pub use bindings::sinc::plugin::http_server;
 pub use bindings::sinc::plugin::http_types::{Exchange, Forward, Message, Reply, Request, Response, ResponseHead};
 pub use bindings::sinc::plugin::kv;
@@ -106,6 +107,23 @@ pub trait Plugin {
         let _ = session;
         Verdict::Proceed(Launch { env: Vec::new(), prompt: None })
     }
+
+    /// The next piece of a forwarded response the plugin asked to filter
+    /// ([`forwarding::filter_response`]): what the client gets instead
+    /// (default: the piece as it is). `last` (with an empty `chunk`) when
+    /// the upstream body ended: return what is still held back.
+    fn filter_response(request: u64, chunk: Vec<u8>, last: bool) -> Vec<u8> {
+        let _ = (request, last);
+        chunk
+    }
+
+    /// Forwarding `request` failed before a response came (`status` 502:
+    /// unreachable; 504: too slow; `reason` says how): what its client gets
+    /// instead of the host's plain-text error (default: that).
+    fn forward_failed(request: u64, status: u16, reason: String) -> Option<Response> {
+        let _ = (request, status, reason);
+        None
+    }
 }
 
 /// Export `$ty` (which implements [`Plugin`]) as the component's plugin.
@@ -148,6 +166,14 @@ macro_rules! export_plugin {
             impl $crate::bindings::exports::sinc::plugin::hooks::Guest for SincExports {
                 fn before_start(session: $crate::Session) -> $crate::Verdict {
                     <$ty as $crate::Plugin>::before_start(session)
+                }
+            }
+            impl $crate::bindings::exports::sinc::plugin::forward_handler::Guest for SincExports {
+                fn filter(request: u64, chunk: Vec<u8>, last: bool) -> Vec<u8> {
+                    <$ty as $crate::Plugin>::filter_response(request, chunk, last)
+                }
+                fn failed(request: u64, status: u16, reason: String) -> Option<$crate::Response> {
+                    <$ty as $crate::Plugin>::forward_failed(request, status, reason)
                 }
             }
     $crate::bindings::__export_world!(SincExports with_types_in $crate::bindings);
@@ -281,8 +307,8 @@ macro_rules! debug {
 pub mod prelude {
     pub use crate::{
         Command, CommandOutput, Event, Exchange, FilesSynced, Forward, HostError, Launch, Level, Message, Plugin,
-        Reply, Request, Response, ResponseHead, Session, Verdict, http_server, kv, process, secrets, sessions,
-        sse_event,
+        Reply, Request, Response, ResponseHead, Session, Verdict, forwarding, http_server, kv, process, secrets,
+        sessions, sse_event,
     };
     pub use crate::{debug, info, warn};
 }

@@ -16,7 +16,7 @@ pub mod sessions;
 
 /// The version of `sinc:plugin` this host links (it links every earlier
 /// 1.x too).
-pub const SDK: semver::Version = semver::Version::new(1, 2, 0);
+pub const SDK: semver::Version = semver::Version::new(1, 3, 0);
 
 /// The host bindings of the `sinc:plugin` world.
 pub mod bindings {

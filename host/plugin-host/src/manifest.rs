@@ -46,6 +46,11 @@ pub struct Port {
     /// The address (default 127.0.0.1).
     #[serde(default = "loopback")]
     pub bind: String,
+    /// The setting under `[plugins.NAME]` that moves it (a plugin's only
+    /// port is moved by `port` when it names none).
+    /// (Always serialized: the daemon's wire format is not self-describing.)
+    #[serde(default)]
+    pub setting: Option<String>,
 }
 
 fn loopback() -> String {

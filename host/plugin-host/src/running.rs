@@ -8,9 +8,9 @@
 //! either way.
 
 use crate::bindings::exports::sinc::plugin::hooks::Verdict;
-use crate::bindings::sinc::plugin::http_types::{Exchange, Message, Reply, Request};
+use crate::bindings::sinc::plugin::http_types::{Exchange, Message, Reply, Request, Response};
 use crate::bindings::sinc::plugin::types::{Command, CommandOutput, Event, Session};
-use crate::manifest::Permissions;
+use crate::manifest::{Permissions, Port};
 use crate::runtime::{Grants, Plugin, PluginError, Runtime};
 use crate::serving::{self, Connections, Handler};
 use crate::{Manifest, outbound::Outbound};
@@ -71,6 +71,8 @@ enum Call {
     Forwarded(Exchange),
     Message(u64, Message),
     Closed(u64),
+    Filter { request: u64, chunk: bytes::Bytes, last: bool, reply: oneshot::Sender<Vec<u8>> },
+    Failed { request: u64, status: u16, reason: String, reply: oneshot::Sender<Option<Response>> },
     Stop,
 }
 
@@ -98,6 +100,18 @@ impl Handler for Queue {
 
     fn closed(&self, connection: u64) {
         let _ = self.0.send(Call::Closed(connection));
+    }
+
+    fn filter(&self, request: u64, chunk: bytes::Bytes, last: bool) -> oneshot::Receiver<Vec<u8>> {
+        let (reply, answer) = oneshot::channel();
+        let _ = self.0.send(Call::Filter { request, chunk, last, reply });
+        answer
+    }
+
+    fn failed(&self, request: u64, status: u16, reason: String) -> oneshot::Receiver<Option<Response>> {
+        let (reply, answer) = oneshot::channel();
+        let _ = self.0.send(Call::Failed { request, status, reason, reply });
+        answer
     }
 }
 
@@ -135,10 +149,9 @@ impl Running {
             spec.grants.connections = Some(connections.clone());
             let outbound = Outbound::new(&name, &crate::runtime::allowed_hosts(&spec.manifest, &spec.grants.settings));
             let _entered = tokio.enter();
-            let moved = moved_port(&name, &spec.manifest.permissions, &spec.grants.settings)
-                .map_err(|reason| PluginError::Load { name: name.clone(), reason })?;
             for declared in &spec.manifest.permissions.ports {
-                let number = moved.unwrap_or(declared.port);
+                let number = served_port(&name, &spec.manifest.permissions, declared, &spec.grants.settings)
+                    .map_err(|reason| PluginError::Load { name: name.clone(), reason })?;
                 let bound = bind(&declared.bind, number)
                     .and_then(|l| l.set_nonblocking(true).map(|()| l))
                     .and_then(tokio::net::TcpListener::from_std)
@@ -238,19 +251,27 @@ impl Drop for Running {
     }
 }
 
-/// The `port` setting (`[plugins.NAME] port = N`), which moves the port of
-/// a plugin that declares one; the plugin still sees the declared number.
-/// (`sinc open` finds the port the same way.)
-pub fn moved_port(name: &str, permissions: &Permissions, settings: &toml::Table) -> Result<Option<u16>, String> {
-    let Some(value) = settings.get("port") else { return Ok(None) };
-    match (value.as_integer().and_then(|n| u16::try_from(n).ok()), permissions.ports.len()) {
-        (Some(0) | None, _) => {
-            Err(format!("`port = {value}` under [plugins.{name}]: give a port number from 1 to 65535"))
-        }
-        (Some(n), 1) => Ok(Some(n)),
-        (Some(_), count) => {
-            Err(format!("`port` under [plugins.{name}] moves the one port a plugin serves, and it declares {count}"))
-        }
+/// The port number `declared` is served on: the setting that moves it (its
+/// own `setting`, or `port` for a plugin's only port), else the declared
+/// number, which is what the plugin sees either way. (`sinc open` finds
+/// the port the same way.)
+pub fn served_port(
+    name: &str,
+    permissions: &Permissions,
+    declared: &Port,
+    settings: &toml::Table,
+) -> Result<u16, String> {
+    let key = declared.setting.as_deref().unwrap_or("port");
+    let Some(value) = settings.get(key) else { return Ok(declared.port) };
+    if declared.setting.is_none() && permissions.ports.len() != 1 {
+        return Err(format!(
+            "`port` under [plugins.{name}] moves the one port a plugin serves, and it declares {}",
+            permissions.ports.len()
+        ));
+    }
+    match value.as_integer().and_then(|n| u16::try_from(n).ok()) {
+        Some(n) if n > 0 => Ok(n),
+        _ => Err(format!("`{key} = {value}` under [plugins.{name}]: give a port number from 1 to 65535")),
     }
 }
 
@@ -366,6 +387,12 @@ impl Life {
                 Call::Forwarded(exchange) => plugin.forwarded(&exchange, limit),
                 Call::Message(connection, message) => plugin.on_message(connection, &message, limit),
                 Call::Closed(connection) => plugin.closed(connection, limit),
+                Call::Filter { request, chunk, last, reply } => {
+                    plugin.filter(request, &chunk, last, limit).map(|out| drop(reply.send(out)))
+                }
+                Call::Failed { request, status, reason, reply } => {
+                    plugin.failed(request, status, &reason, limit).map(|out| drop(reply.send(out)))
+                }
             };
             match outcome {
                 Ok(()) => {}
@@ -405,7 +432,7 @@ fn now_ms() -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{PORT_RELEASE, bind, moved_port};
+    use super::{PORT_RELEASE, bind, served_port};
     use crate::manifest::{Permissions, Port};
     use std::time::{Duration, Instant};
 
@@ -427,18 +454,25 @@ mod tests {
     }
 
     #[test]
-    fn the_port_setting_moves_one_declared_port_or_is_refused() {
-        let port = |n| Port { port: n, bind: "127.0.0.1".into() };
-        let one = Permissions { ports: vec![port(7707)], ..Permissions::default() };
-        let two = Permissions { ports: vec![port(1), port(2)], ..Permissions::default() };
+    fn a_port_setting_moves_its_port_or_is_refused() {
+        let port =
+            |n, setting: Option<&str>| Port { port: n, bind: "127.0.0.1".into(), setting: setting.map(Into::into) };
+        let one = Permissions { ports: vec![port(7707, None)], ..Permissions::default() };
+        let two = Permissions { ports: vec![port(1, None), port(2, None)], ..Permissions::default() };
+        let named =
+            Permissions { ports: vec![port(8081, Some("proxy_port")), port(8082, None)], ..Permissions::default() };
         let settings = |text: &str| -> toml::Table { toml::from_str(text).unwrap() };
-        assert_eq!(moved_port("p", &one, &settings("")), Ok(None));
-        assert_eq!(moved_port("p", &one, &settings("port = 9000")), Ok(Some(9000)));
+        let only = &one.ports[0];
+        assert_eq!(served_port("p", &one, only, &settings("")), Ok(7707));
+        assert_eq!(served_port("p", &one, only, &settings("port = 9000")), Ok(9000));
         for bad in ["port = 0", "port = 70000", "port = \"x\""] {
-            let e = moved_port("p", &one, &settings(bad)).unwrap_err();
+            let e = served_port("p", &one, only, &settings(bad)).unwrap_err();
             assert!(e.contains("under [plugins.p]: give a port number from 1 to 65535"), "{bad}: {e}");
         }
-        let e = moved_port("p", &two, &settings("port = 9000")).unwrap_err();
+        let e = served_port("p", &two, &two.ports[0], &settings("port = 9000")).unwrap_err();
         assert!(e.contains("moves the one port a plugin serves, and it declares 2"), "{e}");
+        let moved = settings("proxy_port = 9081");
+        assert_eq!(served_port("p", &named, &named.ports[0], &moved), Ok(9081));
+        assert_eq!(served_port("p", &named, &named.ports[1], &moved), Ok(8082));
     }
 }

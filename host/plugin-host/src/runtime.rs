@@ -3,13 +3,13 @@
 //! call, and nothing reachable that the plugin's grants do not allow.
 
 use crate::bindings::exports::sinc::plugin::hooks::Verdict;
-use crate::bindings::exports::sinc::plugin::{hooks, http_handler, plugin as plugin_api};
-use crate::bindings::sinc::plugin::http_types::{Exchange, Message, Reply, Request};
+use crate::bindings::exports::sinc::plugin::{forward_handler, hooks, http_handler, plugin as plugin_api};
+use crate::bindings::sinc::plugin::http_types::{Exchange, Message, Reply, Request, Response};
 use crate::bindings::sinc::plugin::types::Session;
 use crate::bindings::sinc::plugin::types::{Command, CommandOutput, Event, HostError};
 use crate::bindings::sinc::plugin::{
-    http_server as http_server_api, kv as kv_api, log as log_api, process as process_api, secrets as secrets_api,
-    sessions as sessions_api,
+    forwarding as forwarding_api, http_server as http_server_api, kv as kv_api, log as log_api, process as process_api,
+    secrets as secrets_api, sessions as sessions_api,
 };
 use crate::cache::Cache;
 use crate::kv;
@@ -220,6 +220,24 @@ impl http_server_api::Host for State {
     }
 }
 
+impl forwarding_api::Host for State {
+    fn replace_body(&mut self, request: u64, body: Vec<u8>) -> Result<(), HostError> {
+        self.connections()?.replace_body(request, body.into()).map_err(HostError::Failed)
+    }
+
+    fn filter_response(&mut self, request: u64) -> Result<(), HostError> {
+        self.connections()?.filter_response(request).map_err(HostError::Failed)
+    }
+
+    fn set_timeouts(&mut self, request: u64, connect_ms: u32, response_ms: u32) -> Result<(), HostError> {
+        let timeouts = crate::serving::Timeouts {
+            connect: Duration::from_millis(connect_ms.into()),
+            response: Duration::from_millis(response_ms.into()),
+        };
+        self.connections()?.set_timeouts(request, timeouts).map_err(HostError::Failed)
+    }
+}
+
 impl State {
     /// The session host, if `needed` access was granted (a denial names
     /// the permission, and is logged).
@@ -339,6 +357,7 @@ pub struct Plugin {
     plugin: plugin_api::Guest,
     http: Option<http_handler::Guest>,
     hooks: Option<hooks::Guest>,
+    forwards: Option<forward_handler::Guest>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -432,7 +451,11 @@ impl Runtime {
             Ok(indices) => Some(indices.load(&mut store, &instance).map_err(fail)?),
             Err(_) => None,
         };
-        Ok(Plugin { manifest: manifest.clone(), store, plugin, http, hooks })
+        let forwards = match forward_handler::GuestIndices::new(&pre) {
+            Ok(indices) => Some(indices.load(&mut store, &instance).map_err(fail)?),
+            Err(_) => None,
+        };
+        Ok(Plugin { manifest: manifest.clone(), store, plugin, http, hooks, forwards })
     }
 }
 
@@ -532,6 +555,30 @@ impl Plugin {
         let Some(hooks) = &self.hooks else { return Ok(None) };
         let outcome = hooks.call_before_start(&mut self.store, session);
         outcome.map(Some).map_err(|e| self.stopped(e))
+    }
+
+    /// Pass a piece of a forwarded response through its filter; a plugin
+    /// built before filters existed (SDK 1.0–1.2) passes it on unchanged.
+    pub fn filter(&mut self, request: u64, chunk: &[u8], last: bool, limit: Duration) -> Result<Vec<u8>, PluginError> {
+        self.arm(limit);
+        let Some(forwards) = &self.forwards else { return Ok(chunk.to_vec()) };
+        let outcome = forwards.call_filter(&mut self.store, request, chunk, last);
+        outcome.map_err(|e| self.stopped(e))
+    }
+
+    /// Ask it what the client gets when forwarding failed (`None`: the
+    /// host's own error; always for a plugin built before SDK 1.3).
+    pub fn failed(
+        &mut self,
+        request: u64,
+        status: u16,
+        reason: &str,
+        limit: Duration,
+    ) -> Result<Option<Response>, PluginError> {
+        self.arm(limit);
+        let Some(forwards) = &self.forwards else { return Ok(None) };
+        let outcome = forwards.call_failed(&mut self.store, request, status, reason);
+        outcome.map_err(|e| self.stopped(e))
     }
 
     /// Tell it a streamed reply's or WebSocket's client went away.

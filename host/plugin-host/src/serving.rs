@@ -47,16 +47,49 @@ pub trait Handler: Send + Sync + 'static {
     fn on_message(&self, connection: u64, message: Message);
     /// A streamed reply's or WebSocket's client went away.
     fn closed(&self, connection: u64);
+    /// Pass a piece of a forwarded response through its filter; the sender
+    /// is dropped when it cannot.
+    fn filter(&self, request: u64, chunk: Bytes, last: bool) -> oneshot::Receiver<Vec<u8>>;
+    /// Ask what the client of a forward that failed gets (`None`: the
+    /// host's error); the sender is dropped when it cannot.
+    fn failed(&self, request: u64, status: u16, reason: String) -> oneshot::Receiver<Option<Response>>;
 }
 
 /// One request or connection the host holds for the plugin.
 enum Held {
-    /// Being handled: its body, unread or read (by `body`).
-    Handling { unread: Option<Incoming>, read: Option<Bytes> },
+    /// Being handled: its body, unread or read (by `body`), and how the
+    /// plugin changes its forward.
+    Handling { unread: Option<Incoming>, read: Option<Bytes>, change: ForwardChange },
     /// A `stream` reply: chunks for its body.
     Streaming(mpsc::Sender<Bytes>),
     /// A WebSocket: messages to send.
     Socket(mpsc::Sender<Message>),
+}
+
+/// How long a forward waits for the upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To connect (then 504).
+    pub connect: Duration,
+    /// From sending the request to the response head (then 504).
+    pub response: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts { connect: Duration::from_secs(10), response: Duration::from_secs(600) }
+    }
+}
+
+/// What the plugin changed about a forward while handling its request.
+#[derive(Debug, Default)]
+struct ForwardChange {
+    /// The body sent instead of the request's own.
+    replacement: Option<Bytes>,
+    /// Whether the response goes through its filter.
+    filter: bool,
+    /// How long to wait.
+    timeouts: Timeouts,
 }
 
 /// The requests and connections of one plugin's ports, shared by the
@@ -117,6 +150,38 @@ impl Connections {
             *slot = Some(read.clone());
         }
         Ok(read)
+    }
+
+    /// Change the forward of request `id`, which is being handled.
+    fn change(&self, id: u64, apply: impl FnOnce(&mut ForwardChange)) -> Result<(), String> {
+        match self.table().get_mut(&id) {
+            Some(Held::Handling { change, .. }) => {
+                apply(change);
+                Ok(())
+            }
+            _ => Err(format!("request {id} is not being handled (a forward can only be changed in `handle`)")),
+        }
+    }
+
+    /// Forward `body` instead of request `id`'s own.
+    pub fn replace_body(&self, id: u64, body: Bytes) -> Result<(), String> {
+        if body.len() > MAX_BODY {
+            return Err(format!("a replacement body is larger than {} MiB", MAX_BODY >> 20));
+        }
+        self.change(id, |c| c.replacement = Some(body))
+    }
+
+    /// Filter request `id`'s forwarded response.
+    pub fn filter_response(&self, id: u64) -> Result<(), String> {
+        self.change(id, |c| c.filter = true)
+    }
+
+    /// Wait `timeouts` for request `id`'s upstream.
+    pub fn set_timeouts(&self, id: u64, timeouts: Timeouts) -> Result<(), String> {
+        if timeouts.connect.is_zero() || timeouts.response.is_zero() {
+            return Err("timeouts must be longer than 0 ms".into());
+        }
+        self.change(id, |c| c.timeouts = timeouts)
     }
 
     /// Queue `data` on streamed reply `id`.
@@ -211,6 +276,14 @@ fn full(status: u16, content_type: &str, body: impl Into<Bytes>) -> http::Respon
     response
 }
 
+/// The plugin's whole response.
+fn respond(plugin: &str, Response { status, headers, body }: Response) -> http::Response<ResponseBody> {
+    let mut response = full(status, "application/octet-stream", body);
+    response.headers_mut().remove(header::CONTENT_TYPE);
+    headers_from(plugin, &headers, response.headers_mut());
+    response
+}
+
 fn error(status: u16, message: String) -> http::Response<ResponseBody> {
     full(status, "text/plain; charset=utf-8", format!("{message}\n"))
 }
@@ -273,7 +346,8 @@ async fn answer<H: Handler>(mut request: http::Request<Incoming>, port: &Port<H>
     let plugin = port.connections.plugin.clone();
     let upgrade = is_websocket(&request).then(|| hyper::upgrade::on(&mut request));
     let (parts, body) = request.into_parts();
-    let id = port.connections.insert(Held::Handling { unread: Some(body), read: None });
+    let id =
+        port.connections.insert(Held::Handling { unread: Some(body), read: None, change: ForwardChange::default() });
     let asked = Request {
         id,
         port: port.port,
@@ -287,12 +361,7 @@ async fn answer<H: Handler>(mut request: http::Request<Incoming>, port: &Port<H>
         return error(503, format!("plugin {plugin} is not running"));
     };
     match reply {
-        Reply::Respond(Response { status, headers, body }) => {
-            let mut response = full(status, "application/octet-stream", body);
-            response.headers_mut().remove(header::CONTENT_TYPE);
-            headers_from(&plugin, &headers, response.headers_mut());
-            response
-        }
+        Reply::Respond(response) => respond(&plugin, response),
         Reply::Stream(head) => {
             let (tx, rx) = mpsc::channel(QUEUE);
             port.connections.table().insert(id, Held::Streaming(tx));
@@ -306,16 +375,16 @@ async fn answer<H: Handler>(mut request: http::Request<Incoming>, port: &Port<H>
             response
         }
         Reply::Forward(forward) => {
-            let body = match held {
-                Some(Held::Handling { read: Some(bytes), .. }) => {
-                    Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
-                }
-                Some(Held::Handling { unread: Some(body), .. }) => {
-                    body.map_err(|e| Box::new(e) as BoxError).boxed_unsync()
-                }
-                _ => Full::new(Bytes::new()).map_err(|never| match never {}).boxed_unsync(),
+            let whole = |bytes: Bytes| Full::new(bytes).map_err(|never| match never {}).boxed_unsync();
+            let Some(Held::Handling { unread, read, mut change }) = held else {
+                return error(500, format!("plugin {plugin} forwarded request {id}, which it no longer held"));
             };
-            forward_request(port, id, parts, body, forward).await
+            let body = match (change.replacement.take(), read, unread) {
+                (Some(bytes), _, _) | (None, Some(bytes), _) => whole(bytes),
+                (None, None, Some(body)) => body.map_err(|e| Box::new(e) as BoxError).boxed_unsync(),
+                (None, None, None) => whole(Bytes::new()),
+            };
+            forward_request(port, id, parts, body, forward, change).await
         }
         Reply::Websocket => {
             let Some(upgrade) = upgrade else {
@@ -420,6 +489,7 @@ async fn forward_request<H: Handler>(
     parts: http::request::Parts,
     body: ResponseBody,
     forward: Forward,
+    change: ForwardChange,
 ) -> http::Response<ResponseBody> {
     let plugin = port.connections.plugin.clone();
     let started = Instant::now();
@@ -475,14 +545,31 @@ async fn forward_request<H: Handler>(
     if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
         headers.insert(header::HOST, host);
     }
+    // A body read whole (or replaced) has a known length, maybe not the
+    // client's.
+    if let Some(length) = body.size_hint().exact() {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
     let body: wasmtime_wasi_http::WasiBody = body.map_err(request_body_error).boxed_unsync();
     let mut upstream = http::Request::new(body);
     *upstream.method_mut() = parts.method;
     *upstream.uri_mut() = uri;
     *upstream.headers_mut() = headers;
-    let sent = match wasmtime_wasi_http::default_send_request(upstream, None).await {
+    let options = wasmtime_wasi_http::RequestOptions {
+        connect_timeout: Some(change.timeouts.connect),
+        first_byte_timeout: Some(change.timeouts.response),
+        between_bytes_timeout: None,
+    };
+    let sent = match wasmtime_wasi_http::default_send_request(upstream, Some(options)).await {
         Ok(sent) => sent,
-        Err(e) => return report(502, format!("forwarding to {}: {e:?}", forward.url)),
+        Err(e) => {
+            let status = failure_status(&e);
+            let why = format!("forwarding to {}: {e:?}", forward.url);
+            // The plugin may shape the error as its clients expect.
+            let shaped = port.handler.failed(id, status, why.clone()).await.ok().flatten();
+            let plain = report(status, why);
+            return shaped.map_or(plain, |response| respond(&plugin, response));
+        }
     };
     let (response, driver) = sent;
     tokio::spawn(async move {
@@ -509,7 +596,55 @@ async fn forward_request<H: Handler>(
         started,
         handler: port.handler.clone(),
     };
+    if change.filter {
+        // The client's body is the filter's, its length unknown in advance.
+        head.headers.remove(header::CONTENT_LENGTH);
+        return http::Response::from_parts(head, filtered(tapped.boxed_unsync(), id, port.handler.clone()));
+    }
     http::Response::from_parts(head, tapped.boxed_unsync())
+}
+
+/// `inner` passed through the plugin's response filter, piece by piece; a
+/// piece the plugin cannot filter (it stopped) goes on unchanged.
+fn filtered<H: Handler>(inner: ResponseBody, id: u64, handler: Arc<H>) -> ResponseBody {
+    let through = move |chunk: Bytes, last: bool| {
+        let answer = handler.filter(id, chunk.clone(), last);
+        async move { answer.await.map_or(chunk, Bytes::from) }
+    };
+    let frames = futures_util::stream::unfold(Some(inner), move |state| {
+        let through = through.clone();
+        async move {
+            let mut inner = state?;
+            loop {
+                match inner.frame().await {
+                    Some(Ok(frame)) => match frame.into_data() {
+                        Ok(data) => {
+                            let out = through(data, false).await;
+                            if !out.is_empty() {
+                                return Some((Ok(Frame::data(out)), Some(inner)));
+                            }
+                        }
+                        Err(other) => return Some((Ok(other), Some(inner))),
+                    },
+                    Some(Err(e)) => return Some((Err(e), None)),
+                    None => {
+                        let rest = through(Bytes::new(), true).await;
+                        return (!rest.is_empty()).then(|| (Ok(Frame::data(rest)), None));
+                    }
+                }
+            }
+        }
+    });
+    http_body_util::StreamBody::new(frames).boxed_unsync()
+}
+
+/// 504 when the upstream was too slow, 502 when it could not be reached.
+fn failure_status(e: &wasmtime_wasi_http::Error) -> u16 {
+    use wasmtime_wasi_http::Error as E;
+    match e {
+        E::ConnectionTimeout | E::ConnectionReadTimeout | E::HttpResponseTimeout | E::DnsTimeout => 504,
+        _ => 502,
+    }
 }
 
 fn request_body_error(e: BoxError) -> wasmtime_wasi_http::Error {

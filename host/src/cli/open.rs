@@ -16,8 +16,8 @@ use std::time::Duration;
 /// Pause between reconnection attempts.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// The port plugin `name` serves on (its `port` setting, else the one it
-/// declares), and where it runs.
+/// The port plugin `name` serves its page on (moved by its setting, else
+/// the one it declares), and where it runs.
 fn served_port(ctx: &Context, name: &str) -> Result<(u16, RunsOn)> {
     let installed = Installed::new(&ctx.dirs, &ctx.loaded.config_file);
     let lock = installed.lockfile().map_err(|e| Error::Failure(format!("cannot read the plugin lockfile {e}")))?;
@@ -27,15 +27,17 @@ fn served_port(ctx: &Context, name: &str) -> Result<(u16, RunsOn)> {
     if !plugin.enabled {
         return Err(Error::Usage(format!("plugin {name} is disabled (`sinc plugin enable {name}`)")));
     }
-    let Some(declared) = plugin.granted.ports.first().map(|p| p.port) else {
+    // Its page is on the first port it declares.
+    let Some(declared) = plugin.granted.ports.first() else {
         return Err(Error::Usage(format!("plugin {name} serves no web page (it declares no port)")));
     };
     let settings = ctx.config().plugins.get(name).cloned().unwrap_or_default();
-    let moved = sinc_plugin_host::running::moved_port(name, &plugin.granted, &settings).map_err(|message| {
-        let origin = crate::config::Origin::File(ctx.loaded.config_file.clone());
-        Error::Config(crate::config::ConfigError::new(origin, message))
-    })?;
-    Ok((moved.unwrap_or(declared), plugin.runs_on))
+    let port =
+        sinc_plugin_host::running::served_port(name, &plugin.granted, declared, &settings).map_err(|message| {
+            let origin = crate::config::Origin::File(ctx.loaded.config_file.clone());
+            Error::Config(crate::config::ConfigError::new(origin, message))
+        })?;
+    Ok((port, plugin.runs_on))
 }
 
 /// Run `sinc open`.
