@@ -7,14 +7,18 @@
 //! so tests run in parallel without seeing each other.
 
 pub mod http;
+pub mod llm_stub;
 pub mod netns;
+pub mod plugin_host;
 pub mod proxy;
 pub mod pty;
 pub mod sshd;
 pub mod tree;
 
 pub use http::HttpServer;
+pub use llm_stub::LlmStub;
 pub use netns::Netns;
+pub use plugin_host::PluginHost;
 pub use proxy::Proxy;
 pub use pty::Pty;
 pub use sshd::{Sshd, SshdOptions, TEST_PASSWORD, free_port};

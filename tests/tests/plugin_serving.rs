@@ -5,48 +5,13 @@
 //! with back-off, then disabled, and never takes the host down.
 
 use futures_util::{SinkExt, StreamExt};
-use sinc_plugin_host::running::{Running, Spec, Status};
-use sinc_plugin_host::{Event, Grants, Manifest, Runtime, Session};
-use sinc_tests::{free_port, wait_until};
+use sinc_plugin_host::running::Status;
+use sinc_plugin_host::{Event, Grants, Manifest, Session};
+use sinc_tests::{PluginHost, free_port, wait_until};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-struct Host {
-    dir: tempfile::TempDir,
-    runtime: Arc<Runtime>,
-    tokio: tokio::runtime::Runtime,
-}
-
-fn host() -> Host {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Arc::new(Runtime::new(dir.path().join("cache")).unwrap());
-    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    Host { dir, runtime, tokio }
-}
-
-impl Host {
-    fn start(&self, name: &str, settings: toml::Table) -> Running {
-        let wasm: Arc<[u8]> = std::fs::read(sinc_tests::plugin_component(name)).unwrap().into();
-        let manifest = Manifest::from_component(&wasm).unwrap();
-        let mut grants = Grants::new(self.dir.path().join(name), self.dir.path().to_path_buf());
-        grants.settings = settings;
-        let spec = Spec { manifest, wasm, grants };
-        let running = Running::start(self.runtime.clone(), spec, self.tokio.handle(), None).unwrap();
-        wait_until(Duration::from_secs(30), "the plugin to start", || {
-            (running.status() == Status::Running).then_some(())
-        });
-        running
-    }
-
-    fn command(&self, running: &Running, name: &str, args: &[&str]) -> String {
-        let args = args.iter().map(|a| a.to_string()).collect();
-        let out = self.tokio.block_on(running.command(name, args)).expect("the plugin answers");
-        assert_eq!(out.status, 0, "{}", out.stderr);
-        out.stdout
-    }
-}
 
 fn curl(args: &[&str]) -> (u16, String) {
     let out = Command::new("curl").args(["-s", "-m", "10", "-w", "\n%{http_code}"]).args(args).output().unwrap();
@@ -94,7 +59,7 @@ fn slow_upstream() -> (u16, std::sync::mpsc::Receiver<String>, std::sync::mpsc::
 
 #[test]
 fn the_example_plugin_serves_its_page_body_events_socket_and_a_streamed_forward() {
-    let h = host();
+    let h = PluginHost::new();
     let port = free_port();
     let (upstream, heads, release) = slow_upstream();
     let mut settings = toml::Table::new();
@@ -159,7 +124,7 @@ fn the_example_plugin_serves_its_page_body_events_socket_and_a_streamed_forward(
 
 #[test]
 fn a_plugin_that_loops_or_panics_is_restarted_then_disabled_and_its_timer_ticks() {
-    let h = host();
+    let h = PluginHost::new();
     let port = free_port();
     let mut settings = toml::Table::new();
     settings.insert("port".into(), (port as i64).into());
@@ -214,7 +179,7 @@ fn a_plugin_that_loops_or_panics_is_restarted_then_disabled_and_its_timer_ticks(
 fn a_plugin_built_against_sdk_1_0_still_loads_and_runs() {
     // The published hello 0.1.1 was built against sinc:plugin@1.0.0; this
     // host links a later 1.x.
-    let h = host();
+    let h = PluginHost::new();
     let wasm: Arc<[u8]> =
         std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../registry/artifacts/hello/0.1.1/hello.wasm"))
             .unwrap()

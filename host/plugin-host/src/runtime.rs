@@ -477,10 +477,17 @@ fn deadline_ticks(limit: Duration) -> u64 {
     (limit.as_millis() / TICK.as_millis()).max(1) as u64
 }
 
+/// Where a plugin sees its own folder (`files/` in its data folder).
+pub const OWN_FOLDER: &str = "/data";
+
 /// The WASI context: no environment, no arguments, no stdio, no network;
-/// only the declared folders, as the same paths inside.
+/// its own folder at [`OWN_FOLDER`], and the declared folders, as the same
+/// paths inside.
 fn wasi_for(manifest: &Manifest, grants: &Grants) -> wasmtime::Result<WasiCtx> {
     let mut b = WasiCtxBuilder::new();
+    let own = grants.data_dir.join("files");
+    std::fs::create_dir_all(&own)?;
+    b.preopened_dir(&own, OWN_FOLDER, FsPerms::ReadWrite)?;
     for folder in &manifest.permissions.folders {
         let host = crate::process::folder_path(&folder.path, &grants.home);
         if !host.is_dir() {

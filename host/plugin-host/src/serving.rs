@@ -707,6 +707,12 @@ impl<H: Handler> Body for Tapped<H> {
                         }
                     }
                 }
+                // A body of known length ends with its last byte: hyper
+                // polls no further, and the drop must not count as the
+                // client leaving.
+                if self.inner.is_end_stream() {
+                    self.done(None);
+                }
             }
             Poll::Ready(Some(Err(e))) => {
                 let why = format!("the upstream response broke off: {e}");

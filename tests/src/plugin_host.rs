@@ -1,0 +1,64 @@
+//! A long-lived plugin host for tests, like the keeper's or the VPS
+//! daemon's: a runtime, a tokio runtime for the plugins' ports, and a
+//! folder for their data.
+
+use crate::{plugin_component, wait_until};
+use sinc_plugin_host::running::{Running, Spec, Status};
+use sinc_plugin_host::{Grants, Manifest, Runtime};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Keeps plugins running.
+pub struct PluginHost {
+    /// Its folder: each plugin's data in `<name>/`, the compiled cache in
+    /// `cache/`; also the plugins' home.
+    pub dir: tempfile::TempDir,
+    /// The plugin runtime.
+    pub runtime: Arc<Runtime>,
+    /// Where the plugins' ports are served.
+    pub tokio: tokio::runtime::Runtime,
+}
+
+impl Default for PluginHost {
+    fn default() -> PluginHost {
+        PluginHost::new()
+    }
+}
+
+impl PluginHost {
+    /// A host with a fresh folder.
+    pub fn new() -> PluginHost {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = Arc::new(Runtime::new(dir.path().join("cache")).unwrap());
+        let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        PluginHost { dir, runtime, tokio }
+    }
+
+    /// Where plugin `name` keeps its data.
+    pub fn data_dir(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Start first-party plugin `name` with `settings` and wait until it runs.
+    pub fn start(&self, name: &str, settings: toml::Table) -> Running {
+        let wasm: Arc<[u8]> = std::fs::read(plugin_component(name)).unwrap().into();
+        let manifest = Manifest::from_component(&wasm).unwrap();
+        let mut grants = Grants::new(self.data_dir(name), self.dir.path().to_path_buf());
+        grants.settings = settings;
+        let spec = Spec { manifest, wasm, grants };
+        let running = Running::start(self.runtime.clone(), spec, self.tokio.handle(), None).unwrap();
+        wait_until(Duration::from_secs(30), "the plugin to start", || {
+            (running.status() == Status::Running).then_some(())
+        });
+        running
+    }
+
+    /// Run subcommand `name` of `running`, which must succeed; its output.
+    pub fn command(&self, running: &Running, name: &str, args: &[&str]) -> String {
+        let args = args.iter().map(|a| a.to_string()).collect();
+        let out = self.tokio.block_on(running.command(name, args)).expect("the plugin answers");
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        out.stdout
+    }
+}
