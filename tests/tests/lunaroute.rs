@@ -322,3 +322,63 @@ fn sinc_plugin_lunaroute_day(ms: u64) -> String {
     let out = Command::new("date").args(["-u", "-d", &format!("@{}", ms / 1000), "+%Y-%m-%d"]).output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+/// The Python SDKs of both providers (scripts/prerequisites installs them
+/// in target/python-sdks).
+fn python_sdks() -> Option<std::path::PathBuf> {
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/python-sdks/bin/python");
+    let ok = Command::new(&python).args(["-c", "import openai, anthropic"]).status().is_ok_and(|s| s.success());
+    ok.then_some(python)
+}
+
+#[test]
+fn the_official_python_sdks_get_through_the_proxy_exactly_what_they_get_directly() {
+    let Some(python) = python_sdks() else {
+        eprintln!(
+            "SKIPPED: the openai and anthropic Python SDKs are not in target/python-sdks (scripts/prerequisites installs them)"
+        );
+        return;
+    };
+    let stub = LlmStub::start();
+    let p = Proxy::start(&stub, "");
+    let down = Proxy::start(&stub, &format!("anthropic_base_url = \"http://127.0.0.1:{}\"\n", free_port()));
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/sdk_clients.py");
+    let out = Command::new(python)
+        .arg(script)
+        .arg(p.url(&format!("/s/{SESSION}")))
+        .arg(p.url(&format!("/s/{SESSION}/v1")))
+        .arg(&stub.url)
+        .arg(format!("{}/v1", stub.url))
+        .arg(down.url(""))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["proxy"], seen["direct"], "what the SDKs see through the proxy");
+    assert_eq!(seen["proxy"]["messages_stream"]["content"][0]["text"], "Hello from the stub");
+    assert!(seen["proxy"]["chat_stream"].as_array().unwrap().iter().all(|c| c["usage"].is_null()), "{}", seen["proxy"]);
+    assert_eq!(seen["proxy"]["overloaded"][0], 529);
+    // The SDK reads the proxy's own error as an API error of its provider.
+    assert_eq!(seen["unreachable"][0], 502);
+    assert_eq!(seen["unreachable"][1], "InternalServerError");
+    assert!(seen["unreachable"][2].as_str().unwrap().contains("could not be reached"), "{}", seen["unreachable"]);
+
+    // Everything the SDKs did through the proxy is counted, streamed chat included.
+    let stats = wait_until(Duration::from_secs(1), "the SDKs' requests", || {
+        let s = p.stats(&["--session", SESSION]);
+        (s["totals"]["requests"] == 8).then_some(s)
+    });
+    let (prompt, _, cached, _) = OPENAI_USAGE;
+    assert_eq!(stats["by_model"]["gpt-4o"]["usage"]["input"], 4 * (prompt - cached), "{stats}");
+    assert_eq!(stats["by_model"]["claude-sonnet-4-5"]["usage"]["cache_read"], 2 * ANTHROPIC_USAGE.2, "{stats}");
+    // (Anthropic's SDK sends its key as `x-api-key` or, lately, a bearer token.)
+    let key = "sk-ant-sdk-test-0123456789abcdef";
+    let sent_keys = stub
+        .seen()
+        .iter()
+        .filter(|s| s.header("x-api-key") == Some(key) || s.header("authorization") == Some(&format!("Bearer {key}")))
+        .count();
+    assert_eq!(sent_keys, 6, "the SDK's key reached the provider, through the proxy and directly");
+    wait_until(Duration::from_secs(3), "the recordings", || (p.recordings().lines().count() == 8).then_some(()));
+    assert!(!p.recordings().contains("sdk-test"), "keys never recorded");
+}
