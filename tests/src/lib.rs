@@ -6,6 +6,7 @@
 //! its own remote data folder (`XDG_DATA_HOME`), set through sshd's `SetEnv`,
 //! so tests run in parallel without seeing each other.
 
+pub mod bench_http;
 pub mod http;
 pub mod llm_stub;
 pub mod netns;

@@ -13,6 +13,7 @@ pub mod running;
 pub mod runtime;
 pub mod serving;
 pub mod sessions;
+pub mod upstream;
 
 /// The version of `sinc:plugin` this host links (it links every earlier
 /// 1.x too).

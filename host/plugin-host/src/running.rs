@@ -148,6 +148,7 @@ impl Running {
             let connections = Arc::new(Connections::new(&name, tokio.clone()));
             spec.grants.connections = Some(connections.clone());
             let outbound = Outbound::new(&name, &crate::runtime::allowed_hosts(&spec.manifest, &spec.grants.settings));
+            let upstreams = crate::upstream::Upstreams::default();
             let _entered = tokio.enter();
             for declared in &spec.manifest.permissions.ports {
                 let number = served_port(&name, &spec.manifest.permissions, declared, &spec.grants.settings)
@@ -164,6 +165,7 @@ impl Running {
                     handler: queue.clone(),
                     connections: connections.clone(),
                     outbound: outbound.clone(),
+                    upstreams: upstreams.clone(),
                 };
                 listeners.push((bound, Arc::new(port)));
             }

@@ -26,6 +26,8 @@ use tokio_tungstenite::tungstenite::{self, protocol::Role};
 pub const MAX_BODY: usize = 16 << 20;
 /// The largest response body a `tap-response` forward copies for the plugin.
 pub const MAX_TAP: usize = 16 << 20;
+/// Request bodies up to this size are read before the plugin is asked.
+const READ_AHEAD: u64 = 1 << 20;
 /// How long reading a request body may take.
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Chunks or messages queued for a slow client before sends fail.
@@ -229,6 +231,8 @@ pub struct Port<H> {
     pub connections: Arc<Connections>,
     /// Where it may forward to.
     pub outbound: Outbound,
+    /// The connections its forwards go out on.
+    pub upstreams: crate::upstream::Upstreams,
 }
 
 impl<H> std::fmt::Debug for Port<H> {
@@ -346,8 +350,20 @@ async fn answer<H: Handler>(mut request: http::Request<Incoming>, port: &Port<H>
     let plugin = port.connections.plugin.clone();
     let upgrade = is_websocket(&request).then(|| hyper::upgrade::on(&mut request));
     let (parts, body) = request.into_parts();
-    let id =
-        port.connections.insert(Held::Handling { unread: Some(body), read: None, change: ForwardChange::default() });
+    // A small body is read before the plugin is asked: it then costs the
+    // plugin no wait (and no hop back to this runtime) when it reads it.
+    let length = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let (unread, read) = match length {
+        Some(n) if n <= READ_AHEAD => match tokio::time::timeout(BODY_TIMEOUT, body.collect()).await {
+            Ok(Ok(whole)) => (None, Some(whole.to_bytes())),
+            Ok(Err(e)) => return error(400, format!("reading the request body: {e}")),
+            Err(_) => {
+                return error(408, format!("the client did not send the body within {}s", BODY_TIMEOUT.as_secs()));
+            }
+        },
+        _ => (Some(body), None),
+    };
+    let id = port.connections.insert(Held::Handling { unread, read, change: ForwardChange::default() });
     let asked = Request {
         id,
         port: port.port,
@@ -550,38 +566,49 @@ async fn forward_request<H: Handler>(
     if let Some(length) = body.size_hint().exact() {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     }
-    let body: wasmtime_wasi_http::WasiBody = body.map_err(request_body_error).boxed_unsync();
-    let mut upstream = http::Request::new(body);
-    *upstream.method_mut() = parts.method;
-    *upstream.uri_mut() = uri;
-    *upstream.headers_mut() = headers;
-    let options = wasmtime_wasi_http::RequestOptions {
-        connect_timeout: Some(change.timeouts.connect),
-        first_byte_timeout: Some(change.timeouts.response),
-        between_bytes_timeout: None,
+    let failed = |status: u16, why: String| async move {
+        // The plugin may shape the error as its clients expect.
+        let shaped = port.handler.failed(id, status, why.clone()).await.ok().flatten();
+        let plain = report(status, why);
+        shaped.map_or(plain, |response| respond(&plugin, response))
     };
-    let sent = match wasmtime_wasi_http::default_send_request(upstream, Some(options)).await {
-        Ok(sent) => sent,
-        Err(e) => {
-            let status = failure_status(&e);
-            let why = format!("forwarding to {}: {e:?}", forward.url);
-            // The plugin may shape the error as its clients expect.
-            let shaped = port.handler.failed(id, status, why.clone()).await.ok().flatten();
-            let plain = report(status, why);
-            return shaped.map_or(plain, |response| respond(&plugin, response));
+    let client = match port.upstreams.client(change.timeouts.connect) {
+        Ok(client) => client,
+        Err(why) => return failed(502, why).await,
+    };
+    // A body of known length goes as it is; a streamed one as chunks.
+    let body = match body.size_hint().exact() {
+        Some(_) => match body.collect().await {
+            Ok(whole) => reqwest::Body::from(whole.to_bytes()),
+            Err(e) => return failed(502, format!("reading the request body: {e}")).await,
+        },
+        None => reqwest::Body::wrap_stream(body.into_data_stream()),
+    };
+    let request = client.request(parts.method, forward.url.as_str()).headers(headers).body(body);
+    let response = match tokio::time::timeout(change.timeouts.response, request.send()).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(e)) => {
+            let status = if e.is_timeout() { 504 } else { 502 };
+            return failed(status, format!("forwarding to {}: {}", forward.url, error_chain(&e))).await;
+        }
+        Err(_) => {
+            let why = format!(
+                "forwarding to {}: no response within {} ms",
+                forward.url,
+                change.timeouts.response.as_millis()
+            );
+            return failed(504, why).await;
         }
     };
-    let (response, driver) = sent;
-    tokio::spawn(async move {
-        if let Err(e) = driver.await {
-            tracing::debug!("forwarded connection ended: {e:?}");
-        }
-    });
     let headers_ms = ms(started.elapsed());
-    let (mut head, body) = response.into_parts();
+    let mut head = http::Response::new(());
+    *head.status_mut() = response.status();
+    *head.headers_mut() = response.headers().clone();
+    let (mut head, ()) = head.into_parts();
     drop_hop_by_hop(&mut head.headers);
+    let frames = response.bytes_stream().map(|chunk| chunk.map(Frame::data).map_err(|e| Box::new(e) as BoxError));
     let tapped = Tapped {
-        inner: body.map_err(response_body_error).boxed_unsync(),
+        inner: http_body_util::StreamBody::new(frames).boxed_unsync(),
         exchange: Some(Exchange {
             request: id,
             status: head.status.as_u16(),
@@ -593,6 +620,7 @@ async fn forward_request<H: Handler>(
             total_ms: 0,
             bytes: 0,
         }),
+        length: head.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok()),
         started,
         handler: port.handler.clone(),
     };
@@ -638,21 +666,16 @@ fn filtered<H: Handler>(inner: ResponseBody, id: u64, handler: Arc<H>) -> Respon
     http_body_util::StreamBody::new(frames).boxed_unsync()
 }
 
-/// 504 when the upstream was too slow, 502 when it could not be reached.
-fn failure_status(e: &wasmtime_wasi_http::Error) -> u16 {
-    use wasmtime_wasi_http::Error as E;
-    match e {
-        E::ConnectionTimeout | E::ConnectionReadTimeout | E::HttpResponseTimeout | E::DnsTimeout => 504,
-        _ => 502,
+/// An error and its causes, `: `-separated (reqwest's own text is only the
+/// outermost).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
     }
-}
-
-fn request_body_error(e: BoxError) -> wasmtime_wasi_http::Error {
-    wasmtime_wasi_http::Error::InternalError(Some(format!("reading the request body: {e}")))
-}
-
-fn response_body_error(e: wasmtime_wasi_http::Error) -> BoxError {
-    Box::new(std::io::Error::other(format!("{e:?}")))
+    text
 }
 
 fn ms(d: Duration) -> u32 {
@@ -665,6 +688,8 @@ fn ms(d: Duration) -> u32 {
 struct Tapped<H: Handler> {
     inner: ResponseBody,
     exchange: Option<Exchange>,
+    /// The length its head announced, if it did.
+    length: Option<u64>,
     started: Instant,
     handler: Arc<H>,
 }
@@ -710,7 +735,8 @@ impl<H: Handler> Body for Tapped<H> {
                 // A body of known length ends with its last byte: hyper
                 // polls no further, and the drop must not count as the
                 // client leaving.
-                if self.inner.is_end_stream() {
+                let sent = self.exchange.as_ref().map(|e| e.bytes);
+                if self.inner.is_end_stream() || (sent.is_some() && sent == self.length) {
                     self.done(None);
                 }
             }

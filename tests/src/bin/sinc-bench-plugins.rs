@@ -11,22 +11,9 @@
 //! docs/BENCHMARKS.md. Run through `scripts/bench plugins`.
 
 use sinc_plugin_host::{Event, Grants, Manifest, Runtime};
-use std::io::{BufRead, BufReader, Read, Write};
+use sinc_tests::bench_http::{Client, percentile, rss_kib, upstream, us};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")?.trim().strip_suffix("kB")?.trim().parse().ok()).unwrap_or(0)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-fn us(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
-}
 
 fn main() {
     let calls: usize = std::env::var("BENCH_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
@@ -112,75 +99,6 @@ fn main() {
     forward_benchmark(&dir);
 }
 
-/// An upstream answering every request on a kept-alive connection with
-/// `size` bytes, on its own threads.
-fn upstream(size: usize) -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut response =
-                    format!("HTTP/1.1 200 OK\r\ncontent-length: {size}\r\ncontent-type: text/plain\r\n\r\n")
-                        .into_bytes();
-                response.resize(response.len() + size, b'x');
-                stream.set_nodelay(true).unwrap();
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut stream = stream;
-                loop {
-                    let mut line = String::new();
-                    loop {
-                        line.clear();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                    }
-                    if stream.write_all(&response).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    port
-}
-
-/// A kept-alive HTTP/1.1 client: GET `path`, read the whole body; its length.
-struct Client {
-    reader: BufReader<std::net::TcpStream>,
-}
-
-impl Client {
-    fn new(port: u16) -> Client {
-        let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream.set_nodelay(true).unwrap();
-        Client { reader: BufReader::new(stream) }
-    }
-
-    fn get(&mut self, path: &str) -> usize {
-        let request = format!("GET {path} HTTP/1.1\r\nhost: bench\r\n\r\n");
-        self.reader.get_mut().write_all(request.as_bytes()).unwrap();
-        let mut length = 0;
-        let mut line = String::new();
-        loop {
-            line.clear();
-            self.reader.read_line(&mut line).unwrap();
-            if line == "\r\n" {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
-            }
-        }
-        let mut body = vec![0u8; length];
-        self.reader.read_exact(&mut body).unwrap();
-        length
-    }
-}
-
 fn forward_benchmark(dir: &tempfile::TempDir) {
     let requests: usize = std::env::var("BENCH_REQUESTS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
     let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -189,7 +107,10 @@ fn forward_benchmark(dir: &tempfile::TempDir) {
         "\n| HTTP through the example plugin (`forward`, tapped) vs straight to the upstream | direct | through the plugin | ratio |\n|---|---|---|---|"
     );
     for (size, label) in [(1024, "1 KiB responses, latency p50 / p99, µs"), (64 << 20, "a 64 MiB response, MB/s")] {
-        let up = upstream(size);
+        let mut response =
+            format!("HTTP/1.1 200 OK\r\ncontent-length: {size}\r\ncontent-type: text/plain\r\n\r\n").into_bytes();
+        response.resize(response.len() + size, b'x');
+        let up = upstream(vec![response], Duration::ZERO);
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut settings = toml::Table::new();
         settings.insert("port".into(), i64::from(port).into());
@@ -205,12 +126,12 @@ fn forward_benchmark(dir: &tempfile::TempDir) {
         }
         let measure = |port: u16, path: &str, count: usize| {
             let mut client = Client::new(port);
-            client.get(path);
+            client.send("GET", path, &[], b"");
             let mut times: Vec<Duration> = (0..count)
                 .map(|_| {
-                    let started = Instant::now();
-                    assert_eq!(client.get(path), size);
-                    started.elapsed()
+                    let timed = client.send("GET", path, &[], b"");
+                    assert_eq!(timed.bytes, size);
+                    timed.total
                 })
                 .collect();
             times.sort();

@@ -1,0 +1,209 @@
+//! LunaRoute benchmark: the proxy (recording every exchange, as it does in
+//! use) against the same requests sent straight to the upstream, in the same
+//! run — added latency for whole responses, added time to first token for
+//! streams (Anthropic's, passed through; OpenAI chat's, whose usage the
+//! proxy asks for and filters out), throughput with 64 concurrent clients,
+//! and the memory of the process hosting it. The upstream is a kept-alive
+//! local server answering with recorded provider responses. Prints Markdown
+//! for docs/BENCHMARKS.md. `BENCH_REQUESTS` (default 2000), `BENCH_SECONDS`
+//! for the throughput runs (default 5). Run through `scripts/bench lunaroute`.
+
+use sinc_plugin_host::running::{Running, Spec, Status};
+use sinc_plugin_host::{Grants, Manifest, Runtime};
+use sinc_tests::bench_http::{Client, percentile, rss_kib, upstream, us};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+const MESSAGE: &str = r#"{"id":"msg_bench","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"Sure, here is the change you asked for."}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":2048,"output_tokens":128,"cache_read_input_tokens":30000,"cache_creation_input_tokens":512}}"#;
+
+fn whole_response() -> Vec<Vec<u8>> {
+    vec![
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{MESSAGE}",
+            MESSAGE.len()
+        )
+        .into_bytes(),
+    ]
+}
+
+fn chunk(data: &str) -> String {
+    format!("{:x}\r\n{data}\r\n", data.len())
+}
+
+/// A streamed response: the head and first event at once, the rest after
+/// a pause.
+fn streamed(events: &[String]) -> Vec<Vec<u8>> {
+    let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+    let rest: String = events[1..].iter().map(|e| chunk(e)).collect::<String>() + "0\r\n\r\n";
+    vec![format!("{head}{}", chunk(&events[0])).into_bytes(), rest.into_bytes()]
+}
+
+fn anthropic_events() -> Vec<String> {
+    [
+        r#"event: message_start
+data: {"type":"message_start","message":{"id":"msg_bench","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],"usage":{"input_tokens":2048,"output_tokens":1,"cache_read_input_tokens":30000,"cache_creation_input_tokens":512}}}"#,
+        r#"event: content_block_start
+data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+        r#"event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Sure."}}"#,
+        r#"event: message_delta
+data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":128}}"#,
+        r#"event: message_stop
+data: {"type":"message_stop"}"#,
+    ]
+    .iter()
+    .map(|e| format!("{e}\n\n"))
+    .collect()
+}
+
+fn chat_events() -> Vec<String> {
+    let c = |delta: &str| {
+        format!(
+            "data: {{\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[{{\"index\":0,\"delta\":{delta},\"finish_reason\":null}}],\"usage\":null}}\n\n"
+        )
+    };
+    vec![
+        c(r#"{"role":"assistant","content":""}"#),
+        c(r#"{"content":"Sure."}"#),
+        "data: {\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[],\"usage\":{\"prompt_tokens\":2048,\"completion_tokens\":128}}\n\n".into(),
+        "data: [DONE]\n\n".into(),
+    ]
+}
+
+const ANTHROPIC_REQUEST: &str = r#"{"model":"claude-sonnet-4-5","max_tokens":1024,"messages":[{"role":"user","content":"Add a --verbose flag to the CLI and wire it to tracing."}]}"#;
+
+struct Proxy {
+    _running: Running,
+    port: u16,
+}
+
+fn start_proxy(runtime: &Arc<Runtime>, tokio: &tokio::runtime::Runtime, dir: &std::path::Path, up: u16) -> Proxy {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dashboard = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut settings = toml::Table::new();
+    settings.insert("proxy_port".into(), i64::from(port).into());
+    settings.insert("dashboard_port".into(), i64::from(dashboard).into());
+    settings.insert("anthropic_base_url".into(), format!("http://127.0.0.1:{up}").into());
+    settings.insert("openai_base_url".into(), format!("http://127.0.0.1:{up}/v1").into());
+    let wasm: Arc<[u8]> = std::fs::read(sinc_tests::plugin_component("lunaroute")).unwrap().into();
+    let manifest = Manifest::from_component(&wasm).unwrap();
+    let mut grants = Grants::new(dir.join(format!("lunaroute-{up}")), dir.to_path_buf());
+    grants.settings = settings;
+    let running = Running::start(runtime.clone(), Spec { manifest, wasm, grants }, tokio.handle(), None).unwrap();
+    while running.status() != Status::Running {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Proxy { _running: running, port }
+}
+
+/// Sequential requests on one connection: (first byte, total) times, sorted.
+fn sequential(port: u16, path: &str, headers: &[&str], body: &str, count: u64) -> (Vec<Duration>, Vec<Duration>) {
+    let mut client = Client::new(port);
+    for _ in 0..50 {
+        client.send("POST", path, headers, body.as_bytes());
+    }
+    let timed: Vec<_> = (0..count).map(|_| client.send("POST", path, headers, body.as_bytes())).collect();
+    let mut first: Vec<Duration> = timed.iter().map(|t| t.first_byte).collect();
+    let mut total: Vec<Duration> = timed.iter().map(|t| t.total).collect();
+    first.sort();
+    total.sort();
+    (first, total)
+}
+
+/// Requests per second with `clients` connections for `seconds`.
+fn throughput(port: u16, path: &'static str, headers: &'static [&'static str], clients: usize, seconds: u64) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let (done, stop) = (done.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut client = Client::new(port);
+                while !stop.load(Ordering::Relaxed) {
+                    client.send("POST", path, headers, ANTHROPIC_REQUEST.as_bytes());
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(seconds));
+    stop.store(true, Ordering::Relaxed);
+    let count = done.load(Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    count as f64 / elapsed.as_secs_f64()
+}
+
+fn row(label: &str, direct: &[Duration], proxied: &[Duration]) {
+    let (d50, d99, p50, p99) = (
+        us(percentile(direct, 0.5)),
+        us(percentile(direct, 0.99)),
+        us(percentile(proxied, 0.5)),
+        us(percentile(proxied, 0.99)),
+    );
+    println!("| {label} | {d50:.0} / {d99:.0} | {p50:.0} / {p99:.0} | **{:.0} / {:.0}** |", p50 - d50, p99 - d99);
+}
+
+fn main() {
+    let requests = env("BENCH_REQUESTS", 2000);
+    let seconds = env("BENCH_SECONDS", 5);
+    let dir = tempfile::tempdir().unwrap();
+    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rss_start = rss_kib();
+    let runtime = Arc::new(Runtime::new(dir.path().join("cache")).unwrap());
+    let anthropic_headers: &[&str] =
+        &["x-api-key: sk-ant-bench", "anthropic-version: 2023-06-01", "content-type: application/json"];
+
+    let whole = upstream(whole_response(), Duration::ZERO);
+    let rss_before = rss_kib();
+    let proxy = start_proxy(&runtime, &tokio, dir.path(), whole);
+    let rss_loaded = rss_kib();
+    println!(
+        "\n| LunaRoute vs straight to the upstream, µs | direct p50 / p99 | through the proxy p50 / p99 | added p50 / p99 |\n|---|---|---|---|"
+    );
+    let (_, direct) = sequential(whole, "/v1/messages", anthropic_headers, ANTHROPIC_REQUEST, requests);
+    let (_, proxied) =
+        sequential(proxy.port, "/s/sinc-bench-000000/v1/messages", anthropic_headers, ANTHROPIC_REQUEST, requests);
+    row(&format!("whole response (Anthropic JSON, {requests} requests)"), &direct, &proxied);
+
+    let pause = Duration::from_millis(2);
+    let streams = requests / 4;
+    let anthropic = upstream(streamed(&anthropic_events()), pause);
+    let anthropic_proxy = start_proxy(&runtime, &tokio, dir.path(), anthropic);
+    let stream_request = ANTHROPIC_REQUEST.replace("\"max_tokens\"", "\"stream\":true,\"max_tokens\"");
+    let (direct, _) = sequential(anthropic, "/v1/messages", anthropic_headers, &stream_request, streams);
+    let (proxied, _) = sequential(anthropic_proxy.port, "/v1/messages", anthropic_headers, &stream_request, streams);
+    row(&format!("time to first token, Anthropic stream ({streams})"), &direct, &proxied);
+
+    let chat = upstream(streamed(&chat_events()), pause);
+    let chat_proxy = start_proxy(&runtime, &tokio, dir.path(), chat);
+    let chat_request =
+        r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"Add a --verbose flag."}]}"#;
+    let openai_headers: &[&str] = &["authorization: Bearer sk-bench", "content-type: application/json"];
+    let (direct, _) = sequential(chat, "/v1/chat/completions", openai_headers, chat_request, streams);
+    let (proxied, _) = sequential(chat_proxy.port, "/v1/chat/completions", openai_headers, chat_request, streams);
+    row(
+        &format!("time to first token, OpenAI chat stream, usage asked for and filtered out ({streams})"),
+        &direct,
+        &proxied,
+    );
+
+    println!("\n| 64 concurrent clients, whole responses, {seconds} s each | requests/s |\n|---|---|");
+    let direct_rate =
+        throughput(whole, "/v1/messages", &["x-api-key: k", "content-type: application/json"], 64, seconds);
+    println!("| straight to the upstream | {direct_rate:.0} |");
+    let proxied_rate =
+        throughput(proxy.port, "/v1/messages", &["x-api-key: k", "content-type: application/json"], 64, seconds);
+    println!("| through the proxy (recording each) | {proxied_rate:.0} (×{:.2}) |", proxied_rate / direct_rate);
+    let rss_after = rss_kib();
+    println!(
+        "\nMemory of the process hosting it: {rss_start} KiB at the start, {rss_before} KiB with the plugin runtime, +{} KiB with LunaRoute loaded, {rss_after} KiB after all the runs (three proxies loaded, every request recorded).",
+        rss_loaded.saturating_sub(rss_before),
+    );
+}
