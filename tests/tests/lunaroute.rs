@@ -382,3 +382,55 @@ fn the_official_python_sdks_get_through_the_proxy_exactly_what_they_get_directly
     wait_until(Duration::from_secs(3), "the recordings", || (p.recordings().lines().count() == 8).then_some(()));
     assert!(!p.recordings().contains("sdk-test"), "keys never recorded");
 }
+
+#[test]
+fn sessions_that_sinc_starts_talk_through_the_proxy_and_the_dashboard_opens_over_ssh() {
+    sinc_tests::require_root!();
+    let stub = LlmStub::start();
+    let sshd = sinc_tests::Sshd::start();
+    // The agent calls Anthropic's API wherever its environment says.
+    let agent = sshd.remote_script(
+        "agent",
+        "#!/bin/sh\ncurl -s -o /dev/null -H 'x-api-key: sk-ant-agent-0123456789abcdef' -H 'content-type: application/json' \
+         -d '{\"model\":\"claude-haiku-4-5\",\"max_tokens\":1,\"messages\":[]}' \"$ANTHROPIC_BASE_URL/v1/messages\"\n\
+         echo \"agent ready OPENAI_BASE_URL=$OPENAI_BASE_URL\"\nexec cat\n",
+    );
+    let client = sinc_tests::Client::new(&sshd, &agent.to_string_lossy());
+    let (proxy, dashboard) = (free_port(), free_port());
+    let mut config = std::fs::read_to_string(client.config_file()).unwrap();
+    config.push_str(&format!(
+        "[plugins.lunaroute]\nproxy_port = {proxy}\ndashboard_port = {dashboard}\nanthropic_base_url = \"{}\"\nopenai_base_url = \"{}/v1\"\n",
+        stub.url, stub.url
+    ));
+    std::fs::write(client.config_file(), config).unwrap();
+    client.ok(&["plugin", "add", &sinc_tests::plugin_component("lunaroute").to_string_lossy(), "--yes"]);
+    let id = client.ok(&["id"]).trim().to_owned();
+
+    client.ok(&["start"]);
+    let stats = wait_until(Duration::from_secs(30), "the agent's request, recorded under its session", || {
+        let out = client.run(&["lunaroute", "stats", "--json", "--session", &id]);
+        let stats: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        (stats["totals"]["requests"] == 1).then_some(stats)
+    });
+    assert_eq!(stats["by_model"]["claude-haiku-4-5"]["usage"]["input"], ANTHROPIC_USAGE.0, "{stats}");
+    assert_eq!(stub.seen()[0].target, "/v1/messages", "the session's prefix stays in the proxy");
+
+    // The dashboard, forwarded through the SSH connection.
+    let mut open = client
+        .sinc()
+        .args(["open", "lunaroute", "--no-browser"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(open.stdout.take().unwrap()), &mut url).unwrap();
+    let (status, sessions) = curl(&[&format!("{}api/sessions", url.trim())], None);
+    assert_eq!(status, 200, "{sessions}");
+    assert!(sessions.contains(&id), "{sessions}");
+    let (_, page) = curl(&[url.trim()], None);
+    assert!(page.contains("<title>LunaRoute"), "{page}");
+    open.kill().unwrap();
+    let _ = open.wait();
+    client.ok(&["kill", &id]);
+}
