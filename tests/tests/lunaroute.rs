@@ -434,3 +434,50 @@ fn sessions_that_sinc_starts_talk_through_the_proxy_and_the_dashboard_opens_over
     let _ = open.wait();
     client.ok(&["kill", &id]);
 }
+
+#[test]
+fn the_dashboard_in_headless_chromium_shows_what_was_recorded() {
+    let tools = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/node-tools");
+    if !std::path::Path::new("/usr/bin/chromium").exists() || !tools.join("node_modules/playwright-core").exists() {
+        eprintln!("SKIPPED: Chromium or playwright-core is missing (scripts/prerequisites installs both)");
+        return;
+    }
+    let stub = LlmStub::start();
+    let p = Proxy::start(&stub, "");
+    let streamed =
+        r#"{"model":"claude-sonnet-4-5","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+    assert_eq!(anthropic(&p.url(&format!("/s/{SESSION}/v1/messages")), streamed).0, 200);
+    assert_eq!(
+        openai(&p.url(&format!("/s/{SESSION}/v1/chat/completions")), r#"{"model":"gpt-4o","messages":[]}"#).0,
+        200
+    );
+    assert_eq!(openai(&p.url("/v1/chat/completions"), r#"{"model":"local-model","messages":[]}"#).0, 200);
+    let stats = wait_until(Duration::from_secs(1), "three requests", || {
+        let s = p.stats(&[]);
+        (s["totals"]["requests"] == 3).then_some(s)
+    });
+    let t = &stats["totals"];
+    let u = &t["usage"];
+    let tokens: u64 = ["input", "output", "cache_read", "cache_write"].iter().map(|k| u[k].as_u64().unwrap()).sum();
+    let expected = serde_json::json!({
+        "requests": 3,
+        "tokens": tokens,
+        // The local model has no price: shown, never guessed.
+        "cost": format!("${:.4} + price unknown", t["cost_usd"].as_f64().unwrap()),
+        "session": SESSION,
+        "session_requests": 2,
+        "model": "claude-sonnet-4-5",
+        "response_text": "Hello from the stub",
+    });
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("js/lunaroute_dashboard.mjs");
+    let out = Command::new("node")
+        .arg(script)
+        .arg(format!("http://127.0.0.1:{}/", p.dashboard))
+        .arg(expected.to_string())
+        .env("NODE_TOOLS", &tools)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(found["overview_ms"].as_u64().unwrap() < 5000, "{found}");
+}
