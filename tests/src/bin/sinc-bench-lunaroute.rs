@@ -115,6 +115,17 @@ fn sequential(port: u16, path: &str, headers: &[&str], body: &str, count: u64) -
     (first, total)
 }
 
+/// Sequential GETs on one connection: (first byte, total), sorted.
+fn sequential_get(port: u16, path: &str, count: u64) -> (Vec<Duration>, Vec<Duration>) {
+    let mut client = Client::new(port);
+    let timed: Vec<_> = (0..count).map(|_| client.send("GET", path, &[], b"")).collect();
+    let mut first: Vec<Duration> = timed.iter().map(|t| t.first_byte).collect();
+    let mut total: Vec<Duration> = timed.iter().map(|t| t.total).collect();
+    first.sort();
+    total.sort();
+    (first, total)
+}
+
 /// Requests per second with `clients` connections for `seconds`.
 fn throughput(port: u16, path: &'static str, headers: &'static [&'static str], clients: usize, seconds: u64) -> f64 {
     let done = Arc::new(AtomicU64::new(0));
@@ -171,6 +182,9 @@ fn main() {
     let (_, proxied) =
         sequential(proxy.port, "/s/sinc-bench-000000/v1/messages", anthropic_headers, ANTHROPIC_REQUEST, requests);
     row(&format!("whole response (Anthropic JSON, {requests} requests)"), &direct, &proxied);
+    // Where the time goes: the plugin answering by itself (no forward).
+    let (_, health) = sequential_get(proxy.port, "/healthz", requests);
+    println!("| (the plugin answering `/healthz` itself, no upstream) | | {:.0} / {:.0} | |", us(percentile(&health, 0.5)), us(percentile(&health, 0.99)));
 
     let pause = Duration::from_millis(2);
     let streams = requests / 4;
