@@ -6,6 +6,7 @@
 //! compared byte for byte. The request's `model` picks a behaviour:
 //! `overloaded` (Anthropic's 529), `slow` (the head after 3 s), `stall`
 //! (two events, then 10 s of nothing); anything else answers normally.
+//! `GET /v1/teapot` answers 418 in plain text.
 //! Every request is kept for the test to look at.
 
 use serde_json::{Value, json};
@@ -146,6 +147,14 @@ fn serve(mut stream: TcpStream, seen: &Mutex<Vec<Seen>>) -> std::io::Result<()> 
             200,
             &json!({"object": "list", "data": [{"id": "gpt-4o", "object": "model", "created": 1_700_000_000, "owned_by": "stub"}]}),
         ),
+        ("GET", "/v1/teapot") => {
+            let body = "I'm a teapot\n";
+            write!(
+                stream,
+                "HTTP/1.1 418 I'm a teapot\r\ncontent-type: text/plain\r\nx-stub: yes\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+        }
         ("POST", "/v1/messages") if model == "overloaded" => respond_json(
             &mut stream,
             529,

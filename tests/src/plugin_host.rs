@@ -42,10 +42,16 @@ impl PluginHost {
 
     /// Start first-party plugin `name` with `settings` and wait until it runs.
     pub fn start(&self, name: &str, settings: toml::Table) -> Running {
+        self.start_with_secrets(name, settings, &[])
+    }
+
+    /// [`PluginHost::start`], with `secrets` (name, value) in the user's config.
+    pub fn start_with_secrets(&self, name: &str, settings: toml::Table, secrets: &[(&str, &str)]) -> Running {
         let wasm: Arc<[u8]> = std::fs::read(plugin_component(name)).unwrap().into();
         let manifest = Manifest::from_component(&wasm).unwrap();
         let mut grants = Grants::new(self.data_dir(name), self.dir.path().to_path_buf());
         grants.settings = settings;
+        grants.secrets = secrets.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let spec = Spec { manifest, wasm, grants };
         let running = Running::start(self.runtime.clone(), spec, self.tokio.handle(), None).unwrap();
         wait_until(Duration::from_secs(30), "the plugin to start", || {

@@ -26,10 +26,10 @@ impl Proxy {
     /// LunaRoute with both providers at `stub` (or `settings` saying
     /// otherwise), on free ports.
     fn start(stub: &LlmStub, settings: &str) -> Proxy {
-        Proxy::start_in(PluginHost::new(), stub, settings)
+        Proxy::start_in(PluginHost::new(), stub, settings, &[])
     }
 
-    fn start_in(host: PluginHost, stub: &LlmStub, settings: &str) -> Proxy {
+    fn start_in(host: PluginHost, stub: &LlmStub, settings: &str, secrets: &[(&str, &str)]) -> Proxy {
         let (proxy, dashboard) = (free_port(), free_port());
         let mut table: toml::Table = toml::from_str(settings).unwrap();
         for (key, value) in [
@@ -40,7 +40,7 @@ impl Proxy {
         ] {
             table.entry(key).or_insert(value);
         }
-        let running = host.start("lunaroute", table);
+        let running = host.start_with_secrets("lunaroute", table, secrets);
         Proxy { host, running, proxy, dashboard }
     }
 
@@ -304,7 +304,7 @@ fn recordings_are_redacted_kept_within_their_age_and_survive_broken_lines() {
     std::fs::create_dir_all(root.join(&today)).unwrap();
     std::fs::write(root.join(&today).join("sinc-old-000000.jsonl"), line(now - 1000, "today-1") + "\n{\"id\":\"cut")
         .unwrap();
-    let p = Proxy::start_in(host, &stub, "redact = [\"email\"]\nretention_days = 30\n");
+    let p = Proxy::start_in(host, &stub, "redact = [\"email\"]\nretention_days = 30\n", &[]);
     // The broken line is skipped; the old day goes at the first flush.
     wait_until(Duration::from_secs(5), "the old day removed", || (!root.join("2000-01-01").exists()).then_some(()));
     assert_eq!(p.stats(&[])["totals"]["requests"], 1);
@@ -480,4 +480,37 @@ fn the_dashboard_in_headless_chromium_shows_what_was_recorded() {
     assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(found["overview_ms"].as_u64().unwrap() < 5000, "{found}");
+}
+
+#[test]
+fn keys_set_as_secrets_replace_the_clients_and_other_answers_pass_unchanged() {
+    let stub = LlmStub::start();
+    let secrets = [
+        ("lunaroute_anthropic_api_key", "sk-ant-configured-0123456789abcdef"),
+        ("lunaroute_openai_api_key", "sk-openai-configured-0123456789abcdef"),
+    ];
+    let p = Proxy::start_in(PluginHost::new(), &stub, "", &secrets);
+    assert_eq!(
+        anthropic(&p.url("/v1/messages"), r#"{"model":"claude-haiku-4-5","max_tokens":1,"messages":[]}"#).0,
+        200
+    );
+    assert_eq!(openai(&p.url("/v1/chat/completions"), r#"{"model":"gpt-4o","messages":[]}"#).0, 200);
+    let seen = stub.seen();
+    assert_eq!(seen[0].header("x-api-key"), Some(secrets[0].1));
+    assert_eq!(seen[0].header("authorization"), None);
+    assert_eq!(seen[1].header("authorization"), Some(format!("Bearer {}", secrets[1].1).as_str()));
+
+    // A plain-text error passes as it is: status, headers, body.
+    let teapot = |url: &str| {
+        let out = Command::new("curl").args(["-s", "-i", "-H", "authorization: Bearer k", url]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+        (
+            text.contains("418") && text.contains("x-stub: yes"),
+            text.rsplit("\r\n\r\n").next().unwrap_or_default().to_owned(),
+        )
+    };
+    assert_eq!(teapot(&p.url("/v1/teapot")), teapot(&format!("{}/v1/teapot", stub.url)));
+    assert_eq!(teapot(&p.url("/v1/teapot")), (true, "i'm a teapot\n".to_owned()));
+    wait_until(Duration::from_secs(3), "the recordings", || (p.recordings().lines().count() == 4).then_some(()));
+    assert!(!p.recordings().contains("configured"), "keys never recorded");
 }

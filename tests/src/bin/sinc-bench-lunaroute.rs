@@ -184,7 +184,11 @@ fn main() {
     row(&format!("whole response (Anthropic JSON, {requests} requests)"), &direct, &proxied);
     // Where the time goes: the plugin answering by itself (no forward).
     let (_, health) = sequential_get(proxy.port, "/healthz", requests);
-    println!("| (the plugin answering `/healthz` itself, no upstream) | | {:.0} / {:.0} | |", us(percentile(&health, 0.5)), us(percentile(&health, 0.99)));
+    println!(
+        "| (the plugin answering `/healthz` itself, no upstream) | | {:.0} / {:.0} | |",
+        us(percentile(&health, 0.5)),
+        us(percentile(&health, 0.99))
+    );
 
     let pause = Duration::from_millis(2);
     let streams = requests / 4;
