@@ -104,6 +104,30 @@ fn the_wizard_asks_everything_and_a_second_run_edits() {
 }
 
 #[test]
+fn the_wizard_offers_the_tailnets_machines_by_their_magicdns_names() {
+    let mut client = client_with_hosts();
+    // This machine's Tailscale (a stand-in answering `tailscale status --json`).
+    let bin = client.home.join("bin");
+    sinc_tests::write_script(
+        &bin.join("tailscale"),
+        "#!/bin/sh\necho '{\"BackendState\":\"Running\",\"Self\":{\"DNSName\":\"laptop.tail1234.ts.net.\"},\
+         \"Peer\":{\"a\":{\"DNSName\":\"gpu-box.tail1234.ts.net.\",\"Online\":true},\"b\":{\"DNSName\":\"old-vps.tail1234.ts.net.\",\"Online\":false}}}'\n",
+    );
+    client.set_env("PATH", &format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()));
+    let pty = Pty::spawn_sized(&client, &["setup"], 120, 40);
+    let screen = pty.wait_for("Which VPS?", T);
+    assert!(screen.contains("your tailnet's machines (MagicDNS)"), "{screen}");
+    let online = screen.find("gpu-box.tail1234.ts.net").unwrap_or_else(|| panic!("{screen}"));
+    let offline = screen.find("old-vps.tail1234.ts.net").unwrap_or_else(|| panic!("{screen}"));
+    assert!(screen.find("beta").unwrap() < online && online < offline, "aliases, then peers online first:\n{screen}");
+    pty.keys(&["Down", "Down", "Enter"]);
+    let screen = pty.wait_for("User on the VPS:", T);
+    assert!(screen.contains("gpu-box.tail1234.ts.net"), "{screen}");
+    pty.keys(&["Escape"]);
+    assert_eq!(pty.exit_code(T), 1, "{}", pty.screen());
+}
+
+#[test]
 fn the_same_answers_as_flags() {
     let client = client_with_hosts();
     let out = client.run(&[

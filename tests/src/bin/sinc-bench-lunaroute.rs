@@ -10,6 +10,7 @@
 
 use sinc_plugin_host::running::{Running, Spec, Status};
 use sinc_plugin_host::{Grants, Manifest, Runtime};
+use sinc_tests::KillOnDrop;
 use sinc_tests::bench_http::{Client, percentile, rss_kib, upstream, us};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -115,6 +116,25 @@ fn sequential(port: u16, path: &str, headers: &[&str], body: &str, count: u64) -
     (first, total)
 }
 
+/// socat relaying a port to `to`, if socat is installed: (its process, port).
+fn socat_relay(to: u16) -> Option<(KillOnDrop, u16)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    let child = std::process::Command::new("socat")
+        .arg(format!("TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr,nodelay"))
+        .arg(format!("TCP:127.0.0.1:{to},nodelay"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let relay = KillOnDrop(child);
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some((relay, port));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
 /// Sequential GETs on one connection: (first byte, total), sorted.
 fn sequential_get(port: u16, path: &str, count: u64) -> (Vec<Duration>, Vec<Duration>) {
     let mut client = Client::new(port);
@@ -182,6 +202,13 @@ fn main() {
     let (_, proxied) =
         sequential(proxy.port, "/s/sinc-bench-000000/v1/messages", anthropic_headers, ANTHROPIC_REQUEST, requests);
     row(&format!("whole response (Anthropic JSON, {requests} requests)"), &direct, &proxied);
+    // The floor: one more hop through a bare TCP relay (socat), which
+    // parses nothing and records nothing.
+    if let Some(relay) = socat_relay(whole) {
+        let (_, relayed) = sequential(relay.1, "/v1/messages", anthropic_headers, ANTHROPIC_REQUEST, requests);
+        row("the same through socat, a bare TCP relay (the cost of a hop on this machine)", &direct, &relayed);
+        drop(relay);
+    }
     // Where the time goes: the plugin answering by itself (no forward).
     let (_, health) = sequential_get(proxy.port, "/healthz", requests);
     println!(
