@@ -37,7 +37,7 @@ pub mod bindings {
 }
 
 /// The version of the `sinc:plugin` package this SDK builds against.
-pub const WIT_VERSION: &str = "1.3.0";
+pub const WIT_VERSION: &str = "1.4.0";
 
 pub use bindings::exports::sinc::plugin::hooks::{Launch, Verdict};
 pub use bindings::sinc::plugin::forwarding;
@@ -45,6 +45,7 @@ pub use bindings::sinc::plugin::http_server;
 pub use bindings::sinc::plugin::http_types::{Exchange, Forward, Message, Reply, Request, Response, ResponseHead};
 pub use bindings::sinc::plugin::kv;
 pub use bindings::sinc::plugin::log::{Level, log};
+pub use bindings::sinc::plugin::notices;
 pub use bindings::sinc::plugin::process;
 pub use bindings::sinc::plugin::secrets;
 pub use bindings::sinc::plugin::sessions;
@@ -307,8 +308,8 @@ macro_rules! debug {
 pub mod prelude {
     pub use crate::{
         Command, CommandOutput, Event, Exchange, FilesSynced, Forward, HostError, Launch, Level, Message, Plugin,
-        Reply, Request, Response, ResponseHead, Session, Verdict, forwarding, http_server, kv, process, secrets,
-        sessions, sse_event,
+        Reply, Request, Response, ResponseHead, Session, Verdict, forwarding, http_server, kv, notices, process,
+        secrets, sessions, sse_event,
     };
     pub use crate::{debug, info, warn};
 }

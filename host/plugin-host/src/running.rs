@@ -7,11 +7,10 @@
 //! restart before — it is disabled. The host and the other plugins carry on
 //! either way.
 
-use crate::bindings::exports::sinc::plugin::hooks::Verdict;
 use crate::bindings::sinc::plugin::http_types::{Exchange, Message, Reply, Request, Response};
 use crate::bindings::sinc::plugin::types::{Command, CommandOutput, Event, Session};
 use crate::manifest::{Permissions, Port};
-use crate::runtime::{Grants, Plugin, PluginError, Runtime};
+use crate::runtime::{Grants, HookAnswer, Plugin, PluginError, Runtime};
 use crate::serving::{self, Connections, Handler};
 use crate::{Manifest, outbound::Outbound};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -67,7 +66,7 @@ enum Call {
     Commands(oneshot::Sender<Vec<Command>>),
     Command { name: String, args: Vec<String>, reply: oneshot::Sender<CommandOutput> },
     Http { request: Request, reply: oneshot::Sender<Reply> },
-    BeforeStart { session: Session, reply: oneshot::Sender<Option<Verdict>> },
+    BeforeStart { session: Session, reply: oneshot::Sender<Option<HookAnswer>> },
     Forwarded(Exchange),
     Message(u64, Message),
     Closed(u64),
@@ -220,7 +219,7 @@ impl Running {
 impl Running {
     /// Ask it about a session about to start; the answer is `None` when it
     /// has no hooks, and the receiver closes when it is not running.
-    pub fn before_start_queued(&self, session: Session) -> oneshot::Receiver<Option<Verdict>> {
+    pub fn before_start_queued(&self, session: Session) -> oneshot::Receiver<Option<HookAnswer>> {
         let (reply, answer) = oneshot::channel();
         let _ = self.queue.0.send(Call::BeforeStart { session, reply });
         answer

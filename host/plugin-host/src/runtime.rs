@@ -8,8 +8,8 @@ use crate::bindings::sinc::plugin::http_types::{Exchange, Message, Reply, Reques
 use crate::bindings::sinc::plugin::types::Session;
 use crate::bindings::sinc::plugin::types::{Command, CommandOutput, Event, HostError};
 use crate::bindings::sinc::plugin::{
-    forwarding as forwarding_api, http_server as http_server_api, kv as kv_api, log as log_api, process as process_api,
-    secrets as secrets_api, sessions as sessions_api,
+    forwarding as forwarding_api, http_server as http_server_api, kv as kv_api, log as log_api, notices as notices_api,
+    process as process_api, secrets as secrets_api, sessions as sessions_api,
 };
 use crate::cache::Cache;
 use crate::kv;
@@ -65,6 +65,15 @@ pub enum PluginError {
     },
 }
 
+/// What a before-start hook answered.
+#[derive(Debug, Clone)]
+pub struct HookAnswer {
+    /// Whether the session may start, and how.
+    pub verdict: Verdict,
+    /// What it asked to show the user (`notices.warn`).
+    pub notices: Vec<String>,
+}
+
 /// The wasmtime engine and the linker every plugin is instantiated with.
 pub struct Runtime {
     engine: Engine,
@@ -99,6 +108,9 @@ pub struct State {
     grace: Duration,
     /// The agent sessions, where this host knows them.
     sessions: Option<Arc<dyn SessionHost>>,
+    /// What it asked to tell the user during the current before-start
+    /// call (`None` outside one: notices go to the log).
+    notices: Option<Vec<String>>,
 }
 
 impl wasmtime_wasi_http::WasiHttpView for State {
@@ -297,6 +309,21 @@ impl sessions_api::Host for State {
     }
 }
 
+/// The most notices kept from one call.
+pub const MAX_NOTICES: usize = 10;
+/// The longest notice, in characters.
+pub const MAX_NOTICE_CHARS: usize = 1000;
+
+impl notices_api::Host for State {
+    fn warn(&mut self, text: String) {
+        match &mut self.notices {
+            Some(kept) if kept.len() < MAX_NOTICES => kept.push(text.chars().take(MAX_NOTICE_CHARS).collect()),
+            Some(_) => tracing::warn!(plugin = %self.name, "notice dropped (more than {MAX_NOTICES}): {text}"),
+            None => tracing::warn!(plugin = %self.name, "{text}"),
+        }
+    }
+}
+
 impl crate::bindings::sinc::plugin::types::Host for State {}
 impl crate::bindings::sinc::plugin::http_types::Host for State {}
 
@@ -424,6 +451,7 @@ impl Runtime {
             connections: grants.connections.clone(),
             grace: Duration::ZERO,
             sessions: grants.sessions.clone(),
+            notices: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -557,11 +585,13 @@ impl Plugin {
 
     /// Ask it about a session about to start; `None` when it was built
     /// before hooks existed (SDK 1.0, 1.1).
-    pub fn before_start(&mut self, session: &Session, limit: Duration) -> Result<Option<Verdict>, PluginError> {
+    pub fn before_start(&mut self, session: &Session, limit: Duration) -> Result<Option<HookAnswer>, PluginError> {
         self.arm(limit);
         let Some(hooks) = &self.hooks else { return Ok(None) };
+        self.store.data_mut().notices = Some(Vec::new());
         let outcome = hooks.call_before_start(&mut self.store, session);
-        outcome.map(Some).map_err(|e| self.stopped(e))
+        let notices = self.store.data_mut().notices.take().unwrap_or_default();
+        outcome.map(|verdict| Some(HookAnswer { verdict, notices })).map_err(|e| self.stopped(e))
     }
 
     /// Pass a piece of a forwarded response through its filter; a plugin

@@ -813,8 +813,11 @@ fn before_start_here(
             })
             .collect::<Vec<_>>())
     })?;
-    for (name, verdict) in verdicts {
-        match verdict {
+    for (name, answer) in verdicts {
+        for text in &answer.notices {
+            show_notice(&name, text);
+        }
+        match answer.verdict {
             sinc_plugin_host::Verdict::Refuse(reason) => return Err(refused(&name, &reason)),
             sinc_plugin_host::Verdict::Proceed(launch) => add_launch(extras, &name, launch.env, launch.prompt),
         }
@@ -825,7 +828,10 @@ fn before_start_here(
 /// Add what a plugin host's hooks answered: a launch, or a refusal.
 fn add_answer(extras: &mut Extras, from: &str, response: Response) -> Result<()> {
     match response {
-        Response::Launch { env, prompts } => {
+        Response::Launch { env, prompts, notices } => {
+            for (plugin, text) in notices {
+                show_notice(&plugin, &text);
+            }
             add_launch(extras, from, env, None);
             extras.prompts.extend(prompts);
             Ok(())
@@ -836,6 +842,13 @@ fn add_answer(extras: &mut Extras, from: &str, response: Response) -> Result<()>
             Ok(())
         }
     }
+}
+
+/// A plugin's notice, on stderr; its control characters are dropped, so it
+/// cannot move the cursor or recolour the terminal.
+fn show_notice(plugin: &str, text: &str) {
+    let text: String = text.chars().filter(|c| !c.is_control() || *c == '\n').collect();
+    output::warn(&format!("plugin {plugin}: {text}"));
 }
 
 fn refused(plugin: &str, reason: &str) -> Error {

@@ -185,10 +185,17 @@ impl Hosting {
             .collect();
         let mut env: Vec<(String, String)> = Vec::new();
         let mut prompts = Vec::new();
+        let mut notices = Vec::new();
         for (plugin, answer) in asked {
-            match answer.await {
-                Ok(Some(Verdict::Refuse(reason))) => return Response::Refused { plugin, reason },
-                Ok(Some(Verdict::Proceed(launch))) => {
+            let Ok(Some(answer)) = answer.await.inspect_err(|_| {
+                tracing::warn!(plugin = %plugin, "not running; its before-start hook was skipped");
+            }) else {
+                continue;
+            };
+            notices.extend(answer.notices.into_iter().map(|text| (plugin.clone(), text)));
+            match answer.verdict {
+                Verdict::Refuse(reason) => return Response::Refused { plugin, reason },
+                Verdict::Proceed(launch) => {
                     for (key, value) in launch.env {
                         if env.iter().any(|(k, _)| *k == key) {
                             tracing::warn!(plugin = %plugin, "{key} is set by another plugin already; keeping that one");
@@ -198,11 +205,9 @@ impl Hosting {
                     }
                     prompts.extend(launch.prompt);
                 }
-                Ok(None) => {}
-                Err(_) => tracing::warn!(plugin = %plugin, "not running; its before-start hook was skipped"),
             }
         }
-        Response::Launch { env, prompts }
+        Response::Launch { env, prompts, notices }
     }
 
     /// Hand `event` to every running plugin.

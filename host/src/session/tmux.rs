@@ -78,8 +78,17 @@ fn create_if_missing(spec: &SessionSpec, size: Size, client: &str, extras: &Extr
         }
         None => String::new(),
     };
-    let mut env = vec![format!("SINC_SESSION_ID={}", spec.id), format!("SINC_PROJECT={}", spec.project_name())];
-    env.extend(extras.env.iter().filter(|(k, _)| valid_env_name(k)).map(|(k, v)| format!("{k}={v}")));
+    let env = [format!("SINC_SESSION_ID={}", spec.id), format!("SINC_PROJECT={}", spec.project_name())];
+    // The plugins' variables are exported inside the login shell, after its
+    // profile, which would otherwise reset a PATH they set (direnv's
+    // `PATH_add`).
+    let exports: String = extras
+        .env
+        .iter()
+        .filter(|(k, _)| valid_env_name(k))
+        .map(|(k, v)| format!("export {k}={}; ", quote::word(v)))
+        .collect();
+    let launch = format!("{exports}{}", spec.agent.command_line());
     let prompts: String = extras
         .prompts
         .iter()
@@ -94,7 +103,7 @@ else
   mkdir -p \"$DIR\" || exit {no_folder}
   cd \"$DIR\" || exit {no_folder}
   DIR=$(pwd -P)
-  {agent_check}{tmux} new-session -d -s {id} -c \"$DIR\" -x {cols} -y {rows} -- env {env} \"${{SHELL:-/bin/sh}}\" -lc {agent} \\; \
+  {agent_check}{tmux} new-session -d -s {id} -c \"$DIR\" -x {cols} -y {rows} -- env {env} \"${{SHELL:-/bin/sh}}\" -lc {launch} \\; \
 set-option -t {o} {o_local} {local} \\; set-option -t {o} {o_remote} \"$DIR\" \\; \
 set-option -t {o} {o_agent} {agent} \\; set-option -t {o} {o_host} {client} 2>/dev/null || {tmux} has-session -t {t} 2>/dev/null || exit {agent_exited}
 {prompts}  echo created
@@ -107,6 +116,7 @@ fi
         cols = size.cols.max(20),
         rows = size.rows.max(5),
         env = quote::words(&env),
+        launch = quote::word(&launch),
         agent = quote::word(spec.agent.command_line()),
         local = quote::word(&spec.local_path.to_string_lossy()),
         client = quote::word(client),
@@ -328,7 +338,7 @@ mod tests {
         let new = log.lines().find(|l| l.starts_with("[new-session]")).unwrap();
         assert!(new.contains("[-s][sinc-my-project-78ce1d]"), "{new}");
         assert!(new.contains("[-x][100][-y][30]"), "{new}");
-        assert!(new.contains("[env][SINC_SESSION_ID=sinc-my-project-78ce1d][SINC_PROJECT=my-project][PROXY_URL=http://127.0.0.1:8081 x][/bin/sh][-lc][FOO=1 cat --flag 'a b']"), "{new}");
+        assert!(new.contains("[env][SINC_SESSION_ID=sinc-my-project-78ce1d][SINC_PROJECT=my-project][/bin/sh][-lc][export PROXY_URL='http://127.0.0.1:8081 x'; FOO=1 cat --flag 'a b']"), "{new}");
         assert!(!new.contains("bad name"), "{new}");
         let typed = log.lines().find(|l| l.starts_with("[send-keys]")).unwrap();
         assert_eq!(

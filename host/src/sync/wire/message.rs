@@ -400,6 +400,8 @@ pub enum Response {
         env: Vec<(String, String)>,
         /// Text to type into the agent once it starts, in plugin order.
         prompts: Vec<String>,
+        /// What the hooks asked to show the user: (plugin, text).
+        notices: Vec<(String, String)>,
     },
     /// A plugin refused to let the session start.
     Refused {

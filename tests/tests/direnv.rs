@@ -1,0 +1,127 @@
+//! The direnv plugin, for real: a `sinc` session on a loopback sshd with
+//! direnv on the VPS. The project's `.envrc` syncs there with the project;
+//! while it is blocked, `sinc start` says so and how to allow it; once
+//! allowed on the VPS, the next agent starts with its variables; without
+//! direnv on the VPS, nothing is said and nothing changes.
+
+use sinc_tests::{Client, Sshd, wait_until};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// The agent writes what it was given into the project (it syncs back).
+const AGENT: &str = "#!/bin/sh\necho \"FOO=$FOO PATH=$PATH\" > direnv-saw.txt\nexec cat\n";
+
+/// A remote base inside the login user's home (the plugin may run direnv
+/// only under `~`), removed afterwards.
+struct HomeBase(PathBuf);
+
+impl HomeBase {
+    fn new(sshd: &Sshd) -> HomeBase {
+        let home = home_of(&sinc_tests::sshd::test_user());
+        let dir = tempfile::Builder::new().prefix("sinc-direnv-").tempdir_in(&home).unwrap().keep();
+        sshd.chown(&dir);
+        HomeBase(dir)
+    }
+}
+
+impl Drop for HomeBase {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn home_of(user: &str) -> PathBuf {
+    let out = Command::new("getent").args(["passwd", user]).output().unwrap();
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().split(':').nth(5).unwrap())
+}
+
+fn client_with_direnv(sshd: &Sshd, base: &Path) -> Client {
+    let agent = sshd.remote_script("agent", AGENT);
+    let client = Client::new(sshd, &agent.to_string_lossy());
+    let config = std::fs::read_to_string(client.config_file()).unwrap();
+    let config = config
+        .replace(&format!("{:?}", sshd.remote_base().to_string_lossy()), &format!("{:?}", base.to_string_lossy()));
+    client.write_config(&config);
+    client.ok(&["plugin", "add", &sinc_tests::plugin_component("direnv").to_string_lossy(), "--yes"]);
+    client
+}
+
+/// What the agent of the session just started saw, once it synced back.
+fn agent_saw(client: &Client) -> String {
+    let file = client.project.join("direnv-saw.txt");
+    let saw = wait_until(Duration::from_secs(30), "the agent's note to sync back", || {
+        std::fs::read_to_string(&file).ok().filter(|s| s.ends_with('\n'))
+    });
+    std::fs::remove_file(&file).unwrap();
+    client.ok(&["flush"]);
+    saw
+}
+
+/// `direnv allow FOLDER` on the VPS, as its user would (with the sessions'
+/// XDG_DATA_HOME).
+fn direnv_allow(sshd: &Sshd, folder: &Path) {
+    let allowed = Command::new("su")
+        .args([&sinc_tests::sshd::test_user(), "-s", "/bin/sh", "-c"])
+        .arg(format!("XDG_DATA_HOME='{}' direnv allow '{}'", sshd.remote_data().display(), folder.display()))
+        .output()
+        .unwrap();
+    assert!(allowed.status.success(), "{}", String::from_utf8_lossy(&allowed.stderr));
+}
+
+#[test]
+fn a_blocked_envrc_is_named_with_its_fix_and_an_allowed_one_reaches_the_agent() {
+    sinc_tests::require_root!();
+    let sshd = Sshd::start();
+    let base = HomeBase::new(&sshd);
+    let client = client_with_direnv(&sshd, &base.0);
+    std::fs::write(client.project.join(".envrc"), "export FOO=from-envrc\nPATH_add tools\n").unwrap();
+    let id = client.ok(&["id"]).trim().to_owned();
+
+    let started = client.run(&["start"]);
+    let stderr = String::from_utf8_lossy(&started.stderr).into_owned();
+    assert!(started.status.success(), "{stderr}");
+    assert!(stderr.contains("plugin direnv:") && stderr.contains("is blocked by direnv"), "{stderr}");
+    let allow =
+        stderr.split("direnv allow ").nth(1).and_then(|r| r.lines().next()).unwrap_or_else(|| panic!("{stderr}"));
+    let remote = PathBuf::from(allow.trim());
+    assert!(remote.starts_with(&base.0) && remote.join(".envrc").exists(), "the synced project's folder: {allow}");
+    assert!(agent_saw(&client).starts_with("FOO= "), "nothing loaded while blocked");
+    client.ok(&["kill", &id]);
+
+    direnv_allow(&sshd, &remote);
+
+    let started = client.run(&["start"]);
+    let stderr = String::from_utf8_lossy(&started.stderr).into_owned();
+    assert!(started.status.success() && !stderr.contains("plugin direnv:"), "{stderr}");
+    let saw = agent_saw(&client);
+    assert!(saw.starts_with("FOO=from-envrc "), "{saw}");
+    assert!(saw.contains(&format!("PATH={}:", remote.join("tools").display())), "PATH_add applies: {saw}");
+
+    // A failing .envrc (allowed): the agent starts without it, and the user
+    // is told.
+    std::fs::write(client.project.join(".envrc"), "export FOO=half\nexit 3\n").unwrap();
+    client.ok(&["flush"]);
+    direnv_allow(&sshd, &remote);
+    client.ok(&["kill", &id]);
+    let started = client.run(&["start"]);
+    let stderr = String::from_utf8_lossy(&started.stderr).into_owned();
+    assert!(stderr.contains("failed to load") && stderr.contains("exit status 3"), "{stderr}");
+    assert!(agent_saw(&client).starts_with("FOO= "));
+    client.ok(&["kill", &id]);
+}
+
+#[test]
+fn without_direnv_on_the_vps_nothing_is_said_and_the_agent_starts() {
+    sinc_tests::require_root!();
+    let sshd = Sshd::start_with_path(&["direnv"], &[]);
+    let base = HomeBase::new(&sshd);
+    let client = client_with_direnv(&sshd, &base.0);
+    std::fs::write(client.project.join(".envrc"), "export FOO=from-envrc\n").unwrap();
+    let id = client.ok(&["id"]).trim().to_owned();
+    let started = client.run(&["start"]);
+    let stderr = String::from_utf8_lossy(&started.stderr).into_owned();
+    assert!(started.status.success() && !stderr.contains("direnv"), "{stderr}");
+    assert!(agent_saw(&client).starts_with("FOO= "));
+    client.ok(&["kill", &id]);
+}
