@@ -4,7 +4,7 @@
 //! allowed on the VPS, the next agent starts with its variables; without
 //! direnv on the VPS, nothing is said and nothing changes.
 
-use sinc_tests::{Client, Sshd, wait_until};
+use sinc_tests::{Client, Sshd, stderr, wait_until};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -14,21 +14,11 @@ const AGENT: &str = "#!/bin/sh\necho \"FOO=$FOO PATH=$PATH\" > direnv-saw.txt\ne
 
 /// A remote base inside the login user's home (the plugin may run direnv
 /// only under `~`), removed afterwards.
-struct HomeBase(PathBuf);
-
-impl HomeBase {
-    fn new(sshd: &Sshd) -> HomeBase {
-        let home = home_of(&sinc_tests::sshd::test_user());
-        let dir = tempfile::Builder::new().prefix("sinc-direnv-").tempdir_in(&home).unwrap().keep();
-        sshd.chown(&dir);
-        HomeBase(dir)
-    }
-}
-
-impl Drop for HomeBase {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+fn home_base(sshd: &Sshd) -> tempfile::TempDir {
+    let home = home_of(&sinc_tests::sshd::test_user());
+    let dir = tempfile::Builder::new().prefix("sinc-direnv-").tempdir_in(&home).unwrap();
+    sshd.chown(dir.path());
+    dir
 }
 
 fn home_of(user: &str) -> PathBuf {
@@ -66,34 +56,33 @@ fn direnv_allow(sshd: &Sshd, folder: &Path) {
         .arg(format!("XDG_DATA_HOME='{}' direnv allow '{}'", sshd.remote_data().display(), folder.display()))
         .output()
         .unwrap();
-    assert!(allowed.status.success(), "{}", String::from_utf8_lossy(&allowed.stderr));
+    assert!(allowed.status.success(), "{}", stderr(&allowed));
 }
 
 #[test]
 fn a_blocked_envrc_is_named_with_its_fix_and_an_allowed_one_reaches_the_agent() {
     sinc_tests::require_root!();
     let sshd = Sshd::start();
-    let base = HomeBase::new(&sshd);
-    let client = client_with_direnv(&sshd, &base.0);
+    let base = home_base(&sshd);
+    let client = client_with_direnv(&sshd, base.path());
     std::fs::write(client.project.join(".envrc"), "export FOO=from-envrc\nPATH_add tools\n").unwrap();
     let id = client.ok(&["id"]).trim().to_owned();
 
     let started = client.run(&["start"]);
-    let stderr = String::from_utf8_lossy(&started.stderr).into_owned();
-    assert!(started.status.success(), "{stderr}");
-    assert!(stderr.contains("plugin direnv:") && stderr.contains("is blocked by direnv"), "{stderr}");
-    let allow =
-        stderr.split("direnv allow ").nth(1).and_then(|r| r.lines().next()).unwrap_or_else(|| panic!("{stderr}"));
+    let said = stderr(&started);
+    assert!(started.status.success(), "{said}");
+    assert!(said.contains("plugin direnv:") && said.contains("is blocked by direnv"), "{said}");
+    let allow = said.split("direnv allow ").nth(1).and_then(|r| r.lines().next()).unwrap_or_else(|| panic!("{said}"));
     let remote = PathBuf::from(allow.trim());
-    assert!(remote.starts_with(&base.0) && remote.join(".envrc").exists(), "the synced project's folder: {allow}");
+    assert!(remote.starts_with(base.path()) && remote.join(".envrc").exists(), "the synced project's folder: {allow}");
     assert!(agent_saw(&client).starts_with("FOO= "), "nothing loaded while blocked");
     client.ok(&["kill", &id]);
 
     direnv_allow(&sshd, &remote);
 
     let started = client.run(&["start"]);
-    let stderr = String::from_utf8_lossy(&started.stderr).into_owned();
-    assert!(started.status.success() && !stderr.contains("plugin direnv:"), "{stderr}");
+    let said = stderr(&started);
+    assert!(started.status.success() && !said.contains("plugin direnv:"), "{said}");
     let saw = agent_saw(&client);
     assert!(saw.starts_with("FOO=from-envrc "), "{saw}");
     assert!(saw.contains(&format!("PATH={}:", remote.join("tools").display())), "PATH_add applies: {saw}");
@@ -105,8 +94,8 @@ fn a_blocked_envrc_is_named_with_its_fix_and_an_allowed_one_reaches_the_agent() 
     direnv_allow(&sshd, &remote);
     client.ok(&["kill", &id]);
     let started = client.run(&["start"]);
-    let stderr = String::from_utf8_lossy(&started.stderr).into_owned();
-    assert!(stderr.contains("failed to load") && stderr.contains("exit status 3"), "{stderr}");
+    let said = stderr(&started);
+    assert!(said.contains("failed to load") && said.contains("exit status 3"), "{said}");
     assert!(agent_saw(&client).starts_with("FOO= "));
     client.ok(&["kill", &id]);
 }
@@ -115,13 +104,13 @@ fn a_blocked_envrc_is_named_with_its_fix_and_an_allowed_one_reaches_the_agent() 
 fn without_direnv_on_the_vps_nothing_is_said_and_the_agent_starts() {
     sinc_tests::require_root!();
     let sshd = Sshd::start_with_path(&["direnv"], &[]);
-    let base = HomeBase::new(&sshd);
-    let client = client_with_direnv(&sshd, &base.0);
+    let base = home_base(&sshd);
+    let client = client_with_direnv(&sshd, base.path());
     std::fs::write(client.project.join(".envrc"), "export FOO=from-envrc\n").unwrap();
     let id = client.ok(&["id"]).trim().to_owned();
     let started = client.run(&["start"]);
-    let stderr = String::from_utf8_lossy(&started.stderr).into_owned();
-    assert!(started.status.success() && !stderr.contains("direnv"), "{stderr}");
+    let said = stderr(&started);
+    assert!(started.status.success() && !said.contains("direnv"), "{said}");
     assert!(agent_saw(&client).starts_with("FOO= "));
     client.ok(&["kill", &id]);
 }
