@@ -109,8 +109,8 @@ pub fn last_counter_line(text: &str) -> u64 {
 }
 
 /// A plugin component built from `plugins/` for wasm32-wasip2 (the
-/// plugins are built once per test process): `hello` or the `hostile`
-/// fixture.
+/// plugins are built once per test process), by package name: `hello`,
+/// `project-map`, the `hostile` fixture…
 pub fn plugin_component(name: &str) -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     let dir = BUILT.get_or_init(|| {
@@ -127,7 +127,7 @@ pub fn plugin_component(name: &str) -> PathBuf {
         );
         plugins.join("target/wasm32-wasip2/release")
     });
-    dir.join(format!("sinc_plugin_{name}.wasm"))
+    dir.join(format!("sinc_plugin_{}.wasm", name.replace('-', "_")))
 }
 
 /// Poll `f` until it returns `Some`, or panic with `what` after `timeout`.

@@ -244,6 +244,16 @@ impl Sshd {
         }
     }
 
+    /// A folder in the login user's home, owned by them and removed when
+    /// dropped: a remote base for plugins that may only touch `~/`.
+    pub fn home_folder(&self, prefix: &str) -> tempfile::TempDir {
+        let out = run(Command::new("getent").args(["passwd", &test_user()]));
+        let home = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().split(':').nth(5).unwrap());
+        let dir = tempfile::Builder::new().prefix(prefix).tempdir_in(home).unwrap();
+        self.chown(dir.path());
+        dir
+    }
+
     /// Write an executable script into the remote bin folder; returns its path.
     pub fn remote_script(&self, name: &str, body: &str) -> PathBuf {
         let p = self.remote_root().join("bin").join(name);

@@ -12,27 +12,10 @@ use std::time::Duration;
 /// The agent writes what it was given into the project (it syncs back).
 const AGENT: &str = "#!/bin/sh\necho \"FOO=$FOO PATH=$PATH\" > direnv-saw.txt\nexec cat\n";
 
-/// A remote base inside the login user's home (the plugin may run direnv
-/// only under `~`), removed afterwards.
-fn home_base(sshd: &Sshd) -> tempfile::TempDir {
-    let home = home_of(&sinc_tests::sshd::test_user());
-    let dir = tempfile::Builder::new().prefix("sinc-direnv-").tempdir_in(&home).unwrap();
-    sshd.chown(dir.path());
-    dir
-}
-
-fn home_of(user: &str) -> PathBuf {
-    let out = Command::new("getent").args(["passwd", user]).output().unwrap();
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().split(':').nth(5).unwrap())
-}
-
 fn client_with_direnv(sshd: &Sshd, base: &Path) -> Client {
     let agent = sshd.remote_script("agent", AGENT);
-    let client = Client::new(sshd, &agent.to_string_lossy());
-    let config = std::fs::read_to_string(client.config_file()).unwrap();
-    let config = config
-        .replace(&format!("{:?}", sshd.remote_base().to_string_lossy()), &format!("{:?}", base.to_string_lossy()));
-    client.write_config(&config);
+    let mut client = Client::new(sshd, &agent.to_string_lossy());
+    client.set_env("SINC_REMOTE_BASE", &base.to_string_lossy());
     client.ok(&["plugin", "add", &sinc_tests::plugin_component("direnv").to_string_lossy(), "--yes"]);
     client
 }
@@ -63,7 +46,7 @@ fn direnv_allow(sshd: &Sshd, folder: &Path) {
 fn a_blocked_envrc_is_named_with_its_fix_and_an_allowed_one_reaches_the_agent() {
     sinc_tests::require_root!();
     let sshd = Sshd::start();
-    let base = home_base(&sshd);
+    let base = sshd.home_folder("sinc-direnv-");
     let client = client_with_direnv(&sshd, base.path());
     std::fs::write(client.project.join(".envrc"), "export FOO=from-envrc\nPATH_add tools\n").unwrap();
     let id = client.ok(&["id"]).trim().to_owned();
@@ -104,7 +87,7 @@ fn a_blocked_envrc_is_named_with_its_fix_and_an_allowed_one_reaches_the_agent() 
 fn without_direnv_on_the_vps_nothing_is_said_and_the_agent_starts() {
     sinc_tests::require_root!();
     let sshd = Sshd::start_with_path(&["direnv"], &[]);
-    let base = home_base(&sshd);
+    let base = sshd.home_folder("sinc-direnv-");
     let client = client_with_direnv(&sshd, base.path());
     std::fs::write(client.project.join(".envrc"), "export FOO=from-envrc\n").unwrap();
     let id = client.ok(&["id"]).trim().to_owned();

@@ -147,8 +147,12 @@ impl Hosted {
         self.hosting.command(plugin, command, args).await
     }
 
-    /// Ask every plugin's before-start hook (see [`Hosting::before_start`]).
-    pub async fn before_start(&self, session: SessionRef) -> Response {
+    /// Ask every plugin's before-start hook (see [`Hosting::before_start`]),
+    /// with the session's folder as plugins see every other session's: an
+    /// absolute path on the VPS (`~/` expanded).
+    pub async fn before_start(&self, mut session: SessionRef) -> Response {
+        session.remote_path =
+            sinc_plugin_host::process::folder_path(&session.remote_path, &self.home).to_string_lossy().into_owned();
         self.hosting.before_start(events::plugin_session(session)).await
     }
 
