@@ -12,6 +12,7 @@ pub mod doctor;
 pub mod error;
 pub mod exit;
 pub mod keeper;
+pub mod manager;
 pub mod memory;
 pub mod paths;
 pub mod plugins;

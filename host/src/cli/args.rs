@@ -80,6 +80,9 @@ pub enum Command {
         #[arg(long, value_name = "DESTINATION")]
         host: Option<String>,
     },
+    /// A full-screen manager over every agent session on the VPSes: state,
+    /// sync, conflicts; attach, start, end, filter.
+    Sessions,
     /// End a session (remote files are kept). Accepts a unique prefix of the id.
     Kill {
         /// Session id or a unique prefix of it.

@@ -10,6 +10,7 @@ mod list;
 mod open;
 pub mod output;
 pub mod plugin;
+mod sessions;
 mod setup;
 mod setup_wizard;
 mod show;
@@ -68,6 +69,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Exec(args)) => exec::run(&Context::load(&global)?, &args).await,
         Some(Command::List { host }) => list::run(&Context::load(&global)?, host.as_deref()).await,
         Some(Command::Kill { id, host }) => list::kill(&Context::load(&global)?, &id, host.as_deref()).await,
+        Some(Command::Sessions) => sessions::run(&Context::load(&global)?).await,
         Some(Command::Ssh(args)) => ssh::run(&Context::load(&global)?, &args).await,
         Some(Command::Open { name, port, no_browser }) => {
             open::run(&Context::load(&global)?, &name, port, no_browser).await

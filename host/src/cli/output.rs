@@ -80,13 +80,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 
 /// "3m ago", "2h ago", "4d ago".
 pub fn age(seconds_since_epoch: u64) -> String {
-    let d = crate::clock::unix_secs().saturating_sub(seconds_since_epoch);
-    match d {
-        0..60 => format!("{d}s ago"),
-        60..3600 => format!("{}m ago", d / 60),
-        3600..86_400 => format!("{}h ago", d / 3600),
-        _ => format!("{}d ago", d / 86_400),
-    }
+    crate::clock::ago(crate::clock::unix_secs(), seconds_since_epoch)
 }
 
 /// RFC 3339 UTC time of a Unix timestamp.

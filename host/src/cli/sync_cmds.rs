@@ -115,31 +115,9 @@ fn link_text(link: &LinkStatus) -> String {
     text
 }
 
-fn state_name(s: SyncState) -> &'static str {
-    match s {
-        SyncState::Connecting => "connecting",
-        SyncState::Scanning => "scanning",
-        SyncState::Transferring => "transferring",
-        SyncState::Watching => "watching",
-        SyncState::Halted => "halted",
-        SyncState::Disconnected => "disconnected",
-        SyncState::Paused => "paused",
-    }
-}
-
 /// One line describing a sync state, for listings.
 pub fn summary(status: &SyncStatus) -> String {
-    let mut s = state_name(status.state).to_owned();
-    if let Some(p) = &status.progress {
-        s.push_str(&format!(" {}/{}", p.done, p.total));
-    }
-    if let Some(h) = &status.halted {
-        s.push_str(&format!(": {h}"));
-    }
-    if status.conflicts > 0 {
-        s.push_str(&format!(", {} conflicts", status.conflicts));
-    }
-    s
+    status.summary()
 }
 
 /// The status as JSON (stable field names).
@@ -158,7 +136,7 @@ pub fn status_json(id: &str, running: Option<&KeeperReport>) -> serde_json::Valu
                 "last_reconnect": link.last_reconnect.map(output::rfc3339),
                 "down_secs": link.down_secs,
             },
-            "state": state_name(st.state),
+            "state": st.state.name(),
             "halted": st.halted,
             "progress": st.progress,
             "pending": st.pending,
@@ -193,7 +171,7 @@ pub async fn status(ctx: &Context) -> Result<i32> {
         return Ok(0);
     };
     let since = st.last_sync.map(|t| format!(" (last sync {})", output::age(t))).unwrap_or_default();
-    output::line(&format!("{id}: {}{since}", state_name(st.state)));
+    output::line(&format!("{id}: {}{since}", st.state.name()));
     output::line(&format!("  local   {}", ctx.project_dir.display()));
     let host = ctx.host().unwrap_or("the VPS");
     output::line(&format!("  remote  {host}:{}", st.remote_root.clone().unwrap_or_else(|| ctx.spec().remote_path)));
@@ -240,9 +218,9 @@ async fn with_progress<T>(paths: &KeeperPaths, hidden: bool, until: impl std::fu
                         Some(p) => {
                             bar.set_length(p.bytes_total.max(1));
                             bar.set_position(p.bytes_done);
-                            bar.set_message(format!("{} {}/{}", state_name(st.state), p.done, p.total));
+                            bar.set_message(format!("{} {}/{}", st.state.name(), p.done, p.total));
                         }
-                        None => bar.set_message(state_name(st.state).to_owned()),
+                        None => bar.set_message(st.state.name().to_owned()),
                     }
                 }
             }

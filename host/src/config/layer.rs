@@ -27,6 +27,15 @@ pub struct Settings {
     registry_key: Option<NonEmpty>,
     secrets: Option<BTreeMap<String, NonEmpty>>,
     states: Option<BTreeMap<String, StateSettings>>,
+    sessions: Option<SessionsSettings>,
+}
+
+/// `[sessions]`: the `sinc sessions` manager.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionsSettings {
+    on_state_change: Option<NonEmpty>,
+    hosts: Option<Vec<NonEmpty>>,
 }
 
 /// `[states.PROGRAM]`: patterns for an agent's state.
@@ -299,6 +308,10 @@ impl Settings {
             let merged = config.states.entry(agent).or_default();
             merged.waiting.extend(patterns.waiting.into_iter().map(|p| p.0));
             merged.working.extend(patterns.working.into_iter().map(|p| p.0));
+        }
+        if let Some(sessions) = self.sessions {
+            set(&mut config.sessions.on_state_change, sessions.on_state_change.map(|v| v.0));
+            replace(&mut config.sessions.hosts, sessions.hosts.map(|h| h.into_iter().map(|v| v.0).collect()));
         }
         for (name, value) in self.secrets.into_iter().flatten() {
             config.secrets.insert(name, super::model::Secret(value.0));

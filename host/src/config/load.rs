@@ -329,6 +329,19 @@ mod tests {
     }
 
     #[test]
+    fn the_session_managers_settings_are_read_and_checked() {
+        let f =
+            fixture(Some("[sessions]\non_state_change = \"notify-send hi\"\nhosts = [\"b\", \"me@c:2222\"]\n"), None);
+        let l = load(&f.dirs, &request(&f)).unwrap();
+        assert_eq!(l.config.sessions.on_state_change.as_deref(), Some("notify-send hi"));
+        assert_eq!(l.config.sessions.hosts, ["b", "me@c:2222"]);
+        let e = err(Some("[sessions]\non_change = \"x\"\n"), None, &[]);
+        assert!(e.message.contains("unknown field `on_change`"), "{}", e.message);
+        let e = err(Some("[sessions]\nhosts = [\" \"]\n"), None, &[]);
+        assert!(e.message.contains("empty"), "{}", e.message);
+    }
+
+    #[test]
     fn project_file_errors() {
         let e = err(None, Some("[vps]\nport = 99999\n"), &[]);
         assert!(matches!(e.origin, Origin::Project(_)));

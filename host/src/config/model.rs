@@ -28,6 +28,20 @@ pub struct Config {
     /// Extra patterns telling an agent's state from its screen
     /// (`[states.PROGRAM]`, `*` for every agent).
     pub states: std::collections::BTreeMap<String, StatePatterns>,
+    /// The `sinc sessions` manager.
+    pub sessions: SessionsConfig,
+}
+
+/// `[sessions]`: the `sinc sessions` manager.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct SessionsConfig {
+    /// A shell command run when a session's state changes, with
+    /// `SINC_SESSION_ID`, `SINC_OLD_STATE`, `SINC_NEW_STATE`, `SINC_PROJECT`
+    /// (and `SINC_HOST`) in its environment.
+    pub on_state_change: Option<String>,
+    /// More VPSes to list, besides `vps.host` and those of sessions started
+    /// from this laptop.
+    pub hosts: Vec<String>,
 }
 
 /// Regular expressions matched against the last lines of an agent's
@@ -147,6 +161,7 @@ impl Default for Config {
             registry_key: None,
             secrets: std::collections::BTreeMap::new(),
             states: std::collections::BTreeMap::new(),
+            sessions: SessionsConfig::default(),
         }
     }
 }

@@ -6,16 +6,15 @@
 use super::session_events::{self, Look};
 use crate::config::Agent;
 use crate::session::SessionSpec;
-use crate::session::agent_state::{self, AgentState, Patterns};
+use crate::session::agent_state::{self, AgentState, PatternBook};
 use crate::session::tmux::{self, Size};
 use crate::session_id::SessionId;
 use crate::sync::wire::AgentStates;
 use sinc_plugin_host::Session;
 use sinc_plugin_host::sessions::{SessionHost, SessionInfo, State};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 /// The size a session started by a plugin gets (a terminal that attaches
 /// later resizes it).
@@ -25,8 +24,8 @@ const START_SIZE: Size = Size { cols: 120, rows: 40 };
 #[derive(Debug)]
 pub struct TmuxSessions {
     home: PathBuf,
-    /// The user's extra state patterns, by agent program (`*`: all).
-    patterns: Mutex<BTreeMap<String, Arc<Patterns>>>,
+    /// The user's extra state patterns.
+    patterns: Mutex<PatternBook>,
 }
 
 impl TmuxSessions {
@@ -38,25 +37,12 @@ impl TmuxSessions {
     /// Use the user's extra state patterns (an invalid one is skipped and
     /// logged: the laptop checked them already).
     pub fn set_patterns(&self, states: &[AgentStates]) {
-        let compiled = states
-            .iter()
-            .filter_map(|s| match Patterns::new(&s.waiting, &s.working) {
-                Ok(p) => Some((s.agent.clone(), Arc::new(p))),
-                Err(e) => {
-                    tracing::warn!("state patterns for {}: {e}", s.agent);
-                    None
-                }
-            })
-            .collect();
-        *self.patterns.lock().unwrap_or_else(PoisonError::into_inner) = compiled;
-    }
-
-    /// The extra patterns for the agent command line `agent`.
-    fn patterns_for(&self, agent: &str) -> Vec<Arc<Patterns>> {
-        let program = Agent::new(agent).ok().and_then(|a| a.program()).unwrap_or_default();
-        let name = program.rsplit('/').next().unwrap_or("").to_owned();
-        let all = self.patterns.lock().unwrap_or_else(PoisonError::into_inner);
-        [name.as_str(), "*"].iter().filter_map(|k| all.get(*k).cloned()).collect()
+        let (book, bad) =
+            PatternBook::compile(states.iter().map(|s| (s.agent.as_str(), s.waiting.as_slice(), s.working.as_slice())));
+        for e in bad {
+            tracing::warn!("{e}");
+        }
+        *self.patterns.lock().unwrap_or_else(PoisonError::into_inner) = book;
     }
 
     fn sh(&self, script: &str) -> Result<String, String> {
@@ -110,9 +96,8 @@ impl TmuxSessions {
         let target = format!("={id}:");
         let dead = self.tmux(&["display-message", "-p", "-t", &target, "#{pane_dead}"]).is_ok_and(|o| o.trim() == "1");
         let screen = self.tmux(&["capture-pane", "-p", "-J", "-t", &target]).unwrap_or_default();
-        let extra = self.patterns_for(agent);
-        let extra: Vec<&Patterns> = extra.iter().map(Arc::as_ref).collect();
-        (agent_state::detect(&screen, dead, &extra), agent_state::last_line(&screen))
+        let state = self.patterns.lock().unwrap_or_else(PoisonError::into_inner).detect(agent, &screen, dead);
+        (state, agent_state::last_line(&screen))
     }
 }
 

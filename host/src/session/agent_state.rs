@@ -1,13 +1,14 @@
 //! What an agent is doing, read from its screen: asking the user something
 //! (waiting), busy (working), or at its prompt (idle). Pure. One detection
-//! for every consumer (plugins' `sessions` interface, and later the TUI),
+//! for every consumer (plugins' `sessions` interface, and `sinc sessions`),
 //! with patterns per agent — what OpenCode and Claude Code show, and
 //! generic confirmation prompts for any other program — matched against
 //! the last lines of the screen, where a question or a spinner is. Users add
 //! their own per agent program (`[states.PROGRAM]` in config.toml).
 
 use regex::RegexSet;
-use std::sync::OnceLock;
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 /// An agent's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +93,42 @@ pub fn detect(screen: &str, dead: bool, extra: &[&Patterns]) -> AgentState {
 /// The last non-empty line of `screen`.
 pub fn last_line(screen: &str) -> String {
     screen.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim_end().to_owned()
+}
+
+/// The user's extra patterns, by agent program name (`*`: every agent).
+#[derive(Debug, Clone, Default)]
+pub struct PatternBook {
+    by_program: BTreeMap<String, Arc<Patterns>>,
+}
+
+impl PatternBook {
+    /// Compile `(program, waiting, working)` triples; one that does not
+    /// compile is left out and named in the second value.
+    pub fn compile<'a>(
+        states: impl IntoIterator<Item = (&'a str, &'a [String], &'a [String])>,
+    ) -> (PatternBook, Vec<String>) {
+        let mut book = PatternBook::default();
+        let mut bad = Vec::new();
+        for (program, waiting, working) in states {
+            match Patterns::new(waiting, working) {
+                Ok(p) => {
+                    book.by_program.insert(program.to_owned(), Arc::new(p));
+                }
+                Err(e) => bad.push(format!("state patterns for {program}: {e}")),
+            }
+        }
+        (book, bad)
+    }
+
+    /// The state of an agent running `agent` (its command line) with
+    /// `screen` on its screen.
+    pub fn detect(&self, agent: &str, screen: &str, dead: bool) -> AgentState {
+        let program = crate::config::Agent::new(agent).ok().and_then(|a| a.program()).unwrap_or_default();
+        let name = program.rsplit('/').next().unwrap_or("");
+        let extra: Vec<&Patterns> =
+            [name, "*"].iter().filter_map(|k| self.by_program.get(*k).map(Arc::as_ref)).collect();
+        detect(screen, dead, &extra)
+    }
 }
 
 #[cfg(test)]

@@ -173,9 +173,9 @@ pub fn kill_script(id: &str) -> String {
     ))
 }
 
-/// List every session on the server with sinc's metadata, one per line.
-pub fn list_script() -> String {
-    let format = [
+/// The `list-sessions` format: sinc's metadata, tab-separated.
+fn list_format() -> String {
+    [
         "#{session_name}",
         "#{session_attached}",
         "#{session_created}",
@@ -185,12 +185,66 @@ pub fn list_script() -> String {
         "#{@sinc_client}",
         "#{@sinc_kind}",
     ]
-    .join("\t");
+    .join("\t")
+}
+
+/// List every session on the server with sinc's metadata, one per line.
+pub fn list_script() -> String {
     quote::sh_script(&format!(
         "command -v tmux >/dev/null 2>&1 || exit {}\n{TMUX} list-sessions -F {} 2>/dev/null || true\n",
         status::NO_TMUX,
-        quote::word(&format)
+        quote::word(&list_format())
     ))
+}
+
+/// Starts the line before a session's screen in [`snapshot_script`]'s
+/// output (`SCREEN_MARK id dead`).
+const SCREEN_MARK: &str = "\u{1e}sinc-screen ";
+
+/// [`list_script`]'s lines, then each sinc session's visible screen after
+/// a [`SCREEN_MARK`] line: what `sinc sessions` shows, in one round trip.
+pub fn snapshot_script() -> String {
+    quote::sh_script(&format!(
+        "command -v tmux >/dev/null 2>&1 || exit {no_tmux}
+list=$({TMUX} list-sessions -F {format} 2>/dev/null) || exit 0
+printf '%s\\n' \"$list\"
+printf '%s\\n' \"$list\" | cut -f1 | while read -r name; do
+  case $name in sinc-*) ;; *) continue ;; esac
+  dead=$({TMUX} display-message -p -t \"=$name:\" '#{{pane_dead}}' 2>/dev/null)
+  printf '\\036sinc-screen %s %s\\n' \"$name\" \"$dead\"
+  {TMUX} capture-pane -p -J -t \"=$name:\" 2>/dev/null
+done
+",
+        no_tmux = status::NO_TMUX,
+        format = quote::word(&list_format()),
+    ))
+}
+
+/// A session's visible screen, from [`snapshot_script`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Screen {
+    /// Whether its program ended (the pane stays for its last output).
+    pub dead: bool,
+    /// The text on it, lines separated by `\n`.
+    pub text: String,
+}
+
+/// Parse [`snapshot_script`]'s output: the sessions (as [`parse_list`])
+/// and each one's screen, by id.
+pub fn parse_snapshot(output: &str) -> (Vec<RemoteSession>, std::collections::BTreeMap<String, Screen>) {
+    let (list, rest) = match output.find(SCREEN_MARK) {
+        Some(i) => output.split_at(i),
+        None => (output, ""),
+    };
+    let mut screens = std::collections::BTreeMap::new();
+    for part in rest.split(SCREEN_MARK).filter(|p| !p.is_empty()) {
+        let (head, text) = part.split_once('\n').unwrap_or((part, ""));
+        let mut words = head.split(' ');
+        let id = words.next().unwrap_or_default().to_owned();
+        let dead = words.next() == Some("1");
+        screens.insert(id, Screen { dead, text: text.to_owned() });
+    }
+    (parse_list(list), screens)
 }
 
 /// One remote tmux session as `list` reports it.
@@ -280,6 +334,22 @@ pub fn match_id<'a>(wanted: &str, ids: &[&'a str]) -> Match<'a> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_snapshot_is_the_list_then_each_screen() {
+        let output = "sinc-app-abc123\t1\t1700000000\t/l/app\t/r/app\topencode\tlaptop\t\nother\t0\t1\t\t\t\t\t\n\
+                      \u{1e}sinc-screen sinc-app-abc123 0\nline one\n\nDo you want to proceed? (y/n)\n\
+                      \u{1e}sinc-screen sinc-gone-ffffff 1\nbye\n";
+        let (sessions, screens) = parse_snapshot(output);
+        assert_eq!(sessions.len(), 1, "only sinc sessions: {sessions:?}");
+        assert_eq!(sessions[0].agent.as_deref(), Some("opencode"));
+        assert_eq!(
+            screens["sinc-app-abc123"],
+            Screen { dead: false, text: "line one\n\nDo you want to proceed? (y/n)\n".into() }
+        );
+        assert!(screens["sinc-gone-ffffff"].dead);
+        assert_eq!(parse_snapshot(""), (Vec::new(), std::collections::BTreeMap::new()));
+    }
     use super::*;
     use crate::config::Config;
 

@@ -67,6 +67,21 @@ pub enum SyncState {
     Paused,
 }
 
+impl SyncState {
+    /// Its name, as `sinc status` shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SyncState::Connecting => "connecting",
+            SyncState::Scanning => "scanning",
+            SyncState::Transferring => "transferring",
+            SyncState::Watching => "watching",
+            SyncState::Halted => "halted",
+            SyncState::Disconnected => "disconnected",
+            SyncState::Paused => "paused",
+        }
+    }
+}
+
 /// Progress of the current transfer.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
@@ -107,6 +122,24 @@ pub struct SyncStatus {
     pub remote_root: Option<String>,
     /// Changes applied since the keeper started.
     pub applied: u64,
+}
+
+impl SyncStatus {
+    /// One line describing it, for listings: `watching`, `transferring
+    /// 3/10`, `halted: why`, with `, N conflicts` when there are some.
+    pub fn summary(&self) -> String {
+        let mut s = self.state.name().to_owned();
+        if let Some(p) = &self.progress {
+            s.push_str(&format!(" {}/{}", p.done, p.total));
+        }
+        if let Some(h) = &self.halted {
+            s.push_str(&format!(": {h}"));
+        }
+        if self.conflicts > 0 {
+            s.push_str(&format!(", {} conflicts", self.conflicts));
+        }
+        s
+    }
 }
 
 impl Default for SyncStatus {
