@@ -244,12 +244,16 @@ impl Sshd {
         }
     }
 
+    /// The login user's home folder (from the passwd database).
+    pub fn home(&self) -> PathBuf {
+        let out = run(Command::new("getent").args(["passwd", &test_user()]));
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().split(':').nth(5).unwrap())
+    }
+
     /// A folder in the login user's home, owned by them and removed when
     /// dropped: a remote base for plugins that may only touch `~/`.
     pub fn home_folder(&self, prefix: &str) -> tempfile::TempDir {
-        let out = run(Command::new("getent").args(["passwd", &test_user()]));
-        let home = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().split(':').nth(5).unwrap());
-        let dir = tempfile::Builder::new().prefix(prefix).tempdir_in(home).unwrap();
+        let dir = tempfile::Builder::new().prefix(prefix).tempdir_in(self.home()).unwrap();
         self.chown(dir.path());
         dir
     }

@@ -1,0 +1,80 @@
+//! The history plugin, for real: Claude Code's and OpenCode's session logs
+//! (the plugin's fixtures, laid out as the agents write them) in the VPS
+//! user's home; `sinc history` from the laptop searches and shows them
+//! through the project's session.
+
+use sinc_tests::{Client, Sshd, stderr, stdout};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The agents' log folders in the VPS user's home, removed afterwards.
+struct Logs {
+    made: Vec<PathBuf>,
+}
+
+impl Logs {
+    fn install(sshd: &Sshd) -> Logs {
+        let home = sshd.home();
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/history/fixtures");
+        let places = [
+            (fixtures.join("claude-projects"), home.join(".claude/projects"), home.join(".claude")),
+            (
+                fixtures.join("opencode-storage"),
+                home.join(".local/share/opencode/storage"),
+                home.join(".local/share/opencode"),
+            ),
+        ];
+        let mut made = Vec::new();
+        for (from, to, top) in places {
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            let copied = Command::new("cp").arg("-r").arg(&from).arg(&to).status().unwrap();
+            assert!(copied.success());
+            let owner = format!("{0}:{0}", sinc_tests::sshd::test_user());
+            assert!(Command::new("chown").args(["-R", &owner]).arg(&top).status().unwrap().success());
+            made.push(top);
+        }
+        Logs { made }
+    }
+}
+
+impl Drop for Logs {
+    fn drop(&mut self) {
+        for folder in &self.made {
+            let _ = std::fs::remove_dir_all(folder);
+        }
+    }
+}
+
+#[test]
+fn past_sessions_of_both_agents_are_searched_and_shown_from_the_laptop() {
+    sinc_tests::require_root!();
+    let sshd = Sshd::start();
+    let _logs = Logs::install(&sshd);
+    let client = Client::new(&sshd, "cat");
+    client.ok(&["plugin", "add", &sinc_tests::plugin_component("history").to_string_lossy(), "--yes"]);
+    client.ok(&["start"]);
+
+    let found = client.ok(&["history", "search", "migration"]);
+    assert!(found.contains("opencode ses_3a9f0c1d2e3fABCDEFGHIJKLMN"), "{found}");
+    assert!(found.contains("claude   5f1e2d3c-aaaa-bbbb-cccc-000000000001"), "{found}");
+    assert!(found.contains("> The orders migration fails on Postgres 16, fix it"), "{found}");
+
+    let claude = client.json(&["history", "search", "migration", "--agent", "claude", "--json"]);
+    assert_eq!(claude.as_array().unwrap().len(), 1, "{claude}");
+    assert_eq!(claude[0]["project"], "/home/me/code/shop");
+
+    let listed = client.json(&["history", "list", "--project", "blog", "--json"]);
+    assert_eq!(listed[0]["title"], "Add RSS feed", "{listed}");
+
+    let shown = client.ok(&["history", "show", "5f1e"]);
+    assert!(shown.contains("title:   Fix orders migration for Postgres 16"), "{shown}");
+    assert!(shown.contains("Generated columns need STORED on Postgres; I added it."), "{shown}");
+
+    let missing = client.run(&["history", "show", "nope"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("no past session `nope`"), "{}", stderr(&missing));
+    let misuse = client.run(&["history", "list", "--bogus"]);
+    assert_eq!(misuse.status.code(), Some(2), "{}", stdout(&misuse));
+    let id = client.ok(&["id"]).trim().to_owned();
+    client.ok(&["kill", &id]);
+}
