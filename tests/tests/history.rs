@@ -1,7 +1,8 @@
 //! The history plugin, for real: Claude Code's and OpenCode's session logs
 //! (the plugin's fixtures, laid out as the agents write them) in the VPS
 //! user's home; `sinc history` from the laptop searches and shows them
-//! through the project's session.
+//! through the project's session, and on the VPS itself through the daemon
+//! (which keeps running the plugins after it restarts).
 
 use sinc_tests::{Client, Sshd, stderr, stdout};
 use std::path::{Path, PathBuf};
@@ -52,7 +53,8 @@ fn past_sessions_of_both_agents_are_searched_and_shown_from_the_laptop() {
     let _logs = Logs::install(&sshd);
     let client = Client::new(&sshd, "cat");
     client.ok(&["plugin", "add", &sinc_tests::plugin_component("history").to_string_lossy(), "--yes"]);
-    client.ok(&["start"]);
+    let started = client.json(&["start"]);
+    let remote_sinc = started["remote_binary"]["path"].as_str().unwrap().to_owned();
 
     let found = client.ok(&["history", "search", "migration"]);
     assert!(found.contains("opencode ses_3a9f0c1d2e3fABCDEFGHIJKLMN"), "{found}");
@@ -75,6 +77,17 @@ fn past_sessions_of_both_agents_are_searched_and_shown_from_the_laptop() {
     assert!(stderr(&missing).contains("no past session `nope`"), "{}", stderr(&missing));
     let misuse = client.run(&["history", "list", "--bogus"]);
     assert_eq!(misuse.status.code(), Some(2), "{}", stdout(&misuse));
+
+    // On the VPS itself (a shell there, or an agent's tool): the daemon
+    // runs the plugins the laptop sent — also after it restarted.
+    let on_vps = client.ok(&["exec", "--", &remote_sinc, "history", "search", "postgres"]);
+    assert!(on_vps.contains("claude   5f1e2d3c-aaaa-bbbb-cccc-000000000001"), "{on_vps}");
+    client.ok(&["exec", "--", &remote_sinc, "daemon", "--stop"]);
+    let again = client.ok(&["exec", "--", &remote_sinc, "history", "show", "ses_3a9f"]);
+    assert!(again.contains("The feed is at /rss.xml."), "{again}");
+    let unknown = client.run(&["exec", "--", &remote_sinc, "no-such-command"]);
+    assert_ne!(unknown.status.code(), Some(0));
+    assert!(stderr(&unknown).contains("no-such-command"), "{}", stderr(&unknown));
     let id = client.ok(&["id"]).trim().to_owned();
     client.ok(&["kill", &id]);
 }

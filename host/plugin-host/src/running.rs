@@ -196,9 +196,15 @@ impl Running {
 
     /// The subcommands it adds; `None` when it is not running.
     pub async fn commands(&self) -> Option<Vec<Command>> {
+        self.commands_queued().await.ok()
+    }
+
+    /// Queue the question of its subcommands; the answer arrives on the
+    /// receiver (closed when it is not running).
+    pub fn commands_queued(&self) -> oneshot::Receiver<Vec<Command>> {
         let (reply, answer) = oneshot::channel();
-        self.queue.0.send(Call::Commands(reply)).ok()?;
-        answer.await.ok()
+        let _ = self.queue.0.send(Call::Commands(reply));
+        answer
     }
 
     /// Run one of its subcommands; `None` when it is not running (or was

@@ -700,6 +700,9 @@ pub async fn external(ctx: &Context, words: &[String]) -> Result<i32> {
         None => None,
     };
     let Some(plugin) = provider else {
+        if let Some(code) = on_this_vps(words).await? {
+            return Ok(code);
+        }
         return off_runtime(|| external_here(ctx, words));
     };
     let command =
@@ -732,6 +735,24 @@ pub async fn external(ctx: &Context, words: &[String]) -> Result<i32> {
         Err(e) => return Err(Error::Failure(e.to_string())),
     };
     Ok(print_output(out.0, &out.1, &out.2))
+}
+
+/// `sinc NAME ARGS…` run on the VPS itself: a remote plugin's command,
+/// run by this user's daemon here, which runs the plugins the laptop last
+/// sent. `None` when this machine never hosted plugins, or none of them
+/// adds the command.
+async fn on_this_vps(words: &[String]) -> Result<Option<i32>> {
+    let Ok(paths) = crate::remote::daemon::DaemonPaths::from_env() else { return Ok(None) };
+    if words.is_empty() || !crate::remote::plugins::Hosted::has_saved_set(&paths.data) {
+        return Ok(None);
+    }
+    let request = Request::RunCommand { command: words[0].clone(), args: words[1..].to_vec() };
+    match crate::remote::daemon::request(&paths, request).await.map_err(Error::Unavailable)? {
+        Response::CommandOutput { status, stdout, stderr } => Ok(Some(print_output(status, &stdout, &stderr))),
+        Response::Failed { message } if message.starts_with(crate::remote::plugins::NO_PROVIDER) => Ok(None),
+        Response::Failed { message } => Err(Error::Failure(message)),
+        other => Err(Error::Failure(format!("unexpected answer from the daemon: {other:?}"))),
+    }
 }
 
 /// Print what a plugin's subcommand printed; its exit status.

@@ -172,6 +172,21 @@ impl Hosting {
         }
     }
 
+    /// The running plugin that adds `command`, if one does.
+    pub async fn provider_of(&self, command: &str) -> Option<String> {
+        let asked: Vec<(String, _)> = self
+            .slots()
+            .iter()
+            .filter_map(|(name, slot)| slot.running.as_ref().ok().map(|r| (name.clone(), r.commands_queued())))
+            .collect();
+        for (name, answer) in asked {
+            if answer.await.is_ok_and(|commands| commands.iter().any(|c| c.name == command)) {
+                return Some(name);
+            }
+        }
+        None
+    }
+
     /// Ask every plugin's before-start hook, in name order: the first
     /// refusal stops the session; environment variables and prompts add up
     /// (the first plugin to set a variable wins).

@@ -91,6 +91,7 @@ pub async fn run(paths: &DaemonPaths) -> std::io::Result<()> {
     tracing::info!("{} serving on {}", build_id(), paths.socket.display());
     let projects = Projects::new(&paths.data, &paths.home);
     let plugins = Hosted::new(&paths.data, &paths.cache, &paths.home);
+    plugins.restore(&tokio::runtime::Handle::current());
     let active = Arc::new(AtomicUsize::new(0));
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let build = build_id();
@@ -150,6 +151,35 @@ pub async fn stop(paths: &DaemonPaths) -> std::io::Result<bool> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Make one request of this user's daemon here, starting it when none
+/// runs (for `sinc` used on the VPS itself). A daemon of another build is
+/// left running (its keepers use it) and named in the error.
+pub async fn request(paths: &DaemonPaths, request: Request) -> Result<Response, String> {
+    let ours = build_id();
+    let mut started = false;
+    let stream = loop {
+        match probe(&paths.socket).await {
+            Some((theirs, _)) if theirs == ours => {
+                break UnixStream::connect(&paths.socket).await.map_err(|e| format!("reaching the daemon: {e}"))?;
+            }
+            Some((theirs, _)) => {
+                return Err(format!("the sinc daemon running here is another build ({theirs}); use that sinc"));
+            }
+            None if !started => {
+                spawn_daemon(paths).map_err(|e| format!("starting the daemon: {e}"))?;
+                started = true;
+            }
+            None => {}
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let (r, w) = stream.into_split();
+    let (client, ..) = crate::sync::client::RemoteClient::connect(r, w, &ours, std::future::pending())
+        .await
+        .map_err(|e| format!("talking to the daemon: {e}"))?;
+    client.call(request).await.map_err(|e| format!("talking to the daemon: {e}"))
 }
 
 /// Ask a running daemon for its build; `None` when none answers.

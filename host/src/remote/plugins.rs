@@ -19,6 +19,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+/// How the answer to a command no plugin adds starts.
+pub const NO_PROVIDER: &str = "no plugin adds";
+
 /// The largest component accepted.
 pub const MAX_COMPONENT: usize = 64 << 20;
 
@@ -59,6 +62,13 @@ impl Drop for Following<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// The last plugin set, as kept in `set.json`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedSet {
+    grants: Vec<PluginGrant>,
+    states: Vec<AgentStates>,
 }
 
 /// A session as the last look saw it (kept in `sessions.json`).
@@ -122,6 +132,7 @@ impl Hosted {
         tokio: &tokio::runtime::Handle,
     ) -> Response {
         self.sessions.set_patterns(states);
+        self.save_set(&set, states);
         let source = |grant: &PluginGrant| {
             let mut grants = Grants::new(self.dir.join(&grant.name).join("data"), self.home.clone());
             grants.sessions = Some(self.sessions.clone());
@@ -132,6 +143,42 @@ impl Hosted {
         Response::Plugins { missing, states: self.states() }
     }
 
+    /// Where the last set is kept (without its secrets), so a daemon that
+    /// starts again runs the same plugins before a laptop connects.
+    fn set_path(&self) -> PathBuf {
+        self.dir.join("set.json")
+    }
+
+    fn save_set(&self, set: &[PluginGrant], states: &[AgentStates]) {
+        let kept: Vec<PluginGrant> = set.iter().map(|g| PluginGrant { secrets: Vec::new(), ..g.clone() }).collect();
+        let json = serde_json::to_vec(&SavedSet { grants: kept, states: states.to_vec() }).unwrap_or_default();
+        if let Err(e) = crate::atomic_file::write(&self.set_path(), &json, 0o600) {
+            tracing::warn!("saving the plugin set: {e}");
+        }
+    }
+
+    /// Run the set last applied (its plugins without their secrets, which
+    /// are never written on the VPS: they come back with the next laptop),
+    /// when there is one and nothing runs yet.
+    pub fn restore(self: &Arc<Self>, tokio: &tokio::runtime::Handle) {
+        if !self.hosting.is_empty() {
+            return;
+        }
+        let Ok(text) = std::fs::read(self.set_path()) else { return };
+        match serde_json::from_slice::<SavedSet>(&text) {
+            Ok(saved) => {
+                tracing::info!("running the {} plugins of the last set", saved.grants.len());
+                self.apply(saved.grants, &saved.states, tokio);
+            }
+            Err(e) => tracing::warn!("the saved plugin set is unreadable ({e}); waiting for a laptop"),
+        }
+    }
+
+    /// Whether a plugin set was ever applied here.
+    pub fn has_saved_set(data: &Path) -> bool {
+        data.join("plugins").join("set.json").is_file()
+    }
+
     /// Each plugin's state.
     pub fn states(&self) -> Vec<PluginState> {
         self.hosting.states()
@@ -140,6 +187,14 @@ impl Hosted {
     /// Whether no plugin is loaded.
     pub fn is_empty(&self) -> bool {
         self.hosting.is_empty()
+    }
+
+    /// Run `command` of the plugin that adds it.
+    pub async fn run_command(&self, command: &str, args: Vec<String>) -> Response {
+        match self.hosting.provider_of(command).await {
+            Some(plugin) => self.hosting.command(&plugin, command, args).await,
+            None => Response::Failed { message: format!("{NO_PROVIDER} `{command}` on the VPS") },
+        }
     }
 
     /// Run `command` of `plugin`.

@@ -283,6 +283,14 @@ where
                 });
                 continue;
             }
+            Request::RunCommand { command, args } => {
+                let (plugins, w) = (plugins.clone(), w.clone());
+                tokio::spawn(async move {
+                    let response = plugins.run_command(&command, args).await;
+                    let _ = send(&w, Message::Response { id, response }).await;
+                });
+                continue;
+            }
             Request::Put { path, expected, new, body, loser } if project.is_some() => {
                 let Some((_, p)) = &project else { unreachable!("just checked") };
                 match receive_put(id, p, &mut reader, path, expected, new, body, loser).await {
@@ -474,6 +482,7 @@ where
         | Request::PluginSet { .. }
         | Request::PluginComponent { .. }
         | Request::PluginCommand { .. }
+        | Request::RunCommand { .. }
         | Request::SessionEvents { .. }
         | Request::BeforeStart { .. } => Response::Failed { message: "unexpected request".into() },
     })

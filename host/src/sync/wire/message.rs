@@ -189,6 +189,15 @@ pub enum Request {
         /// Its arguments.
         args: Vec<String>,
     },
+    /// Run the subcommand `command` of whichever remote plugin adds it
+    /// (answered by `CommandOutput`, or `Failed` when none does): for
+    /// `sinc` run on the VPS itself.
+    RunCommand {
+        /// The subcommand.
+        command: String,
+        /// Its arguments.
+        args: Vec<String>,
+    },
     /// The events of one session the daemon journaled after `after` in
     /// journal `journal` (answered by `SessionEvents`). Without a cursor
     /// (or for another journal: the daemon restarted) it answers the
