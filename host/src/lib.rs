@@ -13,6 +13,7 @@ pub mod error;
 pub mod exit;
 pub mod keeper;
 pub mod manager;
+pub mod mcp;
 pub mod memory;
 pub mod paths;
 pub mod plugins;

@@ -37,9 +37,10 @@ pub mod bindings {
 }
 
 /// The version of the `sinc:plugin` package this SDK builds against.
-pub const WIT_VERSION: &str = "1.4.0";
+pub const WIT_VERSION: &str = "1.5.0";
 
 pub use bindings::exports::sinc::plugin::hooks::{Launch, Verdict};
+pub use bindings::exports::sinc::plugin::tools::Tool;
 pub use bindings::sinc::plugin::forwarding;
 pub use bindings::sinc::plugin::http_server;
 pub use bindings::sinc::plugin::http_types::{Exchange, Forward, Message, Reply, Request, Response, ResponseHead};
@@ -125,6 +126,19 @@ pub trait Plugin {
         let _ = (request, status, reason);
         None
     }
+
+    /// The tools it offers the agents over MCP (`sinc NAME mcp`); none by
+    /// default. Since 1.5.
+    fn tools() -> Vec<Tool> {
+        Vec::new()
+    }
+
+    /// Call one of its tools with `arguments` (a JSON object, as text):
+    /// its result as text, or an error text.
+    fn call_tool(name: String, arguments: String) -> Result<String, String> {
+        let _ = arguments;
+        Err(format!("no tool `{name}`"))
+    }
 }
 
 /// Export `$ty` (which implements [`Plugin`]) as the component's plugin.
@@ -175,6 +189,14 @@ macro_rules! export_plugin {
                 }
                 fn failed(request: u64, status: u16, reason: String) -> Option<$crate::Response> {
                     <$ty as $crate::Plugin>::forward_failed(request, status, reason)
+                }
+            }
+            impl $crate::bindings::exports::sinc::plugin::tools::Guest for SincExports {
+                fn list() -> Vec<$crate::Tool> {
+                    <$ty as $crate::Plugin>::tools()
+                }
+                fn call(name: String, arguments: String) -> Result<String, String> {
+                    <$ty as $crate::Plugin>::call_tool(name, arguments)
                 }
             }
     $crate::bindings::__export_world!(SincExports with_types_in $crate::bindings);
@@ -308,7 +330,7 @@ macro_rules! debug {
 pub mod prelude {
     pub use crate::{
         Command, CommandOutput, Event, Exchange, FilesSynced, Forward, HostError, Launch, Level, Message, Plugin,
-        Reply, Request, Response, ResponseHead, Session, Verdict, forwarding, http_server, kv, notices, process,
+        Reply, Request, Response, ResponseHead, Session, Tool, Verdict, forwarding, http_server, kv, notices, process,
         secrets, sessions, sse_event,
     };
     pub use crate::{debug, info, warn};

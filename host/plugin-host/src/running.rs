@@ -12,7 +12,7 @@ use crate::bindings::sinc::plugin::types::{Command, CommandOutput, Event, Sessio
 use crate::manifest::{Permissions, Port};
 use crate::runtime::{Grants, HookAnswer, Plugin, PluginError, Runtime};
 use crate::serving::{self, Connections, Handler};
-use crate::{Manifest, outbound::Outbound};
+use crate::{Manifest, Tool, outbound::Outbound};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
@@ -72,6 +72,8 @@ enum Call {
     Closed(u64),
     Filter { request: u64, chunk: bytes::Bytes, last: bool, reply: oneshot::Sender<Vec<u8>> },
     Failed { request: u64, status: u16, reason: String, reply: oneshot::Sender<Option<Response>> },
+    Tools(oneshot::Sender<Vec<Tool>>),
+    Tool { name: String, arguments: String, reply: oneshot::Sender<Result<String, String>> },
     Stop,
 }
 
@@ -228,6 +230,22 @@ impl Running {
     pub fn before_start_queued(&self, session: Session) -> oneshot::Receiver<Option<HookAnswer>> {
         let (reply, answer) = oneshot::channel();
         let _ = self.queue.0.send(Call::BeforeStart { session, reply });
+        answer
+    }
+
+    /// Queue the question of its MCP tools (none for a plugin built before
+    /// SDK 1.5); the receiver closes when it is not running.
+    pub fn tools_queued(&self) -> oneshot::Receiver<Vec<Tool>> {
+        let (reply, answer) = oneshot::channel();
+        let _ = self.queue.0.send(Call::Tools(reply));
+        answer
+    }
+
+    /// Queue a call of its tool `name`; the receiver closes when it is not
+    /// running (or was stopped during the call).
+    pub fn call_tool_queued(&self, name: &str, arguments: String) -> oneshot::Receiver<Result<String, String>> {
+        let (reply, answer) = oneshot::channel();
+        let _ = self.queue.0.send(Call::Tool { name: name.to_owned(), arguments, reply });
         answer
     }
 }
@@ -390,6 +408,10 @@ impl Life {
                 Call::Http { request, reply } => plugin.handle(&request, limit).map(|r| drop(reply.send(r))),
                 Call::BeforeStart { session, reply } => {
                     plugin.before_start(&session, limit.max(COMMAND_LIMIT)).map(|v| drop(reply.send(v)))
+                }
+                Call::Tools(reply) => plugin.tools(limit).map(|t| drop(reply.send(t))),
+                Call::Tool { name, arguments, reply } => {
+                    plugin.call_tool(&name, &arguments, limit.max(COMMAND_LIMIT)).map(|r| drop(reply.send(r)))
                 }
                 Call::Forwarded(exchange) => plugin.forwarded(&exchange, limit),
                 Call::Message(connection, message) => plugin.on_message(connection, &message, limit),

@@ -3,7 +3,7 @@
 //! call, and nothing reachable that the plugin's grants do not allow.
 
 use crate::bindings::exports::sinc::plugin::hooks::Verdict;
-use crate::bindings::exports::sinc::plugin::{forward_handler, hooks, http_handler, plugin as plugin_api};
+use crate::bindings::exports::sinc::plugin::{forward_handler, hooks, http_handler, plugin as plugin_api, tools};
 use crate::bindings::sinc::plugin::http_types::{Exchange, Message, Reply, Request, Response};
 use crate::bindings::sinc::plugin::types::Session;
 use crate::bindings::sinc::plugin::types::{Command, CommandOutput, Event, HostError};
@@ -385,6 +385,7 @@ pub struct Plugin {
     http: Option<http_handler::Guest>,
     hooks: Option<hooks::Guest>,
     forwards: Option<forward_handler::Guest>,
+    tools: Option<tools::Guest>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -483,7 +484,11 @@ impl Runtime {
             Ok(indices) => Some(indices.load(&mut store, &instance).map_err(fail)?),
             Err(_) => None,
         };
-        Ok(Plugin { manifest: manifest.clone(), store, plugin, http, hooks, forwards })
+        let tools = match tools::GuestIndices::new(&pre) {
+            Ok(indices) => Some(indices.load(&mut store, &instance).map_err(fail)?),
+            Err(_) => None,
+        };
+        Ok(Plugin { manifest: manifest.clone(), store, plugin, http, hooks, forwards, tools })
     }
 }
 
@@ -592,6 +597,27 @@ impl Plugin {
         let outcome = hooks.call_before_start(&mut self.store, session);
         let notices = self.store.data_mut().notices.take().unwrap_or_default();
         outcome.map(|verdict| Some(HookAnswer { verdict, notices })).map_err(|e| self.stopped(e))
+    }
+
+    /// Its MCP tools (none for a plugin built before SDK 1.5).
+    pub fn tools(&mut self, limit: Duration) -> Result<Vec<crate::Tool>, PluginError> {
+        self.arm(limit);
+        let Some(tools) = &self.tools else { return Ok(Vec::new()) };
+        let outcome = tools.call_list(&mut self.store);
+        outcome.map_err(|e| self.stopped(e))
+    }
+
+    /// Call its tool `name` with `arguments` (JSON text).
+    pub fn call_tool(
+        &mut self,
+        name: &str,
+        arguments: &str,
+        limit: Duration,
+    ) -> Result<Result<String, String>, PluginError> {
+        self.arm(limit);
+        let Some(tools) = &self.tools else { return Ok(Err(format!("{} offers no tools", self.manifest.name))) };
+        let outcome = tools.call_call(&mut self.store, name, arguments);
+        outcome.map_err(|e| self.stopped(e))
     }
 
     /// Pass a piece of a forwarded response through its filter; a plugin

@@ -7,6 +7,7 @@ mod doctor;
 mod exec;
 mod launch;
 mod list;
+mod mcp;
 mod open;
 pub mod output;
 pub mod plugin;

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// How long a plugin's `init`, `commands` or subcommand may run.
-const CALL_LIMIT: Duration = Duration::from_secs(30);
+pub(super) const CALL_LIMIT: Duration = Duration::from_secs(30);
 
 fn installed(ctx: &Context) -> Installed {
     Installed::new(&ctx.dirs, &ctx.loaded.config_file)
@@ -56,7 +56,7 @@ const EVENTS_LIMIT: Duration = Duration::from_secs(5);
 /// Ask the keeper that hosts the local plugins: `None` when none runs; an
 /// error when it did not answer within `limit` (it may still be working on
 /// it, so the caller must not do the same work itself).
-async fn ask_local_host(
+pub(super) async fn ask_local_host(
     installed: &Installed,
     request: &ControlRequest,
     limit: Duration,
@@ -699,6 +699,18 @@ pub async fn external(ctx: &Context, words: &[String]) -> Result<i32> {
         Some(name) => lockfile(&installed)?.provider_of(name).cloned(),
         None => None,
     };
+    if let [command, mcp] = words
+        && mcp == "mcp"
+    {
+        let route = match &provider {
+            Some(p) if p.runs_on == RunsOn::Local => Some(super::mcp::Route::LocalHost(self::installed(ctx))),
+            Some(_) => Some(super::mcp::Route::Keeper(super::sync_cmds::keeper_paths(ctx))),
+            None => super::mcp::daemon_route(command).await,
+        };
+        if let Some(route) = route {
+            return super::mcp::serve(route, command).await;
+        }
+    }
     let Some(plugin) = provider else {
         if let Some(code) = on_this_vps(words).await? {
             return Ok(code);
@@ -749,7 +761,7 @@ async fn on_this_vps(words: &[String]) -> Result<Option<i32>> {
     let request = Request::RunCommand { command: words[0].clone(), args: words[1..].to_vec() };
     match crate::remote::daemon::request(&paths, request).await.map_err(Error::Unavailable)? {
         Response::CommandOutput { status, stdout, stderr } => Ok(Some(print_output(status, &stdout, &stderr))),
-        Response::Failed { message } if message.starts_with(crate::remote::plugins::NO_PROVIDER) => Ok(None),
+        Response::Failed { message } if message.starts_with(crate::plugins::hosting::NO_PROVIDER) => Ok(None),
         Response::Failed { message } => Err(Error::Failure(message)),
         other => Err(Error::Failure(format!("unexpected answer from the daemon: {other:?}"))),
     }

@@ -206,7 +206,11 @@ pub async fn serve(
                     Err(message) => ControlResponse::Error { message },
                 },
                 ControlRequest::Plugin {
-                    request: request @ (Request::PluginCommand { .. } | Request::BeforeStart { .. }),
+                    request:
+                        request @ (Request::PluginCommand { .. }
+                        | Request::BeforeStart { .. }
+                        | Request::Tools { .. }
+                        | Request::CallTool { .. }),
                 } => relay(&plugins, request).await,
                 ControlRequest::Plugin { .. } => {
                     ControlResponse::Error { message: "only plugin requests pass through the keeper".into() }

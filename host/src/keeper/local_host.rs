@@ -127,6 +127,10 @@ impl LocalHost {
                     Request::BeforeStart { session } => {
                         self.hosting.before_start(events::plugin_session(session)).await
                     }
+                    Request::Tools { command } => self.hosting.tools(&command).await,
+                    Request::CallTool { command, tool, arguments } => {
+                        self.hosting.call_tool(&command, &tool, arguments).await
+                    }
                     _ => Response::Failed { message: "only plugin requests go to the local plugin host".into() },
                 };
                 match response {

@@ -4,7 +4,7 @@
 //! `sinc_plugin_host::running`, asked in name order. The plugin runtime
 //! (wasmtime) is only built for the first plugin.
 
-use crate::sync::wire::{PluginGrant, PluginState, Response};
+use crate::sync::wire::{PluginGrant, PluginState, Response, ToolInfo};
 use sinc_plugin_host::running::{Running, Spec, Status};
 use sinc_plugin_host::{Event, Grants, Manifest, Runtime, Session, Verdict};
 use std::collections::BTreeMap;
@@ -187,6 +187,38 @@ impl Hosting {
         None
     }
 
+    /// The MCP tools of the plugin that adds `command`.
+    pub async fn tools(&self, command: &str) -> Response {
+        let Some(plugin) = self.provider_of(command).await else { return no_provider(command, self.place) };
+        let queued = match self.slots().get(&plugin).map(|s| &s.running) {
+            Some(Ok(running)) => running.tools_queued(),
+            _ => return no_provider(command, self.place),
+        };
+        match queued.await {
+            Ok(tools) => Response::Tools {
+                tools: tools
+                    .into_iter()
+                    .map(|t| ToolInfo { name: t.name, description: t.description, input_schema: t.input_schema })
+                    .collect(),
+            },
+            Err(_) => Response::Failed { message: format!("plugin {plugin} stopped listing its tools") },
+        }
+    }
+
+    /// Call `tool` of the plugin that adds `command`.
+    pub async fn call_tool(&self, command: &str, tool: &str, arguments: String) -> Response {
+        let Some(plugin) = self.provider_of(command).await else { return no_provider(command, self.place) };
+        let queued = match self.slots().get(&plugin).map(|s| &s.running) {
+            Some(Ok(running)) => running.call_tool_queued(tool, arguments),
+            _ => return no_provider(command, self.place),
+        };
+        match queued.await {
+            Ok(Ok(text)) => Response::ToolResult { ok: true, text },
+            Ok(Err(text)) => Response::ToolResult { ok: false, text },
+            Err(_) => Response::Failed { message: format!("plugin {plugin} stopped during the call of {tool}") },
+        }
+    }
+
     /// Ask every plugin's before-start hook, in name order: the first
     /// refusal stops the session; environment variables and prompts add up
     /// (the first plugin to set a variable wins).
@@ -234,3 +266,11 @@ impl Hosting {
         }
     }
 }
+
+/// The answer for a command no running plugin adds.
+pub fn no_provider(command: &str, place: &str) -> Response {
+    Response::Failed { message: format!("{NO_PROVIDER} `{command}` {place}") }
+}
+
+/// How the answer to a command no plugin adds starts.
+pub const NO_PROVIDER: &str = "no plugin adds";

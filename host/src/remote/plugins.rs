@@ -19,9 +19,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-/// How the answer to a command no plugin adds starts.
-pub const NO_PROVIDER: &str = "no plugin adds";
-
 /// The largest component accepted.
 pub const MAX_COMPONENT: usize = 64 << 20;
 
@@ -193,8 +190,18 @@ impl Hosted {
     pub async fn run_command(&self, command: &str, args: Vec<String>) -> Response {
         match self.hosting.provider_of(command).await {
             Some(plugin) => self.hosting.command(&plugin, command, args).await,
-            None => Response::Failed { message: format!("{NO_PROVIDER} `{command}` on the VPS") },
+            None => crate::plugins::hosting::no_provider(command, "on the VPS"),
         }
+    }
+
+    /// The MCP tools of the plugin that adds `command`.
+    pub async fn tools(&self, command: &str) -> Response {
+        self.hosting.tools(command).await
+    }
+
+    /// Call `tool` of the plugin that adds `command`.
+    pub async fn call_tool(&self, command: &str, tool: &str, arguments: String) -> Response {
+        self.hosting.call_tool(command, tool, arguments).await
     }
 
     /// Run `command` of `plugin`.

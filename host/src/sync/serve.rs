@@ -283,6 +283,22 @@ where
                 });
                 continue;
             }
+            Request::Tools { command } => {
+                let (plugins, w) = (plugins.clone(), w.clone());
+                tokio::spawn(async move {
+                    let response = plugins.tools(&command).await;
+                    let _ = send(&w, Message::Response { id, response }).await;
+                });
+                continue;
+            }
+            Request::CallTool { command, tool, arguments } => {
+                let (plugins, w) = (plugins.clone(), w.clone());
+                tokio::spawn(async move {
+                    let response = plugins.call_tool(&command, &tool, arguments).await;
+                    let _ = send(&w, Message::Response { id, response }).await;
+                });
+                continue;
+            }
             Request::RunCommand { command, args } => {
                 let (plugins, w) = (plugins.clone(), w.clone());
                 tokio::spawn(async move {
@@ -483,6 +499,8 @@ where
         | Request::PluginComponent { .. }
         | Request::PluginCommand { .. }
         | Request::RunCommand { .. }
+        | Request::Tools { .. }
+        | Request::CallTool { .. }
         | Request::SessionEvents { .. }
         | Request::BeforeStart { .. } => Response::Failed { message: "unexpected request".into() },
     })

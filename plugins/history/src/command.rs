@@ -126,7 +126,8 @@ fn json_text(value: &serde_json::Value) -> String {
     format!("{}\n", serde_json::to_string_pretty(value).unwrap_or_default())
 }
 
-fn summary_json(t: &Transcript, hit: Option<(usize, &String)>) -> serde_json::Value {
+/// A session's summary as JSON (with the search's matches and snippet).
+pub(crate) fn summary_json(t: &Transcript, hit: Option<(usize, &String)>) -> serde_json::Value {
     let mut v = serde_json::json!({
         "agent": t.agent,
         "id": t.id,
@@ -179,9 +180,7 @@ mod tests {
     use super::*;
 
     fn sessions() -> Vec<Transcript> {
-        let mut all = crate::opencode::read_all(&crate::opencode::tests::storage());
-        all.extend(crate::claude::read_all(&crate::claude::tests::projects()));
-        all
+        crate::fixture_sessions()
     }
 
     fn run_words(words: &str) -> Output {

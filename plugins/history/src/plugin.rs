@@ -21,6 +21,21 @@ impl Plugin for History {
         let out = crate::command::run(&args, &sessions());
         CommandOutput { status: out.status, stdout: out.stdout, stderr: out.stderr }
     }
+
+    fn tools() -> Vec<Tool> {
+        crate::tools::specs()
+            .into_iter()
+            .map(|(name, description, schema)| Tool {
+                name: name.into(),
+                description: description.into(),
+                input_schema: schema.to_string(),
+            })
+            .collect()
+    }
+
+    fn call_tool(name: String, arguments: String) -> Result<String, String> {
+        crate::tools::call(&name, &arguments, &sessions())
+    }
 }
 
 /// Every session in the agents' log folders that are mounted (a folder

@@ -198,6 +198,21 @@ pub enum Request {
         /// Its arguments.
         args: Vec<String>,
     },
+    /// The MCP tools of whichever plugin adds the subcommand `command`
+    /// (answered by `Tools`).
+    Tools {
+        /// The plugin's subcommand.
+        command: String,
+    },
+    /// Call one of those tools (answered by `ToolResult`).
+    CallTool {
+        /// The plugin's subcommand.
+        command: String,
+        /// The tool.
+        tool: String,
+        /// Its arguments: a JSON object, as text.
+        arguments: String,
+    },
     /// The events of one session the daemon journaled after `after` in
     /// journal `journal` (answered by `SessionEvents`). Without a cursor
     /// (or for another journal: the daemon restarted) it answers the
@@ -437,6 +452,29 @@ pub enum Response {
         /// Standard error.
         stderr: String,
     },
+    /// A plugin's MCP tools.
+    Tools {
+        /// Each one.
+        tools: Vec<ToolInfo>,
+    },
+    /// What a tool call gave.
+    ToolResult {
+        /// Whether it worked (`text` is then its result, else the error).
+        ok: bool,
+        /// Its result or error, as text.
+        text: String,
+    },
+}
+
+/// One MCP tool a plugin offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    /// Its name.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// Its arguments' JSON Schema, as JSON text.
+    pub input_schema: String,
 }
 
 /// A piece of content.

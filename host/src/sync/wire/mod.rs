@@ -7,5 +7,5 @@ pub mod message;
 pub use codec::{PREAMBLE, WireError, WireReader, WireWriter, handshake, skip_to_preamble, write_preamble};
 pub use message::{
     AgentStates, Body, Chunk, Hello, Message, Notice, PluginGrant, PluginState, RejectKind, Request, Response,
-    SessionChange, SessionEvent, SessionRef,
+    SessionChange, SessionEvent, SessionRef, ToolInfo,
 };
