@@ -67,10 +67,7 @@ pub(super) async fn serve(route: Route, command: &str) -> Result<i32> {
 /// Whether this machine's daemon has a plugin adding `command` (on the
 /// VPS, where no lockfile says so).
 pub(super) async fn daemon_route(command: &str) -> Option<Route> {
-    let paths = DaemonPaths::from_env().ok()?;
-    if !crate::remote::plugins::Hosted::has_saved_set(&paths.data) {
-        return None;
-    }
+    let paths = crate::remote::daemon::hosting_here()?;
     let probe = crate::remote::daemon::request(&paths, Request::Tools { command: command.to_owned() }).await;
     matches!(probe, Ok(Response::Tools { .. })).then_some(Route::Daemon(paths))
 }

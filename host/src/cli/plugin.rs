@@ -754,10 +754,7 @@ pub async fn external(ctx: &Context, words: &[String]) -> Result<i32> {
 /// sent. `None` when this machine never hosted plugins, or none of them
 /// adds the command.
 async fn on_this_vps(words: &[String]) -> Result<Option<i32>> {
-    let Ok(paths) = crate::remote::daemon::DaemonPaths::from_env() else { return Ok(None) };
-    if words.is_empty() || !crate::remote::plugins::Hosted::has_saved_set(&paths.data) {
-        return Ok(None);
-    }
+    let Some(paths) = crate::remote::daemon::hosting_here().filter(|_| !words.is_empty()) else { return Ok(None) };
     let request = Request::RunCommand { command: words[0].clone(), args: words[1..].to_vec() };
     match crate::remote::daemon::request(&paths, request).await.map_err(Error::Unavailable)? {
         Response::CommandOutput { status, stdout, stderr } => Ok(Some(print_output(status, &stdout, &stderr))),

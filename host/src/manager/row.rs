@@ -1,7 +1,7 @@
 //! One line of the manager: a session, what its agent is doing, and its
 //! sync as this laptop's keeper reports it. Pure.
 
-use crate::session::agent_state::{AgentState, PatternBook, last_line};
+use crate::session::agent_state::{AgentState, PatternBook, last_line, program_name};
 use crate::session::tmux::{RemoteSession, Screen};
 use std::collections::BTreeMap;
 
@@ -52,7 +52,7 @@ pub fn rows(
                 host: host.to_owned(),
                 project: folder.trim_end_matches('/').rsplit('/').next().unwrap_or(folder).to_owned(),
                 local_path: s.local_path.clone(),
-                agent: program(&agent_line),
+                agent: program_name(&agent_line),
                 state,
                 last_line: last_line(&screen.text),
                 attached: s.attached,
@@ -63,12 +63,6 @@ pub fn rows(
             }
         })
         .collect()
-}
-
-/// The program of an agent command line (`opencode`, `claude`, …).
-fn program(agent: &str) -> String {
-    let program = crate::config::Agent::new(agent).ok().and_then(|a| a.program()).unwrap_or_default();
-    program.rsplit('/').next().unwrap_or("").to_owned()
 }
 
 /// The word shown for `state`.

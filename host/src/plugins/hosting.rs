@@ -187,12 +187,34 @@ impl Hosting {
         None
     }
 
+    /// Queue `ask` at the running plugin that adds `command`: that plugin's
+    /// name and the answer to come, or the answer when no plugin adds it.
+    async fn ask_provider<T>(
+        &self,
+        command: &str,
+        ask: impl FnOnce(&Running) -> tokio::sync::oneshot::Receiver<T>,
+    ) -> Result<(String, tokio::sync::oneshot::Receiver<T>), Response> {
+        let plugin = self.provider_of(command).await.ok_or_else(|| no_provider(command, self.place))?;
+        let queued = match self.slots().get(&plugin).map(|s| &s.running) {
+            Some(Ok(running)) => ask(running),
+            _ => return Err(no_provider(command, self.place)),
+        };
+        Ok((plugin, queued))
+    }
+
+    /// Run `command` of the plugin that adds it.
+    pub async fn run_command(&self, command: &str, args: Vec<String>) -> Response {
+        match self.provider_of(command).await {
+            Some(plugin) => self.command(&plugin, command, args).await,
+            None => no_provider(command, self.place),
+        }
+    }
+
     /// The MCP tools of the plugin that adds `command`.
     pub async fn tools(&self, command: &str) -> Response {
-        let Some(plugin) = self.provider_of(command).await else { return no_provider(command, self.place) };
-        let queued = match self.slots().get(&plugin).map(|s| &s.running) {
-            Some(Ok(running)) => running.tools_queued(),
-            _ => return no_provider(command, self.place),
+        let (plugin, queued) = match self.ask_provider(command, Running::tools_queued).await {
+            Ok(asked) => asked,
+            Err(response) => return response,
         };
         match queued.await {
             Ok(tools) => Response::Tools {
@@ -207,10 +229,9 @@ impl Hosting {
 
     /// Call `tool` of the plugin that adds `command`.
     pub async fn call_tool(&self, command: &str, tool: &str, arguments: String) -> Response {
-        let Some(plugin) = self.provider_of(command).await else { return no_provider(command, self.place) };
-        let queued = match self.slots().get(&plugin).map(|s| &s.running) {
-            Some(Ok(running)) => running.call_tool_queued(tool, arguments),
-            _ => return no_provider(command, self.place),
+        let (plugin, queued) = match self.ask_provider(command, |r| r.call_tool_queued(tool, arguments)).await {
+            Ok(asked) => asked,
+            Err(response) => return response,
         };
         match queued.await {
             Ok(Ok(text)) => Response::ToolResult { ok: true, text },

@@ -153,6 +153,12 @@ pub async fn stop(paths: &DaemonPaths) -> std::io::Result<bool> {
     }
 }
 
+/// This machine's daemon, when it has hosted plugins (a laptop sent it a
+/// set): where `sinc NAME …` on the VPS itself asks for them.
+pub fn hosting_here() -> Option<DaemonPaths> {
+    DaemonPaths::from_env().ok().filter(|paths| Hosted::has_saved_set(&paths.data))
+}
+
 /// Make one request of this user's daemon here, starting it when none
 /// runs (for `sinc` used on the VPS itself). A daemon of another build is
 /// left running (its keepers use it) and named in the error.

@@ -188,10 +188,7 @@ impl Hosted {
 
     /// Run `command` of the plugin that adds it.
     pub async fn run_command(&self, command: &str, args: Vec<String>) -> Response {
-        match self.hosting.provider_of(command).await {
-            Some(plugin) => self.hosting.command(&plugin, command, args).await,
-            None => crate::plugins::hosting::no_provider(command, "on the VPS"),
-        }
+        self.hosting.run_command(command, args).await
     }
 
     /// The MCP tools of the plugin that adds `command`.

@@ -95,6 +95,13 @@ pub fn last_line(screen: &str) -> String {
     screen.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim_end().to_owned()
 }
 
+/// The file name of the program an agent command line runs (`opencode`,
+/// `claude`, a script's name): what `[states.PROGRAM]` is keyed by.
+pub fn program_name(agent: &str) -> String {
+    let program = crate::config::Agent::new(agent).ok().and_then(|a| a.program()).unwrap_or_default();
+    program.rsplit('/').next().unwrap_or("").to_owned()
+}
+
 /// The user's extra patterns, by agent program name (`*`: every agent).
 #[derive(Debug, Clone, Default)]
 pub struct PatternBook {
@@ -123,10 +130,9 @@ impl PatternBook {
     /// The state of an agent running `agent` (its command line) with
     /// `screen` on its screen.
     pub fn detect(&self, agent: &str, screen: &str, dead: bool) -> AgentState {
-        let program = crate::config::Agent::new(agent).ok().and_then(|a| a.program()).unwrap_or_default();
-        let name = program.rsplit('/').next().unwrap_or("");
+        let name = program_name(agent);
         let extra: Vec<&Patterns> =
-            [name, "*"].iter().filter_map(|k| self.by_program.get(*k).map(Arc::as_ref)).collect();
+            [name.as_str(), "*"].iter().filter_map(|k| self.by_program.get(*k).map(Arc::as_ref)).collect();
         detect(screen, dead, &extra)
     }
 }

@@ -150,6 +150,20 @@ async fn send<W: AsyncWrite + Unpin>(w: &Writer<W>, msg: Message) -> Result<(), 
     w.lock().await.send(&msg).await
 }
 
+/// Answer request `id` with what `answer` gives, when it is done: plugin
+/// requests wait on their plugin while sync goes on.
+fn answer_later<W, F>(w: &Writer<W>, id: u64, answer: F)
+where
+    W: AsyncWrite + Unpin + Send + 'static,
+    F: std::future::Future<Output = Response> + Send + 'static,
+{
+    let w = w.clone();
+    tokio::spawn(async move {
+        let response = answer.await;
+        let _ = send(&w, Message::Response { id, response }).await;
+    });
+}
+
 fn reject(e: &ApplyError, current: Option<Entry>) -> Response {
     let kind = match e {
         ApplyError::Changed { .. } => RejectKind::Changed,
@@ -255,56 +269,39 @@ where
                 Err(e) => break Err(e),
             },
             Request::BeforeStart { session } => {
-                let (plugins, w) = (plugins.clone(), w.clone());
-                tokio::spawn(async move {
-                    let response = plugins.before_start(session).await;
-                    let _ = send(&w, Message::Response { id, response }).await;
-                });
+                let plugins = plugins.clone();
+                answer_later(&w, id, async move { plugins.before_start(session).await });
                 continue;
             }
             Request::SessionEvents { session, journal, after, wait_ms } => {
                 // A keeper waits here for news; sync goes on meanwhile.
-                let (plugins, w) = (plugins.clone(), w.clone());
+                let plugins = plugins.clone();
                 let cursor = journal.zip(after);
                 let wait = Duration::from_millis(u64::from(wait_ms));
-                tokio::spawn(async move {
+                answer_later(&w, id, async move {
                     let handle = tokio::runtime::Handle::current();
-                    let response = plugins.session_events(&session, cursor, wait, &handle).await;
-                    let _ = send(&w, Message::Response { id, response }).await;
+                    plugins.session_events(&session, cursor, wait, &handle).await
                 });
                 continue;
             }
             Request::PluginCommand { plugin, command, args } => {
-                // Answered when the plugin is done; sync goes on meanwhile.
-                let (plugins, w) = (plugins.clone(), w.clone());
-                tokio::spawn(async move {
-                    let response = plugins.command(&plugin, &command, args).await;
-                    let _ = send(&w, Message::Response { id, response }).await;
-                });
+                let plugins = plugins.clone();
+                answer_later(&w, id, async move { plugins.command(&plugin, &command, args).await });
                 continue;
             }
             Request::Tools { command } => {
-                let (plugins, w) = (plugins.clone(), w.clone());
-                tokio::spawn(async move {
-                    let response = plugins.tools(&command).await;
-                    let _ = send(&w, Message::Response { id, response }).await;
-                });
+                let plugins = plugins.clone();
+                answer_later(&w, id, async move { plugins.tools(&command).await });
                 continue;
             }
             Request::CallTool { command, tool, arguments } => {
-                let (plugins, w) = (plugins.clone(), w.clone());
-                tokio::spawn(async move {
-                    let response = plugins.call_tool(&command, &tool, arguments).await;
-                    let _ = send(&w, Message::Response { id, response }).await;
-                });
+                let plugins = plugins.clone();
+                answer_later(&w, id, async move { plugins.call_tool(&command, &tool, arguments).await });
                 continue;
             }
             Request::RunCommand { command, args } => {
-                let (plugins, w) = (plugins.clone(), w.clone());
-                tokio::spawn(async move {
-                    let response = plugins.run_command(&command, args).await;
-                    let _ = send(&w, Message::Response { id, response }).await;
-                });
+                let plugins = plugins.clone();
+                answer_later(&w, id, async move { plugins.run_command(&command, args).await });
                 continue;
             }
             Request::Put { path, expected, new, body, loser } if project.is_some() => {
