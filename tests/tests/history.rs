@@ -28,7 +28,8 @@ const MCP_SESSION: &str = concat!(
 
 /// The agents' log folders in the VPS user's home, removed afterwards.
 struct Logs {
-    made: Vec<PathBuf>,
+    /// The log folders made, and the agent folder each is in.
+    made: Vec<(PathBuf, PathBuf)>,
 }
 
 impl Logs {
@@ -50,7 +51,7 @@ impl Logs {
             assert!(copied.success());
             let owner = format!("{0}:{0}", sinc_tests::sshd::test_user());
             assert!(Command::new("chown").args(["-R", &owner]).arg(&top).status().unwrap().success());
-            made.push(top);
+            made.push((to, top));
         }
         Logs { made }
     }
@@ -58,8 +59,10 @@ impl Logs {
 
 impl Drop for Logs {
     fn drop(&mut self) {
-        for folder in &self.made {
+        // Only what was made: other tests use the agents' folders too.
+        for (folder, top) in &self.made {
             let _ = std::fs::remove_dir_all(folder);
+            let _ = std::fs::remove_dir(top);
         }
     }
 }

@@ -89,6 +89,29 @@ pub struct Permissions {
     /// starting sessions).
     #[serde(default)]
     pub sessions: Option<SessionAccess>,
+    /// Folders of the user's it asks sinc to keep the same on the laptop
+    /// and the VPS, beside each project (sinc's own sync does it; the
+    /// plugin gets no access to them through this).
+    #[serde(default)]
+    pub sync: Vec<SyncRoot>,
+}
+
+/// A folder kept the same on both machines, beside the project: only the
+/// entries `include` names, never what `exclude` (or sinc's own credentials
+/// list) matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRoot {
+    /// Its name, unique in the plugin (letters, digits, `-`).
+    pub name: String,
+    /// The folder, under `~/` (the home folder of each side).
+    pub path: String,
+    /// The names of the entries directly in the folder that sync: files,
+    /// or folders with everything in them.
+    pub include: Vec<String>,
+    /// Gitignore patterns that never sync, even inside included folders.
+    #[serde(default)]
+    pub exclude: Vec<String>,
 }
 
 /// A setting that holds a URL the plugin may call.
@@ -208,6 +231,12 @@ impl Manifest {
                 return bad("port 0: name the port the plugin serves".into());
             }
         }
+        for (i, root) in p.sync.iter().enumerate() {
+            root.check().or_else(|why| bad(format!("sync `{}`: {why}", root.name)))?;
+            if p.sync[..i].iter().any(|r| r.name == root.name) {
+                return bad(format!("sync `{}`: two folders have this name", root.name));
+            }
+        }
         Ok(())
     }
 
@@ -254,6 +283,39 @@ impl Permissions {
             }
             None => {}
         }
+        lines.extend(p.sync.iter().map(|r| {
+            format!("keep {} the same on the laptop and the VPS ({}; never credentials)", r.path, r.include.join(", "))
+        }));
+        lines
+    }
+}
+
+impl SyncRoot {
+    fn check(&self) -> Result<(), String> {
+        if !valid_name(&self.name) {
+            return Err("name it with lowercase letters, digits and `-`, starting with a letter".into());
+        }
+        let under_home = self.path.strip_prefix("~/").filter(|rest| !rest.is_empty());
+        if under_home.is_none_or(|rest| rest.split('/').any(|c| c.is_empty() || c == "." || c == "..")) {
+            return Err(format!("path `{}`: give a folder under `~/`, without `.`, `..` or `//`", self.path));
+        }
+        if self.include.is_empty() {
+            return Err("include names nothing: list the files and folders that sync".into());
+        }
+        for name in &self.include {
+            if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '*', '?', '[', '!']) {
+                return Err(format!("include `{name}`: give the plain name of an entry directly in the folder"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Its rules as gitignore lines: everything at the top but the included
+    /// entries, then the exclusions.
+    pub fn ignore_lines(&self) -> Vec<String> {
+        let mut lines = vec!["/*".to_owned()];
+        lines.extend(self.include.iter().map(|name| format!("!/{name}")));
+        lines.extend(self.exclude.iter().cloned());
         lines
     }
 }
@@ -350,6 +412,20 @@ mod tests {
     }
 
     #[test]
+    fn sync_folders_include_by_name_and_are_listed() {
+        let text = format!(
+            "{HELLO}[[permissions.sync]]\nname = \"claude\"\npath = \"~/.claude\"\n\
+             include = [\"settings.json\", \"commands\"]\nexclude = [\"*.bak\"]\n"
+        );
+        let m = Manifest::parse(&text).unwrap();
+        assert_eq!(
+            m.describe_permissions(),
+            ["keep ~/.claude the same on the laptop and the VPS (settings.json, commands; never credentials)"]
+        );
+        assert_eq!(m.permissions.sync[0].ignore_lines(), ["/*", "!/settings.json", "!/commands", "*.bak"]);
+    }
+
+    #[test]
     fn url_settings_name_hosts() {
         let text = format!(
             "{HELLO}[permissions]\nurl-settings = [{{ key = \"base_url\", default = \"https://API.example.com/v1\" }}]\n"
@@ -380,6 +456,19 @@ mod tests {
             (format!("{HELLO}[permissions]\nprograms = [\"/bin/sh\"]\n"), "program"),
             (format!("{HELLO}[permissions]\nhosts = [\"https://x.com/\"]\n"), "not a URL"),
             (format!("{HELLO}[permissions]\nnetwork = true\n"), "network"),
+            (format!("{HELLO}[[permissions.sync]]\nname = \"a\"\npath = \"/etc\"\ninclude = [\"x\"]\n"), "under `~/`"),
+            (format!("{HELLO}[[permissions.sync]]\nname = \"a\"\npath = \"~/a/../b\"\ninclude = [\"x\"]\n"), "`..`"),
+            (format!("{HELLO}[[permissions.sync]]\nname = \"a\"\npath = \"~/\"\ninclude = [\"x\"]\n"), "under `~/`"),
+            (format!("{HELLO}[[permissions.sync]]\nname = \"a\"\npath = \"~/a\"\ninclude = []\n"), "names nothing"),
+            (format!("{HELLO}[[permissions.sync]]\nname = \"a\"\npath = \"~/a\"\ninclude = [\"b/c\"]\n"), "plain name"),
+            (format!("{HELLO}[[permissions.sync]]\nname = \"a\"\npath = \"~/a\"\ninclude = [\"*\"]\n"), "plain name"),
+            (
+                format!(
+                    "{HELLO}[[permissions.sync]]\nname = \"a\"\npath = \"~/a\"\ninclude = [\"x\"]\n\
+                     [[permissions.sync]]\nname = \"a\"\npath = \"~/b\"\ninclude = [\"x\"]\n"
+                ),
+                "two folders",
+            ),
         ] {
             let err = Manifest::parse(&text).unwrap_err().to_string();
             assert!(err.contains(needle), "{text}: {err}");

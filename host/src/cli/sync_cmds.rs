@@ -8,6 +8,7 @@ use super::output;
 use crate::error::{Error, Result};
 use crate::keeper::control::{self, ControlError, ControlRequest, ControlResponse};
 use crate::keeper::link::LinkStatus;
+use crate::keeper::plugin_roots::RootReport;
 use crate::keeper::{KeeperPaths, core_mode};
 use crate::sync::syncer::{Keep, Progress, SyncState, SyncStatus, trash_reason};
 use crate::transport::Link;
@@ -88,12 +89,16 @@ pub struct KeeperReport {
     pub sync: SyncStatus,
     /// Its connection to the VPS.
     pub link: LinkStatus,
+    /// The folders plugins keep in sync beside the project.
+    pub folders: Vec<RootReport>,
 }
 
 /// Ask the keeper at `paths` how things are; `None` when none runs.
 pub async fn keeper_status(paths: &KeeperPaths) -> Option<KeeperReport> {
     match control::request(&paths.socket, &ControlRequest::Status).await {
-        Ok(ControlResponse::Status { pid, status, link, .. }) => Some(KeeperReport { pid, sync: status, link }),
+        Ok(ControlResponse::Status { pid, status, link, folders, .. }) => {
+            Some(KeeperReport { pid, sync: status, link, folders })
+        }
         _ => None,
     }
 }
@@ -124,7 +129,7 @@ pub fn summary(status: &SyncStatus) -> String {
 pub fn status_json(id: &str, running: Option<&KeeperReport>) -> serde_json::Value {
     match running {
         None => serde_json::json!({ "id": id, "running": false, "state": "stopped" }),
-        Some(KeeperReport { pid, sync: st, link }) => serde_json::json!({
+        Some(KeeperReport { pid, sync: st, link, folders }) => serde_json::json!({
             "id": id,
             "running": true,
             "pid": pid,
@@ -148,8 +153,35 @@ pub fn status_json(id: &str, running: Option<&KeeperReport>) -> serde_json::Valu
             "last_error": st.last_error,
             "remote_root": st.remote_root,
             "applied": st.applied,
+            "folders": folders.iter().map(folder_json).collect::<Vec<_>>(),
         }),
     }
+}
+
+/// A plugin's sync folder as JSON.
+fn folder_json(f: &RootReport) -> serde_json::Value {
+    let st = f.status.as_ref();
+    serde_json::json!({
+        "plugin": f.plugin,
+        "name": f.name,
+        "path": f.path,
+        "here": f.here,
+        "state": st.map(|s| s.state.name()),
+        "pending": st.map(|s| s.pending),
+        "applied": st.map(|s| s.applied),
+        "last_sync": st.and_then(|s| s.last_sync).map(output::rfc3339),
+        "last_error": st.and_then(|s| s.last_error.clone()),
+        "problems": st.map(|s| s.problems.clone()).unwrap_or_default(),
+    })
+}
+
+/// The line `sinc status` shows for a plugin's sync folder.
+fn folder_text(f: &RootReport) -> String {
+    let how = match &f.status {
+        Some(st) => st.summary(),
+        None => "carried by another project's keeper".to_owned(),
+    };
+    format!("  folder  {} ({}): {how}", f.path, f.plugin)
 }
 
 /// `sinc status`.
@@ -161,7 +193,7 @@ pub async fn status(ctx: &Context) -> Result<i32> {
         output::json(&status_json(&id, found.as_ref()));
         return Ok(0);
     }
-    let Some(KeeperReport { pid, sync: st, link }) = found else {
+    let Some(KeeperReport { pid, sync: st, link, folders }) = found else {
         let why = if core_mode(ctx.config().sync.mode).is_none() {
             "sync.mode is none"
         } else {
@@ -194,6 +226,9 @@ pub async fn status(ctx: &Context) -> Result<i32> {
     }
     for w in &st.warnings {
         output::line(&format!("  warning: {w}"));
+    }
+    for f in &folders {
+        output::line(&folder_text(f));
     }
     Ok(0)
 }

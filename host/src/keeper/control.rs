@@ -4,6 +4,7 @@
 //! Unix socket only the user can open.
 
 use super::link::{LinkMonitor, LinkStatus};
+use super::plugin_roots::{PluginRoots, RootReport};
 use super::plugins::RemotePlugins;
 use crate::sync::syncer::{Command, Keep, PlanSummary, SyncStatus, Version};
 use crate::sync::wire::{Request, Response, SessionChange, SessionRef};
@@ -101,6 +102,9 @@ pub enum ControlResponse {
         /// The connection to the VPS.
         #[serde(default)]
         link: LinkStatus,
+        /// The folders plugins keep in sync beside the project.
+        #[serde(default)]
+        folders: Vec<RootReport>,
     },
     /// Done.
     Done,
@@ -187,24 +191,32 @@ pub async fn is_running(socket: &Path) -> bool {
     matches!(tokio::time::timeout(Duration::from_secs(2), request(socket, &ControlRequest::Status)).await, Ok(Ok(_)))
 }
 
+/// What the control socket reports on and commands: the project's sync.
+#[derive(Debug, Clone)]
+pub struct Served {
+    /// The session id.
+    pub session: String,
+    /// The sync's status.
+    pub status: watch::Receiver<SyncStatus>,
+    /// The connection to the VPS.
+    pub link: LinkMonitor,
+    /// Commands to the sync.
+    pub commands: mpsc::Sender<Command>,
+}
+
 /// Serve control connections until the command channel closes.
-pub async fn serve(
-    listener: UnixListener,
-    session: String,
-    status: watch::Receiver<SyncStatus>,
-    link: LinkMonitor,
-    commands: mpsc::Sender<Command>,
-    plugins: RemotePlugins,
-) {
+pub async fn serve(listener: UnixListener, served: Served, plugins: RemotePlugins, roots: PluginRoots) {
     serve_requests(listener, move |request| {
-        let (session, status, link, commands, plugins) =
-            (session.clone(), status.clone(), link.clone(), commands.clone(), plugins.clone());
+        let (served, plugins, roots) = (served.clone(), plugins.clone(), roots.clone());
         async move {
             match request {
-                ControlRequest::Plugins => match plugins.refresh().await {
-                    Ok(states) => ControlResponse::Plugins { states },
-                    Err(message) => ControlResponse::Error { message },
-                },
+                ControlRequest::Plugins => {
+                    roots.refresh();
+                    match plugins.refresh().await {
+                        Ok(states) => ControlResponse::Plugins { states },
+                        Err(message) => ControlResponse::Error { message },
+                    }
+                }
                 ControlRequest::Plugin {
                     request:
                         request @ (Request::PluginCommand { .. }
@@ -220,7 +232,14 @@ pub async fn serve(
                 | ControlRequest::LocalEvents { .. } => {
                     ControlResponse::Error { message: "the local plugin host answers that, on its own socket".into() }
                 }
-                req => answer(req, &session, &status, &link, &commands).await,
+                ControlRequest::Status => ControlResponse::Status {
+                    session: served.session.clone(),
+                    pid: std::process::id(),
+                    status: served.status.borrow().clone(),
+                    link: served.link.status(),
+                    folders: roots.reports(),
+                },
+                req => answer(req, &served.commands).await,
             }
         }
     })
@@ -285,21 +304,9 @@ async fn ask<T>(
     rx.await.map_err(|_| "the keeper is stopping".to_owned())
 }
 
-async fn answer(
-    req: ControlRequest,
-    session: &str,
-    status: &watch::Receiver<SyncStatus>,
-    link: &LinkMonitor,
-    commands: &mpsc::Sender<Command>,
-) -> ControlResponse {
+async fn answer(req: ControlRequest, commands: &mpsc::Sender<Command>) -> ControlResponse {
     let result: Result<ControlResponse, String> = async {
         Ok(match req {
-            ControlRequest::Status => ControlResponse::Status {
-                session: session.to_owned(),
-                pid: std::process::id(),
-                status: status.borrow().clone(),
-                link: link.status(),
-            },
             ControlRequest::Flush => {
                 ask(commands, Command::Flush).await??;
                 ControlResponse::Done
@@ -338,6 +345,7 @@ async fn answer(
                     version: ask(commands, |reply| Command::Restore { path, number, reply }).await??,
                 }
             }
+            ControlRequest::Status => return Err("the status is answered by the socket itself".into()),
             ControlRequest::Plugins
             | ControlRequest::Plugin { .. }
             | ControlRequest::LocalPlugins

@@ -12,7 +12,7 @@ use crate::plugins::events::{self, Heard};
 use crate::plugins::hosting::{Hosting, Source};
 use crate::sync::wire::{PluginGrant, PluginState, Request, Response, SessionChange, SessionRef};
 use sinc_plugin_host::{Grants, RunsOn};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -71,13 +71,8 @@ pub async fn run(installed: Installed, config: crate::config::Reloading) {
 
 /// The host lock, if no other keeper holds it.
 fn take_lock(installed: &Installed) -> std::io::Result<Option<std::fs::File>> {
-    let path = installed.host_lock();
-    if let Some(dir) = path.parent() {
-        // Its socket runs plugin subcommands: only this user may reach it.
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    }
-    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
-    Ok(file.try_lock().is_ok().then_some(file))
+    // Its socket runs plugin subcommands: only this user may reach it.
+    super::try_lock_file(&installed.host_lock())
 }
 
 impl LocalHost {

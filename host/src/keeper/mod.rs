@@ -9,15 +9,16 @@ pub mod control;
 pub mod journal_follower;
 pub mod link;
 pub mod local_host;
+pub mod plugin_roots;
 pub mod plugins;
 
 use crate::cli::Context;
-use crate::config::SyncMode;
+use crate::config::{SyncConfig, SyncMode};
 use crate::error::{Error, Result};
 use crate::paths::Dirs;
 use crate::remote::{self, LocalBinary, daemon};
 use crate::sync::client::RemoteClient;
-use crate::sync::endpoint::{self, Endpoint, EndpointConfig, Shared};
+use crate::sync::endpoint::{self, EndpointConfig, Shared};
 use crate::sync::ignore::IgnoreSpec;
 use crate::sync::syncer::{Stopped, SyncStatus, Syncer, SyncerConfig};
 use crate::sync::trash::TrashLimits;
@@ -92,6 +93,16 @@ fn failure(context: &str) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |e| Error::Failure(format!("{context}: {e}"))
 }
 
+/// Lock the file at `path` (made, in a folder only this user may enter,
+/// if missing) unless another process holds it.
+pub fn try_lock_file(path: &std::path::Path) -> std::io::Result<Option<std::fs::File>> {
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    }
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
+    Ok(file.try_lock().is_ok().then_some(file))
+}
+
 /// Run the keeper for the project in `ctx` until stopped.
 pub async fn run(ctx: &Context) -> Result<i32> {
     let Some(mode) = core_mode(ctx.config().sync.mode) else {
@@ -100,21 +111,10 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     let spec = ctx.spec();
     let id = spec.id.to_string();
     let paths = KeeperPaths::new(&ctx.dirs, &id);
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&paths.dir)
-        .map_err(failure("creating the session folder"))?;
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&paths.lock)
-        .map_err(failure("locking"))?;
-    if lock.try_lock().is_err() {
+    let Some(lock) = try_lock_file(&paths.lock).map_err(failure("locking the session"))? else {
         tracing::info!("a keeper already runs for {id}");
         return Ok(0);
-    }
+    };
     let _ = std::fs::remove_file(&paths.socket);
     let listener = tokio::net::UnixListener::bind(&paths.socket).map_err(failure("binding the control socket"))?;
     std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(0o600))
@@ -129,9 +129,9 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     }
 
     let c = &ctx.config().sync;
-    let ignore = IgnoreSpec { patterns: c.ignore.clone(), use_gitignore: c.use_gitignore };
-    let trash = TrashLimits { max_bytes: u64::from(c.trash_max_mb) << 20, max_age_days: u64::from(c.trash_max_days) };
-    let verify = (c.verify_minutes > 0).then(|| Duration::from_secs(u64::from(c.verify_minutes) * 60));
+    let ignore = IgnoreSpec { patterns: c.ignore.clone(), use_gitignore: c.use_gitignore, never: Vec::new() };
+    let trash = trash_limits(c);
+    let verify = verify_every(c);
     let ep_cfg = EndpointConfig {
         root: ctx.project_dir.clone(),
         ignore: ignore.clone(),
@@ -139,28 +139,15 @@ pub async fn run(ctx: &Context) -> Result<i32> {
         trash_dir: paths.trash.clone(),
         trash_limits: trash,
     };
-    let ep = tokio::task::spawn_blocking(move || Endpoint::open(ep_cfg))
-        .await
-        .map_err(|e| Error::Failure(e.to_string()))?
-        .map_err(|e| Error::Failure(format!("local folder: {e}")))?;
-    let local: Shared = Arc::new(std::sync::Mutex::new(ep));
-    // What the opening scan hashed is kept at once, not at the first save
-    // after 30 s: a keeper killed before then would hash it all again.
-    if let Some(save) = endpoint::with(&local, |e| e.take_save()).await {
-        tokio::task::spawn_blocking(move || save.write());
-    }
-    let _watcher = endpoint::start_watching(&local, verify).map_err(failure("watching the project folder"))?;
+    let (local, _watcher) =
+        endpoint::open_watching(ep_cfg, verify).await.map_err(|e| Error::Failure(format!("local folder: {e}")))?;
     tokio::spawn(save_on_terminate(local.clone(), paths.clone()));
 
     let (status_tx, status_rx) = tokio::sync::watch::channel(SyncStatus::default());
     let cfg = SyncerConfig {
         session: id.clone(),
         mode,
-        limits: DeleteLimits {
-            max_count: c.max_delete as usize,
-            max_percent: c.max_delete_percent.0,
-            percent_floor: DeleteLimits::default().percent_floor,
-        },
+        limits: delete_limits(c),
         remote_root: spec.remote_path.clone(),
         ignore,
         trash,
@@ -178,9 +165,13 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     };
     let installed = source.installed.clone();
     tokio::spawn(local_host::run(installed.clone(), source.config.clone()));
+    let (daemon_link_tx, daemon_link) = tokio::sync::watch::channel(None);
+    let roots = plugin_roots::PluginRoots::start(root_setup(ctx)?, daemon_link, installed.clone());
     tokio::spawn(journal_follower::run(id.clone(), paths.events.clone(), installed, client_rx.clone()));
     let remote_plugins = plugins::RemotePlugins::start(source, client_rx);
-    tokio::spawn(control::serve(listener, id.clone(), status_rx, monitor.clone(), commands_tx, remote_plugins));
+    let served =
+        control::Served { session: id.clone(), status: status_rx, link: monitor.clone(), commands: commands_tx };
+    tokio::spawn(control::serve(listener, served, remote_plugins, roots));
     if let Ok(listener) = relay_listener {
         tokio::spawn(relay::serve(listener, shared));
     }
@@ -190,14 +181,16 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     loop {
         syncer.connecting();
         let outcome = match connect(ctx, &local_binary).await {
-            Ok((conn, client, mut notices)) => {
+            Ok((conn, client, mut notices, remote_sinc)) => {
                 shared_tx.send_replace(Some(conn.clone()));
+                daemon_link_tx.send_replace(Some((conn.clone(), remote_sinc)));
                 monitor.note(true);
                 let client = Arc::new(client);
                 client_tx.send_replace(Some(client.clone()));
                 let r = syncer.run_connected(&client, &mut notices, &mut commands).await;
                 client_tx.send_replace(None);
                 shared_tx.send_replace(None);
+                daemon_link_tx.send_replace(None);
                 monitor.note(false);
                 // Channels relayed to foreground commands (an attached
                 // terminal) keep the connection up until they end.
@@ -249,22 +242,57 @@ async fn save_on_terminate(local: Shared, paths: KeeperPaths) {
     std::process::exit(0);
 }
 
+/// Where the folders plugins keep in sync are kept track of, for the
+/// project's VPS, and how they sync (the project's trash and guard settings).
+fn root_setup(ctx: &Context) -> Result<plugin_roots::RootSetup> {
+    use sha2::Digest;
+    let target = ctx.target()?;
+    let vps = sha2::Sha256::digest(format!("{}@{}:{}", target.user, target.hostname, target.port));
+    let vps = hex::encode(&vps[..8]);
+    let c = &ctx.config().sync;
+    Ok(plugin_roots::RootSetup {
+        state_dir: ctx.dirs.state.join("roots").join(&vps),
+        trash_dir: ctx.dirs.data.join("trash").join("roots").join(&vps),
+        home: ctx.dirs.home.clone(),
+        trash: trash_limits(c),
+        limits: delete_limits(c),
+        verify: verify_every(c),
+    })
+}
+
+/// The configured trash bounds.
+fn trash_limits(c: &SyncConfig) -> TrashLimits {
+    TrashLimits { max_bytes: u64::from(c.trash_max_mb) << 20, max_age_days: u64::from(c.trash_max_days) }
+}
+
+/// The configured mass-delete guard.
+fn delete_limits(c: &SyncConfig) -> DeleteLimits {
+    DeleteLimits {
+        max_count: c.max_delete as usize,
+        max_percent: c.max_delete_percent.0,
+        percent_floor: DeleteLimits::default().percent_floor,
+    }
+}
+
+/// The configured full-rescan interval.
+fn verify_every(c: &SyncConfig) -> Option<Duration> {
+    (c.verify_minutes > 0).then(|| Duration::from_secs(u64::from(c.verify_minutes) * 60))
+}
+
+/// The daemon channel, its notices and the sinc installed on the VPS.
+type Connected =
+    (Arc<transport::Connection>, RemoteClient, tokio::sync::mpsc::UnboundedReceiver<crate::sync::wire::Notice>, String);
+
 /// Connect to the VPS, make sure it has this build, and open the daemon
 /// channel.
-async fn connect(
-    ctx: &Context,
-    local: &LocalBinary,
-) -> std::result::Result<
-    (Arc<transport::Connection>, RemoteClient, tokio::sync::mpsc::UnboundedReceiver<crate::sync::wire::Notice>),
-    String,
-> {
+async fn connect(ctx: &Context, local: &LocalBinary) -> std::result::Result<Connected, String> {
     let target = ctx.target().map_err(|e| e.to_string())?;
     let conn = transport::connect(&target, ConnectOptions::unattended(Some(RETRY))).await.map_err(|e| e.to_string())?;
     let installed =
         remote::ensure(&Link::on(conn.clone()), local, Box::new(|_| {})).await.map_err(|e| e.to_string())?;
     let channel = conn.exec(&bridge_command(installed.path())).await.map_err(|e| e.to_string())?;
     let (client, notices) = open_daemon(channel.into_stream(), conn.dead_signal()).await?;
-    Ok((conn, client, notices))
+    Ok((conn, client, notices, installed.path().to_owned()))
 }
 
 /// The command that bridges a channel to the VPS daemon.

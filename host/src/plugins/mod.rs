@@ -106,6 +106,18 @@ impl Installed {
         }
     }
 
+    /// The folders the enabled plugins keep the same on both machines, as
+    /// the user accepted them: `(plugin, folder)` (an unreadable lockfile:
+    /// none).
+    pub fn sync_roots(&self) -> Vec<(String, sinc_plugin_host::manifest::SyncRoot)> {
+        let Ok(lock) = self.lockfile() else { return Vec::new() };
+        lock.plugins
+            .iter()
+            .filter(|p| p.enabled)
+            .flat_map(|p| p.granted.sync.iter().map(|root| (p.name.clone(), root.clone())))
+            .collect()
+    }
+
     /// Whether any enabled plugin runs `on` the VPS or here (an unreadable
     /// lockfile: none).
     pub fn any_enabled(&self, on: RunsOn) -> bool {

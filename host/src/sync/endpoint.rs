@@ -459,6 +459,23 @@ pub async fn with<T: Send + 'static>(ep: &Shared, f: impl FnOnce(&mut Endpoint) 
     }
 }
 
+/// Open an endpoint (its opening scan on a blocking thread), keep what the
+/// scan hashed at once — not at the first save after 30 s: a process killed
+/// before then would hash it all again — and start watching it.
+pub async fn open_watching(cfg: EndpointConfig, verify_every: Option<Duration>) -> Result<(Shared, Watcher), String> {
+    let root = cfg.root.clone();
+    let ep = tokio::task::spawn_blocking(move || Endpoint::open(cfg))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let ep: Shared = Arc::new(Mutex::new(ep));
+    if let Some(save) = with(&ep, |e| e.take_save()).await {
+        tokio::task::spawn_blocking(move || save.write());
+    }
+    let watcher = start_watching(&ep, verify_every).map_err(|e| format!("cannot watch {}: {e}", root.display()))?;
+    Ok((ep, watcher))
+}
+
 /// Quiet time after the last event before a batch is processed.
 const DEBOUNCE: Duration = Duration::from_millis(3);
 /// Longest a batch waits under a continuous stream of events.

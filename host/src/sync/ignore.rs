@@ -29,6 +29,11 @@ pub struct IgnoreSpec {
     pub patterns: Vec<String>,
     /// Whether `.gitignore` files apply too.
     pub use_gitignore: bool,
+    /// Patterns nothing re-includes — no `!pattern`, `.syncignore` or
+    /// `.gitignore` — checked before every other rule (the credentials of
+    /// a plugin's sync folder).
+    #[serde(default)]
+    pub never: Vec<String>,
 }
 
 /// A pattern that does not parse.
@@ -45,6 +50,7 @@ pub struct IgnoreError {
 #[derive(Debug)]
 pub struct IgnoreRules {
     root: PathBuf,
+    never: Gitignore,
     base: Gitignore,
     nested: BTreeMap<RelPath, Gitignore>,
     use_gitignore: bool,
@@ -66,8 +72,22 @@ impl IgnoreRules {
                 add_line(&mut b, line, SYNCIGNORE)?;
             }
         }
-        let base = b.build().map_err(|e| IgnoreError { source_name: "ignore rules".into(), message: e.to_string() })?;
-        Ok(IgnoreRules { root: root.to_path_buf(), base, nested: BTreeMap::new(), use_gitignore: spec.use_gitignore })
+        let build = |b: GitignoreBuilder| {
+            b.build().map_err(|e| IgnoreError { source_name: "ignore rules".into(), message: e.to_string() })
+        };
+        let base = build(b)?;
+        let mut never = GitignoreBuilder::new(root);
+        for p in &spec.never {
+            add_line(&mut never, p, "the credentials list")?;
+        }
+        let never = build(never)?;
+        Ok(IgnoreRules {
+            root: root.to_path_buf(),
+            never,
+            base,
+            nested: BTreeMap::new(),
+            use_gitignore: spec.use_gitignore,
+        })
     }
 
     /// Learn (or forget, when it is gone) the `.gitignore` of folder `dir`.
@@ -102,7 +122,8 @@ impl IgnoreRules {
         let mut chain: Vec<(RelPath, bool)> = path.ancestors().filter(|a| !a.is_root()).map(|a| (a, true)).collect();
         chain.reverse();
         chain.push((path.clone(), is_dir));
-        chain.iter().any(|(p, dir)| self.matches(p, *dir))
+        let never = |p: &RelPath, dir: bool| self.never.matched(self.root.join(p.as_str()), dir).is_ignore();
+        chain.iter().any(|(p, dir)| never(p, *dir)) || chain.iter().any(|(p, dir)| self.matches(p, *dir))
     }
 
     fn matches(&self, path: &RelPath, is_dir: bool) -> bool {
@@ -147,7 +168,7 @@ mod tests {
     fn defaults_config_syncignore_and_reinclusion() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(SYNCIGNORE), "# comment\n*.log\n!keep.log\nbuild/\n").unwrap();
-        let spec = IgnoreSpec { patterns: vec!["/secret.txt".into()], use_gitignore: false };
+        let spec = IgnoreSpec { patterns: vec!["/secret.txt".into()], ..IgnoreSpec::default() };
         let r = IgnoreRules::load(dir.path(), &spec).unwrap();
         assert!(r.is_ignored(&p(".git"), true));
         assert!(r.is_ignored(&p("src/.git/HEAD"), false), "inside an ignored folder");
@@ -168,7 +189,7 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("web")).unwrap();
         std::fs::write(dir.path().join(".gitignore"), "*.tmp\n").unwrap();
         std::fs::write(dir.path().join("web/.gitignore"), "dist/\n!important.tmp\n").unwrap();
-        let spec = IgnoreSpec { patterns: vec![], use_gitignore: true };
+        let spec = IgnoreSpec { use_gitignore: true, ..IgnoreSpec::default() };
         let mut r = IgnoreRules::load(dir.path(), &spec).unwrap();
         r.load_gitignore(&RelPath::root());
         r.load_gitignore(&p("web"));
@@ -183,6 +204,27 @@ mod tests {
     }
 
     #[test]
+    fn what_is_never_synced_stays_out_whatever_re_includes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("keys")).unwrap();
+        std::fs::write(dir.path().join(SYNCIGNORE), "!.credentials.json\n!*.pem\n").unwrap();
+        std::fs::write(dir.path().join("keys/.gitignore"), "!*\n").unwrap();
+        let spec = IgnoreSpec {
+            patterns: vec!["!auth.json".into()],
+            use_gitignore: true,
+            never: vec![".credentials.json".into(), "auth.json".into(), "*.pem".into(), "secrets/".into()],
+        };
+        let mut r = IgnoreRules::load(dir.path(), &spec).unwrap();
+        r.load_gitignore(&p("keys"));
+        for path in [".credentials.json", "sub/auth.json", "keys/server.pem", "secrets/a.txt"] {
+            assert!(r.is_ignored(&p(path), false), "{path} is never synced");
+        }
+        assert!(r.is_ignored(&p("secrets"), true));
+        assert!(!r.is_ignored(&p("settings.json"), false));
+        assert!(!r.is_ignored(&p("secrets"), false), "a file named like the folder pattern is not a folder");
+    }
+
+    #[test]
     fn the_docs_list_the_defaults() {
         let doc = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/sync.md"));
         let listed = DEFAULT_IGNORES.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ");
@@ -192,7 +234,7 @@ mod tests {
     #[test]
     fn bad_patterns_are_reported() {
         let dir = tempfile::tempdir().unwrap();
-        let spec = IgnoreSpec { patterns: vec!["{a".into()], use_gitignore: false };
+        let spec = IgnoreSpec { patterns: vec!["{a".into()], ..IgnoreSpec::default() };
         let err = IgnoreRules::load(dir.path(), &spec).unwrap_err();
         assert_eq!(err.source_name, "sync.ignore");
     }

@@ -8,6 +8,7 @@ pub mod batch;
 pub mod changelog;
 pub mod client;
 pub mod conflicts;
+pub mod credentials;
 pub mod delta;
 pub mod endpoint;
 pub mod ignore;

@@ -3,7 +3,7 @@
 
 use super::apply::{ApplyError, StageWriter};
 use super::batch::{self, Change};
-use super::endpoint::{self, Endpoint, EndpointConfig, Shared};
+use super::endpoint::{self, EndpointConfig, Shared};
 use super::ignore::IgnoreSpec;
 use super::transfer::{self, Receiver, Sent};
 use super::trash::TrashLimits;
@@ -95,13 +95,7 @@ impl Projects {
             trash_dir: self.data_dir.join("trash").join(session),
             trash_limits: trash,
         };
-        let ep = tokio::task::spawn_blocking(move || Endpoint::open(cfg))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-        let ep: Shared = Arc::new(std::sync::Mutex::new(ep));
-        let watcher =
-            endpoint::start_watching(&ep, verify).map_err(|e| format!("cannot watch {}: {e}", root.display()))?;
+        let (ep, watcher) = endpoint::open_watching(cfg, verify).await?;
         let project = Arc::new(Project { ep, _watcher: watcher, root, ignore });
         self.open.lock().map_err(|e| e.to_string())?.insert(session.to_owned(), project.clone());
         Ok(project)
