@@ -348,8 +348,16 @@ fn a_remote_plugin_runs_in_the_vps_daemon_hears_sessions_serves_its_page_and_its
     std::fs::write(client.config_file(), config).unwrap();
 
     // `sinc start`: the keeper sends the daemon the plugin; the daemon sees
-    // the new tmux session and tells it.
-    client.ok(&["start"]);
+    // the new tmux session and tells it. Its hook's notices are shown
+    // bounded: 10 at most, 1,000 characters each, no control characters.
+    let started = client.run(&["start"]);
+    let said = stderr(&started);
+    assert!(started.status.success(), "{said}");
+    let notices: Vec<&str> = said.lines().filter_map(|l| l.strip_prefix("warning: plugin station: ")).collect();
+    assert_eq!(notices.len(), 10, "{said}");
+    assert_eq!(notices[0], "x".repeat(1000));
+    assert_eq!(notices[9], "notice 9[2J");
+    assert!(!said.contains('\x1b') && !said.contains("notice 10"), "{said}");
     let heard = sinc_tests::wait_until(Duration::from_secs(30), "the remote plugin to hear of the session", || {
         let out = client.run(&["station"]);
         let text = sinc_tests::stdout(&out);
