@@ -164,6 +164,27 @@ fn agent_configuration_syncs_both_ways_and_credentials_never_do() {
     let keys: Vec<&str> = json["keys"].as_array().unwrap().iter().map(|k| k["key"].as_str().unwrap()).collect();
     assert_eq!(keys, ["ANTHROPIC_AUTH_TOKEN", "apiKey", "Authorization"], "{json}");
 
+    // Deleting most of a folder halts it, as for a project, until
+    // `sinc resume --confirm`; the VPS keeps the files meanwhile.
+    let commands = laptop.join(".config/opencode/command");
+    for i in 0..30 {
+        write(&commands.join(format!("c{i}.md")), "A command.\n");
+    }
+    wait_until(Duration::from_secs(30), "30 commands on the VPS", || {
+        (std::fs::read_dir(vps.join(".config/opencode/command")).map(|d| d.count()).unwrap_or(0) == 30).then_some(())
+    });
+    std::fs::remove_dir_all(&commands).unwrap();
+    let halted = wait_until(Duration::from_secs(30), "the folder to halt", || {
+        let text = client.ok(&["status"]);
+        text.lines().find(|l| l.contains("folder  ~/.config/opencode") && l.contains("halted")).map(str::to_owned)
+    });
+    assert!(halted.contains("sinc resume --confirm"), "{halted}");
+    assert!(vps.join(".config/opencode/command/c0.md").exists(), "nothing deleted while halted");
+    client.ok(&["resume", "--confirm"]);
+    wait_until(Duration::from_secs(30), "the deletions to reach the VPS", || {
+        (!vps.join(".config/opencode/command").exists()).then_some(())
+    });
+
     // A second project's keeper on this laptop leaves the folders to the
     // first, and takes them over when it stops.
     let second = client.scratch().join("second-project");
@@ -177,7 +198,7 @@ fn agent_configuration_syncs_both_ways_and_credentials_never_do() {
             .clone()
     };
     let waiting = folders_of_second();
-    assert!(waiting.as_array().unwrap().iter().all(|f| f["here"] == false && f["state"].is_null()), "{waiting}");
+    assert!(waiting.as_array().unwrap().iter().all(|f| f["here"] == false && f["state"] == "elsewhere"), "{waiting}");
     let text = String::from_utf8(in_second(&["status"]).stdout).unwrap();
     assert!(text.contains("folder  ~/.claude (agent-config-sync): carried by another project's keeper"), "{text}");
     client.ok(&["kill", &id]);

@@ -236,6 +236,9 @@ impl Manifest {
             if p.sync[..i].iter().any(|r| r.name == root.name) {
                 return bad(format!("sync `{}`: two folders have this name", root.name));
             }
+            if let Some(other) = p.sync[..i].iter().find(|r| r.overlaps(root)) {
+                return bad(format!("sync `{}`: {} overlaps {}", root.name, root.path, other.path));
+            }
         }
         Ok(())
     }
@@ -284,11 +287,32 @@ impl Permissions {
             None => {}
         }
         lines.extend(p.sync.iter().map(|r| {
-            format!("keep {} the same on the laptop and the VPS ({}; never credentials)", r.path, r.include.join(", "))
+            let except = if r.exclude.is_empty() { String::new() } else { format!(" except {}", r.exclude.join(", ")) };
+            format!(
+                "keep {} the same on the laptop and the VPS, both ways: {}{except} (never what sinc's credentials list names)",
+                r.path,
+                r.include.join(", ")
+            )
         }));
         lines
     }
 }
+
+/// Folders no plugin may sync, nor a folder holding them: sinc's own (its
+/// configuration holds secrets) and well-known homes of keys and logins.
+pub const UNSYNCABLE: [&str; 11] = [
+    "~/.ssh",
+    "~/.gnupg",
+    "~/.config/sinc",
+    "~/.local/share/sinc",
+    "~/.local/state/sinc",
+    "~/.cache/sinc",
+    "~/.aws",
+    "~/.kube",
+    "~/.docker",
+    "~/.config/gh",
+    "~/.password-store",
+];
 
 impl SyncRoot {
     fn check(&self) -> Result<(), String> {
@@ -299,15 +323,33 @@ impl SyncRoot {
         if under_home.is_none_or(|rest| rest.split('/').any(|c| c.is_empty() || c == "." || c == "..")) {
             return Err(format!("path `{}`: give a folder under `~/`, without `.`, `..` or `//`", self.path));
         }
+        if let Some(kept) = UNSYNCABLE.iter().find(|kept| nested(&self.path, kept)) {
+            return Err(format!("path `{}`: sinc never syncs {kept}", self.path));
+        }
         if self.include.is_empty() {
             return Err("include names nothing: list the files and folders that sync".into());
         }
         for name in &self.include {
-            if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '*', '?', '[', '!']) {
-                return Err(format!("include `{name}`: give the plain name of an entry directly in the folder"));
+            let plain = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if !plain || name.is_empty() || name == "." || name == ".." {
+                return Err(format!(
+                    "include `{name}`: give the name of an entry directly in the folder (letters, digits, `.`, `_`, `-`)"
+                ));
+            }
+        }
+        for pattern in &self.exclude {
+            if pattern.trim().is_empty() || pattern.starts_with(['!', '#']) || pattern.contains('\n') {
+                return Err(format!(
+                    "exclude `{pattern}`: give a pattern of what never syncs (not `!…`, which would add to include)"
+                ));
             }
         }
         Ok(())
+    }
+
+    /// Whether one of the two folders is, or holds, the other.
+    pub fn overlaps(&self, other: &SyncRoot) -> bool {
+        nested(&self.path, &other.path)
     }
 
     /// Its rules as gitignore lines: everything at the top but the included
@@ -318,6 +360,12 @@ impl SyncRoot {
         lines.extend(self.exclude.iter().cloned());
         lines
     }
+}
+
+/// Whether path `a` is `b`, inside it, or holds it (`~/…` paths).
+fn nested(a: &str, b: &str) -> bool {
+    let within = |x: &str, y: &str| x == y || x.strip_prefix(y).is_some_and(|rest| rest.starts_with('/'));
+    within(a, b) || within(b, a)
 }
 
 /// Whether `name` can name a plugin (it becomes a folder and a config key).
@@ -420,7 +468,8 @@ mod tests {
         let m = Manifest::parse(&text).unwrap();
         assert_eq!(
             m.describe_permissions(),
-            ["keep ~/.claude the same on the laptop and the VPS (settings.json, commands; never credentials)"]
+            ["keep ~/.claude the same on the laptop and the VPS, both ways: settings.json, commands except *.bak \
+                 (never what sinc's credentials list names)"]
         );
         assert_eq!(m.permissions.sync[0].ignore_lines(), ["/*", "!/settings.json", "!/commands", "*.bak"]);
     }
@@ -460,14 +509,45 @@ mod tests {
             (format!("{HELLO}[[permissions.sync]]\nname = \"a\"\npath = \"~/a/../b\"\ninclude = [\"x\"]\n"), "`..`"),
             (format!("{HELLO}[[permissions.sync]]\nname = \"a\"\npath = \"~/\"\ninclude = [\"x\"]\n"), "under `~/`"),
             (format!("{HELLO}[[permissions.sync]]\nname = \"a\"\npath = \"~/a\"\ninclude = []\n"), "names nothing"),
-            (format!("{HELLO}[[permissions.sync]]\nname = \"a\"\npath = \"~/a\"\ninclude = [\"b/c\"]\n"), "plain name"),
-            (format!("{HELLO}[[permissions.sync]]\nname = \"a\"\npath = \"~/a\"\ninclude = [\"*\"]\n"), "plain name"),
+            (
+                format!("{HELLO}[[permissions.sync]]\nname = \"a\"\npath = \"~/a\"\ninclude = [\"b/c\"]\n"),
+                "name of an entry",
+            ),
+            (
+                format!("{HELLO}[[permissions.sync]]\nname = \"a\"\npath = \"~/a\"\ninclude = [\"*\"]\n"),
+                "name of an entry",
+            ),
             (
                 format!(
                     "{HELLO}[[permissions.sync]]\nname = \"a\"\npath = \"~/a\"\ninclude = [\"x\"]\n\
                      [[permissions.sync]]\nname = \"a\"\npath = \"~/b\"\ninclude = [\"x\"]\n"
                 ),
                 "two folders",
+            ),
+            (
+                format!(
+                    "{HELLO}[[permissions.sync]]\nname = \"a\"\npath = \"~/a\"\ninclude = [\"x\"]\n\
+                     [[permissions.sync]]\nname = \"b\"\npath = \"~/a/x\"\ninclude = [\"y\"]\n"
+                ),
+                "~/a/x overlaps ~/a",
+            ),
+            (
+                format!("{HELLO}[[permissions.sync]]\nname = \"a\"\npath = \"~/.config\"\ninclude = [\"x\"]\n"),
+                "never syncs ~/.config/sinc",
+            ),
+            (
+                format!("{HELLO}[[permissions.sync]]\nname = \"a\"\npath = \"~/.ssh\"\ninclude = [\"config\"]\n"),
+                "never syncs ~/.ssh",
+            ),
+            (
+                format!("{HELLO}[[permissions.sync]]\nname = \"a\"\npath = \"~/a\"\ninclude = [\"{{a,b}}\"]\n"),
+                "letters, digits",
+            ),
+            (
+                format!(
+                    "{HELLO}[[permissions.sync]]\nname = \"a\"\npath = \"~/a\"\ninclude = [\"x\"]\nexclude = [\"!/*\"]\n"
+                ),
+                "not `!…`",
             ),
         ] {
             let err = Manifest::parse(&text).unwrap_err().to_string();

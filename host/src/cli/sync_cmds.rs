@@ -8,7 +8,7 @@ use super::output;
 use crate::error::{Error, Result};
 use crate::keeper::control::{self, ControlError, ControlRequest, ControlResponse};
 use crate::keeper::link::LinkStatus;
-use crate::keeper::plugin_roots::RootReport;
+use crate::keeper::plugin_roots::{Carried, RootReport};
 use crate::keeper::{KeeperPaths, core_mode};
 use crate::sync::syncer::{Keep, Progress, SyncState, SyncStatus, trash_reason};
 use crate::transport::Link;
@@ -160,26 +160,36 @@ pub fn status_json(id: &str, running: Option<&KeeperReport>) -> serde_json::Valu
 
 /// A plugin's sync folder as JSON.
 fn folder_json(f: &RootReport) -> serde_json::Value {
-    let st = f.status.as_ref();
+    let (here, state, reason, status) = match &f.carried {
+        Carried::Here { status } => (true, status.state.name(), None, Some(status)),
+        Carried::Elsewhere => (false, "elsewhere", None, None),
+        Carried::Not { reason } => (false, "not-synced", Some(reason), None),
+    };
     serde_json::json!({
         "plugin": f.plugin,
         "name": f.name,
         "path": f.path,
-        "here": f.here,
-        "state": st.map(|s| s.state.name()),
-        "pending": st.map(|s| s.pending),
-        "applied": st.map(|s| s.applied),
-        "last_sync": st.and_then(|s| s.last_sync).map(output::rfc3339),
-        "last_error": st.and_then(|s| s.last_error.clone()),
-        "problems": st.map(|s| s.problems.clone()).unwrap_or_default(),
+        "here": here,
+        "state": state,
+        "reason": reason,
+        "halted": status.and_then(|s| s.halted.clone()),
+        "pending": status.map(|s| s.pending),
+        "applied": status.map(|s| s.applied),
+        "last_sync": status.and_then(|s| s.last_sync).map(output::rfc3339),
+        "last_error": status.and_then(|s| s.last_error.clone()),
+        "problems": status.map(|s| s.problems.clone()).unwrap_or_default(),
     })
 }
 
 /// The line `sinc status` shows for a plugin's sync folder.
 fn folder_text(f: &RootReport) -> String {
-    let how = match &f.status {
-        Some(st) => st.summary(),
-        None => "carried by another project's keeper".to_owned(),
+    let how = match &f.carried {
+        Carried::Here { status } if status.halted.is_some() => {
+            format!("{} — check both folders, then `sinc resume --confirm`", status.summary())
+        }
+        Carried::Here { status } => status.summary(),
+        Carried::Elsewhere => "carried by another project's keeper".to_owned(),
+        Carried::Not { reason } => format!("not synced: {reason}"),
     };
     format!("  folder  {} ({}): {how}", f.path, f.plugin)
 }

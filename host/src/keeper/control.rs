@@ -239,6 +239,11 @@ pub async fn serve(listener: UnixListener, served: Served, plugins: RemotePlugin
                     link: served.link.status(),
                     folders: roots.reports(),
                 },
+                ControlRequest::Resume { confirm } => {
+                    // The plugins' folders carried here may be halted too.
+                    roots.resume(confirm);
+                    answer(ControlRequest::Resume { confirm }, &served.commands).await
+                }
                 req => answer(req, &served.commands).await,
             }
         }

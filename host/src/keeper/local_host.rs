@@ -6,6 +6,7 @@
 //! The others try for the lock every [`TAKE_OVER_EVERY`], so when the host
 //! keeper stops, another takes over.
 
+use super::TAKE_OVER_EVERY;
 use super::control::{self, ControlRequest, ControlResponse};
 use crate::plugins::Installed;
 use crate::plugins::events::{self, Heard};
@@ -14,10 +15,6 @@ use crate::sync::wire::{PluginGrant, PluginState, Request, Response, SessionChan
 use sinc_plugin_host::{Grants, RunsOn};
 use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
-
-/// How often a keeper that is not the host tries to become it.
-pub const TAKE_OVER_EVERY: Duration = Duration::from_secs(5);
 
 /// The local plugins, run by this keeper.
 #[derive(Debug)]

@@ -32,6 +32,10 @@ use std::time::Duration;
 /// Pause between reconnection attempts.
 pub const RETRY: Duration = Duration::from_secs(1);
 
+/// How often a keeper that does not hold a shared job's lock (hosting the
+/// local plugins, carrying a plugin's folder) tries to take it over.
+pub const TAKE_OVER_EVERY: Duration = Duration::from_secs(5);
+
 /// Where a project's keeper keeps its files.
 #[derive(Debug, Clone)]
 pub struct KeeperPaths {
@@ -100,7 +104,11 @@ pub fn try_lock_file(path: &std::path::Path) -> std::io::Result<Option<std::fs::
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     }
     let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
-    Ok(file.try_lock().is_ok().then_some(file))
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
 }
 
 /// Run the keeper for the project in `ctx` until stopped.
@@ -129,7 +137,7 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     }
 
     let c = &ctx.config().sync;
-    let ignore = IgnoreSpec { patterns: c.ignore.clone(), use_gitignore: c.use_gitignore, never: Vec::new() };
+    let ignore = IgnoreSpec { patterns: c.ignore.clone(), use_gitignore: c.use_gitignore, ..IgnoreSpec::default() };
     let trash = trash_limits(c);
     let verify = verify_every(c);
     let ep_cfg = EndpointConfig {
@@ -166,7 +174,7 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     let installed = source.installed.clone();
     tokio::spawn(local_host::run(installed.clone(), source.config.clone()));
     let (daemon_link_tx, daemon_link) = tokio::sync::watch::channel(None);
-    let roots = plugin_roots::PluginRoots::start(root_setup(ctx)?, daemon_link, installed.clone());
+    let roots = plugin_roots::PluginRoots::start(root_setup(ctx), daemon_link, installed.clone());
     tokio::spawn(journal_follower::run(id.clone(), paths.events.clone(), installed, client_rx.clone()));
     let remote_plugins = plugins::RemotePlugins::start(source, client_rx);
     let served =
@@ -244,20 +252,27 @@ async fn save_on_terminate(local: Shared, paths: KeeperPaths) {
 
 /// Where the folders plugins keep in sync are kept track of, for the
 /// project's VPS, and how they sync (the project's trash and guard settings).
-fn root_setup(ctx: &Context) -> Result<plugin_roots::RootSetup> {
+fn root_setup(ctx: &Context) -> plugin_roots::RootSetup {
     use sha2::Digest;
-    let target = ctx.target()?;
-    let vps = sha2::Sha256::digest(format!("{}@{}:{}", target.user, target.hostname, target.port));
-    let vps = hex::encode(&vps[..8]);
+    let vps = match ctx.target() {
+        Ok(target) => format!("{}@{}:{}", target.user, target.hostname, target.port),
+        // The connection fails the same way and is retried; the folders
+        // wait for it under the name the user gave.
+        Err(e) => {
+            tracing::warn!("the VPS: {e}");
+            ctx.host().unwrap_or_default().to_owned()
+        }
+    };
+    let vps = hex::encode(&sha2::Sha256::digest(vps)[..8]);
     let c = &ctx.config().sync;
-    Ok(plugin_roots::RootSetup {
+    plugin_roots::RootSetup {
         state_dir: ctx.dirs.state.join("roots").join(&vps),
         trash_dir: ctx.dirs.data.join("trash").join("roots").join(&vps),
         home: ctx.dirs.home.clone(),
         trash: trash_limits(c),
         limits: delete_limits(c),
         verify: verify_every(c),
-    })
+    }
 }
 
 /// The configured trash bounds.

@@ -107,15 +107,15 @@ impl Installed {
     }
 
     /// The folders the enabled plugins keep the same on both machines, as
-    /// the user accepted them: `(plugin, folder)` (an unreadable lockfile:
-    /// none).
-    pub fn sync_roots(&self) -> Vec<(String, sinc_plugin_host::manifest::SyncRoot)> {
-        let Ok(lock) = self.lockfile() else { return Vec::new() };
-        lock.plugins
+    /// the user accepted them: `(plugin, folder)`.
+    pub fn sync_roots(&self) -> Result<Vec<(String, sinc_plugin_host::manifest::SyncRoot)>, LockError> {
+        Ok(self
+            .lockfile()?
+            .plugins
             .iter()
             .filter(|p| p.enabled)
             .flat_map(|p| p.granted.sync.iter().map(|root| (p.name.clone(), root.clone())))
-            .collect()
+            .collect())
     }
 
     /// Whether any enabled plugin runs `on` the VPS or here (an unreadable

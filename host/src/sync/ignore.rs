@@ -34,6 +34,10 @@ pub struct IgnoreSpec {
     /// a plugin's sync folder).
     #[serde(default)]
     pub never: Vec<String>,
+    /// The rules are exactly these: no `.syncignore` (a plugin's folder,
+    /// whose rules the user accepted with the plugin).
+    #[serde(default)]
+    pub fixed: bool,
 }
 
 /// A pattern that does not parse.
@@ -67,7 +71,7 @@ impl IgnoreRules {
         for p in &spec.patterns {
             add_line(&mut b, p, "sync.ignore")?;
         }
-        if let Ok(text) = std::fs::read_to_string(root.join(SYNCIGNORE)) {
+        if let Some(text) = (!spec.fixed).then(|| std::fs::read_to_string(root.join(SYNCIGNORE)).ok()).flatten() {
             for line in text.lines() {
                 add_line(&mut b, line, SYNCIGNORE)?;
             }
@@ -77,6 +81,10 @@ impl IgnoreRules {
         };
         let base = build(b)?;
         let mut never = GitignoreBuilder::new(root);
+        // `Deploy.PEM` is a key too (and one file on a Mac).
+        never
+            .case_insensitive(true)
+            .map_err(|e| IgnoreError { source_name: "ignore rules".into(), message: e.to_string() })?;
         for p in &spec.never {
             add_line(&mut never, p, "the credentials list")?;
         }
@@ -213,15 +221,31 @@ mod tests {
             patterns: vec!["!auth.json".into()],
             use_gitignore: true,
             never: vec![".credentials.json".into(), "auth.json".into(), "*.pem".into(), "secrets/".into()],
+            fixed: false,
         };
         let mut r = IgnoreRules::load(dir.path(), &spec).unwrap();
         r.load_gitignore(&p("keys"));
-        for path in [".credentials.json", "sub/auth.json", "keys/server.pem", "secrets/a.txt"] {
+        for path in [".credentials.json", "sub/auth.json", "keys/server.pem", "keys/Deploy.PEM", "secrets/a.txt"] {
             assert!(r.is_ignored(&p(path), false), "{path} is never synced");
         }
         assert!(r.is_ignored(&p("secrets"), true));
         assert!(!r.is_ignored(&p("settings.json"), false));
         assert!(!r.is_ignored(&p("secrets"), false), "a file named like the folder pattern is not a folder");
+    }
+
+    #[test]
+    fn fixed_rules_read_no_syncignore() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(SYNCIGNORE), "!/projects\n").unwrap();
+        let spec = |fixed| IgnoreSpec {
+            patterns: vec!["/*".into(), "!/settings.json".into()],
+            fixed,
+            ..IgnoreSpec::default()
+        };
+        let fixed = IgnoreRules::load(dir.path(), &spec(true)).unwrap();
+        assert!(fixed.is_ignored(&p("projects"), true) && !fixed.is_ignored(&p("settings.json"), false));
+        let open = IgnoreRules::load(dir.path(), &spec(false)).unwrap();
+        assert!(!open.is_ignored(&p("projects"), true), "a project's .syncignore applies");
     }
 
     #[test]

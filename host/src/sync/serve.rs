@@ -81,13 +81,15 @@ impl Projects {
             return Err(format!("invalid session id {session:?}"));
         }
         let root = self.expand(root);
+        std::fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+        // A folder linked elsewhere (a dotfiles manager's) is synced where it is.
+        let root = std::fs::canonicalize(&root).map_err(|e| format!("{}: {e}", root.display()))?;
         if let Some(p) = self.open.lock().map_err(|e| e.to_string())?.get(session)
             && p.root == root
             && p.ignore == ignore
         {
             return Ok(p.clone());
         }
-        std::fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
         let cfg = EndpointConfig {
             root: root.clone(),
             ignore: ignore.clone(),

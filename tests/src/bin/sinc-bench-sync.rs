@@ -151,6 +151,21 @@ fn main() {
     let sinc_initial = t0.elapsed();
     let sinc_bytes = proxy.to_server() + proxy.to_client() - before;
     assert_eq!(std::fs::read_dir(&remote).unwrap().count(), std::fs::read_dir(src).unwrap().count());
+    if std::env::args().any(|a| a == "--restart-only") {
+        // Restarts alone, several times, with the keeper's log kept for
+        // where the time goes.
+        for round in 1..=3 {
+            let keeper = client.json(&["status"])["pid"].as_u64().unwrap() as u32;
+            let _ = Command::new("kill").arg(keeper.to_string()).status();
+            std::thread::sleep(Duration::from_millis(300));
+            let t0 = Instant::now();
+            client.ok(&["start"]);
+            println!("restart {round}: sinc {:.2} s", t0.elapsed().as_secs_f64());
+        }
+        let log = client.home.join(".local/state/sinc/sessions").join(&id).join("keeper.log");
+        println!("{}", std::fs::read_to_string(log).unwrap_or_default());
+        return;
+    }
     if std::env::args().any(|a| a == "--initial-only") {
         println!(
             "initial sync: sinc {:.2} s, tar|ssh|tar {:.2} s, rsync {:.2} s, unison {:.2} s",
