@@ -461,9 +461,13 @@ pub async fn with<T: Send + 'static>(ep: &Shared, f: impl FnOnce(&mut Endpoint) 
 
 /// Open an endpoint (its opening scan on a blocking thread), keep what the
 /// scan hashed at once — not at the first save after 30 s: a process killed
-/// before then would hash it all again — and start watching it.
+/// before then would hash it all again — and keep it up to date. Watching
+/// starts before the scan: what changes while it runs is queued and looked
+/// at again after it, so no second full scan is needed.
 pub async fn open_watching(cfg: EndpointConfig, verify_every: Option<Duration>) -> Result<(Shared, Watcher), String> {
     let root = cfg.root.clone();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let watcher = super::watch::watch(&root, tx).map_err(|e| format!("cannot watch {}: {e}", root.display()))?;
     let ep = tokio::task::spawn_blocking(move || Endpoint::open(cfg))
         .await
         .map_err(|e| e.to_string())?
@@ -472,7 +476,7 @@ pub async fn open_watching(cfg: EndpointConfig, verify_every: Option<Duration>) 
     if let Some(save) = with(&ep, |e| e.take_save()).await {
         tokio::task::spawn_blocking(move || save.write());
     }
-    let watcher = start_watching(&ep, verify_every).map_err(|e| format!("cannot watch {}: {e}", root.display()))?;
+    follow(&ep, &watcher, rx, verify_every);
     Ok((ep, watcher))
 }
 
@@ -486,14 +490,27 @@ const SAVE_EVERY: Duration = Duration::from_secs(30);
 /// Watch the endpoint's root and process events until the returned watcher
 /// is dropped. `verify_every` schedules a full rescan (None: never).
 pub fn start_watching(ep: &Shared, verify_every: Option<Duration>) -> std::io::Result<Watcher> {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let root = ep.lock().map_err(|_| std::io::Error::other("endpoint lock poisoned"))?.root().to_path_buf();
     let watcher = super::watch::watch(&root, tx.clone()).map_err(std::io::Error::other)?;
     // Changes between the opening scan and the watch starting would be
     // missed: rescan once now that the watch is in place.
     let _ = tx.send(WatchEvent::Rescan);
+    follow(ep, &watcher, rx, verify_every);
+    Ok(watcher)
+}
+
+/// Process `watcher`'s events for `ep` (and the verify rescans and the
+/// periodic saves) until the watcher is dropped.
+fn follow(
+    ep: &Shared,
+    watcher: &Watcher,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<WatchEvent>,
+    verify_every: Option<Duration>,
+) {
     if watcher.kind == WatchKind::Polling {
-        tracing::warn!("watching {} by polling", root.display());
+        let root = ep.lock().map(|e| e.root().display().to_string()).unwrap_or_default();
+        tracing::warn!("watching {root} by polling");
     }
     let ep = ep.clone();
     tokio::spawn(async move {
@@ -549,7 +566,6 @@ pub fn start_watching(ep: &Shared, verify_every: Option<Duration>) -> std::io::R
             }
         }
     });
-    Ok(watcher)
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@
 //! Measured: initial sync of a generated tree (default 10k files; `--large`
 //! 100k), edit → visible latency both ways for cold and hot files, restart
 //! with nothing changed, idle CPU and memory of both sinc processes, bytes on
-//! the wire. `--initial-only` stops after the initial sync (for profiling).
+//! the wire. `--initial-only` stops after the initial sync (for profiling);
+//! `--restart-only` syncs the tree, restarts three times and prints the
+//! keeper's log (no peers).
 
 use sinc_tests::tree::{self, percentile};
 use sinc_tests::{Client, Proxy, Sshd, sh_quote};
@@ -123,6 +125,27 @@ fn main() {
     let mb = t.bytes as f64 / (1 << 20) as f64;
     let src = &client.project;
 
+    let restart_only = std::env::args().any(|a| a == "--restart-only");
+    if restart_only {
+        client.ok(&["start"]);
+        // Restarts alone, several times, then the keeper's log (its
+        // timestamps show where the time goes).
+        for round in 1..=3 {
+            let keeper = client.json(&["status"])["pid"].as_u64().unwrap() as u32;
+            let _ = Command::new("kill").arg(keeper.to_string()).status();
+            std::thread::sleep(Duration::from_millis(300));
+            let t0 = Instant::now();
+            client.ok(&["start"]);
+            println!("restart {round}: sinc {:.2} s", t0.elapsed().as_secs_f64());
+        }
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!("find {} -name keeper.log | xargs cat", q(&client.home)))
+            .output()
+            .unwrap();
+        println!("{}", String::from_utf8_lossy(&out.stdout));
+        return;
+    }
     // --- initial sync
     let before = proxy.to_server() + proxy.to_client();
     let tar = sh(&format!(
@@ -151,21 +174,6 @@ fn main() {
     let sinc_initial = t0.elapsed();
     let sinc_bytes = proxy.to_server() + proxy.to_client() - before;
     assert_eq!(std::fs::read_dir(&remote).unwrap().count(), std::fs::read_dir(src).unwrap().count());
-    if std::env::args().any(|a| a == "--restart-only") {
-        // Restarts alone, several times, with the keeper's log kept for
-        // where the time goes.
-        for round in 1..=3 {
-            let keeper = client.json(&["status"])["pid"].as_u64().unwrap() as u32;
-            let _ = Command::new("kill").arg(keeper.to_string()).status();
-            std::thread::sleep(Duration::from_millis(300));
-            let t0 = Instant::now();
-            client.ok(&["start"]);
-            println!("restart {round}: sinc {:.2} s", t0.elapsed().as_secs_f64());
-        }
-        let log = client.home.join(".local/state/sinc/sessions").join(&id).join("keeper.log");
-        println!("{}", std::fs::read_to_string(log).unwrap_or_default());
-        return;
-    }
     if std::env::args().any(|a| a == "--initial-only") {
         println!(
             "initial sync: sinc {:.2} s, tar|ssh|tar {:.2} s, rsync {:.2} s, unison {:.2} s",
