@@ -31,6 +31,9 @@ pub struct Scanner<'a> {
     pub temp_files: Vec<PathBuf>,
 }
 
+/// What one walk found: entries, skipped paths, sinc's temporary files.
+type Scanned = (Vec<(RelPath, Node)>, Vec<Skipped>, Vec<PathBuf>);
+
 /// A file that kept changing while it was hashed.
 const HASH_ATTEMPTS: usize = 3;
 
@@ -48,18 +51,58 @@ impl<'a> Scanner<'a> {
     /// metadata is unchanged.
     pub fn scan_all(&mut self, previous: &Index) -> std::io::Result<Index> {
         let mut found = Vec::with_capacity(previous.len());
-        self.walk(&RelPath::root(), previous, &mut found)?;
+        let folders = self.visit(&RelPath::root(), previous, &mut found)?;
+        // The folders under the root are walked on every core: a scan
+        // spends its time in `stat`, which the kernel serves in parallel.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
+        let (root, rules) = (self.root, self.rules);
+        let walked: Vec<std::io::Result<Scanned>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut scanner = Scanner::new(root, rules);
+                        let mut out = Vec::new();
+                        while let Some(dir) = folders.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                            scanner.walk(dir, previous, &mut out)?;
+                        }
+                        Ok((out, scanner.skipped, scanner.temp_files))
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        });
+        for result in walked {
+            let (out, skipped, temp_files) = result?;
+            found.extend(out);
+            self.skipped.extend(skipped);
+            self.temp_files.extend(temp_files);
+        }
         Ok(found.into_iter().collect())
     }
 
+    /// Look at the entries of `dir` and the folders under it.
     fn walk(&mut self, dir: &RelPath, previous: &Index, out: &mut Vec<(RelPath, Node)>) -> std::io::Result<()> {
+        for folder in self.visit(dir, previous, out)? {
+            self.walk(&folder, previous, out)?;
+        }
+        Ok(())
+    }
+
+    /// Look at the entries of `dir` (into `out`); returns its folders.
+    fn visit(
+        &mut self,
+        dir: &RelPath,
+        previous: &Index,
+        out: &mut Vec<(RelPath, Node)>,
+    ) -> std::io::Result<Vec<RelPath>> {
         let abs = self.abs(dir);
         let read = match std::fs::read_dir(&abs) {
             Ok(r) => r,
             Err(e) if dir.is_root() => return Err(e),
             Err(e) => {
                 self.skip(&abs, &format!("cannot list: {e}"));
-                return Ok(());
+                return Ok(Vec::new());
             }
         };
         let mut names: Vec<(RelPath, PathBuf, Option<std::fs::Metadata>)> = Vec::new();
@@ -93,6 +136,7 @@ impl<'a> Scanner<'a> {
         }
         names.sort_by(|a, b| a.0.cmp(&b.0));
         let mut last: Option<RelPath> = None;
+        let mut folders = Vec::new();
         for (rel, path, meta) in names {
             if last.as_ref() == Some(&rel) {
                 self.skip(&path, "another name in this folder differs only in Unicode normalisation");
@@ -100,14 +144,13 @@ impl<'a> Scanner<'a> {
             }
             last = Some(rel.clone());
             if let Some(node) = self.probe_at(&rel, &path, previous.get(&rel), meta)? {
-                let is_dir = node.entry.is_dir();
-                out.push((rel.clone(), node));
-                if is_dir {
-                    self.walk(&rel, previous, out)?;
+                if node.entry.is_dir() {
+                    folders.push(rel.clone());
                 }
+                out.push((rel, node));
             }
         }
-        Ok(())
+        Ok(folders)
     }
 
     /// Look at one path; `None` when it is absent, ignored, or not syncable.
