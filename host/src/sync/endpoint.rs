@@ -487,19 +487,6 @@ const MAX_BATCH_DELAY: Duration = Duration::from_millis(25);
 /// How often the index is saved while changes keep coming.
 const SAVE_EVERY: Duration = Duration::from_secs(30);
 
-/// Watch the endpoint's root and process events until the returned watcher
-/// is dropped. `verify_every` schedules a full rescan (None: never).
-pub fn start_watching(ep: &Shared, verify_every: Option<Duration>) -> std::io::Result<Watcher> {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let root = ep.lock().map_err(|_| std::io::Error::other("endpoint lock poisoned"))?.root().to_path_buf();
-    let watcher = super::watch::watch(&root, tx.clone()).map_err(std::io::Error::other)?;
-    // Changes between the opening scan and the watch starting would be
-    // missed: rescan once now that the watch is in place.
-    let _ = tx.send(WatchEvent::Rescan);
-    follow(ep, &watcher, rx, verify_every);
-    Ok(watcher)
-}
-
 /// Process `watcher`'s events for `ep` (and the verify rescans and the
 /// periodic saves) until the watcher is dropped.
 fn follow(

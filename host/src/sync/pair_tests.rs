@@ -2,7 +2,7 @@
 //! over an in-memory stream: every protocol path without SSH in the way.
 
 use super::client::RemoteClient;
-use super::endpoint::{self, Endpoint, EndpointConfig, Shared};
+use super::endpoint::{self, EndpointConfig};
 use super::ignore::IgnoreSpec;
 use super::serve::{self, Projects};
 use super::syncer::{Command, Keep, SyncState, SyncStatus, Syncer, SyncerConfig};
@@ -71,16 +71,18 @@ async fn pair_with(mode: Mode, limits: DeleteLimits, setup: impl FnOnce(&Path, &
     let br = Counting { inner: br, read: received.clone() };
     let (client, _, _, mut notices) =
         RemoteClient::connect(br, bw, "test keeper", std::future::pending()).await.unwrap();
-    let ep = Endpoint::open(EndpointConfig {
-        root: local.clone(),
-        ignore: IgnoreSpec::default(),
-        state_dir: dir.path().join("keeper/local"),
-        trash_dir: dir.path().join("keeper/trash"),
-        trash_limits: TrashLimits::default(),
-    })
+    let (ep, watcher) = endpoint::open_watching(
+        EndpointConfig {
+            root: local.clone(),
+            ignore: IgnoreSpec::default(),
+            state_dir: dir.path().join("keeper/local"),
+            trash_dir: dir.path().join("keeper/trash"),
+            trash_limits: TrashLimits::default(),
+        },
+        None,
+    )
+    .await
     .unwrap();
-    let ep: Shared = Arc::new(std::sync::Mutex::new(ep));
-    let watcher = endpoint::start_watching(&ep, None).unwrap();
     let (status_tx, status) = watch::channel(SyncStatus::default());
     let cfg = SyncerConfig {
         session: "sinc-test-000000".into(),
