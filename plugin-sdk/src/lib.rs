@@ -37,13 +37,16 @@ pub mod bindings {
 }
 
 /// The version of the `sinc:plugin` package this SDK builds against.
-pub const WIT_VERSION: &str = "1.5.0";
+pub const WIT_VERSION: &str = "1.6.0";
 
+pub use bindings::exports::sinc::plugin::ending::{Ended, Stage};
 pub use bindings::exports::sinc::plugin::hooks::{Launch, Verdict};
 pub use bindings::exports::sinc::plugin::tools::Tool;
 pub use bindings::sinc::plugin::forwarding;
 pub use bindings::sinc::plugin::http_server;
 pub use bindings::sinc::plugin::http_types::{Exchange, Forward, Message, Reply, Request, Response, ResponseHead};
+pub use bindings::sinc::plugin::invocation;
+pub use bindings::sinc::plugin::invocation::FollowUp;
 pub use bindings::sinc::plugin::kv;
 pub use bindings::sinc::plugin::log::{Level, log};
 pub use bindings::sinc::plugin::notices;
@@ -139,6 +142,22 @@ pub trait Plugin {
         let _ = arguments;
         Err(format!("no tool `{name}`"))
     }
+
+    /// The stages of a session's end this plugin takes part in (none by
+    /// default). Local plugins; since 1.6.
+    fn end_stages() -> Vec<Stage> {
+        Vec::new()
+    }
+
+    /// A session ended: do this plugin's part of `stage` (all plugins
+    /// save, then record, then clean up; the session's sync was flushed
+    /// and paused first — see `ended.synced` — and is stopped after the
+    /// last stage). Called only for the stages [`Plugin::end_stages`]
+    /// names. Local plugins; since 1.6.
+    fn on_end(ended: Ended, stage: Stage) -> Result<(), String> {
+        let _ = (ended, stage);
+        Ok(())
+    }
 }
 
 /// Export `$ty` (which implements [`Plugin`]) as the component's plugin.
@@ -197,6 +216,14 @@ macro_rules! export_plugin {
                 }
                 fn call(name: String, arguments: String) -> Result<String, String> {
                     <$ty as $crate::Plugin>::call_tool(name, arguments)
+                }
+            }
+            impl $crate::bindings::exports::sinc::plugin::ending::Guest for SincExports {
+                fn stages() -> Vec<$crate::Stage> {
+                    <$ty as $crate::Plugin>::end_stages()
+                }
+                fn on_end(ended: $crate::Ended, stage: $crate::Stage) -> Result<(), String> {
+                    <$ty as $crate::Plugin>::on_end(ended, stage)
                 }
             }
     $crate::bindings::__export_world!(SincExports with_types_in $crate::bindings);
@@ -329,9 +356,9 @@ macro_rules! debug {
 /// Everything a plugin usually needs.
 pub mod prelude {
     pub use crate::{
-        Command, CommandOutput, Event, Exchange, FilesSynced, Forward, HostError, Launch, Level, Message, Plugin,
-        Reply, Request, Response, ResponseHead, Session, Tool, Verdict, forwarding, http_server, kv, notices, process,
-        secrets, sessions, sse_event,
+        Command, CommandOutput, Ended, Event, Exchange, FilesSynced, FollowUp, Forward, HostError, Launch, Level,
+        Message, Plugin, Reply, Request, Response, ResponseHead, Session, Stage, Tool, Verdict, forwarding,
+        http_server, invocation, kv, notices, process, secrets, sessions, sse_event,
     };
     pub use crate::{debug, info, warn};
 }

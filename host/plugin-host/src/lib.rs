@@ -17,7 +17,7 @@ pub mod upstream;
 
 /// The version of `sinc:plugin` this host links (it links every earlier
 /// 1.x too).
-pub const SDK: semver::Version = semver::Version::new(1, 5, 0);
+pub const SDK: semver::Version = semver::Version::new(1, 6, 0);
 
 /// The host bindings of the `sinc:plugin` world.
 pub mod bindings {
@@ -27,12 +27,14 @@ pub mod bindings {
     });
 }
 
+pub use bindings::exports::sinc::plugin::ending::{Ended, Stage};
 pub use bindings::exports::sinc::plugin::hooks::{Launch, Verdict};
 pub use bindings::exports::sinc::plugin::tools::Tool;
 pub use bindings::sinc::plugin::http_types::{Exchange, Forward, Message, Reply, Request, Response, ResponseHead};
+pub use bindings::sinc::plugin::invocation::FollowUp;
 pub use bindings::sinc::plugin::types::{Command, CommandOutput, Event, FilesSynced, Session};
 pub use manifest::{Manifest, ManifestError, RunsOn};
-pub use runtime::{Grants, HookAnswer, Limits, Plugin, PluginError, Runtime};
+pub use runtime::{Grants, HookAnswer, Invoked, Limits, Plugin, PluginError, Runtime};
 
 #[cfg(test)]
 mod tests {

@@ -10,8 +10,9 @@
 use crate::bindings::sinc::plugin::http_types::{Exchange, Message, Reply, Request, Response};
 use crate::bindings::sinc::plugin::types::{Command, CommandOutput, Event, Session};
 use crate::manifest::{Permissions, Port};
-use crate::runtime::{Grants, HookAnswer, Plugin, PluginError, Runtime};
+use crate::runtime::{Grants, HookAnswer, Invoked, Plugin, PluginError, Runtime};
 use crate::serving::{self, Connections, Handler};
+use crate::{Ended, Stage};
 use crate::{Manifest, Tool, outbound::Outbound};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -64,7 +65,9 @@ pub enum Status {
 enum Call {
     Event(Event),
     Commands(oneshot::Sender<Vec<Command>>),
-    Command { name: String, args: Vec<String>, reply: oneshot::Sender<CommandOutput> },
+    Command { name: String, args: Vec<String>, cwd: Option<String>, reply: oneshot::Sender<Invoked> },
+    EndStages(oneshot::Sender<Vec<Stage>>),
+    End { ended: Ended, stage: Stage, reply: oneshot::Sender<Result<(), String>> },
     Http { request: Request, reply: oneshot::Sender<Reply> },
     BeforeStart { session: Session, reply: oneshot::Sender<Option<HookAnswer>> },
     Forwarded(Exchange),
@@ -212,14 +215,31 @@ impl Running {
     /// Run one of its subcommands; `None` when it is not running (or was
     /// stopped running it).
     pub async fn command(&self, name: &str, args: Vec<String>) -> Option<CommandOutput> {
-        self.command_queued(name, args).await.ok()
+        self.command_queued(name, args, None).await.ok().map(|invoked| invoked.output)
     }
 
-    /// Queue one of its subcommands; the answer arrives on the receiver
-    /// (closed when it is not running, or was stopped running it).
-    pub fn command_queued(&self, name: &str, args: Vec<String>) -> oneshot::Receiver<CommandOutput> {
+    /// Queue one of its subcommands, for a `sinc` run in folder `cwd`; the
+    /// answer arrives on the receiver (closed when it is not running, or
+    /// was stopped running it).
+    pub fn command_queued(&self, name: &str, args: Vec<String>, cwd: Option<String>) -> oneshot::Receiver<Invoked> {
         let (reply, answer) = oneshot::channel();
-        let _ = self.queue.0.send(Call::Command { name: name.to_owned(), args, reply });
+        let _ = self.queue.0.send(Call::Command { name: name.to_owned(), args, cwd, reply });
+        answer
+    }
+
+    /// Queue the question of the stages of a session's end it takes part
+    /// in; the receiver closes when it is not running.
+    pub fn end_stages_queued(&self) -> oneshot::Receiver<Vec<Stage>> {
+        let (reply, answer) = oneshot::channel();
+        let _ = self.queue.0.send(Call::EndStages(reply));
+        answer
+    }
+
+    /// Queue its part of `stage` of a session's end; the receiver closes
+    /// when it is not running (or was stopped during the call).
+    pub fn end_queued(&self, ended: Ended, stage: Stage) -> oneshot::Receiver<Result<(), String>> {
+        let (reply, answer) = oneshot::channel();
+        let _ = self.queue.0.send(Call::End { ended, stage, reply });
         answer
     }
 }
@@ -402,8 +422,12 @@ impl Life {
                     }
                 }),
                 Call::Commands(reply) => plugin.commands(limit).map(|c| drop(reply.send(c))),
-                Call::Command { name, args, reply } => {
-                    plugin.run_command(&name, &args, limit.max(COMMAND_LIMIT)).map(|o| drop(reply.send(o)))
+                Call::Command { name, args, cwd, reply } => plugin
+                    .run_command_in(&name, &args, cwd.as_deref(), limit.max(COMMAND_LIMIT))
+                    .map(|o| drop(reply.send(o))),
+                Call::EndStages(reply) => plugin.end_stages(limit).map(|s| drop(reply.send(s))),
+                Call::End { ended, stage, reply } => {
+                    plugin.on_end(&ended, stage, limit.max(COMMAND_LIMIT)).map(|r| drop(reply.send(r)))
                 }
                 Call::Http { request, reply } => plugin.handle(&request, limit).map(|r| drop(reply.send(r))),
                 Call::BeforeStart { session, reply } => {

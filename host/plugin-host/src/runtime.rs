@@ -2,14 +2,17 @@
 //! per plugin (reused for every call), with a memory cap, a deadline per
 //! call, and nothing reachable that the plugin's grants do not allow.
 
+use crate::bindings::exports::sinc::plugin::ending::{Ended, Stage};
 use crate::bindings::exports::sinc::plugin::hooks::Verdict;
-use crate::bindings::exports::sinc::plugin::{forward_handler, hooks, http_handler, plugin as plugin_api, tools};
+use crate::bindings::exports::sinc::plugin::{
+    ending, forward_handler, hooks, http_handler, plugin as plugin_api, tools,
+};
 use crate::bindings::sinc::plugin::http_types::{Exchange, Message, Reply, Request, Response};
 use crate::bindings::sinc::plugin::types::Session;
 use crate::bindings::sinc::plugin::types::{Command, CommandOutput, Event, HostError};
 use crate::bindings::sinc::plugin::{
-    forwarding as forwarding_api, http_server as http_server_api, kv as kv_api, log as log_api, notices as notices_api,
-    process as process_api, secrets as secrets_api, sessions as sessions_api,
+    forwarding as forwarding_api, http_server as http_server_api, invocation as invocation_api, kv as kv_api,
+    log as log_api, notices as notices_api, process as process_api, secrets as secrets_api, sessions as sessions_api,
 };
 use crate::cache::Cache;
 use crate::kv;
@@ -17,6 +20,7 @@ use crate::manifest::SessionAccess;
 use crate::manifest::{Access, Manifest};
 use crate::serving::Connections;
 use crate::sessions::{SessionHost, SessionInfo};
+use invocation_api::FollowUp;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -111,6 +115,28 @@ pub struct State {
     /// What it asked to tell the user during the current before-start
     /// call (`None` outside one: notices go to the log).
     notices: Option<Vec<String>>,
+    /// The subcommand being run, if one is (`None` outside one).
+    invocation: Option<Invocation>,
+    /// Where it runs.
+    runs_on: crate::RunsOn,
+}
+
+/// The `sinc` running a subcommand, as the plugin sees it.
+#[derive(Debug, Default)]
+struct Invocation {
+    /// The folder it was run in.
+    cwd: Option<String>,
+    /// What it is to do afterwards.
+    then: Option<FollowUp>,
+}
+
+/// What a subcommand answered.
+#[derive(Debug, Clone)]
+pub struct Invoked {
+    /// What it printed, and its status.
+    pub output: CommandOutput,
+    /// What the `sinc` that ran it is to do next (local plugins).
+    pub then: Option<FollowUp>,
 }
 
 impl wasmtime_wasi_http::WasiHttpView for State {
@@ -170,6 +196,7 @@ impl process_api::Host for State {
         cwd: Option<String>,
         stdin: Vec<u8>,
     ) -> Result<process_api::Output, HostError> {
+        let started = Instant::now();
         let ran =
             crate::process::run(&self.permissions, &self.home, &self.data_dir, &program, &args, cwd.as_deref(), &stdin)
                 .map_err(|refusal| match refusal {
@@ -178,7 +205,10 @@ impl process_api::Host for State {
                         HostError::Denied(why)
                     }
                     crate::process::Refusal::Failed(why) => HostError::Failed(why),
-                })?;
+                });
+        // Waiting for the program is the host's time, given back.
+        self.grace += started.elapsed();
+        let ran = ran?;
         Ok(process_api::Output { status: ran.status, stdout: ran.stdout, stderr: ran.stderr })
     }
 }
@@ -324,6 +354,25 @@ impl notices_api::Host for State {
     }
 }
 
+impl invocation_api::Host for State {
+    fn cwd(&mut self) -> Option<String> {
+        self.invocation.as_ref().and_then(|i| i.cwd.clone())
+    }
+
+    fn then(&mut self, follow_up: FollowUp) -> Result<(), HostError> {
+        if self.runs_on != crate::RunsOn::Local {
+            return Err(HostError::Failed(
+                "follow-ups are for local plugins: a remote plugin's subcommand runs on the VPS".into(),
+            ));
+        }
+        let Some(invocation) = &mut self.invocation else {
+            return Err(HostError::Failed("a follow-up can only be asked for while running a subcommand".into()));
+        };
+        invocation.then = Some(follow_up);
+        Ok(())
+    }
+}
+
 impl crate::bindings::sinc::plugin::types::Host for State {}
 impl crate::bindings::sinc::plugin::http_types::Host for State {}
 
@@ -386,6 +435,7 @@ pub struct Plugin {
     hooks: Option<hooks::Guest>,
     forwards: Option<forward_handler::Guest>,
     tools: Option<tools::Guest>,
+    ending: Option<ending::Guest>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -453,6 +503,8 @@ impl Runtime {
             grace: Duration::ZERO,
             sessions: grants.sessions.clone(),
             notices: None,
+            invocation: None,
+            runs_on: manifest.runs_on,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -488,7 +540,11 @@ impl Runtime {
             Ok(indices) => Some(indices.load(&mut store, &instance).map_err(fail)?),
             Err(_) => None,
         };
-        Ok(Plugin { manifest: manifest.clone(), store, plugin, http, hooks, forwards, tools })
+        let ending = match ending::GuestIndices::new(&pre) {
+            Ok(indices) => Some(indices.load(&mut store, &instance).map_err(fail)?),
+            Err(_) => None,
+        };
+        Ok(Plugin { manifest: manifest.clone(), store, plugin, http, hooks, forwards, tools, ending })
     }
 }
 
@@ -672,8 +728,41 @@ impl Plugin {
 
     /// Run one of its subcommands.
     pub fn run_command(&mut self, name: &str, args: &[String], limit: Duration) -> Result<CommandOutput, PluginError> {
+        self.run_command_in(name, args, None, limit).map(|invoked| invoked.output)
+    }
+
+    /// Run one of its subcommands for a `sinc` run in folder `cwd`; with
+    /// what the plugin asked that `sinc` to do next.
+    pub fn run_command_in(
+        &mut self,
+        name: &str,
+        args: &[String],
+        cwd: Option<&str>,
+        limit: Duration,
+    ) -> Result<Invoked, PluginError> {
         self.arm(limit);
-        self.plugin.call_run_command(&mut self.store, name, args).map_err(|e| self.stopped(e))
+        self.store.data_mut().invocation = Some(Invocation { cwd: cwd.map(str::to_owned), then: None });
+        let outcome = self.plugin.call_run_command(&mut self.store, name, args);
+        let then = self.store.data_mut().invocation.take().and_then(|i| i.then);
+        outcome.map(|output| Invoked { output, then }).map_err(|e| self.stopped(e))
+    }
+
+    /// The stages of a session's end it takes part in (none for a plugin
+    /// built before SDK 1.6).
+    pub fn end_stages(&mut self, limit: Duration) -> Result<Vec<Stage>, PluginError> {
+        self.arm(limit);
+        let Some(ending) = &self.ending else { return Ok(Vec::new()) };
+        let outcome = ending.call_stages(&mut self.store);
+        outcome.map_err(|e| self.stopped(e))
+    }
+
+    /// Its part of `stage` of a session's end; `Ok(Err(_))` is its own
+    /// failure.
+    pub fn on_end(&mut self, ended: &Ended, stage: Stage, limit: Duration) -> Result<Result<(), String>, PluginError> {
+        self.arm(limit);
+        let Some(ending) = &self.ending else { return Ok(Ok(())) };
+        let outcome = ending.call_on_end(&mut self.store, ended, stage);
+        outcome.map_err(|e| self.stopped(e))
     }
 
     /// Tell it it is being unloaded.

@@ -204,7 +204,7 @@ pub enum Command {
 }
 
 /// `sinc start`.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct StartArgs {
     /// Return without waiting for the first sync to finish.
     #[arg(long)]

@@ -32,11 +32,16 @@ pub struct Context {
 impl Context {
     /// Load the configuration for the current directory.
     pub fn load(global: &GlobalArgs) -> Result<Context> {
-        let dirs = Dirs::from_env().map_err(|e| Error::Failure(e.to_string()))?;
         let cwd =
             std::env::current_dir().map_err(|e| Error::Failure(format!("cannot read the current directory: {e}")))?;
-        let project_dir = session_id::project_path(&cwd)
-            .map_err(|e| Error::Failure(format!("cannot resolve {}: {e}", cwd.display())))?;
+        Context::load_in(global, &cwd)
+    }
+
+    /// Load the configuration for the project in `folder`.
+    pub fn load_in(global: &GlobalArgs, folder: &std::path::Path) -> Result<Context> {
+        let dirs = Dirs::from_env().map_err(|e| Error::Failure(e.to_string()))?;
+        let project_dir = session_id::project_path(folder)
+            .map_err(|e| Error::Failure(format!("cannot resolve {}: {e}", folder.display())))?;
         let mut flags = Vec::new();
         if global.accept_new_host {
             flags.push(FlagValue {

@@ -64,7 +64,15 @@ pub async fn run(ctx: &Context, attach_only: bool) -> Result<i32> {
             AttachEnd::Exited(_) | AttachEnd::ConnectionLost => None,
         };
         match ended {
-            Some(true) => super::plugin::notify(ctx, SessionChange::Ended, events::session(&spec)).await,
+            Some(true) => {
+                let ending = super::plugin::ended(ctx, events::session(&spec)).await;
+                for problem in &ending.problems {
+                    output::warn(problem);
+                }
+                if ending.ran {
+                    super::sync_cmds::stop_keeper(&ctx.dirs, &spec.id.to_string()).await;
+                }
+            }
             Some(false) => super::plugin::notify(ctx, SessionChange::Detached, events::session(&spec)).await,
             None => {}
         }

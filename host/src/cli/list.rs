@@ -119,40 +119,90 @@ pub async fn kill(ctx: &Context, wanted: &str, host: Option<&str>) -> Result<i32
     };
     let out = link.run(&tmux::kill_script(&id), b"").await?;
     let project = host.is_none() && sessions.iter().any(|s| s.id == id && !s.is_shell());
-    if project {
-        // Stop the sync too: the local keeper, and the daemon's watching.
-        super::sync_cmds::stop_keeper(&ctx.dirs, &id).await;
-        forget_remote(ctx, &link, &id).await;
-    }
-    link.close().await;
     if !out.status.success() {
+        link.close().await;
         return Err(Error::Failure(format!("could not end {id}: {}", out.stderr_text())));
     }
+    let s = sessions.iter().find(|s| s.id == id);
+    let remote_path = s.and_then(|s| s.remote_path.clone());
     if project {
         let recorded = Registry::new(&ctx.dirs.data).load(&id);
-        let s = sessions.iter().find(|s| s.id == id);
         let session = crate::sync::wire::SessionRef {
             id: id.clone(),
             local_path: s
                 .and_then(|s| s.local_path.clone())
                 .or_else(|| recorded.as_ref().map(|r| r.local_path.to_string_lossy().into_owned())),
-            remote_path: s.and_then(|s| s.remote_path.clone()).unwrap_or_default(),
+            remote_path: remote_path.clone().unwrap_or_default(),
             agent: s.and_then(|s| s.agent.clone()).unwrap_or_default(),
             created: s.map_or(0, |s| s.created),
         };
-        super::plugin::notify(ctx, crate::sync::wire::SessionChange::Ended, session).await;
+        wind_up(ctx, &link, session).await;
+    } else if let Err(e) = Registry::new(&ctx.dirs.data).remove(&id) {
+        tracing::warn!("could not forget {id} locally: {e}");
     }
+    link.close().await;
+    say_ended(ctx, &id, remote_path);
+    Ok(0)
+}
+
+/// End the session of the project in `ctx` (a plugin's `end` follow-up,
+/// e.g. `sinc task end`): its agent is stopped when it still runs, and the
+/// rest is as `sinc kill` does — also when the session is gone already
+/// (the agent exited while no keeper listened), so the local plugins hear
+/// of its end.
+pub async fn end_project(ctx: &Context) -> Result<i32> {
+    let spec = ctx.spec();
+    let id = spec.id.to_string();
+    let link = ctx.link()?;
+    let sessions = sessions(ctx, &link).await?;
+    let running = sessions.iter().find(|s| s.id == id);
+    if running.is_some() {
+        let out = link.run(&tmux::kill_script(&id), b"").await?;
+        if !out.status.success() {
+            link.close().await;
+            return Err(Error::Failure(format!("could not end {id}: {}", out.stderr_text())));
+        }
+    }
+    // What the agent wrote last comes over before the end hooks see the
+    // folder, also when the session ended while no keeper ran.
+    if let Err(e) = super::sync_cmds::ensure_keeper(ctx, &link).await {
+        output::warn(&format!("the sync could not start before the session's end: {e}"));
+    }
+    let session = crate::sync::wire::SessionRef {
+        created: running.map_or(0, |s| s.created),
+        ..crate::plugins::events::session(&spec)
+    };
+    let clean = wind_up(ctx, &link, session).await;
+    link.close().await;
+    say_ended(ctx, &id, Some(spec.remote_path));
+    Ok(if clean { 0 } else { 1 })
+}
+
+/// After a project's agent stopped: the local plugins hear of it and its
+/// end hooks run (its sync flushed first), then its sync stops — the local
+/// keeper and the daemon's watching — and the session is forgotten here.
+/// Whether the end hooks all went well (what failed is shown).
+async fn wind_up(ctx: &Context, link: &Link, session: crate::sync::wire::SessionRef) -> bool {
+    let id = session.id.clone();
+    let problems = super::plugin::ended(ctx, session).await.problems;
+    for problem in &problems {
+        output::warn(problem);
+    }
+    super::sync_cmds::stop_keeper(&ctx.dirs, &id).await;
+    forget_remote(ctx, link, &id).await;
     if let Err(e) = Registry::new(&ctx.dirs.data).remove(&id) {
         tracing::warn!("could not forget {id} locally: {e}");
     }
-    let remote_path = sessions.iter().find(|s| s.id == id).and_then(|s| s.remote_path.clone());
+    problems.is_empty()
+}
+
+fn say_ended(ctx: &Context, id: &str, remote_path: Option<String>) {
     if ctx.global.json {
         output::json(&serde_json::json!({ "killed": id, "remote_path": remote_path }));
     } else if !ctx.global.quiet {
         let kept = remote_path.map(|p| format!("; remote files kept in {}", quote::word(&p))).unwrap_or_default();
         output::line(&format!("ended {id}{kept}"));
     }
-    Ok(0)
 }
 
 /// Tell the VPS daemon to stop serving `id` (when sinc is installed there).

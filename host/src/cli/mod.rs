@@ -5,6 +5,7 @@ pub mod args;
 mod context;
 mod doctor;
 mod exec;
+mod follow_up;
 mod launch;
 mod list;
 mod mcp;

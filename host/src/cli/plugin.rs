@@ -7,10 +7,12 @@ use super::context::Context;
 use super::output;
 use crate::error::{Error, Result};
 use crate::keeper::control::{self, ControlError, ControlRequest, ControlResponse};
+use crate::plugins::ending::{self, Ending};
+use crate::plugins::invocation::FollowUp;
 use crate::plugins::{Installed, Locked, LockedCommand, Lockfile, events, registry};
 use crate::session::tmux::Extras;
 use crate::sync::wire::{PluginState, Request, Response, SessionChange, SessionRef};
-use sinc_plugin_host::{Manifest, Plugin, PluginError, RunsOn};
+use sinc_plugin_host::{Ended, Invoked, Manifest, Plugin, PluginError, RunsOn};
 use std::path::Path;
 use std::time::Duration;
 
@@ -95,6 +97,105 @@ pub async fn notify(ctx: &Context, change: SessionChange, session: SessionRef) {
         events::deliver_here(&installed, ctx.config(), &news);
         Ok(())
     });
+}
+
+/// How long the end of a session (its sync flushed, the end hooks) or a
+/// local plugin's subcommand (which may run programs for minutes) may take.
+const END_LIMIT: Duration = Duration::from_secs(600);
+
+/// `session` ended: the local plugins hear of it (unless they have), and
+/// its end runs in any case — its sync flushed and paused, the plugins'
+/// end hooks (see `crate::plugins::ending`) — before this returns: in the
+/// keeper that hosts them, else here. The caller stops the session's sync
+/// afterwards when the end ran.
+pub async fn ended(ctx: &Context, session: SessionRef) -> Ending {
+    let failed = |problem: String| Ending { ran: false, problems: vec![problem] };
+    if !wants_events(ctx) {
+        return Ending::default();
+    }
+    let installed = installed(ctx);
+    let request = ControlRequest::EndSession { session: session.clone() };
+    match ask_local_host(&installed, &request, END_LIMIT).await {
+        Ok(None) => {}
+        Ok(Some(ControlResponse::Ended { ran, problems })) => return Ending { ran, problems },
+        Ok(Some(other)) => return failed(format!("the local plugins' end hooks: unexpected answer {other:?}")),
+        Err(e) => return failed(format!("the local plugins' end hooks: {e}")),
+    }
+    let loaded = off_runtime(|| {
+        let news = events::Heard::load(&installed.heard_path()).admit(vec![(SessionChange::Ended, session.clone())]);
+        events::deliver_here(&installed, ctx.config(), &news);
+        Ok(load_enders(ctx, &installed))
+    });
+    let mut enders = match loaded {
+        Ok(enders) => enders,
+        Err(e) => return failed(e.to_string()),
+    };
+    if enders.takers.is_empty() {
+        return Ending { ran: false, problems: enders.problems };
+    }
+    let synced = ending::prepare(&ctx.dirs, &session.id).await;
+    let ended = Ended { session: events::plugin_session(session), synced };
+    let problems = off_runtime(|| Ok(enders.run(&ended))).unwrap_or_else(|e| vec![e.to_string()]);
+    Ending { ran: true, problems }
+}
+
+/// The local plugins that take part in a session's end, loaded in this
+/// process.
+struct Enders {
+    takers: Vec<(String, Vec<sinc_plugin_host::Stage>)>,
+    loaded: std::collections::BTreeMap<String, Plugin>,
+    problems: Vec<String>,
+}
+
+/// Load the enabled local plugins and keep those that take part in a
+/// session's end.
+fn load_enders(ctx: &Context, installed: &Installed) -> Enders {
+    let mut enders = Enders { takers: Vec::new(), loaded: Default::default(), problems: Vec::new() };
+    let Ok(lock) = installed.lockfile() else { return enders };
+    let runtime = match installed.runtime() {
+        Ok(r) => r,
+        Err(e) => {
+            enders.problems.push(format!("the local plugins' end hooks: {e}"));
+            return enders;
+        }
+    };
+    for locked in lock.enabled(RunsOn::Local) {
+        let asked = installed.start(&runtime, locked, ctx.config(), CALL_LIMIT).and_then(|mut p| {
+            let stages = p.end_stages(CALL_LIMIT)?;
+            Ok((p, stages))
+        });
+        match asked {
+            Ok((_, stages)) if stages.is_empty() => {}
+            Ok((plugin, stages)) => {
+                enders.takers.push((locked.name.clone(), stages));
+                enders.loaded.insert(locked.name.clone(), plugin);
+            }
+            Err(e) => enders.problems.push(format!("the end hooks of {}: {e}", locked.name)),
+        }
+    }
+    enders
+}
+
+impl Enders {
+    /// Run their parts, stage by stage; what failed.
+    fn run(&mut self, ended: &Ended) -> Vec<String> {
+        let mut problems = std::mem::take(&mut self.problems);
+        for (stage, name) in ending::order(&self.takers) {
+            let Some(plugin) = self.loaded.get_mut(&name) else { continue };
+            match plugin.on_end(ended, stage, CALL_LIMIT) {
+                Ok(Ok(())) => {}
+                Ok(Err(why)) => problems.push(ending::failure(&name, stage, &why)),
+                Err(e) => {
+                    problems.push(ending::failure(&name, stage, &e.to_string()));
+                    self.loaded.remove(&name);
+                }
+            }
+        }
+        for (_, plugin) in std::mem::take(&mut self.loaded) {
+            let _ = plugin.shutdown(CALL_LIMIT);
+        }
+        problems
+    }
 }
 
 /// `sinc plugin …`.
@@ -715,19 +816,30 @@ pub async fn external(ctx: &Context, words: &[String]) -> Result<i32> {
         if let Some(code) = on_this_vps(words).await? {
             return Ok(code);
         }
-        return off_runtime(|| external_here(ctx, words));
+        return off_runtime(|| external_here(ctx, words)).map(|(status, _)| status);
     };
     let command =
         Request::PluginCommand { plugin: plugin.name.clone(), command: words[0].clone(), args: words[1..].to_vec() };
     if plugin.runs_on == RunsOn::Local {
-        let asked = ControlRequest::LocalPlugin { request: command };
-        return match ask_local_host(&installed, &asked, CALL_LIMIT).await? {
-            Some(ControlResponse::Answer { response: Response::CommandOutput { status, stdout, stderr } }) => {
-                Ok(print_output(status, &stdout, &stderr))
+        let asked = ControlRequest::LocalCommand {
+            plugin: plugin.name.clone(),
+            command: words[0].clone(),
+            args: words[1..].to_vec(),
+            cwd: Some(ctx.project_dir.to_string_lossy().into_owned()),
+        };
+        let (status, then) = match ask_local_host(&installed, &asked, END_LIMIT).await? {
+            Some(ControlResponse::Command { status, stdout, stderr, then }) => {
+                (print_output(status, &stdout, &stderr), then)
             }
-            Some(ControlResponse::Error { message }) => Err(Error::Failure(message)),
-            Some(other) => Err(Error::Failure(format!("unexpected answer from the local plugin host: {other:?}"))),
-            None => off_runtime(|| external_here(ctx, words)),
+            Some(ControlResponse::Error { message }) => return Err(Error::Failure(message)),
+            Some(other) => {
+                return Err(Error::Failure(format!("unexpected answer from the local plugin host: {other:?}")));
+            }
+            None => off_runtime(|| external_here(ctx, words))?,
+        };
+        return match then {
+            Some(next) if status == 0 => super::follow_up::run(ctx, next).await,
+            _ => Ok(status),
         };
     }
     let paths = super::sync_cmds::keeper_paths(ctx);
@@ -963,7 +1075,9 @@ pub async fn refresh_plugins(ctx: &Context, say: bool) {
     }
 }
 
-fn external_here(ctx: &Context, words: &[String]) -> Result<i32> {
+/// Run a plugin's subcommand in this process: its status, and what it
+/// asked this `sinc` to do next.
+fn external_here(ctx: &Context, words: &[String]) -> Result<(i32, Option<FollowUp>)> {
     let Some((name, args)) = words.split_first() else {
         return Err(Error::Usage("no command given".into()));
     };
@@ -981,15 +1095,16 @@ fn external_here(ctx: &Context, words: &[String]) -> Result<i32> {
             ),
         }));
     };
+    let cwd = (locked.runs_on == RunsOn::Local).then(|| ctx.project_dir.to_string_lossy().into_owned());
     let ran = start(ctx, &installed, locked).and_then(|mut plugin| {
-        let out = plugin.run_command(name, args, CALL_LIMIT);
+        let out = plugin.run_command_in(name, args, cwd.as_deref(), CALL_LIMIT);
         let _ = out.is_ok().then(|| plugin.shutdown(CALL_LIMIT));
         out
     });
-    let out = match ran {
-        Ok(out) => {
+    let Invoked { output: out, then } = match ran {
+        Ok(invoked) => {
             installed.record(&locked.name, Ok(()));
-            out
+            invoked
         }
         Err(e) => {
             if let Some(disabled) = installed.record(&locked.name, Err(&e)) {
@@ -998,5 +1113,5 @@ fn external_here(ctx: &Context, words: &[String]) -> Result<i32> {
             return Err(failure(e));
         }
     };
-    Ok(print_output(out.status, &out.stdout, &out.stderr))
+    Ok((print_output(out.status, &out.stdout, &out.stderr), then.map(Into::into)))
 }

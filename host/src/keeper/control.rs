@@ -85,6 +85,26 @@ pub enum ControlRequest {
         /// What happened, oldest first.
         events: Vec<(SessionChange, SessionRef)>,
     },
+    /// To the local plugin host: `session` ended (its agent was stopped, or
+    /// the user ends it again to finish an end that failed): tell the
+    /// plugins if they have not heard, and run its end in any case;
+    /// answered by `Ended` once that is done.
+    EndSession {
+        /// The session.
+        session: SessionRef,
+    },
+    /// To the local plugin host: a local plugin's subcommand, for a `sinc`
+    /// run in folder `cwd`; answered by `Command`.
+    LocalCommand {
+        /// The plugin.
+        plugin: String,
+        /// The subcommand.
+        command: String,
+        /// Its arguments.
+        args: Vec<String>,
+        /// Where `sinc` was run.
+        cwd: Option<String>,
+    },
 }
 
 /// The keeper's answer.
@@ -143,6 +163,25 @@ pub enum ControlResponse {
     Answer {
         /// Its answer.
         response: Response,
+    },
+    /// What a local plugin's subcommand printed, and what follows it.
+    Command {
+        /// Its exit status.
+        status: u8,
+        /// Standard output.
+        stdout: String,
+        /// Standard error.
+        stderr: String,
+        /// What the `sinc` that ran it does next.
+        then: Option<crate::plugins::invocation::FollowUp>,
+    },
+    /// A session's end has run.
+    Ended {
+        /// Whether any plugin took part (then the session's sync is
+        /// paused, for the asker to stop).
+        ran: bool,
+        /// What failed, one line each.
+        problems: Vec<String>,
     },
     /// The request failed.
     Error {
@@ -229,7 +268,9 @@ pub async fn serve(listener: UnixListener, served: Served, plugins: RemotePlugin
                 }
                 ControlRequest::LocalPlugins
                 | ControlRequest::LocalPlugin { .. }
-                | ControlRequest::LocalEvents { .. } => {
+                | ControlRequest::LocalEvents { .. }
+                | ControlRequest::EndSession { .. }
+                | ControlRequest::LocalCommand { .. } => {
                     ControlResponse::Error { message: "the local plugin host answers that, on its own socket".into() }
                 }
                 ControlRequest::Status => ControlResponse::Status {
@@ -355,7 +396,9 @@ async fn answer(req: ControlRequest, commands: &mpsc::Sender<Command>) -> Contro
             | ControlRequest::Plugin { .. }
             | ControlRequest::LocalPlugins
             | ControlRequest::LocalPlugin { .. }
-            | ControlRequest::LocalEvents { .. } => {
+            | ControlRequest::LocalEvents { .. }
+            | ControlRequest::EndSession { .. }
+            | ControlRequest::LocalCommand { .. } => {
                 return Err("plugin requests are answered by the plugin relay".into());
             }
         })
@@ -375,7 +418,7 @@ mod tests {
         let listener = UnixListener::bind(&socket).unwrap();
         tokio::spawn(serve_requests(listener, |request| async move {
             match request {
-                ControlRequest::LocalEvents { events } => ControlResponse::Applied { count: events.len() },
+                ControlRequest::LocalEvents { events, .. } => ControlResponse::Applied { count: events.len() },
                 _ => ControlResponse::Done,
             }
         }));

@@ -8,11 +8,13 @@
 
 use super::TAKE_OVER_EVERY;
 use super::control::{self, ControlRequest, ControlResponse};
+use crate::paths::Dirs;
 use crate::plugins::Installed;
+use crate::plugins::ending::{self, Ending};
 use crate::plugins::events::{self, Heard};
 use crate::plugins::hosting::{Hosting, Source};
 use crate::sync::wire::{PluginGrant, PluginState, Request, Response, SessionChange, SessionRef};
-use sinc_plugin_host::{Grants, RunsOn};
+use sinc_plugin_host::{Ended, Event, Grants, RunsOn};
 use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -21,14 +23,19 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub struct LocalHost {
     installed: Installed,
     config: crate::config::Reloading,
+    dirs: Dirs,
     hosting: Hosting,
     /// One delivery of events at a time.
     delivering: Mutex<()>,
+    /// Sessions heard to have ended whose end has not run yet.
+    ending: Mutex<Vec<sinc_plugin_host::Session>>,
+    /// Held while ends run, one session after another.
+    ends: tokio::sync::Mutex<()>,
 }
 
 /// Become the local plugin host once no other keeper is, then serve until
 /// the process ends.
-pub async fn run(installed: Installed, config: crate::config::Reloading) {
+pub async fn run(installed: Installed, config: crate::config::Reloading, dirs: Dirs) {
     let lock = loop {
         match take_lock(&installed) {
             Ok(Some(lock)) => break lock,
@@ -51,8 +58,11 @@ pub async fn run(installed: Installed, config: crate::config::Reloading) {
     let host = Arc::new(LocalHost {
         installed,
         config,
+        dirs,
         hosting: Hosting::new("on this machine", cache),
         delivering: Mutex::default(),
+        ending: Mutex::default(),
+        ends: tokio::sync::Mutex::default(),
     });
     match host.refresh() {
         Ok(states) => states.iter().for_each(|s| tracing::info!(plugin = %s.name, "here: {}", s.state)),
@@ -90,18 +100,64 @@ impl LocalHost {
     }
 
     /// Hand the local plugins the events they have not heard yet (none
-    /// count as heard while no local plugin runs).
-    pub fn hear(&self, events: Vec<(SessionChange, SessionRef)>) {
+    /// count as heard while no local plugin runs); the sessions among them
+    /// that ended wait for [`LocalHost::run_ends`].
+    /// Whether any of them was news of a session's end.
+    pub fn hear(&self, events: Vec<(SessionChange, SessionRef)>) -> bool {
         let _one = self.delivering.lock().unwrap_or_else(PoisonError::into_inner);
         if self.hosting.is_empty() {
-            return;
+            return false;
         }
+        let mut ended = false;
         for event in Heard::load(&self.installed.heard_path()).admit(events) {
             self.hosting.deliver(&event);
+            if let Event::SessionEnded(session) = event {
+                self.queue_end(session);
+                ended = true;
+            }
+        }
+        ended
+    }
+
+    /// Have `session`'s end run (once, when it is queued already).
+    fn queue_end(&self, session: sinc_plugin_host::Session) {
+        let mut pending = self.ending.lock().unwrap_or_else(PoisonError::into_inner);
+        if !pending.iter().any(|s| s.id == session.id) {
+            pending.push(session);
         }
     }
 
-    async fn answer(&self, request: ControlRequest) -> ControlResponse {
+    /// Run the end of every session queued (see [`ending`]), one after
+    /// another; what failed. Whoever asks next waits for an end already
+    /// running, so a `sinc kill` returns after its session's end whichever
+    /// way the news came first (an end asked for again runs again: plugins
+    /// keep their ends repeatable). The sync of
+    /// the sessions in `stopped_by_caller` is left for the caller to stop
+    /// (it may be this keeper's own, which must answer first).
+    pub async fn run_ends(&self, stopped_by_caller: &[String]) -> Ending {
+        let _one = self.ends.lock().await;
+        let mut done = Ending::default();
+        loop {
+            let next = {
+                let mut pending = self.ending.lock().unwrap_or_else(PoisonError::into_inner);
+                (!pending.is_empty()).then(|| pending.remove(0))
+            };
+            let Some(session) = next else { return done };
+            let takers = self.hosting.end_stages().await;
+            if takers.is_empty() {
+                continue;
+            }
+            done.ran = true;
+            let synced = ending::prepare(&self.dirs, &session.id).await;
+            let id = session.id.clone();
+            done.problems.extend(self.hosting.end(&Ended { session, synced }, &takers).await);
+            if !stopped_by_caller.contains(&id) {
+                ending::finish(&self.dirs, &id).await;
+            }
+        }
+    }
+
+    async fn answer(self: Arc<Self>, request: ControlRequest) -> ControlResponse {
         match request {
             ControlRequest::LocalPlugins => match self.refresh() {
                 Ok(states) => ControlResponse::Plugins { states },
@@ -109,7 +165,32 @@ impl LocalHost {
             },
             ControlRequest::LocalEvents { events } => {
                 self.hear(events);
+                tokio::spawn(async move {
+                    for problem in self.run_ends(&[]).await.problems {
+                        tracing::warn!("{problem}");
+                    }
+                });
                 ControlResponse::Done
+            }
+            ControlRequest::EndSession { session } => {
+                let id = session.id.clone();
+                let plugin_session = events::plugin_session(session.clone());
+                if !self.hear(vec![(SessionChange::Ended, session)]) {
+                    self.queue_end(plugin_session);
+                }
+                let Ending { ran, problems } = self.run_ends(&[id]).await;
+                ControlResponse::Ended { ran, problems }
+            }
+            ControlRequest::LocalCommand { plugin, command, args, cwd } => {
+                match self.hosting.command_in(&plugin, &command, args, cwd).await {
+                    Ok(invoked) => ControlResponse::Command {
+                        status: invoked.output.status,
+                        stdout: invoked.output.stdout,
+                        stderr: invoked.output.stderr,
+                        then: invoked.then.map(Into::into),
+                    },
+                    Err(message) => ControlResponse::Error { message },
+                }
             }
             ControlRequest::LocalPlugin { request } => {
                 let response = match request {

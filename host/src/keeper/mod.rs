@@ -172,7 +172,7 @@ pub async fn run(ctx: &Context) -> Result<i32> {
         config: ctx.reloading(),
     };
     let installed = source.installed.clone();
-    tokio::spawn(local_host::run(installed.clone(), source.config.clone()));
+    tokio::spawn(local_host::run(installed.clone(), source.config.clone(), ctx.dirs.clone()));
     let (daemon_link_tx, daemon_link) = tokio::sync::watch::channel(None);
     let roots = plugin_roots::PluginRoots::start(root_setup(ctx), daemon_link, installed.clone());
     tokio::spawn(journal_follower::run(id.clone(), paths.events.clone(), installed, client_rx.clone()));

@@ -6,7 +6,7 @@
 
 use crate::sync::wire::{PluginGrant, PluginState, Response, ToolInfo};
 use sinc_plugin_host::running::{Running, Spec, Status};
-use sinc_plugin_host::{Event, Grants, Manifest, Runtime, Session, Verdict};
+use sinc_plugin_host::{Ended, Event, Grants, Invoked, Manifest, Runtime, Session, Stage, Verdict};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -153,23 +153,77 @@ impl Hosting {
 
     /// Run `command` of `plugin`.
     pub async fn command(&self, plugin: &str, command: &str, args: Vec<String>) -> Response {
+        match self.command_in(plugin, command, args, None).await {
+            Ok(Invoked { output: out, then }) => {
+                if then.is_some() {
+                    tracing::warn!(plugin = %plugin, "asked for a follow-up, which only a local subcommand has");
+                }
+                Response::CommandOutput { status: out.status, stdout: out.stdout, stderr: out.stderr }
+            }
+            Err(message) => Response::Failed { message },
+        }
+    }
+
+    /// Run `command` of `plugin` for a `sinc` run in folder `cwd`: what it
+    /// printed and what it asked that `sinc` to do next, or why it did not
+    /// run.
+    pub async fn command_in(
+        &self,
+        plugin: &str,
+        command: &str,
+        args: Vec<String>,
+        cwd: Option<String>,
+    ) -> Result<Invoked, String> {
         let place = self.place;
         let queued = {
             let slots = self.slots();
             match slots.get(plugin).map(|s| &s.running) {
-                None => return Response::Failed { message: format!("no plugin `{plugin}` is loaded {place}") },
-                Some(Err(why)) => {
-                    return Response::Failed { message: format!("plugin {plugin} is not running {place}: {why}") };
-                }
-                Some(Ok(running)) => running.command_queued(command, args),
+                None => return Err(format!("no plugin `{plugin}` is loaded {place}")),
+                Some(Err(why)) => return Err(format!("plugin {plugin} is not running {place}: {why}")),
+                Some(Ok(running)) => running.command_queued(command, args, cwd),
             }
         };
-        match queued.await {
-            Ok(out) => Response::CommandOutput { status: out.status, stdout: out.stdout, stderr: out.stderr },
-            Err(_) => Response::Failed {
-                message: format!("plugin {plugin} stopped running `{command}` (see `sinc plugin list`)"),
-            },
+        queued.await.map_err(|_| format!("plugin {plugin} stopped running `{command}` (see `sinc plugin list`)"))
+    }
+
+    /// The running plugins that take part in a session's end, with their
+    /// stages.
+    pub async fn end_stages(&self) -> Vec<(String, Vec<Stage>)> {
+        let asked: Vec<_> = self
+            .slots()
+            .iter()
+            .filter_map(|(name, slot)| slot.running.as_ref().ok().map(|r| (name.clone(), r.end_stages_queued())))
+            .collect();
+        let mut out = Vec::new();
+        for (name, answer) in asked {
+            if let Ok(stages) = answer.await
+                && !stages.is_empty()
+            {
+                out.push((name, stages));
+            }
         }
+        out
+    }
+
+    /// Run `takers`' parts of the session's end, stage by stage (see
+    /// [`super::ending::order`]); what failed, one line each.
+    pub async fn end(&self, ended: &Ended, takers: &[(String, Vec<Stage>)]) -> Vec<String> {
+        let mut failures = Vec::new();
+        for (stage, plugin) in super::ending::order(takers) {
+            let queued = match self.slots().get(&plugin).map(|s| &s.running) {
+                Some(Ok(running)) => running.end_queued(ended.clone(), stage),
+                _ => {
+                    failures.push(super::ending::failure(&plugin, stage, "it is not running"));
+                    continue;
+                }
+            };
+            match queued.await {
+                Ok(Ok(())) => {}
+                Ok(Err(why)) => failures.push(super::ending::failure(&plugin, stage, &why)),
+                Err(_) => failures.push(super::ending::failure(&plugin, stage, "it stopped (see `sinc plugin list`)")),
+            }
+        }
+        failures
     }
 
     /// The running plugin that adds `command`, if one does.

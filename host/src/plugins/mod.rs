@@ -3,8 +3,10 @@
 //! (`sinc-plugin-host`, the only crate with wasmtime). The runtime is only
 //! built when a plugin is used, so other commands pay nothing for it.
 
+pub mod ending;
 pub mod events;
 pub mod hosting;
+pub mod invocation;
 pub mod lock;
 pub mod registry;
 pub mod scaffold;
