@@ -143,9 +143,11 @@ pub trait Plugin {
         Err(format!("no tool `{name}`"))
     }
 
-    /// The stages of a session's end this plugin takes part in (none by
-    /// default). Local plugins; since 1.6.
-    fn end_stages() -> Vec<Stage> {
+    /// The stages of `session`'s end this plugin takes part in (none by
+    /// default; return none for sessions it has nothing to do with, and
+    /// their sync runs on as before). Local plugins; since 1.6.
+    fn end_stages(session: Session) -> Vec<Stage> {
+        let _ = session;
         Vec::new()
     }
 
@@ -219,8 +221,8 @@ macro_rules! export_plugin {
                 }
             }
             impl $crate::bindings::exports::sinc::plugin::ending::Guest for SincExports {
-                fn stages() -> Vec<$crate::Stage> {
-                    <$ty as $crate::Plugin>::end_stages()
+                fn stages(session: $crate::Session) -> Vec<$crate::Stage> {
+                    <$ty as $crate::Plugin>::end_stages(session)
                 }
                 fn on_end(ended: $crate::Ended, stage: $crate::Stage) -> Result<(), String> {
                     <$ty as $crate::Plugin>::on_end(ended, stage)

@@ -66,7 +66,7 @@ enum Call {
     Event(Event),
     Commands(oneshot::Sender<Vec<Command>>),
     Command { name: String, args: Vec<String>, cwd: Option<String>, reply: oneshot::Sender<Invoked> },
-    EndStages(oneshot::Sender<Vec<Stage>>),
+    EndStages(Session, oneshot::Sender<Vec<Stage>>),
     End { ended: Ended, stage: Stage, reply: oneshot::Sender<Result<(), String>> },
     Http { request: Request, reply: oneshot::Sender<Reply> },
     BeforeStart { session: Session, reply: oneshot::Sender<Option<HookAnswer>> },
@@ -227,11 +227,11 @@ impl Running {
         answer
     }
 
-    /// Queue the question of the stages of a session's end it takes part
+    /// Queue the question of the stages of `session`'s end it takes part
     /// in; the receiver closes when it is not running.
-    pub fn end_stages_queued(&self) -> oneshot::Receiver<Vec<Stage>> {
+    pub fn end_stages_queued(&self, session: Session) -> oneshot::Receiver<Vec<Stage>> {
         let (reply, answer) = oneshot::channel();
-        let _ = self.queue.0.send(Call::EndStages(reply));
+        let _ = self.queue.0.send(Call::EndStages(session, reply));
         answer
     }
 
@@ -425,7 +425,7 @@ impl Life {
                 Call::Command { name, args, cwd, reply } => plugin
                     .run_command_in(&name, &args, cwd.as_deref(), limit.max(COMMAND_LIMIT))
                     .map(|o| drop(reply.send(o))),
-                Call::EndStages(reply) => plugin.end_stages(limit).map(|s| drop(reply.send(s))),
+                Call::EndStages(session, reply) => plugin.end_stages(&session, limit).map(|s| drop(reply.send(s))),
                 Call::End { ended, stage, reply } => {
                     plugin.on_end(&ended, stage, limit.max(COMMAND_LIMIT)).map(|r| drop(reply.send(r)))
                 }

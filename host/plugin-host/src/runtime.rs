@@ -747,12 +747,12 @@ impl Plugin {
         outcome.map(|output| Invoked { output, then }).map_err(|e| self.stopped(e))
     }
 
-    /// The stages of a session's end it takes part in (none for a plugin
+    /// The stages of `session`'s end it takes part in (none for a plugin
     /// built before SDK 1.6).
-    pub fn end_stages(&mut self, limit: Duration) -> Result<Vec<Stage>, PluginError> {
+    pub fn end_stages(&mut self, session: &Session, limit: Duration) -> Result<Vec<Stage>, PluginError> {
         self.arm(limit);
         let Some(ending) = &self.ending else { return Ok(Vec::new()) };
-        let outcome = ending.call_stages(&mut self.store);
+        let outcome = ending.call_stages(&mut self.store, session);
         outcome.map_err(|e| self.stopped(e))
     }
 

@@ -124,7 +124,7 @@ pub async fn ended(ctx: &Context, session: SessionRef) -> Ending {
     let loaded = off_runtime(|| {
         let news = events::Heard::load(&installed.heard_path()).admit(vec![(SessionChange::Ended, session.clone())]);
         events::deliver_here(&installed, ctx.config(), &news);
-        Ok(load_enders(ctx, &installed))
+        Ok(load_enders(ctx, &installed, &events::plugin_session(session.clone())))
     });
     let mut enders = match loaded {
         Ok(enders) => enders,
@@ -147,9 +147,9 @@ struct Enders {
     problems: Vec<String>,
 }
 
-/// Load the enabled local plugins and keep those that take part in a
-/// session's end.
-fn load_enders(ctx: &Context, installed: &Installed) -> Enders {
+/// Load the enabled local plugins and keep those that take part in
+/// `session`'s end.
+fn load_enders(ctx: &Context, installed: &Installed, session: &sinc_plugin_host::Session) -> Enders {
     let mut enders = Enders { takers: Vec::new(), loaded: Default::default(), problems: Vec::new() };
     let Ok(lock) = installed.lockfile() else { return enders };
     let runtime = match installed.runtime() {
@@ -161,7 +161,7 @@ fn load_enders(ctx: &Context, installed: &Installed) -> Enders {
     };
     for locked in lock.enabled(RunsOn::Local) {
         let asked = installed.start(&runtime, locked, ctx.config(), CALL_LIMIT).and_then(|mut p| {
-            let stages = p.end_stages(CALL_LIMIT)?;
+            let stages = p.end_stages(session, CALL_LIMIT)?;
             Ok((p, stages))
         });
         match asked {

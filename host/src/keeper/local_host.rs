@@ -143,7 +143,7 @@ impl LocalHost {
                 (!pending.is_empty()).then(|| pending.remove(0))
             };
             let Some(session) = next else { return done };
-            let takers = self.hosting.end_stages().await;
+            let takers = self.hosting.end_stages(&session).await;
             if takers.is_empty() {
                 continue;
             }

@@ -186,13 +186,15 @@ impl Hosting {
         queued.await.map_err(|_| format!("plugin {plugin} stopped running `{command}` (see `sinc plugin list`)"))
     }
 
-    /// The running plugins that take part in a session's end, with their
+    /// The running plugins that take part in `session`'s end, with their
     /// stages.
-    pub async fn end_stages(&self) -> Vec<(String, Vec<Stage>)> {
+    pub async fn end_stages(&self, session: &Session) -> Vec<(String, Vec<Stage>)> {
         let asked: Vec<_> = self
             .slots()
             .iter()
-            .filter_map(|(name, slot)| slot.running.as_ref().ok().map(|r| (name.clone(), r.end_stages_queued())))
+            .filter_map(|(name, slot)| {
+                slot.running.as_ref().ok().map(|r| (name.clone(), r.end_stages_queued(session.clone())))
+            })
             .collect();
         let mut out = Vec::new();
         for (name, answer) in asked {

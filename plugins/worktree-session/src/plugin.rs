@@ -67,8 +67,12 @@ impl Plugin for WorktreeSession {
         Ok(())
     }
 
-    fn end_stages() -> Vec<Stage> {
-        vec![Stage::Save, Stage::CleanUp]
+    fn end_stages(session: Session) -> Vec<Stage> {
+        // Only its tasks' sessions; any other's end is none of its business.
+        match session.local_path.as_deref().and_then(load) {
+            Some(_) => vec![Stage::Save, Stage::CleanUp],
+            None => Vec::new(),
+        }
     }
 
     fn on_end(ended: Ended, stage: Stage) -> Result<(), String> {
