@@ -154,7 +154,8 @@ pub trait Plugin {
     /// A session ended: do this plugin's part of `stage` (all plugins
     /// save, then record, then clean up; the session's sync was flushed
     /// and paused first — see `ended.synced` — and is stopped after the
-    /// last stage). Called only for the stages [`Plugin::end_stages`]
+    /// last stage). Ends the laptop stopped in the middle run again when
+    /// a keeper next hosts the plugins. Called only for the stages [`Plugin::end_stages`]
     /// names. Local plugins; since 1.6.
     fn on_end(ended: Ended, stage: Stage) -> Result<(), String> {
         let _ = (ended, stage);

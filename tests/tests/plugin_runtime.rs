@@ -117,6 +117,15 @@ fn nothing_undeclared_is_reachable() {
     local.init("{}", T).unwrap().unwrap();
     let typed = local.run_command("hostile-sessions", &["sinc-app-123456".into()], T).unwrap();
     assert!(typed.stderr.contains("failed: sessions are served to plugins on the VPS"), "{}", typed.stderr);
+    // A follow-up (open, start, end a folder's session) needs the same
+    // permission; with it, the subcommand sees where `sinc` was run.
+    let asked = p.run_command_in("hostile-then", &["/".into()], Some("/home/u/app"), T).unwrap();
+    assert!(asked.output.stderr.contains("denied: opening, starting or ending a session needs"), "{asked:?}");
+    assert!(asked.then.is_none());
+    let asked = local.run_command_in("hostile-then", &["/srv/app".into()], Some("/home/u/app"), T).unwrap();
+    assert_eq!(asked.output.stdout, "THEN in /home/u/app\n");
+    assert!(matches!(asked.then, Some(sinc_plugin_host::FollowUp::Start(ref f)) if f == "/srv/app"), "{asked:?}");
+    assert_eq!(local.run_command("hostile-then", &["/x".into()], T).unwrap().stdout, "THEN in none\n");
 }
 
 #[test]

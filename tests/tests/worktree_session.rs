@@ -8,6 +8,7 @@
 //! names stay names; a failed commit keeps the worktree until ending again
 //! finishes; a failed push is reported and the rest goes on.
 
+use sinc_tests::pty::Pty;
 use sinc_tests::{Client, Sshd, stderr, stdout, wait_until};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -162,6 +163,68 @@ fn the_agent_exiting_ends_the_task() {
     let message = last_message(&client, "sinc/quick");
     assert!(message.starts_with("quick: add agent-done.txt\n"), "{message}");
     assert_eq!(git_ok(&client, &client.project, &["show", "sinc/quick:agent-done.txt"]), "done\n");
+}
+
+#[test]
+fn on_a_terminal_the_task_opens_attached_and_ends_with_its_agent() {
+    sinc_tests::require_root!();
+    let sshd = Sshd::start();
+    let client = client_with_repo(&sshd, "#!/bin/sh\necho \"agent in $SINC_PROJECT\"\nexec cat\n", "");
+    let pty = Pty::spawn(&client, &["task", "live"]);
+    pty.wait_for("agent in live", Duration::from_secs(30));
+    let wt = worktree(&client, "live");
+    std::fs::write(wt.join("typed.txt"), "from the laptop\n").unwrap();
+    let flushed = sinc_in(&client, &wt, &["flush"]);
+    assert!(flushed.status.success(), "{}", stderr(&flushed));
+    // The agent ends (end of input): sinc returns once the task has ended.
+    pty.keys(&["C-d"]);
+    assert_eq!(pty.exit_code(Duration::from_secs(60)), 0, "{}", pty.screen());
+    assert!(!wt.exists(), "{}", pty.screen());
+    assert!(last_message(&client, "sinc/live").starts_with("live: add typed.txt\n"));
+}
+
+#[test]
+fn an_end_the_laptop_interrupted_runs_again_when_a_keeper_is_back() {
+    sinc_tests::require_root!();
+    let sshd = Sshd::start();
+    let client = client_with_repo(&sshd, WAITING_AGENT, "");
+    let hook = client.project.join(".git/hooks/pre-commit");
+    let marker = client.scratch().join("hook-ran");
+    sinc_tests::write_script(&hook, &format!("#!/bin/sh\ntouch '{}'\nsleep 3\nexit 1\n", marker.display()));
+    client.ok(&["task", "cut", "--detach"]);
+    let wt = worktree(&client, "cut");
+    wait_for_file(&wt.join("agent-cut.txt"));
+    let status = sinc_tests::stdout(&sinc_in(&client, &wt, &["status", "--json"]));
+    let keeper: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let keeper = keeper["pid"].as_u64().unwrap_or_else(|| panic!("{status}"));
+
+    // The laptop stops in the middle of the commit: the keeper running the
+    // end and the `sinc` waiting for it die.
+    let mut ending = client.sinc().args(["task", "end", "cut"]).spawn().unwrap();
+    wait_until(Duration::from_secs(30), "the commit to start", || marker.exists().then_some(()));
+    Command::new("kill").args(["-9", &keeper.to_string()]).status().unwrap();
+    let _ = ending.kill();
+    let _ = ending.wait();
+    std::thread::sleep(Duration::from_secs(4));
+    std::fs::remove_file(&hook).unwrap();
+    assert!(wt.join("agent-cut.txt").exists());
+    assert!(git(&client, &client.project, &["rev-parse", "--verify", "--quiet", "sinc/cut~1"]).stdout.is_empty());
+
+    // Any keeper hosting the local plugins runs the end again: the work is
+    // committed; the worktree waits for a flushed sync (its keeper died).
+    client.ok(&["start"]);
+    wait_until(Duration::from_secs(60), "the interrupted end to run again", || {
+        git(&client, &client.project, &["log", "-1", "--format=%s", "sinc/cut"])
+            .stdout
+            .starts_with(b"cut: add")
+            .then_some(())
+    });
+    let listed = client.json(&["task", "list"]);
+    assert!(listed[0]["state"].as_str().unwrap().contains("ending"), "{listed}");
+    let ended = client.run(&["task", "end", "cut"]);
+    assert!(ended.status.success(), "{}", stderr(&ended));
+    assert!(!wt.exists());
+    assert_eq!(client.ok(&["task", "list"]), "no tasks; `sinc task NAME` starts one\n");
 }
 
 #[test]

@@ -28,6 +28,11 @@ use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+/// The most time spent waiting for the host (programs, session commands)
+/// that one call gets back on top of its deadline: past it, the call is
+/// stopped like one that ran too long.
+pub const MAX_GIVEN_BACK: Duration = Duration::from_secs(600);
+
 /// How often the engine's clock ticks (the resolution of call deadlines).
 const TICK: Duration = Duration::from_millis(10);
 
@@ -110,6 +115,9 @@ pub struct State {
     /// Time the current call spent waiting in the host (reading a request
     /// body, a session command), added to its deadline.
     grace: Duration,
+    /// Time given back to the current call so far (bounded by
+    /// [`MAX_GIVEN_BACK`]).
+    given_back: Duration,
     /// The agent sessions, where this host knows them.
     sessions: Option<Arc<dyn SessionHost>>,
     /// What it asked to tell the user during the current before-start
@@ -365,6 +373,12 @@ impl invocation_api::Host for State {
                 "follow-ups are for local plugins: a remote plugin's subcommand runs on the VPS".into(),
             ));
         }
+        if self.permissions.sessions != Some(SessionAccess::Control) {
+            let why = "opening, starting or ending a session needs `sessions = \"control\"` in the plugin's manifest, \
+                       accepted by the user";
+            tracing::warn!(plugin = %self.name, "denied: {why}");
+            return Err(HostError::Denied(why.into()));
+        }
         let Some(invocation) = &mut self.invocation else {
             return Err(HostError::Failed("a follow-up can only be asked for while running a subcommand".into()));
         };
@@ -501,6 +515,7 @@ impl Runtime {
                 .collect(),
             connections: grants.connections.clone(),
             grace: Duration::ZERO,
+            given_back: Duration::ZERO,
             sessions: grants.sessions.clone(),
             notices: None,
             invocation: None,
@@ -511,8 +526,10 @@ impl Runtime {
         // Past its deadline a call traps, unless it spent that time waiting
         // for the host, which it gets back.
         store.epoch_deadline_callback(|mut store| {
-            let grace = std::mem::take(&mut store.data_mut().grace);
-            if grace.is_zero() {
+            let state = store.data_mut();
+            let grace = std::mem::take(&mut state.grace);
+            state.given_back += grace;
+            if grace.is_zero() || state.given_back > MAX_GIVEN_BACK {
                 return Err(wasmtime::Trap::Interrupt.into());
             }
             Ok(UpdateDeadline::Continue(deadline_ticks(grace)))
@@ -612,6 +629,7 @@ impl Plugin {
 
     fn arm(&mut self, limit: Duration) {
         self.store.data_mut().grace = Duration::ZERO;
+        self.store.data_mut().given_back = Duration::ZERO;
         self.store.set_epoch_deadline(deadline_ticks(limit));
     }
 

@@ -16,6 +16,14 @@ pub async fn run(ctx: &Context, next: FollowUp) -> Result<i32> {
             folder.display()
         )));
     }
+    // A project is a folder of its own: never the home folder or one
+    // above it (its session would sync all of it).
+    if ctx.dirs.home.starts_with(folder) {
+        return Err(Error::Failure(format!(
+            "the plugin asked to open a session for {}, which holds the home folder; refused",
+            folder.display()
+        )));
+    }
     let there = Context::load_in(&ctx.global, folder)?;
     match next {
         FollowUp::Open(_) if std::io::stdin().is_terminal() => super::launch::run(&there, false).await,

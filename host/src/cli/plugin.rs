@@ -6,7 +6,7 @@ use super::args::PluginCommand;
 use super::context::Context;
 use super::output;
 use crate::error::{Error, Result};
-use crate::keeper::control::{self, ControlError, ControlRequest, ControlResponse};
+use crate::keeper::control::{self, BAD_REQUEST, ControlError, ControlRequest, ControlResponse};
 use crate::plugins::ending::{self, Ending};
 use crate::plugins::invocation::FollowUp;
 use crate::plugins::{Installed, Locked, LockedCommand, Lockfile, events, registry};
@@ -117,6 +117,8 @@ pub async fn ended(ctx: &Context, session: SessionRef) -> Ending {
     let request = ControlRequest::EndSession { session: session.clone() };
     match ask_local_host(&installed, &request, END_LIMIT).await {
         Ok(None) => {}
+        // A keeper of an older sinc: its plugins are run here instead.
+        Ok(Some(ControlResponse::Error { message })) if message.starts_with(BAD_REQUEST) => {}
         Ok(Some(ControlResponse::Ended { ran, problems })) => return Ending { ran, problems },
         Ok(Some(other)) => return failed(format!("the local plugins' end hooks: unexpected answer {other:?}")),
         Err(e) => return failed(format!("the local plugins' end hooks: {e}")),
@@ -830,6 +832,10 @@ pub async fn external(ctx: &Context, words: &[String]) -> Result<i32> {
         let (status, then) = match ask_local_host(&installed, &asked, END_LIMIT).await? {
             Some(ControlResponse::Command { status, stdout, stderr, then }) => {
                 (print_output(status, &stdout, &stderr), then)
+            }
+            // A keeper of an older sinc does not know the request yet.
+            Some(ControlResponse::Error { message }) if message.starts_with(BAD_REQUEST) => {
+                off_runtime(|| external_here(ctx, words))?
             }
             Some(ControlResponse::Error { message }) => return Err(Error::Failure(message)),
             Some(other) => {

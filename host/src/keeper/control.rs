@@ -16,6 +16,10 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
+/// How the answer to a request a keeper cannot read starts (a keeper of
+/// an older sinc does not know a newer request).
+pub const BAD_REQUEST: &str = "bad request";
+
 /// A request to the keeper.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "kebab-case")]
@@ -319,7 +323,7 @@ where
             }
             let response = match serde_json::from_str::<ControlRequest>(&line) {
                 Ok(request) => handle(request).await,
-                Err(e) => ControlResponse::Error { message: format!("bad request: {e}") },
+                Err(e) => ControlResponse::Error { message: format!("{BAD_REQUEST}: {e}") },
             };
             if let Ok(mut bytes) = serde_json::to_vec(&response) {
                 bytes.push(b'\n');

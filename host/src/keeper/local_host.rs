@@ -8,15 +8,20 @@
 
 use super::TAKE_OVER_EVERY;
 use super::control::{self, ControlRequest, ControlResponse};
+use super::session_ends::SessionEnds;
 use crate::paths::Dirs;
 use crate::plugins::Installed;
 use crate::plugins::ending::{self, Ending};
 use crate::plugins::events::{self, Heard};
 use crate::plugins::hosting::{Hosting, Source};
 use crate::sync::wire::{PluginGrant, PluginState, Request, Response, SessionChange, SessionRef};
-use sinc_plugin_host::{Ended, Event, Grants, RunsOn};
+use sinc_plugin_host::{Ended, Grants, RunsOn};
 use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex, PoisonError};
+
+/// How long this keeper waits, once it has answered, before stopping its
+/// own session's sync after that session's end.
+const OWN_STOP_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The local plugins, run by this keeper.
 #[derive(Debug)]
@@ -27,15 +32,15 @@ pub struct LocalHost {
     hosting: Hosting,
     /// One delivery of events at a time.
     delivering: Mutex<()>,
-    /// Sessions heard to have ended whose end has not run yet.
-    ending: Mutex<Vec<sinc_plugin_host::Session>>,
-    /// Held while ends run, one session after another.
-    ends: tokio::sync::Mutex<()>,
+    /// The sessions whose end is to run.
+    ends: SessionEnds,
+    /// This keeper's own session.
+    own: String,
 }
 
 /// Become the local plugin host once no other keeper is, then serve until
 /// the process ends.
-pub async fn run(installed: Installed, config: crate::config::Reloading, dirs: Dirs) {
+pub async fn run(installed: Installed, config: crate::config::Reloading, dirs: Dirs, own: String) {
     let lock = loop {
         match take_lock(&installed) {
             Ok(Some(lock)) => break lock,
@@ -56,17 +61,21 @@ pub async fn run(installed: Installed, config: crate::config::Reloading, dirs: D
     tracing::info!("hosting the local plugins");
     let cache = installed.cache_dir();
     let host = Arc::new(LocalHost {
+        ends: SessionEnds::load(installed.ending_path()),
         installed,
         config,
         dirs,
         hosting: Hosting::new("on this machine", cache),
         delivering: Mutex::default(),
-        ending: Mutex::default(),
-        ends: tokio::sync::Mutex::default(),
+        own,
     });
     match host.refresh() {
         Ok(states) => states.iter().for_each(|s| tracing::info!(plugin = %s.name, "here: {}", s.state)),
         Err(e) => tracing::warn!("the local plugins: {e}"),
+    }
+    // Ends a stopped host left unfinished.
+    if !host.ends.is_empty() {
+        tokio::spawn(host.clone().run_ends_in_background());
     }
     control::serve_requests(listener, move |request| {
         let host = host.clone();
@@ -101,60 +110,68 @@ impl LocalHost {
 
     /// Hand the local plugins the events they have not heard yet (none
     /// count as heard while no local plugin runs); the sessions among them
-    /// that ended wait for [`LocalHost::run_ends`].
-    /// Whether any of them was news of a session's end.
-    pub fn hear(&self, events: Vec<(SessionChange, SessionRef)>) -> bool {
+    /// that ended are queued for [`LocalHost::run_ends`].
+    pub fn hear(&self, events: Vec<(SessionChange, SessionRef)>) {
         let _one = self.delivering.lock().unwrap_or_else(PoisonError::into_inner);
         if self.hosting.is_empty() {
-            return false;
+            return;
         }
-        let mut ended = false;
-        for event in Heard::load(&self.installed.heard_path()).admit(events) {
-            self.hosting.deliver(&event);
-            if let Event::SessionEnded(session) = event {
-                self.queue_end(session);
-                ended = true;
+        for (change, session) in events {
+            let ended = (change == SessionChange::Ended).then(|| session.clone());
+            let news = Heard::load(&self.installed.heard_path()).admit(vec![(change, session)]);
+            for event in &news {
+                self.hosting.deliver(event);
             }
-        }
-        ended
-    }
-
-    /// Have `session`'s end run (once, when it is queued already).
-    fn queue_end(&self, session: sinc_plugin_host::Session) {
-        let mut pending = self.ending.lock().unwrap_or_else(PoisonError::into_inner);
-        if !pending.iter().any(|s| s.id == session.id) {
-            pending.push(session);
+            if let Some(session) = ended.filter(|_| !news.is_empty()) {
+                self.ends.queue(session);
+            }
         }
     }
 
     /// Run the end of every session queued (see [`ending`]), one after
-    /// another; what failed. Whoever asks next waits for an end already
-    /// running, so a `sinc kill` returns after its session's end whichever
-    /// way the news came first (an end asked for again runs again: plugins
-    /// keep their ends repeatable). The sync of
-    /// the sessions in `stopped_by_caller` is left for the caller to stop
-    /// (it may be this keeper's own, which must answer first).
-    pub async fn run_ends(&self, stopped_by_caller: &[String]) -> Ending {
-        let _one = self.ends.lock().await;
-        let mut done = Ending::default();
-        loop {
-            let next = {
-                let mut pending = self.ending.lock().unwrap_or_else(PoisonError::into_inner);
-                (!pending.is_empty()).then(|| pending.remove(0))
-            };
-            let Some(session) = next else { return done };
-            let takers = self.hosting.end_stages(&session).await;
-            if takers.is_empty() {
-                continue;
-            }
-            done.ran = true;
-            let synced = ending::prepare(&self.dirs, &session.id).await;
+    /// another, and answer how `asked`'s went (whichever way its news came
+    /// first, a `sinc kill` returns after its session's end; an end asked
+    /// for again runs again: plugins keep their ends repeatable). The sync
+    /// of `asked` is left for the asker to stop; this keeper's own is
+    /// stopped last, once it has answered.
+    pub async fn run_ends(&self, asked: Option<&str>) -> Option<Ending> {
+        let _one = self.ends.running.lock().await;
+        let mut stop_own = false;
+        while let Some(session) = self.ends.next() {
             let id = session.id.clone();
-            done.problems.extend(self.hosting.end(&Ended { session, synced }, &takers).await);
-            if !stopped_by_caller.contains(&id) {
-                ending::finish(&self.dirs, &id).await;
+            let plugin_session = events::plugin_session(session);
+            let takers = self.hosting.end_stages(&plugin_session).await;
+            let mut done = Ending::default();
+            if !takers.is_empty() {
+                done.ran = true;
+                let synced = ending::prepare(&self.dirs, &id).await;
+                done.problems = self.hosting.end(&Ended { session: plugin_session, synced }, &takers).await;
+                let left_to_asker = asked == Some(id.as_str());
+                if id == self.own && !left_to_asker {
+                    stop_own = true;
+                } else if !left_to_asker {
+                    ending::finish(&self.dirs, &id).await;
+                }
             }
+            for problem in &done.problems {
+                tracing::warn!("{problem}");
+            }
+            self.ends.done(&id, done);
         }
+        if stop_own {
+            // After the answer has gone out.
+            let dirs = self.dirs.clone();
+            let own = self.own.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(OWN_STOP_DELAY).await;
+                ending::finish(&dirs, &own).await;
+            });
+        }
+        asked.and_then(|id| self.ends.take(id))
+    }
+
+    async fn run_ends_in_background(self: Arc<Self>) {
+        self.run_ends(None).await;
     }
 
     async fn answer(self: Arc<Self>, request: ControlRequest) -> ControlResponse {
@@ -165,20 +182,18 @@ impl LocalHost {
             },
             ControlRequest::LocalEvents { events } => {
                 self.hear(events);
-                tokio::spawn(async move {
-                    for problem in self.run_ends(&[]).await.problems {
-                        tracing::warn!("{problem}");
-                    }
-                });
+                if !self.ends.is_empty() {
+                    tokio::spawn(self.run_ends_in_background());
+                }
                 ControlResponse::Done
             }
             ControlRequest::EndSession { session } => {
                 let id = session.id.clone();
-                let plugin_session = events::plugin_session(session.clone());
-                if !self.hear(vec![(SessionChange::Ended, session)]) {
-                    self.queue_end(plugin_session);
-                }
-                let Ending { ran, problems } = self.run_ends(&[id]).await;
+                self.hear(vec![(SessionChange::Ended, session.clone())]);
+                // Asked for again (it ended before, or its end stopped): it
+                // runs again, unless it is queued or running now.
+                self.ends.queue(session);
+                let Ending { ran, problems } = self.run_ends(Some(&id)).await.unwrap_or_default();
                 ControlResponse::Ended { ran, problems }
             }
             ControlRequest::LocalCommand { plugin, command, args, cwd } => {

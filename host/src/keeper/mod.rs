@@ -11,6 +11,7 @@ pub mod link;
 pub mod local_host;
 pub mod plugin_roots;
 pub mod plugins;
+pub mod session_ends;
 
 use crate::cli::Context;
 use crate::config::{SyncConfig, SyncMode};
@@ -172,7 +173,7 @@ pub async fn run(ctx: &Context) -> Result<i32> {
         config: ctx.reloading(),
     };
     let installed = source.installed.clone();
-    tokio::spawn(local_host::run(installed.clone(), source.config.clone(), ctx.dirs.clone()));
+    tokio::spawn(local_host::run(installed.clone(), source.config.clone(), ctx.dirs.clone(), id.clone()));
     let (daemon_link_tx, daemon_link) = tokio::sync::watch::channel(None);
     let roots = plugin_roots::PluginRoots::start(root_setup(ctx), daemon_link, installed.clone());
     tokio::spawn(journal_follower::run(id.clone(), paths.events.clone(), installed, client_rx.clone()));

@@ -73,6 +73,13 @@ impl Installed {
         self.state.join("heard.json")
     }
 
+    /// The sessions whose end the local plugin host has yet to run (kept
+    /// so an end interrupted by the laptop stopping runs when a keeper
+    /// hosts the plugins again).
+    pub fn ending_path(&self) -> PathBuf {
+        self.state.join("ending.json")
+    }
+
     /// The lockfile.
     pub fn lockfile(&self) -> Result<Lockfile, LockError> {
         Lockfile::read(&self.lock_path)

@@ -59,7 +59,8 @@ pub fn default_branches(init_default: Option<&str>, remote_heads: &[String]) -> 
 
 /// Refuse `branch` when it is one of `defaults`.
 pub fn check_not_default(branch: &str, defaults: &[String]) -> Result<(), String> {
-    if defaults.iter().any(|d| d == branch) {
+    // Case folded: on a case-insensitive disk `Main` is `main`'s ref.
+    if defaults.iter().any(|d| d.eq_ignore_ascii_case(branch)) {
         return Err(format!(
             "`{branch}` is this repository's default branch ({}); a task works on a branch of its own — \
              drop --branch, or name another",
@@ -100,6 +101,7 @@ mod tests {
         assert_eq!(default_branches(None, &[]), ["main", "master"]);
         assert!(check_not_default("main", &d).unwrap_err().contains("default branch"));
         assert!(check_not_default("develop", &d).is_err());
+        assert!(check_not_default("Main", &d).is_err());
         assert!(check_not_default("sinc/fix", &d).is_ok());
     }
 }

@@ -264,15 +264,11 @@ fn list(json: bool, all: bool) -> Result<CommandOutput, String> {
 /// `sinc task end NAME`: end its session (which commits and removes it),
 /// or finish an end that stopped.
 fn end(name: &str) -> Result<CommandOutput, String> {
-    let repo = cwd().ok().and_then(|c| git::main_worktree(&c).ok());
-    let found: Vec<Task> = all_tasks().into_iter().filter(|t| t.name == name).collect();
-    let t = match found.iter().find(|t| repo.as_ref() == Some(&t.repo)) {
-        Some(t) => t.clone(),
-        None => match found.as_slice() {
-            [only] => only.clone(),
-            [] => return Err(format!("no task {name}; `sinc task list --all` shows them")),
-            _ => return Err(format!("several repositories have a task {name}; run this in the one you mean")),
-        },
+    let repo = git::main_worktree(&cwd()?)?;
+    let Some(t) = all_tasks().into_iter().find(|t| t.name == name && t.repo == repo) else {
+        return Err(format!(
+            "no task {name} in {repo}; `sinc task list --all` shows every repository's (end one in its repository)"
+        ));
     };
     let registered = worktrees(&t.repo)?.iter().any(|(path, _)| *path == t.worktree);
     if !registered {
@@ -288,8 +284,10 @@ fn end(name: &str) -> Result<CommandOutput, String> {
 /// push when configured; recorded as it goes, so an end that stops can
 /// be finished.
 fn save_stage(s: &Settings, t: &mut Task, synced: bool) -> Result<(), String> {
+    // This end's flush and commit decide; an earlier one's do not.
     let mut end = t.end.clone().unwrap_or_default();
-    end.synced |= synced;
+    end.synced = synced;
+    end.saved = false;
     end.problem = None;
     t.end = Some(end.clone());
     store(t)?;
@@ -327,7 +325,9 @@ fn commit(s: &Settings, t: &Task) -> Result<Option<String>, String> {
         ));
     }
     names::check_not_default(&t.branch, &default_branches(&t.repo))?;
-    git::run(&t.worktree, &["add", "--all"])?;
+    // Everything but a file sync is still writing (none once it is paused;
+    // one a crash left behind).
+    git::run(&t.worktree, &["add", "--all", "--", ".", ":(exclude,glob)**/.sinc-tmp-*"])?;
     let staged = git::run(&t.worktree, &["diff", "--cached", "--name-status", "-z", "--find-renames"])?;
     let changes = message::parse_name_status(&staged);
     if changes.is_empty() {

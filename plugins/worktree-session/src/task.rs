@@ -75,6 +75,9 @@ impl Task {
     /// Its state in a word or two, for `sinc task list`.
     pub fn state(&self) -> String {
         match &self.end {
+            None if self.session == SessionState::Ended => {
+                format!("ended, its end not run yet: `sinc task end {}` runs it", self.name)
+            }
             None => self.session.word().to_owned(),
             Some(End { problem: Some(p), .. }) => format!("end stopped: {p}"),
             Some(End { saved: true, .. }) => "ending: changes saved, worktree not removed yet".into(),
