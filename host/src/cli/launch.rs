@@ -70,7 +70,7 @@ pub async fn run(ctx: &Context, attach_only: bool) -> Result<i32> {
                     output::warn(problem);
                 }
                 if ending.ran {
-                    super::sync_cmds::stop_keeper(&ctx.dirs, &spec.id.to_string()).await;
+                    crate::keeper::stop(&ctx.dirs, &spec.id.to_string()).await;
                 }
             }
             Some(false) => super::plugin::notify(ctx, SessionChange::Detached, events::session(&spec)).await,

@@ -117,12 +117,8 @@ pub async fn kill(ctx: &Context, wanted: &str, host: Option<&str>) -> Result<i32
             )));
         }
     };
-    let out = link.run(&tmux::kill_script(&id), b"").await?;
+    end_tmux_session(&link, &id).await?;
     let project = host.is_none() && sessions.iter().any(|s| s.id == id && !s.is_shell());
-    if !out.status.success() {
-        link.close().await;
-        return Err(Error::Failure(format!("could not end {id}: {}", out.stderr_text())));
-    }
     let s = sessions.iter().find(|s| s.id == id);
     let remote_path = s.and_then(|s| s.remote_path.clone());
     if project {
@@ -157,11 +153,7 @@ pub async fn end_project(ctx: &Context) -> Result<i32> {
     let sessions = sessions(ctx, &link).await?;
     let running = sessions.iter().find(|s| s.id == id);
     if running.is_some() {
-        let out = link.run(&tmux::kill_script(&id), b"").await?;
-        if !out.status.success() {
-            link.close().await;
-            return Err(Error::Failure(format!("could not end {id}: {}", out.stderr_text())));
-        }
+        end_tmux_session(&link, &id).await?;
     }
     // What the agent wrote last comes over before the end hooks see the
     // folder, also when the session ended while no keeper ran.
@@ -178,6 +170,17 @@ pub async fn end_project(ctx: &Context) -> Result<i32> {
     Ok(if clean { 0 } else { 1 })
 }
 
+/// Kill tmux session `id` on `link`'s host (the connection is closed when
+/// that fails).
+async fn end_tmux_session(link: &Link, id: &str) -> Result<()> {
+    let out = link.run(&tmux::kill_script(id), b"").await?;
+    if !out.status.success() {
+        link.close().await;
+        return Err(Error::Failure(format!("could not end {id}: {}", out.stderr_text())));
+    }
+    Ok(())
+}
+
 /// After a project's agent stopped: the local plugins hear of it and its
 /// end hooks run (its sync flushed first), then its sync stops — the local
 /// keeper and the daemon's watching — and the session is forgotten here.
@@ -188,7 +191,7 @@ async fn wind_up(ctx: &Context, link: &Link, session: crate::sync::wire::Session
     for problem in &problems {
         output::warn(problem);
     }
-    super::sync_cmds::stop_keeper(&ctx.dirs, &id).await;
+    crate::keeper::stop(&ctx.dirs, &id).await;
     forget_remote(ctx, link, &id).await;
     if let Err(e) = Registry::new(&ctx.dirs.data).remove(&id) {
         tracing::warn!("could not forget {id} locally: {e}");

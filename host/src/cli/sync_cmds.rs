@@ -529,12 +529,3 @@ pub async fn restore(ctx: &Context, args: &RestoreArgs) -> Result<i32> {
     }
     Ok(0)
 }
-
-/// Stop the keeper of session `id` if it runs; returns whether it did.
-pub async fn stop_keeper(dirs: &crate::paths::Dirs, id: &str) -> bool {
-    let paths = KeeperPaths::new(dirs, id);
-    matches!(
-        tokio::time::timeout(Duration::from_secs(10), control::request(&paths.socket, &ControlRequest::Stop)).await,
-        Ok(Ok(_))
-    )
-}

@@ -106,7 +106,7 @@ pub async fn run(global: &GlobalArgs, args: &UninstallArgs) -> Result<i32> {
     // already: one that cannot be is exit 76 before anything changes.)
     let mut stopped = Vec::new();
     for id in &keepers {
-        if super::sync_cmds::stop_keeper(&dirs, id).await {
+        if crate::keeper::stop(&dirs, id).await {
             stopped.push(id.clone());
         } else {
             output::warn(&format!("the keeper of {id} did not confirm it stopped"));

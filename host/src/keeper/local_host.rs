@@ -15,7 +15,7 @@ use crate::plugins::ending::{self, Ending};
 use crate::plugins::events::{self, Heard};
 use crate::plugins::hosting::{Hosting, Source};
 use crate::sync::wire::{PluginGrant, PluginState, Request, Response, SessionChange, SessionRef};
-use sinc_plugin_host::{Ended, Grants, RunsOn};
+use sinc_plugin_host::{Ended, Event, Grants, RunsOn};
 use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -116,14 +116,14 @@ impl LocalHost {
         if self.hosting.is_empty() {
             return;
         }
-        for (change, session) in events {
-            let ended = (change == SessionChange::Ended).then(|| session.clone());
-            let news = Heard::load(&self.installed.heard_path()).admit(vec![(change, session)]);
-            for event in &news {
-                self.hosting.deliver(event);
-            }
-            if let Some(session) = ended.filter(|_| !news.is_empty()) {
-                self.ends.queue(session);
+        let ended: Vec<SessionRef> =
+            events.iter().filter(|(change, _)| *change == SessionChange::Ended).map(|(_, s)| s.clone()).collect();
+        for event in Heard::load(&self.installed.heard_path()).admit(events) {
+            self.hosting.deliver(&event);
+            if let Event::SessionEnded(session) = &event
+                && let Some(asked) = ended.iter().find(|s| s.id == session.id)
+            {
+                self.ends.queue(asked.clone());
             }
         }
     }
@@ -150,7 +150,7 @@ impl LocalHost {
                 if id == self.own && !left_to_asker {
                     stop_own = true;
                 } else if !left_to_asker {
-                    ending::finish(&self.dirs, &id).await;
+                    super::stop(&self.dirs, &id).await;
                 }
             }
             for problem in &done.problems {
@@ -164,7 +164,7 @@ impl LocalHost {
             let own = self.own.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(OWN_STOP_DELAY).await;
-                ending::finish(&dirs, &own).await;
+                super::stop(&dirs, &own).await;
             });
         }
         asked.and_then(|id| self.ends.take(id))

@@ -83,6 +83,16 @@ impl KeeperPaths {
     }
 }
 
+/// Stop the keeper of session `id` (its sync, and the VPS's watching of
+/// the folder) if it runs; whether it did.
+pub async fn stop(dirs: &Dirs, id: &str) -> bool {
+    let socket = KeeperPaths::new(dirs, id).socket;
+    matches!(
+        tokio::time::timeout(Duration::from_secs(10), control::request(&socket, &control::ControlRequest::Stop)).await,
+        Ok(Ok(_))
+    )
+}
+
 /// The core sync mode for a configured one (`None`: no sync).
 pub fn core_mode(mode: SyncMode) -> Option<Mode> {
     match mode {

@@ -2,7 +2,7 @@
 //! 1.6 `ending`): the session's sync is flushed and paused, every plugin's
 //! part runs stage by stage — all `save`, then all `record`, then all
 //! `clean-up`, in plugin name order within a stage — and the sync is
-//! stopped. The order is decided here; the keeper hosting the local
+//! stopped (`crate::keeper::stop`). The order is decided here; the keeper hosting the local
 //! plugins and the `sinc` that runs them itself both follow it.
 
 use crate::keeper::KeeperPaths;
@@ -15,10 +15,10 @@ use std::time::Duration;
 /// without it.
 pub const FLUSH_LIMIT: Duration = Duration::from_secs(60);
 
-/// How long the keeper may take to pause or stop.
-const STOP_LIMIT: Duration = Duration::from_secs(10);
+/// How long the keeper may take to pause.
+const PAUSE_LIMIT: Duration = Duration::from_secs(10);
 
-/// How the ends of sessions went.
+/// How a session's end went.
 #[derive(Debug, Default)]
 pub struct Ending {
     /// Whether any plugin took part (the sync was flushed and paused).
@@ -69,14 +69,8 @@ pub async fn prepare(dirs: &Dirs, id: &str) -> bool {
     if !flushed {
         tracing::warn!("{id}: the sync did not agree before the session's end hooks; they run without it");
     }
-    let _ = tokio::time::timeout(STOP_LIMIT, control::request(&socket, &ControlRequest::Pause)).await;
+    let _ = tokio::time::timeout(PAUSE_LIMIT, control::request(&socket, &ControlRequest::Pause)).await;
     flushed
-}
-
-/// After the stages: stop session `id`'s sync, as `sinc kill` does.
-pub async fn finish(dirs: &Dirs, id: &str) {
-    let socket = KeeperPaths::new(dirs, id).socket;
-    let _ = tokio::time::timeout(STOP_LIMIT, control::request(&socket, &ControlRequest::Stop)).await;
 }
 
 #[cfg(test)]

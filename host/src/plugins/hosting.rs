@@ -186,16 +186,22 @@ impl Hosting {
         queued.await.map_err(|_| format!("plugin {plugin} stopped running `{command}` (see `sinc plugin list`)"))
     }
 
+    /// Queue `ask` at every running plugin, in name order: each one's name
+    /// and the answer to come.
+    fn ask_each<T>(
+        &self,
+        ask: impl Fn(&Running) -> tokio::sync::oneshot::Receiver<T>,
+    ) -> Vec<(String, tokio::sync::oneshot::Receiver<T>)> {
+        self.slots()
+            .iter()
+            .filter_map(|(name, slot)| slot.running.as_ref().ok().map(|r| (name.clone(), ask(r))))
+            .collect()
+    }
+
     /// The running plugins that take part in `session`'s end, with their
     /// stages.
     pub async fn end_stages(&self, session: &Session) -> Vec<(String, Vec<Stage>)> {
-        let asked: Vec<_> = self
-            .slots()
-            .iter()
-            .filter_map(|(name, slot)| {
-                slot.running.as_ref().ok().map(|r| (name.clone(), r.end_stages_queued(session.clone())))
-            })
-            .collect();
+        let asked = self.ask_each(|r| r.end_stages_queued(session.clone()));
         let mut out = Vec::new();
         for (name, answer) in asked {
             if let Ok(stages) = answer.await
@@ -230,12 +236,7 @@ impl Hosting {
 
     /// The running plugin that adds `command`, if one does.
     pub async fn provider_of(&self, command: &str) -> Option<String> {
-        let asked: Vec<(String, _)> = self
-            .slots()
-            .iter()
-            .filter_map(|(name, slot)| slot.running.as_ref().ok().map(|r| (name.clone(), r.commands_queued())))
-            .collect();
-        for (name, answer) in asked {
+        for (name, answer) in self.ask_each(Running::commands_queued) {
             if answer.await.is_ok_and(|commands| commands.iter().any(|c| c.name == command)) {
                 return Some(name);
             }
@@ -300,13 +301,7 @@ impl Hosting {
     /// refusal stops the session; environment variables and prompts add up
     /// (the first plugin to set a variable wins).
     pub async fn before_start(&self, session: Session) -> Response {
-        let asked: Vec<_> = self
-            .slots()
-            .iter()
-            .filter_map(|(name, slot)| {
-                slot.running.as_ref().ok().map(|r| (name.clone(), r.before_start_queued(session.clone())))
-            })
-            .collect();
+        let asked = self.ask_each(|r| r.before_start_queued(session.clone()));
         let mut env: Vec<(String, String)> = Vec::new();
         let mut prompts = Vec::new();
         let mut notices = Vec::new();
