@@ -25,6 +25,8 @@
 //!
 //! The guide is `plugin-sdk/README.md`.
 
+pub mod git;
+
 /// The generated bindings of the `sinc:plugin` world.
 pub mod bindings {
     wit_bindgen::generate!({
@@ -37,7 +39,7 @@ pub mod bindings {
 }
 
 /// The version of the `sinc:plugin` package this SDK builds against.
-pub const WIT_VERSION: &str = "1.6.0";
+pub const WIT_VERSION: &str = "1.7.0";
 
 pub use bindings::exports::sinc::plugin::ending::{Ended, Stage};
 pub use bindings::exports::sinc::plugin::hooks::{Launch, Verdict};
@@ -51,8 +53,10 @@ pub use bindings::sinc::plugin::kv;
 pub use bindings::sinc::plugin::log::{Level, log};
 pub use bindings::sinc::plugin::notices;
 pub use bindings::sinc::plugin::process;
+pub use bindings::sinc::plugin::project_files;
 pub use bindings::sinc::plugin::secrets;
 pub use bindings::sinc::plugin::sessions;
+pub use bindings::sinc::plugin::start_options;
 pub use bindings::sinc::plugin::types::{Command, CommandOutput, Event, FilesSynced, HostError, Session};
 
 /// What a plugin implements. Every method has a default, so a plugin
@@ -361,7 +365,7 @@ pub mod prelude {
     pub use crate::{
         Command, CommandOutput, Ended, Event, Exchange, FilesSynced, FollowUp, Forward, HostError, Launch, Level,
         Message, Plugin, Reply, Request, Response, ResponseHead, Session, Stage, Tool, Verdict, forwarding,
-        http_server, invocation, kv, notices, process, secrets, sessions, sse_event,
+        http_server, invocation, kv, notices, process, project_files, secrets, sessions, sse_event, start_options,
     };
     pub use crate::{debug, info, warn};
 }

@@ -126,6 +126,38 @@ fn nothing_undeclared_is_reachable() {
     assert_eq!(asked.output.stdout, "THEN in /home/u/app\n");
     assert!(matches!(asked.then, Some(sinc_plugin_host::FollowUp::Start(ref f)) if f == "/srv/app"), "{asked:?}");
     assert_eq!(local.run_command("hostile-then", &["/x".into()], T).unwrap().stdout, "THEN in none\n");
+
+    // Project files: only with `project-files`, only in the folders it
+    // names, only in the project the call is about.
+    let project = s.grants.home.join("app");
+    let other = s.grants.home.join("other");
+    std::fs::create_dir_all(project.join("src")).unwrap();
+    std::fs::create_dir_all(&other).unwrap();
+    let (app, elsewhere) = (project.to_string_lossy().into_owned(), other.to_string_lossy().into_owned());
+    let cwd = project.join("src").to_string_lossy().into_owned();
+    let write = |p: &mut sinc_plugin_host::Plugin, folder: &str, path: &str| {
+        p.run_command_in("hostile-project", &[folder.into(), path.into()], Some(&cwd), T).unwrap().output
+    };
+    let denied = write(&mut local, &app, "handoff/x.md");
+    assert!(denied.stderr.contains("denied: project files need `project-files"), "{denied:?}");
+    manifest.permissions.project_files = vec!["handoff".into()];
+    let mut files = s.runtime.load(&manifest, &wasm, &s.grants).unwrap();
+    files.init("{}", T).unwrap().unwrap();
+    assert_eq!(write(&mut files, &app, "handoff/x.md").stdout, format!("WROTE handoff/x.md in {app}\n"));
+    assert_eq!(std::fs::read_to_string(project.join(".sinc/handoff/x.md")).unwrap(), "planted");
+    for (folder, path, said) in [
+        (app.as_str(), "notes/x.md", "denied: `.sinc/notes/x.md` is outside the folders"),
+        (app.as_str(), "handoff/../../x", "without `..`"),
+        (elsewhere.as_str(), "handoff/x.md", "is not the project this call is about"),
+        (s.grants.home.to_str().unwrap(), "handoff/x.md", "is not the project this call is about"),
+    ] {
+        let out = write(&mut files, folder, path);
+        assert_eq!(out.status, 1, "{folder} {path}: {out:?}");
+        assert!(out.stderr.contains(said), "{folder} {path}: {}", out.stderr);
+    }
+    let outside_a_call = files.run_command("hostile-project", &[app.clone(), "handoff/y.md".into()], T).unwrap();
+    assert!(outside_a_call.stderr.contains("is not the project this call is about"), "{outside_a_call:?}");
+    assert!(!other.join(".sinc").exists() && !s.grants.home.join(".sinc").exists());
 }
 
 #[test]

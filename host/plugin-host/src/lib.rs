@@ -9,6 +9,7 @@ pub mod kv;
 pub mod manifest;
 pub mod outbound;
 pub mod process;
+pub mod project_files;
 pub mod running;
 pub mod runtime;
 pub mod serving;
@@ -17,7 +18,7 @@ pub mod upstream;
 
 /// The version of `sinc:plugin` this host links (it links every earlier
 /// 1.x too).
-pub const SDK: semver::Version = semver::Version::new(1, 6, 0);
+pub const SDK: semver::Version = semver::Version::new(1, 7, 0);
 
 /// The host bindings of the `sinc:plugin` world.
 pub mod bindings {

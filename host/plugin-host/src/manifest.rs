@@ -94,6 +94,10 @@ pub struct Permissions {
     /// plugin gets no access to them through this).
     #[serde(default)]
     pub sync: Vec<SyncRoot>,
+    /// Folders under a project's `.sinc/` folder it may read and write
+    /// (`project-files`).
+    #[serde(default)]
+    pub project_files: Vec<String>,
 }
 
 /// A folder kept the same on both machines, beside the project: only the
@@ -231,6 +235,10 @@ impl Manifest {
                 return bad("port 0: name the port the plugin serves".into());
             }
         }
+        for folder in &p.project_files {
+            crate::project_files::check_folder(folder)
+                .or_else(|why| bad(format!("project-files `{folder}`: {why}")))?;
+        }
         for (i, root) in p.sync.iter().enumerate() {
             root.check().or_else(|why| bad(format!("sync `{}`: {why}", root.name)))?;
             if p.sync[..i].iter().any(|r| r.name == root.name) {
@@ -286,6 +294,7 @@ impl Permissions {
             }
             None => {}
         }
+        lines.extend(p.project_files.iter().map(|f| format!("read and write files in .sinc/{f}/ of your projects")));
         lines.extend(p.sync.iter().map(|r| {
             let except = if r.exclude.is_empty() { String::new() } else { format!(" except {}", r.exclude.join(", ")) };
             format!(
@@ -443,7 +452,8 @@ mod tests {
     fn permissions_are_listed_for_the_user() {
         let text = format!(
             "{HELLO}[permissions]\nfolders = [{{ path = \"~/notes\", access = \"read-write\" }}]\nhosts = [\"api.openai.com\"]\n\
-             programs = [\"git\"]\nenv = [\"SSH_AUTH_SOCK\"]\nports = [{{ port = 8081 }}]\nsessions = \"read\"\n"
+             programs = [\"git\"]\nenv = [\"SSH_AUTH_SOCK\"]\nports = [{{ port = 8081 }}]\nsessions = \"read\"\n\
+             project-files = [\"handoff\"]\n"
         );
         let lines = Manifest::parse(&text).unwrap().describe_permissions();
         assert_eq!(
@@ -455,6 +465,7 @@ mod tests {
                 "pass $SSH_AUTH_SOCK to the programs it runs",
                 "serve HTTP on 127.0.0.1:8081",
                 "read the output and state of sessions",
+                "read and write files in .sinc/handoff/ of your projects",
             ]
         );
     }
@@ -505,6 +516,8 @@ mod tests {
             (format!("{HELLO}[permissions]\nprograms = [\"/bin/sh\"]\n"), "program"),
             (format!("{HELLO}[permissions]\nhosts = [\"https://x.com/\"]\n"), "not a URL"),
             (format!("{HELLO}[permissions]\nnetwork = true\n"), "network"),
+            (format!("{HELLO}[permissions]\nproject-files = [\"../x\"]\n"), "project-files `../x`"),
+            (format!("{HELLO}[permissions]\nproject-files = [\"/abs\"]\n"), "folder under `.sinc/`"),
             (format!("{HELLO}[[permissions.sync]]\nname = \"a\"\npath = \"/etc\"\ninclude = [\"x\"]\n"), "under `~/`"),
             (format!("{HELLO}[[permissions.sync]]\nname = \"a\"\npath = \"~/a/../b\"\ninclude = [\"x\"]\n"), "`..`"),
             (format!("{HELLO}[[permissions.sync]]\nname = \"a\"\npath = \"~/\"\ninclude = [\"x\"]\n"), "under `~/`"),

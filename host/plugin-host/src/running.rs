@@ -69,7 +69,7 @@ enum Call {
     EndStages(Session, oneshot::Sender<Vec<Stage>>),
     End { ended: Ended, stage: Stage, reply: oneshot::Sender<Result<(), String>> },
     Http { request: Request, reply: oneshot::Sender<Reply> },
-    BeforeStart { session: Session, reply: oneshot::Sender<Option<HookAnswer>> },
+    BeforeStart { session: Session, continuing: bool, reply: oneshot::Sender<Option<HookAnswer>> },
     Forwarded(Exchange),
     Message(u64, Message),
     Closed(u64),
@@ -247,9 +247,9 @@ impl Running {
 impl Running {
     /// Ask it about a session about to start; the answer is `None` when it
     /// has no hooks, and the receiver closes when it is not running.
-    pub fn before_start_queued(&self, session: Session) -> oneshot::Receiver<Option<HookAnswer>> {
+    pub fn before_start_queued(&self, session: Session, continuing: bool) -> oneshot::Receiver<Option<HookAnswer>> {
         let (reply, answer) = oneshot::channel();
-        let _ = self.queue.0.send(Call::BeforeStart { session, reply });
+        let _ = self.queue.0.send(Call::BeforeStart { session, continuing, reply });
         answer
     }
 
@@ -430,8 +430,8 @@ impl Life {
                     plugin.on_end(&ended, stage, limit.max(COMMAND_LIMIT)).map(|r| drop(reply.send(r)))
                 }
                 Call::Http { request, reply } => plugin.handle(&request, limit).map(|r| drop(reply.send(r))),
-                Call::BeforeStart { session, reply } => {
-                    plugin.before_start(&session, limit.max(COMMAND_LIMIT)).map(|v| drop(reply.send(v)))
+                Call::BeforeStart { session, continuing, reply } => {
+                    plugin.before_start(&session, continuing, limit.max(COMMAND_LIMIT)).map(|v| drop(reply.send(v)))
                 }
                 Call::Tools(reply) => plugin.tools(limit).map(|t| drop(reply.send(t))),
                 Call::Tool { name, arguments, reply } => {

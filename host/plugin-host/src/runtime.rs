@@ -12,12 +12,14 @@ use crate::bindings::sinc::plugin::types::Session;
 use crate::bindings::sinc::plugin::types::{Command, CommandOutput, Event, HostError};
 use crate::bindings::sinc::plugin::{
     forwarding as forwarding_api, http_server as http_server_api, invocation as invocation_api, kv as kv_api,
-    log as log_api, notices as notices_api, process as process_api, secrets as secrets_api, sessions as sessions_api,
+    log as log_api, notices as notices_api, process as process_api, project_files as project_files_api,
+    secrets as secrets_api, sessions as sessions_api, start_options as start_options_api,
 };
 use crate::cache::Cache;
 use crate::kv;
 use crate::manifest::SessionAccess;
 use crate::manifest::{Access, Manifest};
+use crate::project_files::{self, Refusal, Scope};
 use crate::serving::Connections;
 use crate::sessions::{SessionHost, SessionInfo};
 use invocation_api::FollowUp;
@@ -127,6 +129,11 @@ pub struct State {
     invocation: Option<Invocation>,
     /// Where it runs.
     runs_on: crate::RunsOn,
+    /// The projects the current call may keep files in.
+    scope: Scope,
+    /// During a before-start call: whether the user asked the session to
+    /// carry on from the last one.
+    continuing: bool,
 }
 
 /// The `sinc` running a subcommand, as the plugin sees it.
@@ -387,6 +394,57 @@ impl invocation_api::Host for State {
     }
 }
 
+impl State {
+    /// Where `path` of `project` is, for this plugin and the current call.
+    fn project_file(&self, project: &str, path: &str, folder_ok: bool) -> Result<PathBuf, HostError> {
+        if self.runs_on != crate::RunsOn::Local {
+            return Err(HostError::Failed(
+                "project files are for local plugins: the projects and their repositories are on the laptop".into(),
+            ));
+        }
+        let folders = &self.permissions.project_files;
+        project_files::resolve(&self.scope, folders, &self.home, project, path, folder_ok).map_err(|r| self.refused(r))
+    }
+
+    fn refused(&self, refusal: Refusal) -> HostError {
+        match refusal {
+            Refusal::Denied(why) => {
+                tracing::warn!(plugin = %self.name, "denied: {why}");
+                HostError::Denied(why)
+            }
+            Refusal::Failed(why) => HostError::Failed(why),
+        }
+    }
+}
+
+impl project_files_api::Host for State {
+    fn write(&mut self, project: String, path: String, contents: Vec<u8>) -> Result<(), HostError> {
+        let file = self.project_file(&project, &path, false)?;
+        project_files::write(&file, &contents).map_err(|r| self.refused(r))
+    }
+
+    fn read(&mut self, project: String, path: String) -> Result<Option<Vec<u8>>, HostError> {
+        let file = self.project_file(&project, &path, false)?;
+        project_files::read(&file).map_err(|r| self.refused(r))
+    }
+
+    fn list(&mut self, project: String, path: String) -> Result<Vec<String>, HostError> {
+        let dir = self.project_file(&project, &path, true)?;
+        project_files::list(&dir).map_err(|r| self.refused(r))
+    }
+
+    fn remove(&mut self, project: String, path: String) -> Result<(), HostError> {
+        let file = self.project_file(&project, &path, false)?;
+        project_files::remove(&file).map_err(|r| self.refused(r))
+    }
+}
+
+impl start_options_api::Host for State {
+    fn continuing(&mut self) -> bool {
+        self.continuing
+    }
+}
+
 impl crate::bindings::sinc::plugin::types::Host for State {}
 impl crate::bindings::sinc::plugin::http_types::Host for State {}
 
@@ -520,6 +578,8 @@ impl Runtime {
             notices: None,
             invocation: None,
             runs_on: manifest.runs_on,
+            scope: Scope::None,
+            continuing: false,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -563,6 +623,12 @@ impl Runtime {
         };
         Ok(Plugin { manifest: manifest.clone(), store, plugin, http, hooks, forwards, tools, ending })
     }
+}
+
+/// The projects a call about `session` may keep files in: its laptop
+/// folder (and that folder's repository).
+fn session_scope(session: &Session) -> Scope {
+    session.local_path.as_ref().map_or(Scope::None, |folder| Scope::Session(folder.into()))
 }
 
 /// The hosts a plugin may call: those it declares, and those its URL
@@ -664,12 +730,24 @@ impl Plugin {
 
     /// Ask it about a session about to start; `None` when it was built
     /// before hooks existed (SDK 1.0, 1.1).
-    pub fn before_start(&mut self, session: &Session, limit: Duration) -> Result<Option<HookAnswer>, PluginError> {
+    /// `continuing`: the user asked it to carry on from the last session.
+    pub fn before_start(
+        &mut self,
+        session: &Session,
+        continuing: bool,
+        limit: Duration,
+    ) -> Result<Option<HookAnswer>, PluginError> {
         self.arm(limit);
         let Some(hooks) = &self.hooks else { return Ok(None) };
-        self.store.data_mut().notices = Some(Vec::new());
+        let state = self.store.data_mut();
+        state.notices = Some(Vec::new());
+        state.continuing = continuing;
+        state.scope = session_scope(session);
         let outcome = hooks.call_before_start(&mut self.store, session);
-        let notices = self.store.data_mut().notices.take().unwrap_or_default();
+        let state = self.store.data_mut();
+        state.continuing = false;
+        state.scope = Scope::None;
+        let notices = state.notices.take().unwrap_or_default();
         outcome.map(|verdict| Some(HookAnswer { verdict, notices })).map_err(|e| self.stopped(e))
     }
 
@@ -759,9 +837,13 @@ impl Plugin {
         limit: Duration,
     ) -> Result<Invoked, PluginError> {
         self.arm(limit);
-        self.store.data_mut().invocation = Some(Invocation { cwd: cwd.map(str::to_owned), then: None });
+        let state = self.store.data_mut();
+        state.invocation = Some(Invocation { cwd: cwd.map(str::to_owned), then: None });
+        state.scope = cwd.map_or(Scope::None, |cwd| Scope::Invocation(cwd.into()));
         let outcome = self.plugin.call_run_command(&mut self.store, name, args);
-        let then = self.store.data_mut().invocation.take().and_then(|i| i.then);
+        let state = self.store.data_mut();
+        state.scope = Scope::None;
+        let then = state.invocation.take().and_then(|i| i.then);
         outcome.map(|output| Invoked { output, then }).map_err(|e| self.stopped(e))
     }
 
@@ -770,7 +852,9 @@ impl Plugin {
     pub fn end_stages(&mut self, session: &Session, limit: Duration) -> Result<Vec<Stage>, PluginError> {
         self.arm(limit);
         let Some(ending) = &self.ending else { return Ok(Vec::new()) };
+        self.store.data_mut().scope = session_scope(session);
         let outcome = ending.call_stages(&mut self.store, session);
+        self.store.data_mut().scope = Scope::None;
         outcome.map_err(|e| self.stopped(e))
     }
 
@@ -779,7 +863,9 @@ impl Plugin {
     pub fn on_end(&mut self, ended: &Ended, stage: Stage, limit: Duration) -> Result<Result<(), String>, PluginError> {
         self.arm(limit);
         let Some(ending) = &self.ending else { return Ok(Ok(())) };
+        self.store.data_mut().scope = session_scope(&ended.session);
         let outcome = ending.call_on_end(&mut self.store, ended, stage);
+        self.store.data_mut().scope = Scope::None;
         outcome.map_err(|e| self.stopped(e))
     }
 

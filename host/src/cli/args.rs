@@ -61,6 +61,12 @@ pub struct GlobalArgs {
     /// Trust and record the host key of a host never seen before.
     #[arg(long, global = true)]
     pub accept_new_host: bool,
+
+    /// A session this command creates carries on from the last one of its
+    /// folder (with the session-handoff plugin: its agent starts with the
+    /// hand-off).
+    #[arg(long = "continue", global = true)]
+    pub continue_session: bool,
 }
 
 /// The plugin tiers (`sinc tier set`, `sinc setup --tier`).

@@ -903,10 +903,12 @@ pub async fn before_start(ctx: &Context, spec: &crate::session::SessionSpec) -> 
     let installed = installed(ctx);
     let lock = lockfile(&installed)?;
     let session = events::session(spec);
+    let continuing = ctx.global.continue_session;
     let mut extras = Extras::default();
     let locals: Vec<&Locked> = lock.enabled(RunsOn::Local).collect();
     if !locals.is_empty() {
-        let asked = ControlRequest::LocalPlugin { request: Request::BeforeStart { session: session.clone() } };
+        let asked =
+            ControlRequest::LocalPlugin { request: Request::BeforeStart { session: session.clone(), continuing } };
         match ask_local_host(&installed, &asked, CALL_LIMIT).await {
             Ok(Some(ControlResponse::Answer { response })) => add_answer(&mut extras, "(local plugins)", response)?,
             Ok(Some(ControlResponse::Error { message })) => {
@@ -914,12 +916,12 @@ pub async fn before_start(ctx: &Context, spec: &crate::session::SessionSpec) -> 
             }
             Ok(Some(other)) => output::warn(&format!("the local plugins' before-start hooks were skipped: {other:?}")),
             Err(e) => output::warn(&format!("the local plugins' before-start hooks were skipped: {e}")),
-            Ok(None) => before_start_here(ctx, &installed, &locals, &session, &mut extras)?,
+            Ok(None) => before_start_here(ctx, &installed, &locals, &session, continuing, &mut extras)?,
         }
     }
     if lock.enabled(RunsOn::Remote).next().is_some() {
         let paths = super::sync_cmds::keeper_paths(ctx);
-        let request = ControlRequest::Plugin { request: Request::BeforeStart { session } };
+        let request = ControlRequest::Plugin { request: Request::BeforeStart { session, continuing } };
         match control::request(&paths.socket, &request).await {
             Ok(ControlResponse::Answer { response }) => add_answer(&mut extras, "(remote plugins)", response)?,
             Ok(ControlResponse::Error { message }) => {
@@ -939,6 +941,7 @@ fn before_start_here(
     installed: &Installed,
     locals: &[&Locked],
     session: &SessionRef,
+    continuing: bool,
     extras: &mut Extras,
 ) -> Result<()> {
     let session = events::plugin_session(session.clone());
@@ -950,7 +953,7 @@ fn before_start_here(
             .filter_map(|locked| {
                 let asked = installed
                     .start(&runtime, locked, ctx.config(), CALL_LIMIT)
-                    .and_then(|mut p| p.before_start(&session, CALL_LIMIT));
+                    .and_then(|mut p| p.before_start(&session, continuing, CALL_LIMIT));
                 match asked {
                     Ok(verdict) => verdict.map(|v| (locked.name.clone(), v)),
                     Err(e) => {

@@ -29,6 +29,7 @@ pub async fn ensure_keeper(ctx: &Context, link: &Link) -> Result<Option<KeeperPa
         return Ok(None);
     }
     let paths = keeper_paths(ctx);
+    wait_for_ending_keeper(&paths).await;
     if control::is_running(&paths.socket).await {
         // Plugins added since it started go to the VPS now.
         super::plugin::refresh_plugins(ctx, false).await;
@@ -69,6 +70,29 @@ pub async fn ensure_keeper(ctx: &Context, link: &Link) -> Result<Option<KeeperPa
     Err(Error::Failure(format!("the background sync did not start; see {}", paths.log.display())))
 }
 
+/// How long a keeper whose session ended may take to finish the end's
+/// hooks before it is stopped to make way for the next session's.
+const ENDING_WAIT: Duration = Duration::from_secs(120);
+
+/// When the keeper at `paths` belongs to a session that ended (its end
+/// hooks still run), wait for it to stop — stopping it after
+/// [`ENDING_WAIT`] — so the next session gets a keeper of its own.
+async fn wait_for_ending_keeper(paths: &KeeperPaths) {
+    if !keeper_status(paths).await.is_some_and(|r| r.ending) {
+        return;
+    }
+    output::line("waiting for the end of the folder's last session to finish…");
+    let started = std::time::Instant::now();
+    while control::is_running(&paths.socket).await {
+        if started.elapsed() > ENDING_WAIT {
+            let _ = control::request(&paths.socket, &ControlRequest::Stop).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn ask(paths: &KeeperPaths, req: ControlRequest) -> Result<ControlResponse> {
     match control::request(&paths.socket, &req).await {
         Ok(ControlResponse::Error { message }) => Err(Error::Failure(message)),
@@ -91,13 +115,15 @@ pub struct KeeperReport {
     pub link: LinkStatus,
     /// The folders plugins keep in sync beside the project.
     pub folders: Vec<RootReport>,
+    /// Whether its session ended and it stops once the end hooks ran.
+    pub ending: bool,
 }
 
 /// Ask the keeper at `paths` how things are; `None` when none runs.
 pub async fn keeper_status(paths: &KeeperPaths) -> Option<KeeperReport> {
     match control::request(&paths.socket, &ControlRequest::Status).await {
-        Ok(ControlResponse::Status { pid, status, link, folders, .. }) => {
-            Some(KeeperReport { pid, sync: status, link, folders })
+        Ok(ControlResponse::Status { pid, status, link, folders, ending, .. }) => {
+            Some(KeeperReport { pid, sync: status, link, folders, ending })
         }
         _ => None,
     }
@@ -129,10 +155,11 @@ pub fn summary(status: &SyncStatus) -> String {
 pub fn status_json(id: &str, running: Option<&KeeperReport>) -> serde_json::Value {
     match running {
         None => serde_json::json!({ "id": id, "running": false, "state": "stopped" }),
-        Some(KeeperReport { pid, sync: st, link, folders }) => serde_json::json!({
+        Some(KeeperReport { pid, sync: st, link, folders, ending }) => serde_json::json!({
             "id": id,
             "running": true,
             "pid": pid,
+            "ending": ending,
             "link": {
                 "connected": link.connected,
                 "since": link.since.map(output::rfc3339),
@@ -203,7 +230,7 @@ pub async fn status(ctx: &Context) -> Result<i32> {
         output::json(&status_json(&id, found.as_ref()));
         return Ok(0);
     }
-    let Some(KeeperReport { pid, sync: st, link, folders }) = found else {
+    let Some(KeeperReport { pid, sync: st, link, folders, ending }) = found else {
         let why = if core_mode(ctx.config().sync.mode).is_none() {
             "sync.mode is none"
         } else {
@@ -213,7 +240,8 @@ pub async fn status(ctx: &Context) -> Result<i32> {
         return Ok(0);
     };
     let since = st.last_sync.map(|t| format!(" (last sync {})", output::age(t))).unwrap_or_default();
-    output::line(&format!("{id}: {}{since}", st.state.name()));
+    let ending = if ending { " — the session ended; it stops once the end hooks ran" } else { "" };
+    output::line(&format!("{id}: {}{since}{ending}", st.state.name()));
     output::line(&format!("  local   {}", ctx.project_dir.display()));
     let host = ctx.host().unwrap_or("the VPS");
     output::line(&format!("  remote  {host}:{}", st.remote_root.clone().unwrap_or_else(|| ctx.spec().remote_path)));

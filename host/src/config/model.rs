@@ -239,6 +239,23 @@ impl Agent {
     }
 }
 
+impl Agent {
+    /// The command line that starts a well-known agent with `prompt` as
+    /// its first message: OpenCode's `--prompt`, Claude Code's prompt
+    /// argument. `None` for other agents (the prompt is typed into them
+    /// once they start).
+    pub fn with_initial_prompt(&self, prompt: &str) -> Option<String> {
+        let program = self.program()?;
+        let name = program.rsplit('/').next().unwrap_or(&program);
+        let quoted = crate::transport::quote::word(prompt);
+        match name {
+            "opencode" => Some(format!("{} --prompt {quoted}", self.0)),
+            "claude" => Some(format!("{} {quoted}", self.0)),
+            _ => None,
+        }
+    }
+}
+
 fn is_env_assignment(word: &str) -> bool {
     match word.split_once('=') {
         Some((name, _)) => {
@@ -326,6 +343,21 @@ mod tests {
         assert_eq!(Agent::new("opencode").unwrap().program().as_deref(), Some("opencode"));
         assert_eq!(Agent::new("$HOME/bin/x").unwrap().program(), None);
         assert!(Agent::new("  ").is_err());
+    }
+
+    #[test]
+    fn well_known_agents_take_a_first_prompt_as_an_argument() {
+        let prompt = "carry on: it's in .sinc/handoff";
+        assert_eq!(
+            Agent::new("opencode").unwrap().with_initial_prompt(prompt).as_deref(),
+            Some("opencode --prompt 'carry on: it'\\''s in .sinc/handoff'")
+        );
+        assert_eq!(
+            Agent::new("FOO=1 /usr/local/bin/claude --verbose").unwrap().with_initial_prompt("go").as_deref(),
+            Some("FOO=1 /usr/local/bin/claude --verbose go")
+        );
+        assert_eq!(Agent::new("aider").unwrap().with_initial_prompt(prompt), None);
+        assert_eq!(Agent::new("$HOME/bin/opencode").unwrap().with_initial_prompt(prompt), None);
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub enum ControlRequest {
     Flush,
     /// Stop applying changes.
     Pause,
+    /// The session ended and its end hooks run: stop applying changes, and
+    /// tell whoever asks that this keeper stops once they are done (a new
+    /// session of the folder gets a keeper of its own).
+    Ending,
     /// Apply changes again (`confirm` lifts a halt).
     Resume {
         /// Proceed past a halt.
@@ -129,6 +133,9 @@ pub enum ControlResponse {
         /// The folders plugins keep in sync beside the project.
         #[serde(default)]
         folders: Vec<RootReport>,
+        /// Whether its session ended and it stops once the end hooks ran.
+        #[serde(default)]
+        ending: bool,
     },
     /// Done.
     Done,
@@ -245,6 +252,8 @@ pub struct Served {
     pub link: LinkMonitor,
     /// Commands to the sync.
     pub commands: mpsc::Sender<Command>,
+    /// Set once its session's end began (it stops after it).
+    pub ending: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Serve control connections until the command channel closes.
@@ -265,7 +274,8 @@ pub async fn serve(listener: UnixListener, served: Served, plugins: RemotePlugin
                         request @ (Request::PluginCommand { .. }
                         | Request::BeforeStart { .. }
                         | Request::Tools { .. }
-                        | Request::CallTool { .. }),
+                        | Request::CallTool { .. }
+                        | Request::SessionScreen { .. }),
                 } => relay(&plugins, request).await,
                 ControlRequest::Plugin { .. } => {
                     ControlResponse::Error { message: "only plugin requests pass through the keeper".into() }
@@ -283,7 +293,12 @@ pub async fn serve(listener: UnixListener, served: Served, plugins: RemotePlugin
                     status: served.status.borrow().clone(),
                     link: served.link.status(),
                     folders: roots.reports(),
+                    ending: served.ending.load(std::sync::atomic::Ordering::SeqCst),
                 },
+                ControlRequest::Ending => {
+                    served.ending.store(true, std::sync::atomic::Ordering::SeqCst);
+                    answer(ControlRequest::Pause, &served.commands).await
+                }
                 ControlRequest::Resume { confirm } => {
                     // The plugins' folders carried here may be halted too.
                     roots.resume(confirm);
@@ -395,7 +410,9 @@ async fn answer(req: ControlRequest, commands: &mpsc::Sender<Command>) -> Contro
                     version: ask(commands, |reply| Command::Restore { path, number, reply }).await??,
                 }
             }
-            ControlRequest::Status => return Err("the status is answered by the socket itself".into()),
+            ControlRequest::Status | ControlRequest::Ending => {
+                return Err("the status and the end are answered by the socket itself".into());
+            }
             ControlRequest::Plugins
             | ControlRequest::Plugin { .. }
             | ControlRequest::LocalPlugins

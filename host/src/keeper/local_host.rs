@@ -15,7 +15,7 @@ use crate::plugins::ending::{self, Ending};
 use crate::plugins::events::{self, Heard};
 use crate::plugins::hosting::{Hosting, Source};
 use crate::sync::wire::{PluginGrant, PluginState, Request, Response, SessionChange, SessionRef};
-use sinc_plugin_host::{Ended, Event, Grants, RunsOn};
+use sinc_plugin_host::{Ended, Event, RunsOn};
 use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -99,7 +99,7 @@ impl LocalHost {
         let grants: Vec<PluginGrant> = set.iter().map(|(g, _)| g.clone()).collect();
         let source = |grant: &PluginGrant| Source {
             wasm: set.iter().find(|(g, _)| g.name == grant.name).and_then(|(_, path)| std::fs::read(path).ok()),
-            grants: Grants::new(self.installed.data_dir(&grant.name), self.installed.home().to_path_buf()),
+            grants: self.installed.local_grants(&grant.name),
         };
         let missing = self.hosting.apply(grants, source, &tokio::runtime::Handle::current());
         if !missing.is_empty() {
@@ -212,8 +212,8 @@ impl LocalHost {
                     Request::PluginCommand { plugin, command, args } => {
                         self.hosting.command(&plugin, &command, args).await
                     }
-                    Request::BeforeStart { session } => {
-                        self.hosting.before_start(events::plugin_session(session)).await
+                    Request::BeforeStart { session, continuing } => {
+                        self.hosting.before_start(events::plugin_session(session), continuing).await
                     }
                     Request::Tools { command } => self.hosting.tools(&command).await,
                     Request::CallTool { command, tool, arguments } => {

@@ -12,6 +12,7 @@ pub mod local_host;
 pub mod plugin_roots;
 pub mod plugins;
 pub mod session_ends;
+pub mod session_screens;
 
 use crate::cli::Context;
 use crate::config::{SyncConfig, SyncMode};
@@ -188,8 +189,13 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     let roots = plugin_roots::PluginRoots::start(root_setup(ctx), daemon_link, installed.clone());
     tokio::spawn(journal_follower::run(id.clone(), paths.events.clone(), installed, client_rx.clone()));
     let remote_plugins = plugins::RemotePlugins::start(source, client_rx);
-    let served =
-        control::Served { session: id.clone(), status: status_rx, link: monitor.clone(), commands: commands_tx };
+    let served = control::Served {
+        session: id.clone(),
+        status: status_rx,
+        link: monitor.clone(),
+        commands: commands_tx,
+        ending: std::sync::Arc::default(),
+    };
     tokio::spawn(control::serve(listener, served, remote_plugins, roots));
     if let Ok(listener) = relay_listener {
         tokio::spawn(relay::serve(listener, shared));

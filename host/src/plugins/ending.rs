@@ -57,9 +57,10 @@ pub fn failure(plugin: &str, stage: Stage, why: &str) -> String {
     format!("plugin {plugin} ({} stage of the session's end): {why}", stage_name(stage))
 }
 
-/// Before the stages: flush session `id`'s sync, then pause it. Whether
-/// it was flushed (false without a keeper, or when it did not agree in
-/// time).
+/// Before the stages: flush session `id`'s sync, then pause it (its keeper
+/// tells a `sinc` starting the folder's next session to wait for it to
+/// stop). Whether it was flushed (false without a keeper, or when it did
+/// not agree in time).
 pub async fn prepare(dirs: &Dirs, id: &str) -> bool {
     let socket = KeeperPaths::new(dirs, id).socket;
     let flushed = matches!(
@@ -69,7 +70,7 @@ pub async fn prepare(dirs: &Dirs, id: &str) -> bool {
     if !flushed {
         tracing::warn!("{id}: the sync did not agree before the session's end hooks; they run without it");
     }
-    let _ = tokio::time::timeout(PAUSE_LIMIT, control::request(&socket, &ControlRequest::Pause)).await;
+    let _ = tokio::time::timeout(PAUSE_LIMIT, control::request(&socket, &ControlRequest::Ending)).await;
     flushed
 }
 

@@ -299,9 +299,10 @@ impl Hosting {
 
     /// Ask every plugin's before-start hook, in name order: the first
     /// refusal stops the session; environment variables and prompts add up
-    /// (the first plugin to set a variable wins).
-    pub async fn before_start(&self, session: Session) -> Response {
-        let asked = self.ask_each(|r| r.before_start_queued(session.clone()));
+    /// (the first plugin to set a variable wins). `continuing`: the user
+    /// asked the session to carry on from the last one.
+    pub async fn before_start(&self, session: Session, continuing: bool) -> Response {
+        let asked = self.ask_each(|r| r.before_start_queued(session.clone(), continuing));
         let mut env: Vec<(String, String)> = Vec::new();
         let mut prompts = Vec::new();
         let mut notices = Vec::new();

@@ -18,7 +18,7 @@ use crate::paths::Dirs;
 /// Calls in a row that may end with a plugin stopped before it is disabled.
 pub const MAX_FAILURES: u32 = 3;
 use sinc_plugin_host::manifest::RunsOn;
-use sinc_plugin_host::{Grants, Limits, Manifest, Plugin, PluginError, Runtime};
+use sinc_plugin_host::{Grants, Manifest, Plugin, PluginError, Runtime};
 use std::path::{Path, PathBuf};
 
 /// Where this machine's plugins live.
@@ -33,6 +33,8 @@ pub struct Installed {
     /// `<state>/plugins`: the local plugin host's lock and socket, and the
     /// session events the local plugins heard.
     state: PathBuf,
+    /// Sessions' screens, as local plugins read them.
+    screens: std::sync::Arc<crate::keeper::session_screens::KeeperScreens>,
 }
 
 impl Installed {
@@ -45,6 +47,7 @@ impl Installed {
             cache: dirs.cache.join("plugins"),
             home: dirs.home.clone(),
             state: dirs.state.join("plugins"),
+            screens: std::sync::Arc::new(crate::keeper::session_screens::KeeperScreens::new(dirs)),
         }
     }
 
@@ -101,17 +104,20 @@ impl Installed {
             .map_err(|e| PluginError::Load { name: "(runtime)".into(), reason: format!("{e:#}") })
     }
 
+    /// What a local plugin called `name` is granted on this machine: its
+    /// data folder, the home folder, the sessions' screens; no settings, no
+    /// secrets.
+    pub fn local_grants(&self, name: &str) -> Grants {
+        Grants { sessions: Some(self.screens.clone()), ..Grants::new(self.data_dir(name), self.home.clone()) }
+    }
+
     /// What a plugin called `name` is granted, with the user's `config`
     /// (its settings; the secrets, of which it sees only those it declared).
     pub fn grants(&self, name: &str, config: &crate::config::Config) -> Grants {
         Grants {
-            data_dir: self.data_dir(name),
-            home: self.home.clone(),
-            limits: Limits::default(),
             settings: config.plugins.get(name).cloned().unwrap_or_default(),
             secrets: config.secrets.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect(),
-            connections: None,
-            sessions: None,
+            ..self.local_grants(name)
         }
     }
 

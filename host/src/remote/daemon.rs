@@ -34,6 +34,8 @@ pub struct DaemonPaths {
     pub data: PathBuf,
     /// The log file.
     pub log: PathBuf,
+    /// Durable state (ended sessions' kept output).
+    pub state: PathBuf,
     /// Compiled plugins.
     pub cache: PathBuf,
     /// The user's home (for `~/` in roots).
@@ -54,6 +56,7 @@ impl DaemonPaths {
             lock: run.join("daemon.lock"),
             data: dirs.data.clone(),
             log: dirs.state.join("daemon.log"),
+            state: dirs.state.clone(),
             cache: dirs.cache.clone(),
             home: dirs.home,
         })
@@ -90,7 +93,7 @@ pub async fn run(paths: &DaemonPaths) -> std::io::Result<()> {
     std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(0o600))?;
     tracing::info!("{} serving on {}", build_id(), paths.socket.display());
     let projects = Projects::new(&paths.data, &paths.home);
-    let plugins = Hosted::new(&paths.data, &paths.cache, &paths.home);
+    let plugins = Hosted::new(&paths.data, &paths.cache, &paths.home, &paths.state);
     plugins.restore(&tokio::runtime::Handle::current());
     let active = Arc::new(AtomicUsize::new(0));
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);

@@ -83,13 +83,14 @@ struct Seen {
 
 impl Hosted {
     /// Plugins kept under `data/plugins`, compiled into `cache/plugins`;
-    /// `~/` in their folders means `home`.
-    pub fn new(data: &Path, cache: &Path, home: &Path) -> Arc<Hosted> {
+    /// `~/` in their folders means `home`; ended sessions' output is kept
+    /// under `state`.
+    pub fn new(data: &Path, cache: &Path, home: &Path, state: &Path) -> Arc<Hosted> {
         Arc::new(Hosted {
             dir: data.join("plugins"),
             home: home.to_path_buf(),
             hosting: Hosting::new("on the VPS", cache.join("plugins")),
-            sessions: Arc::new(TmuxSessions::new(home)),
+            sessions: Arc::new(TmuxSessions::new(home, state)),
             journal: Mutex::default(),
             before: tokio::sync::Mutex::const_new(None),
             followers: AtomicUsize::new(0),
@@ -209,10 +210,22 @@ impl Hosted {
     /// Ask every plugin's before-start hook (see [`Hosting::before_start`]),
     /// with the session's folder as plugins see every other session's: an
     /// absolute path on the VPS (`~/` expanded).
-    pub async fn before_start(&self, mut session: SessionRef) -> Response {
+    pub async fn before_start(&self, mut session: SessionRef, continuing: bool) -> Response {
         session.remote_path =
             sinc_plugin_host::process::folder_path(&session.remote_path, &self.home).to_string_lossy().into_owned();
-        self.hosting.before_start(events::plugin_session(session)).await
+        self.hosting.before_start(events::plugin_session(session), continuing).await
+    }
+
+    /// Session `id`'s screen and up to `scrollback` lines above it (after
+    /// it ended: its kept output), for a laptop's local plugins.
+    pub async fn screen(&self, id: String, scrollback: u32) -> Response {
+        let sessions = self.sessions.clone();
+        use sinc_plugin_host::sessions::SessionHost;
+        match tokio::task::spawn_blocking(move || sessions.screen(&id, scrollback)).await {
+            Ok(Ok(text)) => Response::Screen { text },
+            Ok(Err(message)) => Response::Failed { message },
+            Err(e) => Response::Failed { message: format!("reading the screen: {e}") },
+        }
     }
 
     /// Files sync wrote on the VPS for `session` (one event per batch).

@@ -20,18 +20,45 @@ use std::sync::{Mutex, PoisonError};
 /// later resizes it).
 const START_SIZE: Size = Size { cols: 120, rows: 40 };
 
+/// How long an ended session's output is kept for the end hooks of a
+/// laptop that is away (they normally read it within seconds).
+pub const OUTPUT_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(14 * 24 * 3600);
+
+/// How many lines a screen is taken to have, reading an ended session's
+/// kept output.
+const SCREEN_LINES: usize = 50;
+
 /// tmux on this machine.
 #[derive(Debug)]
 pub struct TmuxSessions {
     home: PathBuf,
+    /// The VPS user's state folder (ended sessions' output is kept there).
+    state: PathBuf,
     /// The user's extra state patterns.
     patterns: Mutex<PatternBook>,
 }
 
 impl TmuxSessions {
-    /// Sessions of this user; `~/` in folders means `home`.
-    pub fn new(home: &Path) -> TmuxSessions {
-        TmuxSessions { home: home.to_path_buf(), patterns: Mutex::default() }
+    /// Sessions of this user; `~/` in folders means `home`; ended
+    /// sessions' output is kept under `state` (what is older than
+    /// [`OUTPUT_KEPT_FOR`] is removed now).
+    pub fn new(home: &Path, state: &Path) -> TmuxSessions {
+        prune_kept_output(&tmux::kept_output_dir(state), OUTPUT_KEPT_FOR);
+        TmuxSessions { home: home.to_path_buf(), state: state.to_path_buf(), patterns: Mutex::default() }
+    }
+
+    /// The last output of ended session `id`: the screen it ended with and
+    /// up to `scrollback` lines above it (the screen taken as
+    /// [`SCREEN_LINES`] lines), trailing empty lines removed.
+    fn kept_output(&self, id: &str, scrollback: u32) -> Option<String> {
+        if !crate::session_id::is_sinc_session(id) || id.contains('/') {
+            return None;
+        }
+        let text = std::fs::read(tmux::kept_output_file(&self.state, id)).ok()?;
+        let text = String::from_utf8_lossy(&text);
+        let lines: Vec<&str> = text.trim_end().lines().collect();
+        let wanted = usize::try_from(scrollback).unwrap_or(usize::MAX).saturating_add(SCREEN_LINES);
+        Some(lines[lines.len().saturating_sub(wanted)..].join("\n"))
     }
 
     /// Use the user's extra state patterns (an invalid one is skipped and
@@ -141,7 +168,10 @@ impl SessionHost for TmuxSessions {
     }
 
     fn screen(&self, id: &str, scrollback: u32) -> Result<String, String> {
-        let target = self.target(id)?;
+        let target = match self.target(id) {
+            Ok(target) => target,
+            Err(e) => return self.kept_output(id, scrollback).ok_or(e),
+        };
         let start = format!("-{}", scrollback.min(100_000));
         self.tmux(&["capture-pane", "-p", "-e", "-J", "-S", &start, "-t", &target])
     }
@@ -194,6 +224,17 @@ impl SessionHost for TmuxSessions {
         self.sh(&tmux::start_script(&spec, START_SIZE, "vps", &tmux::Extras::default()))
             .map_err(|e| format!("starting the session: {e}"))?;
         Ok(spec.id.to_string())
+    }
+}
+
+/// Remove the kept outputs in `dir` last written more than `age` ago.
+fn prune_kept_output(dir: &Path, age: std::time::Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let old = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|e| e > age));
+        if old {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 

@@ -41,6 +41,50 @@ const OPT_REMOTE: &str = "@sinc_remote_path";
 const OPT_AGENT: &str = "@sinc_agent";
 const OPT_HOST: &str = "@sinc_client";
 
+/// How many lines of a session's output (its screen and the scrollback
+/// above it) are kept when it ends, for the plugins' end hooks.
+pub const KEPT_LINES: u32 = 2000;
+
+/// Where the VPS keeps an ended session's last output, as the shell that
+/// runs the scripts finds it: `$XDG_STATE_HOME/sincronizado/output`, the
+/// folder the daemon reads ([`kept_output_dir`]).
+fn output_dir_sh() -> String {
+    format!("${{XDG_STATE_HOME:-$HOME/.local/state}}/{}/output", crate::paths::APP_DIR)
+}
+
+/// The folder where an ended session's output is kept, under the VPS
+/// user's state folder (`state`).
+pub fn kept_output_dir(state: &std::path::Path) -> std::path::PathBuf {
+    state.join("output")
+}
+
+/// The file session `id`'s last output is kept in.
+pub fn kept_output_file(state: &std::path::Path, id: &str) -> std::path::PathBuf {
+    kept_output_dir(state).join(format!("{id}.txt"))
+}
+
+/// How `capture-pane` reads what is kept: joined lines, colours, the
+/// scrollback's last [`KEPT_LINES`].
+fn capture_flags() -> String {
+    format!("-J -e -S -{KEPT_LINES}")
+}
+
+/// Shell lines making `$OUT` the kept output's folder (private), or empty
+/// when it cannot be made or `id` is not a plain name.
+fn output_dir_lines(id: &str) -> String {
+    let plain = id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !plain {
+        return "OUT=\n".into();
+    }
+    format!("OUT=\"{}\"\nmkdir -p \"$OUT\" && chmod 700 \"$OUT\" || OUT=\n", output_dir_sh())
+}
+
+/// What runs in a session's pane: the agent's command line (`$2`) in the
+/// user's login shell (`$1`), then — the pane still showing what the agent
+/// left — its screen and scrollback kept in file `$3` (when given) for the
+/// plugins' end hooks; the agent's exit status is the pane's.
+const PANE_COMMAND: &str = "\"$1\" -lc \"$2\"; status=$?; [ -z \"$3\" ] || tmux -u capture-pane -p {flags} -t \"$TMUX_PANE\" > \"$3\" 2>/dev/null; exit $status";
+
 fn target(spec: &SessionSpec) -> String {
     quote::word(&format!("={}", spec.id))
 }
@@ -88,9 +132,15 @@ fn create_if_missing(spec: &SessionSpec, size: Size, client: &str, extras: &Extr
         .filter(|(k, _)| valid_env_name(k))
         .map(|(k, v)| format!("export {k}={}; ", quote::word(v)))
         .collect();
-    let launch = format!("{exports}{}", spec.agent.command_line());
-    let prompts: String = extras
-        .prompts
+    // A well-known agent takes the prompts as its first message; others
+    // have them typed in once they start.
+    let joined = extras.prompts.join("\n\n");
+    let (command_line, typed) = match spec.agent.with_initial_prompt(&joined).filter(|_| !joined.is_empty()) {
+        Some(line) => (line, &[][..]),
+        None => (spec.agent.command_line().to_owned(), extras.prompts.as_slice()),
+    };
+    let launch = format!("{exports}{command_line}");
+    let prompts: String = typed
         .iter()
         .map(|p| format!("  {TMUX} send-keys -t {o} -l -- {} \\; send-keys -t {o} Enter 2>/dev/null\n", quote::word(p)))
         .collect();
@@ -103,7 +153,8 @@ else
   mkdir -p \"$DIR\" || exit {no_folder}
   cd \"$DIR\" || exit {no_folder}
   DIR=$(pwd -P)
-  {agent_check}{tmux} new-session -d -s {id} -c \"$DIR\" -x {cols} -y {rows} -- env {env} \"${{SHELL:-/bin/sh}}\" -lc {launch} \\; \
+  {keep}  KEEP=${{OUT:+$OUT/{id}.txt}}
+  {agent_check}{tmux} new-session -d -s {id} -c \"$DIR\" -x {cols} -y {rows} -- env {env} /bin/sh -c {pane} sinc-agent \"${{SHELL:-/bin/sh}}\" {launch} \"$KEEP\" \\; \
 set-option -t {o} {o_local} {local} \\; set-option -t {o} {o_remote} \"$DIR\" \\; \
 set-option -t {o} {o_agent} {agent} \\; set-option -t {o} {o_host} {client} 2>/dev/null || {tmux} has-session -t {t} 2>/dev/null || exit {agent_exited}
 {prompts}  echo created
@@ -112,6 +163,8 @@ fi
         no_tmux = status::NO_TMUX,
         no_folder = status::NO_FOLDER,
         agent_exited = status::AGENT_EXITED,
+        keep = output_dir_lines(&spec.id.to_string()).replace('\n', "\n  "),
+        pane = quote::word(&PANE_COMMAND.replace("{flags}", &capture_flags())),
         dir = quote::remote_path(&spec.remote_path),
         cols = size.cols.max(20),
         rows = size.rows.max(5),
@@ -165,11 +218,19 @@ pub fn exists_script(spec: &SessionSpec) -> String {
 }
 
 /// End a session (remote files are kept).
+/// End a session (remote files are kept), keeping its last output first
+/// as its agent's exit does.
 pub fn kill_script(id: &str) -> String {
+    let session = quote::word(&format!("={id}"));
     quote::sh_script(&format!(
-        "command -v tmux >/dev/null 2>&1 || exit {}\n{TMUX} kill-session -t {}\n",
-        status::NO_TMUX,
-        quote::word(&format!("={id}"))
+        "command -v tmux >/dev/null 2>&1 || exit {no_tmux}
+{out}[ -n \"$OUT\" ] && {TMUX} capture-pane -p {flags} -t {pane} > \"$OUT/{id}.txt\" 2>/dev/null
+{TMUX} kill-session -t {session}
+",
+        no_tmux = status::NO_TMUX,
+        out = output_dir_lines(id),
+        flags = capture_flags(),
+        pane = quote::word(&format!("={id}:")),
     ))
 }
 
@@ -408,7 +469,17 @@ mod tests {
         let new = log.lines().find(|l| l.starts_with("[new-session]")).unwrap();
         assert!(new.contains("[-s][sinc-my-project-78ce1d]"), "{new}");
         assert!(new.contains("[-x][100][-y][30]"), "{new}");
-        assert!(new.contains("[env][SINC_SESSION_ID=sinc-my-project-78ce1d][SINC_PROJECT=my-project][/bin/sh][-lc][export PROXY_URL='http://127.0.0.1:8081 x'; FOO=1 cat --flag 'a b']"), "{new}");
+        assert!(
+            new.contains("[env][SINC_SESSION_ID=sinc-my-project-78ce1d][SINC_PROJECT=my-project][/bin/sh][-c]"),
+            "{new}"
+        );
+        assert!(
+            new.contains(
+                "][sinc-agent][/bin/sh][export PROXY_URL='http://127.0.0.1:8081 x'; FOO=1 cat --flag 'a b'][/"
+            ),
+            "{new}"
+        );
+        assert!(new.contains("/.local/state/sincronizado/output/sinc-my-project-78ce1d.txt][;]"), "{new}");
         assert!(!new.contains("bad name"), "{new}");
         let typed = log.lines().find(|l| l.starts_with("[send-keys]")).unwrap();
         assert_eq!(
@@ -417,6 +488,65 @@ mod tests {
         );
         assert!(new.contains("[@sinc_local_path][/home/user/My Project]"), "{new}");
         assert!(new.contains("[set-option][-t][=sinc-my-project-78ce1d:]"), "{new}");
+    }
+
+    /// Run `script` with real tmux on a server of its own, the state folder
+    /// under `dir`.
+    fn run_real(dir: &std::path::Path, script: &str) -> std::process::Output {
+        std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(script)
+            .env("TMUX_TMPDIR", dir.join("tmux"))
+            .env("XDG_STATE_HOME", dir.join("state"))
+            .env("SHELL", "/bin/sh")
+            .env_remove("TMUX")
+            .output()
+            .unwrap()
+    }
+
+    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !done() {
+            assert!(std::time::Instant::now() < until, "timed out waiting for {what}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    #[test]
+    fn an_ended_sessions_last_output_is_kept_whether_its_agent_exits_or_it_is_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("tmux")).unwrap();
+        let spec_running = |agent: &str, name: &str| SessionSpec {
+            id: crate::session_id::SessionId::for_path(&dir.path().join(name)),
+            local_path: dir.path().join(name),
+            remote_path: dir.path().join("work").to_string_lossy().into_owned(),
+            agent: crate::config::Agent::new(agent).unwrap(),
+        };
+        let size = Size { cols: 80, rows: 24 };
+        let kept = |spec: &SessionSpec| {
+            std::fs::read_to_string(kept_output_file(
+                &dir.path().join("state").join(crate::paths::APP_DIR),
+                &spec.id.to_string(),
+            ))
+        };
+        let alive = |spec: &SessionSpec| run_real(dir.path(), &exists_script(spec)).status.success();
+
+        let exits = spec_running("sh -c 'echo the last words; sleep 0.5; exit 3'", "exits");
+        let out = run_real(dir.path(), &start_script(&exits, size, "t", &Extras::default()));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        wait_for("the session to end", || !alive(&exits));
+        let text = kept(&exits).expect("kept output");
+        assert!(text.contains("the last words"), "{text}");
+
+        let runs = spec_running("sh -c 'echo still working; sleep 60'", "runs");
+        assert!(run_real(dir.path(), &start_script(&runs, size, "t", &Extras::default())).status.success());
+        wait_for("the agent's first line", || {
+            run_real(dir.path(), &format!("tmux capture-pane -p -t '={}:'", runs.id)).stdout.starts_with(b"still")
+        });
+        assert!(run_real(dir.path(), &kill_script(&runs.id.to_string())).status.success());
+        assert!(!alive(&runs));
+        assert!(kept(&runs).unwrap().contains("still working"));
+        let _ = run_real(dir.path(), "tmux kill-server");
     }
 
     #[test]

@@ -65,7 +65,7 @@ async fn pair_with(mode: Mode, limits: DeleteLimits, setup: impl FnOnce(&Path, &
     let ar = Counting { inner: ar, read: sent.clone() };
     let data = dir.path().join("remote-data");
     tokio::spawn(async move {
-        let plugins = crate::remote::plugins::Hosted::new(&data, &data, &data);
+        let plugins = crate::remote::plugins::Hosted::new(&data, &data, &data, &data);
         let _ = serve::serve(ar, aw, projects, plugins, "test daemon").await;
     });
     let br = Counting { inner: br, read: received.clone() };

@@ -264,9 +264,9 @@ where
                 Ok(Err(message)) => Response::Failed { message },
                 Err(e) => break Err(e),
             },
-            Request::BeforeStart { session } => {
+            Request::BeforeStart { session, continuing } => {
                 let plugins = plugins.clone();
-                answer_later(&w, id, async move { plugins.before_start(session).await });
+                answer_later(&w, id, async move { plugins.before_start(session, continuing).await });
                 continue;
             }
             Request::SessionEvents { session, journal, after, wait_ms } => {
@@ -278,6 +278,11 @@ where
                     let handle = tokio::runtime::Handle::current();
                     plugins.session_events(&session, cursor, wait, &handle).await
                 });
+                continue;
+            }
+            Request::SessionScreen { session, scrollback } => {
+                let plugins = plugins.clone();
+                answer_later(&w, id, async move { plugins.screen(session, scrollback).await });
                 continue;
             }
             Request::PluginCommand { plugin, command, args } => {
@@ -495,6 +500,7 @@ where
         | Request::Tools { .. }
         | Request::CallTool { .. }
         | Request::SessionEvents { .. }
+        | Request::SessionScreen { .. }
         | Request::BeforeStart { .. } => Response::Failed { message: "unexpected request".into() },
     })
 }

@@ -16,6 +16,4 @@ pub mod settings;
 pub mod task;
 
 #[cfg(target_arch = "wasm32")]
-mod git;
-#[cfg(target_arch = "wasm32")]
 mod plugin;

@@ -3,11 +3,11 @@
 //! (remove the worktree).
 
 use crate::args::{self, TaskCommand};
-use crate::git;
 use crate::message;
 use crate::names;
 use crate::settings::Settings;
 use crate::task::{self, SessionState, Task};
+use sinc_plugin_sdk::git;
 use sinc_plugin_sdk::prelude::*;
 use std::cell::RefCell;
 

@@ -179,6 +179,9 @@ pub enum Request {
     BeforeStart {
         /// The session.
         session: SessionRef,
+        /// Whether the user asked it to carry on from the last one
+        /// (`sinc --continue`).
+        continuing: bool,
     },
     /// Run a remote plugin's subcommand (answered by `CommandOutput`).
     PluginCommand {
@@ -228,6 +231,15 @@ pub enum Request {
         after: Option<u64>,
         /// How long to wait for news.
         wait_ms: u32,
+    },
+    /// A session's screen and up to `scrollback` lines above it, with
+    /// colours — after it ended, its kept last output (answered by
+    /// `Screen`): the `sessions.screen` of the laptop's local plugins.
+    SessionScreen {
+        /// The session id.
+        session: String,
+        /// Lines above the screen.
+        scrollback: u32,
     },
 }
 
@@ -442,6 +454,11 @@ pub enum Response {
         last: u64,
         /// The events asked for, oldest first.
         events: Vec<SessionEvent>,
+    },
+    /// A session's screen (see `Request::SessionScreen`).
+    Screen {
+        /// Its text, lines separated by `\n`.
+        text: String,
     },
     /// What a plugin's subcommand printed.
     CommandOutput {

@@ -1,7 +1,8 @@
-//! git, run by the host (`programs = ["git"]`) with `-C FOLDER`: never
-//! through a shell, every name passed as one argument.
+//! git for plugins that declare `programs = ["git"]`: run by the host
+//! with `-C FOLDER`, never through a shell, every name passed as one
+//! argument; failures as one line naming the subcommand.
 
-use sinc_plugin_sdk::process;
+use crate::process;
 
 /// What git printed, when it succeeded; its error text otherwise.
 pub fn run(dir: &str, args: &[&str]) -> Result<String, String> {
