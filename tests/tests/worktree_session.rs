@@ -304,3 +304,53 @@ fn a_failed_commit_keeps_the_worktree_until_ending_again_and_a_failed_push_is_re
     assert!(last_message(&client, "sinc/hooked").starts_with("hooked: add agent-hooked.txt\n"));
     assert_eq!(client.ok(&["task", "list"]), "no tasks; `sinc task NAME` starts one\n");
 }
+
+#[test]
+fn a_task_from_another_ref_ends_with_sinc_kill_and_push_without_a_remote_is_skipped() {
+    sinc_tests::require_root!();
+    let sshd = Sshd::start();
+    let client = client_with_repo(&sshd, WAITING_AGENT, "push = true");
+    // A feature branch with a commit of its own; the task starts from it
+    // while `main` stays checked out.
+    git_ok(&client, &client.project, &["switch", "--quiet", "-c", "feature"]);
+    std::fs::write(client.project.join("feature.txt"), "feature\n").unwrap();
+    git_ok(&client, &client.project, &["add", "feature.txt"]);
+    git_ok(&client, &client.project, &["commit", "--quiet", "-m", "feature work"]);
+    git_ok(&client, &client.project, &["switch", "--quiet", "main"]);
+    let made = client.run(&["task", "from-feature", "--from", "feature", "--detach"]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    assert!(stdout(&made).contains("on new branch sinc/from-feature from feature"), "{}", stdout(&made));
+    let wt = worktree(&client, "from-feature");
+    assert!(wt.join("feature.txt").exists(), "the worktree starts at the feature's commit");
+    wait_for_file(&wt.join("agent-from-feature.txt"));
+
+    // `sinc kill` of the task's session ends the task like `task end`.
+    let sessions = client.json(&["list"]);
+    let id = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["local_path"].as_str() == Some(wt.to_str().unwrap()))
+        .and_then(|s| s["id"].as_str())
+        .unwrap_or_else(|| panic!("no session for {}: {sessions}", wt.display()))
+        .to_owned();
+    let killed = client.run(&["kill", &id]);
+    assert!(killed.status.success(), "{}\n{}", stdout(&killed), stderr(&killed));
+    assert!(!wt.exists(), "the worktree is removed");
+    let log = git_ok(&client, &client.project, &["log", "--format=%s", "sinc/from-feature"]);
+    assert!(log.starts_with("from-feature: add agent-from-feature.txt\nfeature work\nfirst"), "{log}");
+    assert_eq!(git_ok(&client, &client.project, &["log", "-1", "--format=%s", "main"]).trim(), "first");
+    // No remote `origin`: nothing to push to, and nothing failed.
+    assert!(!stderr(&killed).contains("push"), "{}", stderr(&killed));
+}
+
+#[test]
+fn bad_settings_are_refused_with_what_is_wrong() {
+    sinc_tests::require_root!();
+    let sshd = Sshd::start();
+    let client = client_with_repo(&sshd, WAITING_AGENT, "brnach_prefix = \"x/\"");
+    let out = client.run(&["task", "t", "--detach"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("brnach_prefix"), "{}", stderr(&out));
+    assert!(!worktree(&client, "t").exists());
+}

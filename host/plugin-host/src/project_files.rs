@@ -48,12 +48,21 @@ pub fn check_folder(folder: &str) -> Result<(), String> {
 /// The linked git worktree `folder`'s repository's main worktree (where its
 /// `.git` folder is), read from the worktree's `.git` file; none for any
 /// other folder.
+///
+/// The link is believed only when both ends agree, as git itself checks:
+/// the worktree's `.git` names `<repo>/.git/worktrees/<name>`, whose
+/// `gitdir` names the worktree's `.git` back.
 pub fn main_worktree(folder: &Path) -> Option<PathBuf> {
     let link = std::fs::read_to_string(folder.join(".git")).ok()?;
-    let gitdir = folder.join(link.strip_prefix("gitdir:")?.trim());
+    let gitdir = std::fs::canonicalize(folder.join(link.strip_prefix("gitdir:")?.trim())).ok()?;
+    let back = std::fs::read_to_string(gitdir.join("gitdir")).ok()?;
+    if std::fs::canonicalize(back.trim()).ok()? != std::fs::canonicalize(folder.join(".git")).ok()? {
+        return None;
+    }
     let common = std::fs::read_to_string(gitdir.join("commondir")).ok()?;
     let common = std::fs::canonicalize(gitdir.join(common.trim())).ok()?;
-    if common.file_name()? != ".git" {
+    let worktrees = gitdir.parent()?;
+    if common.file_name()? != ".git" || worktrees.file_name()? != "worktrees" || worktrees.parent()? != common {
         return None;
     }
     common.parent().map(Path::to_path_buf)
@@ -153,7 +162,8 @@ pub fn write(file: &Path, contents: &[u8]) -> Result<(), Refusal> {
     let dir = file.parent().ok_or_else(|| Refusal::Failed("no folder".into()))?;
     std::fs::create_dir_all(dir).map_err(failed(dir))?;
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp = dir.join(format!("{TEMP_PREFIX}{name}-{}", std::process::id()));
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let temp = dir.join(format!("{TEMP_PREFIX}{name}-{}-{nanos:x}", std::process::id()));
     std::fs::write(&temp, contents).map_err(failed(&temp))?;
     std::fs::rename(&temp, file).map_err(|e| {
         let _ = std::fs::remove_file(&temp);
@@ -161,13 +171,27 @@ pub fn write(file: &Path, contents: &[u8]) -> Result<(), Refusal> {
     })
 }
 
-/// The contents of `file`; none when it does not exist.
+/// The contents of `file` (a regular file of at most [`MAX_FILE`] bytes);
+/// none when it does not exist.
 pub fn read(file: &Path) -> Result<Option<Vec<u8>>, Refusal> {
-    match std::fs::read(file) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(failed(file)(e)),
+    use std::io::Read;
+    let meta = match std::fs::symlink_metadata(file) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(failed(file)(e)),
+    };
+    if !meta.is_file() {
+        return Err(Refusal::Failed(format!("{} is not a regular file", file.display())));
     }
+    if meta.len() > MAX_FILE as u64 {
+        return Err(Refusal::Failed(format!(
+            "{} is larger than a project file may be ({MAX_FILE} bytes)",
+            file.display()
+        )));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(file).and_then(|f| f.take(MAX_FILE as u64).read_to_end(&mut bytes)).map_err(failed(file))?;
+    Ok(Some(bytes))
 }
 
 /// The files in `dir`, sorted (temporary files left out).
@@ -262,6 +286,15 @@ mod tests {
             Err(Refusal::Denied(_))
         ));
 
+        // Neither a worktree link one end of which lies, nor a FIFO or a
+        // huge file, nor a link planted in the way is followed.
+        let liar = home.join("liar");
+        std::fs::create_dir_all(&liar).unwrap();
+        std::fs::write(liar.join(".git"), format!("gitdir: {}\n", repo.join(".git/worktrees/fix").display())).unwrap();
+        assert_eq!(main_worktree(&liar), None, "the worktree's gitdir names another folder back");
+        let fifo = task.join(".sinc/handoff/pipe");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        assert!(matches!(read(&fifo), Err(Refusal::Failed(ref m)) if m.contains("not a regular file")));
         // A link planted in the way is not followed.
         std::fs::create_dir_all(repo.join(".sinc")).unwrap();
         std::os::unix::fs::symlink(&other, repo.join(".sinc/handoff")).unwrap();

@@ -109,6 +109,7 @@ const END_LIMIT: Duration = Duration::from_secs(600);
 /// keeper that hosts them, else here. The caller stops the session's sync
 /// afterwards when the end ran.
 pub async fn ended(ctx: &Context, session: SessionRef) -> Ending {
+    let session = events::vouched(session);
     let failed = |problem: String| Ending { ran: false, problems: vec![problem] };
     if !wants_events(ctx) {
         return Ending::default();

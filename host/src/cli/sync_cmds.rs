@@ -86,7 +86,12 @@ async fn wait_for_ending_keeper(paths: &KeeperPaths) {
     while control::is_running(&paths.socket).await {
         if started.elapsed() > ENDING_WAIT {
             let _ = control::request(&paths.socket, &ControlRequest::Stop).await;
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            for _ in 0..100 {
+                if !control::is_running(&paths.socket).await {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

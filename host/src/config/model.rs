@@ -245,6 +245,12 @@ impl Agent {
     /// argument. `None` for other agents (the prompt is typed into them
     /// once they start).
     pub fn with_initial_prompt(&self, prompt: &str) -> Option<String> {
+        // One plain command only (a prompt appended to `a || b` would go to
+        // `b`), and never a prompt that reads as an option.
+        let plain = shlex::split(&self.0)?.iter().all(|w| !w.contains([';', '|', '&', '<', '>', '`', '$', '(', ')']));
+        if !plain || prompt.starts_with('-') {
+            return None;
+        }
         let program = self.program()?;
         let name = program.rsplit('/').next().unwrap_or(&program);
         let quoted = crate::transport::quote::word(prompt);
@@ -358,6 +364,8 @@ mod tests {
         );
         assert_eq!(Agent::new("aider").unwrap().with_initial_prompt(prompt), None);
         assert_eq!(Agent::new("$HOME/bin/opencode").unwrap().with_initial_prompt(prompt), None);
+        assert_eq!(Agent::new("opencode || bash").unwrap().with_initial_prompt(prompt), None);
+        assert_eq!(Agent::new("claude").unwrap().with_initial_prompt("--dangerous"), None);
     }
 
     #[test]

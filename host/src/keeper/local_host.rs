@@ -112,6 +112,8 @@ impl LocalHost {
     /// count as heard while no local plugin runs); the sessions among them
     /// that ended are queued for [`LocalHost::run_ends`].
     pub fn hear(&self, events: Vec<(SessionChange, SessionRef)>) {
+        let events: Vec<(SessionChange, SessionRef)> =
+            events.into_iter().map(|(c, s)| (c, events::vouched(s))).collect();
         let _one = self.delivering.lock().unwrap_or_else(PoisonError::into_inner);
         if self.hosting.is_empty() {
             return;
@@ -188,6 +190,7 @@ impl LocalHost {
                 ControlResponse::Done
             }
             ControlRequest::EndSession { session } => {
+                let session = events::vouched(session);
                 let id = session.id.clone();
                 self.hear(vec![(SessionChange::Ended, session.clone())]);
                 // Asked for again (it ended before, or its end stopped): it

@@ -70,7 +70,11 @@ pub async fn prepare(dirs: &Dirs, id: &str) -> bool {
     if !flushed {
         tracing::warn!("{id}: the sync did not agree before the session's end hooks; they run without it");
     }
-    let _ = tokio::time::timeout(PAUSE_LIMIT, control::request(&socket, &ControlRequest::Ending)).await;
+    let ending = tokio::time::timeout(PAUSE_LIMIT, control::request(&socket, &ControlRequest::Ending)).await;
+    if matches!(ending, Ok(Ok(ControlResponse::Error { .. }))) {
+        // A keeper of an older sinc knows pausing only.
+        let _ = tokio::time::timeout(PAUSE_LIMIT, control::request(&socket, &ControlRequest::Pause)).await;
+    }
     flushed
 }
 

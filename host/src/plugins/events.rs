@@ -178,8 +178,38 @@ pub fn deliver_here(installed: &Installed, config: &crate::config::Config, event
     });
 }
 
+/// `session` with its laptop folder only when the folder is the one its id
+/// was made from: the folder comes from the VPS (a tmux option anyone
+/// there can change), and local plugins act in it on the laptop.
+pub fn vouched(mut session: SessionRef) -> SessionRef {
+    let made_from = |folder: &str| crate::session_id::SessionId::for_path(std::path::Path::new(folder)).to_string();
+    if let Some(folder) = session.local_path.take() {
+        if made_from(&folder) == session.id {
+            session.local_path = Some(folder);
+        } else {
+            tracing::warn!("{}: the VPS names {folder} as its laptop folder, which it is not; ignored", session.id);
+        }
+    }
+    session
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_laptop_folder_the_id_was_not_made_from_is_not_believed() {
+        let folder = "/home/u/app";
+        let id = crate::session_id::SessionId::for_path(Path::new(folder)).to_string();
+        let told = |local: &str| SessionRef {
+            id: id.clone(),
+            local_path: Some(local.into()),
+            remote_path: "/w".into(),
+            agent: "opencode".into(),
+            created: 0,
+        };
+        assert_eq!(vouched(told(folder)).local_path.as_deref(), Some(folder));
+        assert_eq!(vouched(told("/home/u/other-repo")).local_path, None);
+    }
     use super::*;
     use SessionChange::{Attached, Created, Detached, Ended};
 

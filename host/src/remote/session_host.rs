@@ -51,9 +51,10 @@ impl TmuxSessions {
     /// up to `scrollback` lines above it (the screen taken as
     /// [`SCREEN_LINES`] lines), trailing empty lines removed.
     fn kept_output(&self, id: &str, scrollback: u32) -> Option<String> {
-        if !crate::session_id::is_sinc_session(id) || id.contains('/') {
+        if !tmux::keeps_output(id) {
             return None;
         }
+        prune_kept_output(&tmux::kept_output_dir(&self.state), OUTPUT_KEPT_FOR);
         let text = std::fs::read(tmux::kept_output_file(&self.state, id)).ok()?;
         let text = String::from_utf8_lossy(&text);
         let lines: Vec<&str> = text.trim_end().lines().collect();

@@ -69,11 +69,18 @@ fn capture_flags() -> String {
     format!("-J -e -S -{KEPT_LINES}")
 }
 
+/// Whether an ended session's output is kept: an agent session with a
+/// plain name (never a `sinc ssh` terminal, where people type secrets).
+pub fn keeps_output(id: &str) -> bool {
+    crate::session_id::is_sinc_session(id)
+        && !id.starts_with(super::shell::PREFIX)
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// Shell lines making `$OUT` the kept output's folder (private), or empty
-/// when it cannot be made or `id` is not a plain name.
+/// when it cannot be made or session `id` keeps none.
 fn output_dir_lines(id: &str) -> String {
-    let plain = id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !plain {
+    if !keeps_output(id) {
         return "OUT=\n".into();
     }
     format!("OUT=\"{}\"\nmkdir -p \"$OUT\" && chmod 700 \"$OUT\" || OUT=\n", output_dir_sh())
@@ -83,7 +90,8 @@ fn output_dir_lines(id: &str) -> String {
 /// user's login shell (`$1`), then — the pane still showing what the agent
 /// left — its screen and scrollback kept in file `$3` (when given) for the
 /// plugins' end hooks; the agent's exit status is the pane's.
-const PANE_COMMAND: &str = "\"$1\" -lc \"$2\"; status=$?; [ -z \"$3\" ] || tmux -u capture-pane -p {flags} -t \"$TMUX_PANE\" > \"$3\" 2>/dev/null; exit $status";
+const PANE_COMMAND: &str = "\"$1\" -lc \"$2\"; status=$?; [ -z \"$3\" ] || \
+     { tmux -u capture-pane -p {flags} -t \"$TMUX_PANE\" > \"$3.new\" 2>/dev/null && mv -f \"$3.new\" \"$3\"; }; exit $status";
 
 fn target(spec: &SessionSpec) -> String {
     quote::word(&format!("={}", spec.id))
@@ -102,6 +110,19 @@ pub struct Extras {
     pub env: Vec<(String, String)>,
     /// Text typed into the agent once it starts, each followed by Enter.
     pub prompts: Vec<String>,
+}
+
+/// The longest first prompt passed on: it travels in a tmux command, and
+/// tmux takes commands of at most 16 KiB.
+pub const MAX_PROMPT: usize = 8 * 1024;
+
+/// `prompt` cut to [`MAX_PROMPT`] bytes (at a character's boundary).
+fn capped(prompt: &str) -> &str {
+    let mut end = prompt.len().min(MAX_PROMPT);
+    while !prompt.is_char_boundary(end) {
+        end -= 1;
+    }
+    &prompt[..end]
 }
 
 /// Whether `name` can be an environment variable's name.
@@ -135,14 +156,20 @@ fn create_if_missing(spec: &SessionSpec, size: Size, client: &str, extras: &Extr
     // A well-known agent takes the prompts as its first message; others
     // have them typed in once they start.
     let joined = extras.prompts.join("\n\n");
-    let (command_line, typed) = match spec.agent.with_initial_prompt(&joined).filter(|_| !joined.is_empty()) {
+    let joined = capped(&joined);
+    let (command_line, typed) = match spec.agent.with_initial_prompt(joined).filter(|_| !joined.is_empty()) {
         Some(line) => (line, &[][..]),
         None => (spec.agent.command_line().to_owned(), extras.prompts.as_slice()),
     };
     let launch = format!("{exports}{command_line}");
     let prompts: String = typed
         .iter()
-        .map(|p| format!("  {TMUX} send-keys -t {o} -l -- {} \\; send-keys -t {o} Enter 2>/dev/null\n", quote::word(p)))
+        .map(|p| {
+            format!(
+                "  {TMUX} send-keys -t {o} -l -- {} \\; send-keys -t {o} Enter 2>/dev/null\n",
+                quote::word(capped(p))
+            )
+        })
         .collect();
     format!(
         "command -v tmux >/dev/null 2>&1 || exit {no_tmux}
@@ -217,20 +244,25 @@ pub fn exists_script(spec: &SessionSpec) -> String {
     ))
 }
 
-/// End a session (remote files are kept).
 /// End a session (remote files are kept), keeping its last output first
 /// as its agent's exit does.
 pub fn kill_script(id: &str) -> String {
     let session = quote::word(&format!("={id}"));
+    // Only plain names reach the file names below.
+    let keep = if keeps_output(id) {
+        format!(
+            "{}[ -n \"$OUT\" ] && {TMUX} capture-pane -p {} -t {} > \"$OUT/.{id}.new\" 2>/dev/null && \
+             mv -f \"$OUT/.{id}.new\" \"$OUT/{id}.txt\"\n",
+            output_dir_lines(id),
+            capture_flags(),
+            quote::word(&format!("={id}:")),
+        )
+    } else {
+        String::new()
+    };
     quote::sh_script(&format!(
-        "command -v tmux >/dev/null 2>&1 || exit {no_tmux}
-{out}[ -n \"$OUT\" ] && {TMUX} capture-pane -p {flags} -t {pane} > \"$OUT/{id}.txt\" 2>/dev/null
-{TMUX} kill-session -t {session}
-",
+        "command -v tmux >/dev/null 2>&1 || exit {no_tmux}\n{keep}{TMUX} kill-session -t {session}\n",
         no_tmux = status::NO_TMUX,
-        out = output_dir_lines(id),
-        flags = capture_flags(),
-        pane = quote::word(&format!("={id}:")),
     ))
 }
 

@@ -117,6 +117,11 @@ pub fn ended_of(text: &str) -> Option<&str> {
     text.lines().take(20).find_map(|l| l.strip_prefix("- Ended: "))
 }
 
+/// The `Started:` time of a rendered hand-off (which session wrote it).
+pub fn started_of(text: &str) -> Option<&str> {
+    text.lines().take(20).find_map(|l| l.strip_prefix("- Started: "))
+}
+
 /// The open todos of a todo file: its unchecked checkbox items, or — when
 /// it has no checkboxes — its non-empty lines; at most 30.
 pub fn open_todos(text: &str) -> Vec<String> {
@@ -139,6 +144,9 @@ pub fn open_todos(text: &str) -> Vec<String> {
 /// Whether `agent`'s command line runs an agent sinc starts with a first
 /// prompt (OpenCode, Claude Code); others get `SINC_HANDOFF_FILE` only.
 pub fn takes_prompt(agent: &str) -> bool {
+    if agent.contains([';', '|', '&', '<', '>', '`', '$', '(', ')']) {
+        return false;
+    }
     let program = agent.split_whitespace().find(|w| !w.contains('=')).unwrap_or("");
     matches!(program.rsplit('/').next(), Some("opencode" | "claude"))
 }
@@ -210,6 +218,7 @@ mod tests {
         }
         assert!(text.contains("````\ntests passed\n```\n````"), "a fence longer than the output's:\n{text}");
         assert_eq!(ended_of(&text), Some("2026-11-29T07:00:00Z"));
+        assert_eq!(started_of(&text), Some("2026-11-29T06:00:00Z"));
         let missing = Handoff {
             output: Vec::new(),
             output_missing: Some("the VPS was out of reach".into()),
@@ -234,6 +243,7 @@ mod tests {
         assert_eq!(id_of("sinc-app-abc123.md"), Some("sinc-app-abc123"));
         assert_eq!(id_of("notes.md"), None);
         assert!(takes_prompt("opencode") && takes_prompt("FOO=1 /usr/bin/claude --x") && !takes_prompt("aider"));
+        assert!(!takes_prompt("opencode || bash") && !takes_prompt("$HOME/bin/opencode"));
         let short = prompt(".sinc/handoff/x.md", "all done");
         assert!(short.starts_with("Carry on") && short.ends_with("all done"));
         let long = prompt(".sinc/handoff/x.md", &"a line of the hand-off\n".repeat(1000));

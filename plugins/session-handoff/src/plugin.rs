@@ -44,14 +44,49 @@ fn kv_set<T: serde::Serialize>(key: &str, value: &T) -> Result<(), String> {
     kv::set(key, &bytes).map_err(|e| format!("keeping {key}: {}", e.reason()))
 }
 
-/// Where a folder's hand-offs are kept: the repository's main worktree for
-/// a folder inside a linked worktree (so they outlive it), else the
-/// folder's worktree, else the folder itself.
+/// Where a session folder's hand-offs are kept: for a linked worktree
+/// (a task), the repository's main worktree, so they outlive it; else the
+/// folder itself.
 fn project_of(folder: &str) -> String {
     match (git::toplevel(folder), git::main_worktree(folder)) {
-        (Ok(_), Ok(main)) => main,
+        (Ok(top), Ok(main)) if top == folder && main != folder => main,
         _ => folder.to_owned(),
     }
+}
+
+/// The project whose hand-offs `sinc handoff` run in `cwd` shows: inside a
+/// task worktree, its repository's; else the nearest folder from `cwd` up
+/// to its repository's top that has hand-offs; else that top (or `cwd`).
+fn command_project(cwd: &str) -> String {
+    let top = git::toplevel(cwd).ok();
+    if let (Some(top), Ok(main)) = (&top, git::main_worktree(cwd))
+        && *top != main
+    {
+        return main;
+    }
+    let stop = top.clone().unwrap_or_else(|| cwd.to_owned());
+    for dir in std::path::Path::new(cwd).ancestors() {
+        let dir = dir.to_string_lossy();
+        if project_files::list(&dir, handoff::FOLDER)
+            .is_ok_and(|names| names.iter().any(|n| handoff::id_of(n).is_some()))
+        {
+            return dir.into_owned();
+        }
+        if dir == stop {
+            break;
+        }
+    }
+    stop
+}
+
+/// The note kept for `folder` or, failing that, for the nearest folder
+/// above it (a note is left anywhere in a repository, and kept for its
+/// top): its key and text.
+fn note_for(folder: &str) -> Option<(String, String)> {
+    std::path::Path::new(folder).ancestors().find_map(|dir| {
+        let key = format!("note:{}", dir.to_string_lossy());
+        kv_get::<String>(&key).map(|text| (key, text))
+    })
 }
 
 /// The session folder a folder `sinc` runs in belongs to: its worktree's
@@ -118,10 +153,20 @@ impl Plugin for SessionHandoff {
         }
         let Some(folder) = ended.session.local_path.clone() else { return Ok(()) };
         let project = project_of(&folder);
+        // An end asked for again (`sinc task end` after the keeper ran it)
+        // keeps the hand-off this session's end wrote.
+        let start: Option<Start> = kv_get(&start_key(&ended.session.id));
+        let written = project_files::read(&project, &handoff::path(&ended.session.id)).ok().flatten();
+        if let (Some(start), Some(text)) = (&start, written)
+            && handoff::started_of(&String::from_utf8_lossy(&text)) == Some(start.started.as_str())
+        {
+            return Ok(());
+        }
         let handoff = gather(&ended, &folder, &project);
         write_handoff(&project, &ended.session.id, &redact(&handoff.render()))?;
-        let _ = kv::delete(&start_key(&ended.session.id));
-        let _ = kv::delete(&format!("note:{folder}"));
+        if let Some((key, _)) = note_for(&folder) {
+            let _ = kv::delete(&key);
+        }
         Ok(())
     }
 
@@ -220,7 +265,7 @@ fn gather(ended: &Ended, folder: &str, project: &str) -> Handoff {
         output,
         output_missing,
         todos,
-        note: kv_get(&format!("note:{folder}")),
+        note: note_for(folder).map(|(_, text)| text),
         synced: ended.synced,
     }
 }
@@ -271,7 +316,7 @@ fn cwd() -> Result<String, String> {
 }
 
 fn list(json: bool) -> Result<CommandOutput, String> {
-    let project = project_of(&cwd()?);
+    let project = command_project(&cwd()?);
     let found = all(&project)?;
     if json {
         let items: Vec<serde_json::Value> = found
@@ -295,7 +340,7 @@ fn list(json: bool) -> Result<CommandOutput, String> {
 }
 
 fn show(wanted: Option<&str>) -> Result<CommandOutput, String> {
-    let project = project_of(&cwd()?);
+    let project = command_project(&cwd()?);
     let found = all(&project)?;
     let hits: Vec<&(String, String, String)> = match wanted {
         None => found.iter().take(1).collect(),

@@ -32,6 +32,9 @@ fn patterns() -> &'static [(Regex, String)] {
         ]
         .iter()
         .map(|p| (Regex::new(p).expect("a valid pattern"), REDACTED.to_owned()));
+        // Passwords in URLs (`scheme://user:password@host`): the rest stays.
+        let url = Regex::new(r"(://[^/\s:@]+:)[^@\s/]+@").expect("a valid pattern");
+        let whole = whole.chain([(url, format!("${{1}}{REDACTED}@"))]);
         // Bearer tokens in headers and commands: the word stays.
         let bearer = Regex::new(r"(?i)\b(bearer|token)\s+[A-Za-z0-9._~+/=-]{16,}").expect("a valid pattern");
         whole.chain([(bearer, format!("${{1}} {REDACTED}"))]).collect()
@@ -98,6 +101,10 @@ mod tests {
         assert!(clean.contains("Authorization: [REDACTED]'"), "{clean}");
         assert_eq!(redact("run with Bearer abcdefghijklmnopqrstuvwxyz"), "run with Bearer [REDACTED]");
         assert!(clean.ends_with("after"), "{clean}");
+        assert_eq!(
+            redact("DATABASE at postgres://app:s3cr3t@db:5432/x"),
+            "DATABASE at postgres://app:[REDACTED]@db:5432/x"
+        );
     }
 
     #[test]
