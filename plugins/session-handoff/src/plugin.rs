@@ -162,9 +162,10 @@ impl Plugin for SessionHandoff {
         {
             return Ok(());
         }
-        let handoff = gather(&ended, &folder, &project);
+        let note = note_for(&folder);
+        let handoff = gather(&ended, &folder, &project, start, note.as_ref().map(|(_, text)| text.clone()));
         write_handoff(&project, &ended.session.id, &redact(&handoff.render()))?;
-        if let Some((key, _)) = note_for(&folder) {
+        if let Some((key, _)) = note {
             let _ = kv::delete(&key);
         }
         Ok(())
@@ -217,12 +218,11 @@ fn note_start(session: &Session) -> Result<(), String> {
     kv_set(&start_key(&session.id), &Start { started: now(), head })
 }
 
-/// What the session left: git's view of the folder, the agent's last
-/// output, the todo file, the user's note.
-fn gather(ended: &Ended, folder: &str, project: &str) -> Handoff {
+/// What the session left: git's view of the folder since `start`, the
+/// agent's last output, the todo file, and the user's `note`.
+fn gather(ended: &Ended, folder: &str, project: &str, start: Option<Start>, note: Option<String>) -> Handoff {
     let settings = settings();
     let id = &ended.session.id;
-    let start: Option<Start> = kv_get(&start_key(id));
     let in_git = git::toplevel(folder).is_ok();
     let since = start.as_ref().and_then(|s| s.head.clone());
     let (commits, diffstat) = match (&since, in_git) {
@@ -265,7 +265,7 @@ fn gather(ended: &Ended, folder: &str, project: &str) -> Handoff {
         output,
         output_missing,
         todos,
-        note: note_for(folder).map(|(_, text)| text),
+        note,
         synced: ended.synced,
     }
 }
