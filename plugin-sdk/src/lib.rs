@@ -25,6 +25,7 @@
 //!
 //! The guide is `plugin-sdk/README.md`.
 
+pub mod fetch;
 pub mod git;
 
 /// The generated bindings of the `sinc:plugin` world.

@@ -10,6 +10,7 @@ pub mod bench_http;
 pub mod http;
 pub mod llm_stub;
 pub mod netns;
+pub mod opencode_stub;
 pub mod plugin_host;
 pub mod proxy;
 pub mod pty;

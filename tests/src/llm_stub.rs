@@ -70,7 +70,7 @@ impl LlmStub {
     }
 }
 
-fn read_request(stream: &TcpStream) -> std::io::Result<Option<Seen>> {
+pub(crate) fn read_request(stream: &TcpStream) -> std::io::Result<Option<Seen>> {
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     if reader.read_line(&mut line)? == 0 {
@@ -97,7 +97,7 @@ fn read_request(stream: &TcpStream) -> std::io::Result<Option<Seen>> {
     Ok(Some(Seen { method, target, headers, body }))
 }
 
-fn respond_json(stream: &mut TcpStream, status: u16, body: &Value) -> std::io::Result<()> {
+pub(crate) fn respond_json(stream: &mut TcpStream, status: u16, body: &Value) -> std::io::Result<()> {
     let body = body.to_string();
     write!(
         stream,

@@ -47,6 +47,11 @@ fn run(cmd: &mut Command) -> Output {
     out
 }
 
+/// The user id of `user`.
+pub fn uid_of(user: &str) -> u32 {
+    id_of(user, "-u")
+}
+
 fn id_of(user: &str, flag: &str) -> u32 {
     let out = run(Command::new("id").arg(flag).arg(user));
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()

@@ -260,6 +260,7 @@ fn a_url_setting_allows_the_host_it_names() {
     manifest.permissions.url_settings = vec![sinc_plugin_host::manifest::UrlSetting {
         key: "base_url".into(),
         default: "https://api.example.com/v1".into(),
+        on: Default::default(),
     }];
     let url = format!("http://127.0.0.1:{port}/x");
     // The default names another host: denied.
@@ -271,6 +272,26 @@ fn a_url_setting_allows_the_host_it_names() {
     let mut p = s.runtime.load(&manifest, &wasm, &grants).unwrap();
     let fetched = p.run_command("hostile-fetch", &[url], T).unwrap();
     assert_eq!(fetched.stdout, "200 hello", "{}", fetched.stderr);
+}
+
+/// A laptop plugin's URL setting `on = "vps"` is never called from the
+/// laptop: only through a session's connection, during its hooks (the
+/// session-handoff end-to-end test covers the call itself).
+#[test]
+fn a_service_on_the_vps_is_not_called_from_the_laptop() {
+    let s = setup();
+    let (mut manifest, wasm) = hostile();
+    let port = http_server();
+    manifest.runs_on = sinc_plugin_host::manifest::RunsOn::Local;
+    manifest.permissions.url_settings = vec![sinc_plugin_host::manifest::UrlSetting {
+        key: "server".into(),
+        default: format!("http://127.0.0.1:{port}"),
+        on: sinc_plugin_host::manifest::Side::Vps,
+    }];
+    let mut p = s.runtime.load(&manifest, &wasm, &s.grants).unwrap();
+    let fetched = p.run_command("hostile-fetch", &[format!("http://127.0.0.1:{port}/x")], T).unwrap();
+    assert_eq!(fetched.status, 1, "{}", fetched.stdout);
+    assert!(fetched.stderr.contains("on the VPS"), "{}", fetched.stderr);
 }
 
 #[test]

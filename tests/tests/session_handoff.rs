@@ -5,8 +5,11 @@
 //! open todos, the user's note — is written to `.sinc/handoff/<id>.md`;
 //! for a task, in the repository the worktree came from, after the task's
 //! commit. `sinc --continue` gives it to the next agent: as its first
-//! prompt (OpenCode's `--prompt`), and as `SINC_HANDOFF_FILE`.
+//! prompt (OpenCode's `--prompt`), and as `SINC_HANDOFF_FILE`. An
+//! OpenCode agent's open todos come from OpenCode's server on the VPS (a
+//! stand-in speaking its API), asked through the session's connection.
 
+use sinc_tests::opencode_stub::{OpenCodeStub, SESSION};
 use sinc_tests::{Client, Sshd, stderr, stdout, wait_until};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -179,8 +182,15 @@ fn an_ended_session_leaves_a_hand_off_and_the_next_one_carries_on_from_it() {
 fn a_tasks_hand_off_follows_its_commit_lives_in_the_repository_and_reaches_the_next_agent_as_its_prompt() {
     sinc_tests::require_root!();
     let sshd = Sshd::start();
-    // The agent's program is called opencode: sinc starts it with --prompt.
+    // The agent's program is called opencode: sinc starts it with --prompt,
+    // and its todos are asked of "OpenCode's server" on the VPS.
     let client = client_with(&sshd, "opencode", &["worktree-session", "session-handoff"]);
+    let server = OpenCodeStub::start("pw-for-opencode", "/nowhere");
+    let config = std::fs::read_to_string(client.config_file()).unwrap();
+    client.write_config(&format!(
+        "{config}[plugins.session-handoff]\nopencode_url = \"{}\"\n[secrets]\nopencode_password = \"pw-for-opencode\"\n",
+        server.url
+    ));
     client.ok(&["task", "fix", "--detach"]);
     let wt = client.project.parent().unwrap().join("demo-app.tasks/fix");
     wait_for(&wt.join("new-file.txt"), "the agent's file in the worktree");
@@ -202,11 +212,27 @@ fn a_tasks_hand_off_follows_its_commit_lives_in_the_repository_and_reaches_the_n
             "fix: add",
             "## Changed files",
             "new-file.txt",
+            &format!(
+                "## Open todos (OpenCode {SESSION}: Fix the login)\n\n1 of 3 done\n\n\
+                 - [ ] write the failing test (in progress)\n- [ ] update the docs\n"
+            ),
             "## Last output",
             "the last line before exit",
         ],
     );
     assert!(!text.contains("## Not committed"), "everything was committed first:\n{text}");
+    // Asked on the VPS (by the daemon, as the VPS's user), with the
+    // password, about the task's folder there.
+    let calls = server.calls();
+    let vps_uid = sinc_tests::sshd::uid_of(&sshd.user);
+    assert!(calls.len() >= 2, "{calls:?}");
+    for call in &calls {
+        assert_eq!(call.uid, Some(vps_uid), "called from the VPS side: {call:?}");
+        assert!(call.request.header("authorization").is_some_and(|a| a.starts_with("Basic ")), "{call:?}");
+    }
+    let remote = sshd.remote_base().to_string_lossy().into_owned();
+    assert!(calls[0].request.target.starts_with(&format!("/session?directory={remote}/")), "{calls:?}");
+    assert!(calls.iter().any(|c| c.request.target.starts_with(&format!("/session/{SESSION}/todo?"))), "{calls:?}");
     let committed = git(&client, &client.project, &["show", "--stat", "--format=", "sinc/fix"]);
     assert!(!committed.contains(".sinc"), "the hand-off is not committed: {committed}");
 

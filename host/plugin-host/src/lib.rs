@@ -15,6 +15,7 @@ pub mod runtime;
 pub mod serving;
 pub mod sessions;
 pub mod upstream;
+pub mod vps_loopback;
 
 /// The version of `sinc:plugin` this host links (it links every earlier
 /// 1.x too).

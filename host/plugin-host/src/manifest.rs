@@ -126,6 +126,22 @@ pub struct UrlSetting {
     pub key: String,
     /// Its value when the user sets none.
     pub default: String,
+    /// Where the service is: `vps` names one on the VPS's loopback, which
+    /// a laptop plugin reaches through the session's SSH connection
+    /// (see [`crate::vps_loopback`]).
+    #[serde(default)]
+    pub on: Side,
+}
+
+/// Where a URL setting's service runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// Wherever the plugin runs.
+    #[default]
+    Here,
+    /// On the VPS's loopback.
+    Vps,
 }
 
 impl UrlSetting {
@@ -133,8 +149,18 @@ impl UrlSetting {
     /// plugin's settings.
     pub fn host(&self, settings: &toml::Table) -> Option<String> {
         let url = settings.get(&self.key).and_then(toml::Value::as_str).unwrap_or(&self.default);
-        url_host(url)
+        url_host(url).filter(|_| self.on == Side::Here || vps_loopback_url(url))
     }
+}
+
+/// Whether `url` is plain HTTP to a loopback address and a port.
+fn vps_loopback_url(url: &str) -> bool {
+    url.starts_with("http://")
+        && url_host(url).is_some_and(|h| {
+            h.rsplit_once(':').is_some_and(|(host, port)| {
+                crate::vps_loopback::is_loopback(host) && port.parse::<u16>().is_ok_and(|p| p != 0)
+            })
+        })
 }
 
 /// `host[:port]` of an `http(s)://` URL (lowercase; none for anything else).
@@ -226,6 +252,12 @@ impl Manifest {
             if u.key.is_empty() || url_host(&u.default).is_none() {
                 return bad(format!("url-setting `{}`: its default must be an http(s) URL", u.key));
             }
+            if u.on == Side::Vps && !vps_loopback_url(&u.default) {
+                return bad(format!(
+                    "url-setting `{}`: a service on the VPS is reached on its loopback: give an http://127.0.0.1:PORT URL",
+                    u.key
+                ));
+            }
         }
         if self.timer == Some(0) {
             return bad("timer = 0: give the seconds between timer events (at least 1)".into());
@@ -277,11 +309,14 @@ impl Permissions {
         }
         lines.extend(p.hosts.iter().map(|h| format!("call {h} over HTTP(S)")));
         lines.extend(p.url_settings.iter().map(|u| {
-            format!(
-                "call the host its setting `{}` names (default {})",
-                u.key,
-                url_host(&u.default).unwrap_or_default()
-            )
+            let default = url_host(&u.default).unwrap_or_default();
+            match u.on {
+                Side::Here => format!("call the host its setting `{}` names (default {default})", u.key),
+                Side::Vps => format!(
+                    "call the service on the VPS's loopback its setting `{}` names (default {default}), through the session's SSH connection",
+                    u.key
+                ),
+            }
         }));
         lines.extend(p.programs.iter().map(|prog| format!("run the program `{prog}`")));
         lines.extend(p.env.iter().map(|v| format!("pass ${v} to the programs it runs")));
@@ -499,6 +534,33 @@ mod tests {
         assert_eq!(m.describe_permissions(), ["call the host its setting `base_url` names (default api.example.com)"]);
         let bad = format!("{HELLO}[permissions]\nurl-settings = [{{ key = \"u\", default = \"ftp://x\" }}]\n");
         assert!(Manifest::parse(&bad).unwrap_err().to_string().contains("http(s) URL"));
+    }
+
+    #[test]
+    fn services_on_the_vps_are_on_its_loopback() {
+        let on_vps = |default: &str| {
+            format!("{HELLO}[permissions]\nurl-settings = [{{ key = \"u\", default = \"{default}\", on = \"vps\" }}]\n")
+        };
+        let m = Manifest::parse(&on_vps("http://127.0.0.1:4096")).unwrap();
+        assert_eq!(
+            m.describe_permissions(),
+            [
+                "call the service on the VPS's loopback its setting `u` names (default 127.0.0.1:4096), through the session's SSH connection"
+            ]
+        );
+        let u = &m.permissions.url_settings[0];
+        let mut set = toml::Table::new();
+        set.insert("u".into(), "http://[::1]:5000/x".into());
+        assert_eq!(u.host(&set).as_deref(), Some("[::1]:5000"));
+        // A user's value off the loopback names no host at all.
+        set.insert("u".into(), "http://10.0.0.2:5000/".into());
+        assert_eq!(u.host(&set), None);
+        for bad in ["http://example.com:80", "https://127.0.0.1:4096", "http://127.0.0.1"] {
+            let e = Manifest::parse(&on_vps(bad)).unwrap_err().to_string();
+            assert!(e.contains("loopback"), "{bad}: {e}");
+        }
+        let e = Manifest::parse(&on_vps("http://127.0.0.1:1").replace("\"vps\"", "\"moon\"")).unwrap_err();
+        assert!(e.to_string().contains("moon"), "{e}");
     }
 
     #[test]

@@ -1,35 +1,107 @@
 //! Outbound HTTP (`wasi:http/outgoing-handler`) for plugins: only to the
-//! hosts their manifest names (`hosts`), each request checked by the host
-//! before anything leaves; a refusal tells the plugin which permission is
-//! missing, and is logged.
+//! hosts their manifest names (`hosts`, URL settings), each request checked
+//! by the host before anything leaves; a refusal tells the plugin which
+//! permission is missing, and is logged. A laptop plugin's calls to a
+//! service on the VPS's loopback go through the session's connection
+//! ([`crate::vps_loopback`]).
 
+use crate::manifest::{Manifest, RunsOn, Side, UrlSetting};
+use crate::vps_loopback::{HttpCall, MAX_BODY, MAX_WAIT, VpsLoopback};
 use http_body_util::BodyExt;
 use std::future::Future;
+use std::sync::Arc;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
-/// The hosts one plugin may call: `host` (any port) or `host:port`.
+/// The hosts one plugin may call: `host` (any port) or `host:port`; and,
+/// for a plugin on the laptop, the services on the VPS's loopback it may
+/// call through the session's connection.
 #[derive(Debug, Clone, Default)]
 pub struct Outbound {
     plugin: String,
     allowed: Vec<String>,
+    on_vps: Vec<String>,
+    carrier: Option<Arc<dyn VpsLoopback>>,
+    /// The session the current call is about (the VPS calls go to its).
+    session: Option<String>,
 }
 
 impl Outbound {
     /// For `plugin`, allowed `hosts`.
     pub fn new(plugin: &str, hosts: &[String]) -> Outbound {
-        Outbound { plugin: plugin.to_owned(), allowed: hosts.iter().map(|h| h.to_ascii_lowercase()).collect() }
+        Outbound { plugin: plugin.to_owned(), allowed: lowercase(hosts), ..Outbound::default() }
     }
 
-    /// Whether a request to `host` on `port` may go out.
-    pub fn allows(&self, host: &str, port: u16) -> bool {
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-        self.allowed.iter().any(|a| match a.rsplit_once(':') {
-            Some((h, p)) if !h.contains(':') || h.ends_with(']') => {
-                h.trim_start_matches('[').trim_end_matches(']') == host && p.parse() == Ok(port)
-            }
-            _ => a.trim_start_matches('[').trim_end_matches(']') == host,
-        })
+    /// What `manifest` declares, with the hosts its URL settings name in
+    /// `settings`: on the VPS, every host is called from here; on the
+    /// laptop, a setting marked `on = "vps"` is called through `carrier`.
+    pub fn of(manifest: &Manifest, settings: &toml::Table, carrier: Option<Arc<dyn VpsLoopback>>) -> Outbound {
+        let p = &manifest.permissions;
+        let through_vps = |u: &&UrlSetting| manifest.runs_on == RunsOn::Local && u.on == Side::Vps;
+        let here: Vec<String> = p
+            .hosts
+            .iter()
+            .cloned()
+            .chain(p.url_settings.iter().filter(|u| !through_vps(u)).filter_map(|u| u.host(settings)))
+            .collect();
+        let on_vps: Vec<String> = p.url_settings.iter().filter(through_vps).filter_map(|u| u.host(settings)).collect();
+        Outbound { on_vps: lowercase(&on_vps), carrier, ..Outbound::new(&manifest.name, &here) }
     }
+
+    /// The session the calls that follow are about (none between calls).
+    pub fn set_session(&mut self, session: Option<&str>) {
+        self.session = session.map(str::to_owned);
+    }
+
+    /// Whether a request to `host` on `port` may go out from here.
+    pub fn allows(&self, host: &str, port: u16) -> bool {
+        matches(&self.allowed, host, port)
+    }
+
+    /// The refusal of a call to `host:port` from here, or how it goes to
+    /// the VPS.
+    fn route(&self, host: &str, port: u16, https: bool) -> Result<Route, String> {
+        if self.allows(host, port) {
+            return Ok(Route::Here);
+        }
+        if !matches(&self.on_vps, host, port) {
+            return Err(format!(
+                "denied: calling {host}:{port} needs `hosts = [\"{host}\"]` in the plugin's manifest, accepted by the user"
+            ));
+        }
+        let Some(carrier) = self.carrier.clone() else {
+            return Err(format!("calling {host}:{port} on the VPS: this host cannot reach the VPS"));
+        };
+        let Some(session) = self.session.clone() else {
+            return Err(format!(
+                "calling {host}:{port} on the VPS: only during a session's hooks (it is the session's connection that carries the call)"
+            ));
+        };
+        if https {
+            return Err(format!("calling {host}:{port} on the VPS: only plain http:// is carried"));
+        }
+        Ok(Route::Vps { carrier, session })
+    }
+}
+
+/// Where an allowed call goes.
+enum Route {
+    Here,
+    Vps { carrier: Arc<dyn VpsLoopback>, session: String },
+}
+
+fn lowercase(hosts: &[String]) -> Vec<String> {
+    hosts.iter().map(|h| h.to_ascii_lowercase()).collect()
+}
+
+/// Whether `allowed` names `host` on `port`.
+fn matches(allowed: &[String], host: &str, port: u16) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    allowed.iter().any(|a| match a.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') || h.ends_with(']') => {
+            h.trim_start_matches('[').trim_end_matches(']') == host && p.parse() == Ok(port)
+        }
+        _ => a.trim_start_matches('[').trim_end_matches(']') == host,
+    })
 }
 
 type Sent = Box<dyn Future<Output = Result<(), Error>> + Send>;
@@ -42,18 +114,55 @@ impl WasiHttpHooks for Outbound {
         let host = uri.host().unwrap_or("").to_owned();
         let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        if !self.allows(&host, port) {
-            let why = format!(
-                "denied: calling {host}:{port} needs `hosts = [\"{host}\"]` in the plugin's manifest, accepted by the user"
-            );
-            tracing::warn!(plugin = %self.plugin, "{why}");
-            return Box::new(async move { Err(Error::InternalError(Some(why))) });
+        match self.route(&host, port, https) {
+            Err(why) => {
+                tracing::warn!(plugin = %self.plugin, "{why}");
+                Box::new(async move { Err(Error::InternalError(Some(why))) })
+            }
+            Ok(Route::Here) => Box::new(async move {
+                let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+                Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as Sent))
+            }),
+            Ok(Route::Vps { carrier, session }) => {
+                tracing::debug!(plugin = %self.plugin, %session, "calling {host}:{port} on the VPS");
+                Box::new(through_vps(carrier, session, request, options))
+            }
         }
-        Box::new(async move {
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as Sent))
-        })
     }
+}
+
+/// Carry `request` to the VPS of `session` and its answer back.
+async fn through_vps(
+    carrier: Arc<dyn VpsLoopback>,
+    session: String,
+    request: http::Request<WasiBody>,
+    options: Option<RequestOptions>,
+) -> Result<(http::Response<WasiBody>, Sent), Error> {
+    let (parts, body) = request.into_parts();
+    let body = http_body_util::Limited::new(body, MAX_BODY)
+        .collect()
+        .await
+        .map_err(|_| Error::HttpRequestBodySize(Some(MAX_BODY as u64)))?
+        .to_bytes();
+    let wait = options.and_then(|o| o.first_byte_timeout).unwrap_or(MAX_WAIT).min(MAX_WAIT);
+    let call = HttpCall {
+        method: parts.method.as_str().to_owned(),
+        url: parts.uri.to_string(),
+        headers: parts.headers.iter().map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec())).collect(),
+        body: body.to_vec(),
+        wait_ms: u32::try_from(wait.as_millis()).unwrap_or(u32::MAX),
+    };
+    let reply = tokio::task::spawn_blocking(move || carrier.call(&session, call))
+        .await
+        .map_err(|e| Error::InternalError(Some(e.to_string())))?
+        .map_err(|why| Error::InternalError(Some(why)))?;
+    let mut response = http::Response::builder().status(reply.status);
+    for (name, value) in &reply.headers {
+        response = response.header(name.as_str(), value.as_slice());
+    }
+    let body = http_body_util::Full::new(bytes::Bytes::from(reply.body)).map_err(|never| match never {}).boxed_unsync();
+    let response = response.body(body).map_err(|e| Error::InternalError(Some(format!("the VPS's answer: {e}"))))?;
+    Ok((response, Box::new(async { Ok(()) }) as Sent))
 }
 
 #[cfg(test)]
@@ -68,5 +177,57 @@ mod tests {
         assert!(o.allows("[::1]", 9000) && !o.allows("::1", 9001));
         assert!(!o.allows("openai.com", 443) && !o.allows("api.openai.com.evil", 443));
         assert!(!Outbound::default().allows("localhost", 80));
+    }
+
+    #[derive(Debug)]
+    struct Carrier;
+
+    impl VpsLoopback for Carrier {
+        fn call(&self, _: &str, _: HttpCall) -> Result<crate::vps_loopback::HttpReply, String> {
+            Err("not in this test".into())
+        }
+    }
+
+    fn manifest(runs_on: &str) -> Manifest {
+        Manifest::parse(&format!(
+            "name = \"p\"\nversion = \"0.1.0\"\ndescription = \"d\"\nruns-on = \"{runs_on}\"\n[permissions]\nhosts = [\"api.example.com\"]\n\
+             url-settings = [{{ key = \"server\", default = \"http://127.0.0.1:4096\", on = \"vps\" }}]\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_laptop_plugin_reaches_the_vps_loopback_only_through_a_session() {
+        let carrier: Arc<dyn VpsLoopback> = Arc::new(Carrier);
+        let mut o = Outbound::of(&manifest("local"), &toml::Table::new(), Some(carrier.clone()));
+        assert!(matches!(o.route("api.example.com", 443, true), Ok(Route::Here)));
+        // Not from here: the laptop's 127.0.0.1:4096 is not the VPS's.
+        assert!(!o.allows("127.0.0.1", 4096));
+        let outside = o.route("127.0.0.1", 4096, false).err().unwrap();
+        assert!(outside.contains("only during a session's hooks"), "{outside}");
+        o.set_session(Some("sinc-x-abcdef"));
+        assert!(
+            matches!(o.route("127.0.0.1", 4096, false), Ok(Route::Vps { session, .. }) if session == "sinc-x-abcdef")
+        );
+        assert!(o.route("127.0.0.1", 4097, false).err().unwrap().starts_with("denied"));
+        assert!(o.route("127.0.0.1", 4096, true).err().unwrap().contains("plain http"));
+        let no_carrier = Outbound::of(&manifest("local"), &toml::Table::new(), None);
+        assert!(no_carrier.route("127.0.0.1", 4096, false).is_err());
+        // The user's setting moves it; one that leaves the loopback is not allowed at all.
+        let mut moved = toml::Table::new();
+        moved.insert("server".into(), "http://127.0.0.1:5000/".into());
+        let mut o = Outbound::of(&manifest("local"), &moved, Some(carrier.clone()));
+        o.set_session(Some("sinc-x-abcdef"));
+        assert!(o.route("127.0.0.1", 5000, false).is_ok() && o.route("127.0.0.1", 4096, false).is_err());
+        moved.insert("server".into(), "http://10.1.2.3:5000/".into());
+        let mut o = Outbound::of(&manifest("local"), &moved, Some(carrier));
+        o.set_session(Some("sinc-x-abcdef"));
+        assert!(o.route("10.1.2.3", 5000, false).is_err());
+    }
+
+    #[test]
+    fn on_the_vps_the_service_is_called_from_here() {
+        let o = Outbound::of(&manifest("remote"), &toml::Table::new(), None);
+        assert!(o.allows("127.0.0.1", 4096) && matches!(o.route("127.0.0.1", 4096, false), Ok(Route::Here)));
     }
 }

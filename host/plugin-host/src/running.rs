@@ -151,7 +151,7 @@ impl Running {
         if !spec.manifest.permissions.ports.is_empty() {
             let connections = Arc::new(Connections::new(&name, tokio.clone()));
             spec.grants.connections = Some(connections.clone());
-            let outbound = Outbound::new(&name, &crate::runtime::allowed_hosts(&spec.manifest, &spec.grants.settings));
+            let outbound = Outbound::of(&spec.manifest, &spec.grants.settings, None);
             let upstreams = crate::upstream::Upstreams::default();
             let _entered = tokio.enter();
             for declared in &spec.manifest.permissions.ports {

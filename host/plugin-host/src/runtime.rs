@@ -467,6 +467,8 @@ pub struct Grants {
     pub connections: Option<Arc<Connections>>,
     /// The agent sessions, where this host knows them (the VPS daemon).
     pub sessions: Option<Arc<dyn SessionHost>>,
+    /// Who carries calls to services on a session's VPS (the laptop).
+    pub vps: Option<Arc<dyn crate::vps_loopback::VpsLoopback>>,
 }
 
 // Secrets never reach logs: only their names are shown.
@@ -494,6 +496,7 @@ impl Grants {
             secrets: Default::default(),
             connections: None,
             sessions: None,
+            vps: None,
         }
     }
 }
@@ -563,7 +566,7 @@ impl Runtime {
             home: grants.home.clone(),
             data_dir: grants.data_dir.join("files"),
             http: wasmtime_wasi_http::WasiHttpCtx::new(),
-            outbound: crate::outbound::Outbound::new(&name, &allowed_hosts(manifest, &grants.settings)),
+            outbound: crate::outbound::Outbound::of(manifest, &grants.settings, grants.vps.clone()),
             // Only what it declared ever enters its store.
             secrets: grants
                 .secrets
@@ -625,17 +628,20 @@ impl Runtime {
     }
 }
 
-/// The projects a call about `session` may keep files in: its laptop
-/// folder (and that folder's repository).
-fn session_scope(session: &Session) -> Scope {
-    session.local_path.as_ref().map_or(Scope::None, |folder| Scope::Session(folder.into()))
-}
+impl State {
+    /// A call about `session` begins: the projects it may keep files in
+    /// are its laptop folder (and that folder's repository), and its calls
+    /// to services on the VPS go to that session's.
+    fn enter(&mut self, session: &Session) {
+        self.scope = session.local_path.as_ref().map_or(Scope::None, |folder| Scope::Session(folder.into()));
+        self.outbound.set_session(Some(&session.id));
+    }
 
-/// The hosts a plugin may call: those it declares, and those its URL
-/// settings name (the user's values, else the defaults).
-pub fn allowed_hosts(manifest: &Manifest, settings: &toml::Table) -> Vec<String> {
-    let p = &manifest.permissions;
-    p.hosts.iter().cloned().chain(p.url_settings.iter().filter_map(|u| u.host(settings))).collect()
+    /// The call about a session is over.
+    fn leave(&mut self) {
+        self.scope = Scope::None;
+        self.outbound.set_session(None);
+    }
 }
 
 fn no_http_handler(name: &str) -> PluginError {
@@ -742,11 +748,11 @@ impl Plugin {
         let state = self.store.data_mut();
         state.notices = Some(Vec::new());
         state.continuing = continuing;
-        state.scope = session_scope(session);
+        state.enter(session);
         let outcome = hooks.call_before_start(&mut self.store, session);
         let state = self.store.data_mut();
         state.continuing = false;
-        state.scope = Scope::None;
+        state.leave();
         let notices = state.notices.take().unwrap_or_default();
         outcome.map(|verdict| Some(HookAnswer { verdict, notices })).map_err(|e| self.stopped(e))
     }
@@ -852,9 +858,9 @@ impl Plugin {
     pub fn end_stages(&mut self, session: &Session, limit: Duration) -> Result<Vec<Stage>, PluginError> {
         self.arm(limit);
         let Some(ending) = &self.ending else { return Ok(Vec::new()) };
-        self.store.data_mut().scope = session_scope(session);
+        self.store.data_mut().enter(session);
         let outcome = ending.call_stages(&mut self.store, session);
-        self.store.data_mut().scope = Scope::None;
+        self.store.data_mut().leave();
         outcome.map_err(|e| self.stopped(e))
     }
 
@@ -863,9 +869,9 @@ impl Plugin {
     pub fn on_end(&mut self, ended: &Ended, stage: Stage, limit: Duration) -> Result<Result<(), String>, PluginError> {
         self.arm(limit);
         let Some(ending) = &self.ending else { return Ok(Ok(())) };
-        self.store.data_mut().scope = session_scope(&ended.session);
+        self.store.data_mut().enter(&ended.session);
         let outcome = ending.call_on_end(&mut self.store, ended, stage);
-        self.store.data_mut().scope = Scope::None;
+        self.store.data_mut().leave();
         outcome.map_err(|e| self.stopped(e))
     }
 

@@ -275,7 +275,8 @@ pub async fn serve(listener: UnixListener, served: Served, plugins: RemotePlugin
                         | Request::BeforeStart { .. }
                         | Request::Tools { .. }
                         | Request::CallTool { .. }
-                        | Request::SessionScreen { .. }),
+                        | Request::SessionScreen { .. }
+                        | Request::LoopbackHttp { .. }),
                 } => relay(&plugins, request).await,
                 ControlRequest::Plugin { .. } => {
                     ControlResponse::Error { message: "only plugin requests pass through the keeper".into() }

@@ -12,7 +12,7 @@ pub mod local_host;
 pub mod plugin_roots;
 pub mod plugins;
 pub mod session_ends;
-pub mod session_screens;
+pub mod session_relay;
 
 use crate::cli::Context;
 use crate::config::{SyncConfig, SyncMode};

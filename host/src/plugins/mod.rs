@@ -33,8 +33,8 @@ pub struct Installed {
     /// `<state>/plugins`: the local plugin host's lock and socket, and the
     /// session events the local plugins heard.
     state: PathBuf,
-    /// Sessions' screens, as local plugins read them.
-    screens: std::sync::Arc<crate::keeper::session_screens::KeeperScreens>,
+    /// Sessions' screens and VPS services, as local plugins reach them.
+    relay: std::sync::Arc<crate::keeper::session_relay::SessionRelay>,
 }
 
 impl Installed {
@@ -47,7 +47,7 @@ impl Installed {
             cache: dirs.cache.join("plugins"),
             home: dirs.home.clone(),
             state: dirs.state.join("plugins"),
-            screens: std::sync::Arc::new(crate::keeper::session_screens::KeeperScreens::new(dirs)),
+            relay: std::sync::Arc::new(crate::keeper::session_relay::SessionRelay::new(dirs)),
         }
     }
 
@@ -105,10 +105,14 @@ impl Installed {
     }
 
     /// What a local plugin called `name` is granted on this machine: its
-    /// data folder, the home folder, the sessions' screens; no settings, no
-    /// secrets.
+    /// data folder, the home folder, the sessions' screens and their VPS's
+    /// loopback services; no settings, no secrets.
     pub fn local_grants(&self, name: &str) -> Grants {
-        Grants { sessions: Some(self.screens.clone()), ..Grants::new(self.data_dir(name), self.home.clone()) }
+        Grants {
+            sessions: Some(self.relay.clone()),
+            vps: Some(self.relay.clone()),
+            ..Grants::new(self.data_dir(name), self.home.clone())
+        }
     }
 
     /// What a plugin called `name` is granted, with the user's `config`

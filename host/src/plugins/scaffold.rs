@@ -8,6 +8,7 @@ use std::path::Path;
 const SDK_FILES: &[(&str, &str)] = &[
     ("sdk/Cargo.toml", include_str!("../../../plugin-sdk/Cargo.toml")),
     ("sdk/src/lib.rs", include_str!("../../../plugin-sdk/src/lib.rs")),
+    ("sdk/src/fetch.rs", include_str!("../../../plugin-sdk/src/fetch.rs")),
     ("sdk/src/git.rs", include_str!("../../../plugin-sdk/src/git.rs")),
     ("sdk/wit/plugin.wit", include_str!("../../../plugin-sdk/wit/plugin.wit")),
     ("sdk/README.md", include_str!("../../../plugin-sdk/README.md")),

@@ -285,6 +285,15 @@ where
                 answer_later(&w, id, async move { plugins.screen(session, scrollback).await });
                 continue;
             }
+            Request::LoopbackHttp { call } => {
+                answer_later(&w, id, async move {
+                    match sinc_plugin_host::vps_loopback::perform(call).await {
+                        Ok(reply) => Response::HttpReply { reply },
+                        Err(message) => Response::Failed { message },
+                    }
+                });
+                continue;
+            }
             Request::PluginCommand { plugin, command, args } => {
                 let plugins = plugins.clone();
                 answer_later(&w, id, async move { plugins.command(&plugin, &command, args).await });
@@ -501,6 +510,7 @@ where
         | Request::CallTool { .. }
         | Request::SessionEvents { .. }
         | Request::SessionScreen { .. }
+        | Request::LoopbackHttp { .. }
         | Request::BeforeStart { .. } => Response::Failed { message: "unexpected request".into() },
     })
 }

@@ -36,8 +36,9 @@ pub struct Handoff {
     pub output: Vec<String>,
     /// Why there is no output (the VPS out of reach…).
     pub output_missing: Option<String>,
-    /// The open todos, and the file they are from.
-    pub todos: Option<(String, Vec<String>)>,
+    /// The open todos, each list with where it is from (the todo file,
+    /// OpenCode's session).
+    pub todos: Vec<(String, Vec<String>)>,
     /// The user's note.
     pub note: Option<String>,
     /// Whether the sync was flushed before (the laptop had the VPS's last
@@ -98,8 +99,8 @@ impl Handoff {
         if !self.uncommitted.is_empty() {
             out.push_str(&format!("\n## Not committed\n\n{}", fenced(&self.uncommitted)));
         }
-        if let Some((file, todos)) = &self.todos {
-            out.push_str(&format!("\n## Open todos ({file})\n\n"));
+        for (source, todos) in &self.todos {
+            out.push_str(&format!("\n## Open todos ({source})\n\n"));
             out.extend(todos.iter().map(|t| format!("{t}\n")));
         }
         out.push_str("\n## Last output\n\n");
@@ -147,8 +148,14 @@ pub fn takes_prompt(agent: &str) -> bool {
     if agent.contains([';', '|', '&', '<', '>', '`', '$', '(', ')']) {
         return false;
     }
-    let program = agent.split_whitespace().find(|w| !w.contains('=')).unwrap_or("");
-    matches!(program.rsplit('/').next(), Some("opencode" | "claude"))
+    matches!(program(agent), "opencode" | "claude")
+}
+
+/// The name of the program an agent's command line runs (after any
+/// `NAME=value` words).
+pub fn program(agent: &str) -> &str {
+    let word = agent.split_whitespace().find(|w| !w.contains('=')).unwrap_or("");
+    word.rsplit('/').next().unwrap_or(word)
 }
 
 /// The prompt that starts the next agent with hand-off `text` (kept under
@@ -187,7 +194,7 @@ mod tests {
             uncommitted: Vec::new(),
             output: vec!["tests passed".into(), "```".into()],
             output_missing: None,
-            todos: Some(("TODO.md".into(), vec!["- [ ] handle expired tokens".into()])),
+            todos: vec![("TODO.md".into(), vec!["- [ ] handle expired tokens".into()])],
             note: Some("check the mobile view".into()),
             synced: true,
         }

@@ -1,7 +1,8 @@
 //! session-handoff for sinc: when a session ends, what the next session
 //! needs to know — the branch, the session's commits and changed files,
-//! the agent's last output (ANSI removed, secrets redacted), open todos,
-//! the user's note — is written to `.sinc/handoff/<session-id>.md` in the
+//! the agent's last output (ANSI removed, secrets redacted), open todos
+//! (from a todo file, and from OpenCode's server on the VPS), the user's
+//! note — is written to `.sinc/handoff/<session-id>.md` in the
 //! project (for a task worktree: in the repository it came from). `sinc
 //! --continue` starts the next agent with it.
 //!
@@ -11,6 +12,7 @@
 
 pub mod args;
 pub mod handoff;
+pub mod opencode;
 pub mod redact;
 pub mod screen;
 pub mod settings;

@@ -4,6 +4,7 @@
 
 use crate::args::{self, HandoffCommand};
 use crate::handoff::{self, Handoff};
+use crate::opencode;
 use crate::redact::redact;
 use crate::screen;
 use crate::settings::Settings;
@@ -248,10 +249,11 @@ fn gather(ended: &Ended, folder: &str, project: &str, start: Option<Start>, note
         Ok(text) => (screen::last_lines(&text, settings.output_lines), None),
         Err(e) => (Vec::new(), Some(e.reason())),
     };
-    let todos = settings.todo_files.iter().find_map(|file| {
+    let file_todos = settings.todo_files.iter().find_map(|file| {
         let text = git::run(folder, &["grep", "--no-index", "--no-color", "-h", "-I", "-e", "", "--", file]).ok()?;
         Some((file.clone(), handoff::open_todos(&text))).filter(|(_, t)| !t.is_empty())
     });
+    let todos = file_todos.into_iter().chain(opencode_todos(&settings, &ended.session, start.as_ref())).collect();
     Handoff {
         session: id.clone(),
         folder: folder.to_owned(),
@@ -268,6 +270,24 @@ fn gather(ended: &Ended, folder: &str, project: &str, start: Option<Start>, note
         note,
         synced: ended.synced,
     }
+}
+
+/// The open todos OpenCode's server on the VPS keeps for the session, when
+/// its agent is OpenCode and the server answers.
+fn opencode_todos(settings: &Settings, session: &Session, start: Option<&Start>) -> Option<(String, Vec<String>)> {
+    if settings.opencode_url.is_empty() || handoff::program(&session.agent) != "opencode" {
+        return None;
+    }
+    let since_ms = start
+        .and_then(|s| humantime::parse_rfc3339(&s.started).ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let password = secrets::get("opencode_password").ok();
+    let server = opencode::Server::new(&settings.opencode_url, &settings.opencode_user, password.as_deref());
+    server.todos(&session.remote_path, since_ms).unwrap_or_else(|why| {
+        info!("no todos from OpenCode's server: {why}");
+        None
+    })
 }
 
 /// Keep hand-off `text` of session `id` in `project`, with a `.gitignore`

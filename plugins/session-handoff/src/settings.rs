@@ -14,6 +14,12 @@ pub struct Settings {
     /// Todo files looked for in the project (relative paths), first found
     /// wins.
     pub todo_files: Vec<String>,
+    /// OpenCode's server on the VPS (`opencode serve`), asked for the
+    /// session's todos when the agent is OpenCode; empty: never asked.
+    pub opencode_url: String,
+    /// The user its Basic auth names (`OPENCODE_SERVER_USERNAME`), when
+    /// the secret `opencode_password` is set.
+    pub opencode_user: String,
 }
 
 impl Default for Settings {
@@ -22,6 +28,8 @@ impl Default for Settings {
             always_continue: false,
             output_lines: 40,
             todo_files: vec!["TODO.md".into(), "todo.md".into(), ".sinc/todo.md".into()],
+            opencode_url: "http://127.0.0.1:4096".into(),
+            opencode_user: "opencode".into(),
         }
     }
 }
@@ -35,6 +43,12 @@ impl Settings {
         }
         if let Some(bad) = s.todo_files.iter().find(|f| f.starts_with('/') || f.split('/').any(|c| c == "..")) {
             return Err(format!("[plugins.session-handoff] todo_files: `{bad}` must be relative to the project"));
+        }
+        if !(s.opencode_url.is_empty() || s.opencode_url.starts_with("http://")) {
+            return Err(format!(
+                "[plugins.session-handoff] opencode_url: `{}`: give OpenCode's server on the VPS as http://127.0.0.1:PORT, or \"\" for none",
+                s.opencode_url
+            ));
         }
         Ok(s)
     }
@@ -52,5 +66,7 @@ mod tests {
         assert!(Settings::parse(r#"{"contine": true}"#).unwrap_err().contains("unknown field"));
         assert!(Settings::parse(r#"{"output_lines": 5000}"#).is_err());
         assert!(Settings::parse(r#"{"todo_files": ["../x"]}"#).is_err());
+        assert!(Settings::parse(r#"{"opencode_url": "ftp://x"}"#).is_err());
+        assert_eq!(Settings::parse(r#"{"opencode_url": ""}"#).unwrap().opencode_url, "");
     }
 }

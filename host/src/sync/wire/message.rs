@@ -241,6 +241,12 @@ pub enum Request {
         /// Lines above the screen.
         scrollback: u32,
     },
+    /// A laptop plugin's call to a service on the VPS's loopback (answered
+    /// by `HttpReply`; see `sinc_plugin_host::vps_loopback`).
+    LoopbackHttp {
+        /// The call.
+        call: sinc_plugin_host::vps_loopback::HttpCall,
+    },
 }
 
 /// What happened to a session.
@@ -459,6 +465,11 @@ pub enum Response {
     Screen {
         /// Its text, lines separated by `\n`.
         text: String,
+    },
+    /// The answer to a `LoopbackHttp` call.
+    HttpReply {
+        /// What the service answered.
+        reply: sinc_plugin_host::vps_loopback::HttpReply,
     },
     /// What a plugin's subcommand printed.
     CommandOutput {
