@@ -49,8 +49,9 @@ impl Fetched {
     }
 }
 
-/// `GET url` with `headers`, waiting at most `timeout` for the connection
-/// and again for the answer.
+/// `GET url` with `headers`, waiting at most `timeout` for the connection,
+/// again for the answer to start, and again for each part of its body
+/// (through the VPS: `timeout` for the whole call).
 pub fn get(url: &str, headers: &[(&str, &str)], timeout: Duration) -> Result<Fetched, String> {
     send("GET", url, headers, &[], timeout)
 }
@@ -78,6 +79,7 @@ pub fn send(
     // A host may not support a timeout; the call then waits its own way.
     let _ = options.set_connect_timeout(Some(nanos));
     let _ = options.set_first_byte_timeout(Some(nanos));
+    let _ = options.set_between_bytes_timeout(Some(nanos));
     let outgoing = request.body().map_err(|()| fail("no body"))?;
     let pending = outgoing_handler::handle(request, Some(options)).map_err(|e| fail(&format!("{e:?}")))?;
     {

@@ -6,10 +6,11 @@
 //! ([`crate::vps_loopback`]).
 
 use crate::manifest::{Manifest, RunsOn, Side, UrlSetting};
-use crate::vps_loopback::{HttpCall, MAX_BODY, MAX_WAIT, VpsLoopback};
+use crate::vps_loopback::{HttpCall, MAX_BODY, MAX_HEAD, MAX_WAIT, VpsLoopback, head_size, passed_on};
 use http_body_util::BodyExt;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 /// The hosts one plugin may call: `host` (any port) or `host:port`; and,
@@ -23,6 +24,9 @@ pub struct Outbound {
     carrier: Option<Arc<dyn VpsLoopback>>,
     /// The session the current call is about (the VPS calls go to its).
     session: Option<String>,
+    /// Time spent waiting for the VPS since last asked (the plugin gets it
+    /// back on its deadline, as for its other waits on the host).
+    waited: Arc<Mutex<Duration>>,
 }
 
 impl Outbound {
@@ -52,6 +56,12 @@ impl Outbound {
         self.session = session.map(str::to_owned);
     }
 
+    /// The time spent waiting for the VPS since the last time this was
+    /// asked.
+    pub fn take_waited(&self) -> Duration {
+        std::mem::take(&mut *self.waited.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
     /// Whether a request to `host` on `port` may go out from here.
     pub fn allows(&self, host: &str, port: u16) -> bool {
         matches(&self.allowed, host, port)
@@ -60,13 +70,16 @@ impl Outbound {
     /// The refusal of a call to `host:port` from here, or how it goes to
     /// the VPS.
     fn route(&self, host: &str, port: u16, https: bool) -> Result<Route, String> {
-        if self.allows(host, port) {
-            return Ok(Route::Here);
-        }
+        // A service named as the VPS's is never looked for here, whatever
+        // else is allowed.
         if !matches(&self.on_vps, host, port) {
-            return Err(format!(
-                "denied: calling {host}:{port} needs `hosts = [\"{host}\"]` in the plugin's manifest, accepted by the user"
-            ));
+            return if self.allows(host, port) {
+                Ok(Route::Here)
+            } else {
+                Err(format!(
+                    "denied: calling {host}:{port} needs `hosts = [\"{host}\"]` in the plugin's manifest, accepted by the user"
+                ))
+            };
         }
         let Some(carrier) = self.carrier.clone() else {
             return Err(format!("calling {host}:{port} on the VPS: this host cannot reach the VPS"));
@@ -79,14 +92,14 @@ impl Outbound {
         if https {
             return Err(format!("calling {host}:{port} on the VPS: only plain http:// is carried"));
         }
-        Ok(Route::Vps { carrier, session })
+        Ok(Route::Vps { carrier, session, waited: self.waited.clone() })
     }
 }
 
 /// Where an allowed call goes.
 enum Route {
     Here,
-    Vps { carrier: Arc<dyn VpsLoopback>, session: String },
+    Vps { carrier: Arc<dyn VpsLoopback>, session: String, waited: Arc<Mutex<Duration>> },
 }
 
 fn lowercase(hosts: &[String]) -> Vec<String> {
@@ -123,9 +136,14 @@ impl WasiHttpHooks for Outbound {
                 let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
                 Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as Sent))
             }),
-            Ok(Route::Vps { carrier, session }) => {
+            Ok(Route::Vps { carrier, session, waited }) => {
                 tracing::debug!(plugin = %self.plugin, %session, "calling {host}:{port} on the VPS");
-                Box::new(through_vps(carrier, session, request, options))
+                Box::new(async move {
+                    let started = std::time::Instant::now();
+                    let answer = through_vps(carrier, session, request, options).await;
+                    *waited.lock().unwrap_or_else(PoisonError::into_inner) += started.elapsed();
+                    answer
+                })
             }
         }
     }
@@ -139,16 +157,30 @@ async fn through_vps(
     options: Option<RequestOptions>,
 ) -> Result<(http::Response<WasiBody>, Sent), Error> {
     let (parts, body) = request.into_parts();
-    let body = http_body_util::Limited::new(body, MAX_BODY)
-        .collect()
-        .await
-        .map_err(|_| Error::HttpRequestBodySize(Some(MAX_BODY as u64)))?
-        .to_bytes();
     let wait = options.and_then(|o| o.first_byte_timeout).unwrap_or(MAX_WAIT).min(MAX_WAIT);
+    let fail = |why: String| Error::InternalError(Some(why));
+    let body = match tokio::time::timeout(wait, http_body_util::Limited::new(body, MAX_BODY).collect()).await {
+        Err(_) => return Err(fail(format!("the request's body was not finished within {}s", wait.as_secs()))),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(Error::HttpRequestBodySize(Some(MAX_BODY as u64)));
+        }
+        Ok(Err(e)) => return Err(fail(format!("the request's body: {e}"))),
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
+    let headers: Vec<(String, Vec<u8>)> = parts
+        .headers
+        .iter()
+        .filter(|(name, _)| passed_on(name.as_str()))
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .collect();
+    let url = parts.uri.to_string();
+    if head_size(&url, &headers) > MAX_HEAD {
+        return Err(fail(format!("the request's URL and headers are larger than {} KiB", MAX_HEAD >> 10)));
+    }
     let call = HttpCall {
         method: parts.method.as_str().to_owned(),
-        url: parts.uri.to_string(),
-        headers: parts.headers.iter().map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec())).collect(),
+        url,
+        headers,
         body: body.to_vec(),
         wait_ms: u32::try_from(wait.as_millis()).unwrap_or(u32::MAX),
     };
@@ -211,6 +243,11 @@ mod tests {
         );
         assert!(o.route("127.0.0.1", 4097, false).err().unwrap().starts_with("denied"));
         assert!(o.route("127.0.0.1", 4096, true).err().unwrap().contains("plain http"));
+        // Allowing the laptop's loopback too does not send the VPS's calls there.
+        let mut both = Outbound { allowed: vec!["127.0.0.1".into()], ..o.clone() };
+        both.set_session(Some("sinc-x-abcdef"));
+        assert!(matches!(both.route("127.0.0.1", 4096, false), Ok(Route::Vps { .. })));
+        assert!(matches!(both.route("127.0.0.1", 4097, false), Ok(Route::Here)));
         let no_carrier = Outbound::of(&manifest("local"), &toml::Table::new(), None);
         assert!(no_carrier.route("127.0.0.1", 4096, false).is_err());
         // The user's setting moves it; one that leaves the loopback is not allowed at all.

@@ -590,7 +590,7 @@ impl Runtime {
         // for the host, which it gets back.
         store.epoch_deadline_callback(|mut store| {
             let state = store.data_mut();
-            let grace = std::mem::take(&mut state.grace);
+            let grace = std::mem::take(&mut state.grace) + state.outbound.take_waited();
             state.given_back += grace;
             if grace.is_zero() || state.given_back > MAX_GIVEN_BACK {
                 return Err(wasmtime::Trap::Interrupt.into());
@@ -702,6 +702,7 @@ impl Plugin {
     fn arm(&mut self, limit: Duration) {
         self.store.data_mut().grace = Duration::ZERO;
         self.store.data_mut().given_back = Duration::ZERO;
+        self.store.data_mut().outbound.take_waited();
         self.store.set_epoch_deadline(deadline_ticks(limit));
     }
 

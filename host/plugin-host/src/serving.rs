@@ -668,7 +668,7 @@ fn filtered<H: Handler>(inner: ResponseBody, id: u64, handler: Arc<H>) -> Respon
 
 /// An error and its causes, `: `-separated (reqwest's own text is only the
 /// outermost).
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

@@ -9,14 +9,18 @@
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// The most a reply's body may hold.
-pub const MAX_BODY: usize = 4 << 20;
+/// The most a call's or a reply's body may hold (a call and its reply
+/// each travel in one frame of the daemon's wire protocol, at most 4 MiB).
+pub const MAX_BODY: usize = 2 << 20;
+
+/// The most a call's or a reply's URL and headers may hold.
+pub const MAX_HEAD: usize = 64 << 10;
 
 /// The longest a call may take.
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
 
 /// One call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpCall {
     /// `GET`, `POST`, …
     pub method: String,
@@ -31,7 +35,7 @@ pub struct HttpCall {
 }
 
 /// Its answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpReply {
     /// Status code.
     pub status: u16,
@@ -39,6 +43,62 @@ pub struct HttpReply {
     pub headers: Vec<(String, Vec<u8>)>,
     /// Response body (at most [`MAX_BODY`]).
     pub body: Vec<u8>,
+}
+
+impl HttpCall {
+    /// How long it may take (at most [`MAX_WAIT`]).
+    pub fn wait(&self) -> Duration {
+        Duration::from_millis(u64::from(self.wait_ms)).clamp(Duration::from_millis(1), MAX_WAIT)
+    }
+}
+
+// Headers carry passwords and bodies carry anything: logs show only names
+// and sizes.
+impl std::fmt::Debug for HttpCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpCall")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &self.headers.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>())
+            .field("body_bytes", &self.body.len())
+            .field("wait_ms", &self.wait_ms)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for HttpReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpReply")
+            .field("status", &self.status)
+            .field("headers", &self.headers.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>())
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
+}
+
+/// Whether header `name` is passed on: not `host` (the URL says where),
+/// not the ones about one connection or its framing (each side makes its
+/// own).
+pub fn passed_on(name: &str) -> bool {
+    const DROPPED: [&str; 11] = [
+        "host",
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "expect",
+    ];
+    !DROPPED.iter().any(|d| d.eq_ignore_ascii_case(name))
+}
+
+/// How many bytes `url` and `headers` take.
+pub fn head_size(url: &str, headers: &[(String, Vec<u8>)]) -> usize {
+    url.len() + headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum::<usize>()
 }
 
 /// Who carries a laptop plugin's call to the VPS of a session.
@@ -57,13 +117,20 @@ pub fn is_loopback(host: &str) -> bool {
 /// address only, no proxy, no redirects followed, the body cut off past
 /// [`MAX_BODY`] with an error.
 pub async fn perform(call: HttpCall) -> Result<HttpReply, String> {
-    let url = reqwest::Url::parse(&call.url).map_err(|e| format!("`{}` is not a URL: {e}", call.url))?;
+    let mut url = reqwest::Url::parse(&call.url).map_err(|e| format!("`{}` is not a URL: {e}", call.url))?;
     if url.scheme() != "http" || !url.host_str().is_some_and(is_loopback) {
         return Err(format!("only http:// on the VPS's loopback is called for laptop plugins, not `{}`", call.url));
     }
+    // The name is not looked up: it could be made to say anything.
+    if url.host_str().is_some_and(|h| h.eq_ignore_ascii_case("localhost")) {
+        url.set_host(Some("127.0.0.1")).map_err(|e| format!("`{}`: {e}", call.url))?;
+    }
+    if call.body.len() > MAX_BODY || head_size(&call.url, &call.headers) > MAX_HEAD {
+        return Err(format!("{}: the call is too large to carry", call.url));
+    }
     let method = reqwest::Method::from_bytes(call.method.as_bytes())
         .map_err(|_| format!("`{}` is not an HTTP method", call.method))?;
-    let wait = Duration::from_millis(u64::from(call.wait_ms)).clamp(Duration::from_millis(1), MAX_WAIT);
+    let wait = call.wait();
     let client = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
@@ -71,32 +138,31 @@ pub async fn perform(call: HttpCall) -> Result<HttpReply, String> {
         .build()
         .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
     let mut request = client.request(method, url).body(call.body);
-    for (name, value) in call.headers {
+    for (name, value) in call.headers.into_iter().filter(|(name, _)| passed_on(name)) {
         request = request.header(name, value);
     }
-    let mut response = request.send().await.map_err(|e| format!("{}: {}", call.url, error_chain(&e)))?;
+    let mut response =
+        request.send().await.map_err(|e| format!("{}: {}", call.url, crate::serving::error_chain(&e)))?;
     let status = response.status().as_u16();
-    let headers =
-        response.headers().iter().map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec())).collect();
+    let headers: Vec<(String, Vec<u8>)> = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| passed_on(name.as_str()))
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .collect();
+    if head_size("", &headers) > MAX_HEAD {
+        return Err(format!("{}: the answer's headers are larger than {} KiB", call.url, MAX_HEAD >> 10));
+    }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| format!("{}: {}", call.url, error_chain(&e)))? {
+    while let Some(chunk) =
+        response.chunk().await.map_err(|e| format!("{}: {}", call.url, crate::serving::error_chain(&e)))?
+    {
         if body.len() + chunk.len() > MAX_BODY {
             return Err(format!("{}: the answer is larger than {} MiB", call.url, MAX_BODY >> 20));
         }
         body.extend_from_slice(&chunk);
     }
     Ok(HttpReply { status, headers, body })
-}
-
-/// An error and its causes, on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
@@ -120,6 +186,9 @@ mod tests {
             let e = perform(call(url)).await.unwrap_err();
             assert!(e.contains("loopback") || e.contains("not a URL"), "{url}: {e}");
         }
+        let mut big = call("http://127.0.0.1:9/");
+        big.body = vec![0; MAX_BODY + 1];
+        assert!(perform(big).await.unwrap_err().contains("too large"));
     }
 
     #[tokio::test]
@@ -138,8 +207,10 @@ mod tests {
             stream.write_all(b"HTTP/1.1 201 Created\r\nx-a: b\r\ncontent-length: 2\r\n\r\nok").await.unwrap();
             String::from_utf8(seen).unwrap()
         });
-        let mut asked = call(&format!("http://127.0.0.1:{port}/session?x=1"));
+        let mut asked = call(&format!("http://localhost:{port}/session?x=1"));
         asked.headers.push(("authorization".into(), b"Basic eDp5".to_vec()));
+        asked.headers.push(("host".into(), b"evil.example".to_vec()));
+        assert!(!format!("{asked:?}").contains("eDp5"), "{asked:?}");
         let reply = perform(asked).await.unwrap();
         assert_eq!(reply.status, 201);
         assert_eq!(reply.body, b"ok");
@@ -147,6 +218,7 @@ mod tests {
         let seen = server.await.unwrap();
         assert!(seen.starts_with("GET /session?x=1 HTTP/1.1\r\n"), "{seen}");
         assert!(seen.to_ascii_lowercase().contains("authorization: basic eDp5".to_ascii_lowercase().as_str()));
+        assert!(seen.contains(&format!("host: 127.0.0.1:{port}\r\n")) && !seen.contains("evil"), "{seen}");
         // Nothing listens: a clear failure, not a hang.
         let e = perform(call("http://127.0.0.1:9/")).await.unwrap_err();
         assert!(e.starts_with("http://127.0.0.1:9/"), "{e}");

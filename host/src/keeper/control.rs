@@ -275,9 +275,15 @@ pub async fn serve(listener: UnixListener, served: Served, plugins: RemotePlugin
                         | Request::BeforeStart { .. }
                         | Request::Tools { .. }
                         | Request::CallTool { .. }
-                        | Request::SessionScreen { .. }
-                        | Request::LoopbackHttp { .. }),
+                        | Request::SessionScreen { .. }),
                 } => relay(&plugins, request).await,
+                ControlRequest::Plugin { request: Request::LoopbackHttp { call } } => {
+                    let limit = call.wait() + RELAY_MARGIN;
+                    let asked = relay(&plugins, Request::LoopbackHttp { call });
+                    tokio::time::timeout(limit, asked).await.unwrap_or_else(|_| ControlResponse::Error {
+                        message: format!("the VPS did not answer within {}s", limit.as_secs()),
+                    })
+                }
                 ControlRequest::Plugin { .. } => {
                     ControlResponse::Error { message: "only plugin requests pass through the keeper".into() }
                 }
@@ -350,6 +356,10 @@ where
 }
 
 /// Ask the daemon's plugins, and pass the answer on.
+/// How much longer than a call to a VPS service the keeper waits for the
+/// VPS's answer.
+pub const RELAY_MARGIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 async fn relay(plugins: &RemotePlugins, request: Request) -> ControlResponse {
     match plugins.call(request).await {
         Ok(Response::Failed { message }) | Err(message) => ControlResponse::Error { message },

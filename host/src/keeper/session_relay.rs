@@ -10,11 +10,11 @@ use super::control::{self, ControlRequest, ControlResponse};
 use crate::paths::Dirs;
 use crate::sync::wire::{Request, Response};
 use sinc_plugin_host::sessions::{SessionHost, SessionInfo};
-use sinc_plugin_host::vps_loopback::{self, HttpCall, HttpReply, VpsLoopback};
+use sinc_plugin_host::vps_loopback::{HttpCall, HttpReply, VpsLoopback};
 use std::time::Duration;
 
 /// How long a screen may take to arrive.
-const LIMIT: Duration = Duration::from_secs(15);
+const SCREEN_LIMIT: Duration = Duration::from_secs(15);
 
 /// Sessions' screens and VPS services, through their keepers.
 #[derive(Debug, Clone)]
@@ -72,8 +72,9 @@ impl SessionRelay {
 impl VpsLoopback for SessionRelay {
     fn call(&self, session: &str, call: HttpCall) -> Result<HttpReply, String> {
         let socket = self.keeper_of(session)?;
-        // The keeper's own wait on the daemon is longer than the call's.
-        let limit = Duration::from_millis(u64::from(call.wait_ms)).min(vps_loopback::MAX_WAIT) + LIMIT;
+        // The keeper gives up on the VPS a little after the call's own
+        // time, and this a little after the keeper.
+        let limit = call.wait() + 2 * super::control::RELAY_MARGIN;
         match ask_keeper(socket, ControlRequest::Plugin { request: Request::LoopbackHttp { call } }, limit)? {
             ControlResponse::Answer { response: Response::HttpReply { reply } } => Ok(reply),
             ControlResponse::Error { message } => Err(message),
@@ -90,7 +91,7 @@ impl SessionHost for SessionRelay {
     fn screen(&self, id: &str, scrollback: u32) -> Result<String, String> {
         let socket = self.keeper_of(id)?;
         let request = ControlRequest::Plugin { request: Request::SessionScreen { session: id.to_owned(), scrollback } };
-        match ask_keeper(socket, request, LIMIT)? {
+        match ask_keeper(socket, request, SCREEN_LIMIT)? {
             ControlResponse::Answer { response: Response::Screen { text } } => Ok(text),
             ControlResponse::Error { message } => Err(message),
             other => Err(format!("unexpected answer from the session's keeper: {other:?}")),

@@ -81,23 +81,45 @@ pub enum ResolveError {
     },
 }
 
-/// Parse an index file's lines.
+/// Parse an index file's lines. A line this sinc cannot read that names
+/// an SDK newer than it links is skipped: it was written for a newer sinc
+/// (whose manifests may say more), and this one could not load it anyway.
 pub fn parse_index(name: &str, text: &str) -> Result<Vec<Entry>, ResolveError> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
+        .filter_map(|(i, l)| {
             let malformed = |reason: String| ResolveError::Malformed { name: name.to_owned(), line: i + 1, reason };
-            let entry: Entry = serde_json::from_str(l).map_err(|e| malformed(e.to_string()))?;
-            if entry.name != name {
-                return Err(malformed(format!("it describes `{}`", entry.name)));
-            }
-            if entry.sha256.len() != 64 || !entry.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(malformed("sha256 is not 64 hex digits".into()));
-            }
-            Ok(entry)
+            let entry: Entry = match serde_json::from_str(l) {
+                Ok(entry) => entry,
+                Err(_) if for_a_newer_sinc(l) => {
+                    tracing::info!("index/{name}.jsonl line {}: for a newer sinc; skipped", i + 1);
+                    return None;
+                }
+                Err(e) => return Some(Err(malformed(e.to_string()))),
+            };
+            Some(check(entry, name).map_err(malformed))
         })
         .collect()
+}
+
+/// Whether index line `line` names an SDK this sinc does not link.
+fn for_a_newer_sinc(line: &str) -> bool {
+    let sdk = serde_json::from_str::<serde_json::Value>(line)
+        .ok()
+        .and_then(|v| v.get("sdk").and_then(serde_json::Value::as_str).and_then(|s| semver::VersionReq::parse(s).ok()));
+    sdk.is_some_and(|req| !req.matches(&sinc_plugin_host::SDK))
+}
+
+/// `entry` as a line of `name`'s index, or what is wrong with it.
+fn check(entry: Entry, name: &str) -> Result<Entry, String> {
+    if entry.name != name {
+        return Err(format!("it describes `{}`", entry.name));
+    }
+    if entry.sha256.len() != 64 || !entry.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("sha256 is not 64 hex digits".into());
+    }
+    Ok(entry)
 }
 
 /// The newest entry that is not yanked, matches `req` and whose SDK
@@ -231,10 +253,7 @@ pub enum RegistryError {
 fn allowed_url(url: &reqwest::Url) -> bool {
     match url.scheme() {
         "https" => true,
-        "http" => {
-            let host = url.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']');
-            host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-        }
+        "http" => sinc_plugin_host::vps_loopback::is_loopback(url.host_str().unwrap_or("")),
         _ => false,
     }
 }
@@ -610,6 +629,11 @@ mod tests {
             let err = parse_index("hello", &format!("{good}\n{bad}\n")).unwrap_err().to_string();
             assert!(err.starts_with("index/hello.jsonl line 2") && err.contains(why), "{err}");
         }
+        // What a newer sinc wrote, for an SDK this one does not link, is
+        // passed over; the same from this SDK is an error.
+        let newer = good.replace("\"local\"", "\"moon\"").replace("\"^1\"", "\"^1.999\"");
+        assert_ne!(newer, good.replace("\"local\"", "\"moon\""));
+        assert_eq!(parse_index("hello", &format!("{good}\n{newer}\n")).unwrap().len(), 1);
     }
 
     #[test]

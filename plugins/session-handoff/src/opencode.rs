@@ -21,6 +21,9 @@ pub struct OpenSession {
     /// The folder it worked in.
     #[serde(default)]
     pub directory: String,
+    /// The session it is a subagent of (none for the user's own).
+    #[serde(default, rename = "parentID")]
+    pub parent: Option<String>,
     /// When it was created and last updated.
     pub time: Times,
 }
@@ -45,9 +48,18 @@ pub struct Todo {
     pub status: String,
 }
 
-/// What the hand-off says of a session's todos: where they are from, and
-/// its lines.
-pub fn render(session: &OpenSession, todos: &[Todo]) -> (String, Vec<String>) {
+/// How much earlier than the sinc session's start an OpenCode session may
+/// have been updated last and still count: the start is the laptop's
+/// clock, OpenCode's times the VPS's, and a start noted late (heard of
+/// after the fact) is later than the real one.
+pub const SLACK_MS: u64 = 10 * 60 * 1000;
+
+/// What the hand-off says of a session's todos — where they are from, and
+/// its lines — when any is still open.
+pub fn render(session: &OpenSession, todos: &[Todo]) -> Option<(String, Vec<String>)> {
+    if !todos.iter().any(|t| matches!(t.status.as_str(), "pending" | "in_progress")) {
+        return None;
+    }
     let done = todos.iter().filter(|t| t.status == "completed").count();
     let counted = todos.iter().filter(|t| t.status != "cancelled").count();
     let mut lines = vec![format!("{done} of {counted} done"), String::new()];
@@ -59,16 +71,19 @@ pub fn render(session: &OpenSession, todos: &[Todo]) -> (String, Vec<String>) {
     let title = session.title.trim();
     let source =
         if title.is_empty() { format!("OpenCode {}", session.id) } else { format!("OpenCode {}: {title}", session.id) };
-    (source, lines)
+    Some((source, lines))
 }
 
-/// The OpenCode session of `folder` (absolute) updated last, at or after
+/// The user's own OpenCode session (not a subagent's) of `folder`
+/// (absolute) updated last, no earlier than [`SLACK_MS`] before
 /// `since_ms`.
 pub fn pick<'a>(sessions: &'a [OpenSession], folder: &str, since_ms: u64) -> Option<&'a OpenSession> {
     let folder = folder.trim_end_matches('/');
+    let since = since_ms.saturating_sub(SLACK_MS);
     sessions
         .iter()
-        .filter(|s| s.directory.trim_end_matches('/') == folder && s.time.updated.max(s.time.created) >= since_ms)
+        .filter(|s| s.parent.is_none() && s.directory.trim_end_matches('/') == folder)
+        .filter(|s| s.time.updated.max(s.time.created) >= since)
         .max_by_key(|s| s.time.updated)
 }
 
@@ -82,10 +97,10 @@ pub fn absolute(remote_path: &str, home: &str) -> String {
     format!("{}/{relative}", home.trim_end_matches('/'))
 }
 
-/// `?directory=` for `folder`, percent-encoded.
-fn directory_query(folder: &str) -> String {
-    let mut out = String::from("directory=");
-    for b in folder.bytes() {
+/// `text` percent-encoded for a URL's path or query (`/` kept).
+fn encoded(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
@@ -131,11 +146,14 @@ impl Server {
         } else {
             absolute(remote_path, &self.get::<Paths>("/path")?.home)
         };
-        let query = directory_query(&folder);
-        let sessions: Vec<OpenSession> = self.get(&format!("/session?{query}"))?;
+        let query = format!("directory={}", encoded(&folder));
+        // Only the user's own sessions, updated since (servers that know
+        // neither filter answer with every session: `pick` filters too).
+        let since = since_ms.saturating_sub(SLACK_MS);
+        let sessions: Vec<OpenSession> = self.get(&format!("/session?{query}&roots=true&start={since}"))?;
         let Some(session) = pick(&sessions, &folder, since_ms) else { return Ok(None) };
-        let todos: Vec<Todo> = self.get(&format!("/session/{}/todo?{query}", session.id))?;
-        Ok((!todos.is_empty()).then(|| render(session, &todos)))
+        let todos: Vec<Todo> = self.get(&format!("/session/{}/todo?{query}", encoded(&session.id)))?;
+        Ok(render(session, &todos))
     }
 }
 
@@ -148,15 +166,25 @@ mod tests {
             id: id.into(),
             title: "Fix login".into(),
             directory: dir.into(),
+            parent: None,
             time: Times { created: 1, updated },
         }
     }
 
     #[test]
-    fn the_folders_latest_session_since_the_start() {
-        let all = [session("a", "/h/p", 50), session("b", "/h/p/", 80), session("c", "/h/q", 99)];
-        assert_eq!(pick(&all, "/h/p", 40).unwrap().id, "b");
-        assert!(pick(&all, "/h/p", 90).is_none());
+    fn the_folders_latest_own_session_since_the_start() {
+        let start = SLACK_MS + 1000;
+        let child = OpenSession { parent: Some("b".into()), ..session("kid", "/h/p", start + 900) };
+        let all = [
+            session("a", "/h/p", start + 50),
+            session("b", "/h/p/", start + 80),
+            session("c", "/h/q", start + 99),
+            child,
+        ];
+        assert_eq!(pick(&all, "/h/p", start + 40).unwrap().id, "b");
+        // Updated a little before the start (clocks, a start noted late): still it.
+        assert_eq!(pick(&all, "/h/p", start + 90).unwrap().id, "b");
+        assert!(pick(&all, "/h/p", start + SLACK_MS + 100).is_none());
         assert!(pick(&all, "/h/r", 0).is_none());
     }
 
@@ -169,9 +197,11 @@ mod tests {
                 {"id":"4","content":"old idea","status":"cancelled","priority":"low"}]"#,
         )
         .unwrap();
-        let (source, lines) = render(&session("ses_1", "/h/p", 5), &todos);
+        let (source, lines) = render(&session("ses_1", "/h/p", 5), &todos).unwrap();
         assert_eq!(source, "OpenCode ses_1: Fix login");
         assert_eq!(lines, ["1 of 3 done", "", "- [ ] write tests (in progress)", "- [ ] docs"]);
+        // Nothing open: nothing to say.
+        assert!(render(&session("ses_1", "/h/p", 5), &todos[..1]).is_none());
     }
 
     #[test]
@@ -179,7 +209,7 @@ mod tests {
         assert_eq!(absolute("~/sinc/p", "/home/u/"), "/home/u/sinc/p");
         assert_eq!(absolute("sinc/p", "/home/u"), "/home/u/sinc/p");
         assert_eq!(absolute("/srv/p", "/home/u"), "/srv/p");
-        assert_eq!(directory_query("/h/my proj&x"), "directory=/h/my%20proj%26x");
+        assert_eq!(encoded("/h/my proj&x"), "/h/my%20proj%26x");
     }
 
     #[test]

@@ -278,10 +278,12 @@ fn opencode_todos(settings: &Settings, session: &Session, start: Option<&Start>)
     if settings.opencode_url.is_empty() || handoff::program(&session.agent) != "opencode" {
         return None;
     }
+    // Without the session's start, an older OpenCode session's todos
+    // could pass for this one's.
     let since_ms = start
         .and_then(|s| humantime::parse_rfc3339(&s.started).ok())
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))?;
     let password = secrets::get("opencode_password").ok();
     let server = opencode::Server::new(&settings.opencode_url, &settings.opencode_user, password.as_deref());
     server.todos(&session.remote_path, since_ms).unwrap_or_else(|why| {

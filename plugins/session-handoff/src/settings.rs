@@ -44,7 +44,7 @@ impl Settings {
         if let Some(bad) = s.todo_files.iter().find(|f| f.starts_with('/') || f.split('/').any(|c| c == "..")) {
             return Err(format!("[plugins.session-handoff] todo_files: `{bad}` must be relative to the project"));
         }
-        if !(s.opencode_url.is_empty() || s.opencode_url.starts_with("http://")) {
+        if !(s.opencode_url.is_empty() || on_loopback(&s.opencode_url)) {
             return Err(format!(
                 "[plugins.session-handoff] opencode_url: `{}`: give OpenCode's server on the VPS as http://127.0.0.1:PORT, or \"\" for none",
                 s.opencode_url
@@ -52,6 +52,18 @@ impl Settings {
         }
         Ok(s)
     }
+}
+
+/// Whether `url` is `http://` to a loopback address and a port (where
+/// sinc carries calls to the VPS).
+fn on_loopback(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else { return false };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let Some((host, port)) = authority.rsplit_once(':') else { return false };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback =
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    loopback && port.parse::<u16>().is_ok_and(|p| p != 0)
 }
 
 #[cfg(test)]
@@ -66,7 +78,10 @@ mod tests {
         assert!(Settings::parse(r#"{"contine": true}"#).unwrap_err().contains("unknown field"));
         assert!(Settings::parse(r#"{"output_lines": 5000}"#).is_err());
         assert!(Settings::parse(r#"{"todo_files": ["../x"]}"#).is_err());
-        assert!(Settings::parse(r#"{"opencode_url": "ftp://x"}"#).is_err());
+        for bad in ["ftp://x", "http://10.0.0.1:4096", "http://127.0.0.1", "https://127.0.0.1:4096"] {
+            assert!(Settings::parse(&format!(r#"{{"opencode_url": "{bad}"}}"#)).is_err(), "{bad}");
+        }
+        assert!(Settings::parse(r#"{"opencode_url": "http://[::1]:4096/"}"#).is_ok());
         assert_eq!(Settings::parse(r#"{"opencode_url": ""}"#).unwrap().opencode_url, "");
     }
 }

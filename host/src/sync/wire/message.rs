@@ -466,11 +466,6 @@ pub enum Response {
         /// Its text, lines separated by `\n`.
         text: String,
     },
-    /// The answer to a `LoopbackHttp` call.
-    HttpReply {
-        /// What the service answered.
-        reply: sinc_plugin_host::vps_loopback::HttpReply,
-    },
     /// What a plugin's subcommand printed.
     CommandOutput {
         /// Exit status.
@@ -491,6 +486,11 @@ pub enum Response {
         ok: bool,
         /// Its result or error, as text.
         text: String,
+    },
+    /// The answer to a `LoopbackHttp` call.
+    HttpReply {
+        /// What the service answered.
+        reply: sinc_plugin_host::vps_loopback::HttpReply,
     },
 }
 
