@@ -51,6 +51,7 @@ pub use bindings::sinc::plugin::http_types::{Exchange, Forward, Message, Reply, 
 pub use bindings::sinc::plugin::invocation;
 pub use bindings::sinc::plugin::invocation::FollowUp;
 pub use bindings::sinc::plugin::kv;
+pub use bindings::sinc::plugin::live_sessions;
 pub use bindings::sinc::plugin::log::{Level, log};
 pub use bindings::sinc::plugin::notices;
 pub use bindings::sinc::plugin::process;
@@ -366,7 +367,8 @@ pub mod prelude {
     pub use crate::{
         Command, CommandOutput, Ended, Event, Exchange, FilesSynced, FollowUp, Forward, HostError, Launch, Level,
         Message, Plugin, Reply, Request, Response, ResponseHead, Session, Stage, Tool, Verdict, forwarding,
-        http_server, invocation, kv, notices, process, project_files, secrets, sessions, sse_event, start_options,
+        http_server, invocation, kv, live_sessions, notices, process, project_files, secrets, sessions, sse_event,
+        start_options,
     };
     pub use crate::{debug, info, warn};
 }

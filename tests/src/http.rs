@@ -1,7 +1,9 @@
 //! A static file server on 127.0.0.1 (`python3 -m http.server`), for what
-//! sinc fetches over HTTP: registries, release binaries.
+//! sinc fetches over HTTP: registries, release binaries; and `curl`, for
+//! what sinc serves.
 
 use crate::{free_port, wait_until};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -37,4 +39,24 @@ impl HttpServer {
         });
         HttpServer { child, url: format!("http://127.0.0.1:{port}") }
     }
+}
+
+/// Run `curl` with `args` (and `body` on its standard input, sent with
+/// `--data-binary`): the status and the body. Gives up after 20 s.
+pub fn curl(args: &[&str], body: Option<&str>) -> (u16, String) {
+    let mut child = Command::new("curl")
+        .args(["-s", "-N", "-m", "20", "-w", "\n%{http_code}"])
+        .args(args)
+        .args(if body.is_some() { &["--data-binary", "@-"][..] } else { &[] })
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(body.unwrap_or_default().as_bytes()).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.parse().unwrap_or(0), body.to_owned())
 }

@@ -6,9 +6,9 @@
 //! bodies, redaction, retention and broken recording lines.
 
 use sinc_plugin_host::running::Running;
+use sinc_tests::http::curl;
 use sinc_tests::llm_stub::{ANTHROPIC_USAGE, OPENAI_USAGE};
 use sinc_tests::{LlmStub, PluginHost, free_port, wait_until};
-use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -76,24 +76,6 @@ impl Proxy {
 }
 
 /// curl `args`, `body` on its input when given: the status and the body.
-fn curl(args: &[&str], body: Option<&str>) -> (u16, String) {
-    let mut child = Command::new("curl")
-        .args(["-s", "-N", "-m", "20", "-w", "\n%{http_code}"])
-        .args(args)
-        .args(if body.is_some() { &["--data-binary", "@-"][..] } else { &[] })
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(body.unwrap_or_default().as_bytes()).unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap();
-    (code.parse().unwrap_or(0), body.to_owned())
-}
-
 fn anthropic(url: &str, body: &str) -> (u16, String) {
     let key = format!("x-api-key: {CLIENT_KEY}");
     curl(&["-H", &key, "-H", "anthropic-version: 2023-06-01", "-H", "content-type: application/json", url], Some(body))

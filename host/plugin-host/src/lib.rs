@@ -19,7 +19,7 @@ pub mod vps_loopback;
 
 /// The version of `sinc:plugin` this host links (it links every earlier
 /// 1.x too).
-pub const SDK: semver::Version = semver::Version::new(1, 7, 0);
+pub const SDK: semver::Version = semver::Version::new(1, 8, 0);
 
 /// The host bindings of the `sinc:plugin` world.
 pub mod bindings {

@@ -12,8 +12,9 @@ use crate::bindings::sinc::plugin::types::Session;
 use crate::bindings::sinc::plugin::types::{Command, CommandOutput, Event, HostError};
 use crate::bindings::sinc::plugin::{
     forwarding as forwarding_api, http_server as http_server_api, invocation as invocation_api, kv as kv_api,
-    log as log_api, notices as notices_api, process as process_api, project_files as project_files_api,
-    secrets as secrets_api, sessions as sessions_api, start_options as start_options_api,
+    live_sessions as live_sessions_api, log as log_api, notices as notices_api, process as process_api,
+    project_files as project_files_api, secrets as secrets_api, sessions as sessions_api,
+    start_options as start_options_api,
 };
 use crate::cache::Cache;
 use crate::kv;
@@ -351,6 +352,39 @@ impl sessions_api::Host for State {
 
     fn start(&mut self, folder: String, agent: Option<String>) -> Result<String, HostError> {
         self.timed(SessionAccess::Control, |h| h.start(&folder, agent.as_deref()))
+    }
+}
+
+impl live_sessions_api::Host for State {
+    fn watch(&mut self, id: String, connection: u64, scrollback: u32) -> Result<(), HostError> {
+        let host = self.session_host(SessionAccess::Read)?;
+        let Some(connections) = self.connections.clone() else {
+            return Err(HostError::Failed("only a plugin serving a port has WebSockets to watch sessions on".into()));
+        };
+        let socket = connections.socket(connection).map_err(HostError::Failed)?;
+        let (queue, sockets) = (socket.clone(), connections.clone());
+        let sink: crate::sessions::Sink = Box::new(move |frame| {
+            let ended = frame == crate::sessions::Frame::Ended;
+            let sent = match queue.try_send(Message::Binary(frame.encode())) {
+                Ok(()) => !ended,
+                // Behind: the client reconnects and starts from a snapshot.
+                Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => false,
+                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return false,
+            };
+            if !sent {
+                sockets.finish(connection);
+            }
+            sent
+        });
+        let started = Instant::now();
+        let stop = host.watch(&id, scrollback, sink);
+        self.grace += started.elapsed();
+        connections.when_closed(socket, stop.map_err(HostError::Failed)?);
+        Ok(())
+    }
+
+    fn stop(&mut self, id: String) -> Result<(), HostError> {
+        self.timed(SessionAccess::Control, |h| h.stop(&id))
     }
 }
 

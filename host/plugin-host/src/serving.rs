@@ -214,6 +214,23 @@ impl Connections {
         })
     }
 
+    /// The queue of WebSocket `id`, for the host to send on it itself.
+    pub fn socket(&self, id: u64) -> Result<mpsc::Sender<Message>, String> {
+        match self.table().get(&id) {
+            Some(Held::Socket(tx)) => Ok(tx.clone()),
+            _ => Err(format!("connection {id} is not an open WebSocket")),
+        }
+    }
+
+    /// Call `then` once the client of WebSocket queue `socket` has gone
+    /// (or the socket was finished).
+    pub fn when_closed(&self, socket: mpsc::Sender<Message>, then: impl FnOnce() + Send + 'static) {
+        self.runtime.spawn(async move {
+            socket.closed().await;
+            then();
+        });
+    }
+
     /// End stream or WebSocket `id` (dropping its queue ends it once what
     /// is queued is sent).
     pub fn finish(&self, id: u64) {

@@ -9,7 +9,7 @@ use super::KeeperPaths;
 use super::control::{self, ControlRequest, ControlResponse};
 use crate::paths::Dirs;
 use crate::sync::wire::{Request, Response};
-use sinc_plugin_host::sessions::{SessionHost, SessionInfo};
+use sinc_plugin_host::sessions::{SessionHost, SessionInfo, Sink, StopWatching};
 use sinc_plugin_host::vps_loopback::{HttpCall, HttpReply, VpsLoopback};
 use std::time::Duration;
 
@@ -30,7 +30,7 @@ impl SessionRelay {
 }
 
 fn vps_only() -> String {
-    "listing, typing into and starting sessions are served to plugins on the VPS (`runs-on = \"remote\"`); \
+    "listing, typing into, watching, starting and stopping sessions are served to plugins on the VPS (`runs-on = \"remote\"`); \
      a local plugin may read a session's screen"
         .into()
 }
@@ -107,6 +107,14 @@ impl SessionHost for SessionRelay {
     }
 
     fn start(&self, _: &str, _: Option<&str>) -> Result<String, String> {
+        Err(vps_only())
+    }
+
+    fn watch(&self, _: &str, _: u32, _: Sink) -> Result<StopWatching, String> {
+        Err(vps_only())
+    }
+
+    fn stop(&self, _: &str) -> Result<(), String> {
         Err(vps_only())
     }
 }

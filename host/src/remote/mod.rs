@@ -5,6 +5,7 @@
 pub mod daemon;
 pub mod install;
 pub mod packages;
+pub mod pane_watch;
 pub mod plugins;
 pub mod session_events;
 pub mod session_host;

@@ -11,7 +11,7 @@ use crate::session::tmux::{self, Size};
 use crate::session_id::SessionId;
 use crate::sync::wire::AgentStates;
 use sinc_plugin_host::Session;
-use sinc_plugin_host::sessions::{SessionHost, SessionInfo, State};
+use sinc_plugin_host::sessions::{SessionHost, SessionInfo, Sink, State, StopWatching};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, PoisonError};
@@ -225,6 +225,16 @@ impl SessionHost for TmuxSessions {
         self.sh(&tmux::start_script(&spec, START_SIZE, "vps", &tmux::Extras::default()))
             .map_err(|e| format!("starting the session: {e}"))?;
         Ok(spec.id.to_string())
+    }
+
+    fn watch(&self, id: &str, scrollback: u32, sink: Sink) -> Result<StopWatching, String> {
+        self.target(id)?;
+        super::pane_watch::watch(id, scrollback, sink)
+    }
+
+    fn stop(&self, id: &str) -> Result<(), String> {
+        self.target(id)?;
+        self.sh(&tmux::kill_script(id)).map(drop).map_err(|e| format!("stopping {id}: {e}"))
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod agent_state;
 pub mod attach;
+pub mod control_mode;
 pub mod escape;
 pub mod registry;
 pub mod shell;
