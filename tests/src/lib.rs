@@ -9,9 +9,11 @@
 pub mod bench_http;
 pub mod http;
 pub mod llm_stub;
+pub mod mobile_site;
 pub mod netns;
 pub mod opencode_stub;
 pub mod plugin_host;
+pub mod procs;
 pub mod proxy;
 pub mod pty;
 pub mod sshd;

@@ -75,7 +75,6 @@ impl Proxy {
     }
 }
 
-/// curl `args`, `body` on its input when given: the status and the body.
 fn anthropic(url: &str, body: &str) -> (u16, String) {
     let key = format!("x-api-key: {CLIENT_KEY}");
     curl(&["-H", &key, "-H", "anthropic-version: 2023-06-01", "-H", "content-type: application/json", url], Some(body))

@@ -8,7 +8,8 @@
 //! target/mobile-screenshots.
 
 use sinc_tests::http::curl;
-use sinc_tests::{Client, Sshd, free_port, wait_until};
+use sinc_tests::mobile_site::{MobileSite, browser_tools};
+use sinc_tests::wait_until;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -22,36 +23,9 @@ echo "answer=$answer"
 while IFS= read -r line; do echo "got: $line"; done
 "#;
 
-struct Served {
-    sshd: Sshd,
-    client: Client,
-    url: String,
-    id: String,
-}
-
-fn serve() -> Served {
-    let sshd = Sshd::start();
-    let agent = sshd.remote_script("agent", AGENT);
-    let client = Client::new(&sshd, &agent.to_string_lossy());
-    let port = free_port();
-    let config = std::fs::read_to_string(client.config_file()).unwrap();
-    client.write_config(&format!("{config}[plugins.mobile]\nport = {port}\n"));
-    client.ok(&["plugin", "add", &sinc_tests::plugin_component("mobile").to_string_lossy(), "--yes"]);
-    let id = client.ok(&["id"]).trim().to_owned();
-    client.ok(&["start"]);
-    let url = format!("http://127.0.0.1:{port}");
-    wait_until(Duration::from_secs(30), "the page", || (curl(&[&format!("{url}/")], None).0 == 200).then_some(()));
-    Served { sshd, client, url, id }
-}
-
-fn pairing_code(client: &Client) -> String {
-    let paired = client.json(&["mobile", "pair"]);
-    paired["code"].as_str().unwrap().to_owned()
-}
-
 /// Pair through the API as the page does; the cookie.
-fn pair(s: &Served) -> String {
-    let code = pairing_code(&s.client);
+fn pair(s: &MobileSite) -> String {
+    let code = s.pairing_code();
     let origin = format!("origin: {}", s.url);
     let out = Command::new("curl")
         .args(["-s", "-i", "-H", &origin, "-H", "content-type: application/json", "--data-binary"])
@@ -66,7 +40,7 @@ fn pair(s: &Served) -> String {
     cookie.split(';').next().unwrap().to_owned()
 }
 
-fn websocket_status(s: &Served, origin: &str, cookie: Option<&str>) -> u16 {
+fn websocket_status(s: &MobileSite, origin: &str, cookie: Option<&str>) -> u16 {
     let cookie = cookie.map(|c| format!("cookie: {c}")).unwrap_or_else(|| "x-none: 1".into());
     let origin = format!("origin: {origin}");
     let target = format!("{}/api/watch/{}", s.url, s.id);
@@ -94,7 +68,7 @@ fn websocket_status(s: &Served, origin: &str, cookie: Option<&str>) -> u16 {
 
 #[test]
 fn only_paired_devices_on_the_pages_own_origin_reach_the_sessions() {
-    let s = serve();
+    let s = MobileSite::start(AGENT);
     // The page's files hold nothing private; the rest needs pairing.
     assert_eq!(curl(&[&format!("{}/app.js", s.url)], None).0, 200);
     let (status, body) = curl(&[&format!("{}/api/sessions", s.url)], None);
@@ -106,6 +80,8 @@ fn only_paired_devices_on_the_pages_own_origin_reach_the_sessions() {
     let pair_url = format!("{}/api/pair", s.url);
     let wrong = curl(&["-H", &origin, &pair_url], Some(r#"{"code":"AAAA-AAAA","name":"x"}"#));
     assert_eq!(wrong.0, 403, "{}", wrong.1);
+    // One try a second.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let cookie = pair(&s);
     let with = format!("cookie: {cookie}");
     let (status, body) = curl(&["-H", &with, &format!("{}/api/sessions", s.url)], None);
@@ -121,6 +97,12 @@ fn only_paired_devices_on_the_pages_own_origin_reach_the_sessions() {
     assert_eq!(websocket_status(&s, "http://evil.example", Some(&cookie)), 403);
     assert_eq!(websocket_status(&s, &s.url, None), 401);
     assert_eq!(websocket_status(&s, &s.url, Some(&cookie)), 101);
+    // A page at another name that resolves here (DNS rebinding) is not answered.
+    let rebound = curl(&["-H", "host: evil.example:3000", &format!("{}/", s.url)], None);
+    assert_eq!(rebound.0, 421, "{}", rebound.1);
+    // Paths that only look like an API are refused, and the plugin lives on.
+    let odd = curl(&["-H", &with, "-H", &origin, "-X", "POST", &format!("{}/api/sessions/stop", s.url)], None);
+    assert_eq!(odd.0, 404, "{}", odd.1);
 
     // Devices are listed and revoked.
     let devices = s.client.json(&["mobile", "devices"]);
@@ -136,25 +118,19 @@ fn only_paired_devices_on_the_pages_own_origin_reach_the_sessions() {
 
 #[test]
 fn on_a_phone_the_page_lists_shows_and_steers_a_session() {
-    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/node-tools");
-    if !Path::new("/usr/bin/chromium").exists() || !tools.join("node_modules/playwright-core").exists() {
+    let Some(tools) = browser_tools() else {
         eprintln!("SKIPPED: Chromium or playwright-core is missing (scripts/prerequisites installs both)");
         return;
-    }
-    let s = serve();
-    let tmux_socket =
-        s.sshd.remote_root().join(format!("tmux/tmux-{}/default", sinc_tests::sshd::uid_of(&s.sshd.user)));
-    wait_until(Duration::from_secs(30), "the agent's question", || {
-        let out = s.sshd.tmux(&["capture-pane", "-p", "-t", &format!("={}:", s.id)]);
-        String::from_utf8_lossy(&out.stdout).contains("continue? (y/n)").then_some(())
-    });
+    };
+    let s = MobileSite::start(AGENT);
+    s.wait_for_screen("continue? (y/n)");
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/mobile-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("js/mobile_page.mjs");
     let out = Command::new("node")
         .arg(script)
-        .args([&s.url, &pairing_code(&s.client), &s.id])
-        .arg(&tmux_socket)
+        .args([&s.url, &s.pairing_code(), &s.id])
+        .arg(s.tmux_socket())
         .arg(&shots)
         .env("NODE_TOOLS", &tools)
         .output()

@@ -125,6 +125,8 @@ pub struct Running {
     queue: Arc<Queue>,
     status: Arc<Mutex<Status>>,
     servers: Vec<tokio::task::JoinHandle<()>>,
+    /// Its ports' connections (their WebSockets end with it).
+    connections: Option<Arc<Connections>>,
 }
 
 impl std::fmt::Debug for Running {
@@ -175,13 +177,14 @@ impl Running {
             }
         }
         let status = Arc::new(Mutex::new(Status::Starting));
+        let connections = spec.grants.connections.clone();
         let life = Life { runtime, spec, calls: rx, status: status.clone(), on_status };
         std::thread::Builder::new()
             .name(format!("plugin-{name}"))
             .spawn(move || life.run())
             .map_err(|e| PluginError::Load { name: name.clone(), reason: format!("cannot start its thread: {e}") })?;
         let servers = listeners.into_iter().map(|(l, port)| tokio.spawn(serving::serve(l, port))).collect();
-        Ok(Running { name, queue, status, servers })
+        Ok(Running { name, queue, status, servers, connections })
     }
 
     /// Its name.
@@ -291,6 +294,9 @@ impl Drop for Running {
     fn drop(&mut self) {
         for server in &self.servers {
             server.abort();
+        }
+        if let Some(connections) = &self.connections {
+            connections.close_all();
         }
         let _ = self.queue.0.send(Call::Stop);
     }

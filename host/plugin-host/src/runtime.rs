@@ -365,6 +365,7 @@ impl live_sessions_api::Host for State {
         let (queue, sockets) = (socket.clone(), connections.clone());
         let sink: crate::sessions::Sink = Box::new(move |frame| {
             let ended = frame == crate::sessions::Frame::Ended;
+            let Some(queue) = queue.upgrade() else { return false };
             let sent = match queue.try_send(Message::Binary(frame.encode())) {
                 Ok(()) => !ended,
                 // Behind: the client reconnects and starts from a snapshot.
@@ -372,7 +373,7 @@ impl live_sessions_api::Host for State {
                 Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return false,
             };
             if !sent {
-                sockets.finish(connection);
+                sockets.close(connection);
             }
             sent
         });

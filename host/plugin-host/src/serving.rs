@@ -33,6 +33,9 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Chunks or messages queued for a slow client before sends fail.
 const QUEUE: usize = 256;
 
+/// How often a host-held WebSocket queue is looked at for its closing.
+const CLOSED_CHECK: Duration = Duration::from_millis(500);
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A response body.
 pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
@@ -66,6 +69,8 @@ enum Held {
     Streaming(mpsc::Sender<Bytes>),
     /// A WebSocket: messages to send.
     Socket(mpsc::Sender<Message>),
+    /// A WebSocket the host ended, until its task is done.
+    Closing,
 }
 
 /// How long a forward waits for the upstream.
@@ -214,21 +219,42 @@ impl Connections {
         })
     }
 
-    /// The queue of WebSocket `id`, for the host to send on it itself.
-    pub fn socket(&self, id: u64) -> Result<mpsc::Sender<Message>, String> {
+    /// The queue of WebSocket `id`, for the host to send on it itself
+    /// (weakly: the socket closes when the plugin or the host ends it,
+    /// whoever else holds this).
+    pub fn socket(&self, id: u64) -> Result<mpsc::WeakSender<Message>, String> {
         match self.table().get(&id) {
-            Some(Held::Socket(tx)) => Ok(tx.clone()),
+            Some(Held::Socket(tx)) => Ok(tx.downgrade()),
             _ => Err(format!("connection {id} is not an open WebSocket")),
         }
     }
 
-    /// Call `then` once the client of WebSocket queue `socket` has gone
-    /// (or the socket was finished).
-    pub fn when_closed(&self, socket: mpsc::Sender<Message>, then: impl FnOnce() + Send + 'static) {
+    /// Call `then` once WebSocket queue `socket` is closed: its client went
+    /// away, or it was ended (noticed within [`CLOSED_CHECK`]).
+    pub fn when_closed(&self, socket: mpsc::WeakSender<Message>, then: impl FnOnce() + Send + 'static) {
         self.runtime.spawn(async move {
-            socket.closed().await;
+            while socket.upgrade().is_some_and(|s| !s.is_closed()) {
+                tokio::time::sleep(CLOSED_CHECK).await;
+            }
             then();
         });
+    }
+
+    /// End WebSocket `id` from the host's side (what is queued is sent
+    /// first); the plugin hears `closed` as when its client leaves.
+    pub fn close(&self, id: u64) {
+        if let Some(held @ Held::Socket(_)) = self.table().get_mut(&id) {
+            *held = Held::Closing;
+        }
+    }
+
+    /// End every WebSocket (the plugin is stopping).
+    pub fn close_all(&self) {
+        for held in self.table().values_mut() {
+            if matches!(held, Held::Socket(_)) {
+                *held = Held::Closing;
+            }
+        }
     }
 
     /// End stream or WebSocket `id` (dropping its queue ends it once what

@@ -16,44 +16,71 @@ pub fn watch(id: &str, scrollback: u32, sink: Sink) -> Result<StopWatching, Stri
 }
 
 /// [`watch`] with `tmux` (a command for tmux, its environment set).
+/// Returns once the first snapshot is on its way to `sink`, or with tmux's
+/// complaint when it could not watch (no such session, a tmux older than
+/// 3.2).
 fn watch_with(mut tmux: Command, id: &str, scrollback: u32, mut sink: Sink) -> Result<StopWatching, String> {
     let target = format!("={id}");
     let mut child = tmux
         .args(["-u", "-C", "attach-session", "-f", "ignore-size", "-t", &target])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("running tmux: {e}"))?;
     let mut stdin = child.stdin.take().ok_or("tmux has no input")?;
     let stdout = child.stdout.take().ok_or("tmux has no output")?;
+    let mut stderr = child.stderr.take().ok_or("tmux has no error output")?;
     let commands = control_mode::snapshot_commands(id, scrollback);
     stdin.write_all(commands.as_bytes()).map_err(|e| format!("asking tmux for the screen: {e}"))?;
     let child: Arc<Mutex<Option<Child>>> = Arc::new(Mutex::new(Some(child)));
     let stopper = child.clone();
     let name = id.to_owned();
+    let (started, first) = std::sync::mpsc::channel::<Result<(), String>>();
     std::thread::Builder::new()
         .name(format!("watch {id}"))
         .spawn(move || {
-            let mut reader = control_mode::Reader::new();
+            let mut reader = control_mode::Reader::new(&name);
             let mut lines = BufReader::new(stdout);
             let mut line = Vec::new();
+            // Output read in one go is sent as one frame.
+            let mut output: Vec<u8> = Vec::new();
+            let mut snapshotted = false;
             loop {
                 line.clear();
-                match lines.read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => {
-                        // tmux went: the session ended, or the watch was stopped.
+                if !matches!(lines.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+                    // tmux went: the session ended, or the watch was stopped.
+                    if snapshotted {
+                        if !output.is_empty() {
+                            sink(Frame::Output(std::mem::take(&mut output)));
+                        }
                         sink(Frame::Ended);
-                        break;
+                    } else {
+                        let mut why = String::new();
+                        let _ = std::io::Read::read_to_string(&mut stderr, &mut why);
+                        let why = why.trim();
+                        let why = if why.is_empty() { "tmux ended before showing the session" } else { why };
+                        let _ = started.send(Err(format!("watching {name}: {why}")));
                     }
-                    Ok(_) => {}
+                    break;
                 }
                 let text = line.strip_suffix(b"\n").unwrap_or(&line);
                 let text = text.strip_suffix(b"\r").unwrap_or(text);
                 let keep_on = match reader.line(text) {
+                    Read::Frame(Frame::Output(bytes)) => {
+                        output.extend_from_slice(&bytes);
+                        true
+                    }
                     Read::Frame(frame) => {
                         let ended = frame == Frame::Ended;
-                        sink(frame) && !ended
+                        let snapshot = matches!(frame, Frame::Snapshot { .. });
+                        let flushed = output.is_empty() || sink(Frame::Output(std::mem::take(&mut output)));
+                        let sent = flushed && sink(frame);
+                        if snapshot && !snapshotted {
+                            snapshotted = true;
+                            let _ = started.send(Ok(()));
+                        }
+                        sent && !ended
                     }
                     Read::Resized => {
                         reader.resnapshot();
@@ -64,12 +91,26 @@ fn watch_with(mut tmux: Command, id: &str, scrollback: u32, mut sink: Sink) -> R
                 if !keep_on {
                     break;
                 }
+                if lines.buffer().is_empty() && !output.is_empty() && !sink(Frame::Output(std::mem::take(&mut output)))
+                {
+                    break;
+                }
             }
             end(&child);
         })
         .map_err(|e| format!("watching {id}: {e}"))?;
-    Ok(Box::new(move || end(&stopper)))
+    match first.recv_timeout(FIRST_SNAPSHOT) {
+        Ok(Ok(())) => Ok(Box::new(move || end(&stopper))),
+        Ok(Err(why)) => Err(why),
+        Err(_) => {
+            end(&stopper);
+            Err(format!("watching {id}: tmux did not show the session within {}s", FIRST_SNAPSHOT.as_secs()))
+        }
+    }
 }
+
+/// How long the first snapshot may take.
+const FIRST_SNAPSHOT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Stop the control client (detaching it; the session goes on).
 fn end(child: &Mutex<Option<Child>>) {
@@ -148,6 +189,46 @@ mod tests {
         assert!(tmux(dir.path()).args(["kill-session", "-t", "=sinc-watched-abc123"]).status().unwrap().success());
         next(&frames, "the end", |f| *f == Frame::Ended);
         stop();
+        let _ = tmux(dir.path()).arg("kill-server").status();
+    }
+
+    /// A counter printing as fast as it can: the snapshot and the output
+    /// after it join without a missing or a repeated number.
+    #[test]
+    fn nothing_is_missed_or_repeated_between_the_snapshot_and_the_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = "sinc-counter-abc123";
+        let counter = "i=0; while :; do i=$((i+1)); echo $i; done";
+        let started =
+            tmux(dir.path()).args(["new-session", "-d", "-s", id, "-x", "40", "-y", "10", counter]).status().unwrap();
+        assert!(started.success());
+        std::thread::sleep(Duration::from_millis(200));
+        for _ in 0..5 {
+            let (tx, frames) = mpsc::channel();
+            let stop = watch_with(tmux(dir.path()), id, 50, Box::new(move |f| tx.send(f).is_ok())).unwrap();
+            let Frame::Snapshot { text, rows, y, .. } = next(&frames, "snapshot", |_| true) else {
+                panic!("no snapshot first")
+            };
+            let mut output = Vec::new();
+            let until = std::time::Instant::now() + Duration::from_millis(200);
+            while let Ok(frame) = frames.recv_timeout(until.saturating_duration_since(std::time::Instant::now())) {
+                if let Frame::Output(bytes) = frame {
+                    output.extend(bytes);
+                }
+            }
+            stop();
+            // The screen up to the cursor's line (the text after it is
+            // what comes next), then the output.
+            let lines: Vec<&str> = text.split("\r\n").collect();
+            let screen_top = lines.len().saturating_sub(usize::from(rows));
+            let upto = &lines[..(screen_top + usize::from(y) + 1).min(lines.len())];
+            let joined = format!("{}{}", upto.join("\n"), String::from_utf8_lossy(&output).replace("\r\n", "\n"));
+            let numbers: Vec<u64> = joined.lines().filter_map(|l| l.trim().parse().ok()).collect();
+            assert!(numbers.len() > 100, "too few numbers: {}", numbers.len());
+            for pair in numbers.windows(2) {
+                assert_eq!(pair[1], pair[0] + 1, "a gap or a repeat at {pair:?}");
+            }
+        }
         let _ = tmux(dir.path()).arg("kill-server").status();
     }
 }

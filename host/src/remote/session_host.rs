@@ -229,6 +229,10 @@ impl SessionHost for TmuxSessions {
 
     fn watch(&self, id: &str, scrollback: u32, sink: Sink) -> Result<StopWatching, String> {
         self.target(id)?;
+        // It goes into tmux commands: plain names only.
+        if !id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+            return Err(format!("`{id}` is not a session sinc can watch"));
+        }
         super::pane_watch::watch(id, scrollback, sink)
     }
 

@@ -41,14 +41,17 @@ enum Phase {
 /// A control-mode reader for one pane.
 #[derive(Debug)]
 pub struct Reader {
+    /// The session watched.
+    session: String,
     phase: Phase,
     /// The pane whose output is passed on (learnt from the geometry).
     pane: Option<String>,
     /// Whether the first snapshot was made (output is passed on from then
     /// on, also while a later one is asked for).
     live: bool,
-    /// The lines of the block being read.
-    block: Option<Vec<Vec<u8>>>,
+    /// The block being read: the `TIME NUMBER FLAGS` its `%end` repeats,
+    /// and its lines.
+    block: Option<(Vec<u8>, Vec<Vec<u8>>)>,
 }
 
 /// What one line means to the watcher.
@@ -62,16 +65,10 @@ pub enum Read {
     Nothing,
 }
 
-impl Default for Reader {
-    fn default() -> Reader {
-        Reader { phase: Phase::Geometry, pane: None, live: false, block: None }
-    }
-}
-
 impl Reader {
-    /// A reader waiting for its first snapshot.
-    pub fn new() -> Reader {
-        Reader::default()
+    /// A reader of session `session`, waiting for its first snapshot.
+    pub fn new(session: &str) -> Reader {
+        Reader { session: session.to_owned(), phase: Phase::Geometry, pane: None, live: false, block: None }
     }
 
     /// A new snapshot was asked for.
@@ -81,24 +78,36 @@ impl Reader {
 
     /// Read one line (without its `\n`).
     pub fn line(&mut self, line: &[u8]) -> Read {
-        if let Some(block) = &mut self.block {
-            if line.starts_with(b"%end ") || line.starts_with(b"%error ") {
-                let lines = self.block.take().unwrap_or_default();
-                let failed = line.starts_with(b"%error ");
+        if let Some((tag, lines)) = &mut self.block {
+            // A pane's text can hold "%end …" too: only the line that
+            // repeats the `%begin`'s time, number and flags ends it.
+            let end = line.strip_prefix(b"%end ").map(|rest| (rest, false));
+            let end = end.or_else(|| line.strip_prefix(b"%error ").map(|rest| (rest, true)));
+            if let Some((rest, failed)) = end
+                && rest == tag.as_slice()
+            {
+                let (_, lines) = self.block.take().unwrap_or_default();
                 return self.block_done(lines, failed);
             }
-            block.push(line.to_vec());
+            lines.push(line.to_vec());
             return Read::Nothing;
         }
-        if line.starts_with(b"%begin ") {
-            self.block = Some(Vec::new());
+        if let Some(tag) = line.strip_prefix(b"%begin ") {
+            self.block = Some((tag.to_vec(), Vec::new()));
             return Read::Nothing;
         }
         if line.starts_with(b"%exit") {
             return Read::Frame(Frame::Ended);
         }
+        // Its session gone, tmux may move the client to another one
+        // (`detach-on-destroy off`): that is the end too.
+        if let Some(rest) = line.strip_prefix(b"%session-changed ") {
+            let name = split_word(rest).1;
+            return if name == self.session.as_bytes() { Read::Nothing } else { Read::Frame(Frame::Ended) };
+        }
         if line.starts_with(b"%layout-change ") {
-            return if self.live { Read::Resized } else { Read::Nothing };
+            // One snapshot at a time: a later one has every change.
+            return if self.live && self.phase == Phase::Live { Read::Resized } else { Read::Nothing };
         }
         if let Some(rest) = line.strip_prefix(b"%output ") {
             let (pane, data) = split_word(rest);
@@ -185,12 +194,12 @@ mod tests {
 
     #[test]
     fn output_before_the_capture_is_in_the_snapshot_and_after_it_is_passed_on() {
-        let mut r = Reader::new();
+        let mut r = Reader::new("s");
         let got = feed(
             &mut r,
             "%begin 1 1 0\n%end 1 1 0\n%output %3 early\\015\\012\n%session-changed $1 s\n\
              %begin 1 2 1\n%3 80 24 5 1\n%end 1 2 1\n%output %3 between\n\
-             %begin 1 3 1\n\u{1b}[1mhello\u{1b}[0m\n$ \n%end 1 3 1\n\
+             %begin 1 3 1\n\u{1b}[1mhello\u{1b}[0m\n%end 9 9 9\n%exit\n$ \n%end 1 3 1\n\
              %output %3 a\\134b\\033[m\n%output %4 other pane\n%exit\n",
         );
         assert_eq!(
@@ -201,7 +210,7 @@ mod tests {
                     rows: 24,
                     x: 5,
                     y: 1,
-                    text: "\u{1b}[1mhello\u{1b}[0m\r\n$ ".into()
+                    text: "\u{1b}[1mhello\u{1b}[0m\r\n%end 9 9 9\r\n%exit\r\n$ ".into()
                 }),
                 Read::Frame(Frame::Output(b"a\\b\x1b[m".to_vec())),
                 Read::Frame(Frame::Ended),
@@ -211,7 +220,7 @@ mod tests {
 
     #[test]
     fn a_resize_asks_again_and_output_goes_on_meanwhile() {
-        let mut r = Reader::new();
+        let mut r = Reader::new("s");
         feed(&mut r, "%begin 1 2 1\n%3 80 24 0 0\n%end 1 2 1\n%begin 1 3 1\nx\n%end 1 3 1\n");
         assert_eq!(feed(&mut r, "%layout-change @1 abcd,100x30,0,0,3 abcd,100x30,0,0,3 *\n"), [Read::Resized]);
         r.resnapshot();
@@ -223,7 +232,7 @@ mod tests {
 
     #[test]
     fn a_failed_command_or_odd_geometry_waits_for_the_next_answer() {
-        let mut r = Reader::new();
+        let mut r = Reader::new("s");
         let got = feed(
             &mut r,
             "%begin 1 1 1\ncan't find pane\n%error 1 1 1\n%begin 1 2 1\nnot geometry\n%end 1 2 1\n\
@@ -231,6 +240,13 @@ mod tests {
         );
         assert!(got.is_empty(), "{got:?}");
         assert_eq!(unescape(b"\\01"), b"\\01", "a short escape is kept as it is");
+    }
+
+    #[test]
+    fn moved_to_another_session_is_the_end() {
+        let mut r = Reader::new("sinc-a-1");
+        assert!(feed(&mut r, "%session-changed $1 sinc-a-1\n").is_empty());
+        assert_eq!(feed(&mut r, "%session-changed $2 other\n"), [Read::Frame(Frame::Ended)]);
     }
 
     #[test]

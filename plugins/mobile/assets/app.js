@@ -73,7 +73,7 @@ async function refreshList() {
     $("new-session").hidden = readOnly || projects.length === 0;
     status(readOnly ? "read-only" : "");
   } catch (e) {
-    if (e.unpaired) return route();
+    if (e.unpaired) return show("pair-view");
     status(`offline: ${e.message}`);
   }
 }
@@ -110,13 +110,17 @@ class Watch {
   }
 
   async connect() {
+    if (this.connecting) return;
+    this.connecting = true;
     const term = await terminal();
+    this.connecting = false;
     if (this.closed) return;
     const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/watch/${encodeURIComponent(this.id)}`);
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     ws.onopen = () => ws.send(JSON.stringify({ op: "start" }));
     ws.onmessage = (event) => {
+      if (ws !== this.ws) return;
       if (typeof event.data === "string") {
         const message = JSON.parse(event.data);
         if (message.error) status(message.error);
@@ -144,7 +148,7 @@ class Watch {
       }
     };
     ws.onclose = () => {
-      if (this.closed || this.ended) return;
+      if (ws !== this.ws || this.closed || this.ended) return;
       status("reconnecting…");
       if (document.visibilityState === "visible") {
         this.timer = setTimeout(() => this.connect(), Math.min(2000, 100 * 2 ** this.retry++));
@@ -153,7 +157,7 @@ class Watch {
   }
 
   reconnectNow() {
-    if (this.closed || this.ended) return;
+    if (this.closed || this.ended || this.connecting) return;
     if (!this.ws || this.ws.readyState === WebSocket.CLOSED) {
       clearTimeout(this.timer);
       this.connect();
@@ -200,7 +204,11 @@ async function pair(code) {
 
 // ---- routing ----
 
+// Each navigation gets a number: a slower earlier one gives way.
+let routed = 0;
+
 async function route() {
+  const mine = ++routed;
   if (watching) {
     watching.close();
     watching = null;
@@ -215,12 +223,16 @@ async function route() {
     const me = await api("/api/me");
     readOnly = me.read_only;
   } catch (e) {
+    if (mine !== routed) return;
     if (e.unpaired) return show("pair-view");
     return status(`offline: ${e.message}`);
   }
+  if (mine !== routed) return;
   if (hash.startsWith("#/s/")) return openSession(decodeURIComponent(hash.slice(4)));
   show("list-view");
   await refreshList();
+  if (mine !== routed) return;
+  clearInterval(listTimer);
   listTimer = setInterval(() => document.visibilityState === "visible" && refreshList(), 2000);
 }
 

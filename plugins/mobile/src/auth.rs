@@ -12,8 +12,9 @@ pub const COOKIE: &str = "sinc_mobile";
 /// How long a pairing code may be used, in milliseconds.
 pub const CODE_LIFETIME_MS: u64 = 10 * 60 * 1000;
 
-/// Wrong codes tried before every pending code is dropped.
-pub const MAX_WRONG_CODES: u32 = 10;
+/// The least time between two wrong codes, in milliseconds: at one a
+/// second, the ten minutes a code lives allow 600 guesses of 31^8.
+pub const WRONG_CODE_PAUSE_MS: u64 = 1000;
 
 /// The letters codes are made of (none that looks like another: no 0/O,
 /// 1/I/L).
@@ -50,8 +51,9 @@ pub struct Pairing {
     pub codes: Vec<PendingCode>,
     /// Paired devices.
     pub devices: Vec<Device>,
-    /// Wrong codes tried since the last right one.
-    pub wrong: u32,
+    /// When the last wrong code was tried (ms since the epoch).
+    #[serde(default)]
+    pub last_wrong: u64,
 }
 
 /// Hex SHA-256 of `text`.
@@ -87,18 +89,15 @@ impl Pairing {
     /// says why not.
     pub fn pair(&mut self, code: &str, name: &str, token: &str, now: u64) -> Result<Device, String> {
         self.codes.retain(|c| c.expires > now);
+        if now.saturating_sub(self.last_wrong) < WRONG_CODE_PAUSE_MS {
+            return Err("one try a second: wait a moment and enter the code again".into());
+        }
         let wanted = hash(&normalized(code));
         let Some(at) = self.codes.iter().position(|c| c.hash == wanted) else {
-            self.wrong += 1;
-            if self.wrong >= MAX_WRONG_CODES {
-                self.codes.clear();
-                self.wrong = 0;
-                return Err("too many wrong codes: every code was cancelled; run `sinc mobile pair` again".into());
-            }
+            self.last_wrong = now;
             return Err("that code is wrong, used, or expired; `sinc mobile pair` prints a new one".into());
         };
         self.codes.remove(at);
-        self.wrong = 0;
         let token_hash = hash(token);
         let device = Device {
             id: token_hash[..8].to_owned(),
@@ -144,8 +143,8 @@ pub fn same_origin(origin: Option<&str>, host: Option<&str>) -> bool {
     }
 }
 
-/// `Set-Cookie` for `token`: sent back only to this page, never read by
-/// scripts, kept a year.
+/// `Set-Cookie` for `token`: sent back only to this page's host, never
+/// read by scripts, kept a year.
 pub fn set_cookie(token: &str) -> String {
     format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=31536000")
 }
@@ -163,23 +162,24 @@ mod tests {
         // Typed in lower case, without the dash: still it.
         let typed = code.to_lowercase().replace('-', "");
         let device = p.pair(&typed, "Pixel\u{7}", "tok", 2000).unwrap();
+        let later = 2000 + WRONG_CODE_PAUSE_MS;
         assert_eq!((device.name.as_str(), device.token_hash.as_str()), ("Pixel", hash("tok").as_str()));
-        assert!(p.pair(&code, "again", "tok2", 2001).unwrap_err().contains("wrong, used, or expired"));
+        assert!(p.pair(&code, "again", "tok2", later).unwrap_err().contains("wrong, used, or expired"));
         p.add_code(&code, 3000);
-        assert!(p.pair(&code, "late", "t", 3000 + CODE_LIFETIME_MS).is_err());
+        assert!(p.pair(&code, "late", "t", 3000 + CODE_LIFETIME_MS + later).is_err());
         assert_eq!(p.device("tok", 5000).unwrap().seen, 5000);
         assert!(p.device("other", 5000).is_none());
     }
 
     #[test]
-    fn guessing_cancels_every_code() {
+    fn guessing_is_slowed_to_one_try_a_second() {
         let mut p = Pairing::default();
         p.add_code("ABCD-EFGH", 0);
-        for _ in 1..MAX_WRONG_CODES {
-            assert!(p.pair("ZZZZ-ZZZZ", "x", "t", 1).is_err());
-        }
-        assert!(p.pair("ZZZZ-ZZZZ", "x", "t", 1).unwrap_err().contains("cancelled"));
-        assert!(p.pair("ABCD-EFGH", "x", "t", 1).is_err());
+        assert!(p.pair("ZZZZ-ZZZZ", "x", "t", 5000).unwrap_err().contains("wrong"));
+        // Even the right code waits out the pause after a wrong one...
+        assert!(p.pair("ABCD-EFGH", "x", "t", 5500).unwrap_err().contains("one try a second"));
+        // ...and then works: guesses never lock the owner out.
+        assert!(p.pair("ABCD-EFGH", "x", "t", 6000).is_ok());
     }
 
     #[test]
@@ -187,7 +187,7 @@ mod tests {
         let mut p = Pairing::default();
         for (i, t) in ["a", "b", "c"].iter().enumerate() {
             p.add_code(&format!("CODE-000{i}"), 0);
-            p.pair(&format!("CODE-000{i}"), t, t, 1).unwrap();
+            p.pair(&format!("CODE-000{i}"), t, t, 5000).unwrap();
         }
         let first = p.devices[0].id.clone();
         assert_eq!(p.revoke(Some(&first[..4])), 1);

@@ -6,7 +6,7 @@ use crate::args::{self, MobileCommand};
 use crate::auth::{self, Pairing};
 use crate::listing::{self, Project};
 use crate::routes::{self, Asked, Route};
-use crate::settings::Settings;
+use crate::settings::{self, Settings};
 use crate::{assets, qr};
 use sinc_plugin_sdk::prelude::*;
 use std::cell::RefCell;
@@ -18,10 +18,20 @@ sinc_plugin_sdk::manifest!("../sinc-plugin.toml");
 const PAIRING: &str = "pairing";
 const PROJECTS: &str = "projects";
 
+/// A WebSocket of the page.
+struct Socket {
+    /// The session it is about.
+    session: String,
+    /// The device it was opened by (its token's hash).
+    device: String,
+    /// Whether the host streams the session to it.
+    watching: bool,
+}
+
 thread_local! {
     static SETTINGS: RefCell<Settings> = RefCell::new(Settings::default());
-    /// Each watching WebSocket's session.
-    static WATCHING: RefCell<HashMap<u64, String>> = RefCell::new(HashMap::new());
+    /// The page's WebSockets, by connection.
+    static SOCKETS: RefCell<HashMap<u64, Socket>> = RefCell::new(HashMap::new());
 }
 
 fn settings() -> Settings {
@@ -51,6 +61,7 @@ fn save<T: serde::Serialize>(key: &str, value: &T) -> Result<(), String> {
 fn json_response(status: u16, value: &serde_json::Value) -> Response {
     let mut r = Response::json(status, value.to_string());
     r.headers.push(("cache-control".into(), "no-store".into()));
+    r.headers = guarded(r.headers);
     r
 }
 
@@ -58,19 +69,58 @@ fn error(status: u16, message: &str) -> Reply {
     Reply::Respond(json_response(status, &serde_json::json!({ "error": message })))
 }
 
-/// Whether `token` belongs to a paired device (its last visit noted at
-/// most once a minute).
-fn paired(token: Option<&str>) -> bool {
-    let Some(token) = token else { return false };
+/// The hash of `token` when it belongs to a paired device (whose last
+/// visit is noted, at most once a minute).
+fn paired(token: Option<&str>) -> Option<String> {
+    let token = token?;
     let mut pairing: Pairing = load(PAIRING);
     let hash = auth::hash(token);
-    let Some(seen) = pairing.devices.iter().find(|d| d.token_hash == hash).map(|d| d.seen) else { return false };
+    let seen = pairing.devices.iter().find(|d| d.token_hash == hash).map(|d| d.seen)?;
     let now = now_ms();
     if now.saturating_sub(seen) > 60_000 {
         pairing.device(token, now);
         let _ = save(PAIRING, &pairing);
     }
-    true
+    Some(hash)
+}
+
+/// Whether the device with token hash `device` is still paired.
+fn still_paired(device: &str) -> bool {
+    load::<Pairing>(PAIRING).devices.iter().any(|d| d.token_hash == device)
+}
+
+/// End the WebSockets of devices no longer paired.
+fn close_unpaired() {
+    let pairing: Pairing = load(PAIRING);
+    let gone: Vec<u64> = SOCKETS.with(|s| {
+        s.borrow()
+            .iter()
+            .filter(|(_, socket)| !pairing.devices.iter().any(|d| d.token_hash == socket.device))
+            .map(|(id, _)| *id)
+            .collect()
+    });
+    for id in gone {
+        http_server::finish(id);
+        SOCKETS.with(|s| s.borrow_mut().remove(&id));
+    }
+}
+
+/// Every response's headers: no framing by other pages, scripts and
+/// connections from this page only, nothing guessed.
+fn guarded(mut headers: Vec<(String, String)>) -> Vec<(String, String)> {
+    headers.extend(
+        [
+            (
+                "content-security-policy",
+                "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+            ),
+            ("x-frame-options", "DENY"),
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "no-referrer"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    headers
 }
 
 fn body_json(request: &Request) -> Result<serde_json::Value, String> {
@@ -118,18 +168,16 @@ fn pair_device(request: &Request) -> Reply {
     }
 }
 
-fn answer(route: Route, request: &Request) -> Reply {
+fn answer(route: Route, request: &Request, device: Option<String>) -> Reply {
     let settings = settings();
     match route {
         Route::Asset(path) => match assets::find(&path) {
             Some(asset) => Reply::Respond(Response {
                 status: 200,
-                headers: vec![
+                headers: guarded(vec![
                     ("content-type".into(), asset.content_type.into()),
                     ("cache-control".into(), "no-cache".into()),
-                    ("x-content-type-options".into(), "nosniff".into()),
-                    ("referrer-policy".into(), "no-referrer".into()),
-                ],
+                ]),
                 body: asset.body.to_vec(),
             }),
             None => error(404, "no such page"),
@@ -171,8 +219,9 @@ fn answer(route: Route, request: &Request) -> Reply {
             Err(e) => error(502, &e.reason()),
         },
         Route::Pair => pair_device(request),
-        Route::Watch(id) => {
-            WATCHING.with(|w| w.borrow_mut().insert(request.id, id));
+        Route::Watch(session) => {
+            let device = device.unwrap_or_default();
+            SOCKETS.with(|s| s.borrow_mut().insert(request.id, Socket { session, device, watching: false }));
             Reply::Websocket
         }
     }
@@ -234,6 +283,7 @@ fn revoke_command(id: Option<&str>) -> CommandOutput {
     if let Err(why) = save(PAIRING, &pairing) {
         return CommandOutput::fail(format!("sinc mobile revoke: {why}\n"));
     }
+    close_unpaired();
     match (gone, id) {
         (0, Some(id)) => {
             CommandOutput::fail(format!("sinc mobile revoke: no device `{id}` (see `sinc mobile devices`)\n"))
@@ -280,17 +330,20 @@ impl Plugin for Mobile {
     }
 
     fn handle(request: Request) -> Reply {
+        let settings = settings();
         let token = request.header("cookie").and_then(|c| auth::cookie(c, auth::COOKIE));
+        let device = paired(token);
         let asked = Asked {
             method: &request.method,
             target: &request.target,
             origin: request.header("origin"),
             host: request.header("host"),
-            paired: paired(token),
+            paired: device.is_some(),
             websocket: request.header("upgrade").is_some_and(|u| u.eq_ignore_ascii_case("websocket")),
         };
-        match routes::route(&asked, settings().read_only) {
-            Ok(route) => answer(route, &request),
+        let page = settings.url.as_deref().and_then(settings::authority);
+        match routes::route(&asked, settings.read_only, page.as_deref()) {
+            Ok(route) => answer(route, &request, device),
             Err(refusal) => {
                 let (status, message) = refusal.answer();
                 if status == 403 {
@@ -302,14 +355,26 @@ impl Plugin for Mobile {
     }
 
     fn on_message(connection: u64, message: Message) {
-        let Some(id) = WATCHING.with(|w| w.borrow().get(&connection).cloned()) else { return };
+        let known =
+            SOCKETS.with(|s| s.borrow().get(&connection).map(|s| (s.session.clone(), s.device.clone(), s.watching)));
+        // Unknown after a restart of the plugin: the page reconnects.
+        let Some((id, _, watching)) = known.filter(|(_, device, _)| still_paired(device)) else {
+            tell(connection, "reconnect, please");
+            http_server::finish(connection);
+            SOCKETS.with(|s| s.borrow_mut().remove(&connection));
+            return;
+        };
         let Message::Text(text) = message else { return };
         let Ok(asked) = serde_json::from_str::<serde_json::Value>(&text) else {
             return tell(connection, "messages are JSON");
         };
         let settings = settings();
         let outcome = match asked["op"].as_str() {
-            Some("start") => live_sessions::watch(&id, connection, settings.scrollback),
+            // One stream per connection.
+            Some("start") if watching => Ok(()),
+            Some("start") => live_sessions::watch(&id, connection, settings.scrollback).map(|()| {
+                SOCKETS.with(|s| s.borrow_mut().get_mut(&connection).map(|s| s.watching = true));
+            }),
             Some(_) if settings.read_only => return tell(connection, "read-only: typing is off"),
             Some("keys") => {
                 let keys: Vec<String> = asked["keys"]
@@ -332,7 +397,7 @@ impl Plugin for Mobile {
     }
 
     fn closed(connection: u64) {
-        WATCHING.with(|w| w.borrow_mut().remove(&connection));
+        SOCKETS.with(|s| s.borrow_mut().remove(&connection));
     }
 }
 

@@ -38,6 +38,8 @@ pub enum Refusal {
     Origin,
     /// 403: read-only mode.
     ReadOnly,
+    /// 421: a `Host` this page does not answer for (DNS rebinding).
+    Host,
 }
 
 impl Refusal {
@@ -49,6 +51,7 @@ impl Refusal {
             Refusal::Unpaired => (401, "this device is not paired: run `sinc mobile pair` and enter its code"),
             Refusal::Origin => (403, "refused: the request did not come from this page"),
             Refusal::ReadOnly => (403, "read-only: [plugins.mobile] read_only = true"),
+            Refusal::Host => (421, "this page answers on the loopback and at [plugins.mobile] url only"),
         }
     }
 }
@@ -70,8 +73,29 @@ pub struct Asked<'a> {
     pub websocket: bool,
 }
 
-/// Where `asked` goes, or why not.
-pub fn route(asked: &Asked, read_only: bool) -> Result<Route, Refusal> {
+/// Whether `host` (a `Host` header) names this page: a loopback address,
+/// or the authority of its configured address `page`.
+pub fn our_host(host: Option<&str>, page: Option<&str>) -> bool {
+    let Some(host) = host else { return false };
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let loopback = name.eq_ignore_ascii_case("localhost")
+        || name
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    loopback || page.is_some_and(|p| p.eq_ignore_ascii_case(host))
+}
+
+/// Where `asked` goes, or why not; `page` is the authority of the page's
+/// configured address, if any.
+pub fn route(asked: &Asked, read_only: bool, page: Option<&str>) -> Result<Route, Refusal> {
+    if !our_host(asked.host, page) {
+        return Err(Refusal::Host);
+    }
     let path = asked.target.split(['?', '#']).next().unwrap_or("/");
     let route = match (asked.method, path) {
         ("GET", p) if crate::assets::find(p).is_some() => return Ok(Route::Asset(p.to_owned())),
@@ -79,11 +103,12 @@ pub fn route(asked: &Asked, read_only: bool) -> Result<Route, Refusal> {
         ("GET", "/api/sessions") => Route::Sessions,
         ("POST", "/api/sessions") => Route::Start,
         ("POST", "/api/pair") => Route::Pair,
-        ("POST", p) if p.starts_with("/api/sessions/") && p.ends_with("/stop") => {
-            Route::Stop(session_id(&p["/api/sessions/".len()..p.len() - "/stop".len()])?)
+        ("POST", p) if p.starts_with("/api/sessions/") => {
+            let id = p.strip_prefix("/api/sessions/").and_then(|rest| rest.strip_suffix("/stop"));
+            Route::Stop(session_id(id.ok_or(Refusal::NotFound)?)?)
         }
         ("GET", p) if p.starts_with("/api/watch/") && asked.websocket => {
-            Route::Watch(session_id(&p["/api/watch/".len()..])?)
+            Route::Watch(session_id(p.strip_prefix("/api/watch/").unwrap_or_default())?)
         }
         (_, p) if p == "/api/sessions" || p == "/api/pair" || p == "/api/me" => return Err(Refusal::Method),
         _ => return Err(Refusal::NotFound),
@@ -130,38 +155,58 @@ mod tests {
     #[test]
     fn files_for_anyone_the_rest_for_paired_devices() {
         let stranger = |a: Asked<'static>| Asked { paired: false, origin: None, ..a };
-        assert_eq!(route(&stranger(asked("GET", "/?x")), false), Ok(Route::Asset("/".into())));
+        assert_eq!(route(&stranger(asked("GET", "/?x")), false, None), Ok(Route::Asset("/".into())));
         assert_eq!(
-            route(&stranger(asked("GET", "/vendor/xterm.mjs")), false),
+            route(&stranger(asked("GET", "/vendor/xterm.mjs")), false, None),
             Ok(Route::Asset("/vendor/xterm.mjs".into()))
         );
-        assert_eq!(route(&stranger(asked("GET", "/api/sessions")), false), Err(Refusal::Unpaired));
-        assert_eq!(route(&asked("GET", "/api/sessions"), false), Ok(Route::Sessions));
-        assert_eq!(route(&asked("GET", "/nope"), false), Err(Refusal::NotFound));
-        assert_eq!(route(&asked("DELETE", "/api/sessions"), false), Err(Refusal::Method));
+        assert_eq!(route(&stranger(asked("GET", "/api/sessions")), false, None), Err(Refusal::Unpaired));
+        assert_eq!(route(&asked("GET", "/api/sessions"), false, None), Ok(Route::Sessions));
+        assert_eq!(route(&asked("GET", "/nope"), false, None), Err(Refusal::NotFound));
+        assert_eq!(route(&asked("DELETE", "/api/sessions"), false, None), Err(Refusal::Method));
     }
 
     #[test]
     fn changes_and_websockets_need_the_pages_origin() {
         let evil = |a: Asked<'static>| Asked { origin: Some("http://evil.example"), ..a };
-        assert_eq!(route(&evil(asked("POST", "/api/sessions")), false), Err(Refusal::Origin));
-        assert_eq!(route(&evil(asked("POST", "/api/pair")), false), Err(Refusal::Origin));
+        assert_eq!(route(&evil(asked("POST", "/api/sessions")), false, None), Err(Refusal::Origin));
+        assert_eq!(route(&evil(asked("POST", "/api/pair")), false, None), Err(Refusal::Origin));
         let ws = Asked { websocket: true, ..asked("GET", "/api/watch/sinc-app-abc123") };
-        assert_eq!(route(&ws, false), Ok(Route::Watch("sinc-app-abc123".into())));
-        assert_eq!(route(&evil(ws), false), Err(Refusal::Origin));
-        assert_eq!(route(&Asked { origin: None, ..ws }, false), Err(Refusal::Origin));
+        assert_eq!(route(&ws, false, None), Ok(Route::Watch("sinc-app-abc123".into())));
+        assert_eq!(route(&evil(ws), false, None), Err(Refusal::Origin));
+        assert_eq!(route(&Asked { origin: None, ..ws }, false, None), Err(Refusal::Origin));
         // Pairing needs no cookie; everything else does.
         let unpaired = |a: Asked<'static>| Asked { paired: false, ..a };
-        assert_eq!(route(&unpaired(asked("POST", "/api/pair")), false), Ok(Route::Pair));
-        assert_eq!(route(&unpaired(ws), false), Err(Refusal::Unpaired));
+        assert_eq!(route(&unpaired(asked("POST", "/api/pair")), false, None), Ok(Route::Pair));
+        assert_eq!(route(&unpaired(ws), false, None), Err(Refusal::Unpaired));
+    }
+
+    #[test]
+    fn only_the_loopback_and_the_configured_address_are_answered() {
+        let at = |host: &'static str| Asked { host: Some(host), origin: None, paired: false, ..asked("GET", "/") };
+        for host in ["127.0.0.1:3000", "localhost:3000", "[::1]:3000", "127.0.0.1"] {
+            assert_eq!(route(&at(host), false, None), Ok(Route::Asset("/".into())), "{host}");
+        }
+        // A page at evil.example resolving to 127.0.0.1 (DNS rebinding).
+        assert_eq!(route(&at("evil.example:3000"), false, None), Err(Refusal::Host));
+        assert_eq!(route(&at("100.64.0.1:3000"), false, Some("100.64.0.1:3000")), Ok(Route::Asset("/".into())));
+        assert_eq!(route(&Asked { host: None, ..at("x") }, false, None), Err(Refusal::Host));
     }
 
     #[test]
     fn stopping_names_a_session_and_read_only_refuses_changes() {
-        assert_eq!(route(&asked("POST", "/api/sessions/sinc-a-1/stop"), false), Ok(Route::Stop("sinc-a-1".into())));
-        assert_eq!(route(&asked("POST", "/api/sessions/..%2f/stop"), false), Err(Refusal::NotFound));
-        assert_eq!(route(&asked("POST", "/api/sessions/sinc-a-1/stop"), true), Err(Refusal::ReadOnly));
-        assert_eq!(route(&asked("POST", "/api/sessions"), true), Err(Refusal::ReadOnly));
-        assert_eq!(route(&asked("GET", "/api/sessions"), true), Ok(Route::Sessions));
+        assert_eq!(
+            route(&asked("POST", "/api/sessions/sinc-a-1/stop"), false, None),
+            Ok(Route::Stop("sinc-a-1".into()))
+        );
+        assert_eq!(route(&asked("POST", "/api/sessions/..%2f/stop"), false, None), Err(Refusal::NotFound));
+        // Paths that only look like it.
+        for p in ["/api/sessions/stop", "/api/sessions//stop", "/api/sessions/sinc-a-1", "/api/sessions/sinc-a-1/stopx"]
+        {
+            assert_eq!(route(&asked("POST", p), false, None), Err(Refusal::NotFound), "{p}");
+        }
+        assert_eq!(route(&asked("POST", "/api/sessions/sinc-a-1/stop"), true, None), Err(Refusal::ReadOnly));
+        assert_eq!(route(&asked("POST", "/api/sessions"), true, None), Err(Refusal::ReadOnly));
+        assert_eq!(route(&asked("GET", "/api/sessions"), true, None), Ok(Route::Sessions));
     }
 }

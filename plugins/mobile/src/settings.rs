@@ -50,6 +50,13 @@ impl Settings {
     }
 }
 
+/// The `host[:port]` of `url`.
+pub fn authority(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    (!authority.is_empty()).then(|| authority.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +70,7 @@ mod tests {
         );
         let s = Settings::parse(r#"{"port": 3100, "read_only": true, "url": "http://100.64.0.1:3100/"}"#).unwrap();
         assert!(s.read_only && s.page_url() == "http://100.64.0.1:3100");
+        assert_eq!(authority(&s.page_url()).as_deref(), Some("100.64.0.1:3100"));
         assert!(Settings::parse(r#"{"scrollback": 20000}"#).is_err());
         assert!(Settings::parse(r#"{"url": "ftp://x"}"#).is_err());
         assert!(Settings::parse(r#"{"projects": ["rel"]}"#).is_err());

@@ -9,6 +9,7 @@
 //! `--restart-only` syncs the tree, restarts three times and prints the
 //! keeper's log (no peers).
 
+use sinc_tests::procs::{cpu_ticks, memory_mb, pgrep};
 use sinc_tests::tree::{self, percentile};
 use sinc_tests::{Client, Proxy, Sshd, sh_quote};
 use std::path::{Path, PathBuf};
@@ -73,30 +74,6 @@ fn latency(name: &str, edits: usize, mut edit: impl FnMut(usize) -> (PathBuf, Ve
         p99: percentile(&samples, 99.0),
         max: samples.last().copied().unwrap_or(f64::NAN),
     }
-}
-
-fn proc_cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    f.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0)
-        + f.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
-}
-
-fn proc_rss_mb(pid: u32, field: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
-fn pgrep(pattern: &str) -> Option<u32> {
-    let out = Command::new("pgrep").args(["-n", "-f", pattern]).output().ok()?;
-    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
 fn main() {
@@ -202,14 +179,14 @@ fn main() {
     // --- idle cost, sinc
     let keeper = client.json(&["status"])["pid"].as_u64().unwrap() as u32;
     let daemon = pgrep(&format!("{}.*daemon --background", sshd.remote_data().display())).unwrap_or(0);
-    let (k0, d0) = (proc_cpu_ticks(keeper), proc_cpu_ticks(daemon));
+    let (k0, d0) = (cpu_ticks(keeper), cpu_ticks(daemon));
     let idle_secs = 20.0;
     std::thread::sleep(Duration::from_secs_f64(idle_secs));
     let ticks = 100.0;
-    let keeper_cpu = (proc_cpu_ticks(keeper) - k0) as f64 / ticks / idle_secs * 100.0;
-    let daemon_cpu = (proc_cpu_ticks(daemon) - d0) as f64 / ticks / idle_secs * 100.0;
-    let (keeper_rss, daemon_rss) = (proc_rss_mb(keeper, "VmRSS:"), proc_rss_mb(daemon, "VmRSS:"));
-    let (keeper_hwm, daemon_hwm) = (proc_rss_mb(keeper, "VmHWM:"), proc_rss_mb(daemon, "VmHWM:"));
+    let keeper_cpu = (cpu_ticks(keeper) - k0) as f64 / ticks / idle_secs * 100.0;
+    let daemon_cpu = (cpu_ticks(daemon) - d0) as f64 / ticks / idle_secs * 100.0;
+    let (keeper_rss, daemon_rss) = (memory_mb(keeper, "VmRSS:"), memory_mb(daemon, "VmRSS:"));
+    let (keeper_hwm, daemon_hwm) = (memory_mb(keeper, "VmHWM:"), memory_mb(daemon, "VmHWM:"));
 
     // --- restart with nothing changed
     let _ = Command::new("kill").arg(keeper.to_string()).status();

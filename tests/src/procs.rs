@@ -1,0 +1,32 @@
+//! What benchmarks read of a running process: its CPU time and memory,
+//! from /proc; finding it by its command line.
+
+use std::process::Command;
+
+/// Its user and system CPU time, in clock ticks (100 a second here).
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
+}
+
+/// A memory figure of /proc/PID/status (`VmRSS:`, `VmHWM:`), in MiB (NaN
+/// when it is gone).
+pub fn memory_mb(pid: u32, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// The newest process whose command line matches `pattern`.
+pub fn pgrep(pattern: &str) -> Option<u32> {
+    let out = Command::new("pgrep").args(["-n", "-f", pattern]).output().ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
