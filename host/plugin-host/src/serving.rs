@@ -33,6 +33,20 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Chunks or messages queued for a slow client before sends fail.
 const QUEUE: usize = 256;
 
+/// The headers about one connection, never passed on (RFC 9110 §7.6.1,
+/// and the old `proxy-connection`).
+pub(crate) const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
 /// How often a host-held WebSocket queue is looked at for its closing.
 const CLOSED_CHECK: Duration = Duration::from_millis(500);
 
@@ -363,17 +377,7 @@ fn drop_hop_by_hop(map: &mut HeaderMap) {
     for name in named {
         map.remove(name.as_str());
     }
-    for name in [
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    ] {
+    for name in HOP_BY_HOP {
         map.remove(name);
     }
 }

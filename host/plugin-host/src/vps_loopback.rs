@@ -80,20 +80,8 @@ impl std::fmt::Debug for HttpReply {
 /// not the ones about one connection or its framing (each side makes its
 /// own).
 pub fn passed_on(name: &str) -> bool {
-    const DROPPED: [&str; 11] = [
-        "host",
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "content-length",
-        "expect",
-    ];
-    !DROPPED.iter().any(|d| d.eq_ignore_ascii_case(name))
+    let ours = ["host", "content-length", "expect"];
+    !crate::serving::HOP_BY_HOP.iter().chain(&ours).any(|d| d.eq_ignore_ascii_case(name))
 }
 
 /// How many bytes `url` and `headers` take.
