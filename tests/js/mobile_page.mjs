@@ -6,7 +6,8 @@
 // answers y + Enter with the key bar, sends a line with the line box; drops
 // the page's WebSocket and goes offline while a line is typed into the
 // session behind its back, comes back and checks the line is there exactly
-// once; stops the session from the page (confirming). Prints what it timed
+// once; stops the session from the page and starts it again (confirming
+// each). Prints what it timed
 // as JSON; exits 1 on the first failure.
 import { createRequire } from "node:module";
 import { execFileSync } from "node:child_process";
@@ -101,6 +102,14 @@ try {
   await page.getByRole("button", { name: "Stop" }).tap();
   await page.waitForFunction(() => location.hash === "#/");
   await page.locator(`[data-testid="session"][data-id="${session}"]`).waitFor({ state: "detached" });
+
+  // Start it again from the list: its project, with its agent (confirmed).
+  await page.getByLabel("New session").selectOption({ label: "demo-app" });
+  await page.getByRole("button", { name: "Start" }).tap();
+  await page.waitForFunction(() => location.hash.startsWith("#/s/sinc-demo-app-"));
+  found.restarted_ms = await waitForLine(page, "continue? (y/n)");
+  await page.getByRole("button", { name: "Stop" }).tap();
+  await page.waitForFunction(() => location.hash === "#/");
   if (errors.length) fail(`page errors: ${errors.join("; ")}`);
   console.log(JSON.stringify(found));
 } finally {
