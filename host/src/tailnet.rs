@@ -74,6 +74,22 @@ pub async fn local_status() -> Option<TailscaleNode> {
     TailscaleNode::parse(&String::from_utf8_lossy(&out.stdout))
 }
 
+/// [`local_status`] for code that must not wait on a runtime (it may be
+/// running on one's only thread).
+pub fn local_status_blocking() -> Option<TailscaleNode> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let out = std::process::Command::new("tailscale")
+            .args(["status", "--json"])
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output();
+        let _ = tx.send(out);
+    });
+    let out = rx.recv_timeout(TAILSCALE_LIMIT).ok()?.ok()?;
+    TailscaleNode::parse(&String::from_utf8_lossy(&out.stdout))
+}
+
 /// Whether `ip` is a Tailscale address: 100.64.0.0/10 (the CGNAT range
 /// Tailscale assigns from) or fd7a:115c:a1e0::/48.
 pub fn is_tailnet_address(ip: IpAddr) -> bool {

@@ -22,16 +22,23 @@ pub struct MobileSite {
 impl MobileSite {
     /// Serve the page, with a session running `agent` (a script's text).
     pub fn start(agent: &str) -> MobileSite {
-        let sshd = Sshd::start();
+        MobileSite::start_on(Sshd::start(), agent, "127.0.0.1", "")
+    }
+
+    /// Serve the page on `sshd`, at `address` (where `settings`, more
+    /// lines of `[plugins.mobile]` in which `PORT` is the page's port, put
+    /// it).
+    pub fn start_on(sshd: Sshd, agent: &str, address: &str, settings: &str) -> MobileSite {
         let agent = sshd.remote_script("agent", agent);
         let client = Client::new(&sshd, &agent.to_string_lossy());
         let port = free_port();
         let config = std::fs::read_to_string(client.config_file()).unwrap();
-        client.write_config(&format!("{config}[plugins.mobile]\nport = {port}\n"));
+        let settings = settings.replace("PORT", &port.to_string());
+        client.write_config(&format!("{config}[plugins.mobile]\nport = {port}\n{settings}"));
         client.ok(&["plugin", "add", &crate::plugin_component("mobile").to_string_lossy(), "--yes"]);
         let id = client.ok(&["id"]).trim().to_owned();
         client.ok(&["start"]);
-        let url = format!("http://127.0.0.1:{port}");
+        let url = format!("http://{address}:{port}");
         wait_until(Duration::from_secs(30), "the page", || (curl(&[&format!("{url}/")], None).0 == 200).then_some(()));
         MobileSite { sshd, client, url, id }
     }

@@ -9,7 +9,7 @@
 
 use sinc_tests::http::curl;
 use sinc_tests::mobile_site::{MobileSite, browser_tools};
-use sinc_tests::wait_until;
+use sinc_tests::{Sshd, wait_until};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -145,4 +145,22 @@ fn on_a_phone_the_page_lists_shows_and_steers_a_session() {
         (!s.sshd.tmux(&["has-session", "-t", &format!("={}", s.id)]).status.success()).then_some(())
     });
     assert!(shots.join("list.png").exists() && shots.join("session.png").exists());
+}
+
+/// `bind = "tailnet"`: the page moves to the VPS's Tailscale address (a
+/// stand-in `tailscale` says it is 127.0.0.2) and leaves 127.0.0.1; the
+/// pairing link names the configured address.
+#[test]
+fn with_bind_tailnet_the_page_is_served_on_the_tailnet_address_only() {
+    let tailscale = "#!/bin/sh\n[ \"$1 $2\" = 'status --json' ] || exit 1\n\
+        echo '{\"BackendState\":\"Running\",\"Self\":{\"DNSName\":\"vps.tail0.ts.net.\",\"TailscaleIPs\":[\"127.0.0.2\",\"fd7a:115c:a1e0::2\"]}}'\n";
+    let sshd = Sshd::start_with_path(&[], &[("tailscale", tailscale)]);
+    let s = MobileSite::start_on(sshd, AGENT, "127.0.0.2", "bind = \"tailnet\"\nurl = \"http://127.0.0.2:PORT\"\n");
+    let loopback = s.url.replace("127.0.0.2", "127.0.0.1");
+    assert_eq!(curl(&[&format!("{loopback}/")], None).0, 0, "nothing on 127.0.0.1 any more");
+    let paired = s.client.json(&["mobile", "pair"]);
+    assert!(paired["url"].as_str().unwrap().starts_with(&format!("{}/#pair=", s.url)), "{paired}");
+    let text = s.client.ok(&["mobile", "pair"]);
+    assert!(text.contains("tailnet address") && text.contains('▀'), "{text}");
+    s.client.ok(&["kill", &s.id]);
 }

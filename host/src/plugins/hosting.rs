@@ -111,6 +111,12 @@ impl Hosting {
         grants.settings =
             toml::from_str(&grant.settings).map_err(|e| format!("its settings are not valid TOML: {e}"))?;
         grants.secrets = grant.secrets.iter().cloned().collect();
+        if let Some(bind) = grants.settings.get("bind") {
+            let address = bind_address(bind)?;
+            for port in &mut manifest.permissions.ports {
+                port.bind = address.clone();
+            }
+        }
         let runtime = match self.runtime.get() {
             Some(r) => r.clone(),
             None => {
@@ -347,3 +353,24 @@ pub fn no_provider(command: &str, place: &str) -> Response {
 
 /// How the answer to a command no plugin adds starts.
 pub const NO_PROVIDER: &str = "no plugin adds";
+
+/// Where a plugin's ports are served, by its `bind` setting: `loopback`
+/// (127.0.0.1, as manifests say), or `tailnet`: this machine's Tailscale
+/// IPv4 address, so the user's other devices on the tailnet reach it
+/// (Tailscale must be up here).
+fn bind_address(bind: &toml::Value) -> Result<String, String> {
+    match bind.as_str() {
+        Some("loopback") => Ok("127.0.0.1".into()),
+        Some("tailnet") => match crate::tailnet::local_status_blocking() {
+            Some(node) if node.is_up() => node
+                .addresses
+                .iter()
+                .find(|a| a.is_ipv4())
+                .map(ToString::to_string)
+                .ok_or_else(|| "bind = \"tailnet\": Tailscale has no IPv4 address on the VPS".into()),
+            Some(_) => Err("bind = \"tailnet\": Tailscale is not connected on the VPS (`tailscale up`)".into()),
+            None => Err("bind = \"tailnet\": Tailscale is not installed on the VPS, or does not answer".into()),
+        },
+        _ => Err(format!("bind = {bind}: use \"loopback\" or \"tailnet\"")),
+    }
+}

@@ -249,9 +249,15 @@ fn pair_command(json: bool) -> CommandOutput {
         ));
     }
     let drawn = qr::draw(&url).unwrap_or_default();
+    let reach = if settings.bind != "tailnet" {
+        "From the laptop: `sinc open mobile`; for a phone on your tailnet: [plugins.mobile] bind = \"tailnet\" and url."
+    } else if settings.url.is_none() {
+        "Served on the VPS's tailnet address: set [plugins.mobile] url = \"http://VPS-TAILNET-NAME:PORT\" for this link."
+    } else {
+        "Served on the VPS's tailnet address: open it on a device on your tailnet."
+    };
     CommandOutput::ok(format!(
-        "{drawn}\nOpen {url}\n(or enter the code {code} on the page). It works once, for {minutes} minutes.\n\
-         From the laptop: `sinc open mobile`; from a phone on your tailnet: set [plugins.mobile] url.\n"
+        "{drawn}\nOpen {url}\n(or enter the code {code} on the page). It works once, for {minutes} minutes.\n{reach}\n"
     ))
 }
 

@@ -8,6 +8,9 @@ use serde::Deserialize;
 pub struct Settings {
     /// The port (sinc binds it on the VPS's 127.0.0.1).
     pub port: u16,
+    /// `loopback` (the default) or `tailnet`: sinc serves the page on the
+    /// VPS's Tailscale address instead.
+    pub bind: String,
     /// Show sessions only: no typing, no starting or stopping.
     pub read_only: bool,
     /// Lines above the screen a session view starts with.
@@ -22,7 +25,14 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Settings {
-        Settings { port: 3000, read_only: false, scrollback: 1000, url: None, projects: Vec::new() }
+        Settings {
+            port: 3000,
+            bind: "loopback".into(),
+            read_only: false,
+            scrollback: 1000,
+            url: None,
+            projects: Vec::new(),
+        }
     }
 }
 
@@ -30,6 +40,9 @@ impl Settings {
     /// The settings in `json` (sinc hands them over as a JSON object).
     pub fn parse(json: &str) -> Result<Settings, String> {
         let s: Settings = serde_json::from_str(json).map_err(|e| format!("[plugins.mobile]: {e}"))?;
+        if !matches!(s.bind.as_str(), "loopback" | "tailnet") {
+            return Err(format!("[plugins.mobile] bind: `{}`: use \"loopback\" or \"tailnet\"", s.bind));
+        }
         if s.scrollback > 10_000 {
             return Err("[plugins.mobile] scrollback: at most 10000 lines".into());
         }
@@ -72,6 +85,8 @@ mod tests {
         assert!(s.read_only && s.page_url() == "http://100.64.0.1:3100");
         assert_eq!(authority(&s.page_url()).as_deref(), Some("100.64.0.1:3100"));
         assert!(Settings::parse(r#"{"scrollback": 20000}"#).is_err());
+        assert!(Settings::parse(r#"{"bind": "tailnet"}"#).is_ok());
+        assert!(Settings::parse(r#"{"bind": "0.0.0.0"}"#).unwrap_err().contains("loopback"));
         assert!(Settings::parse(r#"{"url": "ftp://x"}"#).is_err());
         assert!(Settings::parse(r#"{"projects": ["rel"]}"#).is_err());
         assert!(Settings::parse(r#"{"colour": 1}"#).unwrap_err().contains("unknown field"));
