@@ -51,10 +51,9 @@ fn watch_with(mut tmux: Command, id: &str, scrollback: u32, mut sink: Sink) -> R
                 if !matches!(lines.read_until(b'\n', &mut line), Ok(n) if n > 0) {
                     // tmux went: the session ended, or the watch was stopped.
                     if snapshotted {
-                        if !output.is_empty() {
-                            sink(Frame::Output(std::mem::take(&mut output)));
+                        if flush(&mut output, &mut sink) {
+                            sink(Frame::Ended);
                         }
-                        sink(Frame::Ended);
                     } else {
                         let mut why = String::new();
                         let _ = std::io::Read::read_to_string(&mut stderr, &mut why);
@@ -74,8 +73,7 @@ fn watch_with(mut tmux: Command, id: &str, scrollback: u32, mut sink: Sink) -> R
                     Read::Frame(frame) => {
                         let ended = frame == Frame::Ended;
                         let snapshot = matches!(frame, Frame::Snapshot { .. });
-                        let flushed = output.is_empty() || sink(Frame::Output(std::mem::take(&mut output)));
-                        let sent = flushed && sink(frame);
+                        let sent = flush(&mut output, &mut sink) && sink(frame);
                         if snapshot && !snapshotted {
                             snapshotted = true;
                             let _ = started.send(Ok(()));
@@ -91,8 +89,7 @@ fn watch_with(mut tmux: Command, id: &str, scrollback: u32, mut sink: Sink) -> R
                 if !keep_on {
                     break;
                 }
-                if lines.buffer().is_empty() && !output.is_empty() && !sink(Frame::Output(std::mem::take(&mut output)))
-                {
+                if lines.buffer().is_empty() && !flush(&mut output, &mut sink) {
                     break;
                 }
             }
@@ -107,6 +104,11 @@ fn watch_with(mut tmux: Command, id: &str, scrollback: u32, mut sink: Sink) -> R
             Err(format!("watching {id}: tmux did not show the session within {}s", FIRST_SNAPSHOT.as_secs()))
         }
     }
+}
+
+/// Send the output gathered so far, if any; whether `sink` wants more.
+fn flush(output: &mut Vec<u8>, sink: &mut Sink) -> bool {
+    output.is_empty() || sink(Frame::Output(std::mem::take(output)))
 }
 
 /// How long the first snapshot may take.
