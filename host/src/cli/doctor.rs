@@ -59,7 +59,7 @@ async fn checks(ctx: &Context) -> Vec<Check> {
             checks.extend([
                 judge::remote_system(facts, crate::remote::install::same_platform(&facts.os, &facts.arch)),
                 judge::remote_sinc(facts.sinc_version.as_deref()),
-                judge::tool("tmux", facts.tmux.as_deref(), &facts.package_manager),
+                judge::tmux(facts.tmux.as_deref(), &facts.package_manager),
                 judge::tool("git", facts.git.as_deref(), &facts.package_manager),
                 judge::agent(&facts.agent, &spec.agent.to_string()),
                 judge::watches("watches here", local.watch_limit, Some(local.folders)),

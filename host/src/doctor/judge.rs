@@ -130,6 +130,33 @@ pub fn tool(name: &'static str, version: Option<&str>, package_manager: &str) ->
     }
 }
 
+/// tmux on the VPS: there at all, and new enough to watch a session from
+/// a plugin (`attach -f ignore-size`, tmux 3.2) — the mobile page's live
+/// view. A version it cannot read (a build from git) passes.
+pub fn tmux(version: Option<&str>, package_manager: &str) -> Check {
+    let found = tool("tmux", version, package_manager);
+    match version.and_then(tmux_release) {
+        Some(release) if release < (3, 2) => Check::warn(
+            "tmux",
+            format!(
+                "{} is older than 3.2: sessions work, but plugins cannot watch them (the mobile page)",
+                found.detail
+            ),
+            "on the VPS: install tmux 3.2 or later (Debian 12 and Ubuntu 22.04 have it)",
+        ),
+        _ => found,
+    }
+}
+
+/// `tmux 3.3a` or `tmux next-3.4` → (3, 3) or (3, 4).
+fn tmux_release(version: &str) -> Option<(u32, u32)> {
+    let number = version.trim().strip_prefix("tmux ")?;
+    let number = number.strip_prefix("next-").unwrap_or(number);
+    let (major, rest) = number.split_once('.')?;
+    let minor: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
 /// The agent's program on the VPS.
 pub fn agent(lookup: &AgentLookup, agent: &str) -> Check {
     match lookup {
@@ -358,6 +385,19 @@ mod tests {
         let c = tool("tmux", None, "apk");
         assert_eq!(c.status, Status::Fail);
         assert_eq!(c.fix.as_deref(), Some("on the VPS: sudo apk add tmux"));
+    }
+
+    #[test]
+    fn tmux_before_3_2_is_a_warning() {
+        assert_eq!(tmux(Some("tmux 3.3a"), "apt").status, Status::Pass);
+        assert_eq!(tmux(Some("tmux next-3.6"), "apt").status, Status::Pass);
+        assert_eq!(tmux(Some("tmux master"), "apt").status, Status::Pass);
+        let old = tmux(Some("tmux 3.1c"), "apt");
+        assert_eq!(old.status, Status::Warn);
+        assert!(old.detail.contains("tmux 3.1c is older than 3.2"), "{}", old.detail);
+        assert_eq!(tmux(Some("tmux 2.9"), "apt").status, Status::Warn);
+        assert_eq!(tmux(None, "apt").status, Status::Fail);
+        assert_eq!(tmux_release("tmux 10.0"), Some((10, 0)));
     }
 
     #[test]

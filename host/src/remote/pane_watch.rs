@@ -1,8 +1,9 @@
 //! Watching an agent session's pane for a plugin (`live-sessions.watch`):
 //! a tmux control-mode client of its own (`tmux -C attach -f
 //! ignore-size`, so the phone never resizes the laptop's terminal), whose
-//! lines [`control_mode::Reader`] turns into a snapshot, then output, then
-//! the end; a new snapshot whenever the pane changes size.
+//! lines [`control_mode::Reader`] turns into a snapshot (asked for once
+//! tmux has attached the client), then output, then the end; a new
+//! snapshot whenever the pane changes size.
 
 use crate::session::control_mode::{self, Read};
 use sinc_plugin_host::sessions::{Frame, Sink, StopWatching};
@@ -31,8 +32,6 @@ fn watch_with(mut tmux: Command, id: &str, scrollback: u32, mut sink: Sink) -> R
     let mut stdin = child.stdin.take().ok_or("tmux has no input")?;
     let stdout = child.stdout.take().ok_or("tmux has no output")?;
     let mut stderr = child.stderr.take().ok_or("tmux has no error output")?;
-    let commands = control_mode::snapshot_commands(id, scrollback);
-    stdin.write_all(commands.as_bytes()).map_err(|e| format!("asking tmux for the screen: {e}"))?;
     let child: Arc<Mutex<Option<Child>>> = Arc::new(Mutex::new(Some(child)));
     let stopper = child.clone();
     let name = id.to_owned();
@@ -80,8 +79,7 @@ fn watch_with(mut tmux: Command, id: &str, scrollback: u32, mut sink: Sink) -> R
                         }
                         sent && !ended
                     }
-                    Read::Resized => {
-                        reader.resnapshot();
+                    Read::AskForSnapshot => {
                         stdin.write_all(control_mode::snapshot_commands(&name, scrollback).as_bytes()).is_ok()
                     }
                     Read::Nothing => true,

@@ -9,7 +9,11 @@
 //! (bytes below 32 and `\` as octal escapes) as the pane produces them,
 //! never inside a block: output before the snapshot's capture block is in
 //! the snapshot, output after it is not — which is how the two join
-//! without a gap or a repeat.
+//! without a gap or a repeat. But only once the client is attached: tmux
+//! may run the commands a client sends before its own `attach-session`
+//! (seen under load), and output made before the client is attached is
+//! never sent to it — so the snapshot is asked for when tmux says the
+//! client is in the session (`%session-changed`), not sooner.
 
 use sinc_plugin_host::sessions::Frame;
 
@@ -28,6 +32,8 @@ pub fn snapshot_commands(id: &str, scrollback: u32) -> String {
 /// Where the reader is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
+    /// Waiting for the client to be attached to the session.
+    Attaching,
     /// Waiting for the pane's geometry (other blocks, such as the attach
     /// command's own, are passed over; output is dropped: the snapshot
     /// will have it).
@@ -59,21 +65,22 @@ pub struct Reader {
 pub enum Read {
     /// Something to show.
     Frame(Frame),
-    /// The pane changed size: ask for a new snapshot.
-    Resized,
+    /// Send [`snapshot_commands`] now: the client is attached, or the pane
+    /// changed size (the reader now waits for their answers).
+    AskForSnapshot,
     /// Nothing yet.
     Nothing,
 }
 
 impl Reader {
-    /// A reader of session `session`, waiting for its first snapshot.
+    /// A reader of session `session`, waiting for the client to attach.
     pub fn new(session: &str) -> Reader {
-        Reader { session: session.to_owned(), phase: Phase::Geometry, pane: None, live: false, block: None }
+        Reader { session: session.to_owned(), phase: Phase::Attaching, pane: None, live: false, block: None }
     }
 
-    /// A new snapshot was asked for.
-    pub fn resnapshot(&mut self) {
+    fn ask_for_snapshot(&mut self) -> Read {
         self.phase = Phase::Geometry;
+        Read::AskForSnapshot
     }
 
     /// Read one line (without its `\n`).
@@ -103,11 +110,15 @@ impl Reader {
         // (`detach-on-destroy off`): that is the end too.
         if let Some(rest) = line.strip_prefix(b"%session-changed ") {
             let name = split_word(rest).1;
-            return if name == self.session.as_bytes() { Read::Nothing } else { Read::Frame(Frame::Ended) };
+            return match (name == self.session.as_bytes(), &self.phase) {
+                (false, _) => Read::Frame(Frame::Ended),
+                (true, Phase::Attaching) => self.ask_for_snapshot(),
+                (true, _) => Read::Nothing,
+            };
         }
         if line.starts_with(b"%layout-change ") {
             // One snapshot at a time: a later one has every change.
-            return if self.live && self.phase == Phase::Live { Read::Resized } else { Read::Nothing };
+            return if self.live && self.phase == Phase::Live { self.ask_for_snapshot() } else { Read::Nothing };
         }
         if let Some(rest) = line.strip_prefix(b"%output ") {
             let (pane, data) = split_word(rest);
@@ -119,7 +130,11 @@ impl Reader {
     }
 
     fn block_done(&mut self, lines: Vec<Vec<u8>>, failed: bool) -> Read {
+        if self.phase == Phase::Attaching {
+            return Read::Nothing;
+        }
         match std::mem::replace(&mut self.phase, Phase::Live) {
+            Phase::Attaching => Read::Nothing,
             Phase::Geometry => {
                 match (failed, lines.as_slice()) {
                     (false, [one]) => match geometry(one) {
@@ -205,6 +220,7 @@ mod tests {
         assert_eq!(
             got,
             [
+                Read::AskForSnapshot,
                 Read::Frame(Frame::Snapshot {
                     cols: 80,
                     rows: 24,
@@ -221,9 +237,8 @@ mod tests {
     #[test]
     fn a_resize_asks_again_and_output_goes_on_meanwhile() {
         let mut r = Reader::new("s");
-        feed(&mut r, "%begin 1 2 1\n%3 80 24 0 0\n%end 1 2 1\n%begin 1 3 1\nx\n%end 1 3 1\n");
-        assert_eq!(feed(&mut r, "%layout-change @1 abcd,100x30,0,0,3 abcd,100x30,0,0,3 *\n"), [Read::Resized]);
-        r.resnapshot();
+        feed(&mut r, "%session-changed $1 s\n%begin 1 2 1\n%3 80 24 0 0\n%end 1 2 1\n%begin 1 3 1\nx\n%end 1 3 1\n");
+        assert_eq!(feed(&mut r, "%layout-change @1 abcd,100x30,0,0,3 abcd,100x30,0,0,3 *\n"), [Read::AskForSnapshot]);
         let got =
             feed(&mut r, "%output %3 more\n%begin 2 4 1\n%3 100 30 1 2\n%end 2 4 1\n%begin 2 5 1\ny\n%end 2 5 1\n");
         assert_eq!(got[0], Read::Frame(Frame::Output(b"more".to_vec())));
@@ -233,6 +248,7 @@ mod tests {
     #[test]
     fn a_failed_command_or_odd_geometry_waits_for_the_next_answer() {
         let mut r = Reader::new("s");
+        assert_eq!(feed(&mut r, "%session-changed $1 s\n"), [Read::AskForSnapshot]);
         let got = feed(
             &mut r,
             "%begin 1 1 1\ncan't find pane\n%error 1 1 1\n%begin 1 2 1\nnot geometry\n%end 1 2 1\n\
@@ -242,10 +258,34 @@ mod tests {
         assert_eq!(unescape(b"\\01"), b"\\01", "a short escape is kept as it is");
     }
 
+    /// tmux can answer a client's commands before its own attach (seen
+    /// under load): output made between such a capture and the attach
+    /// never reaches the client, so nothing before the attach counts.
+    #[test]
+    fn answers_before_the_client_is_attached_are_passed_over() {
+        let mut r = Reader::new("s");
+        let early = feed(
+            &mut r,
+            "%begin 1 1 1\n%3 80 24 0 0\n%end 1 1 1\n%begin 1 2 1\nstale\n%end 1 2 1\n\
+             %begin 1 3 0\n%end 1 3 0\n%output %3 lost\n",
+        );
+        assert!(early.is_empty(), "{early:?}");
+        let got = feed(
+            &mut r,
+            "%session-changed $1 s\n%output %3 in the capture\n%begin 1 4 1\n%3 80 24 0 1\n%end 1 4 1\n\
+             %begin 1 5 1\nfresh\n%end 1 5 1\n%output %3 after\n",
+        );
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got[0], Read::AskForSnapshot);
+        assert!(matches!(&got[1], Read::Frame(Frame::Snapshot { text, y: 1, .. }) if text == "fresh"));
+        assert_eq!(got[2], Read::Frame(Frame::Output(b"after".to_vec())));
+    }
+
     #[test]
     fn moved_to_another_session_is_the_end() {
         let mut r = Reader::new("sinc-a-1");
-        assert!(feed(&mut r, "%session-changed $1 sinc-a-1\n").is_empty());
+        assert_eq!(feed(&mut r, "%session-changed $1 sinc-a-1\n"), [Read::AskForSnapshot]);
+        assert!(feed(&mut r, "%session-changed $1 sinc-a-1\n").is_empty(), "asked once");
         assert_eq!(feed(&mut r, "%session-changed $2 other\n"), [Read::Frame(Frame::Ended)]);
     }
 
