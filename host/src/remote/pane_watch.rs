@@ -132,6 +132,22 @@ mod tests {
         c
     }
 
+    /// A tmux server of the test's own, killed when the test ends, passed
+    /// or failed (a counter left running would load the machine).
+    struct Server(tempfile::TempDir);
+
+    impl Server {
+        fn new() -> Server {
+            Server(tempfile::tempdir().unwrap())
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = tmux(self.0.path()).arg("kill-server").status();
+        }
+    }
+
     fn next(frames: &mpsc::Receiver<Frame>, what: &str, mut wanted: impl FnMut(&Frame) -> bool) -> Frame {
         let until = std::time::Instant::now() + Duration::from_secs(10);
         loop {
@@ -147,7 +163,8 @@ mod tests {
     /// a resize brings a new snapshot, the session's end ends the watch.
     #[test]
     fn a_pane_is_watched_from_its_snapshot_to_its_end() {
-        let dir = tempfile::tempdir().unwrap();
+        let server = Server::new();
+        let dir = &server.0;
         let id = "sinc-watched-abc123";
         let started = tmux(dir.path())
             .args(["new-session", "-d", "-s", id, "-x", "80", "-y", "24", "printf 'hello there\\n'; exec cat"])
@@ -189,14 +206,14 @@ mod tests {
         assert!(tmux(dir.path()).args(["kill-session", "-t", "=sinc-watched-abc123"]).status().unwrap().success());
         next(&frames, "the end", |f| *f == Frame::Ended);
         stop();
-        let _ = tmux(dir.path()).arg("kill-server").status();
     }
 
     /// A counter printing as fast as it can: the snapshot and the output
     /// after it join without a missing or a repeated number.
     #[test]
     fn nothing_is_missed_or_repeated_between_the_snapshot_and_the_output() {
-        let dir = tempfile::tempdir().unwrap();
+        let server = Server::new();
+        let dir = &server.0;
         let id = "sinc-counter-abc123";
         let counter = "i=0; while :; do i=$((i+1)); echo $i; done";
         let started =
@@ -229,6 +246,5 @@ mod tests {
                 assert_eq!(pair[1], pair[0] + 1, "a gap or a repeat at {pair:?}");
             }
         }
-        let _ = tmux(dir.path()).arg("kill-server").status();
     }
 }
