@@ -55,6 +55,12 @@ fn init_tracing(verbose: u8, quiet: bool, background: bool) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_env("SINC_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    // tungstenite traces whole handshakes, a plugin's credentials with
+    // them: never below debug, whatever was asked.
+    let filter = match "tungstenite=debug".parse() {
+        Ok(cap) => filter.add_directive(cap),
+        Err(_) => filter,
+    };
     let builder =
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(verbose >= 2);
     let _ = if background { builder.with_ansi(false).try_init() } else { builder.without_time().try_init() };

@@ -40,7 +40,7 @@ pub mod bindings {
 }
 
 /// The version of the `sinc:plugin` package this SDK builds against.
-pub const WIT_VERSION: &str = "1.7.0";
+pub const WIT_VERSION: &str = "1.9.0";
 
 pub use bindings::exports::sinc::plugin::ending::{Ended, Stage};
 pub use bindings::exports::sinc::plugin::hooks::{Launch, Verdict};
@@ -60,6 +60,7 @@ pub use bindings::sinc::plugin::secrets;
 pub use bindings::sinc::plugin::sessions;
 pub use bindings::sinc::plugin::start_options;
 pub use bindings::sinc::plugin::types::{Command, CommandOutput, Event, FilesSynced, HostError, Session};
+pub use bindings::sinc::plugin::websockets;
 
 /// What a plugin implements. Every method has a default, so a plugin
 /// writes only what it uses: the lifecycle and events, subcommands, and

@@ -16,10 +16,11 @@ pub mod serving;
 pub mod sessions;
 pub mod upstream;
 pub mod vps_loopback;
+pub mod websockets;
 
 /// The version of `sinc:plugin` this host links (it links every earlier
 /// 1.x too).
-pub const SDK: semver::Version = semver::Version::new(1, 8, 0);
+pub const SDK: semver::Version = semver::Version::new(1, 9, 0);
 
 /// The host bindings of the `sinc:plugin` world.
 pub mod bindings {
@@ -44,5 +45,10 @@ mod tests {
     fn the_sdk_constant_is_the_wit_package_version() {
         let wit = include_str!("../../../plugin-sdk/wit/plugin.wit");
         assert!(wit.contains(&format!("\npackage sinc:plugin@{};\n", super::SDK)), "update SDK with the WIT package");
+        let sdk = include_str!("../../../plugin-sdk/src/lib.rs");
+        assert!(
+            sdk.contains(&format!("WIT_VERSION: &str = \"{}\";", super::SDK)),
+            "update the SDK crate's WIT_VERSION"
+        );
     }
 }

@@ -67,6 +67,13 @@ impl Outbound {
         matches(&self.allowed, host, port)
     }
 
+    /// Whether a connection of the plugin's own (a WebSocket) may go to
+    /// `host` on `port` from here: allowed, and not a service its
+    /// manifest places on the VPS.
+    pub fn allows_here(&self, host: &str, port: u16) -> bool {
+        !matches(&self.on_vps, host, port) && self.allows(host, port)
+    }
+
     /// The refusal of a call to `host:port` from here, or how it goes to
     /// the VPS.
     fn route(&self, host: &str, port: u16, https: bool) -> Result<Route, String> {

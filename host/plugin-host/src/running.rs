@@ -125,8 +125,8 @@ pub struct Running {
     queue: Arc<Queue>,
     status: Arc<Mutex<Status>>,
     servers: Vec<tokio::task::JoinHandle<()>>,
-    /// Its ports' connections (their WebSockets end with it).
-    connections: Option<Arc<Connections>>,
+    /// Its connections (their WebSockets end with it).
+    connections: Arc<Connections>,
 }
 
 impl std::fmt::Debug for Running {
@@ -150,9 +150,11 @@ impl Running {
         let (tx, rx) = mpsc::channel();
         let queue = Arc::new(Queue(tx));
         let mut listeners = Vec::new();
+        // Every running plugin may open WebSockets; those on its ports too.
+        let connections = Arc::new(Connections::new(&name, tokio.clone()));
+        spec.grants.connections = Some(connections.clone());
+        spec.grants.callbacks = Some(queue.clone());
         if !spec.manifest.permissions.ports.is_empty() {
-            let connections = Arc::new(Connections::new(&name, tokio.clone()));
-            spec.grants.connections = Some(connections.clone());
             let outbound = Outbound::of(&spec.manifest, &spec.grants.settings, None);
             let upstreams = crate::upstream::Upstreams::default();
             let _entered = tokio.enter();
@@ -177,7 +179,6 @@ impl Running {
             }
         }
         let status = Arc::new(Mutex::new(Status::Starting));
-        let connections = spec.grants.connections.clone();
         let life = Life { runtime, spec, calls: rx, status: status.clone(), on_status };
         std::thread::Builder::new()
             .name(format!("plugin-{name}"))
@@ -295,9 +296,7 @@ impl Drop for Running {
         for server in &self.servers {
             server.abort();
         }
-        if let Some(connections) = &self.connections {
-            connections.close_all();
-        }
+        self.connections.shut();
         let _ = self.queue.0.send(Call::Stop);
     }
 }
@@ -366,6 +365,10 @@ impl Life {
             self.set(Status::Starting);
             let started = Instant::now();
             let end = self.load().map_or_else(|end| end, |plugin| self.serve(plugin));
+            // What the instance opened or accepted ends with it.
+            if let Some(connections) = &self.spec.grants.connections {
+                connections.close_all();
+            }
             if started.elapsed() >= HEALTHY {
                 failures = 0;
             }

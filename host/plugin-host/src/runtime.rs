@@ -14,7 +14,7 @@ use crate::bindings::sinc::plugin::{
     forwarding as forwarding_api, http_server as http_server_api, invocation as invocation_api, kv as kv_api,
     live_sessions as live_sessions_api, log as log_api, notices as notices_api, process as process_api,
     project_files as project_files_api, secrets as secrets_api, sessions as sessions_api,
-    start_options as start_options_api,
+    start_options as start_options_api, websockets as websockets_api,
 };
 use crate::cache::Cache;
 use crate::kv;
@@ -113,8 +113,11 @@ pub struct State {
     http: wasmtime_wasi_http::WasiHttpCtx,
     outbound: crate::outbound::Outbound,
     secrets: std::collections::BTreeMap<String, String>,
-    /// Requests and connections on its ports, when it serves any.
+    /// Its connections (requests and WebSockets on its ports, WebSockets
+    /// it opened), when the host keeps it running.
     connections: Option<Arc<Connections>>,
+    /// Where its connections' messages go (its instance's queue).
+    callbacks: Option<Arc<dyn crate::serving::Handler>>,
     /// Time the current call spent waiting in the host (reading a request
     /// body, a session command), added to its deadline.
     grace: Duration,
@@ -389,6 +392,27 @@ impl live_sessions_api::Host for State {
     }
 }
 
+impl websockets_api::Host for State {
+    fn connect(&mut self, url: String, headers: Vec<(String, String)>) -> Result<u64, HostError> {
+        let (Some(connections), Some(callbacks)) = (self.connections.clone(), self.callbacks.clone()) else {
+            return Err(HostError::Failed(
+                "WebSockets are for plugins the host keeps running (the VPS daemon's, the keeper's), not for a \
+                 subcommand"
+                    .into(),
+            ));
+        };
+        let request = crate::websockets::request(&self.outbound, &url, &headers).inspect_err(|e| {
+            if let HostError::Denied(why) = e {
+                tracing::warn!(plugin = %self.name, "denied: {why}");
+            }
+        })?;
+        let started = Instant::now();
+        let opened = crate::websockets::open(&connections, callbacks, request);
+        self.grace += started.elapsed();
+        opened.map_err(HostError::Failed)
+    }
+}
+
 /// The most notices kept from one call.
 pub const MAX_NOTICES: usize = 10;
 /// The longest notice, in characters.
@@ -497,9 +521,12 @@ pub struct Grants {
     pub settings: toml::Table,
     /// The user's secrets; it gets only those its manifest names.
     pub secrets: std::collections::BTreeMap<String, String>,
-    /// Requests and connections on its ports, when a long-lived host
-    /// serves them (see [`crate::running`]).
+    /// Its connections (requests and WebSockets on its ports, WebSockets
+    /// it opens), when a long-lived host keeps it running (see
+    /// [`crate::running`]).
     pub connections: Option<Arc<Connections>>,
+    /// Where those connections' messages go.
+    pub callbacks: Option<Arc<dyn crate::serving::Handler>>,
     /// The agent sessions, where this host knows them (the VPS daemon).
     pub sessions: Option<Arc<dyn SessionHost>>,
     /// Who carries calls to services on a session's VPS (the laptop).
@@ -530,6 +557,7 @@ impl Grants {
             settings: toml::Table::new(),
             secrets: Default::default(),
             connections: None,
+            callbacks: None,
             sessions: None,
             vps: None,
         }
@@ -610,6 +638,7 @@ impl Runtime {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             connections: grants.connections.clone(),
+            callbacks: grants.callbacks.clone(),
             grace: Duration::ZERO,
             given_back: Duration::ZERO,
             sessions: grants.sessions.clone(),

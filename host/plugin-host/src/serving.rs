@@ -117,6 +117,8 @@ struct ForwardChange {
 /// servers and the plugin's host calls (`http-server`).
 pub struct Connections {
     plugin: String,
+    /// Set once the plugin is unloaded: no new sockets then.
+    shut: std::sync::atomic::AtomicBool,
     next: AtomicU64,
     held: Mutex<HashMap<u64, Held>>,
     runtime: tokio::runtime::Handle,
@@ -131,7 +133,13 @@ impl std::fmt::Debug for Connections {
 impl Connections {
     /// For `plugin`, reading bodies on `runtime`.
     pub fn new(plugin: &str, runtime: tokio::runtime::Handle) -> Connections {
-        Connections { plugin: plugin.to_owned(), next: AtomicU64::new(1), held: Mutex::default(), runtime }
+        Connections {
+            plugin: plugin.to_owned(),
+            shut: std::sync::atomic::AtomicBool::new(false),
+            next: AtomicU64::new(1),
+            held: Mutex::default(),
+            runtime,
+        }
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Held>> {
@@ -221,6 +229,13 @@ impl Connections {
 
     /// Queue `message` on WebSocket `id`.
     pub fn send_message(&self, id: u64, message: Message) -> Result<(), String> {
+        let size = match &message {
+            Message::Text(text) => text.len(),
+            Message::Binary(data) => data.len(),
+        };
+        if size > crate::websockets::MAX_MESSAGE {
+            return Err(format!("a WebSocket message is larger than {} MiB", crate::websockets::MAX_MESSAGE >> 20));
+        }
         let sender = match self.table().get(&id) {
             Some(Held::Socket(tx)) => tx.clone(),
             _ => return Err(format!("connection {id} is not an open WebSocket")),
@@ -262,7 +277,45 @@ impl Connections {
         }
     }
 
-    /// End every WebSocket (the plugin is stopping).
+    /// Take `socket`, which the host opened for the plugin: its connection,
+    /// whose messages and end go to `handler`.
+    pub(crate) fn adopt<S>(
+        self: &Arc<Self>,
+        socket: tokio_tungstenite::WebSocketStream<S>,
+        handler: Arc<dyn Handler>,
+    ) -> Result<u64, String>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        {
+            // Checked under the table's lock: `shut` sets the flag, then
+            // closes what the table holds.
+            let mut table = self.table();
+            if self.shut.load(Ordering::SeqCst) {
+                return Err(format!("plugin {} is stopping", self.plugin));
+            }
+            table.insert(id, Held::Socket(tx));
+        }
+        let gone = Gone { id, connections: self.clone(), handler };
+        self.runtime.spawn(pump(socket, rx, gone));
+        Ok(id)
+    }
+
+    /// The runtime its connections run on.
+    pub(crate) fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.runtime
+    }
+
+    /// The plugin is unloaded: end every WebSocket, and refuse new ones.
+    pub fn shut(&self) {
+        self.shut.store(true, Ordering::SeqCst);
+        self.close_all();
+    }
+
+    /// End every WebSocket (the plugin is stopping, or its instance ended:
+    /// a new one knows none of them).
     pub fn close_all(&self) {
         for held in self.table().values_mut() {
             if matches!(held, Held::Socket(_)) {
@@ -476,13 +529,13 @@ async fn answer<H: Handler>(mut request: http::Request<Incoming>, port: &Port<H>
 
 /// Tells the plugin its client went away, unless the plugin ended the
 /// connection itself (`finish` already took it from the table).
-struct Gone<H: Handler> {
+struct Gone<H: Handler + ?Sized> {
     id: u64,
     connections: Arc<Connections>,
     handler: Arc<H>,
 }
 
-impl<H: Handler> Drop for Gone<H> {
+impl<H: Handler + ?Sized> Drop for Gone<H> {
     fn drop(&mut self) {
         if self.connections.take(self.id).is_some() {
             self.handler.closed(self.id);
@@ -506,17 +559,25 @@ impl<H: Handler> Body for Streamed<H> {
     }
 }
 
-async fn websocket<H: Handler>(
-    upgrade: hyper::upgrade::OnUpgrade,
-    mut outgoing: mpsc::Receiver<Message>,
-    gone: Gone<H>,
-) {
+async fn websocket<H: Handler>(upgrade: hyper::upgrade::OnUpgrade, outgoing: mpsc::Receiver<Message>, gone: Gone<H>) {
     let upgraded = match upgrade.await {
         Ok(u) => u,
         Err(e) => return tracing::debug!("WebSocket upgrade failed: {e}"),
     };
-    let mut socket =
-        tokio_tungstenite::WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+    let socket = tokio_tungstenite::WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+    pump(socket, outgoing, gone).await;
+}
+
+/// Carry a WebSocket's messages: in to the plugin, out from its queue,
+/// until either side ends it.
+async fn pump<S, H>(
+    mut socket: tokio_tungstenite::WebSocketStream<S>,
+    mut outgoing: mpsc::Receiver<Message>,
+    gone: Gone<H>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    H: Handler + ?Sized,
+{
     loop {
         tokio::select! {
             incoming = socket.next() => match incoming {
