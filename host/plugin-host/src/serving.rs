@@ -288,15 +288,13 @@ impl Connections {
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        {
-            // Checked under the table's lock: `shut` sets the flag, then
-            // closes what the table holds.
-            let mut table = self.table();
-            if self.shut.load(Ordering::SeqCst) {
-                return Err(format!("plugin {} is stopping", self.plugin));
-            }
-            table.insert(id, Held::Socket(tx));
+        let id = self.insert(Held::Socket(tx));
+        // Checked after the insert: `shut` sets the flag before it closes
+        // what the table holds, so either it closes this socket or this
+        // sees the flag.
+        if self.shut.load(Ordering::SeqCst) {
+            self.take(id);
+            return Err(format!("plugin {} is stopping", self.plugin));
         }
         let gone = Gone { id, connections: self.clone(), handler };
         self.runtime.spawn(pump(socket, rx, gone));
