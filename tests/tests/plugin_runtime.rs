@@ -253,6 +253,35 @@ fn outbound_http_reaches_only_declared_hosts() {
 }
 
 #[test]
+fn waiting_for_a_slow_server_does_not_count_against_the_deadline() {
+    let s = setup();
+    let (mut manifest, wasm) = hostile();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{BufRead, Write};
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+            line.clear();
+        }
+        let mut stream = stream;
+        // The head after 0.8 s, the body in two parts 0.8 s apart: 1.6 s
+        // of waiting in a call allowed 1 s.
+        std::thread::sleep(Duration::from_millis(800));
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhel");
+        let _ = stream.flush();
+        std::thread::sleep(Duration::from_millis(800));
+        let _ = stream.write_all(b"lo");
+    });
+    manifest.permissions.hosts = vec![format!("127.0.0.1:{port}")];
+    let mut p = s.runtime.load(&manifest, &wasm, &s.grants).unwrap();
+    let fetched = p.run_command("hostile-fetch", &[format!("http://127.0.0.1:{port}/x")], T).unwrap();
+    assert_eq!((fetched.status, fetched.stdout.as_str()), (0, "200 hello"), "{}", fetched.stderr);
+}
+
+#[test]
 fn a_url_setting_allows_the_host_it_names() {
     let s = setup();
     let (mut manifest, wasm) = hostile();

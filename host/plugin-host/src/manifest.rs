@@ -247,6 +247,12 @@ impl Manifest {
             if host.is_empty() || host.contains(['/', ' ', '@']) {
                 return bad(format!("host `{host}`: give a host name (optionally host:port), not a URL"));
             }
+            let name = host.strip_prefix("*.").unwrap_or(host);
+            if name.contains('*') || (name.len() < host.len() && !name.contains('.')) {
+                return bad(format!(
+                    "host `{host}`: a `*` may only start a name, for the names under a domain (`*.example.com`)"
+                ));
+            }
         }
         for u in &p.url_settings {
             if u.key.is_empty() || url_host(&u.default).is_none() {
@@ -577,6 +583,9 @@ mod tests {
             ),
             (format!("{HELLO}[permissions]\nprograms = [\"/bin/sh\"]\n"), "program"),
             (format!("{HELLO}[permissions]\nhosts = [\"https://x.com/\"]\n"), "not a URL"),
+            (format!("{HELLO}[permissions]\nhosts = [\"*\"]\n"), "may only start a name"),
+            (format!("{HELLO}[permissions]\nhosts = [\"*.com\"]\n"), "may only start a name"),
+            (format!("{HELLO}[permissions]\nhosts = [\"a.*.com\"]\n"), "may only start a name"),
             (format!("{HELLO}[permissions]\nnetwork = true\n"), "network"),
             (format!("{HELLO}[permissions]\nproject-files = [\"../x\"]\n"), "project-files `../x`"),
             (format!("{HELLO}[permissions]\nproject-files = [\"/abs\"]\n"), "folder under `.sinc/`"),

@@ -116,11 +116,17 @@ fn lowercase(hosts: &[String]) -> Vec<String> {
 /// Whether `allowed` names `host` on `port`.
 fn matches(allowed: &[String], host: &str, port: u16) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-    allowed.iter().any(|a| match a.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') || h.ends_with(']') => {
-            h.trim_start_matches('[').trim_end_matches(']') == host && p.parse() == Ok(port)
+    let names = |pattern: &str| {
+        let pattern = pattern.trim_start_matches('[').trim_end_matches(']');
+        match pattern.strip_prefix("*.") {
+            // `*.example.com`: any name under example.com, not itself.
+            Some(domain) => host.strip_suffix(domain).is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
+            None => pattern == host,
         }
-        _ => a.trim_start_matches('[').trim_end_matches(']') == host,
+    };
+    allowed.iter().any(|a| match a.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') || h.ends_with(']') => names(h) && p.parse() == Ok(port),
+        _ => names(a),
     })
 }
 
@@ -139,10 +145,16 @@ impl WasiHttpHooks for Outbound {
                 tracing::warn!(plugin = %self.plugin, "{why}");
                 Box::new(async move { Err(Error::InternalError(Some(why))) })
             }
-            Ok(Route::Here) => Box::new(async move {
-                let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-                Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as Sent))
-            }),
+            Ok(Route::Here) => {
+                let waited = self.waited.clone();
+                Box::new(async move {
+                    let started = std::time::Instant::now();
+                    let sent = wasmtime_wasi_http::default_send_request(request, options).await;
+                    *waited.lock().unwrap_or_else(PoisonError::into_inner) += started.elapsed();
+                    let (response, io) = sent?;
+                    Ok((response.map(|body| Waited::new(body, waited).boxed_unsync()), Box::new(io) as Sent))
+                })
+            }
             Ok(Route::Vps { carrier, session, waited }) => {
                 tracing::debug!(plugin = %self.plugin, %session, "calling {host}:{port} on the VPS");
                 Box::new(async move {
@@ -153,6 +165,50 @@ impl WasiHttpHooks for Outbound {
                 })
             }
         }
+    }
+}
+
+/// A response body that counts the time its reader spends waiting for the
+/// network as waiting for the host: a plugin reading a slow download is not
+/// running, and gets that time back on its deadline.
+struct Waited<B> {
+    body: B,
+    waited: Arc<Mutex<Duration>>,
+    since: Option<std::time::Instant>,
+}
+
+impl<B> Waited<B> {
+    fn new(body: B, waited: Arc<Mutex<Duration>>) -> Waited<B> {
+        Waited { body, waited, since: None }
+    }
+}
+
+impl<B: http_body::Body + Unpin> http_body::Body for Waited<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.body).poll_frame(cx);
+        match (&polled, self.since) {
+            (std::task::Poll::Pending, None) => self.since = Some(std::time::Instant::now()),
+            (std::task::Poll::Ready(_), Some(since)) => {
+                *self.waited.lock().unwrap_or_else(PoisonError::into_inner) += since.elapsed();
+                self.since = None;
+            }
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -216,6 +272,14 @@ mod tests {
         assert!(o.allows("[::1]", 9000) && !o.allows("::1", 9001));
         assert!(!o.allows("openai.com", 443) && !o.allows("api.openai.com.evil", 443));
         assert!(!Outbound::default().allows("localhost", 80));
+    }
+
+    #[test]
+    fn a_star_allows_the_names_under_a_domain() {
+        let o = Outbound::new("p", &["*.discord.gg".into(), "*.example.com:8443".into()]);
+        assert!(o.allows("gateway-us-east1-b.discord.gg", 443) && o.allows("a.b.Discord.gg", 80));
+        assert!(!o.allows("discord.gg", 443) && !o.allows("evildiscord.gg", 443) && !o.allows(".discord.gg", 443));
+        assert!(o.allows("x.example.com", 8443) && !o.allows("x.example.com", 443));
     }
 
     #[derive(Debug)]
