@@ -369,7 +369,7 @@ pub mod prelude {
         Command, CommandOutput, Ended, Event, Exchange, FilesSynced, FollowUp, Forward, HostError, Launch, Level,
         Message, Plugin, Reply, Request, Response, ResponseHead, Session, Stage, Tool, Verdict, forwarding,
         http_server, invocation, kv, live_sessions, notices, process, project_files, secrets, sessions, sse_event,
-        start_options,
+        start_options, websockets,
     };
     pub use crate::{debug, info, warn};
 }

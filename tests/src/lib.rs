@@ -7,9 +7,11 @@
 //! so tests run in parallel without seeing each other.
 
 pub mod bench_http;
+pub mod discord;
 pub mod http;
 pub mod llm_stub;
 pub mod mobile_site;
+pub(crate) mod multipart;
 pub mod netns;
 pub mod opencode_stub;
 pub mod plugin_host;
@@ -17,6 +19,7 @@ pub mod procs;
 pub mod proxy;
 pub mod pty;
 pub mod sshd;
+pub mod transcription_stub;
 pub mod tree;
 
 pub use http::HttpServer;

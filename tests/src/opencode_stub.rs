@@ -92,7 +92,7 @@ fn serve(mut stream: TcpStream, calls: &Mutex<Vec<Call>>, expected: &str, home: 
     respond_json(&mut stream, 200, &answer)
 }
 
-fn percent_decoded(text: &str) -> String {
+pub(crate) fn percent_decoded(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;

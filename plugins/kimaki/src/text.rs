@@ -1,0 +1,172 @@
+//! Terminal text made fit for Discord: colours and cursor moves removed,
+//! and long output cut into messages of at most 2,000 characters without
+//! breaking a code block.
+
+/// The most characters in one Discord message.
+pub const LIMIT: usize = 2000;
+
+/// `text` without ANSI escape sequences (colours, cursor moves, titles)
+/// and other control characters but newlines and tabs; a carriage return
+/// keeps what was written after it on its line.
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut line_start = 0;
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => match chars.next() {
+                // CSI: parameters, then one final byte in @..~.
+                Some('[') => {
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                // OSC (titles, links): up to BEL or ESC \.
+                Some(']') => {
+                    while let Some(c) = chars.next() {
+                        if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                            break;
+                        }
+                    }
+                }
+                // Character set selections take one more character.
+                Some('(' | ')' | '*' | '+') => {
+                    chars.next();
+                }
+                _ => {}
+            },
+            '\n' => {
+                out.push('\n');
+                line_start = out.len();
+            }
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\r' => out.truncate(line_start),
+            '\t' => out.push('\t'),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `text` cut into messages of at most `limit` characters, at line ends
+/// where it can: a code block cut in two is closed at the end of one
+/// message and opened again, with its language, at the start of the next.
+pub fn split(text: &str, limit: usize) -> Vec<String> {
+    let limit = limit.max(20);
+    let mut messages = Vec::new();
+    let mut current = String::new();
+    let mut current_len = 0;
+    // The opening line of the code block we are in, if any.
+    let mut fence: Option<String> = None;
+    for line in pieces(text, limit - 8) {
+        let is_fence = line.trim_start().starts_with("```");
+        let closing = if fence.is_some() { 4 } else { 0 };
+        let needed = line.chars().count() + usize::from(current_len > 0);
+        if current_len > 0 && current_len + needed + closing > limit {
+            if fence.is_some() {
+                current.push_str("\n```");
+            }
+            messages.push(std::mem::take(&mut current));
+            current_len = 0;
+            if let Some(open) = &fence {
+                current.push_str(open);
+                current_len = open.chars().count();
+            }
+        }
+        if current_len > 0 {
+            current.push('\n');
+            current_len += 1;
+        }
+        current.push_str(&line);
+        current_len += line.chars().count();
+        if is_fence {
+            fence = match fence {
+                Some(_) => None,
+                None => Some(line.trim().to_owned()),
+            };
+        }
+    }
+    if current.chars().any(|c| !c.is_whitespace()) {
+        messages.push(current);
+    }
+    messages
+}
+
+/// The lines of `text`, each cut into parts of at most `width` characters.
+fn pieces(text: &str, width: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.split('\n') {
+        let chars: Vec<char> = line.chars().collect();
+        if chars.is_empty() {
+            out.push(String::new());
+        }
+        for part in chars.chunks(width) {
+            out.push(part.iter().collect());
+        }
+    }
+    out
+}
+
+/// `text` in a code block that nothing in it can end early.
+pub fn code_block(text: &str) -> String {
+    format!("```\n{}\n```", text.replace("```", "`\u{200b}``").trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_cursor_moves_and_titles_go_carriage_returns_overwrite() {
+        let raw = "\u{1b}[1;32mgreen\u{1b}[0m plain\u{1b}]0;title\u{7}\r\n\u{1b}[2K\rprogress 10%\rprogress 100%\n\u{1b}(Bdone\u{1b}]8;;http://x\u{1b}\\link\u{1b}]8;;\u{1b}\\";
+        assert_eq!(strip_ansi(raw), "green plain\nprogress 100%\ndonelink");
+    }
+
+    #[test]
+    fn short_text_is_one_message() {
+        assert_eq!(split("hello\nworld", LIMIT), vec!["hello\nworld"]);
+        assert!(split("\n\n", LIMIT).is_empty());
+    }
+
+    #[test]
+    fn long_text_is_cut_at_line_ends_under_the_limit() {
+        let text: String = (0..500).map(|i| format!("line {i:04} of the output\n")).collect();
+        let messages = split(&text, LIMIT);
+        assert!(messages.len() > 1);
+        assert!(messages.iter().all(|m| m.chars().count() <= LIMIT));
+        assert_eq!(messages.join("\n").trim_end(), text.trim_end(), "nothing lost, nothing added");
+    }
+
+    #[test]
+    fn a_code_block_cut_in_two_is_closed_and_reopened_with_its_language() {
+        let body: String = (0..300).map(|i| format!("let x{i} = {i}; // some code\n")).collect();
+        let text = format!("before\n```rust\n{body}```\nafter");
+        let messages = split(&text, LIMIT);
+        assert!(messages.len() >= 3, "{}", messages.len());
+        for m in &messages {
+            assert!(m.chars().count() <= LIMIT, "{}", m.chars().count());
+            assert_eq!(m.matches("```").count() % 2, 0, "every message closes what it opens: {m}");
+        }
+        assert!(messages[1].starts_with("```rust\n"), "{}", &messages[1][..20]);
+        assert!(messages.last().unwrap().ends_with("after"));
+    }
+
+    #[test]
+    fn a_line_longer_than_a_message_is_cut_too() {
+        let text = "x".repeat(4500);
+        let messages = split(&text, LIMIT);
+        assert_eq!(messages.concat().replace('\n', ""), text);
+        assert!(messages.iter().all(|m| m.chars().count() <= LIMIT));
+        let wide = "é".repeat(2500);
+        assert!(split(&wide, LIMIT).iter().all(|m| m.chars().count() <= LIMIT));
+    }
+
+    #[test]
+    fn code_blocks_cannot_be_closed_by_their_contents() {
+        let block = code_block("a ``` b\n");
+        assert_eq!(block.matches("```").count(), 2, "{block}");
+    }
+}

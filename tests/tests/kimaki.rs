@@ -1,0 +1,364 @@
+//! The Kimaki plugin in the VPS daemon, driving a real tmux session started
+//! through sinc, against the Discord stand-in (its real Gateway and REST
+//! wire formats) and a transcription stub: slash commands, messages typed
+//! into the agent, the agent's output back in the thread (split, batched,
+//! not repeated), attachments saved and synced to the laptop, voice
+//! messages transcribed, access by role, a dropped gateway resumed without
+//! lost or repeated messages, 429s waited out, the token never written.
+
+use serde_json::{Value, json};
+use sinc_tests::discord::{Discord, TOKEN, Upload};
+use sinc_tests::transcription_stub::TranscriptionStub;
+use sinc_tests::{Client, Sshd, wait_until};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The agent: says it is ready, answers each line, prints 300 lines for
+/// `long`, asks a question for `ask`.
+const AGENT: &str = r#"#!/bin/sh
+echo "agent ready"
+while IFS= read -r line; do
+  case "$line" in
+    long) i=1; while [ $i -le 300 ]; do echo "long line $i of the agent's output"; i=$((i+1)); done ;;
+    ask) printf 'Proceed? [y/n] ' ;;
+    *) echo "agent got: $line" ;;
+  esac
+done
+"#;
+
+struct Rig {
+    discord: Discord,
+    transcription: TranscriptionStub,
+    sshd: Sshd,
+    client: Client,
+    _base: tempfile::TempDir,
+    base: PathBuf,
+    channel: String,
+    alice: String,
+}
+
+impl Rig {
+    /// The bot running on the VPS, the channel `app` linked to nothing yet,
+    /// `alice` with the Kimaki role.
+    fn start(settings: &str) -> Rig {
+        let discord = Discord::start();
+        let transcription = TranscriptionStub::start();
+        let sshd = Sshd::start();
+        let base = sshd.home_folder("sinc-kimaki-");
+        let agent = sshd.remote_script("agent", AGENT);
+        let mut client = Client::new(&sshd, &agent.to_string_lossy());
+        client.set_env("SINC_REMOTE_BASE", &base.path().to_string_lossy());
+        let config = std::fs::read_to_string(client.config_file()).unwrap();
+        client.write_config(&format!(
+            "{config}[plugins.kimaki]\napi_base_url = {:?}\ntranscription_base_url = {:?}\n{settings}\n\
+             [secrets]\nkimaki_bot_token = {TOKEN:?}\nkimaki_transcription_key = \"sk-test-transcribe\"\n",
+            discord.api(),
+            transcription.url
+        ));
+        client.ok(&["plugin", "add", &sinc_tests::plugin_component("kimaki").to_string_lossy(), "--yes"]);
+        let channel = discord.add_channel("app");
+        let alice = discord.add_member("alice", &["Kimaki"], false);
+        client.ok(&["start"]);
+        let registered = Instant::now();
+        while discord.commands().as_array().is_none_or(Vec::is_empty) {
+            assert!(
+                registered.elapsed() < Duration::from_secs(30),
+                "the bot did not register its commands; Discord saw {:?}\nthe daemon's log:\n{}",
+                discord.calls().iter().map(|c| format!("{} {}", c.method, c.target)).collect::<Vec<_>>(),
+                daemon_log(&sshd)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let base_path = base.path().to_path_buf();
+        Rig { discord, transcription, sshd, client, _base: base, base: base_path, channel, alice }
+    }
+
+    /// The project's folder on the VPS.
+    fn remote_project(&self) -> PathBuf {
+        let entries: Vec<PathBuf> = std::fs::read_dir(&self.base).unwrap().flatten().map(|e| e.path()).collect();
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        entries[0].clone()
+    }
+
+    /// Run slash command `name` as `user` in `channel`; its responses once
+    /// there are `count`.
+    fn command(&self, channel: &str, user: &str, name: &str, options: Value, count: usize) -> Vec<Value> {
+        let id = self.discord.command(channel, user, name, options);
+        self.discord.wait_for(&format!("/{name} to be answered"), |d| {
+            let r = d.responses(&id);
+            (r.len() >= count).then_some(r)
+        })
+    }
+
+    /// `/project add` for the project, then `/new`: the session's thread.
+    fn thread(&self) -> String {
+        let folder = self.remote_project().to_string_lossy().into_owned();
+        let added = self.command(
+            &self.channel,
+            &self.alice,
+            "project",
+            json!([{ "name": "add", "type": 1,
+            "options": [{ "name": "folder", "type": 3, "value": folder }] }]),
+            1,
+        );
+        assert!(added[0]["data"]["content"].as_str().unwrap().contains("This channel is the project"), "{added:?}");
+        let started = self.command(&self.channel, &self.alice, "new", json!([]), 2);
+        assert_eq!(started[0]["type"], 5, "deferred: {started:?}");
+        let said = started[1]["content"].as_str().unwrap();
+        assert!(said.starts_with("Started `sinc-"), "{said}");
+        let threads = self.discord.threads(&self.channel);
+        assert_eq!(threads.len(), 1);
+        assert_eq!(threads[0]["type"], 11, "a public thread");
+        threads[0]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// The session's screen.
+    fn screen(&self) -> String {
+        let out = self.sshd.tmux(&["capture-pane", "-p", "-S", "-400", "-t", &format!("={}:", self.id())]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn id(&self) -> String {
+        self.client.ok(&["id"]).trim().to_owned()
+    }
+
+    /// Wait until the thread has a bot message containing `text`.
+    fn wait_for_post(&self, thread: &str, text: &str) -> String {
+        self.discord.wait_for(&format!("`{text}` in the thread"), |d| {
+            let all = d.bot_text(thread);
+            all.contains(text).then_some(all)
+        })
+    }
+}
+
+fn occurrences(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+#[test]
+fn a_thread_drives_its_session_and_gets_its_output() {
+    sinc_tests::require_root!();
+    let rig = Rig::start("shell_commands = true");
+    let d = &rig.discord;
+    // The commands, registered for the server.
+    let commands = d.commands();
+    let names: Vec<&str> = commands.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    for name in ["new", "sessions", "stop", "status", "diff", "output", "project", "share"] {
+        assert!(names.contains(&name), "{names:?}");
+    }
+    let thread = rig.thread();
+
+    // A message is typed into the agent, its answer comes back once.
+    let sent = Instant::now();
+    d.say(&thread, &rig.alice, "hello there");
+    wait_until(Duration::from_secs(10), "the agent to get the message", || {
+        rig.screen().contains("agent got: hello there").then_some(())
+    });
+    let typed = sent.elapsed();
+    let posted = rig.wait_for_post(&thread, "agent got: hello there");
+    let round_trip = sent.elapsed();
+    eprintln!("message → keystrokes {typed:?}; → output posted {round_trip:?}");
+    std::thread::sleep(Duration::from_secs(2));
+    let all = d.bot_text(&thread);
+    assert_eq!(occurrences(&all, "agent got: hello there"), 1, "{all}");
+    assert_eq!(occurrences(&all, "\nhello there\n"), 0, "the echo of what was typed is not posted: {posted}");
+
+    // 300 lines: split into messages Discord takes, none lost or repeated.
+    d.say(&thread, &rig.alice, "long");
+    rig.wait_for_post(&thread, "long line 300 of");
+    let messages = d.messages(&thread);
+    assert!(messages.iter().all(|m| m["content"].as_str().unwrap().chars().count() <= 2000));
+    let all = d.bot_text(&thread);
+    for i in [1, 150, 299, 300] {
+        assert_eq!(occurrences(&all, &format!("long line {i} of")), 1, "line {i}");
+    }
+    assert!(
+        messages
+            .iter()
+            .all(|m| m["allowed_mentions"] == json!({ "parse": [] }) || m["author"]["id"] != sinc_tests::discord::APP)
+    );
+
+    // A question: the state is shown.
+    d.say(&thread, &rig.alice, "ask");
+    rig.wait_for_post(&thread, "Proceed? [y/n]");
+
+    // !cmd runs in the project folder.
+    std::fs::write(rig.remote_project().join("marker.txt"), "x").unwrap();
+    d.say(&thread, &rig.alice, "!ls");
+    let shell = rig.wait_for_post(&thread, "exit 0");
+    assert!(shell.contains("$ ls") && shell.contains("marker.txt"), "{shell}");
+
+    // /output, /status, /sessions.
+    let output = rig.command(&thread, &rig.alice, "output", json!([{ "name": "lines", "type": 4, "value": 5 }]), 2);
+    assert!(output[1]["content"].as_str().unwrap().contains("Proceed? [y/n]"), "{output:?}");
+    let status = rig.command(&thread, &rig.alice, "status", json!([]), 1);
+    assert!(status[0]["data"]["content"].as_str().unwrap().contains(&rig.id()), "{status:?}");
+    let sessions = rig.command(&rig.channel, &rig.alice, "sessions", json!([]), 1);
+    assert!(sessions[0]["data"]["content"].as_str().unwrap().contains(&format!("<#{thread}>")), "{sessions:?}");
+
+    // /stop ends the session; the thread says so.
+    let stopped = rig.command(&thread, &rig.alice, "stop", json!([]), 1);
+    assert!(stopped[0]["data"]["content"].as_str().unwrap().contains("Stopping"), "{stopped:?}");
+    rig.wait_for_post(&thread, "ended");
+}
+
+#[test]
+fn files_and_voice_messages_reach_the_agent_and_only_allowed_members_are_heard() {
+    sinc_tests::require_root!();
+    let rig = Rig::start("");
+    let d = &rig.discord;
+    let thread = rig.thread();
+    let bob = d.add_member("bob", &[], false);
+    let carol = d.add_member("carol", &["Kimaki", "no-kimaki"], false);
+    let admin = d.add_member("dave", &["admins"], false);
+    let other_bot = d.add_member("otherbot", &["Kimaki"], true);
+
+    // A file: saved in the project under discord-uploads/, synced to the
+    // laptop, and the agent told its path; a second of the same name is
+    // kept beside it.
+    let notes = Upload { filename: "../notes.txt", content_type: "text/plain", bytes: b"remember the milk\n" };
+    d.say_with(&thread, &rig.alice, "see the notes", &[notes.clone()], 0);
+    wait_until(Duration::from_secs(15), "the agent to hear of the file", || {
+        rig.screen().contains("agent got: see the notes (attached files: discord-uploads/notes.txt)").then_some(())
+    });
+    assert_eq!(std::fs::read(rig.remote_project().join("discord-uploads/notes.txt")).unwrap(), b"remember the milk\n");
+    d.say_with(&thread, &rig.alice, "", &[notes], 0);
+    rig.wait_for_post(&thread, "discord-uploads/notes (2).txt");
+    rig.client.ok(&["flush"]);
+    let local = rig.client.project.join("discord-uploads");
+    assert_eq!(std::fs::read(local.join("notes.txt")).unwrap(), b"remember the milk\n", "synced to the laptop");
+    assert!(local.join("notes (2).txt").exists());
+
+    // A voice message: transcribed, echoed in the thread, typed in.
+    let voice =
+        Upload { filename: "voice-message.ogg", content_type: "audio/ogg", bytes: b"OggS please run the tests" };
+    d.say_with(&thread, &rig.alice, "", &[voice], 8192);
+    rig.wait_for_post(&thread, "🎙️ > please run the tests");
+    wait_until(Duration::from_secs(10), "the transcript typed in", || {
+        rig.screen().contains("agent got: please run the tests").then_some(())
+    });
+    let heard = rig.transcription.heard();
+    assert_eq!(heard[0].authorization.as_deref(), Some("Bearer sk-test-transcribe"));
+    assert_eq!((heard[0].model.as_str(), heard[0].filename.as_str()), ("whisper-1", "voice-message.ogg"));
+    // A failed transcription says so, and types nothing.
+    let broken = Upload { filename: "voice-message.ogg", content_type: "audio/ogg", bytes: b"OggS FAIL" };
+    d.say_with(&thread, &rig.alice, "", &[broken], 8192);
+    let failed = rig.wait_for_post(&thread, "was not transcribed");
+    assert!(failed.contains("500") && failed.contains("overloaded"), "{failed}");
+
+    // Refused: no role, the no-kimaki role; another bot is not even
+    // answered. An administrator may.
+    let before = rig.screen();
+    for (who, text) in [(&bob, "from bob"), (&carol, "from carol")] {
+        let message = d.say(&thread, who, text);
+        d.wait_for("the refusal", |d| d.reactions().iter().any(|(_, m, e)| *m == message && e == "🚫").then_some(()));
+    }
+    let refused = rig.command(&thread, &bob, "stop", json!([]), 1);
+    assert_eq!(refused[0]["type"], 4);
+    assert_eq!(refused[0]["data"]["flags"], 64, "only bob sees it");
+    assert!(refused[0]["data"]["content"].as_str().unwrap().contains("`Kimaki` role"), "{refused:?}");
+    let refused = rig.command(&rig.channel, &carol, "new", json!([]), 1);
+    assert!(refused[0]["data"]["content"].as_str().unwrap().contains("no-kimaki"), "{refused:?}");
+    let ignored = d.say(&thread, &other_bot, "from a bot");
+    d.say(&thread, &admin, "from the admin");
+    wait_until(Duration::from_secs(10), "the admin to be heard", || {
+        rig.screen().contains("agent got: from the admin").then_some(())
+    });
+    let screen = rig.screen();
+    assert!(
+        !screen.contains("from bob") && !screen.contains("from carol") && !screen.contains("from a bot"),
+        "{screen}"
+    );
+    assert!(before.len() <= screen.len());
+    assert!(!d.reactions().iter().any(|(_, m, _)| *m == ignored), "bots get no answer at all");
+}
+
+#[test]
+fn a_dropped_gateway_resumes_without_losing_or_repeating_messages() {
+    sinc_tests::require_root!();
+    let rig = Rig::start("");
+    let d = &rig.discord;
+    let thread = rig.thread();
+    assert_eq!(d.sessions_started(), (1, 0));
+
+    // Dropped, and messages written while the bot is away.
+    d.drop_gateway();
+    for i in 1..=3 {
+        d.say(&thread, &rig.alice, &format!("while away {i}"));
+    }
+    wait_until(Duration::from_secs(20), "the missed messages", || {
+        rig.screen().contains("agent got: while away 3").then_some(())
+    });
+    assert_eq!(d.sessions_started(), (1, 1), "resumed, not identified again");
+    // The server asks to reconnect (op 7); then a zombie (no ACKs).
+    d.ask_reconnect();
+    d.say(&thread, &rig.alice, "after op 7");
+    wait_until(Duration::from_secs(20), "after op 7", || rig.screen().contains("agent got: after op 7").then_some(()));
+    d.set_acks(false);
+    d.say(&thread, &rig.alice, "during the zombie");
+    wait_until(Duration::from_secs(20), "a resume after the zombie", || (d.sessions_started().1 >= 3).then_some(()));
+    d.set_acks(true);
+    // A session the server forgot: Invalid Session, then a new Identify.
+    d.forget_sessions();
+    wait_until(Duration::from_secs(30), "a new session", || {
+        (d.sessions_started().0 == 2 && d.connected()).then_some(())
+    });
+    d.say(&thread, &rig.alice, "after a new session");
+    wait_until(Duration::from_secs(20), "after a new session", || {
+        rig.screen().contains("agent got: after a new session").then_some(())
+    });
+    let screen = rig.screen();
+    for text in
+        ["while away 1", "while away 2", "while away 3", "after op 7", "during the zombie", "after a new session"]
+    {
+        assert_eq!(occurrences(&screen, &format!("agent got: {text}")), 1, "{text} exactly once:\n{screen}");
+    }
+    let order: Vec<usize> = (1..=3).map(|i| screen.find(&format!("agent got: while away {i}")).unwrap()).collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "in order");
+
+    // 429s: the posts wait for retry_after and are all made, once.
+    d.rate_limit(2, 0.4);
+    d.say(&thread, &rig.alice, "limited");
+    let all = rig.wait_for_post(&thread, "agent got: limited");
+    assert_eq!(d.refused(), 2);
+    assert_eq!(occurrences(&all, "agent got: limited"), 1);
+
+    // The token is never written: not on the VPS, not in the laptop's logs.
+    for root in [rig.sshd.remote_root(), rig.client.home.join(".local")] {
+        assert!(!contains_anywhere(&root, TOKEN.as_bytes()), "the token is written under {}", root.display());
+    }
+    // Every REST call said who it is.
+    assert!(d.calls().iter().all(|c| c.header("user-agent").is_some_and(|u| u.starts_with("DiscordBot ("))));
+}
+
+/// The VPS daemon's log.
+fn daemon_log(sshd: &Sshd) -> String {
+    fn find(dir: &Path) -> Option<PathBuf> {
+        for e in std::fs::read_dir(dir).ok()?.flatten() {
+            let path = e.path();
+            if path.file_name().is_some_and(|n| n == "daemon.log") {
+                return Some(path);
+            }
+            if path.is_dir()
+                && let Some(found) = find(&path)
+            {
+                return Some(found);
+            }
+        }
+        None
+    }
+    find(&sshd.remote_root()).and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
+}
+
+/// Whether any file under `root` contains `needle`.
+fn contains_anywhere(root: &Path, needle: &[u8]) -> bool {
+    let Ok(entries) = std::fs::read_dir(root) else { return false };
+    entries.flatten().any(|e| {
+        let path = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => contains_anywhere(&path, needle),
+            Ok(t) if t.is_file() => std::fs::read(&path).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle)),
+            _ => false,
+        }
+    })
+}
