@@ -197,3 +197,29 @@ fn a_plugin_built_against_sdk_1_0_still_loads_and_runs() {
     let out = plugin.run_command("hello", &["old".into()], Duration::from_secs(1)).unwrap();
     assert_eq!(out.stdout, "Hello, old! (1 session events seen; last session sinc-app-123456)\n");
 }
+
+#[test]
+fn a_plugin_built_against_sdk_1_8_runs_and_serves_beside_1_9() {
+    // The published mobile 0.1.0 was built against sinc:plugin@1.8.0,
+    // before the host gained `websockets` (1.9): it still loads, starts,
+    // and serves its page and API.
+    let h = PluginHost::new();
+    let wasm: Arc<[u8]> =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../registry/artifacts/mobile/0.1.0/mobile.wasm"))
+            .unwrap()
+            .into();
+    assert_eq!(sinc_plugin_host::manifest::sdk_version(&wasm), Some(semver::Version::new(1, 8, 0)));
+    assert!(sinc_plugin_host::SDK >= semver::Version::new(1, 9, 0));
+    let manifest = Manifest::from_component(&wasm).unwrap();
+    let port = free_port();
+    let mut grants = Grants::new(h.dir.path().join("mobile"), h.dir.path().to_path_buf());
+    grants.settings.insert("port".into(), i64::from(port).into());
+    let spec = sinc_plugin_host::running::Spec { manifest, wasm, grants };
+    let running = sinc_plugin_host::running::Running::start(h.runtime.clone(), spec, h.tokio.handle(), None).unwrap();
+    wait_until(Duration::from_secs(30), "the old plugin to run", || (running.status() == Status::Running).then_some(()));
+    let (status, page) = curl(&[&format!("http://127.0.0.1:{port}/")]);
+    assert_eq!(status, 200);
+    assert!(page.contains("<html"), "{page}");
+    let (status, _) = curl(&[&format!("http://127.0.0.1:{port}/api/sessions")]);
+    assert_eq!(status, 401, "its API still answers, for paired devices only");
+}
