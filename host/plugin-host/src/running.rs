@@ -71,7 +71,7 @@ enum Call {
     Http { request: Request, reply: oneshot::Sender<Reply> },
     BeforeStart { session: Session, continuing: bool, reply: oneshot::Sender<Option<HookAnswer>> },
     Forwarded(Exchange),
-    Message(u64, Message),
+    Message(u64, Message, oneshot::Sender<()>),
     Closed(u64),
     Filter { request: u64, chunk: bytes::Bytes, last: bool, reply: oneshot::Sender<Vec<u8>> },
     Failed { request: u64, status: u16, reason: String, reply: oneshot::Sender<Option<Response>> },
@@ -98,8 +98,10 @@ impl Handler for Queue {
         let _ = self.0.send(Call::Forwarded(exchange));
     }
 
-    fn on_message(&self, connection: u64, message: Message) {
-        let _ = self.0.send(Call::Message(connection, message));
+    fn on_message(&self, connection: u64, message: Message) -> oneshot::Receiver<()> {
+        let (handled, answer) = oneshot::channel();
+        let _ = self.0.send(Call::Message(connection, message, handled));
+        answer
     }
 
     fn closed(&self, connection: u64) {
@@ -447,7 +449,11 @@ impl Life {
                     plugin.call_tool(&name, &arguments, limit.max(COMMAND_LIMIT)).map(|r| drop(reply.send(r)))
                 }
                 Call::Forwarded(exchange) => plugin.forwarded(&exchange, limit),
-                Call::Message(connection, message) => plugin.on_message(connection, &message, limit),
+                Call::Message(connection, message, handled) => {
+                    plugin.on_message(connection, &message, limit).map(|()| {
+                        let _ = handled.send(());
+                    })
+                }
                 Call::Closed(connection) => plugin.closed(connection, limit),
                 Call::Filter { request, chunk, last, reply } => {
                     plugin.filter(request, &chunk, last, limit).map(|out| drop(reply.send(out)))

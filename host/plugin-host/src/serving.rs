@@ -62,8 +62,9 @@ pub trait Handler: Send + Sync + 'static {
     fn handle(&self, request: Request) -> oneshot::Receiver<Reply>;
     /// A forward it asked for is done.
     fn forwarded(&self, exchange: Exchange);
-    /// A WebSocket message arrived.
-    fn on_message(&self, connection: u64, message: Message);
+    /// A WebSocket message arrived; the receiver resolves (or closes)
+    /// once the plugin has handled it.
+    fn on_message(&self, connection: u64, message: Message) -> oneshot::Receiver<()>;
     /// A streamed reply's or WebSocket's client went away.
     fn closed(&self, connection: u64);
     /// Pass a piece of a forwarded response through its filter; the sender
@@ -73,6 +74,10 @@ pub trait Handler: Send + Sync + 'static {
     /// host's error); the sender is dropped when it cannot.
     fn failed(&self, request: u64, status: u16, reason: String) -> oneshot::Receiver<Option<Response>>;
 }
+
+/// Messages of one WebSocket delivered to the plugin and not yet handled,
+/// at most.
+pub(crate) const MESSAGES_IN_FLIGHT: usize = 16;
 
 /// One request or connection the host holds for the plugin.
 enum Held {
@@ -154,6 +159,11 @@ impl Connections {
 
     fn take(&self, id: u64) -> Option<Held> {
         self.table().remove(&id)
+    }
+
+    /// How many WebSockets the plugin has open (accepted and its own).
+    pub(crate) fn sockets(&self) -> usize {
+        self.table().values().filter(|h| matches!(h, Held::Socket(_))).count()
     }
 
     /// The whole body of request `id` (from the plugin's thread, never a
@@ -576,14 +586,25 @@ async fn pump<S, H>(
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     H: Handler + ?Sized,
 {
+    // Messages handed to the plugin and not handled yet: at most
+    // MESSAGES_IN_FLIGHT, so a peer faster than the plugin is slowed by
+    // TCP instead of filling memory.
+    let mut in_flight: std::collections::VecDeque<oneshot::Receiver<()>> = std::collections::VecDeque::new();
     loop {
+        let room = in_flight.len() < MESSAGES_IN_FLIGHT;
         tokio::select! {
-            incoming = socket.next() => match incoming {
-                Some(Ok(tungstenite::Message::Text(text))) => gone.handler.on_message(gone.id, Message::Text(text.to_string())),
-                Some(Ok(tungstenite::Message::Binary(data))) => gone.handler.on_message(gone.id, Message::Binary(data.to_vec())),
-                Some(Ok(tungstenite::Message::Close(_))) | None | Some(Err(_)) => break,
-                Some(Ok(_)) => {}
-            },
+            incoming = socket.next(), if room => {
+                let message = match incoming {
+                    Some(Ok(tungstenite::Message::Text(text))) => Message::Text(text.to_string()),
+                    Some(Ok(tungstenite::Message::Binary(data))) => Message::Binary(data.to_vec()),
+                    Some(Ok(tungstenite::Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => continue,
+                };
+                in_flight.push_back(gone.handler.on_message(gone.id, message));
+            }
+            () = next_handled(&mut in_flight), if !in_flight.is_empty() => {
+                in_flight.pop_front();
+            }
             queued = outgoing.recv() => match queued {
                 Some(message) => {
                     let message = match message {
@@ -601,6 +622,17 @@ async fn pump<S, H>(
                 }
             }
         }
+    }
+}
+
+/// Resolves when the oldest message in flight has been handled (never when
+/// there is none).
+async fn next_handled(in_flight: &mut std::collections::VecDeque<oneshot::Receiver<()>>) {
+    match in_flight.front_mut() {
+        Some(handled) => {
+            let _ = handled.await;
+        }
+        None => std::future::pending().await,
     }
 }
 

@@ -16,6 +16,9 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest message either way.
 pub const MAX_MESSAGE: usize = 16 << 20;
+/// The most WebSockets one plugin has open (those accepted on its ports and
+/// its own); opening another is refused.
+pub const MAX_SOCKETS: usize = 64;
 
 /// Handshake headers the host sets itself (besides the hop-by-hop ones),
 /// or that a handshake has no use for.
@@ -79,6 +82,9 @@ pub fn open(
     handler: Arc<dyn Handler>,
     request: http::Request<()>,
 ) -> Result<u64, String> {
+    if connections.sockets() >= MAX_SOCKETS {
+        return Err(format!("a plugin may have {MAX_SOCKETS} WebSockets open at once; finish one first"));
+    }
     // Only the host and path are named: a query may carry a secret.
     let place = format!("{}{}", request.uri().authority().map_or("", |a| a.as_str()), request.uri().path());
     let config = WebSocketConfig::default().max_message_size(Some(MAX_MESSAGE)).max_frame_size(Some(MAX_MESSAGE));
@@ -142,12 +148,13 @@ mod tests {
             oneshot::channel().1
         }
         fn forwarded(&self, _: crate::Exchange) {}
-        fn on_message(&self, connection: u64, message: Message) {
+        fn on_message(&self, connection: u64, message: Message) -> oneshot::Receiver<()> {
             let text = match message {
                 Message::Text(t) => format!("{connection} text {t}"),
                 Message::Binary(b) => format!("{connection} binary {}", b.len()),
             };
             self.0.lock().unwrap().push(text);
+            oneshot::channel().1
         }
         fn closed(&self, connection: u64) {
             self.0.lock().unwrap().push(format!("{connection} closed"));
@@ -226,5 +233,82 @@ mod tests {
 
         let refused = open(&connections, heard, request(&outbound, "ws://127.0.0.1:9/", &[]).unwrap()).unwrap_err();
         assert!(refused.starts_with("opening a WebSocket to 127.0.0.1:9/"), "{refused}");
+    }
+
+    /// A plugin that has not handled its messages yet.
+    #[derive(Default)]
+    struct Slow {
+        heard: Mutex<usize>,
+        unhandled: Mutex<Vec<oneshot::Sender<()>>>,
+    }
+
+    impl Handler for Slow {
+        fn handle(&self, _: crate::Request) -> oneshot::Receiver<crate::Reply> {
+            oneshot::channel().1
+        }
+        fn forwarded(&self, _: crate::Exchange) {}
+        fn on_message(&self, _: u64, _: Message) -> oneshot::Receiver<()> {
+            *self.heard.lock().unwrap() += 1;
+            let (handled, answer) = oneshot::channel();
+            self.unhandled.lock().unwrap().push(handled);
+            answer
+        }
+        fn closed(&self, _: u64) {}
+        fn filter(&self, _: u64, _: bytes::Bytes, _: bool) -> oneshot::Receiver<Vec<u8>> {
+            oneshot::channel().1
+        }
+        fn failed(&self, _: u64, _: u16, _: String) -> oneshot::Receiver<Option<crate::Response>> {
+            oneshot::channel().1
+        }
+    }
+
+    /// A server faster than the plugin waits for it (nothing piles up in
+    /// memory), and a plugin cannot open sockets without end.
+    #[test]
+    fn a_fast_server_waits_for_the_plugin_and_sockets_are_capped() {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        runtime.spawn(async move {
+            let mut first = true;
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let flood = std::mem::take(&mut first);
+                tokio::spawn(async move {
+                    let mut socket = tokio_tungstenite::accept_async(stream).await.unwrap();
+                    if flood {
+                        for i in 0..100 {
+                            if socket.send(tungstenite::Message::text(format!("{i}"))).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    while let Some(Ok(_)) = socket.next().await {}
+                });
+            }
+        });
+        let connections = Arc::new(Connections::new("bot", runtime.handle().clone()));
+        let slow = Arc::new(Slow::default());
+        let outbound = Outbound::new("bot", &["127.0.0.1".to_owned()]);
+        let url = format!("ws://127.0.0.1:{port}/");
+        open(&connections, slow.clone(), request(&outbound, &url, &[]).unwrap()).unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(*slow.heard.lock().unwrap(), crate::serving::MESSAGES_IN_FLIGHT, "the rest waits");
+        // Handled: the rest follows.
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while *slow.heard.lock().unwrap() < 100 {
+            assert!(std::time::Instant::now() < until, "only {} arrived", slow.heard.lock().unwrap());
+            for handled in slow.unhandled.lock().unwrap().drain(..) {
+                let _ = handled.send(());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+
+        let heard = Arc::new(Heard::default());
+        for _ in 1..MAX_SOCKETS {
+            open(&connections, heard.clone(), request(&outbound, &url, &[]).unwrap()).unwrap();
+        }
+        let refused = open(&connections, heard, request(&outbound, &url, &[]).unwrap()).unwrap_err();
+        assert!(refused.contains("64 WebSockets open at once"), "{refused}");
     }
 }
