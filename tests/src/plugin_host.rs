@@ -47,17 +47,23 @@ impl PluginHost {
 
     /// [`PluginHost::start`], with `secrets` (name, value) in the user's config.
     pub fn start_with_secrets(&self, name: &str, settings: toml::Table, secrets: &[(&str, &str)]) -> Running {
+        let running = self.launch(name, settings, secrets);
+        wait_until(Duration::from_secs(30), "the plugin to start", || {
+            (running.status() == Status::Running).then_some(())
+        });
+        running
+    }
+
+    /// Start first-party plugin `name` with `settings` and `secrets` without
+    /// waiting for it (it may fail to start).
+    pub fn launch(&self, name: &str, settings: toml::Table, secrets: &[(&str, &str)]) -> Running {
         let wasm: Arc<[u8]> = std::fs::read(plugin_component(name)).unwrap().into();
         let manifest = Manifest::from_component(&wasm).unwrap();
         let mut grants = Grants::new(self.data_dir(name), self.dir.path().to_path_buf());
         grants.settings = settings;
         grants.secrets = secrets.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let spec = Spec { manifest, wasm, grants };
-        let running = Running::start(self.runtime.clone(), spec, self.tokio.handle(), None).unwrap();
-        wait_until(Duration::from_secs(30), "the plugin to start", || {
-            (running.status() == Status::Running).then_some(())
-        });
-        running
+        Running::start(self.runtime.clone(), spec, self.tokio.handle(), None).unwrap()
     }
 
     /// Run subcommand `name` of `running`, which must succeed; its output.

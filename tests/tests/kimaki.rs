@@ -182,11 +182,19 @@ fn a_thread_drives_its_session_and_gets_its_output() {
     d.say(&thread, &rig.alice, "ask");
     rig.wait_for_post(&thread, "Proceed? [y/n]");
 
-    // !cmd runs in the project folder.
-    std::fs::write(rig.remote_project().join("marker.txt"), "x").unwrap();
-    d.say(&thread, &rig.alice, "!ls");
+    // !cmd runs in the project folder; /diff shows its changes.
+    d.say(&thread, &rig.alice, "!echo x > marker.txt && ls");
     let shell = rig.wait_for_post(&thread, "exit 0");
-    assert!(shell.contains("$ ls") && shell.contains("marker.txt"), "{shell}");
+    assert!(shell.contains("$ echo x > marker.txt && ls") && shell.contains("\nmarker.txt\n"), "{shell}");
+    let commit = "!git init -q && git add -A && git -c user.name=t -c user.email=t@example.com commit -qm start \
+                  && echo more >> marker.txt && echo committed";
+    d.say(&thread, &rig.alice, commit);
+    rig.wait_for_post(&thread, "committed\n```\n✅ exit 0");
+    let diff = rig.command(&thread, &rig.alice, "diff", json!([]), 2);
+    let changes = diff[1]["content"].as_str().unwrap();
+    assert!(changes.contains(" M marker.txt") && changes.contains("1 file changed"), "{changes}");
+    d.say(&thread, &rig.alice, "!exit 3");
+    rig.wait_for_post(&thread, "❌ exit 3");
 
     // /output, /status, /sessions.
     let output = rig.command(&thread, &rig.alice, "output", json!([{ "name": "lines", "type": 4, "value": 5 }]), 2);
@@ -245,6 +253,10 @@ fn files_and_voice_messages_reach_the_agent_and_only_allowed_members_are_heard()
     d.say_with(&thread, &rig.alice, "", &[broken], 8192);
     let failed = rig.wait_for_post(&thread, "was not transcribed");
     assert!(failed.contains("500") && failed.contains("overloaded"), "{failed}");
+
+    // `!` commands are off unless the config says otherwise.
+    d.say(&thread, &rig.alice, "!ls");
+    rig.wait_for_post(&thread, "`!` commands are off");
 
     // Refused: no role, the no-kimaki role; another bot is not even
     // answered. An administrator may.
@@ -323,6 +335,17 @@ fn a_dropped_gateway_resumes_without_losing_or_repeating_messages() {
     assert_eq!(d.refused(), 2);
     assert_eq!(occurrences(&all, "agent got: limited"), 1);
 
+    // The VPS daemon starts again (a reboot): the thread still leads to its
+    // session, and its output to the thread.
+    let daemon = format!("{}/.*daemon --background", rig.sshd.remote_data().display());
+    let _ = std::process::Command::new("pkill").args(["-9", "-f", &daemon]).status();
+    rig.client.ok(&["start"]);
+    wait_until(Duration::from_secs(30), "the bot back", || {
+        (d.sessions_started().0 == 3 && d.connected()).then_some(())
+    });
+    d.say(&thread, &rig.alice, "after a restart");
+    rig.wait_for_post(&thread, "agent got: after a restart");
+
     // The token is never written: not on the VPS, not in the laptop's logs.
     for root in [rig.sshd.remote_root(), rig.client.home.join(".local")] {
         assert!(!contains_anywhere(&root, TOKEN.as_bytes()), "the token is written under {}", root.display());
@@ -361,4 +384,50 @@ fn contains_anywhere(root: &Path, needle: &[u8]) -> bool {
             _ => false,
         }
     })
+}
+
+/// The bot in a plugin host of its own (no sessions), with `token`.
+fn bot(host: &sinc_tests::PluginHost, discord: &Discord, token: Option<&str>) -> sinc_plugin_host::running::Running {
+    let settings: toml::Table = toml::from_str(&format!("api_base_url = {:?}", discord.api())).unwrap();
+    let secrets: Vec<(&str, &str)> = token.map(|t| ("kimaki_bot_token", t)).into_iter().collect();
+    host.launch("kimaki", settings, &secrets)
+}
+
+#[test]
+fn without_a_token_the_bot_says_where_to_put_it_and_a_refused_one_stops_it() {
+    use sinc_plugin_host::running::Status;
+    let discord = Discord::start();
+    let host = sinc_tests::PluginHost::new();
+    let none = bot(&host, &discord, None);
+    let Status::Disabled(why) = wait_until(Duration::from_secs(30), "the bot to give up", || match none.status() {
+        s @ Status::Disabled(_) => Some(s),
+        _ => None,
+    }) else {
+        unreachable!()
+    };
+    assert!(why.contains("kimaki_bot_token") && why.contains("[secrets]"), "{why}");
+
+    let host = sinc_tests::PluginHost::new();
+    let _wrong = bot(&host, &discord, Some("not-the-token"));
+    wait_until(Duration::from_secs(30), "the token to be tried", || (!discord.calls().is_empty()).then_some(()));
+    std::thread::sleep(Duration::from_secs(4));
+    let calls: Vec<String> = discord.calls().iter().map(|c| format!("{} {}", c.method, c.target)).collect();
+    assert_eq!(calls, ["GET /api/v10/users/@me"], "a refused token is not tried again and again");
+    assert_eq!(discord.gateway_connections(), 0);
+}
+
+#[test]
+fn refused_intents_are_retried_with_growing_waits_until_they_are_allowed() {
+    let discord = Discord::start();
+    discord.set_privileged_intents(false);
+    let host = sinc_tests::PluginHost::new();
+    let _bot = bot(&host, &discord, Some(TOKEN));
+    wait_until(Duration::from_secs(30), "a first try", || (discord.gateway_connections() > 0).then_some(()));
+    std::thread::sleep(Duration::from_secs(6));
+    let tries = discord.gateway_connections();
+    assert!((2..=3).contains(&tries), "{tries} tries in 6 s: waits of 2 s, then 4 s…");
+    assert_eq!(discord.sessions_started(), (0, 0));
+    discord.set_privileged_intents(true);
+    wait_until(Duration::from_secs(30), "the bot to connect", || discord.connected().then_some(()));
+    assert_eq!(discord.sessions_started(), (1, 0));
 }

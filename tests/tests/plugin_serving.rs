@@ -216,7 +216,9 @@ fn a_plugin_built_against_sdk_1_8_runs_and_serves_beside_1_9() {
     grants.settings.insert("port".into(), i64::from(port).into());
     let spec = sinc_plugin_host::running::Spec { manifest, wasm, grants };
     let running = sinc_plugin_host::running::Running::start(h.runtime.clone(), spec, h.tokio.handle(), None).unwrap();
-    wait_until(Duration::from_secs(30), "the old plugin to run", || (running.status() == Status::Running).then_some(()));
+    wait_until(Duration::from_secs(30), "the old plugin to run", || {
+        (running.status() == Status::Running).then_some(())
+    });
     let (status, page) = curl(&[&format!("http://127.0.0.1:{port}/")]);
     assert_eq!(status, 200);
     assert!(page.contains("<html"), "{page}");

@@ -26,7 +26,11 @@ pub(super) fn serve(request: &Seen, mut stream: TcpStream, world: &Arc<Mutex<Wor
     stream.set_read_timeout(Some(Duration::from_millis(10)))?;
     let raw = stream.try_clone()?;
     let mut socket = WebSocket::from_raw_socket(stream, tungstenite::protocol::Role::Server, None);
-    let heartbeat = world.lock().unwrap().heartbeat_ms;
+    let heartbeat = {
+        let mut w = world.lock().unwrap();
+        w.connections += 1;
+        w.heartbeat_ms
+    };
     send(&mut socket, &json!({ "op": 10, "d": { "heartbeat_interval": heartbeat }, "s": null, "t": null }))?;
     let (tx, rx) = channel();
     let mut session: Option<String> = None;

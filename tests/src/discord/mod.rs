@@ -129,6 +129,8 @@ struct World {
     privileged: bool,
     identifies: u32,
     resumes: u32,
+    /// Gateway connections opened.
+    connections: u32,
     base: String,
 }
 
@@ -415,6 +417,11 @@ impl Discord {
     pub fn sessions_started(&self) -> (u32, u32) {
         let w = self.world();
         (w.identifies, w.resumes)
+    }
+
+    /// Gateway connections opened so far.
+    pub fn gateway_connections(&self) -> u32 {
+        self.world().connections
     }
 
     /// Whether a gateway connection is identified or resumed now.
