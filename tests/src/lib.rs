@@ -9,6 +9,7 @@
 pub mod bench_http;
 pub mod discord;
 pub mod http;
+pub mod kimaki_site;
 pub mod llm_stub;
 pub mod mobile_site;
 pub(crate) mod multipart;

@@ -6,11 +6,11 @@
 //! messages transcribed, access by role, a dropped gateway resumed without
 //! lost or repeated messages, 429s waited out, the token never written.
 
-use serde_json::{Value, json};
+use serde_json::json;
 use sinc_tests::discord::{Discord, TOKEN, Upload};
-use sinc_tests::transcription_stub::TranscriptionStub;
-use sinc_tests::{Client, Sshd, wait_until};
-use std::path::{Path, PathBuf};
+use sinc_tests::kimaki_site::KimakiSite;
+use sinc_tests::wait_until;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// The agent: says it is ready, answers each line, prints 300 lines for
@@ -26,111 +26,6 @@ while IFS= read -r line; do
 done
 "#;
 
-struct Rig {
-    discord: Discord,
-    transcription: TranscriptionStub,
-    sshd: Sshd,
-    client: Client,
-    _base: tempfile::TempDir,
-    base: PathBuf,
-    channel: String,
-    alice: String,
-}
-
-impl Rig {
-    /// The bot running on the VPS, the channel `app` linked to nothing yet,
-    /// `alice` with the Kimaki role.
-    fn start(settings: &str) -> Rig {
-        let discord = Discord::start();
-        let transcription = TranscriptionStub::start();
-        let sshd = Sshd::start();
-        let base = sshd.home_folder("sinc-kimaki-");
-        let agent = sshd.remote_script("agent", AGENT);
-        let mut client = Client::new(&sshd, &agent.to_string_lossy());
-        client.set_env("SINC_REMOTE_BASE", &base.path().to_string_lossy());
-        let config = std::fs::read_to_string(client.config_file()).unwrap();
-        client.write_config(&format!(
-            "{config}[plugins.kimaki]\napi_base_url = {:?}\ntranscription_base_url = {:?}\n{settings}\n\
-             [secrets]\nkimaki_bot_token = {TOKEN:?}\nkimaki_transcription_key = \"sk-test-transcribe\"\n",
-            discord.api(),
-            transcription.url
-        ));
-        client.ok(&["plugin", "add", &sinc_tests::plugin_component("kimaki").to_string_lossy(), "--yes"]);
-        let channel = discord.add_channel("app");
-        let alice = discord.add_member("alice", &["Kimaki"], false);
-        client.ok(&["start"]);
-        let registered = Instant::now();
-        while discord.commands().as_array().is_none_or(Vec::is_empty) {
-            assert!(
-                registered.elapsed() < Duration::from_secs(30),
-                "the bot did not register its commands; Discord saw {:?}\nthe daemon's log:\n{}",
-                discord.calls().iter().map(|c| format!("{} {}", c.method, c.target)).collect::<Vec<_>>(),
-                daemon_log(&sshd)
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let base_path = base.path().to_path_buf();
-        Rig { discord, transcription, sshd, client, _base: base, base: base_path, channel, alice }
-    }
-
-    /// The project's folder on the VPS.
-    fn remote_project(&self) -> PathBuf {
-        let entries: Vec<PathBuf> = std::fs::read_dir(&self.base).unwrap().flatten().map(|e| e.path()).collect();
-        assert_eq!(entries.len(), 1, "{entries:?}");
-        entries[0].clone()
-    }
-
-    /// Run slash command `name` as `user` in `channel`; its responses once
-    /// there are `count`.
-    fn command(&self, channel: &str, user: &str, name: &str, options: Value, count: usize) -> Vec<Value> {
-        let id = self.discord.command(channel, user, name, options);
-        self.discord.wait_for(&format!("/{name} to be answered"), |d| {
-            let r = d.responses(&id);
-            (r.len() >= count).then_some(r)
-        })
-    }
-
-    /// `/project add` for the project, then `/new`: the session's thread.
-    fn thread(&self) -> String {
-        let folder = self.remote_project().to_string_lossy().into_owned();
-        let added = self.command(
-            &self.channel,
-            &self.alice,
-            "project",
-            json!([{ "name": "add", "type": 1,
-            "options": [{ "name": "folder", "type": 3, "value": folder }] }]),
-            1,
-        );
-        assert!(added[0]["data"]["content"].as_str().unwrap().contains("This channel is the project"), "{added:?}");
-        let started = self.command(&self.channel, &self.alice, "new", json!([]), 2);
-        assert_eq!(started[0]["type"], 5, "deferred: {started:?}");
-        let said = started[1]["content"].as_str().unwrap();
-        assert!(said.starts_with("Started `sinc-"), "{said}");
-        let threads = self.discord.threads(&self.channel);
-        assert_eq!(threads.len(), 1);
-        assert_eq!(threads[0]["type"], 11, "a public thread");
-        threads[0]["id"].as_str().unwrap().to_owned()
-    }
-
-    /// The session's screen.
-    fn screen(&self) -> String {
-        let out = self.sshd.tmux(&["capture-pane", "-p", "-S", "-400", "-t", &format!("={}:", self.id())]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn id(&self) -> String {
-        self.client.ok(&["id"]).trim().to_owned()
-    }
-
-    /// Wait until the thread has a bot message containing `text`.
-    fn wait_for_post(&self, thread: &str, text: &str) -> String {
-        self.discord.wait_for(&format!("`{text}` in the thread"), |d| {
-            let all = d.bot_text(thread);
-            all.contains(text).then_some(all)
-        })
-    }
-}
-
 fn occurrences(haystack: &str, needle: &str) -> usize {
     haystack.matches(needle).count()
 }
@@ -138,7 +33,7 @@ fn occurrences(haystack: &str, needle: &str) -> usize {
 #[test]
 fn a_thread_drives_its_session_and_gets_its_output() {
     sinc_tests::require_root!();
-    let rig = Rig::start("shell_commands = true");
+    let rig = KimakiSite::start(AGENT, "shell_commands = true");
     let d = &rig.discord;
     // The commands, registered for the server.
     let commands = d.commands();
@@ -213,7 +108,7 @@ fn a_thread_drives_its_session_and_gets_its_output() {
 #[test]
 fn files_and_voice_messages_reach_the_agent_and_only_allowed_members_are_heard() {
     sinc_tests::require_root!();
-    let rig = Rig::start("");
+    let rig = KimakiSite::start(AGENT, "");
     let d = &rig.discord;
     let thread = rig.thread();
     let bob = d.add_member("bob", &[], false);
@@ -288,7 +183,7 @@ fn files_and_voice_messages_reach_the_agent_and_only_allowed_members_are_heard()
 #[test]
 fn a_dropped_gateway_resumes_without_losing_or_repeating_messages() {
     sinc_tests::require_root!();
-    let rig = Rig::start("");
+    let rig = KimakiSite::start(AGENT, "");
     let d = &rig.discord;
     let thread = rig.thread();
     assert_eq!(d.sessions_started(), (1, 0));
@@ -352,25 +247,6 @@ fn a_dropped_gateway_resumes_without_losing_or_repeating_messages() {
     }
     // Every REST call said who it is.
     assert!(d.calls().iter().all(|c| c.header("user-agent").is_some_and(|u| u.starts_with("DiscordBot ("))));
-}
-
-/// The VPS daemon's log.
-fn daemon_log(sshd: &Sshd) -> String {
-    fn find(dir: &Path) -> Option<PathBuf> {
-        for e in std::fs::read_dir(dir).ok()?.flatten() {
-            let path = e.path();
-            if path.file_name().is_some_and(|n| n == "daemon.log") {
-                return Some(path);
-            }
-            if path.is_dir()
-                && let Some(found) = find(&path)
-            {
-                return Some(found);
-            }
-        }
-        None
-    }
-    find(&sshd.remote_root()).and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
 }
 
 /// Whether any file under `root` contains `needle`.
