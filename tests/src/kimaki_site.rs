@@ -42,10 +42,11 @@ impl KimakiSite {
         client.set_env("SINC_REMOTE_BASE", &base.path().to_string_lossy());
         let config = std::fs::read_to_string(client.config_file()).unwrap();
         client.write_config(&format!(
-            "{config}[plugins.kimaki]\napi_base_url = {:?}\ntranscription_base_url = {:?}\n{settings}\n\
+            "{config}[plugins.kimaki]\napi_base_url = {:?}\ntranscription_base_url = {:?}\nagent = {:?}\n{settings}\n\
              [secrets]\nkimaki_bot_token = {TOKEN:?}\nkimaki_transcription_key = \"sk-test-transcribe\"\n",
             discord.api(),
-            transcription.url
+            transcription.url,
+            agent.to_string_lossy()
         ));
         client.ok(&["plugin", "add", &crate::plugin_component("kimaki").to_string_lossy(), "--yes"]);
         let channel = discord.add_channel("app");

@@ -76,6 +76,7 @@ fn a_thread_drives_its_session_and_gets_its_output() {
     // A question: the state is shown.
     d.say(&thread, &rig.alice, "ask");
     rig.wait_for_post(&thread, "Proceed? [y/n]");
+    rig.wait_for_post(&thread, "❓ The agent is waiting for an answer");
 
     // !cmd runs in the project folder; /diff shows its changes.
     d.say(&thread, &rig.alice, "!echo x > marker.txt && ls");
@@ -99,10 +100,55 @@ fn a_thread_drives_its_session_and_gets_its_output() {
     let sessions = rig.command(&rig.channel, &rig.alice, "sessions", json!([]), 1);
     assert!(sessions[0]["data"]["content"].as_str().unwrap().contains(&format!("<#{thread}>")), "{sessions:?}");
 
+    // /share uploads a project file; hidden files and links are refused.
+    let shared =
+        rig.command(&thread, &rig.alice, "share", json!([{ "name": "file", "type": 3, "value": "marker.txt" }]), 2);
+    assert_eq!(shared[1]["content"], "Shared `marker.txt`.", "{shared:?}");
+    let upload =
+        d.messages(&thread).into_iter().rev().find(|m| !m["attachments"].as_array().unwrap().is_empty()).unwrap();
+    assert_eq!(upload["attachments"][0]["filename"], "marker.txt");
+    assert_eq!(sinc_tests::http::curl(&[upload["attachments"][0]["url"].as_str().unwrap()], None).1, "x\nmore\n");
+    let hidden =
+        rig.command(&thread, &rig.alice, "share", json!([{ "name": "file", "type": 3, "value": ".git/config" }]), 2);
+    assert!(hidden[1]["content"].as_str().unwrap().contains("hidden files"), "{hidden:?}");
+    d.say(&thread, &rig.alice, "!ln -s /etc/passwd link.txt && echo linked");
+    rig.wait_for_post(&thread, "linked\n```\n✅ exit 0");
+    let link =
+        rig.command(&thread, &rig.alice, "share", json!([{ "name": "file", "type": 3, "value": "link.txt" }]), 2);
+    assert!(link[1]["content"].as_str().unwrap().contains("symbolic link"), "{link:?}");
+
     // /stop ends the session; the thread says so.
     let stopped = rig.command(&thread, &rig.alice, "stop", json!([]), 1);
     assert!(stopped[0]["data"]["content"].as_str().unwrap().contains("Stopping"), "{stopped:?}");
     rig.wait_for_post(&thread, "ended");
+
+    // /new with a prompt starts the project's session again, in a new
+    // thread, and types the prompt in.
+    let again = rig.command(
+        &rig.channel,
+        &rig.alice,
+        "new",
+        json!([{ "name": "prompt", "type": 3, "value": "first words" }]),
+        2,
+    );
+    assert!(again[1]["content"].as_str().unwrap().starts_with("Started `"), "{again:?}");
+    let second = d.threads(&rig.channel).last().unwrap()["id"].as_str().unwrap().to_owned();
+    assert_ne!(second, thread);
+    let started = Instant::now();
+    while !d.bot_text(&second).contains("agent got: first words") {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the prompt's answer never came; the thread has:\n{}\nthe screen:\n{}\n{again:?}",
+            d.bot_text(&second),
+            rig.screen()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // /project remove: the threads no longer drive anything.
+    let removed = rig.command(&rig.channel, &rig.alice, "project", json!([{ "name": "remove", "type": 1 }]), 1);
+    assert!(removed[0]["data"]["content"].as_str().unwrap().contains("no longer a project"), "{removed:?}");
+    let status = rig.command(&rig.channel, &rig.alice, "status", json!([]), 1);
+    assert!(status[0]["data"]["content"].as_str().unwrap().contains("not a project"), "{status:?}");
 }
 
 #[test]
@@ -223,11 +269,14 @@ fn a_dropped_gateway_resumes_without_losing_or_repeating_messages() {
     let order: Vec<usize> = (1..=3).map(|i| screen.find(&format!("agent got: while away {i}")).unwrap()).collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "in order");
 
-    // 429s: the posts wait for retry_after and are all made, once.
-    d.rate_limit(2, 0.4);
+    // A 429: the post waits for its retry_after (longer than the bot's
+    // one-second beat) and is made, once.
+    d.rate_limit(1, 2.5);
+    let said = Instant::now();
     d.say(&thread, &rig.alice, "limited");
     let all = rig.wait_for_post(&thread, "agent got: limited");
-    assert_eq!(d.refused(), 2);
+    assert!(said.elapsed() >= Duration::from_millis(2500), "posted {:?} after a 429 asking for 2.5 s", said.elapsed());
+    assert_eq!(d.refused(), 1);
     assert_eq!(occurrences(&all, "agent got: limited"), 1);
 
     // The VPS daemon starts again (a reboot): the thread still leads to its

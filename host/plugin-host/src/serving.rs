@@ -76,8 +76,11 @@ pub trait Handler: Send + Sync + 'static {
 }
 
 /// Messages of one WebSocket delivered to the plugin and not yet handled,
-/// at most.
+/// at most…
 pub(crate) const MESSAGES_IN_FLIGHT: usize = 16;
+/// …and their bytes, at most (one message may be larger: it then waits
+/// alone).
+pub(crate) const BYTES_IN_FLIGHT: usize = 4 << 20;
 
 /// One request or connection the host holds for the plugin.
 enum Held {
@@ -586,12 +589,13 @@ async fn pump<S, H>(
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     H: Handler + ?Sized,
 {
-    // Messages handed to the plugin and not handled yet: at most
-    // MESSAGES_IN_FLIGHT, so a peer faster than the plugin is slowed by
-    // TCP instead of filling memory.
-    let mut in_flight: std::collections::VecDeque<oneshot::Receiver<()>> = std::collections::VecDeque::new();
+    // Messages handed to the plugin and not handled yet, with their sizes:
+    // at most MESSAGES_IN_FLIGHT and BYTES_IN_FLIGHT, so a peer faster than
+    // the plugin is slowed by TCP instead of filling memory.
+    let mut in_flight: std::collections::VecDeque<(oneshot::Receiver<()>, usize)> = std::collections::VecDeque::new();
+    let mut bytes = 0;
     loop {
-        let room = in_flight.len() < MESSAGES_IN_FLIGHT;
+        let room = in_flight.len() < MESSAGES_IN_FLIGHT && bytes < BYTES_IN_FLIGHT;
         tokio::select! {
             incoming = socket.next(), if room => {
                 let message = match incoming {
@@ -600,10 +604,17 @@ async fn pump<S, H>(
                     Some(Ok(tungstenite::Message::Close(_))) | None | Some(Err(_)) => break,
                     Some(Ok(_)) => continue,
                 };
-                in_flight.push_back(gone.handler.on_message(gone.id, message));
+                let size = match &message {
+                    Message::Text(text) => text.len(),
+                    Message::Binary(data) => data.len(),
+                };
+                bytes += size;
+                in_flight.push_back((gone.handler.on_message(gone.id, message), size));
             }
             () = next_handled(&mut in_flight), if !in_flight.is_empty() => {
-                in_flight.pop_front();
+                if let Some((_, size)) = in_flight.pop_front() {
+                    bytes -= size;
+                }
             }
             queued = outgoing.recv() => match queued {
                 Some(message) => {
@@ -627,9 +638,9 @@ async fn pump<S, H>(
 
 /// Resolves when the oldest message in flight has been handled (never when
 /// there is none).
-async fn next_handled(in_flight: &mut std::collections::VecDeque<oneshot::Receiver<()>>) {
+async fn next_handled(in_flight: &mut std::collections::VecDeque<(oneshot::Receiver<()>, usize)>) {
     match in_flight.front_mut() {
-        Some(handled) => {
+        Some((handled, _)) => {
             let _ = handled.await;
         }
         None => std::future::pending().await,

@@ -16,8 +16,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest message either way.
 pub const MAX_MESSAGE: usize = 16 << 20;
-/// The most WebSockets one plugin has open (those accepted on its ports and
-/// its own); opening another is refused.
+/// Opening a WebSocket is refused while the plugin has this many open
+/// (those accepted on its ports count).
 pub const MAX_SOCKETS: usize = 64;
 
 /// Handshake headers the host sets itself (besides the hop-by-hop ones),

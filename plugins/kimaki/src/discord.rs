@@ -44,6 +44,9 @@ impl std::fmt::Display for Failure {
 struct Post {
     channel: String,
     content: String,
+    /// Sent with it so that Discord makes it once, however often it is
+    /// sent (a timeout after Discord stored it).
+    nonce: String,
     tries: u32,
 }
 
@@ -63,6 +66,7 @@ pub struct Discord {
     token: String,
     limits: Limits,
     outbox: VecDeque<Post>,
+    posts: u64,
 }
 
 /// No mention in the bot's messages pings anyone.
@@ -73,7 +77,13 @@ pub fn no_pings() -> Value {
 impl Discord {
     /// The API at `base` for the bot with `token`.
     pub fn new(base: &str, token: &str) -> Discord {
-        Discord { base: base.to_owned(), token: token.to_owned(), limits: Limits::default(), outbox: VecDeque::new() }
+        Discord {
+            base: base.to_owned(),
+            token: token.to_owned(),
+            limits: Limits::default(),
+            outbox: VecDeque::new(),
+            posts: 0,
+        }
     }
 
     /// `method path` with `body`: the answer's JSON (null for 204).
@@ -139,7 +149,9 @@ impl Discord {
     /// messages Discord takes.
     pub fn queue(&mut self, channel: &str, content: &str) {
         for part in text::split(content, text::LIMIT) {
-            self.outbox.push_back(Post { channel: channel.to_owned(), content: part, tries: 0 });
+            self.posts += 1;
+            let nonce = format!("k{:x}{:x}", crate::plugin::now_ms(), self.posts);
+            self.outbox.push_back(Post { channel: channel.to_owned(), content: part, nonce, tries: 0 });
         }
     }
 
@@ -153,14 +165,15 @@ impl Discord {
                 kept.push_back(post);
                 continue;
             }
-            let body = json!({ "content": post.content, "allowed_mentions": no_pings() });
+            let body = json!({ "content": post.content, "allowed_mentions": no_pings(),
+                               "nonce": post.nonce, "enforce_nonce": true });
             match self.call("POST", &format!("/channels/{}/messages", post.channel), Body::Json(&body)) {
                 Ok(_) => {}
                 Err(Failure::Wait(_)) => {
                     held.push(post.channel.clone());
                     kept.push_back(post);
                 }
-                Err(Failure::Network(why)) if post.tries + 1 < TRIES => {
+                Err(why @ (Failure::Network(_) | Failure::Refused(500..=599, _))) if post.tries + 1 < TRIES => {
                     warn!("posting to channel {}: {why}; trying again", post.channel);
                     post.tries += 1;
                     held.push(post.channel.clone());
@@ -189,7 +202,7 @@ impl Discord {
 
     /// Give a deferred interaction its answer: the first 2,000 characters
     /// in place of "thinking…", the rest as follow-ups.
-    pub fn finish(&mut self, app: &str, token: &str, content: &str) -> Result<(), Failure> {
+    pub fn complete(&mut self, app: &str, token: &str, content: &str) -> Result<(), Failure> {
         let parts = text::split(content, text::LIMIT);
         let mut parts = parts.iter();
         let first = parts.next().map_or("(nothing)", String::as_str);

@@ -6,8 +6,9 @@
 
 use serde_json::{Value, json};
 
-/// GUILDS, GUILD_MEMBERS, GUILD_MESSAGES and MESSAGE_CONTENT.
-pub const INTENTS: u64 = 1 | (1 << 1) | (1 << 9) | (1 << 15);
+/// GUILDS, GUILD_MESSAGES and MESSAGE_CONTENT (the members' roles come
+/// with their messages and commands: GUILD_MEMBERS is not needed).
+pub const INTENTS: u64 = 1 | (1 << 9) | (1 << 15);
 
 /// What to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +20,9 @@ pub enum Action {
     /// Close the connection and connect again (resuming if the session
     /// allows).
     Reconnect,
+    /// Close the connection and connect again after a random 1–5 s, as
+    /// Discord asks after an Invalid Session.
+    ReconnectLater,
 }
 
 /// A session the gateway can resume.
@@ -31,7 +35,7 @@ pub struct Resumable {
 }
 
 /// One bot's gateway state, across connections.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Gateway {
     token: String,
     /// The last sequence number received.
@@ -47,6 +51,17 @@ pub struct Gateway {
     ready: bool,
     /// Whether this connection sent Resume (else Identify).
     resuming: bool,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token.
+        f.debug_struct("Gateway")
+            .field("seq", &self.seq)
+            .field("session", &self.session)
+            .field("ready", &self.ready)
+            .finish()
+    }
 }
 
 impl Gateway {
@@ -136,7 +151,7 @@ impl Gateway {
                 if payload["d"] != json!(true) {
                     self.forget();
                 }
-                vec![Action::Reconnect]
+                vec![Action::ReconnectLater]
             }
             Some(10) => {
                 let interval = payload["d"]["heartbeat_interval"].as_u64().unwrap_or(41_250).max(100);
@@ -227,7 +242,8 @@ mod tests {
         let first = sent(&g.received(r#"{"op":10,"d":{"heartbeat_interval":1000}}"#, 1000, 0.5));
         assert_eq!(first[0]["op"], 2);
         assert_eq!(first[0]["d"]["token"], "tok");
-        assert_eq!(first[0]["d"]["intents"], 33283);
+        assert_eq!(first[0]["d"]["intents"], 33281);
+        assert!(!format!("{g:?}").contains("tok"), "the token is never shown");
         assert_eq!(g.tick(1400), None, "the first beat waits for its jitter");
         assert_eq!(sent(&[g.tick(1500).unwrap()])[0], json!({ "op": 1, "d": null }));
         g.received(r#"{"op":11}"#, 1510, 0.0);
@@ -254,9 +270,9 @@ mod tests {
     fn invalid_session_and_failed_resumes_start_a_new_session() {
         let mut g = Gateway::new("tok");
         ready(&mut g);
-        assert_eq!(g.received(r#"{"op":9,"d":true}"#, 20, 0.0), vec![Action::Reconnect]);
+        assert_eq!(g.received(r#"{"op":9,"d":true}"#, 20, 0.0), vec![Action::ReconnectLater]);
         assert!(g.resume_url().is_some(), "d: true keeps it");
-        assert_eq!(g.received(r#"{"op":9,"d":false}"#, 20, 0.0), vec![Action::Reconnect]);
+        assert_eq!(g.received(r#"{"op":9,"d":false}"#, 20, 0.0), vec![Action::ReconnectLater]);
         assert!(g.resume_url().is_none());
 
         // A Resume the server closes (4007, 4009) is not tried again.

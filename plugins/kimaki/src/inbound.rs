@@ -13,7 +13,7 @@ use sinc_plugin_sdk::prelude::*;
 use std::time::Duration;
 
 /// How long a download or a transcription may take.
-const SLOW: Duration = Duration::from_secs(60);
+const SLOW: Duration = Duration::from_secs(30);
 /// The most of a shell command's output posted.
 const MAX_SHELL_OUTPUT: usize = 6000;
 /// 🚫, as a reaction in a URL.
@@ -102,7 +102,7 @@ impl Bot {
             Ok(out) => {
                 let mut output = text::strip_ansi(&String::from_utf8_lossy(&out.stdout));
                 output.push_str(&text::strip_ansi(&String::from_utf8_lossy(&out.stderr)));
-                let output = tail(&output, MAX_SHELL_OUTPUT);
+                let (output, _) = text::tail(&output, MAX_SHELL_OUTPUT);
                 let status = match out.status {
                     Some(0) => "✅ exit 0".to_owned(),
                     Some(n) => format!("❌ exit {n}"),
@@ -131,15 +131,18 @@ impl Bot {
         let bytes = download(a, limit)?;
         let folder = format!("{project}/{}", self.settings.attachments_folder);
         std::fs::create_dir_all(&folder).map_err(|e| format!("making {folder}: {e}"))?;
-        let name = attachments::free_name(&attachments::sanitise(a["filename"].as_str().unwrap_or_default()), |n| {
-            std::fs::symlink_metadata(format!("{folder}/{n}")).is_ok()
-        });
-        // Written beside, then renamed: never a partial file under its name.
-        let partial = format!("{folder}/.{name}.kimaki-part");
+        // Written beside, then renamed onto a name reserved for it (created
+        // new, so nothing already there — or arriving meanwhile — is ever
+        // replaced): never a partial file under its name.
+        let wanted = attachments::sanitise(a["filename"].as_str().unwrap_or_default());
+        let partial = format!("{folder}/.{wanted}.kimaki-part");
         std::fs::write(&partial, &bytes).map_err(|e| format!("writing {partial}: {e}"))?;
-        std::fs::rename(&partial, format!("{folder}/{name}")).map_err(|e| {
+        let reserved = reserve(&folder, &wanted);
+        let saved = reserved.and_then(|name| {
+            std::fs::rename(&partial, format!("{folder}/{name}")).map(|()| name).map_err(|e| format!("saving it: {e}"))
+        });
+        let name = saved.inspect_err(|_| {
             let _ = std::fs::remove_file(&partial);
-            format!("saving {name}: {e}")
         })?;
         info!("saved an attachment of {} bytes in {folder}", bytes.len());
         Ok(format!("{}/{name}", self.settings.attachments_folder))
@@ -179,10 +182,27 @@ impl Bot {
     }
 }
 
+/// A free name in `folder` for `wanted` (or one like it), created empty so
+/// that no one else takes it.
+fn reserve(folder: &str, wanted: &str) -> Result<String, String> {
+    for _ in 0..100 {
+        let name = attachments::free_name(wanted, |n| std::fs::symlink_metadata(format!("{folder}/{n}")).is_ok());
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(format!("{folder}/{name}")) {
+            Ok(_) => return Ok(name),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(format!("saving it: {e}")),
+        }
+    }
+    Err("no free name for it".into())
+}
+
 /// The bytes of attachment `a` (at most `limit`).
 fn download(a: &Value, limit: u64) -> Result<Vec<u8>, String> {
     let url = a["url"].as_str().ok_or("it has no URL")?;
-    let answer = fetch::get(url, &[], SLOW).map_err(|e| format!("downloading it: {e}"))?;
+    // Errors name the host, not the signed URL.
+    let host = url.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+    let answer =
+        fetch::get(url, &[], SLOW).map_err(|e| format!("downloading it: {}", e.replace(url, &format!("{host}/…"))))?;
     if !answer.ok() {
         return Err(format!("downloading it: Discord answered {}", answer.status));
     }
@@ -200,16 +220,4 @@ fn mib(bytes: u64) -> f64 {
 /// `text` as a Discord quote.
 fn quote(text: &str) -> String {
     text.lines().map(|l| format!("> {l}")).collect::<Vec<_>>().join("\n")
-}
-
-/// The last `max` bytes of `text`, cut at a character.
-fn tail(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut cut = text.len() - max;
-    while !text.is_char_boundary(cut) {
-        cut += 1;
-    }
-    &text[cut..]
 }

@@ -72,11 +72,15 @@ pub fn project_folder(home: &str, folder: &str) -> Result<String, String> {
     Ok(path)
 }
 
-/// File `path` (relative, `/`-separated, without `..`) of `project`.
+/// File `path` (relative, `/`-separated, without `..` or hidden names —
+/// `.env`, `.git/`, keys) of `project`.
 pub fn file_in(project: &str, path: &str) -> Result<String, String> {
     let clean = path.trim().trim_start_matches("./");
     if clean.is_empty() || clean.starts_with('/') || clean.split('/').any(|c| c == "..") {
         return Err(format!("`{path}`: give a path inside the project, without `..`"));
+    }
+    if clean.split('/').any(|c| c.starts_with('.')) {
+        return Err(format!("`{path}`: hidden files and folders (`.env`, `.git`, keys) are not shared"));
     }
     Ok(format!("{project}/{clean}"))
 }
@@ -99,7 +103,7 @@ mod tests {
     #[test]
     fn shared_files_stay_in_the_project() {
         assert_eq!(file_in("/p", "./out/a.txt").unwrap(), "/p/out/a.txt");
-        for bad in ["", "/etc/passwd", "../x", "a/../../x"] {
+        for bad in ["", "/etc/passwd", "../x", "a/../../x", ".env", ".ssh/id_ed25519", "a/.git/config"] {
             assert!(file_in("/p", bad).is_err(), "{bad}");
         }
     }

@@ -26,7 +26,7 @@ pub const TOKEN_SECRET: &str = "kimaki_bot_token";
 const TRANSCRIPTION_SECRET: &str = "kimaki_transcription_key";
 /// Lines of scrollback read to find an agent's new output (more new lines
 /// than this in one second, and the oldest of them are not posted).
-const SCROLLBACK: u32 = 1000;
+pub(crate) const SCROLLBACK: u32 = 1000;
 /// The most output posted at once (eight messages); more is cut from the
 /// top.
 const MAX_BATCH: usize = 16_000;
@@ -58,7 +58,6 @@ pub(crate) struct Bot {
     failures: u32,
     /// Discord refused the token: nothing more is tried.
     fatal: bool,
-    gateway_url: Option<String>,
     bot_id: String,
     pub(crate) app_id: String,
     guilds: HashMap<String, Guild>,
@@ -101,7 +100,6 @@ impl Plugin for Kimaki {
             retry_at: 0,
             failures: 0,
             fatal: false,
-            gateway_url: None,
             bot_id: String::new(),
             app_id: String::new(),
             guilds: HashMap::new(),
@@ -168,9 +166,12 @@ impl Bot {
         self.api.flush();
     }
 
+    /// Wait longer after each failure in a row: 2 s, 4 s, … a minute, and
+    /// ten minutes from the seventh on (each try may cost one of the 1,000
+    /// Identifies Discord allows a day).
     fn back_off(&mut self, now: u64) {
         self.failures += 1;
-        let wait = (1000u64 << self.failures.min(6)).min(60_000);
+        let wait = if self.failures > 6 { 600_000 } else { (1000u64 << self.failures).min(60_000) };
         self.retry_at = now + wait;
     }
 
@@ -191,15 +192,20 @@ impl Bot {
                 }
             }
         }
-        let url = match (self.gateway.resume_url(), &self.gateway_url) {
-            (Some(url), _) => url.to_owned(),
-            (None, Some(url)) => url.clone(),
-            (None, None) => match self.api.call("GET", "/gateway/bot", Body::Empty) {
+        let url = match self.gateway.resume_url() {
+            Some(url) => url.to_owned(),
+            // A new session: Discord's address, and whether an Identify is
+            // left today.
+            None => match self.api.call("GET", "/gateway/bot", Body::Empty) {
                 Ok(answer) => {
-                    let url =
-                        answer["url"].as_str().unwrap_or("wss://gateway.discord.gg").trim_end_matches('/').to_owned();
-                    self.gateway_url = Some(url.clone());
-                    url
+                    let limit = &answer["session_start_limit"];
+                    if limit["remaining"].as_u64() == Some(0) {
+                        let wait = limit["reset_after"].as_u64().unwrap_or(3_600_000);
+                        warn!("Discord allows no more new gateway sessions for {} min; waiting", wait / 60_000);
+                        self.retry_at = now + wait;
+                        return;
+                    }
+                    answer["url"].as_str().unwrap_or("wss://gateway.discord.gg").trim_end_matches('/').to_owned()
                 }
                 Err(why) => {
                     warn!("asking Discord for its gateway: {why}");
@@ -258,14 +264,23 @@ impl Bot {
                 }
             }
             Action::Event(t, d) => self.event(&t, &d),
-            Action::Reconnect => {
-                if let Some(c) = self.connection.take() {
-                    http_server::finish(c);
-                }
-                self.gateway.disconnected();
-                self.retry_at = now_ms();
+            Action::Reconnect => self.reconnect(0),
+            Action::ReconnectLater => {
+                // Truncation is fine: a wait in milliseconds.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let wait = 1000 + (4000.0 * jitter()) as u64;
+                self.reconnect(wait);
             }
         }
+    }
+
+    /// Close the connection; connect again after `wait` ms.
+    fn reconnect(&mut self, wait: u64) {
+        if let Some(c) = self.connection.take() {
+            http_server::finish(c);
+        }
+        self.gateway.disconnected();
+        self.retry_at = now_ms() + wait;
     }
 
     fn guild_allowed(&self, id: &str) -> bool {
@@ -381,6 +396,7 @@ impl Bot {
                 }
                 self.screens.remove(&session);
                 self.states.remove(&session);
+                self.typing.remove(&thread);
                 ended = true;
                 continue;
             };
@@ -423,14 +439,10 @@ impl Bot {
 /// New output lines as one post: in a code block (so nothing in them
 /// formats or mentions), the oldest cut when there are too many.
 fn batch(lines: &[String]) -> String {
-    let mut joined = lines.join("\n");
-    if joined.len() > MAX_BATCH {
-        let mut cut = joined.len() - MAX_BATCH;
-        while !joined.is_char_boundary(cut) {
-            cut += 1;
-        }
-        let skipped = joined[..cut].matches('\n').count() + 1;
-        joined = format!("… {skipped} earlier lines (/output shows more)\n{}", &joined[cut..]);
+    let joined = lines.join("\n");
+    let (kept, skipped) = text::tail(&joined, MAX_BATCH);
+    if skipped == 0 {
+        return text::code_block(kept);
     }
-    text::code_block(&joined)
+    text::code_block(&format!("… {skipped} earlier lines (/output shows more)\n{kept}"))
 }

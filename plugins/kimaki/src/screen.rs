@@ -3,21 +3,27 @@
 //! in the last one — found by where the last one's lines moved to, so
 //! redrawn lines are not posted twice.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 
 /// How many of the last snapshot's lines must match to place it in the
 /// new one.
 const ANCHOR: usize = 3;
 /// How many posted lines are remembered to skip redraws.
 const REMEMBERED: usize = 400;
+/// How many looks an expected echo is waited for.
+const ECHO_LOOKS: u32 = 3;
+/// The longest prompt before an echoed input.
+const MAX_PROMPT: usize = 40;
 
 /// One session's screen as last seen.
 #[derive(Debug, Default, Clone)]
 pub struct Screen {
     lines: Vec<String>,
+    /// Lines posted lately, for screens redrawn in place.
     posted: VecDeque<String>,
-    /// What was typed into the session, whose echo is not news.
-    typed: VecDeque<String>,
+    /// What was typed into the session (and for how many more looks),
+    /// whose echo is not news.
+    typed: VecDeque<(String, u32)>,
     seen: bool,
 }
 
@@ -26,18 +32,19 @@ impl Screen {
     /// the first time: that is where following starts).
     pub fn fresh(&mut self, text: &str) -> Vec<String> {
         let current = lines_of(text);
-        let fresh = if self.seen { fresh_lines(&self.lines, &current) } else { Vec::new() };
+        let (mut fresh, redrawn) = if self.seen { fresh_lines(&self.lines, &current) } else { (Vec::new(), false) };
         self.seen = true;
         self.lines = current;
-        let mut fresh: Vec<String> =
-            fresh.into_iter().filter(|l| !self.posted.contains(l) || l.trim().is_empty()).collect();
-        fresh.retain(|line| match self.typed.iter().position(|t| line.trim_end().ends_with(t.as_str())) {
-            Some(i) => {
-                self.typed.remove(i);
-                false
-            }
-            None => true,
-        });
+        if redrawn {
+            // Drawn again in place: what was posted already is not news.
+            let posted: HashSet<&String> = self.posted.iter().collect();
+            fresh.retain(|l| l.trim().is_empty() || !posted.contains(l));
+        }
+        fresh.retain(|line| !self.is_echo(line));
+        for (_, looks) in &mut self.typed {
+            *looks = looks.saturating_sub(1);
+        }
+        self.typed.retain(|(_, looks)| *looks > 0);
         for line in &fresh {
             if !line.trim().is_empty() {
                 self.posted.push_back(line.clone());
@@ -48,15 +55,23 @@ impl Screen {
         }
         trim_blank(fresh)
     }
-}
 
-impl Screen {
+    /// Whether `line` echoes something typed (alone, or after a short
+    /// prompt); that input is then no longer expected.
+    fn is_echo(&mut self, line: &str) -> bool {
+        let line = line.trim_end();
+        let found = self.typed.iter().position(|(t, _)| {
+            line.strip_suffix(t.as_str()).is_some_and(|prompt| prompt.chars().count() <= MAX_PROMPT)
+        });
+        found.map(|i| self.typed.remove(i)).is_some()
+    }
+
     /// `input` is being typed into the session: the line that echoes it
-    /// (after a prompt, perhaps) is not posted.
+    /// (after a prompt, perhaps) within the next few looks is not posted.
     pub fn expect(&mut self, input: &str) {
         let input = input.trim();
         if !input.is_empty() {
-            self.typed.push_back(input.to_owned());
+            self.typed.push_back((input.to_owned(), ECHO_LOOKS));
             if self.typed.len() > 16 {
                 self.typed.pop_front();
             }
@@ -79,18 +94,19 @@ fn trim_blank(mut lines: Vec<String>) -> Vec<String> {
     lines
 }
 
-/// The lines of `current` after those of `previous`. Content only scrolls
-/// up, so the last lines of `previous` (but its very last, which may have
-/// been still in progress) are looked for at their old place or above; a
-/// screen that was cleared or redrawn matches nowhere, and then every line
-/// not in `previous` is new.
-fn fresh_lines(previous: &[String], current: &[String]) -> Vec<String> {
-    let Some((last, before)) = previous.split_last() else { return current.to_vec() };
+/// The lines of `current` after those of `previous`, and whether the
+/// screen was drawn again rather than scrolled. Content only scrolls up, so
+/// the last lines of `previous` (but its very last, which may have been
+/// still in progress) are looked for at their old place or above; a screen
+/// that was cleared or redrawn matches nowhere, and then every line not in
+/// `previous` is new.
+fn fresh_lines(previous: &[String], current: &[String]) -> (Vec<String>, bool) {
+    let Some((last, before)) = previous.split_last() else { return (current.to_vec(), false) };
     let k = before.len().min(ANCHOR);
-    if k > 0 {
+    if k > 0 && current.len() >= k {
         let anchor = &before[before.len() - k..];
         // Where the anchor ended in `previous`, and the most it can be now.
-        let highest = (before.len() - 1).min(current.len().saturating_sub(1));
+        let highest = (before.len() - 1).min(current.len() - 1);
         for end in (k - 1..=highest).rev() {
             if current[end + 1 - k..=end] == *anchor {
                 let mut rest = current[end + 1..].to_vec();
@@ -102,13 +118,14 @@ fn fresh_lines(previous: &[String], current: &[String]) -> Vec<String> {
                 if rest.last() == Some(last) {
                     rest.pop();
                 }
-                return rest;
+                return (rest, false);
             }
         }
-    } else if current.first() == Some(last) {
-        return current[1..].to_vec();
+    } else if k == 0 && current.first() == Some(last) {
+        return (current[1..].to_vec(), false);
     }
-    current.iter().filter(|l| !previous.contains(l)).cloned().collect()
+    let old: HashSet<&String> = previous.iter().collect();
+    (current.iter().filter(|l| !old.contains(l)).cloned().collect(), true)
 }
 
 #[cfg(test)]
@@ -164,6 +181,37 @@ mod tests {
             ["fix the tests"],
             "once"
         );
+    }
+
+    #[test]
+    fn lines_like_earlier_ones_are_still_posted_when_they_scroll_in() {
+        let mut s = Screen::default();
+        s.fresh(&screen(&["run 1", "PASS a", "}", "$"]));
+        assert_eq!(s.fresh(&screen(&["run 1", "PASS a", "}", "$ again", "PASS a", "}"])), ["$ again", "PASS a", "}"]);
+    }
+
+    #[test]
+    fn odd_screens_never_panic() {
+        let mut s = Screen::default();
+        s.fresh(&screen(&["a", "b"]));
+        assert!(s.fresh("").is_empty());
+        assert_eq!(s.fresh("x"), ["x"]);
+        s.fresh(&screen(&["a", "b", "c", "d", "e"]));
+        assert_eq!(s.fresh(&screen(&["d"])), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_echo_is_waited_for_a_few_looks_only() {
+        let mut s = Screen::default();
+        s.fresh(&screen(&["> "]));
+        s.expect("y");
+        for _ in 0..ECHO_LOOKS {
+            s.fresh(&screen(&["> "]));
+        }
+        assert_eq!(s.fresh(&screen(&["> ", "Ready? y"])), ["Ready? y"], "too late to be the echo");
+        s.expect("tests");
+        let long = format!("{} tests", "x".repeat(60));
+        assert_eq!(s.fresh(&screen(&["> ", "Ready? y", &long])), [long.as_str()], "not after a prompt that long");
     }
 
     #[test]

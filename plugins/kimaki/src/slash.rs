@@ -12,6 +12,9 @@ use crate::text;
 use serde_json::{Value, json};
 use sinc_plugin_sdk::prelude::*;
 
+/// The answer in a channel that is no project.
+const NOT_A_PROJECT: &str = "This channel is not a project: `/project add` links it to a folder.";
+
 /// The largest file a bot may upload by default.
 const SHARE_LIMIT: u64 = 10 << 20;
 
@@ -65,7 +68,7 @@ impl Bot {
             }
             Asked::Diff => match self.links.project_of(&asking.channel).map(str::to_owned) {
                 Some(project) => self.later(&asking, |_| diff(&project)),
-                None => self.say(&asking, "This channel is not a project: `/project add` links it to a folder.", true),
+                None => self.say(&asking, NOT_A_PROJECT, true),
             },
             Asked::Output { lines } => match self.session_here(&asking) {
                 Some(session) => self.later(&asking, |_| output(&session, lines)),
@@ -80,7 +83,7 @@ impl Bot {
                     let channel = asking.channel.clone();
                     self.later(&asking, |bot| bot.share(&channel, &project, &path));
                 }
-                None => self.say(&asking, "This channel is not a project: `/project add` links it to a folder.", true),
+                None => self.say(&asking, NOT_A_PROJECT, true),
             },
             Asked::ProjectRemove => {
                 let answer = if self.links.remove_project(&asking.channel) {
@@ -109,7 +112,7 @@ impl Bot {
         }
         let answer = work(self);
         let app = self.app_id.clone();
-        if let Err(why) = self.api.finish(&app, &asking.token, &answer) {
+        if let Err(why) = self.api.complete(&app, &asking.token, &answer) {
             warn!("answering an interaction: {why}");
         }
     }
@@ -166,7 +169,7 @@ impl Bot {
         self.save_links();
         // Follow from what it shows now.
         let mut screen = Screen::default();
-        if let Ok(now) = sessions::screen(&session, 200) {
+        if let Ok(now) = sessions::screen(&session, crate::plugin::SCROLLBACK) {
             screen.fresh(&text::strip_ansi(&now));
         }
         self.screens.insert(session.clone(), screen);
@@ -184,6 +187,14 @@ impl Bot {
             Ok(full) => full,
             Err(why) => return format!("❌ {why}"),
         };
+        // Nothing reached through a link (it could lead out of the project).
+        let mut walked = project.to_owned();
+        for part in path.trim().trim_start_matches("./").split('/') {
+            walked = format!("{walked}/{part}");
+            if std::fs::symlink_metadata(&walked).is_ok_and(|m| m.file_type().is_symlink()) {
+                return format!("❌ `{path}` goes through a symbolic link; only the project's own files are shared.");
+            }
+        }
         let size = std::fs::metadata(&full).map(|m| m.len()).unwrap_or(u64::MAX);
         if size > SHARE_LIMIT {
             return format!(
@@ -244,7 +255,7 @@ impl Bot {
                     None => format!("Project `{project}`: no session; `/new` starts one."),
                 }
             }
-            None => "This channel is not a project: `/project add` links it to a folder.".into(),
+            None => NOT_A_PROJECT.into(),
         }
     }
 
@@ -257,6 +268,9 @@ impl Bot {
             Ok(path) => path,
             Err(why) => return format!("❌ {why}"),
         };
+        if path == home.trim_end_matches('/') {
+            return "❌ Not the home folder itself: give a project's folder under it.".into();
+        }
         if !std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
             return format!("❌ `{path}` is not a folder on the VPS (the bot sees the folders under `{home}`).");
         }

@@ -110,6 +110,24 @@ fn pieces(text: &str, width: usize) -> Vec<String> {
     out
 }
 
+/// The end of `text`, at most `max` bytes of it from the start of a line,
+/// and how many lines were left out.
+pub fn tail(text: &str, max: usize) -> (&str, usize) {
+    if text.len() <= max {
+        return (text, 0);
+    }
+    let mut cut = text.len() - max;
+    while !text.is_char_boundary(cut) {
+        cut += 1;
+    }
+    // From the next whole line, when there is one.
+    if let Some(newline) = text[cut..].find('\n').filter(|n| cut + n + 1 < text.len()) {
+        cut += newline + 1;
+    }
+    let skipped = text[..cut].matches('\n').count() + usize::from(!text[..cut].ends_with('\n'));
+    (&text[cut..], skipped)
+}
+
 /// `text` in a code block that nothing in it can end early.
 pub fn code_block(text: &str) -> String {
     format!("```\n{}\n```", text.replace("```", "`\u{200b}``").trim_end())
@@ -162,6 +180,13 @@ mod tests {
         assert!(messages.iter().all(|m| m.chars().count() <= LIMIT));
         let wide = "é".repeat(2500);
         assert!(split(&wide, LIMIT).iter().all(|m| m.chars().count() <= LIMIT));
+    }
+
+    #[test]
+    fn the_tail_starts_at_a_line_and_counts_what_it_left_out() {
+        assert_eq!(tail("a\nb\nc", 100), ("a\nb\nc", 0));
+        assert_eq!(tail("line1\nline2\nline3", 8), ("line3", 2));
+        assert_eq!(tail("ééééé", 3), ("é", 1), "at a character");
     }
 
     #[test]

@@ -75,7 +75,17 @@ fn run(
         }
         let text = match socket.read() {
             Ok(Message::Text(text)) => text.to_string(),
-            Ok(Message::Close(_)) => return Ok(()),
+            Ok(Message::Close(frame)) => {
+                // A client closing with 1000 or 1001 ends its session (the
+                // bot goes offline); any other close keeps it resumable.
+                let code = frame.map(|f| u16::from(f.code));
+                if matches!(code, Some(1000 | 1001))
+                    && let Some(id) = session.take()
+                {
+                    world.lock().unwrap().sessions.remove(&id);
+                }
+                return Ok(());
+            }
             Ok(_) => continue,
             Err(tungstenite::Error::Io(e))
                 if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>

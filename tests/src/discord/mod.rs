@@ -114,8 +114,9 @@ struct World {
     responses: Vec<(String, Value)>,
     /// Reactions the bot added: (channel, message, emoji).
     reactions: Vec<(String, String, String)>,
-    /// Interactions by token → id.
+    /// Interactions by token → id, and when each was sent.
     interactions: HashMap<String, String>,
+    interaction_sent: HashMap<String, std::time::Instant>,
     /// Attachment bytes by path under `/attachments/`.
     files: HashMap<String, Vec<u8>>,
     sessions: HashMap<String, GatewaySession>,
@@ -358,6 +359,7 @@ impl Discord {
         let mut w = self.world();
         let (id, token) = (w.id(), format!("interaction-token-{}", w.next_id));
         w.interactions.insert(token.clone(), id.clone());
+        w.interaction_sent.insert(id.clone(), std::time::Instant::now());
         let command_id =
             w.commands.as_array().and_then(|c| c.iter().find(|c| c["name"] == name)).map(|c| c["id"].clone());
         let channel_value = w.channel(channel).cloned().unwrap_or(json!({ "id": channel }));

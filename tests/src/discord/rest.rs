@@ -131,7 +131,7 @@ fn bot_message(w: &mut World, channel: &str, request: &Seen) -> Result<Value, An
         w.files.insert(path, file.bytes);
     }
     let mut message = json!({ "content": content, "attachments": attachments });
-    for key in ["flags", "allowed_mentions", "message_reference", "embeds"] {
+    for key in ["flags", "allowed_mentions", "message_reference", "embeds", "nonce", "enforce_nonce"] {
         if let Some(v) = body.get(key) {
             message[key] = v.clone();
         }
@@ -181,6 +181,16 @@ fn route_call(w: &mut World, request: &Seen, parts: &[&str]) -> Answer {
                 return error(404, 10003, "Unknown Channel");
             }
             match bot_message(w, channel, request) {
+                // With enforce_nonce, a nonce used lately gets the message
+                // it made, not another.
+                Ok(message) if message["enforce_nonce"] == true && message["nonce"].is_string() => {
+                    let made =
+                        w.messages.iter().find(|m| m["channel_id"] == *channel && m["nonce"] == message["nonce"]);
+                    match made.cloned() {
+                        Some(made) => ok(made),
+                        None => ok(w.post(channel, APP, message)),
+                    }
+                }
                 Ok(message) => ok(w.post(channel, APP, message)),
                 Err(answer) => answer,
             }
@@ -222,6 +232,10 @@ fn route_call(w: &mut World, request: &Seen, parts: &[&str]) -> Answer {
             }
             if w.responses.iter().any(|(i, _)| i == id) {
                 return error(400, 40060, "Interaction has already been acknowledged.");
+            }
+            // Discord waits 3 s for the first answer.
+            if w.interaction_sent.get(*id).is_some_and(|t| t.elapsed() > std::time::Duration::from_secs(3)) {
+                return error(404, 10062, "Unknown interaction");
             }
             let Ok((body, _)) = payload(request) else { return error(400, 50035, "Invalid Form Body") };
             if !matches!(body["type"].as_u64(), Some(4 | 5)) {
