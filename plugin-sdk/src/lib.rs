@@ -27,6 +27,7 @@
 
 pub mod fetch;
 pub mod git;
+pub mod terminal;
 
 /// The generated bindings of the `sinc:plugin` world.
 pub mod bindings {

@@ -26,6 +26,8 @@ pub struct KimakiSite {
     pub channel: String,
     /// A member with the Kimaki role.
     pub alice: String,
+    /// The sinc binary on the VPS.
+    pub remote_sinc: String,
 }
 
 impl KimakiSite {
@@ -51,7 +53,8 @@ impl KimakiSite {
         client.ok(&["plugin", "add", &crate::plugin_component("kimaki").to_string_lossy(), "--yes"]);
         let channel = discord.add_channel("app");
         let alice = discord.add_member("alice", &["Kimaki"], false);
-        client.ok(&["start"]);
+        let started = client.json(&["start"]);
+        let remote_sinc = started["remote_binary"]["path"].as_str().unwrap().to_owned();
         let registered = Instant::now();
         while discord.commands().as_array().is_none_or(Vec::is_empty) {
             assert!(
@@ -63,7 +66,7 @@ impl KimakiSite {
             std::thread::sleep(Duration::from_millis(50));
         }
         let base_path = base.path().to_path_buf();
-        KimakiSite { discord, transcription, sshd, client, _base: base, base: base_path, channel, alice }
+        KimakiSite { discord, transcription, sshd, client, _base: base, base: base_path, channel, alice, remote_sinc }
     }
 
     /// The project's folder on the VPS.

@@ -117,6 +117,34 @@ fn a_thread_drives_its_session_and_gets_its_output() {
         rig.command(&thread, &rig.alice, "share", json!([{ "name": "file", "type": 3, "value": "link.txt" }]), 2);
     assert!(link[1]["content"].as_str().unwrap().contains("symbolic link"), "{link:?}");
 
+    // The agent shares a file through the MCP tool (`sinc kimaki mcp` on
+    // the VPS); `sinc kimaki status` tells what the bot follows.
+    let marker = rig.remote_project().join("marker.txt");
+    let call = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": { "name": "share_file", "arguments": { "path": marker, "note": "the marker" } } });
+    let outside = json!({ "jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": { "name": "share_file", "arguments": { "path": "/etc/passwd" } } });
+    let input = format!(
+        "{}\n{}\n{call}\n{outside}\n",
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"test","version":"1"}}}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#
+    );
+    let out = rig.client.run_with_input(&["exec", "--", &rig.remote_sinc, "kimaki", "mcp"], input.as_bytes());
+    let replies: Vec<serde_json::Value> =
+        sinc_tests::stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let reply =
+        |id: i64| replies.iter().find(|r| r["id"] == id).unwrap_or_else(|| panic!("no answer {id}: {replies:?}"));
+    assert_eq!(reply(2)["result"]["isError"], false, "{replies:?}");
+    assert_eq!(reply(3)["result"]["isError"], true, "{replies:?}");
+    assert!(reply(3)["result"]["content"][0]["text"].as_str().unwrap().contains("in no project"), "{replies:?}");
+    rig.wait_for_post(&thread, "📤 `marker.txt`: the marker");
+    let status = rig.client.json(&["kimaki", "status"]);
+    assert_eq!(status["state"], "connected", "{status}");
+    assert_eq!(status["threads"][0]["thread"], thread.as_str(), "{status}");
+    assert!(rig.client.ok(&["kimaki", "status"]).starts_with("Discord: connected\n"));
+    let misuse = rig.client.run(&["kimaki", "status", "--bogus"]);
+    assert_eq!(misuse.status.code(), Some(2), "{}", sinc_tests::stderr(&misuse));
+
     // /stop ends the session; the thread says so.
     let stopped = rig.command(&thread, &rig.alice, "stop", json!([]), 1);
     assert!(stopped[0]["data"]["content"].as_str().unwrap().contains("Stopping"), "{stopped:?}");

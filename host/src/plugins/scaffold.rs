@@ -10,6 +10,7 @@ const SDK_FILES: &[(&str, &str)] = &[
     ("sdk/src/lib.rs", include_str!("../../../plugin-sdk/src/lib.rs")),
     ("sdk/src/fetch.rs", include_str!("../../../plugin-sdk/src/fetch.rs")),
     ("sdk/src/git.rs", include_str!("../../../plugin-sdk/src/git.rs")),
+    ("sdk/src/terminal.rs", include_str!("../../../plugin-sdk/src/terminal.rs")),
     ("sdk/wit/plugin.wit", include_str!("../../../plugin-sdk/wit/plugin.wit")),
     ("sdk/README.md", include_str!("../../../plugin-sdk/README.md")),
 ];

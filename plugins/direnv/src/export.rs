@@ -1,5 +1,7 @@
 //! What `direnv export json` said, judged. Pure.
 
+use sinc_plugin_sdk::terminal::strip_ansi;
+
 /// What loading a folder's `.envrc` came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Loaded {
@@ -58,28 +60,6 @@ pub fn judge(status: Option<i32>, stdout: &[u8], stderr: &[u8]) -> Loaded {
 /// session's.
 pub fn allow_target(envrc: Option<&str>, folder: &str) -> String {
     envrc.and_then(|e| e.strip_suffix("/.envrc")).filter(|d| !d.is_empty()).unwrap_or(folder).to_owned()
-}
-
-/// `text` without ANSI escape sequences (direnv colours its messages).
-fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\u{1b}' {
-            out.push(c);
-            continue;
-        }
-        if chars.peek() == Some(&'[') {
-            chars.next();
-            // Parameters, then one final byte in @..~.
-            for c in chars.by_ref() {
-                if ('@'..='~').contains(&c) {
-                    break;
-                }
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

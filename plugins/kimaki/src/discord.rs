@@ -155,6 +155,11 @@ impl Discord {
         }
     }
 
+    /// How many posts wait in the outbox.
+    pub fn waiting(&self) -> usize {
+        self.outbox.len()
+    }
+
     /// Send what the outbox holds, in order per channel; a channel whose
     /// route waits keeps its posts for the next flush.
     pub fn flush(&mut self) {

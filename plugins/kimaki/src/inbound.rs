@@ -10,6 +10,7 @@ use crate::text;
 use serde_json::Value;
 use sinc_plugin_sdk::fetch;
 use sinc_plugin_sdk::prelude::*;
+use sinc_plugin_sdk::terminal;
 use std::time::Duration;
 
 /// How long a download or a transcription may take.
@@ -100,8 +101,8 @@ impl Bot {
         info!("running a shell command in {project} for thread {channel}");
         let report = match process::run("sh", &["-c".to_owned(), command.to_owned()], Some(&project), &[]) {
             Ok(out) => {
-                let mut output = text::strip_ansi(&String::from_utf8_lossy(&out.stdout));
-                output.push_str(&text::strip_ansi(&String::from_utf8_lossy(&out.stderr)));
+                let mut output = terminal::strip_ansi(&String::from_utf8_lossy(&out.stdout));
+                output.push_str(&terminal::strip_ansi(&String::from_utf8_lossy(&out.stderr)));
                 let (output, _) = text::tail(&output, MAX_SHELL_OUTPUT);
                 let status = match out.status {
                     Some(0) => "✅ exit 0".to_owned(),

@@ -25,4 +25,8 @@ mod inbound;
 #[cfg(target_arch = "wasm32")]
 mod plugin;
 #[cfg(target_arch = "wasm32")]
+mod share;
+#[cfg(target_arch = "wasm32")]
 mod slash;
+#[cfg(target_arch = "wasm32")]
+mod status;

@@ -12,6 +12,7 @@ use crate::settings::Settings;
 use crate::{commands, text};
 use serde_json::Value;
 use sinc_plugin_sdk::prelude::*;
+use sinc_plugin_sdk::terminal;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -74,12 +75,8 @@ thread_local! {
     static BOT: RefCell<Option<Bot>> = const { RefCell::new(None) };
 }
 
-fn with_bot(f: impl FnOnce(&mut Bot)) {
-    BOT.with(|b| {
-        if let Some(bot) = b.borrow_mut().as_mut() {
-            f(bot);
-        }
-    });
+fn with_bot<T>(f: impl FnOnce(&mut Bot) -> T) -> Option<T> {
+    BOT.with(|b| b.borrow_mut().as_mut().map(f))
 }
 
 struct Kimaki;
@@ -120,6 +117,32 @@ impl Plugin for Kimaki {
             with_bot(|bot| bot.tick(now));
         }
         Ok(())
+    }
+
+    fn commands() -> Vec<Command> {
+        vec![Command {
+            name: "kimaki".into(),
+            summary: "the Discord bot on the VPS: `sinc kimaki status [--json]`; `sinc kimaki mcp` gives agents a tool to share files to their thread".into(),
+        }]
+    }
+
+    fn run_command(_name: String, args: Vec<String>) -> CommandOutput {
+        match args.split_first() {
+            Some((what, rest)) if what == "status" => with_bot(|bot| bot.status_command(rest))
+                .unwrap_or_else(|| CommandOutput::fail("the bot is not running (see `sinc plugin list`)")),
+            _ => CommandOutput::usage("usage: sinc kimaki status [--json] | sinc kimaki mcp"),
+        }
+    }
+
+    fn tools() -> Vec<Tool> {
+        vec![crate::share::tool()]
+    }
+
+    fn call_tool(name: String, arguments: String) -> Result<String, String> {
+        if name != crate::share::TOOL {
+            return Err(format!("no tool `{name}`"));
+        }
+        with_bot(|bot| bot.share_from_agent(&arguments)).unwrap_or_else(|| Err("the Discord bot is not running".into()))
     }
 
     fn on_message(connection: u64, message: Message) {
@@ -283,6 +306,26 @@ impl Bot {
         self.retry_at = now_ms() + wait;
     }
 
+    /// The connection's state, in words.
+    pub(crate) fn connection_state(&self) -> String {
+        match (&self.connection, self.fatal, self.gateway.is_ready()) {
+            (_, true, _) => "stopped: Discord refused the bot token (check kimaki_bot_token)".into(),
+            (Some(_), _, true) => "connected".into(),
+            (Some(_), _, false) => "connecting".into(),
+            (None, _, _) => {
+                let wait = self.retry_at.saturating_sub(now_ms()) / 1000;
+                format!("disconnected ({} failures in a row; next try in {wait} s)", self.failures)
+            }
+        }
+    }
+
+    /// The servers the bot follows.
+    pub(crate) fn servers(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.guilds.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
     fn guild_allowed(&self, id: &str) -> bool {
         self.settings.guild.as_deref().is_none_or(|only| only == id)
     }
@@ -402,7 +445,7 @@ impl Bot {
             };
             match sessions::screen(&session, SCROLLBACK) {
                 Ok(screen) => {
-                    let fresh = self.screens.entry(session.clone()).or_default().fresh(&text::strip_ansi(&screen));
+                    let fresh = self.screens.entry(session.clone()).or_default().fresh(&terminal::strip_ansi(&screen));
                     if !fresh.is_empty() {
                         self.api.queue(&thread, &batch(&fresh));
                     }

@@ -11,12 +11,10 @@ use crate::screen::Screen;
 use crate::text;
 use serde_json::{Value, json};
 use sinc_plugin_sdk::prelude::*;
+use sinc_plugin_sdk::terminal;
 
 /// The answer in a channel that is no project.
 const NOT_A_PROJECT: &str = "This channel is not a project: `/project add` links it to a folder.";
-
-/// The largest file a bot may upload by default.
-const SHARE_LIMIT: u64 = 10 << 20;
 
 /// One interaction being answered.
 struct Asking {
@@ -81,7 +79,10 @@ impl Bot {
             Asked::Share { path } => match self.links.project_of(&asking.channel).map(str::to_owned) {
                 Some(project) => {
                     let channel = asking.channel.clone();
-                    self.later(&asking, |bot| bot.share(&channel, &project, &path));
+                    self.later(&asking, |bot| match bot.share(&channel, &project, &path) {
+                        Ok(()) => format!("Shared `{path}`."),
+                        Err(why) => format!("❌ {why}"),
+                    });
                 }
                 None => self.say(&asking, NOT_A_PROJECT, true),
             },
@@ -170,7 +171,7 @@ impl Bot {
         // Follow from what it shows now.
         let mut screen = Screen::default();
         if let Ok(now) = sessions::screen(&session, crate::plugin::SCROLLBACK) {
-            screen.fresh(&text::strip_ansi(&now));
+            screen.fresh(&terminal::strip_ansi(&now));
         }
         self.screens.insert(session.clone(), screen);
         self.api.queue(
@@ -179,41 +180,6 @@ impl Bot {
         );
         send(self, &thread);
         format!("Started `{session}`: <#{thread}>.")
-    }
-
-    /// Upload file `path` of `project` to `channel`; what to tell the member.
-    fn share(&mut self, channel: &str, project: &str, path: &str) -> String {
-        let full = match links::file_in(project, path) {
-            Ok(full) => full,
-            Err(why) => return format!("❌ {why}"),
-        };
-        // Nothing reached through a link (it could lead out of the project).
-        let mut walked = project.to_owned();
-        for part in path.trim().trim_start_matches("./").split('/') {
-            walked = format!("{walked}/{part}");
-            if std::fs::symlink_metadata(&walked).is_ok_and(|m| m.file_type().is_symlink()) {
-                return format!("❌ `{path}` goes through a symbolic link; only the project's own files are shared.");
-            }
-        }
-        let size = std::fs::metadata(&full).map(|m| m.len()).unwrap_or(u64::MAX);
-        if size > SHARE_LIMIT {
-            return format!(
-                "❌ `{path}` is missing, or larger than Discord's {} MiB for a bot's file.",
-                SHARE_LIMIT >> 20
-            );
-        }
-        let bytes = match std::fs::read(&full) {
-            Ok(bytes) => bytes,
-            Err(e) => return format!("❌ reading `{path}`: {e}"),
-        };
-        let name = crate::attachments::sanitise(path);
-        let body = json!({ "content": format!("📤 `{path}`"), "attachments": [{ "id": 0, "filename": name }],
-                           "allowed_mentions": crate::discord::no_pings() });
-        let files = [(name, bytes)];
-        match self.api.call("POST", &format!("/channels/{channel}/messages"), Body::Files(&body, &files)) {
-            Ok(_) => format!("Shared `{path}`."),
-            Err(why) => format!("❌ Uploading `{path}`: {why}"),
-        }
     }
 
     fn sessions_list(&self) -> String {
@@ -242,7 +208,7 @@ impl Bot {
                     "`{session}` {}, {} terminal(s) attached.\nLast line: `{}`",
                     state_name(i.state),
                     i.attached,
-                    text::strip_ansi(&i.last_line).replace('`', "'")
+                    terminal::strip_ansi(&i.last_line).replace('`', "'")
                 ),
                 None => format!("`{session}` has ended."),
             };
@@ -312,7 +278,7 @@ fn diff(project: &str) -> String {
 fn output(session: &str, lines: u32) -> String {
     match sessions::screen(session, lines) {
         Ok(screen) => {
-            let clean = text::strip_ansi(&screen);
+            let clean = terminal::strip_ansi(&screen);
             let all: Vec<&str> = clean.lines().map(str::trim_end).collect();
             let end = all.iter().rposition(|l| !l.is_empty()).map_or(0, |i| i + 1);
             let start = end.saturating_sub(lines as usize);

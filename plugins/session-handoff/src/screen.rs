@@ -1,23 +1,7 @@
 //! A session's screen made plain: escape sequences removed, trailing blank
 //! lines and tmux's own "Pane is dead" line dropped, the last lines kept.
 
-use regex_lite::Regex;
-use std::sync::OnceLock;
-
-fn escapes() -> &'static Regex {
-    static ESCAPES: OnceLock<Regex> = OnceLock::new();
-    // CSI (colours, cursor), OSC (titles, links; ended by BEL or ST), and
-    // the two-byte escapes; then stray control characters but tab.
-    ESCAPES.get_or_init(|| {
-        Regex::new(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]")
-            .expect("a valid pattern")
-    })
-}
-
-/// `text` without terminal escape sequences or control characters.
-pub fn strip_ansi(text: &str) -> String {
-    escapes().replace_all(text, "").into_owned()
-}
+pub use sinc_plugin_sdk::terminal::strip_ansi;
 
 /// The last `lines` lines of `screen` worth reading: plain text, right
 /// ends trimmed, without tmux's note that the program ended, without the

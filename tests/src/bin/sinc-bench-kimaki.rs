@@ -52,9 +52,13 @@ fn main() {
         std::thread::sleep(Duration::from_millis(150));
     }
 
-    // The agent's output → posted: the marker's time until the post.
+    // The agent's output → posted: the marker's time until the post. The
+    // bot looks once a second; agents write at any moment, so each marker
+    // is asked for at a random point of that second.
     let mut posted = Vec::new();
     for i in 0..runs {
+        let offset = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), i) % 1000;
+        std::thread::sleep(Duration::from_millis(offset));
         d.say(&thread, &site.alice, &format!("mark{i}"));
         let started = Instant::now();
         let mark = loop {
