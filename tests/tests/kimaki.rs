@@ -194,7 +194,7 @@ fn files_and_voice_messages_reach_the_agent_and_only_allowed_members_are_heard()
     // laptop, and the agent told its path; a second of the same name is
     // kept beside it.
     let notes = Upload { filename: "../notes.txt", content_type: "text/plain", bytes: b"remember the milk\n" };
-    d.say_with(&thread, &rig.alice, "see the notes", &[notes.clone()], 0);
+    d.say_with(&thread, &rig.alice, "see the notes", std::slice::from_ref(&notes), 0);
     wait_until(Duration::from_secs(15), "the agent to hear of the file", || {
         rig.screen().contains("agent got: see the notes (attached files: discord-uploads/notes.txt)").then_some(())
     });

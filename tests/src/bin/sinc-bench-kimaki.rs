@@ -63,7 +63,7 @@ fn main() {
         let started = Instant::now();
         let mark = loop {
             let screen = site.screen();
-            if let Some(m) = screen.lines().filter_map(|l| l.strip_prefix("MARK ")).last().map(str::to_owned)
+            if let Some(m) = screen.lines().rev().find_map(|l| l.strip_prefix("MARK ")).map(str::to_owned)
                 && !posted_marks(d, &thread).contains(&m)
             {
                 break m;
