@@ -182,7 +182,7 @@ fn a_thread_drives_its_session_and_gets_its_output() {
 #[test]
 fn files_and_voice_messages_reach_the_agent_and_only_allowed_members_are_heard() {
     sinc_tests::require_root!();
-    let rig = KimakiSite::start(AGENT, "");
+    let rig = KimakiSite::start(AGENT, "max_attachment_mb = 1");
     let d = &rig.discord;
     let thread = rig.thread();
     let bob = d.add_member("bob", &[], false);
@@ -252,6 +252,16 @@ fn files_and_voice_messages_reach_the_agent_and_only_allowed_members_are_heard()
     );
     assert!(before.len() <= screen.len());
     assert!(!d.reactions().iter().any(|(_, m, _)| *m == ignored), "bots get no answer at all");
+    let log = sinc_tests::kimaki_site::daemon_log(&rig.sshd);
+    assert!(log.contains(&format!("refused /stop from user {bob}")), "every refusal is logged:\n{log}");
+    assert!(log.contains(&format!("ignored a message from user {carol}")), "{log}");
+
+    // A file over max_attachment_mb is refused, with the reason.
+    let big = vec![b'x'; 1536 << 10];
+    let upload = Upload { filename: "big.bin", content_type: "application/octet-stream", bytes: &big };
+    d.say_with(&thread, &rig.alice, "", &[upload], 0);
+    rig.wait_for_post(&thread, "`big.bin` was not saved: it is 1.5 MiB; the limit is 1 MiB");
+    assert!(!rig.remote_project().join("discord-uploads/big.bin").exists());
 }
 
 #[test]
