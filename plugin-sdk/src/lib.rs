@@ -41,7 +41,7 @@ pub mod bindings {
 }
 
 /// The version of the `sinc:plugin` package this SDK builds against.
-pub const WIT_VERSION: &str = "1.9.0";
+pub const WIT_VERSION: &str = "1.10.0";
 
 pub use bindings::exports::sinc::plugin::ending::{Ended, Stage};
 pub use bindings::exports::sinc::plugin::hooks::{Launch, Verdict};
@@ -112,6 +112,12 @@ pub trait Plugin {
     /// The client of a streamed reply or WebSocket went away.
     fn closed(connection: u64) {
         let _ = connection;
+    }
+
+    /// WebSocket `connection`'s peer closed it with `code` and `reason`
+    /// (1005: no code; 1006: no close frame); `closed` follows. Since 1.10.
+    fn on_close(connection: u64, code: u16, reason: String) {
+        let _ = (connection, code, reason);
     }
 
     /// A session is about to be created: change its launch, or refuse it
@@ -227,6 +233,11 @@ macro_rules! export_plugin {
                 }
                 fn call(name: String, arguments: String) -> Result<String, String> {
                     <$ty as $crate::Plugin>::call_tool(name, arguments)
+                }
+            }
+            impl $crate::bindings::exports::sinc::plugin::websocket_events::Guest for SincExports {
+                fn on_close(connection: u64, code: u16, reason: String) {
+                    <$ty as $crate::Plugin>::on_close(connection, code, reason)
                 }
             }
             impl $crate::bindings::exports::sinc::plugin::ending::Guest for SincExports {

@@ -384,12 +384,16 @@ fn refused_intents_are_retried_with_growing_waits_until_they_are_allowed() {
     let discord = Discord::start();
     discord.set_privileged_intents(false);
     let host = sinc_tests::PluginHost::new();
-    let _bot = bot(&host, &discord, Some(TOKEN));
+    let bot = bot(&host, &discord, Some(TOKEN));
     wait_until(Duration::from_secs(30), "a first try", || (discord.gateway_connections() > 0).then_some(()));
     std::thread::sleep(Duration::from_secs(6));
     let tries = discord.gateway_connections();
     assert!((2..=3).contains(&tries), "{tries} tries in 6 s: waits of 2 s, then 4 s…");
     assert_eq!(discord.sessions_started(), (0, 0));
+    // Discord's close code (4014) reaches the plugin (SDK 1.10), which says
+    // what to do.
+    let status = host.command(&bot, "kimaki", &["status"]);
+    assert!(status.contains("refused the intents (4014)") && status.contains("Message Content"), "{status}");
     discord.set_privileged_intents(true);
     wait_until(Duration::from_secs(30), "the bot to connect", || discord.connected().then_some(()));
     assert_eq!(discord.sessions_started(), (1, 0));

@@ -20,7 +20,7 @@ pub mod websockets;
 
 /// The version of `sinc:plugin` this host links (it links every earlier
 /// 1.x too).
-pub const SDK: semver::Version = semver::Version::new(1, 9, 0);
+pub const SDK: semver::Version = semver::Version::new(1, 10, 0);
 
 /// The host bindings of the `sinc:plugin` world.
 pub mod bindings {

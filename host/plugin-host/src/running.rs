@@ -72,6 +72,7 @@ enum Call {
     BeforeStart { session: Session, continuing: bool, reply: oneshot::Sender<Option<HookAnswer>> },
     Forwarded(Exchange),
     Message(u64, Message, oneshot::Sender<()>),
+    OnClose(u64, u16, String),
     Closed(u64),
     Filter { request: u64, chunk: bytes::Bytes, last: bool, reply: oneshot::Sender<Vec<u8>> },
     Failed { request: u64, status: u16, reason: String, reply: oneshot::Sender<Option<Response>> },
@@ -102,6 +103,10 @@ impl Handler for Queue {
         let (handled, answer) = oneshot::channel();
         let _ = self.0.send(Call::Message(connection, message, handled));
         answer
+    }
+
+    fn on_close(&self, connection: u64, code: u16, reason: String) {
+        let _ = self.0.send(Call::OnClose(connection, code, reason));
     }
 
     fn closed(&self, connection: u64) {
@@ -454,6 +459,7 @@ impl Life {
                         let _ = handled.send(());
                     })
                 }
+                Call::OnClose(connection, code, reason) => plugin.on_close(connection, code, &reason, limit),
                 Call::Closed(connection) => plugin.closed(connection, limit),
                 Call::Filter { request, chunk, last, reply } => {
                     plugin.filter(request, &chunk, last, limit).map(|out| drop(reply.send(out)))

@@ -5,7 +5,7 @@
 use crate::bindings::exports::sinc::plugin::ending::{Ended, Stage};
 use crate::bindings::exports::sinc::plugin::hooks::Verdict;
 use crate::bindings::exports::sinc::plugin::{
-    ending, forward_handler, hooks, http_handler, plugin as plugin_api, tools,
+    ending, forward_handler, hooks, http_handler, plugin as plugin_api, tools, websocket_events,
 };
 use crate::bindings::sinc::plugin::http_types::{Exchange, Message, Reply, Request, Response};
 use crate::bindings::sinc::plugin::types::Session;
@@ -574,6 +574,7 @@ pub struct Plugin {
     forwards: Option<forward_handler::Guest>,
     tools: Option<tools::Guest>,
     ending: Option<ending::Guest>,
+    socket_events: Option<websocket_events::Guest>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -688,7 +689,11 @@ impl Runtime {
             Ok(indices) => Some(indices.load(&mut store, &instance).map_err(fail)?),
             Err(_) => None,
         };
-        Ok(Plugin { manifest: manifest.clone(), store, plugin, http, hooks, forwards, tools, ending })
+        let socket_events = match websocket_events::GuestIndices::new(&pre) {
+            Ok(indices) => Some(indices.load(&mut store, &instance).map_err(fail)?),
+            Err(_) => None,
+        };
+        Ok(Plugin { manifest: manifest.clone(), store, plugin, http, hooks, forwards, tools, ending, socket_events })
     }
 }
 
@@ -872,6 +877,15 @@ impl Plugin {
         self.arm(limit);
         let Some(http) = &self.http else { return Err(no_http_handler(&self.manifest.name)) };
         let outcome = http.call_closed(&mut self.store, connection);
+        outcome.map_err(|e| self.stopped(e))
+    }
+
+    /// Tell it how a WebSocket's peer closed it (nothing for a plugin built
+    /// before SDK 1.10).
+    pub fn on_close(&mut self, connection: u64, code: u16, reason: &str, limit: Duration) -> Result<(), PluginError> {
+        self.arm(limit);
+        let Some(events) = &self.socket_events else { return Ok(()) };
+        let outcome = events.call_on_close(&mut self.store, connection, code, reason);
         outcome.map_err(|e| self.stopped(e))
     }
 

@@ -65,6 +65,9 @@ pub trait Handler: Send + Sync + 'static {
     /// A WebSocket message arrived; the receiver resolves (or closes)
     /// once the plugin has handled it.
     fn on_message(&self, connection: u64, message: Message) -> oneshot::Receiver<()>;
+    /// A WebSocket's peer closed it with `code` and `reason` (before
+    /// `closed`).
+    fn on_close(&self, connection: u64, code: u16, reason: String);
     /// A streamed reply's or WebSocket's client went away.
     fn closed(&self, connection: u64);
     /// Pass a piece of a forwarded response through its filter; the sender
@@ -601,7 +604,15 @@ async fn pump<S, H>(
                 let message = match incoming {
                     Some(Ok(tungstenite::Message::Text(text))) => Message::Text(text.to_string()),
                     Some(Ok(tungstenite::Message::Binary(data))) => Message::Binary(data.to_vec()),
-                    Some(Ok(tungstenite::Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(tungstenite::Message::Close(frame))) => {
+                        let (code, reason) = frame.map_or((1005, String::new()), |f| (u16::from(f.code), f.reason.to_string()));
+                        gone.handler.on_close(gone.id, code, reason);
+                        break;
+                    }
+                    None | Some(Err(_)) => {
+                        gone.handler.on_close(gone.id, 1006, String::new());
+                        break;
+                    }
                     Some(Ok(_)) => continue,
                 };
                 let size = match &message {

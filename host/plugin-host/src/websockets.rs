@@ -156,6 +156,9 @@ mod tests {
             self.0.lock().unwrap().push(text);
             oneshot::channel().1
         }
+        fn on_close(&self, connection: u64, code: u16, reason: String) {
+            self.0.lock().unwrap().push(format!("{connection} closed with {code} {reason}"));
+        }
         fn closed(&self, connection: u64) {
             self.0.lock().unwrap().push(format!("{connection} closed"));
         }
@@ -200,7 +203,11 @@ mod tests {
                     let got = socket.next().await.unwrap().unwrap();
                     socket.send(tungstenite::Message::text(format!("echo {}", got.to_text().unwrap()))).await.unwrap();
                     socket.send(tungstenite::Message::binary(vec![7u8; 3])).await.unwrap();
-                    socket.close(None).await.unwrap();
+                    let bye = tungstenite::protocol::CloseFrame {
+                        code: tungstenite::protocol::frame::coding::CloseCode::from(4004),
+                        reason: "Authentication failed.".into(),
+                    };
+                    socket.close(Some(bye)).await.unwrap();
                 } else {
                     while let Some(Ok(message)) = socket.next().await {
                         if message.is_close() {
@@ -221,6 +228,9 @@ mod tests {
         wait_for(&heard, &format!("{id} text echo hello"));
         wait_for(&heard, &format!("{id} binary 3"));
         wait_for(&heard, &format!("{id} closed"));
+        let lines = heard.0.lock().unwrap().clone();
+        let code_at = lines.iter().position(|l| *l == format!("{id} closed with 4004 Authentication failed."));
+        assert!(code_at.is_some_and(|i| lines[i + 1] == format!("{id} closed")), "the code, then closed: {lines:?}");
         assert!(connections.send_message(id, Message::Text("late".into())).is_err(), "gone once closed");
 
         let second = open(&connections, heard.clone(), request(&outbound, &url, &auth).unwrap()).unwrap();
@@ -253,6 +263,7 @@ mod tests {
             self.unhandled.lock().unwrap().push(handled);
             answer
         }
+        fn on_close(&self, _: u64, _: u16, _: String) {}
         fn closed(&self, _: u64) {}
         fn filter(&self, _: u64, _: bytes::Bytes, _: bool) -> oneshot::Receiver<Vec<u8>> {
             oneshot::channel().1

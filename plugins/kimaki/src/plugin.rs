@@ -55,6 +55,8 @@ pub(crate) struct Bot {
     pub(crate) api: Discord,
     gateway: Gateway,
     connection: Option<u64>,
+    /// How Discord last closed the gateway, in words (for `status`).
+    last_close: Option<String>,
     retry_at: u64,
     failures: u32,
     /// Discord refused the token: nothing more is tried.
@@ -94,6 +96,7 @@ impl Plugin for Kimaki {
             gateway: Gateway::new(&token),
             settings,
             connection: None,
+            last_close: None,
             retry_at: 0,
             failures: 0,
             fatal: false,
@@ -153,6 +156,14 @@ impl Plugin for Kimaki {
             match message {
                 Message::Text(text) => bot.received(&text),
                 Message::Binary(_) => warn!("Discord sent a binary frame; the bot asks for JSON text"),
+            }
+        });
+    }
+
+    fn on_close(connection: u64, code: u16, reason: String) {
+        with_bot(|bot| {
+            if bot.connection == Some(connection) {
+                bot.closed_with(code, &reason);
             }
         });
     }
@@ -253,6 +264,31 @@ impl Bot {
         }
     }
 
+    /// Discord closed the gateway with `code` (`lost` follows): what it
+    /// means for the session and the bot.
+    fn closed_with(&mut self, code: u16, reason: &str) {
+        let meaning = match code {
+            4004 => {
+                self.fatal = true;
+                format!("Discord refused the bot token (4004): check {TOKEN_SECRET} under [secrets]; the bot stays off")
+            }
+            4010..=4013 => {
+                self.fatal = true;
+                format!("Discord refused the connection ({code} {reason}); the bot stays off")
+            }
+            4014 => {
+                "Discord refused the intents (4014): turn on the Message Content intent (Developer Portal → Bot)".into()
+            }
+            4007 | 4009 => {
+                self.gateway.forget();
+                format!("the gateway session ended ({code} {reason}); starting a new one")
+            }
+            _ => format!("the gateway closed ({code} {reason})"),
+        };
+        warn!("{meaning}");
+        self.last_close = Some(meaning);
+    }
+
     /// The connection ended (the server closed it, or the network).
     fn lost(&mut self) {
         let was_ready = self.gateway.is_ready();
@@ -262,10 +298,12 @@ impl Bot {
         if was_ready {
             info!("the gateway connection ended; resuming");
             self.retry_at = now;
-        } else {
-            warn!(
-                "Discord closed the gateway before the bot was ready: check the bot's token and that its Server Members and Message Content intents are on (Developer Portal → Bot)"
-            );
+        } else if !self.fatal {
+            if self.last_close.is_none() {
+                warn!(
+                    "Discord closed the gateway before the bot was ready: check the bot's token and that its Message Content intent is on (Developer Portal → Bot)"
+                );
+            }
             self.back_off(now);
         }
     }
@@ -309,12 +347,16 @@ impl Bot {
     /// The connection's state, in words.
     pub(crate) fn connection_state(&self) -> String {
         match (&self.connection, self.fatal, self.gateway.is_ready()) {
-            (_, true, _) => "stopped: Discord refused the bot token (check kimaki_bot_token)".into(),
+            (_, true, _) => match &self.last_close {
+                Some(why) => format!("stopped: {why}"),
+                None => "stopped: Discord refused the bot token (check kimaki_bot_token)".into(),
+            },
             (Some(_), _, true) => "connected".into(),
             (Some(_), _, false) => "connecting".into(),
             (None, _, _) => {
                 let wait = self.retry_at.saturating_sub(now_ms()) / 1000;
-                format!("disconnected ({} failures in a row; next try in {wait} s)", self.failures)
+                let last = self.last_close.as_deref().map(|w| format!("; last: {w}")).unwrap_or_default();
+                format!("disconnected ({} failures in a row; next try in {wait} s{last})", self.failures)
             }
         }
     }
@@ -334,12 +376,14 @@ impl Bot {
         let guild_id = d["guild_id"].as_str().unwrap_or_default().to_owned();
         match t {
             "READY" => {
+                self.last_close = None;
                 self.bot_id = d["user"]["id"].as_str().unwrap_or_default().to_owned();
                 self.app_id = d["application"]["id"].as_str().unwrap_or(&self.bot_id).to_owned();
                 self.failures = 0;
                 info!("connected to Discord as {}", d["user"]["username"].as_str().unwrap_or("the bot"));
             }
             "RESUMED" => {
+                self.last_close = None;
                 self.failures = 0;
                 info!("the gateway session resumed");
             }
