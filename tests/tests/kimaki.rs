@@ -317,6 +317,18 @@ fn a_dropped_gateway_resumes_without_losing_or_repeating_messages() {
     assert_eq!(d.refused(), 1);
     assert_eq!(occurrences(&all, "agent got: limited"), 1);
 
+    // Discord failing (500) before and after making a post: each post is
+    // tried again and made once (its nonce).
+    d.fail_posts(1, false);
+    d.say(&thread, &rig.alice, "flaky one");
+    let all = rig.wait_for_post(&thread, "agent got: flaky one");
+    assert_eq!(occurrences(&all, "agent got: flaky one"), 1);
+    d.fail_posts(1, true);
+    d.say(&thread, &rig.alice, "flaky two");
+    rig.wait_for_post(&thread, "agent got: flaky two");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(occurrences(&d.bot_text(&thread), "agent got: flaky two"), 1, "made once, however often sent");
+
     // The VPS daemon starts again (a reboot): the thread still leads to its
     // session, and its output to the thread.
     let daemon = format!("{}/.*daemon --background", rig.sshd.remote_data().display());

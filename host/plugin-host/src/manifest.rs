@@ -248,7 +248,10 @@ impl Manifest {
                 return bad(format!("host `{host}`: give a host name (optionally host:port), not a URL"));
             }
             let name = host.strip_prefix("*.").unwrap_or(host);
-            let numeric = |n: &str| n.rsplit('.').next().is_some_and(|last| last.chars().all(|c| c.is_ascii_digit()));
+            let numeric = |n: &str| {
+                let name = n.rsplit_once(':').map_or(n, |(name, _)| name);
+                name.rsplit('.').next().is_some_and(|last| last.chars().all(|c| c.is_ascii_digit()))
+            };
             if name.contains('*') || (name.len() < host.len() && (!name.contains('.') || numeric(name))) {
                 return bad(format!(
                     "host `{host}`: a `*` may only start a name, for the names under a domain (`*.example.com`, not an address)"
@@ -588,6 +591,7 @@ mod tests {
             (format!("{HELLO}[permissions]\nhosts = [\"*.com\"]\n"), "may only start a name"),
             (format!("{HELLO}[permissions]\nhosts = [\"a.*.com\"]\n"), "may only start a name"),
             (format!("{HELLO}[permissions]\nhosts = [\"*.0.1\"]\n"), "may only start a name"),
+            (format!("{HELLO}[permissions]\nhosts = [\"*.0.1:443\"]\n"), "may only start a name"),
             (format!("{HELLO}[permissions]\nnetwork = true\n"), "network"),
             (format!("{HELLO}[permissions]\nproject-files = [\"../x\"]\n"), "project-files `../x`"),
             (format!("{HELLO}[permissions]\nproject-files = [\"/abs\"]\n"), "folder under `.sinc/`"),

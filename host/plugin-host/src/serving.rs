@@ -78,11 +78,11 @@ pub trait Handler: Send + Sync + 'static {
     fn failed(&self, request: u64, status: u16, reason: String) -> oneshot::Receiver<Option<Response>>;
 }
 
-/// Messages of one WebSocket delivered to the plugin and not yet handled,
-/// at most…
+/// The host reads a WebSocket's next message only while fewer than this
+/// many of its messages wait for the plugin…
 pub(crate) const MESSAGES_IN_FLIGHT: usize = 16;
-/// …and their bytes, at most (one message may be larger: it then waits
-/// alone).
+/// …and they hold less than this many bytes (so at most this plus one
+/// message wait).
 pub(crate) const BYTES_IN_FLIGHT: usize = 4 << 20;
 
 /// One request or connection the host holds for the plugin.
@@ -165,6 +165,11 @@ impl Connections {
 
     fn take(&self, id: u64) -> Option<Held> {
         self.table().remove(&id)
+    }
+
+    /// Whether connection `id` is still the plugin's (not finished by it).
+    fn holds(&self, id: u64) -> bool {
+        self.table().contains_key(&id)
     }
 
     /// How many WebSockets the plugin has open (accepted and its own).
@@ -549,6 +554,16 @@ struct Gone<H: Handler + ?Sized> {
     handler: Arc<H>,
 }
 
+impl<H: Handler + ?Sized> Gone<H> {
+    /// The peer (or the network) ended the socket: tell the plugin how,
+    /// unless the plugin finished it itself (`closed` then follows on drop).
+    fn peer_closed(&self, code: u16, reason: String) {
+        if self.connections.holds(self.id) {
+            self.handler.on_close(self.id, code, reason);
+        }
+    }
+}
+
 impl<H: Handler + ?Sized> Drop for Gone<H> {
     fn drop(&mut self) {
         if self.connections.take(self.id).is_some() {
@@ -606,11 +621,11 @@ async fn pump<S, H>(
                     Some(Ok(tungstenite::Message::Binary(data))) => Message::Binary(data.to_vec()),
                     Some(Ok(tungstenite::Message::Close(frame))) => {
                         let (code, reason) = frame.map_or((1005, String::new()), |f| (u16::from(f.code), f.reason.to_string()));
-                        gone.handler.on_close(gone.id, code, reason);
+                        gone.peer_closed(code, reason);
                         break;
                     }
                     None | Some(Err(_)) => {
-                        gone.handler.on_close(gone.id, 1006, String::new());
+                        gone.peer_closed(1006, String::new());
                         break;
                     }
                     Some(Ok(_)) => continue,
@@ -634,6 +649,7 @@ async fn pump<S, H>(
                         Message::Binary(data) => tungstenite::Message::binary(data),
                     };
                     if socket.send(message).await.is_err() {
+                        gone.peer_closed(1006, String::new());
                         break;
                     }
                 }

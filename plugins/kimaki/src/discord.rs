@@ -123,8 +123,11 @@ impl Discord {
         if let Some(kind) = &kind {
             headers.push(("content-type", kind.as_str()));
         }
+        // Errors name the URL: not its tokens (interaction and webhook
+        // paths carry one), only the resource.
+        let shown = format!("{}/{}/…", self.base, crate::ratelimit::route_key(path));
         let answer = fetch::send(method, &url, &headers, &bytes, TIMEOUT)
-            .map_err(|e| Failure::Network(e.replace(&self.token, "…")))?;
+            .map_err(|e| Failure::Network(e.replace(&url, &shown).replace(&self.token, "…")))?;
         self.judge(path, &answer)
     }
 

@@ -137,14 +137,26 @@ impl Bot {
         // replaced): never a partial file under its name.
         let wanted = attachments::sanitise(a["filename"].as_str().unwrap_or_default());
         let partial = format!("{folder}/.{wanted}.kimaki-part");
-        std::fs::write(&partial, &bytes).map_err(|e| format!("writing {partial}: {e}"))?;
-        let reserved = reserve(&folder, &wanted);
-        let saved = reserved.and_then(|name| {
-            std::fs::rename(&partial, format!("{folder}/{name}")).map(|()| name).map_err(|e| format!("saving it: {e}"))
-        });
-        let name = saved.inspect_err(|_| {
+        // A new file, never one found under that name (a link would be
+        // followed).
+        let _ = std::fs::remove_file(&partial);
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&partial)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, &bytes));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&partial);
+            return Err(format!("writing it: {e}"));
+        }
+        let name = reserve(&folder, &wanted).inspect_err(|_| {
             let _ = std::fs::remove_file(&partial);
         })?;
+        if let Err(e) = std::fs::rename(&partial, format!("{folder}/{name}")) {
+            let _ = std::fs::remove_file(&partial);
+            let _ = std::fs::remove_file(format!("{folder}/{name}"));
+            return Err(format!("saving it: {e}"));
+        }
         info!("saved an attachment of {} bytes in {folder}", bytes.len());
         Ok(format!("{}/{name}", self.settings.attachments_folder))
     }

@@ -65,6 +65,11 @@ pub fn project_folder(home: &str, folder: &str) -> Result<String, String> {
     if path.split('/').any(|c| c == "..") {
         return Err(format!("`{folder}`: give a folder without `..`"));
     }
+    // Not a hidden folder (`~/.ssh`, `~/.config`): its files could then be
+    // shared.
+    if path.strip_prefix(home).unwrap_or(&path).split('/').any(|c| c.starts_with('.')) {
+        return Err(format!("`{folder}`: not a hidden folder; give a project's folder"));
+    }
     let path = path.trim_end_matches('/').to_owned();
     if path != home && !path.starts_with(&format!("{home}/")) {
         return Err(format!("`{folder}` is outside the home folder `{home}`, which is all the bot may use"));
@@ -98,6 +103,9 @@ mod tests {
         assert!(project_folder("/home/u", "/etc").is_err());
         assert!(project_folder("/home/u", "/home/user2").is_err());
         assert!(project_folder("/home/u", "~/../v").is_err());
+        for hidden in ["~/.ssh", "~/.", "~/./", "~/code/.git", "/home/u/.config/x"] {
+            assert!(project_folder("/home/u", hidden).is_err(), "{hidden}");
+        }
     }
 
     #[test]

@@ -50,14 +50,19 @@ impl Bot {
                 return Err(format!("`{path}` goes through a symbolic link; only the project's own files are shared"));
             }
         }
-        let size = std::fs::metadata(&full).map(|m| m.len()).unwrap_or(u64::MAX);
-        if size > SHARE_LIMIT {
-            return Err(format!(
-                "`{path}` is missing, or larger than Discord's {} MiB for a bot's file",
-                SHARE_LIMIT >> 20
-            ));
+        // A plain file only (a pipe would block the bot), read up to the
+        // limit (it may grow meanwhile).
+        let meta = std::fs::symlink_metadata(&full).map_err(|e| format!("`{path}`: {e}"))?;
+        if !meta.is_file() {
+            return Err(format!("`{path}` is not a file"));
         }
-        let bytes = std::fs::read(&full).map_err(|e| format!("reading `{path}`: {e}"))?;
+        let mut bytes = Vec::new();
+        let file = std::fs::File::open(&full).map_err(|e| format!("reading `{path}`: {e}"))?;
+        std::io::Read::read_to_end(&mut std::io::Read::take(file, SHARE_LIMIT + 1), &mut bytes)
+            .map_err(|e| format!("reading `{path}`: {e}"))?;
+        if bytes.len() as u64 > SHARE_LIMIT {
+            return Err(format!("`{path}` is larger than Discord's {} MiB for a bot's file", SHARE_LIMIT >> 20));
+        }
         let name = crate::attachments::sanitise(path);
         let content = match note {
             Some(note) => format!("📤 `{path}`: {note}"),

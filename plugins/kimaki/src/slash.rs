@@ -237,6 +237,15 @@ impl Bot {
         if path == home.trim_end_matches('/') {
             return "❌ Not the home folder itself: give a project's folder under it.".into();
         }
+        // Not reached through a symbolic link (it could lead to a hidden
+        // folder, or out of the home folder).
+        let mut walked = home.trim_end_matches('/').to_owned();
+        for part in path.strip_prefix(&walked).unwrap_or_default().split('/').filter(|p| !p.is_empty()) {
+            walked = format!("{walked}/{part}");
+            if std::fs::symlink_metadata(&walked).is_ok_and(|m| m.file_type().is_symlink()) {
+                return format!("❌ `{path}` goes through a symbolic link; give the folder's real path.");
+            }
+        }
         if !std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
             return format!("❌ `{path}` is not a folder on the VPS (the bot sees the folders under `{home}`).");
         }

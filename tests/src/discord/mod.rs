@@ -125,6 +125,9 @@ struct World {
     limited: Option<(u32, f64)>,
     /// 429s answered.
     refused: u32,
+    /// The next this many message posts are answered 500: after being
+    /// made (`true`: a timeout after Discord stored it) or not.
+    failing: Option<(u32, bool)>,
     heartbeat_ms: u64,
     acks: bool,
     privileged: bool,
@@ -465,6 +468,13 @@ impl Discord {
     /// Answer the next `count` message posts with 429 and `retry_after`.
     pub fn rate_limit(&self, count: u32, retry_after: f64) {
         self.world().limited = Some((count, retry_after));
+    }
+
+    /// Answer the next `count` message posts with a 500, having made the
+    /// message first when `made` (as when Discord times out after storing
+    /// it).
+    pub fn fail_posts(&self, count: u32, made: bool) {
+        self.world().failing = Some((count, made));
     }
 
     /// 429s answered so far.

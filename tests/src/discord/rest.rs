@@ -180,6 +180,14 @@ fn route_call(w: &mut World, request: &Seen, parts: &[&str]) -> Answer {
             if w.channel(channel).is_none() {
                 return error(404, 10003, "Unknown Channel");
             }
+            let failing = w.failing.take();
+            if let Some((left, made)) = failing {
+                w.failing = (left > 1).then_some((left - 1, made));
+                if made && let Ok(message) = bot_message(w, channel, request) {
+                    w.post(channel, APP, message);
+                }
+                return error(500, 0, "500: Internal Server Error");
+            }
             match bot_message(w, channel, request) {
                 // With enforce_nonce, a nonce used lately gets the message
                 // it made, not another.
