@@ -115,8 +115,9 @@ fn the_wizard_offers_the_tailnets_machines_by_their_magicdns_names() {
     );
     client.set_env("PATH", &format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()));
     let pty = Pty::spawn_sized(&client, &["setup"], 120, 40);
-    let screen = pty.wait_for("Which VPS?", T);
-    assert!(screen.contains("your tailnet's machines (MagicDNS)"), "{screen}");
+    // The whole list drawn (the question comes first).
+    let screen = pty.wait_for("old-vps.tail1234.ts.net", T);
+    assert!(screen.contains("Which VPS?") && screen.contains("your tailnet's machines (MagicDNS)"), "{screen}");
     let online = screen.find("gpu-box.tail1234.ts.net").unwrap_or_else(|| panic!("{screen}"));
     let offline = screen.find("old-vps.tail1234.ts.net").unwrap_or_else(|| panic!("{screen}"));
     assert!(screen.find("beta").unwrap() < online && online < offline, "aliases, then peers online first:\n{screen}");
