@@ -172,6 +172,13 @@ fn a_thread_drives_its_session_and_gets_its_output() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A deleted thread is forgotten.
+    d.delete_thread(&second);
+    wait_until(Duration::from_secs(10), "the thread forgotten", || {
+        let threads = rig.client.json(&["kimaki", "status"])["threads"].clone();
+        (!threads.as_array().unwrap().iter().any(|t| t["thread"] == second.as_str())).then_some(())
+    });
+
     // /project remove: the threads no longer drive anything.
     let removed = rig.command(&rig.channel, &rig.alice, "project", json!([{ "name": "remove", "type": 1 }]), 1);
     assert!(removed[0]["data"]["content"].as_str().unwrap().contains("no longer a project"), "{removed:?}");

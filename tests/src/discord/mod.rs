@@ -380,6 +380,15 @@ impl Discord {
         id
     }
 
+    /// A member deletes thread `id` (THREAD_DELETE).
+    pub fn delete_thread(&self, id: &str) {
+        let mut w = self.world();
+        let Some(thread) = w.channel(id).cloned() else { return };
+        w.channels.retain(|c| c["id"] != id);
+        let d = json!({ "id": id, "guild_id": GUILD, "parent_id": thread["parent_id"], "type": thread["type"] });
+        w.dispatch("THREAD_DELETE", d);
+    }
+
     /// The messages in `channel` so far, oldest first.
     pub fn messages(&self, channel: &str) -> Vec<Value> {
         self.world().messages.iter().filter(|m| m["channel_id"] == channel).cloned().collect()
