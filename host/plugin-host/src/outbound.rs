@@ -150,7 +150,7 @@ impl WasiHttpHooks for Outbound {
                 Box::new(async move {
                     let started = std::time::Instant::now();
                     let sent = wasmtime_wasi_http::default_send_request(request, options).await;
-                    *waited.lock().unwrap_or_else(PoisonError::into_inner) += started.elapsed();
+                    add_waited(&waited, started.elapsed());
                     let (response, io) = sent?;
                     Ok((response.map(|body| Waited::new(body, waited).boxed_unsync()), Box::new(io) as Sent))
                 })
@@ -160,12 +160,17 @@ impl WasiHttpHooks for Outbound {
                 Box::new(async move {
                     let started = std::time::Instant::now();
                     let answer = through_vps(carrier, session, request, options).await;
-                    *waited.lock().unwrap_or_else(PoisonError::into_inner) += started.elapsed();
+                    add_waited(&waited, started.elapsed());
                     answer
                 })
             }
         }
     }
+}
+
+/// Count `time` as spent waiting for the host.
+fn add_waited(waited: &Mutex<Duration>, time: Duration) {
+    *waited.lock().unwrap_or_else(PoisonError::into_inner) += time;
 }
 
 /// A response body that counts the time its reader spends waiting for the
@@ -195,7 +200,7 @@ impl<B: http_body::Body + Unpin> http_body::Body for Waited<B> {
         match (&polled, self.since) {
             (std::task::Poll::Pending, None) => self.since = Some(std::time::Instant::now()),
             (std::task::Poll::Ready(_), Some(since)) => {
-                *self.waited.lock().unwrap_or_else(PoisonError::into_inner) += since.elapsed();
+                add_waited(&self.waited, since.elapsed());
                 self.since = None;
             }
             _ => {}

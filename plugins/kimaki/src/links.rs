@@ -90,6 +90,16 @@ pub fn file_in(project: &str, path: &str) -> Result<String, String> {
     Ok(format!("{project}/{clean}"))
 }
 
+/// Whether `relative` (`/`-separated) under `root` is reached through a
+/// symbolic link: it could then lead anywhere.
+pub fn through_link(root: &str, relative: &str) -> bool {
+    let mut walked = root.trim_end_matches('/').to_owned();
+    relative.split('/').filter(|p| !p.is_empty() && *p != ".").any(|part| {
+        walked = format!("{walked}/{part}");
+        std::fs::symlink_metadata(&walked).is_ok_and(|m| m.file_type().is_symlink())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +124,19 @@ mod tests {
         for bad in ["", "/etc/passwd", "../x", "a/../../x", ".env", ".ssh/id_ed25519", "a/.git/config"] {
             assert!(file_in("/p", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn links_on_the_way_are_found() {
+        let root = std::env::temp_dir().join(format!("kimaki-links-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("real/inner")).unwrap();
+        std::os::unix::fs::symlink(root.join("real"), root.join("link")).unwrap();
+        let root_text = root.to_string_lossy();
+        assert!(!through_link(&root_text, "real/inner"));
+        assert!(!through_link(&format!("{root_text}/"), "./real/missing"));
+        assert!(through_link(&root_text, "link/inner"));
+        assert!(through_link(&root_text, "link"));
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

@@ -214,11 +214,8 @@ impl Bot {
             match self.api.call("GET", "/users/@me", Body::Empty) {
                 Ok(me) => self.bot_id = me["id"].as_str().unwrap_or_default().to_owned(),
                 Err(Failure::Refused(401, _)) => {
-                    warn!(
-                        "Discord refused the bot token (401): check {TOKEN_SECRET} under [secrets]; the bot stays off"
-                    );
-                    self.fatal = true;
-                    return;
+                    return self
+                        .stop(format!("Discord refused the bot token (401): check {TOKEN_SECRET} under [secrets]"));
                 }
                 Err(why) => {
                     warn!("reaching Discord: {why}");
@@ -269,13 +266,10 @@ impl Bot {
     fn closed_with(&mut self, code: u16, reason: &str) {
         let meaning = match code {
             4004 => {
-                self.fatal = true;
-                format!("Discord refused the bot token (4004): check {TOKEN_SECRET} under [secrets]; the bot stays off")
+                return self
+                    .stop(format!("Discord refused the bot token (4004): check {TOKEN_SECRET} under [secrets]"));
             }
-            4010..=4013 => {
-                self.fatal = true;
-                format!("Discord refused the connection ({code} {reason}); the bot stays off")
-            }
+            4010..=4013 => return self.stop(format!("Discord refused the connection ({code} {reason})")),
             4014 => {
                 "Discord refused the intents (4014): turn on the Message Content intent (Developer Portal → Bot)".into()
             }
@@ -287,6 +281,14 @@ impl Bot {
         };
         warn!("{meaning}");
         self.last_close = Some(meaning);
+    }
+
+    /// Discord will not take the bot as it is (`why`): nothing more is
+    /// tried until the plugin starts again (a new token, a new config).
+    fn stop(&mut self, why: String) {
+        warn!("{why}; the bot stays off");
+        self.fatal = true;
+        self.last_close = Some(why);
     }
 
     /// The connection ended (the server closed it, or the network).
@@ -347,10 +349,7 @@ impl Bot {
     /// The connection's state, in words.
     pub(crate) fn connection_state(&self) -> String {
         match (&self.connection, self.fatal, self.gateway.is_ready()) {
-            (_, true, _) => match &self.last_close {
-                Some(why) => format!("stopped: {why}"),
-                None => "stopped: Discord refused the bot token (check kimaki_bot_token)".into(),
-            },
+            (_, true, _) => format!("stopped: {}", self.last_close.as_deref().unwrap_or("Discord refused the bot")),
             (Some(_), _, true) => "connected".into(),
             (Some(_), _, false) => "connecting".into(),
             (None, _, _) => {

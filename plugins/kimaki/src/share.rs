@@ -43,12 +43,8 @@ impl Bot {
     fn share_with(&mut self, channel: &str, project: &str, path: &str, note: Option<&str>) -> Result<(), String> {
         let full = links::file_in(project, path)?;
         // Nothing reached through a link (it could lead out of the project).
-        let mut walked = project.to_owned();
-        for part in path.trim().trim_start_matches("./").split('/') {
-            walked = format!("{walked}/{part}");
-            if std::fs::symlink_metadata(&walked).is_ok_and(|m| m.file_type().is_symlink()) {
-                return Err(format!("`{path}` goes through a symbolic link; only the project's own files are shared"));
-            }
+        if links::through_link(project, path.trim()) {
+            return Err(format!("`{path}` goes through a symbolic link; only the project's own files are shared"));
         }
         // A plain file only (a pipe would block the bot), read up to the
         // limit (it may grow meanwhile).

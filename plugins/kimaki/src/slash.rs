@@ -230,21 +230,18 @@ impl Bot {
             return "Run `/project add` in a channel, not in a session's thread.".into();
         }
         let Some(home) = self.home.clone() else { return "❌ The plugin cannot see the home folder.".into() };
-        let path = match links::project_folder(&home, folder) {
+        let home = home.trim_end_matches('/');
+        let path = match links::project_folder(home, folder) {
             Ok(path) => path,
             Err(why) => return format!("❌ {why}"),
         };
-        if path == home.trim_end_matches('/') {
+        if path == home {
             return "❌ Not the home folder itself: give a project's folder under it.".into();
         }
         // Not reached through a symbolic link (it could lead to a hidden
         // folder, or out of the home folder).
-        let mut walked = home.trim_end_matches('/').to_owned();
-        for part in path.strip_prefix(&walked).unwrap_or_default().split('/').filter(|p| !p.is_empty()) {
-            walked = format!("{walked}/{part}");
-            if std::fs::symlink_metadata(&walked).is_ok_and(|m| m.file_type().is_symlink()) {
-                return format!("❌ `{path}` goes through a symbolic link; give the folder's real path.");
-            }
+        if links::through_link(home, path.strip_prefix(home).unwrap_or_default()) {
+            return format!("❌ `{path}` goes through a symbolic link; give the folder's real path.");
         }
         if !std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
             return format!("❌ `{path}` is not a folder on the VPS (the bot sees the folders under `{home}`).");
