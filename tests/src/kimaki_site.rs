@@ -114,6 +114,12 @@ impl KimakiSite {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Wait at most `within` until the session's screen shows `text`.
+    pub fn wait_for_agent(&self, text: &str, within: Duration) {
+        crate::wait_until(within, text, || self.screen().contains(text).then_some(()));
+    }
+
+    /// The session's id.
     pub fn id(&self) -> String {
         self.client.ok(&["id"]).trim().to_owned()
     }

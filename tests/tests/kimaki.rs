@@ -46,9 +46,7 @@ fn a_thread_drives_its_session_and_gets_its_output() {
     // A message is typed into the agent, its answer comes back once.
     let sent = Instant::now();
     d.say(&thread, &rig.alice, "hello there");
-    wait_until(Duration::from_secs(10), "the agent to get the message", || {
-        rig.screen().contains("agent got: hello there").then_some(())
-    });
+    rig.wait_for_agent("agent got: hello there", Duration::from_secs(10));
     let typed = sent.elapsed();
     let posted = rig.wait_for_post(&thread, "agent got: hello there");
     let round_trip = sent.elapsed();
@@ -202,9 +200,7 @@ fn files_and_voice_messages_reach_the_agent_and_only_allowed_members_are_heard()
     // kept beside it.
     let notes = Upload { filename: "../notes.txt", content_type: "text/plain", bytes: b"remember the milk\n" };
     d.say_with(&thread, &rig.alice, "see the notes", std::slice::from_ref(&notes), 0);
-    wait_until(Duration::from_secs(15), "the agent to hear of the file", || {
-        rig.screen().contains("agent got: see the notes (attached files: discord-uploads/notes.txt)").then_some(())
-    });
+    rig.wait_for_agent("agent got: see the notes (attached files: discord-uploads/notes.txt)", Duration::from_secs(15));
     assert_eq!(std::fs::read(rig.remote_project().join("discord-uploads/notes.txt")).unwrap(), b"remember the milk\n");
     d.say_with(&thread, &rig.alice, "", &[notes], 0);
     rig.wait_for_post(&thread, "discord-uploads/notes (2).txt");
@@ -218,9 +214,7 @@ fn files_and_voice_messages_reach_the_agent_and_only_allowed_members_are_heard()
         Upload { filename: "voice-message.ogg", content_type: "audio/ogg", bytes: b"OggS please run the tests" };
     d.say_with(&thread, &rig.alice, "", &[voice], 8192);
     rig.wait_for_post(&thread, "🎙️ > please run the tests");
-    wait_until(Duration::from_secs(10), "the transcript typed in", || {
-        rig.screen().contains("agent got: please run the tests").then_some(())
-    });
+    rig.wait_for_agent("agent got: please run the tests", Duration::from_secs(10));
     let heard = rig.transcription.heard();
     assert_eq!(heard[0].authorization.as_deref(), Some("Bearer sk-test-transcribe"));
     assert_eq!((heard[0].model.as_str(), heard[0].filename.as_str()), ("whisper-1", "voice-message.ogg"));
@@ -249,9 +243,7 @@ fn files_and_voice_messages_reach_the_agent_and_only_allowed_members_are_heard()
     assert!(refused[0]["data"]["content"].as_str().unwrap().contains("no-kimaki"), "{refused:?}");
     let ignored = d.say(&thread, &other_bot, "from a bot");
     d.say(&thread, &admin, "from the admin");
-    wait_until(Duration::from_secs(10), "the admin to be heard", || {
-        rig.screen().contains("agent got: from the admin").then_some(())
-    });
+    rig.wait_for_agent("agent got: from the admin", Duration::from_secs(10));
     let screen = rig.screen();
     assert!(
         !screen.contains("from bob") && !screen.contains("from carol") && !screen.contains("from a bot"),
@@ -284,14 +276,12 @@ fn a_dropped_gateway_resumes_without_losing_or_repeating_messages() {
     for i in 1..=3 {
         d.say(&thread, &rig.alice, &format!("while away {i}"));
     }
-    wait_until(Duration::from_secs(20), "the missed messages", || {
-        rig.screen().contains("agent got: while away 3").then_some(())
-    });
+    rig.wait_for_agent("agent got: while away 3", Duration::from_secs(20));
     assert_eq!(d.sessions_started(), (1, 1), "resumed, not identified again");
     // The server asks to reconnect (op 7); then a zombie (no ACKs).
     d.ask_reconnect();
     d.say(&thread, &rig.alice, "after op 7");
-    wait_until(Duration::from_secs(20), "after op 7", || rig.screen().contains("agent got: after op 7").then_some(()));
+    rig.wait_for_agent("agent got: after op 7", Duration::from_secs(20));
     d.set_acks(false);
     d.say(&thread, &rig.alice, "during the zombie");
     wait_until(Duration::from_secs(20), "a resume after the zombie", || (d.sessions_started().1 >= 3).then_some(()));
@@ -302,9 +292,7 @@ fn a_dropped_gateway_resumes_without_losing_or_repeating_messages() {
         (d.sessions_started().0 == 2 && d.connected()).then_some(())
     });
     d.say(&thread, &rig.alice, "after a new session");
-    wait_until(Duration::from_secs(20), "after a new session", || {
-        rig.screen().contains("agent got: after a new session").then_some(())
-    });
+    rig.wait_for_agent("agent got: after a new session", Duration::from_secs(20));
     let screen = rig.screen();
     for text in
         ["while away 1", "while away 2", "while away 3", "after op 7", "during the zombie", "after a new session"]

@@ -205,6 +205,17 @@ impl World {
         }
     }
 
+    /// Keep `bytes` as a file attached in `channel`: its attachment object,
+    /// whose (signed-looking) URL serves them.
+    fn attach(&mut self, channel: &str, filename: &str, content_type: &str, bytes: Vec<u8>) -> Value {
+        let id = self.id();
+        let path = format!("{channel}/{id}/{filename}");
+        let url = format!("{}/attachments/{path}?ex=ffffffff&is=0&hm=test", self.base);
+        let size = bytes.len();
+        self.files.insert(path, bytes);
+        json!({ "id": id, "filename": filename, "size": size, "url": url, "proxy_url": url, "content_type": content_type })
+    }
+
     /// A message by `author` in `channel`, announced on the gateway.
     fn post(&mut self, channel: &str, author: &str, mut message: Value) -> Value {
         let id = self.id();
@@ -340,12 +351,7 @@ impl Discord {
         let mut w = self.world();
         let mut attachments = Vec::new();
         for f in files {
-            let id = w.id();
-            let path = format!("{channel}/{id}/{}", f.filename);
-            let url = format!("{}/attachments/{path}?ex=ffffffff&is=0&hm=test", w.base);
-            w.files.insert(path, f.bytes.to_vec());
-            let mut a = json!({ "id": id, "filename": f.filename, "size": f.bytes.len(), "url": url,
-                                "proxy_url": url, "content_type": f.content_type });
+            let mut a = w.attach(channel, f.filename, f.content_type, f.bytes.to_vec());
             if flags & 8192 != 0 {
                 a["duration_secs"] = json!(2.5);
                 a["waveform"] = json!("AAAA");

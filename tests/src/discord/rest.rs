@@ -121,15 +121,8 @@ fn bot_message(w: &mut World, channel: &str, request: &Seen) -> Result<Value, An
     if content.is_empty() && files.is_empty() && body.get("embeds").is_none() {
         return Err(error(400, 50006, "Cannot send an empty message"));
     }
-    let mut attachments = Vec::new();
-    for file in files {
-        let id = w.id();
-        let path = format!("{channel}/{id}/{}", file.filename);
-        let url = format!("{}/attachments/{path}", w.base);
-        attachments.push(json!({ "id": id, "filename": file.filename, "size": file.bytes.len(), "url": url,
-                                 "proxy_url": url, "content_type": file.content_type }));
-        w.files.insert(path, file.bytes);
-    }
+    let attachments: Vec<Value> =
+        files.into_iter().map(|f| w.attach(channel, &f.filename, &f.content_type, f.bytes)).collect();
     let mut message = json!({ "content": content, "attachments": attachments });
     for key in ["flags", "allowed_mentions", "message_reference", "embeds", "nonce", "enforce_nonce"] {
         if let Some(v) = body.get(key) {
