@@ -122,8 +122,10 @@ fn a_thread_drives_its_session_and_gets_its_output() {
         "params": { "name": "share_file", "arguments": { "path": marker, "note": "the marker" } } });
     let outside = json!({ "jsonrpc": "2.0", "id": 3, "method": "tools/call",
         "params": { "name": "share_file", "arguments": { "path": "/etc/passwd" } } });
+    let relative = json!({ "jsonrpc": "2.0", "id": 4, "method": "tools/call",
+        "params": { "name": "share_file", "arguments": { "path": "marker.txt" } } });
     let input = format!(
-        "{}\n{}\n{call}\n{outside}\n",
+        "{}\n{}\n{call}\n{outside}\n{relative}\n",
         r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"test","version":"1"}}}"#,
         r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#
     );
@@ -135,6 +137,8 @@ fn a_thread_drives_its_session_and_gets_its_output() {
     assert_eq!(reply(2)["result"]["isError"], false, "{replies:?}");
     assert_eq!(reply(3)["result"]["isError"], true, "{replies:?}");
     assert!(reply(3)["result"]["content"][0]["text"].as_str().unwrap().contains("in no project"), "{replies:?}");
+    assert_eq!(reply(4)["result"]["isError"], true, "{replies:?}");
+    assert!(reply(4)["result"]["content"][0]["text"].as_str().unwrap().contains("absolute path"), "{replies:?}");
     rig.wait_for_post(&thread, "📤 `marker.txt`: the marker");
     let status = rig.client.json(&["kimaki", "status"]);
     assert_eq!(status["state"], "connected", "{status}");
@@ -384,6 +388,31 @@ fn without_a_token_the_bot_says_where_to_put_it_and_a_refused_one_stops_it() {
     let calls: Vec<String> = discord.calls().iter().map(|c| format!("{} {}", c.method, c.target)).collect();
     assert_eq!(calls, ["GET /api/v10/users/@me"], "a refused token is not tried again and again");
     assert_eq!(discord.gateway_connections(), 0);
+}
+
+#[test]
+fn a_bad_setting_keeps_the_bot_from_starting_and_says_why() {
+    use sinc_plugin_host::running::Status;
+    let discord = Discord::start();
+    for (setting, said) in [
+        ("max_attachment_mb = 0", "max_attachment_mb: give 1 to 16"),
+        ("attachments_folder = \"../up\"", "give a folder inside the project"),
+        ("colour = \"blue\"", "unknown field `colour`"),
+    ] {
+        let host = sinc_tests::PluginHost::new();
+        let settings: toml::Table = toml::from_str(&format!("api_base_url = {:?}\n{setting}", discord.api())).unwrap();
+        let running = host.launch("kimaki", settings, &[("kimaki_bot_token", TOKEN)]);
+        let Status::Disabled(why) =
+            wait_until(Duration::from_secs(30), "the bot to refuse", || match running.status() {
+                s @ Status::Disabled(_) => Some(s),
+                _ => None,
+            })
+        else {
+            unreachable!()
+        };
+        assert!(why.contains("[plugins.kimaki]") && why.contains(said), "{setting}: {why}");
+    }
+    assert!(discord.calls().is_empty(), "nothing reached Discord");
 }
 
 #[test]
