@@ -116,13 +116,16 @@ fn base64_of(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
 }
 
-/// The user id owning the IPv4 TCP socket at `peer` (from /proc/net/tcp).
+/// The user id owning the IPv4 TCP socket at `peer` (from /proc/net/tcp):
+/// the established one — an earlier connection from the same port, left in
+/// TIME_WAIT, is listed too, as root's.
 fn owner_of(peer: SocketAddr) -> Option<u32> {
     let SocketAddr::V4(v4) = peer else { return None };
     let local = format!("{:08X}:{:04X}", u32::from_le_bytes(v4.ip().octets()), v4.port());
     let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
     table.lines().skip(1).find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        (fields.get(1) == Some(&local.as_str())).then(|| fields.get(7)?.parse().ok())?
+        let established = fields.get(3) == Some(&"01");
+        (fields.get(1) == Some(&local.as_str()) && established).then(|| fields.get(7)?.parse().ok())?
     })
 }
