@@ -20,6 +20,9 @@ fn main() {
             | Some(cli::args::Command::Daemon { background: true, .. })
     );
     init_tracing(cli.global.verbose, cli.global.quiet, background);
+    if background {
+        sinc::memory::limit_fragmentation();
+    }
     let json = cli.global.json;
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,

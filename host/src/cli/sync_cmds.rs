@@ -128,7 +128,7 @@ pub struct KeeperReport {
 pub async fn keeper_status(paths: &KeeperPaths) -> Option<KeeperReport> {
     match control::request(&paths.socket, &ControlRequest::Status).await {
         Ok(ControlResponse::Status { pid, status, link, folders, ending, .. }) => {
-            Some(KeeperReport { pid, sync: status, link, folders, ending })
+            Some(KeeperReport { pid, sync: *status, link, folders, ending })
         }
         _ => None,
     }

@@ -126,7 +126,7 @@ pub enum ControlResponse {
         /// The keeper's process id.
         pid: u32,
         /// The sync status.
-        status: SyncStatus,
+        status: Box<SyncStatus>,
         /// The connection to the VPS.
         #[serde(default)]
         link: LinkStatus,
@@ -297,7 +297,7 @@ pub async fn serve(listener: UnixListener, served: Served, plugins: RemotePlugin
                 ControlRequest::Status => ControlResponse::Status {
                     session: served.session.clone(),
                     pid: std::process::id(),
-                    status: served.status.borrow().clone(),
+                    status: Box::new(served.status.borrow().clone()),
                     link: served.link.status(),
                     folders: roots.reports(),
                     ending: served.ending.load(std::sync::atomic::Ordering::SeqCst),

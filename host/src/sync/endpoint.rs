@@ -78,6 +78,8 @@ pub struct Endpoint {
     root_state: RootState,
     skipped: Vec<Skipped>,
     unsaved: bool,
+    /// The index's size when it was last built with full nodes.
+    packed_len: usize,
     /// Index saves taken so far, and the newest one written (see `PendingSave`).
     save_generation: u64,
     saves_written: Arc<Mutex<u64>>,
@@ -118,11 +120,13 @@ impl Endpoint {
             root_state: RootState::Ok,
             skipped: Vec::new(),
             unsaved: false,
+            packed_len: 0,
             save_generation: 0,
             saves_written: Arc::new(Mutex::new(0)),
             notify,
         };
         ep.full_rescan().map_err(io_err("scanning"))?;
+        ep.packed_len = ep.index.len();
         // Nobody can hold a cursor from before this first scan (the epoch
         // is new), so its log would only cost memory.
         ep.log = ChangeLog::default();
@@ -361,6 +365,14 @@ impl Endpoint {
         if !self.unsaved {
             return None;
         }
+        // Thousands of paths added one at a time (a first sync received)
+        // leave the index's nodes half full: rebuilt now, and what they held
+        // given back once the save is written.
+        let repacked = self.index.len().abs_diff(self.packed_len) >= crate::memory::RELEASE_AFTER_PATHS;
+        if repacked {
+            self.index.repack();
+            self.packed_len = self.index.len();
+        }
         match self.index.encode() {
             Ok(encoded) => {
                 self.unsaved = false;
@@ -370,6 +382,7 @@ impl Endpoint {
                     encoded,
                     generation: self.save_generation,
                     written: self.saves_written.clone(),
+                    release: repacked,
                 })
             }
             Err(e) => {
@@ -390,6 +403,8 @@ pub struct PendingSave {
     /// interleave, an older one never overwrites a newer one, and a save
     /// waits for the one in flight.
     written: Arc<Mutex<u64>>,
+    /// Give freed memory back once written.
+    release: bool,
 }
 
 impl PendingSave {
@@ -403,6 +418,11 @@ impl PendingSave {
         match Index::write_encoded(&self.path, &self.encoded) {
             Ok(()) => *written = self.generation,
             Err(e) => tracing::warn!("could not save the index: {e}"),
+        }
+        drop(written);
+        if self.release {
+            drop(self.encoded);
+            crate::memory::release_freed();
         }
     }
 }
@@ -472,9 +492,20 @@ pub async fn open_watching(cfg: EndpointConfig, verify_every: Option<Duration>) 
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
+    // The scan of a large tree leaves the index it replaced and its own
+    // buffers behind: given back once the index is saved.
+    let large = ep.index().len() >= crate::memory::RELEASE_AFTER_PATHS;
     let ep: Shared = Arc::new(Mutex::new(ep));
-    if let Some(save) = with(&ep, |e| e.take_save()).await {
-        tokio::task::spawn_blocking(move || save.write());
+    let save = with(&ep, |e| e.take_save()).await;
+    if save.is_some() || large {
+        tokio::task::spawn_blocking(move || {
+            if let Some(save) = save {
+                save.write();
+            }
+            if large {
+                crate::memory::release_freed();
+            }
+        });
     }
     follow(&ep, &watcher, rx, verify_every);
     Ok((ep, watcher))

@@ -78,6 +78,12 @@ impl Index {
         self.nodes.get(path)
     }
 
+    /// The node at `path` with the path as this index holds it (a clone of
+    /// it shares its text).
+    pub fn get_key_value(&self, path: &RelPath) -> Option<(&RelPath, &Node)> {
+        self.nodes.get_key_value(path)
+    }
+
     /// Set the node at `path`; returns whether its entry changed.
     pub fn set(&mut self, path: RelPath, node: Node) -> bool {
         let changed = self.nodes.get(&path).map(|n| &n.entry) != Some(&node.entry);
@@ -108,6 +114,12 @@ impl Index {
     /// Every path and node, parents first.
     pub fn iter(&self) -> impl Iterator<Item = (&RelPath, &Node)> {
         self.nodes.iter()
+    }
+
+    /// Rebuild the map with full nodes (paths added one at a time in order,
+    /// as a first sync receives them, leave each node about half full).
+    pub fn repack(&mut self) {
+        self.nodes = std::mem::take(&mut self.nodes).into_iter().collect();
     }
 
     /// Number of paths.
@@ -188,6 +200,9 @@ mod tests {
         let file = dir.path().join("index");
         i.save(&file).unwrap();
         assert_eq!(Index::load(&file), Some(i.clone()));
+        let mut repacked = i.clone();
+        repacked.repack();
+        assert_eq!(repacked, i);
         assert_eq!(i.remove_tree(&p("a")), vec![p("a"), p("a/b"), p("a/b/f")]);
         assert_eq!(i.len(), 1);
         std::fs::write(&file, b"garbage").unwrap();

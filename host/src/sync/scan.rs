@@ -142,8 +142,12 @@ impl<'a> Scanner<'a> {
                 self.skip(&path, "another name in this folder differs only in Unicode normalisation");
                 continue;
             }
+            // A path the previous index knew keeps its text (so a rescan
+            // does not copy every path of the tree again).
+            let known = previous.get_key_value(&rel);
+            let rel = known.map_or(rel, |(held, _)| held.clone());
             last = Some(rel.clone());
-            if let Some(node) = self.probe_at(&rel, &path, previous.get(&rel), meta)? {
+            if let Some(node) = self.probe_at(&rel, &path, known.map(|(_, n)| n), meta)? {
                 if node.entry.is_dir() {
                     folders.push(rel.clone());
                 }
@@ -423,6 +427,9 @@ mod tests {
         forged.set(p("f"), node);
         let again = Scanner::new(dir.path(), &r).scan_all(&forged).unwrap();
         assert_eq!(again.get(&p("f")).unwrap().entry, forged.get(&p("f")).unwrap().entry);
+        // The path keeps the previous index's copy of its text.
+        let (held, _) = forged.get_key_value(&p("f")).unwrap();
+        assert!(again.get_key_value(&p("f")).unwrap().0.shares_text_with(held));
     }
 
     #[test]

@@ -342,15 +342,17 @@ impl Syncer {
     /// Start from the saved ancestor; every local path that differs from it
     /// is pending.
     pub fn new(cfg: SyncerConfig, local: Shared, status: watch::Sender<SyncStatus>) -> std::io::Result<Syncer> {
-        let ancestor = Ancestor::open(&cfg.state_dir)?;
+        let mut ancestor = Ancestor::open(&cfg.state_dir)?;
         let conflicts = ConflictStore::open(&cfg.state_dir);
         let (local_cursor, pending_local) = {
             let ep = local.lock().map_err(|_| std::io::Error::other("local endpoint lock poisoned"))?;
+            ancestor.share_paths(ep.index().iter().map(|(p, _)| p));
             let mut pending: BTreeSet<RelPath> =
                 ep.index().iter().filter(|(p, n)| ancestor.get(p) != Some(&n.entry)).map(|(p, _)| p.clone()).collect();
             pending.extend(ancestor.entries().keys().filter(|p| ep.index().get(p).is_none()).cloned());
             (ep.cursor(), pending)
         };
+        let ancestor_len = ancestor.len();
         let mut s = Syncer {
             cfg,
             ancestor,
@@ -371,7 +373,9 @@ impl Syncer {
             queued_flushes: Vec::new(),
             last_change: tokio::time::Instant::now(),
             deferred_until: None,
-            handled_since_release: 0,
+            // Loading the ancestor left its decoded copy behind, and the
+            // endpoint its opening scan: given back once first idle.
+            handled_since_release: ancestor_len,
             problems: VecDeque::new(),
             warnings: VecDeque::new(),
         };
@@ -577,7 +581,11 @@ impl Syncer {
             });
             if idle && self.handled_since_release >= crate::memory::RELEASE_AFTER_PATHS {
                 // Off this task: it walks the allocator's free lists.
+                // The ancestor a large sync grew one path at a time is
+                // rebuilt compactly first (the endpoints do the same with
+                // their index when they save it).
                 self.handled_since_release = 0;
+                self.ancestor.repack();
                 tokio::task::spawn_blocking(crate::memory::release_freed);
             }
             tokio::select! {

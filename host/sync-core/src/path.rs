@@ -1,8 +1,9 @@
 //! Paths relative to the sync root, in one canonical form on both sides.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::cmp::Ordering;
 use std::fmt;
+use std::sync::Arc;
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 /// A relative path inside the sync root: `/`-separated, Unicode NFC (so a
@@ -12,9 +13,12 @@ use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 ///
 /// Paths order component by component, so a folder sorts right before its
 /// contents (`a` < `a/b` < `a-c`): walking in order visits parents first.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct RelPath(String);
+///
+/// The text is shared: a clone costs a reference count, not a copy, so the
+/// many maps and sets that name the same path (an index, the ancestor, a
+/// plan) hold its bytes once.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RelPath(Arc<str>);
 
 /// Why a string is not a valid relative path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +35,7 @@ impl std::error::Error for InvalidPath {}
 impl RelPath {
     /// The sync root.
     pub fn root() -> RelPath {
-        RelPath(String::new())
+        RelPath(Arc::from(""))
     }
 
     /// Validate and normalise (NFC) a relative path.
@@ -51,8 +55,8 @@ impl RelPath {
             }
         }
         Ok(RelPath(match is_nfc_quick(s.chars()) {
-            IsNormalized::Yes => s.to_owned(),
-            _ => s.nfc().collect(),
+            IsNormalized::Yes => Arc::from(s),
+            _ => Arc::from(s.nfc().collect::<String>()),
         }))
     }
 
@@ -66,13 +70,19 @@ impl RelPath {
         &self.0
     }
 
+    /// Whether `other` holds the very same copy of the text (not only an
+    /// equal one).
+    pub fn shares_text_with(&self, other: &RelPath) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// The parent folder (`None` for the root).
     pub fn parent(&self) -> Option<RelPath> {
         if self.is_root() {
             return None;
         }
         Some(match self.0.rfind('/') {
-            Some(i) => RelPath(self.0[..i].to_owned()),
+            Some(i) => RelPath(Arc::from(&self.0[..i])),
             None => RelPath::root(),
         })
     }
@@ -95,9 +105,9 @@ impl RelPath {
     /// Whether `self` is `other` or inside it.
     pub fn starts_with(&self, other: &RelPath) -> bool {
         other.is_root()
-            || self.0 == other.0
+            || *self.0 == *other.0
             || (self.0.len() > other.0.len()
-                && self.0.starts_with(&other.0)
+                && self.0.starts_with(&*other.0)
                 && self.0.as_bytes()[other.0.len()] == b'/')
     }
 
@@ -147,7 +157,29 @@ impl TryFrom<String> for RelPath {
 
 impl From<RelPath> for String {
     fn from(p: RelPath) -> String {
-        p.0
+        String::from(&*p.0)
+    }
+}
+
+impl Serialize for RelPath {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for RelPath {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<RelPath, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = RelPath;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a relative sync path")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<RelPath, E> {
+                RelPath::new(s).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Visitor)
     }
 }
 
@@ -191,5 +223,23 @@ mod tests {
         assert!(p("a").starts_with(&p("")));
         assert_eq!(p("a/b/c").ancestors().collect::<Vec<_>>(), vec![p("a/b"), p("a"), p("")]);
         assert_eq!(p("").join("x").unwrap(), p("x"));
+    }
+
+    #[test]
+    fn serialised_as_a_string_and_checked_when_read() {
+        let json = serde_json::to_string(&p("a/b")).unwrap();
+        assert_eq!(json, r#""a/b""#);
+        assert_eq!(serde_json::from_str::<RelPath>(&json).unwrap(), p("a/b"));
+        assert_eq!(serde_json::from_str::<RelPath>(r#""cafe\u0301""#).unwrap(), p("caf\u{e9}"));
+        let err = serde_json::from_str::<RelPath>(r#""../etc""#).unwrap_err().to_string();
+        assert!(err.contains("invalid sync path"), "{err}");
+        assert!(serde_json::from_str::<RelPath>("7").is_err());
+    }
+
+    #[test]
+    fn clones_share_their_text() {
+        let a = p("a/b");
+        assert!(a.clone().shares_text_with(&a));
+        assert!(!p("a/b").shares_text_with(&a));
     }
 }

@@ -7,7 +7,8 @@
 //! with nothing changed, idle CPU and memory of both sinc processes, bytes on
 //! the wire. `--initial-only` stops after the initial sync (for profiling);
 //! `--restart-only` syncs the tree, restarts three times and prints the
-//! keeper's log (no peers).
+//! times, the memory of both sides after each step and the keeper's log (no
+//! peers).
 
 use sinc_tests::procs::{cpu_ticks, memory_mb, pgrep};
 use sinc_tests::tree::{self, percentile};
@@ -46,6 +47,18 @@ fn wait_for_content(path: &Path, token: &[u8], deadline: Duration) -> Option<Ins
         }
         let _ = rx.recv_timeout(Duration::from_millis(5));
     }
+}
+
+/// A process's resident memory, and how much of it is its heap and stacks
+/// (anonymous) and how much mapped files (its executable, mostly).
+fn memory_breakdown(pid: u32) -> String {
+    format!(
+        "RSS {:.1} MiB (anonymous {:.1}, files {:.1}), peak {:.1}",
+        memory_mb(pid, "VmRSS:"),
+        memory_mb(pid, "RssAnon:"),
+        memory_mb(pid, "RssFile:"),
+        memory_mb(pid, "VmHWM:")
+    )
 }
 
 struct Latency {
@@ -104,7 +117,16 @@ fn main() {
 
     let restart_only = std::env::args().any(|a| a == "--restart-only");
     if restart_only {
+        let t0 = Instant::now();
         client.ok(&["start"]);
+        println!("initial sync: sinc {:.2} s", t0.elapsed().as_secs_f64());
+        let keeper = client.json(&["status"])["pid"].as_u64().unwrap() as u32;
+        let daemon = pgrep(&format!("{}.*daemon --background", sshd.remote_data().display())).unwrap_or(0);
+        for settle in [3, 10] {
+            std::thread::sleep(Duration::from_secs(settle));
+            println!("  keeper {settle} s after it: {}", memory_breakdown(keeper));
+        }
+        println!("  daemon after it: {}", memory_breakdown(daemon));
         // Restarts alone, several times, then the keeper's log (its
         // timestamps show where the time goes).
         for round in 1..=3 {
@@ -114,7 +136,12 @@ fn main() {
             let t0 = Instant::now();
             client.ok(&["start"]);
             println!("restart {round}: sinc {:.2} s", t0.elapsed().as_secs_f64());
+            std::thread::sleep(Duration::from_secs(1));
+            let keeper = client.json(&["status"])["pid"].as_u64().unwrap() as u32;
+            println!("  keeper after it: {}", memory_breakdown(keeper));
         }
+        std::thread::sleep(Duration::from_secs(30));
+        println!("  daemon 30 s later: {}", memory_breakdown(daemon));
         let out = Command::new("sh")
             .arg("-c")
             .arg(format!("find {} -name keeper.log | xargs cat", q(&client.home)))
