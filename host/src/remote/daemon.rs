@@ -257,9 +257,14 @@ pub async fn bridge(paths: &DaemonPaths) -> std::io::Result<()> {
                 let to_daemon = socket.try_clone()?;
                 let up = tokio::task::spawn_blocking(move || pump(stdin, to_daemon));
                 let down = tokio::task::spawn_blocking(move || pump(socket, stdout));
-                tokio::select! {
-                    _ = up => {}
-                    _ = down => {}
+                let (which, ended) = tokio::select! {
+                    r = up => ("from the channel", r),
+                    r = down => ("from the daemon", r),
+                };
+                match ended {
+                    Ok(Ok(())) => tracing::debug!("the copy {which} ended"),
+                    Ok(Err(e)) => tracing::debug!("the copy {which} failed: {e}"),
+                    Err(e) => tracing::debug!("the copy {which} stopped: {e}"),
                 }
                 return Ok(());
             }

@@ -22,6 +22,8 @@ pub struct Ancestor {
     entries: BTreeMap<RelPath, Entry>,
     dir: PathBuf,
     journal_lines: usize,
+    /// The number of entries when the map was last built with full nodes.
+    packed_len: usize,
     /// The remote change sequence this state includes (to ask the daemon only
     /// for what came after).
     pub remote_cursor: Option<(u64, u64)>,
@@ -44,12 +46,18 @@ impl Ancestor {
     /// Load from `dir` (empty when nothing was saved yet).
     pub fn open(dir: &Path) -> std::io::Result<Ancestor> {
         std::fs::create_dir_all(dir)?;
-        let mut a =
-            Ancestor { entries: BTreeMap::new(), dir: dir.to_path_buf(), journal_lines: 0, remote_cursor: None };
+        let mut a = Ancestor {
+            entries: BTreeMap::new(),
+            dir: dir.to_path_buf(),
+            journal_lines: 0,
+            packed_len: 0,
+            remote_cursor: None,
+        };
         if let Ok(packed) = std::fs::read(a.snapshot_path()) {
             let bytes = zstd::stream::decode_all(&packed[..])?;
             let snap: Snapshot = postcard::from_bytes(&bytes).map_err(std::io::Error::other)?;
             a.entries = snap.entries.into_iter().collect();
+            a.packed_len = a.entries.len();
             a.remote_cursor = snap.remote_cursor;
         }
         if let Ok(f) = std::fs::File::open(a.journal_path()) {
@@ -158,13 +166,13 @@ impl Ancestor {
                 }
             })
             .collect();
+        self.packed_len = self.entries.len();
     }
 
-    /// Rebuild the map with full nodes. Entries added one at a time in
-    /// order (a first sync) leave each node about half full; rebuilt, the
-    /// ancestor of 100k files takes about 6 MB less.
-    pub fn repack(&mut self) {
-        self.entries = std::mem::take(&mut self.entries).into_iter().collect();
+    /// Rebuild the map with full nodes when it grew enough since it last
+    /// was (see [`crate::memory::repack_if_grown`]).
+    pub fn repack_if_grown(&mut self) -> bool {
+        crate::memory::repack_if_grown(&mut self.entries, &mut self.packed_len)
     }
 
     /// Number of agreed entries.

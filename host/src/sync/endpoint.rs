@@ -151,6 +151,13 @@ impl Endpoint {
         &self.index
     }
 
+    /// Rebuild the index with full nodes if it grew by thousands of paths
+    /// since it last was (added one at a time, as a first sync receives
+    /// them, they leave its nodes half full).
+    pub fn repack_if_grown(&mut self) -> bool {
+        self.index.repack_if_grown(&mut self.packed_len)
+    }
+
     /// The ignore rules.
     pub fn rules(&self) -> &IgnoreRules {
         &self.rules
@@ -365,14 +372,6 @@ impl Endpoint {
         if !self.unsaved {
             return None;
         }
-        // Thousands of paths added one at a time (a first sync received)
-        // leave the index's nodes half full: rebuilt now, and what they held
-        // given back once the save is written.
-        let repacked = self.index.len().abs_diff(self.packed_len) >= crate::memory::RELEASE_AFTER_PATHS;
-        if repacked {
-            self.index.repack();
-            self.packed_len = self.index.len();
-        }
         match self.index.encode() {
             Ok(encoded) => {
                 self.unsaved = false;
@@ -382,7 +381,6 @@ impl Endpoint {
                     encoded,
                     generation: self.save_generation,
                     written: self.saves_written.clone(),
-                    release: repacked,
                 })
             }
             Err(e) => {
@@ -403,8 +401,6 @@ pub struct PendingSave {
     /// interleave, an older one never overwrites a newer one, and a save
     /// waits for the one in flight.
     written: Arc<Mutex<u64>>,
-    /// Give freed memory back once written.
-    release: bool,
 }
 
 impl PendingSave {
@@ -418,11 +414,6 @@ impl PendingSave {
         match Index::write_encoded(&self.path, &self.encoded) {
             Ok(()) => *written = self.generation,
             Err(e) => tracing::warn!("could not save the index: {e}"),
-        }
-        drop(written);
-        if self.release {
-            drop(self.encoded);
-            crate::memory::release_freed();
         }
     }
 }
@@ -497,18 +488,25 @@ pub async fn open_watching(cfg: EndpointConfig, verify_every: Option<Duration>) 
     let large = ep.index().len() >= crate::memory::RELEASE_AFTER_PATHS;
     let ep: Shared = Arc::new(Mutex::new(ep));
     let save = with(&ep, |e| e.take_save()).await;
-    if save.is_some() || large {
-        tokio::task::spawn_blocking(move || {
-            if let Some(save) = save {
-                save.write();
-            }
-            if large {
-                crate::memory::release_freed();
-            }
-        });
-    }
+    write_then_release(save, large);
     follow(&ep, &watcher, rx, verify_every);
     Ok((ep, watcher))
+}
+
+/// Write `save` (if any), then give freed memory back if `release`, on a
+/// blocking thread.
+fn write_then_release(save: Option<PendingSave>, release: bool) {
+    if save.is_none() && !release {
+        return;
+    }
+    tokio::task::spawn_blocking(move || {
+        if let Some(save) = save {
+            save.write();
+        }
+        if release {
+            crate::memory::release_freed();
+        }
+    });
 }
 
 /// Quiet time after the last event before a batch is processed.
@@ -542,12 +540,17 @@ fn follow(
                     next_verify = tokio::time::Instant::now() + verify;
                     WatchEvent::Rescan
                 }
-                // Changes that came and then stopped are saved too.
+                // Changes that came and then stopped are saved too; an
+                // index they grew by thousands of paths is rebuilt compactly
+                // first, and what that freed given back.
                 _ = tokio::time::sleep_until(last_save + SAVE_EVERY) => {
                     last_save = tokio::time::Instant::now();
-                    if let Some(pending) = with(&ep, |e| e.take_save()).await {
-                        tokio::task::spawn_blocking(move || pending.write());
-                    }
+                    let (pending, repacked) = with(&ep, |e| {
+                        let repacked = e.repack_if_grown();
+                        (e.take_save(), repacked)
+                    })
+                    .await;
+                    write_then_release(pending, repacked);
                     continue;
                 }
             };
@@ -579,9 +582,7 @@ fn follow(
             .await;
             // Compressing and writing a large index takes a while: not while
             // holding the endpoint, and not before the next events.
-            if let Some(pending) = pending {
-                tokio::task::spawn_blocking(move || pending.write());
-            }
+            write_then_release(pending, false);
         }
     });
 }

@@ -116,10 +116,10 @@ impl Index {
         self.nodes.iter()
     }
 
-    /// Rebuild the map with full nodes (paths added one at a time in order,
-    /// as a first sync receives them, leave each node about half full).
-    pub fn repack(&mut self) {
-        self.nodes = std::mem::take(&mut self.nodes).into_iter().collect();
+    /// Rebuild the map with full nodes when it grew enough since it had
+    /// `packed_len` paths (see [`crate::memory::repack_if_grown`]).
+    pub fn repack_if_grown(&mut self, packed_len: &mut usize) -> bool {
+        crate::memory::repack_if_grown(&mut self.nodes, packed_len)
     }
 
     /// Number of paths.
@@ -201,7 +201,8 @@ mod tests {
         i.save(&file).unwrap();
         assert_eq!(Index::load(&file), Some(i.clone()));
         let mut repacked = i.clone();
-        repacked.repack();
+        let mut packed_len = 0;
+        repacked.repack_if_grown(&mut packed_len);
         assert_eq!(repacked, i);
         assert_eq!(i.remove_tree(&p("a")), vec![p("a"), p("a/b"), p("a/b/f")]);
         assert_eq!(i.len(), 1);

@@ -580,12 +580,12 @@ impl Syncer {
                 }
             });
             if idle && self.handled_since_release >= crate::memory::RELEASE_AFTER_PATHS {
-                // Off this task: it walks the allocator's free lists.
                 // The ancestor a large sync grew one path at a time is
                 // rebuilt compactly first (the endpoints do the same with
-                // their index when they save it).
+                // their index once changes stop).
                 self.handled_since_release = 0;
-                self.ancestor.repack();
+                self.ancestor.repack_if_grown();
+                // Off this task: it walks the allocator's free lists.
                 tokio::task::spawn_blocking(crate::memory::release_freed);
             }
             tokio::select! {

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::cmp::Ordering;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 /// A relative path inside the sync root: `/`-separated, Unicode NFC (so a
@@ -35,7 +35,8 @@ impl std::error::Error for InvalidPath {}
 impl RelPath {
     /// The sync root.
     pub fn root() -> RelPath {
-        RelPath(Arc::from(""))
+        static ROOT: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from(""));
+        RelPath(ROOT.clone())
     }
 
     /// Validate and normalise (NFC) a relative path.

@@ -121,7 +121,7 @@ fn main() {
         client.ok(&["start"]);
         println!("initial sync: sinc {:.2} s", t0.elapsed().as_secs_f64());
         let keeper = client.json(&["status"])["pid"].as_u64().unwrap() as u32;
-        let daemon = pgrep(&format!("{}.*daemon --background", sshd.remote_data().display())).unwrap_or(0);
+        let daemon = pgrep(&format!("{}.*daemon --background", sshd.remote_data().display())).expect("the daemon runs");
         for settle in [3, 10] {
             std::thread::sleep(Duration::from_secs(settle));
             println!("  keeper {settle} s after it: {}", memory_breakdown(keeper));
