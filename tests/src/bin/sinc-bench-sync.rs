@@ -49,6 +49,16 @@ fn wait_for_content(path: &Path, token: &[u8], deadline: Duration) -> Option<Ins
     }
 }
 
+/// The project's keeper, as `sinc status` names it.
+fn keeper_pid(client: &Client) -> u32 {
+    client.json(&["status"])["pid"].as_u64().unwrap() as u32
+}
+
+/// The VPS daemon, found by its command line.
+fn daemon_pid(sshd: &Sshd) -> Option<u32> {
+    pgrep(&format!("{}.*daemon --background", sshd.remote_data().display()))
+}
+
 /// A process's resident memory, and how much of it is its heap and stacks
 /// (anonymous) and how much mapped files (its executable, mostly).
 fn memory_breakdown(pid: u32) -> String {
@@ -120,8 +130,8 @@ fn main() {
         let t0 = Instant::now();
         client.ok(&["start"]);
         println!("initial sync: sinc {:.2} s", t0.elapsed().as_secs_f64());
-        let keeper = client.json(&["status"])["pid"].as_u64().unwrap() as u32;
-        let daemon = pgrep(&format!("{}.*daemon --background", sshd.remote_data().display())).expect("the daemon runs");
+        let keeper = keeper_pid(&client);
+        let daemon = daemon_pid(&sshd).expect("the daemon runs");
         for settle in [3, 10] {
             std::thread::sleep(Duration::from_secs(settle));
             println!("  keeper {settle} s after it: {}", memory_breakdown(keeper));
@@ -130,14 +140,14 @@ fn main() {
         // Restarts alone, several times, then the keeper's log (its
         // timestamps show where the time goes).
         for round in 1..=3 {
-            let keeper = client.json(&["status"])["pid"].as_u64().unwrap() as u32;
+            let keeper = keeper_pid(&client);
             let _ = Command::new("kill").arg(keeper.to_string()).status();
             std::thread::sleep(Duration::from_millis(300));
             let t0 = Instant::now();
             client.ok(&["start"]);
             println!("restart {round}: sinc {:.2} s", t0.elapsed().as_secs_f64());
             std::thread::sleep(Duration::from_secs(1));
-            let keeper = client.json(&["status"])["pid"].as_u64().unwrap() as u32;
+            let keeper = keeper_pid(&client);
             println!("  keeper after it: {}", memory_breakdown(keeper));
         }
         std::thread::sleep(Duration::from_secs(30));
@@ -204,8 +214,8 @@ fn main() {
         latency("sinc r→l hot", edits, |i| (remote.join(&t.files[3]), token(i, "r2l-hot"), src.join(&t.files[3])));
 
     // --- idle cost, sinc
-    let keeper = client.json(&["status"])["pid"].as_u64().unwrap() as u32;
-    let daemon = pgrep(&format!("{}.*daemon --background", sshd.remote_data().display())).unwrap_or(0);
+    let keeper = keeper_pid(&client);
+    let daemon = daemon_pid(&sshd).unwrap_or(0);
     let (k0, d0) = (cpu_ticks(keeper), cpu_ticks(daemon));
     let idle_secs = 20.0;
     std::thread::sleep(Duration::from_secs_f64(idle_secs));
