@@ -234,7 +234,7 @@ impl State {
             Ok(line) => self.unwritten.entry(self.store.file_of(&record)).or_default().push_str(&(line + "\n")),
             Err(e) => warn!("cannot record request {}: {e}", record.id),
         }
-        self.summaries.push(record.summary());
+        self.summaries.push(record.into_summary());
     }
 
     /// Write what was recorded since the last time; drop old recordings

@@ -82,7 +82,7 @@ impl Store {
             for file in files {
                 let text = std::fs::read(&file).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
                 let (records, bad) = parse_lines(&text);
-                loaded.summaries.extend(records.iter().map(Record::summary));
+                loaded.summaries.extend(records.into_iter().map(Record::into_summary));
                 if bad > 0 {
                     loaded.bad.push((file, bad));
                 }

@@ -80,6 +80,11 @@ fn strip(event: &[u8]) -> Vec<u8> {
     if !text.contains("\"usage\"") {
         return event.to_vec();
     }
+    // Every chunk but the last says `"usage":null`: removed without
+    // parsing it (this runs on the way to the client's first token).
+    if let std::borrow::Cow::Owned(without) = usage_null().replace_all(text, "") {
+        return without.into_bytes();
+    }
     let data: String = text.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim_start).collect();
     if let Ok(v) = serde_json::from_str::<Value>(&data)
         && v.get("usage").is_some_and(Value::is_object)
@@ -87,7 +92,7 @@ fn strip(event: &[u8]) -> Vec<u8> {
     {
         return Vec::new();
     }
-    usage_null().replace_all(text, "").into_owned().into_bytes()
+    event.to_vec()
 }
 
 fn usage_null() -> &'static regex_lite::Regex {
