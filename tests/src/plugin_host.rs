@@ -1,6 +1,6 @@
 //! A long-lived plugin host for tests, like the keeper's or the VPS
-//! daemon's: a runtime, a tokio runtime for the plugins' ports, and a
-//! folder for their data.
+//! daemon's: a runtime, a tokio runtime to await the plugins' answers on,
+//! and a folder for their data.
 
 use crate::{plugin_component, wait_until};
 use sinc_plugin_host::running::{Running, Spec, Status};
@@ -16,7 +16,8 @@ pub struct PluginHost {
     pub dir: tempfile::TempDir,
     /// The plugin runtime.
     pub runtime: Arc<Runtime>,
-    /// Where the plugins' ports are served.
+    /// Where the plugins' answers are awaited (each plugin serves its
+    /// ports on a runtime of its own).
     pub tokio: tokio::runtime::Runtime,
 }
 
@@ -63,7 +64,7 @@ impl PluginHost {
         grants.settings = settings;
         grants.secrets = secrets.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let spec = Spec { manifest, wasm, grants };
-        Running::start(self.runtime.clone(), spec, self.tokio.handle(), None).unwrap()
+        Running::start(self.runtime.clone(), spec, None).unwrap()
     }
 
     /// Run subcommand `name` of `running`, which must succeed; its output.

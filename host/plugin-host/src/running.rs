@@ -1,7 +1,8 @@
 //! A plugin kept running by a long-lived host (the laptop's keeper, the
 //! VPS daemon): its instance lives on a thread of its own and takes calls
-//! from a queue, one at a time; its ports are served on the host's Tokio
-//! runtime; its timer ticks. When it is stopped (a trap, its deadline, its
+//! from a queue, one at a time; between calls the thread serves its ports
+//! on a Tokio runtime of its own (see [`crate::own_runtime`]); its timer
+//! ticks. When it is stopped (a trap, its deadline, its
 //! memory cap) it is restarted after a back-off (1 s, doubling), and after
 //! [`MAX_FAILURES`] stops in a row — each within [`HEALTHY`] of the
 //! restart before — it is disabled. The host and the other plugins carry on
@@ -10,14 +11,15 @@
 use crate::bindings::sinc::plugin::http_types::{Exchange, Message, Reply, Request, Response};
 use crate::bindings::sinc::plugin::types::{Command, CommandOutput, Event, Session};
 use crate::manifest::{Permissions, Port};
+use crate::own_runtime;
+use crate::reports::Reports;
 use crate::runtime::{Grants, HookAnswer, Invoked, Plugin, PluginError, Runtime};
 use crate::serving::{self, Connections, Handler};
 use crate::{Ended, Stage};
 use crate::{Manifest, Tool, outbound::Outbound};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 /// Stops in a row after which a plugin is disabled.
 pub const MAX_FAILURES: u32 = 3;
@@ -65,20 +67,69 @@ pub enum Status {
 enum Call {
     Event(Event),
     Commands(oneshot::Sender<Vec<Command>>),
-    Command { name: String, args: Vec<String>, cwd: Option<String>, reply: oneshot::Sender<Invoked> },
+    Command {
+        name: String,
+        args: Vec<String>,
+        cwd: Option<String>,
+        reply: oneshot::Sender<Invoked>,
+    },
     EndStages(Session, oneshot::Sender<Vec<Stage>>),
-    End { ended: Ended, stage: Stage, reply: oneshot::Sender<Result<(), String>> },
-    Http { request: Request, reply: oneshot::Sender<Reply> },
-    BeforeStart { session: Session, continuing: bool, reply: oneshot::Sender<Option<HookAnswer>> },
+    End {
+        ended: Ended,
+        stage: Stage,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Http {
+        request: Request,
+        reply: oneshot::Sender<Reply>,
+    },
+    BeforeStart {
+        session: Session,
+        continuing: bool,
+        reply: oneshot::Sender<Option<HookAnswer>>,
+    },
     Forwarded(Exchange),
+    /// A report held back (see [`crate::reports`]), handed over now.
+    Report(Exchange),
     Message(u64, Message, oneshot::Sender<()>),
     OnClose(u64, u16, String),
     Closed(u64),
-    Filter { request: u64, chunk: bytes::Bytes, last: bool, reply: oneshot::Sender<Vec<u8>> },
-    Failed { request: u64, status: u16, reason: String, reply: oneshot::Sender<Option<Response>> },
+    Filter {
+        request: u64,
+        chunk: bytes::Bytes,
+        last: bool,
+        reply: oneshot::Sender<Vec<u8>>,
+    },
+    Failed {
+        request: u64,
+        status: u16,
+        reason: String,
+        reply: oneshot::Sender<Option<Response>>,
+    },
     Tools(oneshot::Sender<Vec<Tool>>),
-    Tool { name: String, arguments: String, reply: oneshot::Sender<Result<String, String>> },
+    Tool {
+        name: String,
+        arguments: String,
+        reply: oneshot::Sender<Result<String, String>>,
+    },
     Stop,
+}
+
+impl Call {
+    /// Whether held reports are handed over before it: yes unless it is one
+    /// or a client waits for it, so what a subcommand, an event or the
+    /// shutdown sees includes every completed forward.
+    fn sees_reports_first(&self) -> bool {
+        !matches!(
+            self,
+            Call::Http { .. }
+                | Call::Filter { .. }
+                | Call::Failed { .. }
+                | Call::Message(..)
+                | Call::Forwarded(_)
+                | Call::Report(_)
+        )
+    }
 }
 
 /// Told each time a plugin's status changes (e.g. to record a disabled
@@ -86,7 +137,7 @@ enum Call {
 pub type OnStatus = Arc<dyn Fn(&str, &Status) + Send + Sync>;
 
 /// The queue into a plugin's thread.
-struct Queue(mpsc::Sender<Call>);
+struct Queue(mpsc::UnboundedSender<Call>);
 
 impl Handler for Queue {
     fn handle(&self, request: Request) -> oneshot::Receiver<Reply> {
@@ -143,38 +194,34 @@ impl std::fmt::Debug for Running {
 }
 
 impl Running {
-    /// Bind its ports (on `tokio`, which must be a multi-thread runtime
-    /// the plugin's thread can block on) and start it. Fails only when a
-    /// port cannot be bound; a plugin that cannot load ends up
-    /// [`Status::Disabled`].
-    pub fn start(
-        runtime: Arc<Runtime>,
-        mut spec: Spec,
-        tokio: &tokio::runtime::Handle,
-        on_status: Option<OnStatus>,
-    ) -> Result<Running, PluginError> {
+    /// Bind its ports and start it. Fails only when a port cannot be
+    /// bound (or the thread or its runtime cannot be made); a plugin that
+    /// cannot load ends up [`Status::Disabled`].
+    pub fn start(runtime: Arc<Runtime>, mut spec: Spec, on_status: Option<OnStatus>) -> Result<Running, PluginError> {
         let name = spec.manifest.name.clone();
-        let (tx, rx) = mpsc::channel();
+        let failed = |reason: String| PluginError::Load { name: name.clone(), reason };
+        let ports = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| failed(format!("cannot make its runtime: {e}")))?;
+        let (tx, rx) = mpsc::unbounded_channel();
         let queue = Arc::new(Queue(tx));
-        let mut listeners = Vec::new();
+        let mut servers = Vec::new();
         // Every running plugin may open WebSockets; those on its ports too.
-        let connections = Arc::new(Connections::new(&name, tokio.clone()));
+        let connections = Arc::new(Connections::new(&name, ports.handle().clone()));
         spec.grants.connections = Some(connections.clone());
         spec.grants.callbacks = Some(queue.clone());
         if !spec.manifest.permissions.ports.is_empty() {
             let outbound = Outbound::of(&spec.manifest, &spec.grants.settings, None);
             let upstreams = crate::upstream::Upstreams::default();
-            let _entered = tokio.enter();
+            let _entered = ports.enter();
             for declared in &spec.manifest.permissions.ports {
-                let number = served_port(&name, &spec.manifest.permissions, declared, &spec.grants.settings)
-                    .map_err(|reason| PluginError::Load { name: name.clone(), reason })?;
+                let number =
+                    served_port(&name, &spec.manifest.permissions, declared, &spec.grants.settings).map_err(failed)?;
                 let bound = bind(&declared.bind, number)
                     .and_then(|l| l.set_nonblocking(true).map(|()| l))
                     .and_then(tokio::net::TcpListener::from_std)
-                    .map_err(|e| PluginError::Load {
-                        name: name.clone(),
-                        reason: format!("cannot serve {}:{number}: {e}", declared.bind),
-                    })?;
+                    .map_err(|e| failed(format!("cannot serve {}:{number}: {e}", declared.bind)))?;
                 let port = serving::Port {
                     port: declared.port,
                     handler: queue.clone(),
@@ -182,16 +229,20 @@ impl Running {
                     outbound: outbound.clone(),
                     upstreams: upstreams.clone(),
                 };
-                listeners.push((bound, Arc::new(port)));
+                servers.push(ports.spawn(serving::serve(bound, Arc::new(port))));
             }
         }
         let status = Arc::new(Mutex::new(Status::Starting));
-        let life = Life { runtime, spec, calls: rx, status: status.clone(), on_status };
+        let handle = ports.handle().clone();
+        let mut life = Life { runtime, spec, calls: rx, ports: handle, status: status.clone(), on_status };
         std::thread::Builder::new()
             .name(format!("plugin-{name}"))
-            .spawn(move || life.run())
-            .map_err(|e| PluginError::Load { name: name.clone(), reason: format!("cannot start its thread: {e}") })?;
-        let servers = listeners.into_iter().map(|(l, port)| tokio.spawn(serving::serve(l, port))).collect();
+            .spawn(move || {
+                own_runtime::adopt(ports);
+                life.run();
+                drop(own_runtime::release());
+            })
+            .map_err(|e| failed(format!("cannot start its thread: {e}")))?;
         Ok(Running { name, queue, status, servers, connections })
     }
 
@@ -336,7 +387,9 @@ pub fn served_port(
 struct Life {
     runtime: Arc<Runtime>,
     spec: Spec,
-    calls: mpsc::Receiver<Call>,
+    calls: mpsc::UnboundedReceiver<Call>,
+    /// The runtime its ports are served on, driven by this thread.
+    ports: tokio::runtime::Handle,
     status: Arc<Mutex<Status>>,
     on_status: Option<OnStatus>,
 }
@@ -366,7 +419,7 @@ impl Life {
         }
     }
 
-    fn run(self) {
+    fn run(&mut self) {
         let mut failures = 0;
         loop {
             self.set(Status::Starting);
@@ -410,93 +463,162 @@ impl Life {
     }
 
     /// Take calls until it is unloaded or stopped.
-    fn serve(&self, mut plugin: Plugin) -> End {
+    fn serve(&mut self, mut plugin: Plugin) -> End {
         self.set(Status::Running);
         let limit = self.spec.grants.limits.call;
         let every = self.spec.manifest.timer.map(Duration::from_secs);
         let mut tick = every.map(|e| Instant::now() + e);
+        let mut reports = Reports::default();
+        // Whether the last wait ended with nothing to do.
+        let mut idle = false;
         loop {
-            let call = match tick {
-                Some(at) => match self.calls.recv_timeout(at.saturating_duration_since(Instant::now())) {
-                    Ok(call) => call,
-                    Err(RecvTimeoutError::Timeout) => {
-                        tick = every.map(|e| at.max(Instant::now() - e) + e);
-                        Call::Event(Event::Timer(now_ms()))
+            let now = Instant::now();
+            let call = if idle || reports.overdue(now) {
+                // Reports go once nothing else is ready.
+                match self.next_ready() {
+                    Some(call) => {
+                        idle = false;
+                        call
                     }
-                    Err(RecvTimeoutError::Disconnected) => Call::Stop,
+                    None => match reports.hand_over() {
+                        Some(exchange) => Call::Report(exchange),
+                        None => {
+                            idle = false;
+                            continue;
+                        }
+                    },
+                }
+            } else {
+                match self.next(tick.into_iter().chain(reports.due(now)).min()) {
+                    Some(call) => call,
+                    None => match tick {
+                        Some(at) if at <= Instant::now() => {
+                            tick = every.map(|e| at.max(Instant::now() - e) + e);
+                            Call::Event(Event::Timer(now_ms()))
+                        }
+                        _ => {
+                            idle = true;
+                            continue;
+                        }
+                    },
+                }
+            };
+            let call = match call {
+                Call::Forwarded(exchange) => match reports.hold(Instant::now(), exchange) {
+                    None => continue,
+                    Some(no_room) => Call::Report(no_room),
                 },
-                None => self.calls.recv().unwrap_or(Call::Stop),
+                call => call,
             };
-            let outcome = match call {
-                Call::Stop => {
-                    let _ = plugin.shutdown(limit);
-                    return End::Unloaded;
-                }
-                Call::Event(event) => plugin.on_event(&event, limit).map(|handled| {
-                    if let Err(why) = handled {
-                        tracing::warn!(plugin = %self.spec.manifest.name, "on-event: {why}");
+            if call.sees_reports_first() {
+                while let Some(exchange) = reports.hand_over() {
+                    if let Err(end) = self.take(&mut plugin, Call::Report(exchange), limit) {
+                        return end;
                     }
-                }),
-                Call::Commands(reply) => plugin.commands(limit).map(|c| drop(reply.send(c))),
-                Call::Command { name, args, cwd, reply } => plugin
-                    .run_command_in(&name, &args, cwd.as_deref(), limit.max(COMMAND_LIMIT))
-                    .map(|o| drop(reply.send(o))),
-                Call::EndStages(session, reply) => plugin.end_stages(&session, limit).map(|s| drop(reply.send(s))),
-                Call::End { ended, stage, reply } => {
-                    plugin.on_end(&ended, stage, limit.max(COMMAND_LIMIT)).map(|r| drop(reply.send(r)))
                 }
-                Call::Http { request, reply } => plugin.handle(&request, limit).map(|r| drop(reply.send(r))),
-                Call::BeforeStart { session, continuing, reply } => {
-                    plugin.before_start(&session, continuing, limit.max(COMMAND_LIMIT)).map(|v| drop(reply.send(v)))
-                }
-                Call::Tools(reply) => plugin.tools(limit).map(|t| drop(reply.send(t))),
-                Call::Tool { name, arguments, reply } => {
-                    plugin.call_tool(&name, &arguments, limit.max(COMMAND_LIMIT)).map(|r| drop(reply.send(r)))
-                }
-                Call::Forwarded(exchange) => plugin.forwarded(&exchange, limit),
-                Call::Message(connection, message, handled) => {
-                    plugin.on_message(connection, &message, limit).map(|()| {
-                        let _ = handled.send(());
-                    })
-                }
-                Call::OnClose(connection, code, reason) => plugin.on_close(connection, code, &reason, limit),
-                Call::Closed(connection) => plugin.closed(connection, limit),
-                Call::Filter { request, chunk, last, reply } => {
-                    plugin.filter(request, &chunk, last, limit).map(|out| drop(reply.send(out)))
-                }
-                Call::Failed { request, status, reason, reply } => {
-                    plugin.failed(request, status, &reason, limit).map(|out| drop(reply.send(out)))
-                }
-            };
-            match outcome {
-                Ok(()) => {}
-                Err(e @ PluginError::Stopped { .. }) => return End::Stopped(e),
-                Err(e @ PluginError::Load { .. }) => tracing::warn!("{e}"),
+            }
+            if let Err(end) = self.take(&mut plugin, call, limit) {
+                return end;
             }
         }
     }
 
+    /// Make `call`; `Err` ends the instance's life.
+    fn take(&self, plugin: &mut Plugin, call: Call, limit: Duration) -> Result<(), End> {
+        let outcome = match call {
+            Call::Stop => {
+                let _ = plugin.shutdown(limit);
+                return Err(End::Unloaded);
+            }
+            Call::Event(event) => plugin.on_event(&event, limit).map(|handled| {
+                if let Err(why) = handled {
+                    tracing::warn!(plugin = %self.spec.manifest.name, "on-event: {why}");
+                }
+            }),
+            Call::Commands(reply) => plugin.commands(limit).map(|c| drop(reply.send(c))),
+            Call::Command { name, args, cwd, reply } => plugin
+                .run_command_in(&name, &args, cwd.as_deref(), limit.max(COMMAND_LIMIT))
+                .map(|o| drop(reply.send(o))),
+            Call::EndStages(session, reply) => plugin.end_stages(&session, limit).map(|s| drop(reply.send(s))),
+            Call::End { ended, stage, reply } => {
+                plugin.on_end(&ended, stage, limit.max(COMMAND_LIMIT)).map(|r| drop(reply.send(r)))
+            }
+            Call::Http { request, reply } => plugin.handle(&request, limit).map(|r| drop(reply.send(r))),
+            Call::BeforeStart { session, continuing, reply } => {
+                plugin.before_start(&session, continuing, limit.max(COMMAND_LIMIT)).map(|v| drop(reply.send(v)))
+            }
+            Call::Tools(reply) => plugin.tools(limit).map(|t| drop(reply.send(t))),
+            Call::Tool { name, arguments, reply } => {
+                plugin.call_tool(&name, &arguments, limit.max(COMMAND_LIMIT)).map(|r| drop(reply.send(r)))
+            }
+            Call::Forwarded(exchange) | Call::Report(exchange) => plugin.forwarded(&exchange, limit),
+            Call::Message(connection, message, handled) => plugin.on_message(connection, &message, limit).map(|()| {
+                let _ = handled.send(());
+            }),
+            Call::OnClose(connection, code, reason) => plugin.on_close(connection, code, &reason, limit),
+            Call::Closed(connection) => plugin.closed(connection, limit),
+            Call::Filter { request, chunk, last, reply } => {
+                plugin.filter(request, &chunk, last, limit).map(|out| drop(reply.send(out)))
+            }
+            Call::Failed { request, status, reason, reply } => {
+                plugin.failed(request, status, &reason, limit).map(|out| drop(reply.send(out)))
+            }
+        };
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(e @ PluginError::Stopped { .. }) => Err(End::Stopped(e)),
+            Err(e @ PluginError::Load { .. }) => {
+                tracing::warn!("{e}");
+                Ok(())
+            }
+        }
+    }
+
+    /// The next call, serving the ports until it comes; `None` once
+    /// `until` has come first. (The host gone counts as [`Call::Stop`].)
+    fn next(&mut self, until: Option<Instant>) -> Option<Call> {
+        let calls = &mut self.calls;
+        own_runtime::block_on(&self.ports, async move {
+            match until {
+                Some(at) => {
+                    tokio::time::timeout_at(at.into(), calls.recv()).await.ok().map(|c| c.unwrap_or(Call::Stop))
+                }
+                None => Some(calls.recv().await.unwrap_or(Call::Stop)),
+            }
+        })
+    }
+
+    /// A call already queued once what else is ready on the ports (their
+    /// connections' tasks and I/O) has run; `None` when there is none.
+    fn next_ready(&mut self) -> Option<Call> {
+        let calls = &mut self.calls;
+        own_runtime::block_on(&self.ports, async move {
+            tokio::task::yield_now().await;
+            match calls.try_recv() {
+                Ok(call) => Some(call),
+                Err(mpsc::error::TryRecvError::Empty) => None,
+                Err(mpsc::error::TryRecvError::Disconnected) => Some(Call::Stop),
+            }
+        })
+    }
+
     /// Wait `delay`, refusing calls meanwhile; true when unloaded.
-    fn back_off(&self, delay: Duration) -> bool {
+    fn back_off(&mut self, delay: Duration) -> bool {
         let until = Instant::now() + delay;
         loop {
-            match self.calls.recv_timeout(until.saturating_duration_since(Instant::now())) {
-                Ok(Call::Stop) | Err(RecvTimeoutError::Disconnected) => return true,
+            match self.next(Some(until)) {
+                Some(Call::Stop) => return true,
                 // Dropping a call drops its reply: the caller hears "not running".
-                Ok(_) => {}
-                Err(RecvTimeoutError::Timeout) => return false,
+                Some(_) => {}
+                None => return false,
             }
         }
     }
 
     /// Disabled: refuse calls until unloaded.
-    fn disabled(&self, why: String) {
+    fn disabled(&mut self, why: String) {
         self.set(Status::Disabled(why));
-        while let Ok(call) = self.calls.recv() {
-            if matches!(call, Call::Stop) {
-                break;
-            }
-        }
+        while !matches!(self.next(None), Some(Call::Stop) | None) {}
     }
 }
 

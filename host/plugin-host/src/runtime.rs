@@ -955,7 +955,7 @@ impl Plugin {
     }
 
     /// Tell it it is being unloaded.
-    pub fn shutdown(mut self, limit: Duration) -> Result<(), PluginError> {
+    pub fn shutdown(&mut self, limit: Duration) -> Result<(), PluginError> {
         self.arm(limit);
         self.plugin.call_shutdown(&mut self.store).map_err(|e| self.stopped(e))
     }

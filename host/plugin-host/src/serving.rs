@@ -186,7 +186,7 @@ impl Connections {
             _ => return Err(format!("request {id} is not being handled (a body can only be read in `handle`)")),
         };
         let Some(unread) = unread else { return Err(format!("the body of request {id} is being read")) };
-        let read = self.runtime.block_on(async {
+        let read = crate::own_runtime::block_on(&self.runtime, async {
             match tokio::time::timeout(BODY_TIMEOUT, Limited::new(unread, MAX_BODY).collect()).await {
                 Err(_) => Err(format!("the client did not send the body within {}s", BODY_TIMEOUT.as_secs())),
                 Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {

@@ -89,7 +89,9 @@ pub fn open(
     let place = format!("{}{}", request.uri().authority().map_or("", |a| a.as_str()), request.uri().path());
     let config = WebSocketConfig::default().max_message_size(Some(MAX_MESSAGE)).max_frame_size(Some(MAX_MESSAGE));
     let opening = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
-    let opened = connections.runtime().block_on(async { tokio::time::timeout(CONNECT_TIMEOUT, opening).await });
+    let opened = crate::own_runtime::block_on(connections.runtime(), async {
+        tokio::time::timeout(CONNECT_TIMEOUT, opening).await
+    });
     let (socket, _) = opened
         .map_err(|_| format!("opening a WebSocket to {place}: no answer within {}s", CONNECT_TIMEOUT.as_secs()))?
         .map_err(|e| format!("opening a WebSocket to {place}: {e}"))?;

@@ -194,7 +194,7 @@ impl Enders {
                 }
             }
         }
-        for (_, plugin) in std::mem::take(&mut self.loaded) {
+        for (_, mut plugin) in std::mem::take(&mut self.loaded) {
             let _ = plugin.shutdown(CALL_LIMIT);
         }
         problems

@@ -101,7 +101,7 @@ impl LocalHost {
             wasm: set.iter().find(|(g, _)| g.name == grant.name).and_then(|(_, path)| std::fs::read(path).ok()),
             grants: self.installed.local_grants(&grant.name),
         };
-        let missing = self.hosting.apply(grants, source, &tokio::runtime::Handle::current());
+        let missing = self.hosting.apply(grants, source);
         if !missing.is_empty() {
             tracing::warn!("{} local plugin components are missing; `sinc plugin add` them again", missing.len());
         }

@@ -62,12 +62,7 @@ impl Hosting {
     /// Run exactly `set`: start what is new or changed (`source` gives
     /// each one's component and grants), stop what left. Answers the
     /// sha256 of the components `source` did not have.
-    pub fn apply(
-        &self,
-        set: Vec<PluginGrant>,
-        source: impl Fn(&PluginGrant) -> Source,
-        tokio: &tokio::runtime::Handle,
-    ) -> Vec<String> {
+    pub fn apply(&self, set: Vec<PluginGrant>, source: impl Fn(&PluginGrant) -> Source) -> Vec<String> {
         let mut missing = Vec::new();
         let mut slots = self.slots();
         slots.retain(|name, _| set.iter().any(|g| &g.name == name));
@@ -81,7 +76,7 @@ impl Hosting {
             // Stop the old build before its replacement binds the ports.
             slots.remove(&grant.name);
             let running = match source(&grant) {
-                Source { wasm: Some(wasm), grants } => self.start(&grant, wasm, grants, tokio),
+                Source { wasm: Some(wasm), grants } => self.start(&grant, wasm, grants),
                 Source { wasm: None, .. } => {
                     missing.push(grant.sha256.clone());
                     Err("missing".into())
@@ -95,13 +90,7 @@ impl Hosting {
         missing
     }
 
-    fn start(
-        &self,
-        grant: &PluginGrant,
-        wasm: Vec<u8>,
-        mut grants: Grants,
-        tokio: &tokio::runtime::Handle,
-    ) -> Result<Running, String> {
+    fn start(&self, grant: &PluginGrant, wasm: Vec<u8>, mut grants: Grants) -> Result<Running, String> {
         if sinc_plugin_host::cache::sha256_hex(&wasm) != grant.sha256 {
             return Err("its stored component does not match its sha256".into());
         }
@@ -124,7 +113,7 @@ impl Hosting {
                 self.runtime.get_or_init(|| built).clone()
             }
         };
-        Running::start(runtime, Spec { manifest, wasm: wasm.into(), grants }, tokio, None).map_err(|e| e.to_string())
+        Running::start(runtime, Spec { manifest, wasm: wasm.into(), grants }, None).map_err(|e| e.to_string())
     }
 
     /// Each plugin's state.

@@ -136,7 +136,7 @@ impl Hosted {
             grants.sessions = Some(self.sessions.clone());
             Source { wasm: std::fs::read(self.component_path(&grant.sha256)).ok(), grants }
         };
-        let missing = self.hosting.apply(set, source, tokio);
+        let missing = self.hosting.apply(set, source);
         self.watch_sessions(tokio);
         Response::Plugins { missing, states: self.states() }
     }

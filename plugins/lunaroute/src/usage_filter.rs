@@ -82,7 +82,7 @@ fn strip(event: &[u8]) -> Vec<u8> {
     }
     // Every chunk but the last says `"usage":null`: removed without
     // parsing it (this runs on the way to the client's first token).
-    if let std::borrow::Cow::Owned(without) = usage_null().replace_all(text, "") {
+    if let Some(without) = without_usage_null(text) {
         return without.into_bytes();
     }
     let data: String = text.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim_start).collect();
@@ -95,9 +95,31 @@ fn strip(event: &[u8]) -> Vec<u8> {
     event.to_vec()
 }
 
-fn usage_null() -> &'static regex_lite::Regex {
-    static RE: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    RE.get_or_init(|| regex_lite::Regex::new(r#",\s*"usage"\s*:\s*null"#).expect("a valid pattern"))
+/// JSON's whitespace.
+fn is_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
+/// `text` without its `,"usage":null` members (whitespace allowed around
+/// the comma and the colon); `None` when it has none.
+fn without_usage_null(text: &str) -> Option<String> {
+    const KEY: &str = "\"usage\"";
+    let (mut out, mut copied, mut from) = (String::new(), 0, 0);
+    while let Some(found) = text[from..].find(KEY) {
+        let at = from + found;
+        from = at + KEY.len();
+        let comma = text[..at].trim_end_matches(is_space);
+        let rest = text[from..].trim_start_matches(is_space).strip_prefix(':').map(|r| r.trim_start_matches(is_space));
+        if let Some(rest) = rest.and_then(|r| r.strip_prefix("null"))
+            && comma.ends_with(',')
+            && comma.len() > copied
+        {
+            out.push_str(&text[copied..comma.len() - 1]);
+            copied = text.len() - rest.len();
+            from = copied;
+        }
+    }
+    (copied > 0).then(|| out + &text[copied..])
 }
 
 impl UsageStripper {
@@ -125,6 +147,19 @@ mod tests {
 
     fn peek(body: &str) -> Peek {
         serde_json::from_str(body).unwrap()
+    }
+
+    #[test]
+    fn usage_null_members_are_removed_and_nothing_else() {
+        let cut = |t: &str| without_usage_null(t);
+        assert_eq!(cut(r#"{"a":1,"usage":null}"#).as_deref(), Some(r#"{"a":1}"#));
+        assert_eq!(
+            cut("{\"a\":1 ,\n \"usage\" :\tnull, \"b\":2,\"usage\":null}").as_deref(),
+            Some(r#"{"a":1 , "b":2}"#)
+        );
+        for kept in [r#"{"usage":null}"#, r#"{"a":1,"usage":{"x":1}}"#, r#"{"t":"a \",\"usage\":null"}"#, "no key"] {
+            assert_eq!(cut(kept), None, "{kept}");
+        }
     }
 
     #[test]

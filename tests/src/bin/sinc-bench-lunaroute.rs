@@ -83,7 +83,7 @@ struct Proxy {
     port: u16,
 }
 
-fn start_proxy(runtime: &Arc<Runtime>, tokio: &tokio::runtime::Runtime, dir: &std::path::Path, up: u16) -> Proxy {
+fn start_proxy(runtime: &Arc<Runtime>, dir: &std::path::Path, up: u16) -> Proxy {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let dashboard = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut settings = toml::Table::new();
@@ -95,7 +95,7 @@ fn start_proxy(runtime: &Arc<Runtime>, tokio: &tokio::runtime::Runtime, dir: &st
     let manifest = Manifest::from_component(&wasm).unwrap();
     let mut grants = Grants::new(dir.join(format!("lunaroute-{up}")), dir.to_path_buf());
     grants.settings = settings;
-    let running = Running::start(runtime.clone(), Spec { manifest, wasm, grants }, tokio.handle(), None).unwrap();
+    let running = Running::start(runtime.clone(), Spec { manifest, wasm, grants }, None).unwrap();
     while running.status() != Status::Running {
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -185,7 +185,6 @@ fn main() {
     let requests = env("BENCH_REQUESTS", 2000);
     let seconds = env("BENCH_SECONDS", 5);
     let dir = tempfile::tempdir().unwrap();
-    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let rss_start = rss_kib();
     let runtime = Arc::new(Runtime::new(dir.path().join("cache")).unwrap());
     let anthropic_headers: &[&str] =
@@ -193,7 +192,7 @@ fn main() {
 
     let whole = upstream(whole_response(), Duration::ZERO);
     let rss_before = rss_kib();
-    let proxy = start_proxy(&runtime, &tokio, dir.path(), whole);
+    let proxy = start_proxy(&runtime, dir.path(), whole);
     let rss_loaded = rss_kib();
     println!(
         "\n| LunaRoute vs straight to the upstream, µs | direct p50 / p99 | through the proxy p50 / p99 | added p50 / p99 |\n|---|---|---|---|"
@@ -220,14 +219,14 @@ fn main() {
     let pause = Duration::from_millis(2);
     let streams = requests / 4;
     let anthropic = upstream(streamed(&anthropic_events()), pause);
-    let anthropic_proxy = start_proxy(&runtime, &tokio, dir.path(), anthropic);
+    let anthropic_proxy = start_proxy(&runtime, dir.path(), anthropic);
     let stream_request = ANTHROPIC_REQUEST.replace("\"max_tokens\"", "\"stream\":true,\"max_tokens\"");
     let (direct, _) = sequential(anthropic, "/v1/messages", anthropic_headers, &stream_request, streams);
     let (proxied, _) = sequential(anthropic_proxy.port, "/v1/messages", anthropic_headers, &stream_request, streams);
     row(&format!("time to first token, Anthropic stream ({streams})"), &direct, &proxied);
 
     let chat = upstream(streamed(&chat_events()), pause);
-    let chat_proxy = start_proxy(&runtime, &tokio, dir.path(), chat);
+    let chat_proxy = start_proxy(&runtime, dir.path(), chat);
     let chat_request =
         r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"Add a --verbose flag."}]}"#;
     let openai_headers: &[&str] = &["authorization: Bearer sk-bench", "content-type: application/json"];

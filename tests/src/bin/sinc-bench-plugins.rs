@@ -101,7 +101,6 @@ fn main() {
 
 fn forward_benchmark(dir: &tempfile::TempDir) {
     let requests: usize = std::env::var("BENCH_REQUESTS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
-    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let runtime = Arc::new(Runtime::new(dir.path().join("cache")).unwrap());
     println!(
         "\n| HTTP through the example plugin (`forward`, tapped) vs straight to the upstream | direct | through the plugin | ratio |\n|---|---|---|---|"
@@ -120,7 +119,7 @@ fn forward_benchmark(dir: &tempfile::TempDir) {
         let mut grants = Grants::new(dir.path().join(format!("hello-{size}")), dir.path().to_path_buf());
         grants.settings = settings;
         let spec = sinc_plugin_host::running::Spec { manifest, wasm, grants };
-        let hello = sinc_plugin_host::running::Running::start(runtime.clone(), spec, tokio.handle(), None).unwrap();
+        let hello = sinc_plugin_host::running::Running::start(runtime.clone(), spec, None).unwrap();
         while hello.status() != sinc_plugin_host::running::Status::Running {
             std::thread::sleep(Duration::from_millis(10));
         }
