@@ -102,18 +102,42 @@ fn start_proxy(runtime: &Arc<Runtime>, dir: &std::path::Path, up: u16) -> Proxy 
     Proxy { _running: running, port }
 }
 
-/// Sequential requests on one connection: (first byte, total) times, sorted.
-fn sequential(port: u16, path: &str, headers: &[&str], body: &str, count: u64) -> (Vec<Duration>, Vec<Duration>) {
-    let mut client = Client::new(port);
-    for _ in 0..50 {
-        client.send("POST", path, headers, body.as_bytes());
+/// How many turns the targets of one comparison take, so that the
+/// machine's drifts (this VM's loopback latency moves from minute to
+/// minute) fall on all of them alike.
+const ROUNDS: u64 = 10;
+
+/// Sequential requests on one kept-alive connection per target (`port`,
+/// `path`), the targets taking turns: each one's (first byte, total)
+/// times, sorted.
+fn sequential(
+    targets: &[(u16, &str)],
+    headers: &[&str],
+    body: &str,
+    count: u64,
+) -> Vec<(Vec<Duration>, Vec<Duration>)> {
+    let mut clients: Vec<Client> = targets.iter().map(|(port, _)| Client::new(*port)).collect();
+    let mut timed = vec![Vec::new(); targets.len()];
+    for _ in 0..ROUNDS {
+        for ((client, (_, path)), times) in clients.iter_mut().zip(targets).zip(&mut timed) {
+            // Untimed: the first requests after a turn of another target
+            // find this one's threads cold.
+            for _ in 0..5 {
+                client.send("POST", path, headers, body.as_bytes());
+            }
+            times.extend((0..count / ROUNDS).map(|_| client.send("POST", path, headers, body.as_bytes())));
+        }
     }
-    let timed: Vec<_> = (0..count).map(|_| client.send("POST", path, headers, body.as_bytes())).collect();
-    let mut first: Vec<Duration> = timed.iter().map(|t| t.first_byte).collect();
-    let mut total: Vec<Duration> = timed.iter().map(|t| t.total).collect();
-    first.sort();
-    total.sort();
-    (first, total)
+    timed
+        .into_iter()
+        .map(|times| {
+            let mut first: Vec<Duration> = times.iter().map(|t| t.first_byte).collect();
+            let mut total: Vec<Duration> = times.iter().map(|t| t.total).collect();
+            first.sort();
+            total.sort();
+            (first, total)
+        })
+        .collect()
 }
 
 /// socat relaying a port to `to`, if socat is installed: (its process, port).
@@ -197,17 +221,18 @@ fn main() {
     println!(
         "\n| LunaRoute vs straight to the upstream, µs | direct p50 / p99 | through the proxy p50 / p99 | added p50 / p99 |\n|---|---|---|---|"
     );
-    let (_, direct) = sequential(whole, "/v1/messages", anthropic_headers, ANTHROPIC_REQUEST, requests);
-    let (_, proxied) =
-        sequential(proxy.port, "/s/sinc-bench-000000/v1/messages", anthropic_headers, ANTHROPIC_REQUEST, requests);
-    row(&format!("whole response (Anthropic JSON, {requests} requests)"), &direct, &proxied);
     // The floor: one more hop through a bare TCP relay (socat), which
     // parses nothing and records nothing.
-    if let Some(relay) = socat_relay(whole) {
-        let (_, relayed) = sequential(relay.1, "/v1/messages", anthropic_headers, ANTHROPIC_REQUEST, requests);
-        row("the same through socat, a bare TCP relay (the cost of a hop on this machine)", &direct, &relayed);
-        drop(relay);
+    let relay = socat_relay(whole);
+    let mut targets = vec![(whole, "/v1/messages"), (proxy.port, "/s/sinc-bench-000000/v1/messages")];
+    targets.extend(relay.as_ref().map(|(_, port)| (*port, "/v1/messages")));
+    let timed = sequential(&targets, anthropic_headers, ANTHROPIC_REQUEST, requests);
+    let direct = &timed[0].1;
+    row(&format!("whole response (Anthropic JSON, {requests} requests)"), direct, &timed[1].1);
+    if let Some((_, relayed)) = timed.get(2) {
+        row("the same through socat, a bare TCP relay (the cost of a hop on this machine)", direct, relayed);
     }
+    drop(relay);
     // Where the time goes: the plugin answering by itself (no forward).
     let (_, health) = sequential_get(proxy.port, "/healthz", requests);
     println!(
@@ -221,21 +246,29 @@ fn main() {
     let anthropic = upstream(streamed(&anthropic_events()), pause);
     let anthropic_proxy = start_proxy(&runtime, dir.path(), anthropic);
     let stream_request = ANTHROPIC_REQUEST.replace("\"max_tokens\"", "\"stream\":true,\"max_tokens\"");
-    let (direct, _) = sequential(anthropic, "/v1/messages", anthropic_headers, &stream_request, streams);
-    let (proxied, _) = sequential(anthropic_proxy.port, "/v1/messages", anthropic_headers, &stream_request, streams);
-    row(&format!("time to first token, Anthropic stream ({streams})"), &direct, &proxied);
+    let timed = sequential(
+        &[(anthropic, "/v1/messages"), (anthropic_proxy.port, "/v1/messages")],
+        anthropic_headers,
+        &stream_request,
+        streams,
+    );
+    row(&format!("time to first token, Anthropic stream ({streams})"), &timed[0].0, &timed[1].0);
 
     let chat = upstream(streamed(&chat_events()), pause);
     let chat_proxy = start_proxy(&runtime, dir.path(), chat);
     let chat_request =
         r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"Add a --verbose flag."}]}"#;
     let openai_headers: &[&str] = &["authorization: Bearer sk-bench", "content-type: application/json"];
-    let (direct, _) = sequential(chat, "/v1/chat/completions", openai_headers, chat_request, streams);
-    let (proxied, _) = sequential(chat_proxy.port, "/v1/chat/completions", openai_headers, chat_request, streams);
+    let timed = sequential(
+        &[(chat, "/v1/chat/completions"), (chat_proxy.port, "/v1/chat/completions")],
+        openai_headers,
+        chat_request,
+        streams,
+    );
     row(
         &format!("time to first token, OpenAI chat stream, usage asked for and filtered out ({streams})"),
-        &direct,
-        &proxied,
+        &timed[0].0,
+        &timed[1].0,
     );
 
     println!("\n| 64 concurrent clients, whole responses, {seconds} s each | requests/s |\n|---|---|");
