@@ -2,7 +2,8 @@
 //! use) against the same requests sent straight to the upstream, in the same
 //! run — added latency for whole responses, added time to first token for
 //! streams (Anthropic's, passed through; OpenAI chat's, whose usage the
-//! proxy asks for and filters out), throughput with 64 concurrent clients,
+//! proxy asks for and filters out) — once as the machine is, once with
+//! every core kept from halting — throughput with 64 concurrent clients,
 //! and the memory of the process hosting it. The upstream is a kept-alive
 //! local server answering with recorded provider responses. Prints Markdown
 //! for docs/BENCHMARKS.md. `BENCH_REQUESTS` (default 2000), `BENCH_SECONDS`
@@ -205,26 +206,43 @@ fn row(label: &str, direct: &[Duration], proxied: &[Duration]) {
     println!("| {label} | {d50:.0} / {d99:.0} | {p50:.0} / {p99:.0} | **{:.0} / {:.0}** |", p50 - d50, p99 - d99);
 }
 
-fn main() {
-    let requests = env("BENCH_REQUESTS", 2000);
-    let seconds = env("BENCH_SECONDS", 5);
-    let dir = tempfile::tempdir().unwrap();
-    let rss_start = rss_kib();
-    let runtime = Arc::new(Runtime::new(dir.path().join("cache")).unwrap());
+/// The upstreams and the proxies in front of them.
+struct Ports {
+    whole: u16,
+    proxy: u16,
+    anthropic: u16,
+    anthropic_proxy: u16,
+    chat: u16,
+    chat_proxy: u16,
+}
+
+/// One busy loop per core at the lowest priority there is (`SCHED_IDLE`:
+/// it runs only when nothing else wants the core), so that no core halts
+/// between two requests — a busy server's condition. A thread woken on
+/// another core then costs a context switch, not an interrupt that brings
+/// an idle virtual core back (≈ 20 µs per wake-up on this VM).
+fn keep_cores_awake() -> Vec<KillOnDrop> {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    (0..cores)
+        .filter_map(|_| {
+            std::process::Command::new("chrt").args(["--idle", "0", "sh", "-c", "while :; do :; done"]).spawn().ok()
+        })
+        .map(KillOnDrop)
+        .collect()
+}
+
+/// The latency table: whole responses (with socat and `/healthz` for
+/// reference) and both streams' time to first token.
+fn latency(p: &Ports, requests: u64) {
     let anthropic_headers: &[&str] =
         &["x-api-key: sk-ant-bench", "anthropic-version: 2023-06-01", "content-type: application/json"];
-
-    let whole = upstream(whole_response(), Duration::ZERO);
-    let rss_before = rss_kib();
-    let proxy = start_proxy(&runtime, dir.path(), whole);
-    let rss_loaded = rss_kib();
     println!(
         "\n| LunaRoute vs straight to the upstream, µs | direct p50 / p99 | through the proxy p50 / p99 | added p50 / p99 |\n|---|---|---|---|"
     );
     // The floor: one more hop through a bare TCP relay (socat), which
     // parses nothing and records nothing.
-    let relay = socat_relay(whole);
-    let mut targets = vec![(whole, "/v1/messages"), (proxy.port, "/s/sinc-bench-000000/v1/messages")];
+    let relay = socat_relay(p.whole);
+    let mut targets = vec![(p.whole, "/v1/messages"), (p.proxy, "/s/sinc-bench-000000/v1/messages")];
     targets.extend(relay.as_ref().map(|(_, port)| (*port, "/v1/messages")));
     let timed = sequential(&targets, anthropic_headers, ANTHROPIC_REQUEST, requests);
     let direct = &timed[0].1;
@@ -234,33 +252,26 @@ fn main() {
     }
     drop(relay);
     // Where the time goes: the plugin answering by itself (no forward).
-    let (_, health) = sequential_get(proxy.port, "/healthz", requests);
+    let (_, health) = sequential_get(p.proxy, "/healthz", requests);
     println!(
         "| (the plugin answering `/healthz` itself, no upstream) | | {:.0} / {:.0} | |",
         us(percentile(&health, 0.5)),
         us(percentile(&health, 0.99))
     );
-
-    let pause = Duration::from_millis(2);
     let streams = requests / 4;
-    let anthropic = upstream(streamed(&anthropic_events()), pause);
-    let anthropic_proxy = start_proxy(&runtime, dir.path(), anthropic);
     let stream_request = ANTHROPIC_REQUEST.replace("\"max_tokens\"", "\"stream\":true,\"max_tokens\"");
     let timed = sequential(
-        &[(anthropic, "/v1/messages"), (anthropic_proxy.port, "/v1/messages")],
+        &[(p.anthropic, "/v1/messages"), (p.anthropic_proxy, "/v1/messages")],
         anthropic_headers,
         &stream_request,
         streams,
     );
     row(&format!("time to first token, Anthropic stream ({streams})"), &timed[0].0, &timed[1].0);
-
-    let chat = upstream(streamed(&chat_events()), pause);
-    let chat_proxy = start_proxy(&runtime, dir.path(), chat);
     let chat_request =
         r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"Add a --verbose flag."}]}"#;
     let openai_headers: &[&str] = &["authorization: Bearer sk-bench", "content-type: application/json"];
     let timed = sequential(
-        &[(chat, "/v1/chat/completions"), (chat_proxy.port, "/v1/chat/completions")],
+        &[(p.chat, "/v1/chat/completions"), (p.chat_proxy, "/v1/chat/completions")],
         openai_headers,
         chat_request,
         streams,
@@ -270,6 +281,37 @@ fn main() {
         &timed[0].0,
         &timed[1].0,
     );
+}
+
+fn main() {
+    let requests = env("BENCH_REQUESTS", 2000);
+    let seconds = env("BENCH_SECONDS", 5);
+    let dir = tempfile::tempdir().unwrap();
+    let rss_start = rss_kib();
+    let runtime = Arc::new(Runtime::new(dir.path().join("cache")).unwrap());
+    let whole = upstream(whole_response(), Duration::ZERO);
+    let rss_before = rss_kib();
+    let proxy = start_proxy(&runtime, dir.path(), whole);
+    let rss_loaded = rss_kib();
+    let pause = Duration::from_millis(2);
+    let anthropic = upstream(streamed(&anthropic_events()), pause);
+    let anthropic_proxy = start_proxy(&runtime, dir.path(), anthropic);
+    let chat = upstream(streamed(&chat_events()), pause);
+    let chat_proxy = start_proxy(&runtime, dir.path(), chat);
+    let ports = Ports {
+        whole,
+        proxy: proxy.port,
+        anthropic,
+        anthropic_proxy: anthropic_proxy.port,
+        chat,
+        chat_proxy: chat_proxy.port,
+    };
+    println!("\nThe machine as it is (idle cores halt between requests):");
+    latency(&ports, requests);
+    let awake = keep_cores_awake();
+    println!("\nEvery core kept awake by a lowest-priority busy loop ({} cores):", awake.len());
+    latency(&ports, requests);
+    drop(awake);
 
     println!("\n| 64 concurrent clients, whole responses, {seconds} s each | requests/s |\n|---|---|");
     let direct_rate =
