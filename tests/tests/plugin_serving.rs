@@ -224,3 +224,44 @@ fn a_plugin_built_against_sdk_1_8_runs_and_serves_beside_1_9() {
     let (status, _) = curl(&[&format!("http://127.0.0.1:{port}/api/sessions")]);
     assert_eq!(status, 401, "its API still answers, for paired devices only");
 }
+
+#[test]
+fn a_start_that_fails_inside_the_hosts_runtime_is_an_error_and_an_unload_lets_a_forward_finish() {
+    let h = PluginHost::new();
+    // The keeper and the daemon start plugins from their runtime's thread:
+    // a port already taken is an error there, not a panic.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let wasm: Arc<[u8]> = std::fs::read(sinc_tests::plugin_component("hello")).unwrap().into();
+    let mut grants = Grants::new(h.data_dir("hello"), h.dir.path().to_path_buf());
+    grants.settings.insert("port".into(), i64::from(taken.local_addr().unwrap().port()).into());
+    let spec = sinc_plugin_host::running::Spec { manifest: Manifest::from_component(&wasm).unwrap(), wasm, grants };
+    let refused = h.tokio.block_on(async { sinc_plugin_host::running::Running::start(h.runtime.clone(), spec, None) });
+    assert!(refused.unwrap_err().to_string().contains("cannot serve 127.0.0.1:"));
+
+    // Unloaded in the middle of a forward: its listener closes, the
+    // forward streams to its end.
+    let port = free_port();
+    let (upstream, heads, release) = slow_upstream();
+    let mut settings = toml::Table::new();
+    settings.insert("port".into(), (port as i64).into());
+    settings.insert("upstream".into(), format!("http://127.0.0.1:{upstream}").into());
+    let hello = h.start("hello", settings);
+    let mut proxied = Command::new("curl")
+        .args(["-sN", &format!("http://127.0.0.1:{port}/proxy/x")])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    heads.recv_timeout(Duration::from_secs(10)).unwrap();
+    let mut out = proxied.stdout.take().unwrap();
+    let mut first = [0u8; 5];
+    out.read_exact(&mut first).unwrap();
+    drop(hello);
+    wait_until(Duration::from_secs(5), "the listener to close", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err().then_some(())
+    });
+    release.send(()).unwrap();
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert_eq!(format!("{}{rest}", String::from_utf8_lossy(&first)), "first second");
+    assert!(proxied.wait().unwrap().success());
+}

@@ -14,20 +14,53 @@ thread_local! {
     static OWN: RefCell<Option<Runtime>> = const { RefCell::new(None) };
 }
 
-/// Make `runtime` this thread's own (the plugin's thread, at its start).
-pub(crate) fn adopt(runtime: Runtime) {
-    OWN.with_borrow_mut(|own| *own = Some(runtime));
+/// A runtime made for a plugin's thread before the thread starts. Dropped
+/// without being adopted — a start that failed half-way, on a thread of
+/// the host's runtime, where dropping a runtime the usual way panics — it
+/// shuts down in the background.
+pub(crate) struct Made {
+    runtime: Option<Runtime>,
+    handle: Handle,
 }
 
-/// Take this thread's runtime back (to drop it before the thread ends:
-/// its tasks, the ports' listeners among them, go with it).
-pub(crate) fn release() -> Option<Runtime> {
-    OWN.with_borrow_mut(Option::take)
+impl Made {
+    /// A current-thread runtime with I/O and timers.
+    pub(crate) fn new() -> std::io::Result<Made> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        Ok(Made { handle: runtime.handle().clone(), runtime: Some(runtime) })
+    }
+
+    /// Where to spawn its tasks.
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Make it this thread's own (the plugin's thread, at its start).
+    pub(crate) fn adopt(mut self) {
+        let runtime = self.runtime.take();
+        OWN.with_borrow_mut(|own| *own = runtime);
+    }
+}
+
+impl Drop for Made {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Drop this thread's runtime (before the thread ends: its tasks, the
+/// ports' listeners and connections among them, go with it).
+pub(crate) fn release() {
+    drop(OWN.with_borrow_mut(Option::take));
 }
 
 /// Run `future` to completion on this thread's own runtime, serving what
 /// else it carries meanwhile; on a thread without one (a test calling a
-/// plugin directly), on `elsewhere`. Never from inside a runtime.
+/// plugin directly), on `elsewhere`, which must then be a multi-thread
+/// runtime (a current-thread one is only driven by its own `block_on`).
+/// Never from inside a runtime.
 pub(crate) fn block_on<F: Future>(elsewhere: &Handle, future: F) -> F::Output {
     OWN.with_borrow(|own| match own {
         Some(runtime) => runtime.block_on(future),

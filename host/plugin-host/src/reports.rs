@@ -31,16 +31,17 @@ pub struct Reports {
 }
 
 impl Reports {
-    /// Hold `exchange`, reported at `now`; given back when there is no room
-    /// (the caller hands it over at once).
-    pub fn hold(&mut self, now: Instant, exchange: Exchange) -> Option<Exchange> {
-        let size = exchange.body.as_ref().map_or(0, Vec::len);
-        if self.held.len() >= MAX_HELD || self.bytes + size > MAX_HELD_BYTES {
-            return Some(exchange);
-        }
-        self.bytes += size;
+    /// Hold `exchange`, reported at `now`; what that leaves over the bounds
+    /// is given back, oldest first (the caller hands it over at once), so
+    /// reports always go in order.
+    pub fn hold(&mut self, now: Instant, exchange: Exchange) -> Vec<Exchange> {
+        self.bytes += exchange.body.as_ref().map_or(0, Vec::len);
         self.held.push_back((now, exchange));
-        None
+        let mut due = Vec::new();
+        while self.held.len() > MAX_HELD || self.bytes > MAX_HELD_BYTES {
+            due.extend(self.hand_over());
+        }
+        due
     }
 
     /// When the oldest is to be handed over if no call comes first, the
@@ -86,9 +87,9 @@ mod tests {
         let t0 = Instant::now();
         let mut reports = Reports::default();
         assert_eq!(reports.due(t0), None);
-        assert!(reports.hold(t0, exchange(1, 10)).is_none());
+        assert!(reports.hold(t0, exchange(1, 10)).is_empty());
         let t1 = t0 + IDLE / 4;
-        assert!(reports.hold(t1, exchange(2, 0)).is_none());
+        assert!(reports.hold(t1, exchange(2, 0)).is_empty());
         assert_eq!(reports.due(t0), Some(t0 + IDLE), "idle first");
         assert!(!reports.overdue(t0 + MAX_WAIT - Duration::from_micros(1)) && reports.overdue(t0 + MAX_WAIT));
         let busy = t0 + MAX_WAIT - IDLE / 2;
@@ -100,18 +101,23 @@ mod tests {
     }
 
     #[test]
-    fn a_report_without_room_is_given_back() {
+    fn without_room_the_oldest_reports_are_given_back() {
         let now = Instant::now();
+        let requests = |due: Vec<Exchange>| due.iter().map(|e| e.request).collect::<Vec<_>>();
         let mut reports = Reports::default();
         for n in 0..MAX_HELD as u64 {
-            assert!(reports.hold(now, exchange(n, 0)).is_none());
+            assert!(reports.hold(now, exchange(n, 0)).is_empty());
         }
-        assert_eq!(reports.hold(now, exchange(999, 0)).map(|e| e.request), Some(999), "count");
+        assert_eq!(requests(reports.hold(now, exchange(999, 0))), [0], "count");
+        assert_eq!(reports.hand_over().map(|e| e.request), Some(1), "still in order");
         let mut reports = Reports::default();
-        assert!(reports.hold(now, exchange(1, MAX_HELD_BYTES - 1)).is_none());
-        assert_eq!(reports.hold(now, exchange(2, 2)).map(|e| e.request), Some(2), "bytes");
-        assert!(reports.hold(now, exchange(3, 1)).is_none(), "what fits is held");
-        reports.hand_over();
-        assert!(reports.hold(now, exchange(4, 2)).is_none(), "room again once handed over");
+        for n in 1..=3 {
+            assert!(reports.hold(now, exchange(n, 1)).is_empty());
+        }
+        assert_eq!(requests(reports.hold(now, exchange(4, MAX_HELD_BYTES - 1))), [1, 2], "bytes");
+        assert_eq!(reports.bytes, MAX_HELD_BYTES);
+        assert_eq!(reports.hand_over().map(|e| e.request), Some(3));
+        assert_eq!(reports.hand_over().map(|e| e.request), Some(4));
+        assert_eq!(reports.bytes, 0);
     }
 }

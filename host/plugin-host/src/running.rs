@@ -200,10 +200,7 @@ impl Running {
     pub fn start(runtime: Arc<Runtime>, mut spec: Spec, on_status: Option<OnStatus>) -> Result<Running, PluginError> {
         let name = spec.manifest.name.clone();
         let failed = |reason: String| PluginError::Load { name: name.clone(), reason };
-        let ports = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| failed(format!("cannot make its runtime: {e}")))?;
+        let ports = own_runtime::Made::new().map_err(|e| failed(format!("cannot make its runtime: {e}")))?;
         let (tx, rx) = mpsc::unbounded_channel();
         let queue = Arc::new(Queue(tx));
         let mut servers = Vec::new();
@@ -214,7 +211,7 @@ impl Running {
         if !spec.manifest.permissions.ports.is_empty() {
             let outbound = Outbound::of(&spec.manifest, &spec.grants.settings, None);
             let upstreams = crate::upstream::Upstreams::default();
-            let _entered = ports.enter();
+            let _entered = ports.handle().enter();
             for declared in &spec.manifest.permissions.ports {
                 let number =
                     served_port(&name, &spec.manifest.permissions, declared, &spec.grants.settings).map_err(failed)?;
@@ -229,7 +226,7 @@ impl Running {
                     outbound: outbound.clone(),
                     upstreams: upstreams.clone(),
                 };
-                servers.push(ports.spawn(serving::serve(bound, Arc::new(port))));
+                servers.push(ports.handle().spawn(serving::serve(bound, Arc::new(port))));
             }
         }
         let status = Arc::new(Mutex::new(Status::Starting));
@@ -239,9 +236,9 @@ impl Running {
         std::thread::Builder::new()
             .name(format!("plugin-{name}"))
             .spawn(move || {
-                own_runtime::adopt(ports);
+                ports.adopt();
                 life.run();
-                drop(own_runtime::release());
+                own_runtime::release();
             })
             .map_err(|e| failed(format!("cannot start its thread: {e}")))?;
         Ok(Running { name, queue, status, servers, connections })
@@ -332,6 +329,12 @@ impl Running {
         answer
     }
 }
+
+/// How long requests in flight on an unloaded plugin's ports may take to
+/// finish (an LLM's answer streams for minutes)…
+pub const DRAIN: Duration = Duration::from_secs(600);
+/// …looked at this often.
+const DRAIN_CHECK: Duration = Duration::from_millis(50);
 
 /// How long a port still held may be waited for: a replaced build's
 /// listener closes as its aborted server task is dropped, just after.
@@ -436,7 +439,10 @@ impl Life {
                 failures = 0;
             }
             match end {
-                End::Unloaded => return self.set(Status::Stopped),
+                End::Unloaded => {
+                    self.set(Status::Stopped);
+                    return self.drain();
+                }
                 End::Fatal(why) => return self.disabled(why),
                 End::Stopped(e) => {
                     failures += 1;
@@ -506,17 +512,21 @@ impl Life {
                     },
                 }
             };
-            let call = match call {
-                Call::Forwarded(exchange) => match reports.hold(Instant::now(), exchange) {
-                    None => continue,
-                    Some(no_room) => Call::Report(no_room),
-                },
-                call => call,
-            };
+            if let Call::Forwarded(exchange) = call {
+                for due in reports.hold(Instant::now(), exchange) {
+                    if let Err(end) = self.take(&mut plugin, Call::Report(due), limit) {
+                        return end;
+                    }
+                }
+                continue;
+            }
             if call.sees_reports_first() {
                 while let Some(exchange) = reports.hand_over() {
-                    if let Err(end) = self.take(&mut plugin, Call::Report(exchange), limit) {
-                        return end;
+                    match self.take(&mut plugin, Call::Report(exchange), limit) {
+                        Ok(()) => {}
+                        // Being unloaded anyway: the shutdown call follows.
+                        Err(_) if matches!(call, Call::Stop) => break,
+                        Err(end) => return end,
                     }
                 }
             }
@@ -593,6 +603,8 @@ impl Life {
         own_runtime::block_on(&self.ports, async move {
             if let Some(answer) = answer {
                 answer();
+                // The answered task runs before a call already queued.
+                tokio::task::yield_now().await;
             }
             match until {
                 Some(at) => {
@@ -629,6 +641,21 @@ impl Life {
                 // Dropping a call drops its reply: the caller hears "not running".
                 Some(_) => {}
                 None => return false,
+            }
+        }
+    }
+
+    /// Unloaded: let the requests in flight on its ports finish (forwards
+    /// keep streaming, as they do through a restart), refusing calls, for
+    /// at most [`DRAIN`]; its listeners close at once.
+    fn drain(&mut self) {
+        let Some(connections) = self.spec.grants.connections.clone() else { return };
+        let until = Instant::now() + DRAIN;
+        loop {
+            // Dropping a call drops its reply: the caller hears "not running".
+            let _ = self.next(Some((Instant::now() + DRAIN_CHECK).min(until)));
+            if connections.in_flight() == 0 || Instant::now() >= until {
+                return;
             }
         }
     }

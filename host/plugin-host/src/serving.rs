@@ -132,6 +132,8 @@ pub struct Connections {
     shut: std::sync::atomic::AtomicBool,
     next: AtomicU64,
     held: Mutex<HashMap<u64, Held>>,
+    /// Requests whose response is not sent yet.
+    in_flight: std::sync::atomic::AtomicUsize,
     runtime: tokio::runtime::Handle,
 }
 
@@ -149,6 +151,7 @@ impl Connections {
             shut: std::sync::atomic::AtomicBool::new(false),
             next: AtomicU64::new(1),
             held: Mutex::default(),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
             runtime,
         }
     }
@@ -170,6 +173,12 @@ impl Connections {
     /// Whether connection `id` is still the plugin's (not finished by it).
     fn holds(&self, id: u64) -> bool {
         self.table().contains_key(&id)
+    }
+
+    /// How many requests on its ports have a response not sent yet
+    /// (forwards still streaming among them).
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
     }
 
     /// How many WebSockets the plugin has open (accepted and its own).
@@ -387,7 +396,11 @@ pub async fn serve<H: Handler>(listener: tokio::net::TcpListener, port: Arc<Port
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
                 let port = port.clone();
-                async move { Ok::<_, std::convert::Infallible>(answer(request, &port).await) }
+                async move {
+                    let in_flight = InFlight::new(port.connections.clone());
+                    let response = answer(request, &port).await;
+                    Ok::<_, std::convert::Infallible>(response.map(|inner| Counted { inner, _in_flight: in_flight }))
+                }
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -396,6 +409,46 @@ pub async fn serve<H: Handler>(listener: tokio::net::TcpListener, port: Arc<Port
                 tracing::debug!("HTTP connection ended: {e}");
             }
         });
+    }
+}
+
+/// A request counted in [`Connections::in_flight`] while it lives.
+struct InFlight(Arc<Connections>);
+
+impl InFlight {
+    fn new(connections: Arc<Connections>) -> InFlight {
+        connections.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(connections)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A response body; its request is in flight until it is dropped (sent
+/// whole, or its client gone).
+struct Counted {
+    inner: ResponseBody,
+    _in_flight: InFlight,
+}
+
+impl Body for Counted {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -80,19 +80,20 @@ fn strip(event: &[u8]) -> Vec<u8> {
     if !text.contains("\"usage\"") {
         return event.to_vec();
     }
-    // Every chunk but the last says `"usage":null`: removed without
-    // parsing it (this runs on the way to the client's first token).
-    if let Some(without) = without_usage_null(text) {
-        return without.into_bytes();
+    // Every chunk but the last says `"usage":null`: removed, and the chunk
+    // is parsed only if another `"usage"` remains (this runs on the way to
+    // the client's first token).
+    let text = without_usage_null(text).map_or(std::borrow::Cow::Borrowed(text), std::borrow::Cow::Owned);
+    if text.contains("\"usage\"") {
+        let data: String = text.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim_start).collect();
+        if let Ok(v) = serde_json::from_str::<Value>(&data)
+            && v.get("usage").is_some_and(Value::is_object)
+            && v.get("choices").and_then(Value::as_array).is_some_and(Vec::is_empty)
+        {
+            return Vec::new();
+        }
     }
-    let data: String = text.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim_start).collect();
-    if let Ok(v) = serde_json::from_str::<Value>(&data)
-        && v.get("usage").is_some_and(Value::is_object)
-        && v.get("choices").and_then(Value::as_array).is_some_and(Vec::is_empty)
-    {
-        return Vec::new();
-    }
-    event.to_vec()
+    text.into_owned().into_bytes()
 }
 
 /// JSON's whitespace.
@@ -157,6 +158,8 @@ mod tests {
             cut("{\"a\":1 ,\n \"usage\" :\tnull, \"b\":2,\"usage\":null}").as_deref(),
             Some(r#"{"a":1 , "b":2}"#)
         );
+        let asked = "data: {\"choices\":[],\"x\":{\"a\":1,\"usage\":null},\"usage\":{\"prompt_tokens\":1}}\n\n";
+        assert!(strip(asked.as_bytes()).is_empty(), "the usage chunk goes, whatever else it holds");
         for kept in [r#"{"usage":null}"#, r#"{"a":1,"usage":{"x":1}}"#, r#"{"t":"a \",\"usage\":null"}"#, "no key"] {
             assert_eq!(cut(kept), None, "{kept}");
         }
