@@ -57,15 +57,29 @@ fn slow_upstream() -> (u16, std::sync::mpsc::Receiver<String>, std::sync::mpsc::
     (port, head_rx, release_tx)
 }
 
-#[test]
-fn the_example_plugin_serves_its_page_body_events_socket_and_a_streamed_forward() {
-    let h = PluginHost::new();
+/// The example plugin on a free port, forwarding `/proxy/…` to a
+/// [`slow_upstream`].
+struct Forwarding {
+    hello: sinc_plugin_host::running::Running,
+    port: u16,
+    upstream: u16,
+    heads: std::sync::mpsc::Receiver<String>,
+    release: std::sync::mpsc::Sender<()>,
+}
+
+fn hello_forwarding_to_a_slow_upstream(h: &PluginHost) -> Forwarding {
     let port = free_port();
     let (upstream, heads, release) = slow_upstream();
     let mut settings = toml::Table::new();
     settings.insert("port".into(), (port as i64).into());
     settings.insert("upstream".into(), format!("http://127.0.0.1:{upstream}").into());
-    let hello = h.start("hello", settings);
+    Forwarding { hello: h.start("hello", settings), port, upstream, heads, release }
+}
+
+#[test]
+fn the_example_plugin_serves_its_page_body_events_socket_and_a_streamed_forward() {
+    let h = PluginHost::new();
+    let Forwarding { hello, port, upstream, heads, release } = hello_forwarding_to_a_slow_upstream(&h);
     let base = format!("http://127.0.0.1:{port}");
 
     assert_eq!(curl(&[&format!("{base}/")]), (200, "Hello, web! (0 session events seen)\n".into()));
@@ -240,12 +254,7 @@ fn a_start_that_fails_inside_the_hosts_runtime_is_an_error_and_an_unload_lets_a_
 
     // Unloaded in the middle of a forward: its listener closes, the
     // forward streams to its end.
-    let port = free_port();
-    let (upstream, heads, release) = slow_upstream();
-    let mut settings = toml::Table::new();
-    settings.insert("port".into(), (port as i64).into());
-    settings.insert("upstream".into(), format!("http://127.0.0.1:{upstream}").into());
-    let hello = h.start("hello", settings);
+    let Forwarding { hello, port, heads, release, .. } = hello_forwarding_to_a_slow_upstream(&h);
     let mut proxied = Command::new("curl")
         .args(["-sN", &format!("http://127.0.0.1:{port}/proxy/x")])
         .stdout(Stdio::piped())
