@@ -274,3 +274,23 @@ fn a_start_that_fails_inside_the_hosts_runtime_is_an_error_and_an_unload_lets_a_
     assert_eq!(format!("{}{rest}", String::from_utf8_lossy(&first)), "first second");
     assert!(proxied.wait().unwrap().success());
 }
+
+#[test]
+fn a_plugin_replaced_in_the_middle_of_a_long_call_frees_its_port_at_once() {
+    let h = PluginHost::new();
+    let port = free_port();
+    let mut settings = toml::Table::new();
+    settings.insert("port".into(), (port as i64).into());
+    let old = h.start("hostile", settings.clone());
+    // `/loop` keeps its thread busy until the call's deadline (1 s), longer
+    // than a replacement waits for the port (0.5 s).
+    let looping = Command::new("curl").args(["-s", &format!("http://127.0.0.1:{port}/loop")]).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let replaced = Instant::now();
+    drop(old);
+    let new = h.start("hostile", settings);
+    assert!(replaced.elapsed() < Duration::from_millis(900), "{:?}", replaced.elapsed());
+    assert_eq!(curl(&[&format!("http://127.0.0.1:{port}/")]), (200, "still here\n".into()));
+    drop(new);
+    let _ = looping.wait_with_output();
+}

@@ -183,6 +183,8 @@ pub struct Running {
     queue: Arc<Queue>,
     status: Arc<Mutex<Status>>,
     servers: Vec<tokio::task::JoinHandle<()>>,
+    /// Its listening sockets, shared with the servers (see `Drop`).
+    listeners: Vec<std::net::TcpListener>,
     /// Its connections (their WebSockets end with it).
     connections: Arc<Connections>,
 }
@@ -203,7 +205,7 @@ impl Running {
         let ports = own_runtime::Made::new().map_err(|e| failed(format!("cannot make its runtime: {e}")))?;
         let (tx, rx) = mpsc::unbounded_channel();
         let queue = Arc::new(Queue(tx));
-        let mut servers = Vec::new();
+        let (mut servers, mut listeners) = (Vec::new(), Vec::new());
         // Every running plugin may open WebSockets; those on its ports too.
         let connections = Arc::new(Connections::new(&name, ports.handle().clone()));
         spec.grants.connections = Some(connections.clone());
@@ -217,7 +219,11 @@ impl Running {
                     served_port(&name, &spec.manifest.permissions, declared, &spec.grants.settings).map_err(failed)?;
                 let bound = bind(&declared.bind, number)
                     .and_then(|l| l.set_nonblocking(true).map(|()| l))
-                    .and_then(tokio::net::TcpListener::from_std)
+                    .and_then(|l| Ok((l.try_clone()?, tokio::net::TcpListener::from_std(l)?)))
+                    .map(|(shared, bound)| {
+                        listeners.push(shared);
+                        bound
+                    })
                     .map_err(|e| failed(format!("cannot serve {}:{number}: {e}", declared.bind)))?;
                 let port = serving::Port {
                     port: declared.port,
@@ -241,7 +247,7 @@ impl Running {
                 own_runtime::release();
             })
             .map_err(|e| failed(format!("cannot start its thread: {e}")))?;
-        Ok(Running { name, queue, status, servers, connections })
+        Ok(Running { name, queue, status, servers, listeners, connections })
     }
 
     /// Its name.
@@ -357,6 +363,14 @@ impl Drop for Running {
     fn drop(&mut self) {
         for server in &self.servers {
             server.abort();
+        }
+        // The servers end when the plugin's thread next drives its runtime,
+        // maybe only after a long call; shutting the shared sockets down
+        // stops them listening now, so a replacement can bind the ports at
+        // once (on Linux; elsewhere this fails and they close with the
+        // servers).
+        for listener in &self.listeners {
+            let _ = socket2::SockRef::from(listener).shutdown(std::net::Shutdown::Both);
         }
         self.connections.shut();
         let _ = self.queue.0.send(Call::Stop);
