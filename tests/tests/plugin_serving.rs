@@ -57,6 +57,13 @@ fn slow_upstream() -> (u16, std::sync::mpsc::Receiver<String>, std::sync::mpsc::
     (port, head_rx, release_tx)
 }
 
+/// Settings that serve a plugin's one port on `port`.
+fn on_port(port: u16) -> toml::Table {
+    let mut settings = toml::Table::new();
+    settings.insert("port".into(), i64::from(port).into());
+    settings
+}
+
 /// The example plugin on a free port, forwarding `/proxy/…` to a
 /// [`slow_upstream`].
 struct Forwarding {
@@ -70,8 +77,7 @@ struct Forwarding {
 fn hello_forwarding_to_a_slow_upstream(h: &PluginHost) -> Forwarding {
     let port = free_port();
     let (upstream, heads, release) = slow_upstream();
-    let mut settings = toml::Table::new();
-    settings.insert("port".into(), (port as i64).into());
+    let mut settings = on_port(port);
     settings.insert("upstream".into(), format!("http://127.0.0.1:{upstream}").into());
     Forwarding { hello: h.start("hello", settings), port, upstream, heads, release }
 }
@@ -139,8 +145,7 @@ fn the_example_plugin_serves_its_page_body_events_socket_and_a_streamed_forward(
 fn a_plugin_that_loops_or_panics_is_restarted_then_disabled_and_its_timer_ticks() {
     let h = PluginHost::new();
     let port = free_port();
-    let mut settings = toml::Table::new();
-    settings.insert("port".into(), (port as i64).into());
+    let settings = on_port(port);
     let hostile = h.start("hostile", settings);
     let base = format!("http://127.0.0.1:{port}");
     assert_eq!(curl(&[&format!("{base}/")]), (200, "still here\n".into()));
@@ -279,8 +284,7 @@ fn a_start_that_fails_inside_the_hosts_runtime_is_an_error_and_an_unload_lets_a_
 fn a_plugin_replaced_in_the_middle_of_a_long_call_frees_its_port_at_once() {
     let h = PluginHost::new();
     let port = free_port();
-    let mut settings = toml::Table::new();
-    settings.insert("port".into(), (port as i64).into());
+    let settings = on_port(port);
     let old = h.start("hostile", settings.clone());
     // `/loop` keeps its thread busy until the call's deadline (1 s), longer
     // than a replacement waits for the port (0.5 s).

@@ -177,7 +177,7 @@ impl Connections {
 
     /// How many requests on its ports have a response not sent yet
     /// (forwards still streaming among them).
-    pub fn in_flight(&self) -> usize {
+    pub(crate) fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::SeqCst)
     }
 
