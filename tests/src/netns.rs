@@ -22,8 +22,13 @@ pub struct Netns {
 }
 
 fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("ip (iproute2) is needed for namespace tests");
-    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    ip_tool("ip", args);
+}
+
+/// Run an iproute2 tool (`ip`, `tc`).
+fn ip_tool(tool: &str, args: &[&str]) {
+    let out = Command::new(tool).args(args).output().expect("iproute2 is needed for namespace tests");
+    assert!(out.status.success(), "{tool} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 impl Netns {
@@ -105,6 +110,31 @@ impl Netns {
                 .expect("iptables is needed for packet-loss tests (scripts/prerequisites installs it)");
             assert!(out.status.success(), "iptables {action} {chain}: {}", String::from_utf8_lossy(&out.stderr));
         }
+    }
+
+    /// Let the client send no faster than `kbit_per_s` (a slow uplink): a
+    /// token bucket on its side of the link that queues rather than drops.
+    pub fn limit_upload(&self, kbit_per_s: u32) {
+        let rate = format!("{kbit_per_s}kbit");
+        ip_tool(
+            "tc",
+            &[
+                "-n",
+                &self.client,
+                "qdisc",
+                "add",
+                "dev",
+                &self.veth,
+                "root",
+                "tbf",
+                "rate",
+                &rate,
+                "burst",
+                "32kbit",
+                "latency",
+                "30s",
+            ],
+        );
     }
 
     /// Take the client's address away and give it `new` (a Wi-Fi change).

@@ -100,6 +100,38 @@ fn packets_dropped_by_a_firewall_are_survived_with_nothing_lost() {
     eprintln!("iptables DROP for 5 s: noticed after {detected:?}, resumed {resumed:?} after");
 }
 
+/// Without sync, `sinc` installs its build on the VPS on a second channel
+/// while it attaches. Behind a slow uplink that upload is still going when the
+/// link dies: sinc is then stuck writing into the dead link, with the
+/// server's last bytes waiting unread — which must not pass for a slow reader
+/// (a CI run once waited 30 s for a verdict here).
+#[test]
+fn a_link_dropped_in_the_middle_of_an_upload_is_noticed() {
+    require_root!();
+    let net = sinc_tests::Netns::create();
+    let (sshd, client) = sinc_tests::counter_across(&net);
+    net.limit_upload(4000);
+    let id = client.ok(&["id"]).trim().to_owned();
+
+    let pty = Pty::spawn_in(&client, &net.in_client(), &[]);
+    pty.wait_for("line 30", T);
+    let before = last_counter_line(&pty.screen());
+    net.drop_traffic();
+    let cut = Instant::now();
+    pty.wait_for("reconnecting", T);
+    let detected = cut.elapsed();
+    assert!(detected < Duration::from_secs(6), "a dead link under an upload noticed after {detected:?}");
+    net.allow_traffic();
+    sinc_tests::wait_until(T, "the counter on the restored screen", || {
+        (last_counter_line(&pty.screen()) > before + 100).then_some(())
+    });
+    pty.keys(&["C-b", "d"]);
+    assert_eq!(pty.exit_code(T), 0, "{}", pty.screen());
+    assert_history_complete(&sshd, &id, before);
+    sshd.tmux(&["kill-session", "-t", &id]);
+    eprintln!("iptables DROP during an upload: noticed after {detected:?}");
+}
+
 #[test]
 fn a_two_second_cut_resumes_the_attach_with_nothing_lost() {
     require_root!();

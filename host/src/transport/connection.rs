@@ -286,22 +286,22 @@ async fn watch_over(conn: Weak<Connection>, declare: watch::Sender<bool>) {
         };
         let local_ip = c.socket.as_ref().and_then(|s| s.local_addr().ok()).map(|a| a.ip());
         let silent_for = c.liveness.silent_for();
-        // The kernel is only asked when the silence starts to matter.
-        let acked = silent_for >= watchdog::PING_AFTER
-            && c.socket.as_ref().is_some_and(|s| socket_state::acknowledging(s, watchdog::PING_AFTER));
+        // Asked at every tick: bytes waiting unread keep the silence short,
+        // and only this tells whether we are slow or stuck.
+        let in_flight_since_ack = c.socket.as_ref().and_then(socket_state::in_flight_since_ack);
         let seen = watchdog::Observation {
             silent_for,
             slept,
             gap,
             address_present: local_ip.is_none_or(socket_state::address_present),
             unread: c.socket.as_ref().is_some_and(socket_state::unread),
-            acked,
+            in_flight_since_ack,
         };
         let verdict = if c.is_closed() { Verdict::Dead } else { watchdog::verdict(seen) };
         if silent_for >= watchdog::PING_AFTER {
             tracing::debug!(?seen, ?verdict, "watchdog");
         }
-        if seen.unread || seen.acked || verdict == Verdict::Recount {
+        if seen.kernel_vouches() || verdict == Verdict::Recount {
             c.liveness.heard();
         }
         match verdict {

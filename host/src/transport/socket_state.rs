@@ -29,24 +29,22 @@ pub fn unread(socket: &TcpStream) -> bool {
     matches!(socket.peek(&mut byte), Ok(n) if n > 0)
 }
 
-/// Whether the peer is acknowledging what we send: bytes are in flight and
-/// the peer's kernel acknowledged some within `within` (Linux's `TCP_INFO`;
-/// false elsewhere or when unknown). Only packets that arrive count — unlike
-/// a retransmission count, which a firewall dropping our packets locally
-/// keeps at zero. With nothing in flight it says nothing: an ack of our own
-/// ping by a middlebox is no sign that the server is there.
+/// When bytes we sent are in flight (not yet acknowledged), how long ago the
+/// peer's kernel last acknowledged any (Linux's `TCP_INFO`); `None` when
+/// nothing is in flight, elsewhere, or when unknown. Only packets that arrive
+/// count — unlike a retransmission count, which a firewall dropping our
+/// packets locally keeps at zero. With nothing in flight it says nothing: an
+/// ack of our own ping by a middlebox is no sign that the server is there.
 ///
 /// The one `unsafe` in sinc: neither nix nor socket2 wraps `TCP_INFO`, and a
 /// netlink crate for two integers would be far more code than this call.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-pub fn acknowledging(socket: &TcpStream, within: std::time::Duration) -> bool {
+pub fn in_flight_since_ack(socket: &TcpStream) -> Option<std::time::Duration> {
     use std::os::fd::AsRawFd;
     // SAFETY: `tcp_info` is plain integers, so all zeroes is a valid value.
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-    let Ok(mut len) = libc::socklen_t::try_from(std::mem::size_of::<libc::tcp_info>()) else {
-        return false;
-    };
+    let mut len = libc::socklen_t::try_from(std::mem::size_of::<libc::tcp_info>()).ok()?;
     // SAFETY: the descriptor is open while `socket` lives, and the kernel
     // writes at most `len` bytes into `info`, which has that many.
     let rc = unsafe {
@@ -58,13 +56,14 @@ pub fn acknowledging(socket: &TcpStream, within: std::time::Duration) -> bool {
             &mut len,
         )
     };
-    rc == 0 && info.tcpi_unacked > 0 && std::time::Duration::from_millis(u64::from(info.tcpi_last_ack_recv)) < within
+    (rc == 0 && info.tcpi_unacked > 0).then(|| std::time::Duration::from_millis(u64::from(info.tcpi_last_ack_recv)))
 }
 
-/// Whether the peer is acknowledging what we send (unknown off Linux).
+/// When bytes we sent are in flight, how long since the peer acknowledged
+/// any (unknown off Linux).
 #[cfg(not(target_os = "linux"))]
-pub fn acknowledging(_socket: &TcpStream, _within: std::time::Duration) -> bool {
-    false
+pub fn in_flight_since_ack(_socket: &TcpStream) -> Option<std::time::Duration> {
+    None
 }
 
 #[cfg(test)]
@@ -81,7 +80,7 @@ mod tests {
         // Nothing in flight (loopback acknowledges at once) says nothing.
         std::io::Write::write_all(&mut &client, b"ping").unwrap();
         std::thread::sleep(std::time::Duration::from_millis(100));
-        assert!(!acknowledging(&client, std::time::Duration::from_secs(1)));
+        assert_eq!(in_flight_since_ack(&client), None);
         std::io::Write::write_all(&mut server, b"hello").unwrap();
         let start = std::time::Instant::now();
         while !unread(&client) && start.elapsed() < std::time::Duration::from_secs(5) {

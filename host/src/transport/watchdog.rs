@@ -124,10 +124,27 @@ pub struct Observation {
     /// talks, and this process is slow to read (a paused pager, a slow
     /// disk), which also holds up the answers to pings.
     pub unread: bool,
-    /// Whether the server's kernel acknowledged some of what we send in the
-    /// last [`PING_AFTER`]: on a slow uplink a ping waits behind our upload,
-    /// but the acks say the link is alive.
-    pub acked: bool,
+    /// When bytes we sent are in flight, how long since the server's kernel
+    /// acknowledged any (`None`: nothing in flight, or unknown).
+    pub in_flight_since_ack: Option<Duration>,
+}
+
+impl Observation {
+    /// Whether the kernel says the server is there though it was not heard:
+    /// - its kernel acknowledged some of what we send in the last
+    ///   [`PING_AFTER`] (on a slow uplink a ping waits behind our upload, but
+    ///   the acks say the link is alive);
+    /// - or its bytes wait unread (we are slow, not the server) — unless what
+    ///   we sent has gone unacknowledged for as long: then we are not reading
+    ///   because we are stuck writing into a dead link, and what waits unread
+    ///   came before it died.
+    pub fn kernel_vouches(&self) -> bool {
+        match self.in_flight_since_ack {
+            Some(since) if since < PING_AFTER => true,
+            Some(_) => false,
+            None => self.unread,
+        }
+    }
 }
 
 /// The decision for a tick.
@@ -136,7 +153,7 @@ pub fn verdict(o: Observation) -> Verdict {
         Verdict::AddressGone
     } else if o.slept > SLEEP_GAP {
         Verdict::Slept
-    } else if o.unread || o.acked {
+    } else if o.kernel_vouches() {
         Verdict::Alive
     } else if o.gap > 2 * TICK {
         Verdict::Recount
@@ -163,7 +180,7 @@ mod tests {
             gap: TICK,
             address_present: true,
             unread: false,
-            acked: false,
+            in_flight_since_ack: None,
         };
         assert_eq!(verdict(seen(ms(300))), Verdict::Alive);
         assert_eq!(verdict(seen(s(1))), Verdict::Ping);
@@ -173,7 +190,14 @@ mod tests {
         assert_eq!(verdict(Observation { slept: s(1), ..seen(s(0)) }), Verdict::Alive, "jitter is not a sleep");
         assert_eq!(verdict(Observation { address_present: false, ..seen(s(0)) }), Verdict::AddressGone);
         assert_eq!(verdict(Observation { unread: true, ..seen(s(60)) }), Verdict::Alive, "we are slow, not the server");
-        assert_eq!(verdict(Observation { acked: true, ..seen(s(60)) }), Verdict::Alive, "a slow upload is alive");
+        let in_flight = |since| Observation { in_flight_since_ack: Some(since), ..seen(s(60)) };
+        assert_eq!(verdict(in_flight(ms(200))), Verdict::Alive, "a slow upload is alive");
+        assert_eq!(verdict(in_flight(s(1))), Verdict::Dead, "an upload nobody acknowledges is not");
+        assert_eq!(
+            verdict(Observation { unread: true, ..in_flight(s(2)) }),
+            Verdict::Dead,
+            "stuck writing into a dead link, not slow to read"
+        );
         assert_eq!(verdict(Observation { gap: s(10), ..seen(s(10)) }), Verdict::Recount, "we did not run: no verdict");
     }
 
