@@ -125,10 +125,37 @@ impl RelPath {
 }
 
 impl Ord for RelPath {
+    /// Byte order with `/` below every other byte. Maps and sorts compare
+    /// paths all the time, mostly ones sharing a long prefix: the common
+    /// prefix is skipped 16 bytes at a time, and only the first differing
+    /// byte is weighed.
     fn cmp(&self, other: &RelPath) -> Ordering {
-        let key = |b: u8| if b == b'/' { 0 } else { u16::from(b) + 1 };
-        self.0.bytes().map(key).cmp(other.0.bytes().map(key))
+        let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
+        let same = common_prefix(a, b);
+        match (a.get(same), b.get(same)) {
+            (Some(&x), Some(&y)) => separator_first(x).cmp(&separator_first(y)),
+            _ => a.len().cmp(&b.len()),
+        }
     }
+}
+
+/// A byte's rank in path order: `/` first, then every byte by value.
+fn separator_first(b: u8) -> u16 {
+    if b == b'/' { 0 } else { u16::from(b) + 1 }
+}
+
+/// How many leading bytes `a` and `b` share.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 16;
+    let len = a.len().min(b.len());
+    let mut i = 0;
+    while i + BLOCK <= len && a[i..i + BLOCK] == b[i..i + BLOCK] {
+        i += BLOCK;
+    }
+    while i < len && a[i] == b[i] {
+        i += 1;
+    }
+    i
 }
 
 impl PartialOrd for RelPath {
@@ -210,6 +237,22 @@ mod tests {
         let mut v = vec![p("a-c"), p("a/b"), p("a"), p("a/b/c"), p("b"), p("")];
         v.sort();
         assert_eq!(v, vec![p(""), p("a"), p("a/b"), p("a/b/c"), p("a-c"), p("b")]);
+    }
+
+    proptest::proptest! {
+        /// The same order as comparing the paths byte by byte with `/`
+        /// ranked first.
+        #[test]
+        fn order_is_bytewise_with_the_separator_first(
+            shared in proptest::collection::vec("[ab.-]{1,20}", 0..4),
+            a in proptest::collection::vec("[ab.-]{1,20}", 0..3),
+            b in proptest::collection::vec("[ab.-]{1,20}", 0..3),
+        ) {
+            let path = |own: &[String]| shared.iter().chain(own).cloned().collect::<Vec<_>>().join("/");
+            let (Ok(pa), Ok(pb)) = (RelPath::new(&path(&a)), RelPath::new(&path(&b))) else { return Ok(()) };
+            let expected = pa.as_str().bytes().map(separator_first).cmp(pb.as_str().bytes().map(separator_first));
+            proptest::prop_assert_eq!(pa.cmp(&pb), expected);
+        }
     }
 
     #[test]
