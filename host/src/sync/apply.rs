@@ -349,14 +349,28 @@ impl Transition<'_> {
         if staged.exec == Some(exec) {
             return Ok(());
         }
+        // The staged file's own mode, asked of its open handle when there is
+        // one (no path lookup); a new file's usually needs no change at all.
+        let staged_mode = || match &staged.unsynced {
+            Some(f) => f.metadata(),
+            None => std::fs::metadata(&staged.temp),
+        };
+        let current = staged_mode().map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o644);
         let base_mode = match expected {
             Some(Entry::File { .. }) => {
                 std::fs::metadata(abs(self.root, rel)).map(|m| m.permissions().mode()).unwrap_or(0o644)
             }
-            _ => std::fs::metadata(&staged.temp).map(|m| m.permissions().mode()).unwrap_or(0o644),
+            _ => current,
         };
-        std::fs::set_permissions(&staged.temp, std::fs::Permissions::from_mode(with_exec(base_mode, exec)))
+        let wanted = with_exec(base_mode, exec) & 0o7777;
+        if wanted != current {
+            let mode = std::fs::Permissions::from_mode(wanted);
+            match &staged.unsynced {
+                Some(f) => f.set_permissions(mode),
+                None => std::fs::set_permissions(&staged.temp, mode),
+            }
             .map_err(Self::io(rel))?;
+        }
         staged.exec = Some(exec);
         Ok(())
     }

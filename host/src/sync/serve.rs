@@ -442,7 +442,7 @@ where
             let all = endpoint::with(ep, |e| e.snapshot()).await;
             for batch in all.chunks(SNAPSHOT_BATCH) {
                 let bytes = postcard::to_stdvec(batch).map_err(|e| WireError::Malformed(e.to_string()))?;
-                send(w, Message::Data { id, chunk: transfer::pack(&bytes) }).await?;
+                send(w, Message::Data { id, chunk: transfer::pack(bytes) }).await?;
             }
             send(w, Message::Data { id, chunk: Chunk::End }).await?;
             Response::SnapshotDone { count: all.len() as u64 }

@@ -21,15 +21,15 @@ thread_local! {
 }
 
 /// A chunk for `data`, compressed when that saves space.
-pub fn pack(data: &[u8]) -> Chunk {
+pub fn pack(data: Vec<u8>) -> Chunk {
     if data.len() >= 1024
-        && worth_compressing(data)
-        && let Some(z) = compress(data)
+        && worth_compressing(&data)
+        && let Some(z) = compress(&data)
         && z.len() + 64 < data.len()
     {
         return Chunk::Zstd(z);
     }
-    Chunk::Bytes(data.to_vec())
+    Chunk::Bytes(data)
 }
 
 /// Whether a sample of `data` compresses (media, archives and other
@@ -86,16 +86,21 @@ pub fn send_file(
 ) -> std::io::Result<Sent> {
     let mut file = std::fs::File::open(path)?;
     let mut hasher = blake3::Hasher::new();
-    // Small files (most of a source tree) need no full-chunk buffer; one
-    // that grows while it is read still goes in chunks of 64 KiB or more.
-    let mut buf = vec![0u8; (file.metadata()?.len() as usize).clamp(64 * 1024, CHUNK)];
+    // Each chunk is read into a buffer of its own that becomes the chunk
+    // (nothing zeroed, nothing copied). Small files (most of a source tree)
+    // get a buffer of their size; one that grows while it is read still goes
+    // in chunks of 64 KiB or more.
+    let mut left = file.metadata()?.len();
     loop {
-        let n = read_up_to(&mut file, &mut buf)?;
-        if n == 0 {
+        let size = usize::try_from(left).unwrap_or(CHUNK).clamp(64 * 1024, CHUNK);
+        let mut buf = Vec::with_capacity(size);
+        (&mut file).take(size as u64).read_to_end(&mut buf)?;
+        if buf.is_empty() {
             break;
         }
-        hasher.update(&buf[..n]);
-        emit(pack(&buf[..n]))?;
+        left = left.saturating_sub(buf.len() as u64);
+        hasher.update(&buf);
+        emit(pack(buf))?;
     }
     let digest = Digest(*hasher.finalize().as_bytes());
     if &digest != expected {
@@ -118,7 +123,7 @@ pub fn send_delta(
     let mut hashing = HashingReader { inner: file, hasher: blake3::Hasher::new() };
     delta::delta(sig, &mut hashing, |op| match op {
         DeltaOp::Copy { first, count } => emit(Chunk::Copy { first, count }),
-        DeltaOp::Literal(bytes) => emit(pack(&bytes)),
+        DeltaOp::Literal(bytes) => emit(pack(bytes)),
     })?;
     let digest = Digest(*hashing.hasher.finalize().as_bytes());
     if &digest != expected {
@@ -140,17 +145,6 @@ impl<R: Read> Read for HashingReader<R> {
         self.hasher.update(&buf[..n]);
         Ok(n)
     }
-}
-
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match r.read(&mut buf[filled..])? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    Ok(filled)
 }
 
 /// Where received chunks go: straight into the staged file, or through a
@@ -202,11 +196,11 @@ mod tests {
     #[test]
     fn compressible_data_is_compressed() {
         let text = vec![b'a'; 100_000];
-        assert!(matches!(pack(&text), Chunk::Zstd(z) if z.len() < 1000));
-        assert_eq!(unpack(&pack(&text)).unwrap(), text);
+        assert!(matches!(pack(text.clone()), Chunk::Zstd(z) if z.len() < 1000));
+        assert_eq!(unpack(&pack(text.clone())).unwrap(), text);
         let mut noise = vec![0u8; 5000];
         blake3::Hasher::new().update(b"seed").finalize_xof().fill(&mut noise);
-        assert!(matches!(pack(&noise), Chunk::Bytes(_)));
+        assert!(matches!(pack(noise), Chunk::Bytes(_)));
     }
 
     #[test]

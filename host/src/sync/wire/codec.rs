@@ -230,6 +230,23 @@ mod tests {
         }
     }
 
+    /// Content chunks are declared as bytes for speed; on the wire they must
+    /// stay what earlier builds wrote for a plain `Vec<u8>`.
+    #[test]
+    fn content_bytes_are_encoded_as_before() {
+        #[derive(serde::Serialize)]
+        enum Earlier {
+            Bytes(Vec<u8>),
+            Zstd(Vec<u8>),
+        }
+        let data: Vec<u8> = (0..=255).cycle().take(1000).collect();
+        let now = postcard::to_allocvec(&Chunk::Bytes(data.clone())).unwrap();
+        assert_eq!(now, postcard::to_allocvec(&Earlier::Bytes(data.clone())).unwrap());
+        let now = postcard::to_allocvec(&Chunk::Zstd(data.clone())).unwrap();
+        assert_eq!(now, postcard::to_allocvec(&Earlier::Zstd(data.clone())).unwrap());
+        assert_eq!(postcard::from_bytes::<Chunk>(&now).unwrap(), Chunk::Zstd(data));
+    }
+
     #[tokio::test]
     async fn noise_before_the_preamble_is_skipped_and_returned() {
         let mut stream: &[u8] = b"Welcome to my VPS!\nlast login...\n\0sinc-sync-wire\nrest";

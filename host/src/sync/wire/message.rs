@@ -508,10 +508,12 @@ pub struct ToolInfo {
 /// A piece of content.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Chunk {
-    /// Raw bytes.
-    Bytes(Vec<u8>),
+    /// Raw bytes. (Declared as bytes, which postcard writes exactly as it
+    /// writes a `Vec<u8>` — a length, then the bytes — but in one copy instead
+    /// of a call per byte.)
+    Bytes(#[serde(with = "serde_bytes")] Vec<u8>),
     /// zstd-compressed bytes.
-    Zstd(Vec<u8>),
+    Zstd(#[serde(with = "serde_bytes")] Vec<u8>),
     /// Delta: copy blocks of the receiver's current version.
     Copy {
         /// First block.
