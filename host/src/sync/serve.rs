@@ -193,9 +193,11 @@ where
     let mut project: Option<(String, Arc<Project>)> = None;
     let mut forwarder: Option<tokio::task::JoinHandle<()>> = None;
     // Changes received but not applied yet: applied when the keeper has
-    // nothing more queued, when the batch is full, and before any request
-    // that could observe them.
+    // nothing more queued, when the batch is full (then in the background,
+    // while the next batch arrives), and before any request that could
+    // observe them.
     let mut batch: Vec<(u64, Change)> = Vec::new();
+    let mut applying = Applying::default();
     let result = loop {
         let next = match reader.next().now_or_never() {
             Some(next) => next,
@@ -203,7 +205,10 @@ where
                 // Nothing more is queued: apply what arrived, send every
                 // answer, then wait.
                 let applied = match &project {
-                    Some((session, p)) => apply_batch(&p.ep, &w, &mut batch, session, &plugins).await,
+                    Some((session, p)) => match applying.settle().await {
+                        Ok(()) => apply_batch(&p.ep, &w, &mut batch, session, &plugins).await,
+                        Err(e) => Err(e),
+                    },
                     None => Ok(()),
                 };
                 if let Err(e) = applied.and(w.lock().await.flush().await) {
@@ -222,11 +227,20 @@ where
             other => break Err(WireError::Unexpected(format!("{other:?}").chars().take(120).collect())),
         };
         let mutation = matches!(request, Request::Put { .. } | Request::Remove { .. });
-        if let Some((session, p)) = &project
-            && (!mutation || batch.len() >= MAX_BATCH)
-            && let Err(e) = apply_batch(&p.ep, &w, &mut batch, session, &plugins).await
-        {
-            break Err(e);
+        if let Some((session, p)) = &project {
+            let ready = if mutation && batch.len() >= MAX_BATCH {
+                applying.start(p, &w, &mut batch, session, &plugins).await
+            } else if !mutation {
+                match applying.settle().await {
+                    Ok(()) => apply_batch(&p.ep, &w, &mut batch, session, &plugins).await,
+                    Err(e) => Err(e),
+                }
+            } else {
+                Ok(())
+            };
+            if let Err(e) = ready {
+                break Err(e);
+            }
         }
         let response = match request {
             Request::Open { session, root, ignore, trash, verify_secs } => {
@@ -347,11 +361,43 @@ where
     if let Some((session, p)) = project {
         // Content that arrived whole is kept even when the answer cannot be
         // delivered any more.
+        let _ = applying.settle().await;
         let _ = apply_batch(&p.ep, &w, &mut batch, &session, &plugins).await;
         let _ = w.lock().await.flush().await;
         let _ = endpoint::with(&p.ep, |e| e.save()).await;
     }
     result
+}
+
+/// A full batch being applied in the background while the next one is
+/// received and staged (at most one at a time, so batches apply in order).
+#[derive(Default)]
+struct Applying(Option<tokio::task::JoinHandle<Result<(), WireError>>>);
+
+impl Applying {
+    /// Wait until the batch in flight, if any, is applied and answered.
+    async fn settle(&mut self) -> Result<(), WireError> {
+        match self.0.take() {
+            None => Ok(()),
+            Some(task) => task.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())),
+        }
+    }
+
+    /// Apply `batch` in the background once the one before it is done.
+    async fn start<W: AsyncWrite + Unpin + Send + 'static>(
+        &mut self,
+        project: &Project,
+        w: &Writer<W>,
+        batch: &mut Vec<(u64, Change)>,
+        session: &str,
+        plugins: &Arc<Hosted>,
+    ) -> Result<(), WireError> {
+        self.settle().await?;
+        let mut batch = std::mem::take(batch);
+        let (ep, w, session, plugins) = (project.ep.clone(), w.clone(), session.to_owned(), plugins.clone());
+        self.0 = Some(tokio::spawn(async move { apply_batch(&ep, &w, &mut batch, &session, &plugins).await }));
+        Ok(())
+    }
 }
 
 /// Apply the pending changes and queue an answer for each; the remote
