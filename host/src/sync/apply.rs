@@ -71,6 +71,14 @@ pub struct StageWriter {
     size: u64,
 }
 
+/// Where content for a folder that does not exist yet was last staged (see
+/// [`StageWriter::create_near`]).
+#[derive(Debug, Default)]
+pub struct StagingHint {
+    /// The missing folder, and the ancestor its files' content is staged in.
+    missing: Option<(RelPath, RelPath)>,
+}
+
 /// Content fully written, waiting to be made durable and renamed into place.
 #[derive(Debug)]
 pub struct Staged {
@@ -98,11 +106,38 @@ impl StageWriter {
     /// replacing a file or a link), in its nearest ancestor that is one:
     /// always on the target's file system, never through a link.
     pub fn create(root: &Path, rel: &RelPath) -> std::io::Result<StageWriter> {
-        let mut dir = rel.parent().unwrap_or_else(RelPath::root);
-        while !dir.is_root() && !std::fs::symlink_metadata(abs(root, &dir)).is_ok_and(|m| m.is_dir()) {
+        StageWriter::create_near(root, rel, &mut StagingHint::default())
+    }
+
+    /// [`StageWriter::create`] for a stream of files: while a target's folder
+    /// does not exist yet (an earlier change of the batch creates it), `hint`
+    /// remembers the ancestor its content is staged in, so its next files
+    /// (a transfer sends a folder's files together) check that one folder
+    /// instead of walking up the tree again.
+    pub fn create_near(root: &Path, rel: &RelPath, hint: &mut StagingHint) -> std::io::Result<StageWriter> {
+        let parent = rel.parent().unwrap_or_else(RelPath::root);
+        let is_dir = |dir: &RelPath| std::fs::symlink_metadata(abs(root, dir)).is_ok_and(|m| m.is_dir());
+        if let Some((missing, ancestor)) = hint.missing.take()
+            && missing == parent
+            && is_dir(&ancestor)
+        {
+            let writer = StageWriter::open_in(root, &ancestor)?;
+            hint.missing = Some((missing, ancestor));
+            return Ok(writer);
+        }
+        let mut dir = parent.clone();
+        while !dir.is_root() && !is_dir(&dir) {
             dir = dir.parent().unwrap_or_else(RelPath::root);
         }
-        let temp = abs(root, &dir).join(temp_name());
+        let writer = StageWriter::open_in(root, &dir)?;
+        if dir != parent {
+            hint.missing = Some((parent, dir));
+        }
+        Ok(writer)
+    }
+
+    fn open_in(root: &Path, dir: &RelPath) -> std::io::Result<StageWriter> {
+        let temp = abs(root, dir).join(temp_name());
         let file = OpenOptions::new().write(true).create_new(true).mode(0o666).open(&temp)?;
         Ok(StageWriter { temp, file: Some(file), hasher: blake3::Hasher::new(), size: 0 })
     }
@@ -463,6 +498,31 @@ mod tests {
     use crate::sync::ignore::IgnoreSpec;
     use crate::sync::scan::Scanner;
     use crate::sync::trash::TrashLimits;
+
+    #[test]
+    fn staging_follows_the_hint_and_looks_again_when_its_folder_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let p = |s: &str| RelPath::new(s).unwrap();
+        let staged_in = |w: &StageWriter| w.temp.parent().unwrap().to_path_buf();
+        let mut hint = StagingHint::default();
+        // `a/b` does not exist yet: its files are staged in the root, the
+        // second without looking again, even once the folder exists.
+        assert_eq!(staged_in(&StageWriter::create_near(root, &p("a/b/1"), &mut hint).unwrap()), root);
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        assert_eq!(staged_in(&StageWriter::create_near(root, &p("a/b/2"), &mut hint).unwrap()), root);
+        // Another folder is looked up; when it goes away, it is looked up again.
+        std::fs::create_dir(root.join("c")).unwrap();
+        assert_eq!(staged_in(&StageWriter::create_near(root, &p("c/1"), &mut hint).unwrap()), root.join("c"));
+        std::fs::remove_dir(root.join("c")).unwrap();
+        assert_eq!(staged_in(&StageWriter::create_near(root, &p("c/2"), &mut hint).unwrap()), root);
+        // Never through a link: a folder replaced by one is not staged in.
+        std::fs::create_dir(root.join("d")).unwrap();
+        std::mem::drop(StageWriter::create_near(root, &p("d/1"), &mut hint).unwrap());
+        std::fs::remove_dir(root.join("d")).unwrap();
+        std::os::unix::fs::symlink(root.join("a"), root.join("d")).unwrap();
+        assert_eq!(staged_in(&StageWriter::create_near(root, &p("d/2"), &mut hint).unwrap()), root);
+    }
 
     struct Fx {
         dir: tempfile::TempDir,

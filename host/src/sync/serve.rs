@@ -1,7 +1,7 @@
 //! The daemon's side of one keeper connection: the protocol served against the
 //! VPS's endpoints (one per project, kept watching between connections).
 
-use super::apply::{ApplyError, StageWriter};
+use super::apply::{ApplyError, StageWriter, StagingHint};
 use super::batch::{self, Change};
 use super::endpoint::{self, EndpointConfig, Shared};
 use super::ignore::IgnoreSpec;
@@ -29,6 +29,8 @@ pub struct Project {
     _watcher: Watcher,
     root: PathBuf,
     ignore: IgnoreSpec,
+    /// Where received content was last staged (a hint for the next file).
+    staging: std::sync::Mutex<StagingHint>,
 }
 
 /// Every project the daemon serves, by session id.
@@ -98,7 +100,7 @@ impl Projects {
             trash_limits: trash,
         };
         let (ep, watcher) = endpoint::open_watching(cfg, verify).await?;
-        let project = Arc::new(Project { ep, _watcher: watcher, root, ignore });
+        let project = Arc::new(Project { ep, _watcher: watcher, root, ignore, staging: Default::default() });
         self.open.lock().map_err(|e| e.to_string())?.insert(session.to_owned(), project.clone());
         Ok(project)
     }
@@ -690,12 +692,16 @@ async fn receive_put<R: AsyncRead + Unpin>(
     loser: bool,
 ) -> Result<Result<Change, Response>, WireError> {
     let root = &p.root;
+    let stage = |path: &RelPath| {
+        let mut hint = p.staging.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        StageWriter::create_near(root, path, &mut hint)
+    };
     let mut receiver: Option<Result<Receiver, std::io::Error>> = match (body, &expected) {
         (Body::None, _) => None,
-        (Body::Full, _) => Some(StageWriter::create(root, &path).map(Receiver::full)),
+        (Body::Full, _) => Some(stage(&path).map(Receiver::full)),
         (Body::Delta { block_size }, Some(Entry::File { .. })) => {
             let base = root.join(path.as_str());
-            Some(StageWriter::create(root, &path).and_then(|s| Receiver::delta(s, &base, block_size)))
+            Some(stage(&path).and_then(|s| Receiver::delta(s, &base, block_size)))
         }
         (Body::Delta { .. }, _) => Some(Err(std::io::Error::other("a delta needs an existing file"))),
     };
