@@ -5,6 +5,7 @@
 
 mod auth;
 mod channel;
+mod ciphers;
 mod connect;
 mod connection;
 mod deadline;
