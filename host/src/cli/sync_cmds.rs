@@ -61,11 +61,12 @@ pub async fn ensure_keeper(ctx: &Context, link: &Link) -> Result<Option<KeeperPa
     let err = log.try_clone().map_err(|e| Error::Failure(e.to_string()))?;
     cmd.current_dir(&ctx.project_dir).stdin(std::process::Stdio::null()).stdout(log).stderr(err);
     cmd.spawn().map_err(|e| Error::Failure(format!("cannot start the background sync: {e}")))?;
-    for _ in 0..100 {
+    // The keeper answers within milliseconds of starting: look often.
+    for _ in 0..500 {
         if control::is_running(&paths.socket).await {
             return Ok(Some(paths));
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     Err(Error::Failure(format!("the background sync did not start; see {}", paths.log.display())))
 }

@@ -159,8 +159,14 @@ pub async fn run(ctx: &Context) -> Result<i32> {
         trash_dir: paths.trash.clone(),
         trash_limits: trash,
     };
-    let (local, _watcher) =
-        endpoint::open_watching(ep_cfg, verify).await.map_err(|e| Error::Failure(format!("local folder: {e}")))?;
+    // The first connection is made while the opening scan runs: neither
+    // waits for the other (on a distant VPS the handshake takes round trips
+    // the scan can fill).
+    let local_binary = LocalBinary::current(&ctx.dirs.cache).map_err(failure("reading the sinc executable"))?;
+    let (opened, first_connection) =
+        tokio::join!(endpoint::open_watching(ep_cfg, verify), connect(ctx, &local_binary));
+    let (local, _watcher) = opened.map_err(|e| Error::Failure(format!("local folder: {e}")))?;
+    let mut first_connection = Some(first_connection);
     tokio::spawn(save_on_terminate(local.clone(), paths.clone()));
 
     let (status_tx, status_rx) = tokio::sync::watch::channel(SyncStatus::default());
@@ -202,10 +208,13 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     }
     tracing::info!("keeping {} in sync with {}", ctx.project_dir.display(), spec.remote_path);
 
-    let local_binary = LocalBinary::current(&ctx.dirs.cache).map_err(failure("reading the sinc executable"))?;
     loop {
         syncer.connecting();
-        let outcome = match connect(ctx, &local_binary).await {
+        let attempt = match first_connection.take() {
+            Some(made) => made,
+            None => connect(ctx, &local_binary).await,
+        };
+        let outcome = match attempt {
             Ok((conn, client, mut notices, remote_sinc)) => {
                 shared_tx.send_replace(Some(conn.clone()));
                 daemon_link_tx.send_replace(Some((conn.clone(), remote_sinc)));

@@ -479,10 +479,12 @@ pub async fn open_watching(cfg: EndpointConfig, verify_every: Option<Duration>) 
     let root = cfg.root.clone();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let watcher = super::watch::watch(&root, tx).map_err(|e| format!("cannot watch {}: {e}", root.display()))?;
+    let started = std::time::Instant::now();
     let ep = tokio::task::spawn_blocking(move || Endpoint::open(cfg))
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
+    tracing::debug!("scanned {} ({} paths) in {:.1?}", root.display(), ep.index().len(), started.elapsed());
     // The scan of a large tree leaves the index it replaced and its own
     // buffers behind: given back once the index is saved.
     let large = ep.index().len() >= crate::memory::RELEASE_AFTER_PATHS;

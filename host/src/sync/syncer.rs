@@ -492,6 +492,7 @@ impl Syncer {
     /// since the last agreed state.
     async fn open_remote(&mut self, client: &RemoteClient) -> Result<(), String> {
         self.publish(|st| st.state = SyncState::Scanning);
+        let started = std::time::Instant::now();
         let open = Request::Open {
             session: self.cfg.session.clone(),
             root: self.cfg.remote_root.clone(),
@@ -507,6 +508,7 @@ impl Syncer {
             Response::Failed { message } => return Err(format!("the VPS could not open the project: {message}")),
             other => return Err(format!("unexpected answer to open: {other:?}")),
         };
+        tracing::debug!("the VPS opened the project in {:.1?}", started.elapsed());
         self.publish(|st| st.remote_root = Some(root));
         let since = match self.ancestor.remote_cursor {
             Some((e, s)) if e == epoch => {
@@ -543,6 +545,7 @@ impl Syncer {
         }
         self.remote_cursor =
             Some((epoch, seq.max(self.remote_cursor.filter(|c| c.0 == epoch).map(|c| c.1).unwrap_or(0))));
+        tracing::debug!("remote changes known {:.1?} after opening", started.elapsed());
         Ok(())
     }
 
@@ -704,6 +707,7 @@ impl Syncer {
         let mut paths: BTreeSet<RelPath> = std::mem::take(&mut self.pending_local);
         paths.extend(std::mem::take(&mut self.pending_remote));
         self.handled_since_release += paths.len();
+        let started = std::time::Instant::now();
         let plan = {
             let Ok(ep) = self.local.lock() else { return Ok(()) };
             if let Some(h) = self.root_halt(ep.root_state()) {
@@ -752,7 +756,17 @@ impl Syncer {
             return Ok(());
         }
         self.confirmed = false;
+        let planned = started.elapsed();
         let result = self.apply_plan(client, &plan).await;
+        if !plan.local.is_empty() || !plan.remote.is_empty() {
+            tracing::debug!(
+                "{} paths: planned in {planned:.1?}, {} steps here and {} on the VPS applied {:.1?} later",
+                paths.len(),
+                plan.local.len(),
+                plan.remote.len(),
+                started.elapsed() - planned
+            );
+        }
         if result.is_err() {
             // The connection failed midway: reconsider everything after reconnecting.
             self.pending_local.extend(paths);

@@ -104,7 +104,8 @@ fn main() {
     let files = if large { 100_000 } else { 10_000 };
     let edits: usize = std::env::var("BENCH_EDITS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
     let sshd = Sshd::start();
-    let client = Client::new(&sshd, "sleep 1000000");
+    let mut client = Client::new(&sshd, "sleep 1000000");
+    if let Ok(l) = std::env::var("BENCH_SINC_LOG") { client.set_env("SINC_LOG", &l); }
     let proxy = Proxy::start(sshd.port);
     client.route_through(&sshd, proxy.port);
     let work = tempfile::tempdir().unwrap();
