@@ -15,6 +15,7 @@ pub mod keeper;
 pub mod manager;
 pub mod mcp;
 pub mod memory;
+pub mod open_files;
 pub mod paths;
 pub mod plugins;
 pub mod progress;

@@ -22,6 +22,7 @@ fn main() {
     init_tracing(cli.global.verbose, cli.global.quiet, background);
     if background {
         sinc::memory::limit_fragmentation();
+        sinc::open_files::raise_limit();
     }
     let json = cli.global.json;
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {

@@ -237,6 +237,27 @@ impl Drop for Staged {
     }
 }
 
+/// Rename `from` to `to` unless `to` exists (then `Ok(false)`): atomically
+/// where the system offers it (Linux's `RENAME_NOREPLACE`), otherwise — and
+/// on file systems without it — by looking just before a plain rename.
+fn rename_unless_taken(from: &Path, to: &Path) -> std::io::Result<bool> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use nix::errno::Errno;
+        use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
+        match renameat2(AT_FDCWD, from, AT_FDCWD, to, RenameFlags::RENAME_NOREPLACE) {
+            Ok(()) => return Ok(true),
+            Err(Errno::EEXIST) => return Ok(false),
+            Err(Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if std::fs::symlink_metadata(to).is_ok() {
+        return Ok(false);
+    }
+    std::fs::rename(from, to).map(|()| true)
+}
+
 fn abs(root: &Path, rel: &RelPath) -> PathBuf {
     if rel.is_root() { root.to_path_buf() } else { root.join(rel.as_str()) }
 }
@@ -263,9 +284,7 @@ impl Transition<'_> {
 
     /// Check that `rel` holds `expected` now (per the index and a fresh lstat).
     pub fn check(&self, rel: &RelPath, expected: Option<&Entry>) -> Result<(), ApplyError> {
-        if self.rules.is_ignored(rel, expected.is_some_and(Entry::is_dir)) {
-            return Err(ApplyError::Ignored { path: rel.clone() });
-        }
+        self.check_not_ignored(rel, expected)?;
         let path = abs(self.root, rel);
         let meta = match std::fs::symlink_metadata(&path) {
             Ok(m) => Some(m),
@@ -276,10 +295,7 @@ impl Transition<'_> {
         };
         match (expected, meta) {
             (None, None) => Ok(()),
-            (None, Some(_)) => match self.case_twin(rel) {
-                Some(existing) => Err(ApplyError::CaseClash { path: rel.clone(), existing }),
-                None => Err(ApplyError::Changed { path: rel.clone() }),
-            },
+            (None, Some(_)) => Err(self.occupied(rel)),
             (Some(_), None) => Err(ApplyError::Changed { path: rel.clone() }),
             (Some(e), Some(meta)) => {
                 let node = self.index.get(rel).ok_or_else(|| ApplyError::Changed { path: rel.clone() })?;
@@ -295,6 +311,21 @@ impl Transition<'_> {
                     Err(ApplyError::Changed { path: rel.clone() })
                 }
             }
+        }
+    }
+
+    fn check_not_ignored(&self, rel: &RelPath, expected: Option<&Entry>) -> Result<(), ApplyError> {
+        if self.rules.is_ignored(rel, expected.is_some_and(Entry::is_dir)) {
+            return Err(ApplyError::Ignored { path: rel.clone() });
+        }
+        Ok(())
+    }
+
+    /// Why `rel`, expected absent, cannot be created: something is there.
+    fn occupied(&self, rel: &RelPath) -> ApplyError {
+        match self.case_twin(rel) {
+            Some(existing) => ApplyError::CaseClash { path: rel.clone(), existing },
+            None => ApplyError::Changed { path: rel.clone() },
         }
     }
 
@@ -336,9 +367,13 @@ impl Transition<'_> {
 
     /// Make `rel` a folder (it must hold nothing now).
     pub fn put_dir(&mut self, rel: &RelPath) -> Result<(), ApplyError> {
-        self.check(rel, None)?;
-        std::fs::create_dir(abs(self.root, rel)).map_err(Self::io(rel))?;
-        self.refresh(rel, Entry::Dir)
+        self.check_not_ignored(rel, Some(&Entry::Dir))?;
+        // Creating a folder never replaces anything: no need to look first.
+        match std::fs::create_dir(abs(self.root, rel)) {
+            Ok(()) => self.refresh(rel, Entry::Dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(self.occupied(rel)),
+            Err(e) => Err(ApplyError::Io { path: rel.clone(), source: e }),
+        }
     }
 
     /// Rename staged content into place as `new` (a file entry).
@@ -356,7 +391,12 @@ impl Transition<'_> {
         if staged.digest != *digest {
             return Err(ApplyError::Corrupt { path: rel.clone() });
         }
-        self.check(rel, expected)?;
+        // A new file is checked by the rename itself, which refuses to
+        // replace anything that appeared meanwhile.
+        match expected {
+            None => self.check_not_ignored(rel, None)?,
+            Some(_) => self.check(rel, expected)?,
+        }
         let target = abs(self.root, rel);
         let mut staged = staged;
         self.prepare(rel, expected, *exec, &mut staged)?;
@@ -365,11 +405,21 @@ impl Transition<'_> {
             self.keep(rel, old, loser, true)?;
         }
         let temp = std::mem::take(&mut staged.temp);
-        if let Err(e) = std::fs::rename(&temp, &target) {
-            let _ = std::fs::remove_file(&temp);
-            return Err(ApplyError::Io { path: rel.clone(), source: e });
+        let renamed = match expected {
+            None => rename_unless_taken(&temp, &target),
+            Some(_) => std::fs::rename(&temp, &target).map(|()| true),
+        };
+        match renamed {
+            Ok(true) => self.refresh(rel, new.clone()),
+            Ok(false) => {
+                let _ = std::fs::remove_file(&temp);
+                Err(self.occupied(rel))
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&temp);
+                Err(ApplyError::Io { path: rel.clone(), source: e })
+            }
         }
-        self.refresh(rel, new.clone())
     }
 
     /// Give staged content its final mode (the current file's, or the
@@ -500,6 +550,20 @@ mod tests {
     use crate::sync::trash::TrashLimits;
 
     #[test]
+    fn a_new_name_is_never_renamed_over_what_appeared_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("staged"), dir.path().join("target"));
+        std::fs::write(&from, "new").unwrap();
+        std::fs::write(&to, "someone else's").unwrap();
+        assert!(!rename_unless_taken(&from, &to).unwrap());
+        assert_eq!(std::fs::read_to_string(&to).unwrap(), "someone else's");
+        std::fs::remove_file(&to).unwrap();
+        assert!(rename_unless_taken(&from, &to).unwrap());
+        assert_eq!(std::fs::read_to_string(&to).unwrap(), "new");
+        assert!(!from.exists());
+    }
+
+    #[test]
     fn staging_follows_the_hint_and_looks_again_when_its_folder_is_gone() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
@@ -604,6 +668,20 @@ mod tests {
         assert_eq!(std::fs::read(root.join("a")).unwrap(), b"edited after the scan");
         assert!(matches!(t.remove(&p("a"), &old, false), Err(ApplyError::Changed { .. })));
         assert_eq!(std::fs::read_dir(&root).unwrap().count(), 1, "the staged temp file is gone");
+    }
+
+    #[test]
+    fn what_appeared_where_a_new_file_or_folder_goes_is_not_clobbered() {
+        let mut f = fx();
+        let (root, mut t) = f.t();
+        let (staged, new) = stage(&root, &p("a"), b"incoming");
+        std::fs::write(root.join("a"), "written meanwhile").unwrap();
+        assert!(matches!(t.put_file(&p("a"), None, &new, staged, false), Err(ApplyError::Changed { .. })));
+        assert_eq!(std::fs::read(root.join("a")).unwrap(), b"written meanwhile");
+        assert!(matches!(t.put_dir(&p("a")), Err(ApplyError::Changed { .. })));
+        assert_eq!(std::fs::read_dir(&root).unwrap().count(), 1, "the staged temp file is gone");
+        t.put_dir(&p("d")).unwrap();
+        assert!(t.index.get(&p("d")).is_some_and(|n| n.entry.is_dir()));
     }
 
     #[test]
