@@ -345,17 +345,19 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// BLAKE3 of a file, streamed.
 pub fn hash_file(path: &Path) -> std::io::Result<Digest> {
+    thread_local! {
+        // One read buffer per scanning thread, not one zeroed per file.
+        static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 256 * 1024]);
+    }
     let mut hasher = blake3::Hasher::new();
     let mut file = std::fs::File::open(path)?;
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buf)?;
+    BUFFER.with_borrow_mut(|buf| loop {
+        let n = file.read(buf)?;
         if n == 0 {
-            break;
+            return Ok(Digest(*hasher.finalize().as_bytes()));
         }
         hasher.update(&buf[..n]);
-    }
-    Ok(Digest(*hasher.finalize().as_bytes()))
+    })
 }
 
 /// The link target as stored, if following it from the link's folder stays
