@@ -87,12 +87,16 @@ pub fn send_file(
     let mut file = std::fs::File::open(path)?;
     let mut hasher = blake3::Hasher::new();
     // Each chunk is read into a buffer of its own that becomes the chunk
-    // (nothing zeroed, nothing copied). Small files (most of a source tree)
-    // get a buffer of their size; one that grows while it is read still goes
-    // in chunks of 64 KiB or more.
+    // (nothing zeroed, nothing copied), the size of what is left of the file
+    // (most of a source tree is small files); a file that grows while it is
+    // read still goes, in chunks of 64 KiB or more.
     let mut left = file.metadata()?.len();
     loop {
-        let size = usize::try_from(left).unwrap_or(CHUNK).clamp(64 * 1024, CHUNK);
+        let size = match usize::try_from(left) {
+            Ok(0) => 64 * 1024,
+            Ok(left) => left.min(CHUNK),
+            Err(_) => CHUNK,
+        };
         let mut buf = Vec::with_capacity(size);
         (&mut file).take(size as u64).read_to_end(&mut buf)?;
         if buf.is_empty() {

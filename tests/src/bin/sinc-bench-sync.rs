@@ -8,7 +8,8 @@
 //! the wire. `--initial-only` stops after the initial sync (for profiling);
 //! `--restart-only` syncs the tree, restarts three times and prints the
 //! times, the memory of both sides after each step and the keeper's log (no
-//! peers).
+//! peers); `BENCH_SINC_LOG=sinc=debug` makes that log say how long the scan,
+//! the plan and its transfer took.
 
 use sinc_tests::procs::{cpu_ticks, memory_mb, pgrep};
 use sinc_tests::tree::{self, percentile};
@@ -105,7 +106,11 @@ fn main() {
     let edits: usize = std::env::var("BENCH_EDITS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
     let sshd = Sshd::start();
     let mut client = Client::new(&sshd, "sleep 1000000");
-    if let Ok(l) = std::env::var("BENCH_SINC_LOG") { client.set_env("SINC_LOG", &l); }
+    // `BENCH_SINC_LOG=sinc=debug` shows where a sync's time goes (the
+    // keeper's log, printed by `--restart-only`).
+    if let Ok(filter) = std::env::var("BENCH_SINC_LOG") {
+        client.set_env("SINC_LOG", &filter);
+    }
     let proxy = Proxy::start(sshd.port);
     client.route_through(&sshd, proxy.port);
     let work = tempfile::tempdir().unwrap();
