@@ -163,8 +163,7 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     // waits for the other (on a distant VPS the handshake takes round trips
     // the scan can fill).
     let local_binary = LocalBinary::current(&ctx.dirs.cache).map_err(failure("reading the sinc executable"))?;
-    let (opened, first_connection) =
-        tokio::join!(endpoint::open_watching(ep_cfg, verify), connect(ctx, &local_binary));
+    let (opened, first_connection) = tokio::join!(endpoint::open_watching(ep_cfg, verify), connect(ctx, &local_binary));
     let (local, _watcher) = opened.map_err(|e| Error::Failure(format!("local folder: {e}")))?;
     let mut first_connection = Some(first_connection);
     tokio::spawn(save_on_terminate(local.clone(), paths.clone()));

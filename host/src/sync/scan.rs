@@ -351,12 +351,14 @@ pub fn hash_file(path: &Path) -> std::io::Result<Digest> {
     }
     let mut hasher = blake3::Hasher::new();
     let mut file = std::fs::File::open(path)?;
-    BUFFER.with_borrow_mut(|buf| loop {
-        let n = file.read(buf)?;
-        if n == 0 {
-            return Ok(Digest(*hasher.finalize().as_bytes()));
+    BUFFER.with_borrow_mut(|buf| {
+        loop {
+            let n = file.read(buf)?;
+            if n == 0 {
+                return Ok(Digest(*hasher.finalize().as_bytes()));
+            }
+            hasher.update(&buf[..n]);
         }
-        hasher.update(&buf[..n]);
     })
 }
 

@@ -207,8 +207,10 @@ where
 
 /// The russh client settings for one hop.
 fn client_config(target: &Target) -> client::Config {
-    let mut preferred = russh::Preferred::default();
-    preferred.cipher = Cow::Owned(super::ciphers::order(super::ciphers::hardware_aes()));
+    let mut preferred = russh::Preferred {
+        cipher: Cow::Owned(super::ciphers::order(super::ciphers::hardware_aes())),
+        ..russh::Preferred::default()
+    };
     // Like OpenSSH, ask first for the host key types already recorded for this
     // host, so a server with several keys is verified against the known one.
     let known = known_hosts::known_types(&target.all_known_hosts_files(), &target.hostname, target.port);
