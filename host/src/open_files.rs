@@ -22,12 +22,21 @@ pub fn raise_limit() {
     let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
         return;
     };
-    if let Some(new) = raised(soft, hard)
-        && let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, new, hard)
-    {
-        tracing::debug!("could not raise the open-files limit from {soft} to {new}: {e}");
+    let Some(new) = raised(soft, hard) else {
+        return;
+    };
+    // macOS refuses more than its per-process maximum (often 10,240) even
+    // under an unlimited hard limit.
+    let fallback = raised(soft, new.min(MACOS_OPEN_MAX));
+    let set = setrlimit(Resource::RLIMIT_NOFILE, new, hard)
+        .or_else(|e| fallback.map_or(Err(e), |smaller| setrlimit(Resource::RLIMIT_NOFILE, smaller, hard)));
+    if let Err(e) = set {
+        tracing::debug!("could not raise the open-files limit from {soft}: {e}");
     }
 }
+
+/// `OPEN_MAX` on macOS.
+const MACOS_OPEN_MAX: u64 = 10_240;
 
 #[cfg(test)]
 mod tests {
@@ -48,6 +57,6 @@ mod tests {
         raise_limit();
         let (soft, after) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
         assert_eq!(after, hard);
-        assert!(soft >= hard.min(WANTED));
+        assert!(soft >= hard.min(MACOS_OPEN_MAX), "raised to {soft} under a hard limit of {hard}");
     }
 }

@@ -60,16 +60,25 @@ pub async fn ensure_keeper(ctx: &Context, link: &Link) -> Result<Option<KeeperPa
     }
     let err = log.try_clone().map_err(|e| Error::Failure(e.to_string()))?;
     cmd.current_dir(&ctx.project_dir).stdin(std::process::Stdio::null()).stdout(log).stderr(err);
-    cmd.spawn().map_err(|e| Error::Failure(format!("cannot start the background sync: {e}")))?;
-    // The keeper answers within milliseconds of starting: look often.
-    for _ in 0..500 {
+    let mut keeper = cmd.spawn().map_err(|e| Error::Failure(format!("cannot start the background sync: {e}")))?;
+    // The keeper answers once its opening scan is done (milliseconds for a
+    // small project): look often, for as long as it runs, up to a limit.
+    let deadline = tokio::time::Instant::now() + KEEPER_START;
+    while tokio::time::Instant::now() < deadline {
         if control::is_running(&paths.socket).await {
             return Ok(Some(paths));
+        }
+        if keeper.try_wait().is_ok_and(|status| status.is_some()) && !control::is_running(&paths.socket).await {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     Err(Error::Failure(format!("the background sync did not start; see {}", paths.log.display())))
 }
+
+/// How long a starting keeper may take to answer (its opening scan of a
+/// very large tree), unless it ends first.
+const KEEPER_START: Duration = Duration::from_secs(120);
 
 /// How long a keeper whose session ended may take to finish the end's
 /// hooks before it is stopped to make way for the next session's.

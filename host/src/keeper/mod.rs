@@ -159,13 +159,26 @@ pub async fn run(ctx: &Context) -> Result<i32> {
         trash_dir: paths.trash.clone(),
         trash_limits: trash,
     };
-    // The first connection is made while the opening scan runs: neither
-    // waits for the other (on a distant VPS the handshake takes round trips
-    // the scan can fill).
+    // The first connection is made while the opening scan runs (on a
+    // distant VPS the handshake takes round trips the scan can fill). Only
+    // the scan is waited for here: the control socket is served as soon as
+    // it is done, and the connection is picked up, made or still being
+    // made, by the first turn of the loop below.
     let local_binary = LocalBinary::current(&ctx.dirs.cache).map_err(failure("reading the sinc executable"))?;
-    let (opened, first_connection) = tokio::join!(endpoint::open_watching(ep_cfg, verify), connect(ctx, &local_binary));
+    let first_connection = connect(ctx, &local_binary);
+    tokio::pin!(first_connection);
+    let mut first = FirstConnection::Pending;
+    let scan = endpoint::open_watching(ep_cfg, verify);
+    tokio::pin!(scan);
+    let opened = loop {
+        tokio::select! {
+            opened = &mut scan => break opened,
+            made = &mut first_connection, if matches!(first, FirstConnection::Pending) => {
+                first = FirstConnection::Made(made);
+            }
+        }
+    };
     let (local, _watcher) = opened.map_err(|e| Error::Failure(format!("local folder: {e}")))?;
-    let mut first_connection = Some(first_connection);
     tokio::spawn(save_on_terminate(local.clone(), paths.clone()));
 
     let (status_tx, status_rx) = tokio::sync::watch::channel(SyncStatus::default());
@@ -209,9 +222,10 @@ pub async fn run(ctx: &Context) -> Result<i32> {
 
     loop {
         syncer.connecting();
-        let attempt = match first_connection.take() {
-            Some(made) => made,
-            None => connect(ctx, &local_binary).await,
+        let attempt = match std::mem::replace(&mut first, FirstConnection::Used) {
+            FirstConnection::Pending => (&mut first_connection).await,
+            FirstConnection::Made(made) => made,
+            FirstConnection::Used => connect(ctx, &local_binary).await,
         };
         let outcome = match attempt {
             Ok((conn, client, mut notices, remote_sinc)) => {
@@ -250,6 +264,16 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     let _ = std::fs::remove_file(&paths.relay);
     drop(lock);
     Ok(0)
+}
+
+/// The keeper's first connection, started with its opening scan.
+enum FirstConnection<T> {
+    /// Still being made.
+    Pending,
+    /// Made (or failed) while the scan ran.
+    Made(T),
+    /// Taken by the loop; later connections are made there.
+    Used,
 }
 
 /// On SIGTERM or SIGINT (a shutdown, `kill`): save the index and end. The

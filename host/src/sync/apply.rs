@@ -238,17 +238,18 @@ impl Drop for Staged {
 }
 
 /// Rename `from` to `to` unless `to` exists (then `Ok(false)`): atomically
-/// where the system offers it (Linux's `RENAME_NOREPLACE`), otherwise — and
-/// on file systems without it — by looking just before a plain rename.
+/// where the system offers it (Linux's `RENAME_NOREPLACE`, with glibc or
+/// musl; macOS's `RENAME_EXCL`), otherwise — and on file systems without
+/// it — by looking just before a plain rename.
 fn rename_unless_taken(from: &Path, to: &Path) -> std::io::Result<bool> {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
     {
-        use nix::errno::Errno;
-        use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
-        match renameat2(AT_FDCWD, from, AT_FDCWD, to, RenameFlags::RENAME_NOREPLACE) {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        use rustix::io::Errno;
+        match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
             Ok(()) => return Ok(true),
-            Err(Errno::EEXIST) => return Ok(false),
-            Err(Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) => {}
+            Err(Errno::EXIST) => return Ok(false),
+            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {}
             Err(e) => return Err(e.into()),
         }
     }
