@@ -207,10 +207,7 @@ where
                 // Nothing more is queued: apply what arrived, send every
                 // answer, then wait.
                 let applied = match &project {
-                    Some((session, p)) => match applying.settle().await {
-                        Ok(()) => apply_batch(&p.ep, &w, &mut batch, session, &plugins).await,
-                        Err(e) => Err(e),
-                    },
+                    Some((session, p)) => applying.then_apply(p, &w, &mut batch, session, &plugins).await,
                     None => Ok(()),
                 };
                 if let Err(e) = applied.and(w.lock().await.flush().await) {
@@ -233,10 +230,7 @@ where
             let ready = if mutation && batch.len() >= MAX_BATCH {
                 applying.start(p, &w, &mut batch, session, &plugins).await
             } else if !mutation {
-                match applying.settle().await {
-                    Ok(()) => apply_batch(&p.ep, &w, &mut batch, session, &plugins).await,
-                    Err(e) => Err(e),
-                }
+                applying.then_apply(p, &w, &mut batch, session, &plugins).await
             } else {
                 Ok(())
             };
@@ -383,6 +377,19 @@ impl Applying {
             None => Ok(()),
             Some(task) => task.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())),
         }
+    }
+
+    /// Apply `batch` now, once the one in flight is done.
+    async fn then_apply<W: AsyncWrite + Unpin>(
+        &mut self,
+        project: &Project,
+        w: &Writer<W>,
+        batch: &mut Vec<(u64, Change)>,
+        session: &str,
+        plugins: &Hosted,
+    ) -> Result<(), WireError> {
+        self.settle().await?;
+        apply_batch(&project.ep, w, batch, session, plugins).await
     }
 
     /// Apply `batch` in the background once the one before it is done.
