@@ -10,7 +10,7 @@ use super::trash::{Reason, Trash};
 use sinc_sync_core::{Digest, Entry, RelPath};
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -83,8 +83,13 @@ pub struct StagingHint {
 #[derive(Debug)]
 pub struct Staged {
     temp: PathBuf,
-    /// Open until the content is known to be on disk.
-    unsynced: Option<std::fs::File>,
+    /// The staged file, open until it is renamed into place (what the index
+    /// records of it is then asked of the handle, not of the path).
+    file: Option<std::fs::File>,
+    /// Whether its content is known to be on disk.
+    durable: bool,
+    /// The device it is on, once known.
+    dev: Option<u64>,
     /// The executable bit its mode was given, once `prepare`d.
     exec: Option<bool>,
     /// Its digest.
@@ -155,20 +160,32 @@ impl StageWriter {
     /// The staged content (not yet durable: [`Staged::sync`] or
     /// [`sync_all`] does that, and `put_file` makes sure of it).
     pub fn finish(mut self) -> std::io::Result<Staged> {
-        let unsynced = self.file.take();
+        let file = self.file.take();
         let temp = std::mem::take(&mut self.temp);
-        Ok(Staged { temp, unsynced, exec: None, digest: Digest(*self.hasher.finalize().as_bytes()), size: self.size })
+        let digest = Digest(*self.hasher.finalize().as_bytes());
+        Ok(Staged { temp, file, durable: false, dev: None, exec: None, digest, size: self.size })
     }
 }
 
 impl Staged {
     /// Make the content durable (a no-op once done).
     pub fn sync(&mut self) -> std::io::Result<()> {
-        if let Some(f) = &self.unsynced {
-            f.sync_all()?;
+        if !self.durable {
+            match &self.file {
+                Some(f) => f.sync_all()?,
+                None => std::fs::File::open(&self.temp)?.sync_all()?,
+            }
+            self.durable = true;
         }
-        self.unsynced = None;
         Ok(())
+    }
+
+    /// Its status now, through its handle.
+    fn metadata(&self) -> std::io::Result<std::fs::Metadata> {
+        match &self.file {
+            Some(f) => f.metadata(),
+            None => std::fs::symlink_metadata(&self.temp),
+        }
     }
 }
 
@@ -177,28 +194,27 @@ impl Staged {
 /// on FUSE, which does not pass `syncfs` on; elsewhere a `fsync` each. Files
 /// that fail stay unsynced; `put_file` retries them alone.
 pub fn sync_all<'a>(staged: impl IntoIterator<Item = &'a mut Staged>) {
-    let pending: Vec<&mut Staged> = staged.into_iter().filter(|s| s.unsynced.is_some()).collect();
+    let pending: Vec<&mut Staged> = staged.into_iter().filter(|s| !s.durable).collect();
     #[cfg(target_os = "linux")]
     let pending = {
-        use std::os::unix::fs::MetadataExt;
         let mut by_device: std::collections::HashMap<u64, Vec<&mut Staged>> = std::collections::HashMap::new();
         let mut alone = Vec::new();
         for s in pending {
-            match s.unsynced.as_ref().and_then(|f| f.metadata().ok()).map(|m| m.dev()) {
+            match s.dev.or_else(|| s.metadata().ok().map(|m| m.dev())) {
                 Some(dev) => by_device.entry(dev).or_default().push(s),
                 None => alone.push(s),
             }
         }
         for (_, mut group) in by_device {
             let flushed = group.len() > 1
-                && group[0].unsynced.as_ref().is_some_and(|f| {
+                && group[0].file.as_ref().is_some_and(|f| {
                     let fuse = nix::sys::statfs::fstatfs(f)
                         .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::FUSE_SUPER_MAGIC);
                     !fuse && nix::unistd::syncfs(f).is_ok()
                 });
             if flushed {
                 for s in group.iter_mut() {
-                    s.unsynced = None;
+                    s.durable = true;
                 }
             } else {
                 alone.append(&mut group);
@@ -411,7 +427,13 @@ impl Transition<'_> {
             Some(_) => std::fs::rename(&temp, &target).map(|()| true),
         };
         match renamed {
-            Ok(true) => self.refresh(rel, new.clone()),
+            // Our own file's status, through its handle: what is at the path
+            // by now may already be someone else's.
+            Ok(true) => {
+                let meta = staged.metadata().or_else(|_| std::fs::symlink_metadata(&target)).map_err(Self::io(rel))?;
+                self.index.set(rel.clone(), Node { entry: new.clone(), stat: Stat::of(&meta) });
+                Ok(())
+            }
             Ok(false) => {
                 let _ = std::fs::remove_file(&temp);
                 Err(self.occupied(rel))
@@ -437,11 +459,9 @@ impl Transition<'_> {
         }
         // The staged file's own mode, asked of its open handle when there is
         // one (no path lookup); a new file's usually needs no change at all.
-        let staged_mode = || match &staged.unsynced {
-            Some(f) => f.metadata(),
-            None => std::fs::metadata(&staged.temp),
-        };
-        let current = staged_mode().map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o644);
+        let meta = staged.metadata();
+        staged.dev = meta.as_ref().ok().map(|m| m.dev());
+        let current = meta.map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o644);
         let base_mode = match expected {
             Some(Entry::File { .. }) => {
                 std::fs::metadata(abs(self.root, rel)).map(|m| m.permissions().mode()).unwrap_or(0o644)
@@ -451,7 +471,7 @@ impl Transition<'_> {
         let wanted = with_exec(base_mode, exec) & 0o7777;
         if wanted != current {
             let mode = std::fs::Permissions::from_mode(wanted);
-            match &staged.unsynced {
+            match &staged.file {
                 Some(f) => f.set_permissions(mode),
                 None => std::fs::set_permissions(&staged.temp, mode),
             }
@@ -654,6 +674,31 @@ mod tests {
         let kept = f.trash.versions(&p("a"));
         assert_eq!(kept.len(), 1);
         assert_eq!(std::fs::read(f.trash.content(&kept[0])).unwrap(), b"old");
+    }
+
+    #[test]
+    fn what_a_put_file_records_is_what_a_scan_sees() {
+        // The status is read through the staged file's handle after the
+        // rename (a rename changes its ctime): a rescan finds nothing new,
+        // for a new file and for a replaced one with its mode kept.
+        let mut f = fx();
+        std::fs::write(f.root().join("old"), "old").unwrap();
+        std::fs::set_permissions(f.root().join("old"), std::fs::Permissions::from_mode(0o751)).unwrap();
+        f.rescan();
+        let old = f.index.get(&p("old")).unwrap().entry.clone();
+        let (root, mut t) = f.t();
+        for (rel, expected) in [(p("new"), None), (p("old"), Some(&old))] {
+            let (staged, entry) = stage(&root, &rel, b"content");
+            let entry = match entry {
+                Entry::File { digest, size, .. } => Entry::File { digest, size, exec: expected.is_some() },
+                e => e,
+            };
+            t.put_file(&rel, expected, &entry, staged, false).unwrap();
+        }
+        let recorded = f.index.clone();
+        f.rescan();
+        assert_eq!(f.index, recorded);
+        assert_eq!(std::fs::metadata(f.root().join("old")).unwrap().permissions().mode() & 0o777, 0o751);
     }
 
     #[test]

@@ -515,6 +515,8 @@ fn write_then_release(save: Option<PendingSave>, release: bool) {
 const DEBOUNCE: Duration = Duration::from_millis(3);
 /// Longest a batch waits under a continuous stream of events.
 const MAX_BATCH_DELAY: Duration = Duration::from_millis(25);
+/// How long changes must have stopped before a grown index is rebuilt.
+const QUIET_BEFORE_TIDYING: Duration = Duration::from_secs(2);
 /// How often the index is saved while changes keep coming.
 const SAVE_EVERY: Duration = Duration::from_secs(30);
 
@@ -535,6 +537,10 @@ fn follow(
         let mut last_save = tokio::time::Instant::now();
         let verify = verify_every.unwrap_or(Duration::from_secs(u64::MAX / 4));
         let mut next_verify = tokio::time::Instant::now() + verify;
+        // When changes stop: if they grew the index by thousands of paths (a
+        // first sync into this side), it is rebuilt compactly and the memory
+        // their handling used given back, without waiting for the next save.
+        let mut tidy_at: Option<tokio::time::Instant> = None;
         loop {
             let first = tokio::select! {
                 e = rx.recv() => match e { Some(e) => e, None => break },
@@ -553,6 +559,12 @@ fn follow(
                     })
                     .await;
                     write_then_release(pending, repacked);
+                    continue;
+                }
+                _ = tokio::time::sleep_until(tidy_at.unwrap_or_else(tokio::time::Instant::now)), if tidy_at.is_some() => {
+                    tidy_at = None;
+                    let repacked = with(&ep, |e| e.repack_if_grown()).await;
+                    write_then_release(None, repacked);
                     continue;
                 }
             };
@@ -585,6 +597,7 @@ fn follow(
             // Compressing and writing a large index takes a while: not while
             // holding the endpoint, and not before the next events.
             write_then_release(pending, false);
+            tidy_at = Some(tokio::time::Instant::now() + QUIET_BEFORE_TIDYING);
         }
     });
 }
