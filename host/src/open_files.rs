@@ -1,5 +1,5 @@
 //! The number of files a long-running process may hold open. A transfer
-//! keeps each received file open until its batch is made durable, and one
+//! keeps each received file open until it is renamed into place, and one
 //! batch is applied while the next arrives: up to 512 files per connection,
 //! and a daemon serves several. The usual soft limit of 1,024 is raised to
 //! the hard limit (at most 65,536) at the start of the keeper and the daemon,

@@ -113,7 +113,8 @@ impl Netns {
     }
 
     /// Let the client send no faster than `kbit_per_s` (a slow uplink): a
-    /// token bucket on its side of the link that queues rather than drops.
+    /// token bucket on its side of the link that queues up to a second of
+    /// traffic (a home router's buffer), then drops.
     pub fn limit_upload(&self, kbit_per_s: u32) {
         let rate = format!("{kbit_per_s}kbit");
         ip_tool(
@@ -132,7 +133,7 @@ impl Netns {
                 "burst",
                 "32kbit",
                 "latency",
-                "30s",
+                "1s",
             ],
         );
     }

@@ -84,7 +84,9 @@ fn survive_a_firewall_drop(upload_kbit: Option<u32>, drop_for: Duration) -> (Dur
     let id = client.ok(&["id"]).trim().to_owned();
 
     let pty = Pty::spawn_in(&client, &net.in_client(), &[]);
-    pty.wait_for("line 30", T);
+    // Behind a slow uplink the attach's own messages queue behind the
+    // upload's, so the first screen may come when line 30 has scrolled by.
+    sinc_tests::wait_until(T, "the counter on the screen", || (last_counter_line(&pty.screen()) >= 30).then_some(()));
     let before = last_counter_line(&pty.screen());
     net.drop_traffic();
     let cut = Instant::now();

@@ -85,10 +85,11 @@ pub struct Staged {
     temp: PathBuf,
     /// The staged file, open until it is renamed into place (what the index
     /// records of it is then asked of the handle, not of the path).
-    file: Option<std::fs::File>,
+    file: std::fs::File,
     /// Whether its content is known to be on disk.
     durable: bool,
-    /// The device it is on, once known.
+    /// The device it is on, once known (groups files for `syncfs`).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     dev: Option<u64>,
     /// The executable bit its mode was given, once `prepare`d.
     exec: Option<bool>,
@@ -160,7 +161,7 @@ impl StageWriter {
     /// The staged content (not yet durable: [`Staged::sync`] or
     /// [`sync_all`] does that, and `put_file` makes sure of it).
     pub fn finish(mut self) -> std::io::Result<Staged> {
-        let file = self.file.take();
+        let file = self.file.take().ok_or_else(|| std::io::Error::other("stage already finished"))?;
         let temp = std::mem::take(&mut self.temp);
         let digest = Digest(*self.hasher.finalize().as_bytes());
         Ok(Staged { temp, file, durable: false, dev: None, exec: None, digest, size: self.size })
@@ -171,21 +172,10 @@ impl Staged {
     /// Make the content durable (a no-op once done).
     pub fn sync(&mut self) -> std::io::Result<()> {
         if !self.durable {
-            match &self.file {
-                Some(f) => f.sync_all()?,
-                None => std::fs::File::open(&self.temp)?.sync_all()?,
-            }
+            self.file.sync_all()?;
             self.durable = true;
         }
         Ok(())
-    }
-
-    /// Its status now, through its handle.
-    fn metadata(&self) -> std::io::Result<std::fs::Metadata> {
-        match &self.file {
-            Some(f) => f.metadata(),
-            None => std::fs::symlink_metadata(&self.temp),
-        }
     }
 }
 
@@ -200,18 +190,18 @@ pub fn sync_all<'a>(staged: impl IntoIterator<Item = &'a mut Staged>) {
         let mut by_device: std::collections::HashMap<u64, Vec<&mut Staged>> = std::collections::HashMap::new();
         let mut alone = Vec::new();
         for s in pending {
-            match s.dev.or_else(|| s.metadata().ok().map(|m| m.dev())) {
+            match s.dev.or_else(|| s.file.metadata().ok().map(|m| m.dev())) {
                 Some(dev) => by_device.entry(dev).or_default().push(s),
                 None => alone.push(s),
             }
         }
         for (_, mut group) in by_device {
-            let flushed = group.len() > 1
-                && group[0].file.as_ref().is_some_and(|f| {
-                    let fuse = nix::sys::statfs::fstatfs(f)
-                        .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::FUSE_SUPER_MAGIC);
-                    !fuse && nix::unistd::syncfs(f).is_ok()
-                });
+            let flushed = group.len() > 1 && {
+                let f = &group[0].file;
+                let fuse = nix::sys::statfs::fstatfs(f)
+                    .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::FUSE_SUPER_MAGIC);
+                !fuse && nix::unistd::syncfs(f).is_ok()
+            };
             if flushed {
                 for s in group.iter_mut() {
                     s.durable = true;
@@ -428,9 +418,12 @@ impl Transition<'_> {
         };
         match renamed {
             // Our own file's status, through its handle: what is at the path
-            // by now may already be someone else's.
+            // by now may already be someone else's. The handle is closed at
+            // once (a file open for writing cannot be run).
             Ok(true) => {
-                let meta = staged.metadata().or_else(|_| std::fs::symlink_metadata(&target)).map_err(Self::io(rel))?;
+                let meta = staged.file.metadata();
+                drop(staged);
+                let meta = meta.map_err(Self::io(rel))?;
                 self.index.set(rel.clone(), Node { entry: new.clone(), stat: Stat::of(&meta) });
                 Ok(())
             }
@@ -457,9 +450,9 @@ impl Transition<'_> {
         if staged.exec == Some(exec) {
             return Ok(());
         }
-        // The staged file's own mode, asked of its open handle when there is
-        // one (no path lookup); a new file's usually needs no change at all.
-        let meta = staged.metadata();
+        // The staged file's own mode, asked of its open handle (no path
+        // lookup); a new file's usually needs no change at all.
+        let meta = staged.file.metadata();
         staged.dev = meta.as_ref().ok().map(|m| m.dev());
         let current = meta.map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o644);
         let base_mode = match expected {
@@ -471,11 +464,7 @@ impl Transition<'_> {
         let wanted = with_exec(base_mode, exec) & 0o7777;
         if wanted != current {
             let mode = std::fs::Permissions::from_mode(wanted);
-            match &staged.file {
-                Some(f) => f.set_permissions(mode),
-                None => std::fs::set_permissions(&staged.temp, mode),
-            }
-            .map_err(Self::io(rel))?;
+            staged.file.set_permissions(mode).map_err(Self::io(rel))?;
         }
         staged.exec = Some(exec);
         Ok(())
