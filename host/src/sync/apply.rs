@@ -10,7 +10,7 @@ use super::trash::{Reason, Trash};
 use sinc_sync_core::{Digest, Entry, RelPath};
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -88,9 +88,6 @@ pub struct Staged {
     file: std::fs::File,
     /// Whether its content is known to be on disk.
     durable: bool,
-    /// The device it is on, once known (groups files for `syncfs`).
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-    dev: Option<u64>,
     /// The executable bit its mode was given, once `prepare`d.
     exec: Option<bool>,
     /// Its digest.
@@ -164,7 +161,7 @@ impl StageWriter {
         let file = self.file.take().ok_or_else(|| std::io::Error::other("stage already finished"))?;
         let temp = std::mem::take(&mut self.temp);
         let digest = Digest(*self.hasher.finalize().as_bytes());
-        Ok(Staged { temp, file, durable: false, dev: None, exec: None, digest, size: self.size })
+        Ok(Staged { temp, file, durable: false, exec: None, digest, size: self.size })
     }
 }
 
@@ -187,10 +184,11 @@ pub fn sync_all<'a>(staged: impl IntoIterator<Item = &'a mut Staged>) {
     let pending: Vec<&mut Staged> = staged.into_iter().filter(|s| !s.durable).collect();
     #[cfg(target_os = "linux")]
     let pending = {
+        use std::os::unix::fs::MetadataExt;
         let mut by_device: std::collections::HashMap<u64, Vec<&mut Staged>> = std::collections::HashMap::new();
         let mut alone = Vec::new();
         for s in pending {
-            match s.dev.or_else(|| s.file.metadata().ok().map(|m| m.dev())) {
+            match s.file.metadata().ok().map(|m| m.dev()) {
                 Some(dev) => by_device.entry(dev).or_default().push(s),
                 None => alone.push(s),
             }
@@ -452,9 +450,7 @@ impl Transition<'_> {
         }
         // The staged file's own mode, asked of its open handle (no path
         // lookup); a new file's usually needs no change at all.
-        let meta = staged.file.metadata();
-        staged.dev = meta.as_ref().ok().map(|m| m.dev());
-        let current = meta.map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o644);
+        let current = staged.file.metadata().map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o644);
         let base_mode = match expected {
             Some(Entry::File { .. }) => {
                 std::fs::metadata(abs(self.root, rel)).map(|m| m.permissions().mode()).unwrap_or(0o644)
