@@ -12,6 +12,19 @@ pub fn cpu_ticks(pid: u32) -> u64 {
         + f.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
 }
 
+/// The whole machine's busy and total CPU time so far, in ticks summed over
+/// all cores (the first line of /proc/stat); the difference of two readings
+/// says how much of the machine a run used.
+pub fn machine_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let f: Vec<u64> =
+        stat.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    let total: u64 = f.iter().sum();
+    // idle and iowait are the 4th and 5th figures.
+    let idle = f.get(3).copied().unwrap_or(0) + f.get(4).copied().unwrap_or(0);
+    (total - idle, total)
+}
+
 /// A memory figure of /proc/PID/status (`VmRSS:`, `VmHWM:`), in MiB (NaN
 /// when it is gone).
 pub fn memory_mb(pid: u32, field: &str) -> f64 {

@@ -138,7 +138,8 @@ pub enum ServeEnd {
 
 type Writer<W> = Arc<Mutex<WireWriter<W>>>;
 
-/// Most changes applied in one batch.
+/// Most changes applied in one batch (the keeper keeps two batches in
+/// flight: `WINDOW` in syncer.rs).
 const MAX_BATCH: usize = 256;
 
 /// Entries per snapshot chunk (well under the frame limit).

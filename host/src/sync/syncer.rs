@@ -292,11 +292,12 @@ enum Outcome {
 }
 
 const RECENT: usize = 20;
-/// Requests in flight at once. The daemon applies at most this many
-/// changes per batch (each holding a staged file open until then): larger
-/// batches mean fewer flushes to disk; 256 stays far below Linux's default
-/// limit of 1024 open files.
-const WINDOW: usize = 256;
+/// Requests in flight at once: two of the daemon's batches (`MAX_BATCH` in
+/// serve.rs), so that one batch is received and staged while the one before
+/// it is made durable and renamed into place. With only one batch in flight
+/// the upload stops at every flush to disk. Each staged file stays open
+/// until its batch is applied (open_files.rs raises the limit for that).
+const WINDOW: usize = 512;
 /// Deletions wait until the tree has been quiet this long, so that a folder
 /// being removed (`rm -rf`) is seen whole, and its root's disappearance halts
 /// sync before any of its files is deleted on the other side.

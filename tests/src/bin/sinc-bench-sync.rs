@@ -11,7 +11,7 @@
 //! peers); `BENCH_SINC_LOG=sinc=debug` makes that log say how long the scan,
 //! the plan and its transfer took.
 
-use sinc_tests::procs::{cpu_ticks, memory_mb, pgrep};
+use sinc_tests::procs::{cpu_ticks, machine_ticks, memory_mb, pgrep};
 use sinc_tests::tree::{self, percentile};
 use sinc_tests::{Client, Proxy, Sshd, sh_quote};
 use std::path::{Path, PathBuf};
@@ -100,6 +100,12 @@ fn latency(name: &str, edits: usize, mut edit: impl FnMut(usize) -> (PathBuf, Ve
     }
 }
 
+/// The share of the machine's CPU time (all cores) used since `before`.
+fn used_since(before: (u64, u64)) -> f64 {
+    let now = machine_ticks();
+    (now.0 - before.0) as f64 / (now.1 - before.1).max(1) as f64
+}
+
 fn main() {
     let large = std::env::args().any(|a| a == "--large");
     let files = if large { 100_000 } else { 10_000 };
@@ -180,7 +186,9 @@ fn main() {
         q(&base.join("tar")),
         q(&base.join("tar"))
     );
+    let m0 = machine_ticks();
     let tar = sh(&tar_cmd);
+    let tar_machine = used_since(m0);
     let tar_bytes = proxy.to_server() + proxy.to_client() - before;
     forget("tar");
     let rsync_cmd = format!("rsync -a -e \"{ssh}\" {}/ vps:{}/", q(src), q(&base.join("rsync")));
@@ -204,9 +212,11 @@ fn main() {
     let unison = sh(&unison_initial("unison"));
     forget("unison");
     let before = proxy.to_server() + proxy.to_client();
+    let m0 = machine_ticks();
     let t0 = Instant::now();
     client.ok(&["start"]);
     let sinc_initial = t0.elapsed();
+    let sinc_machine = used_since(m0);
     let sinc_bytes = proxy.to_server() + proxy.to_client() - before;
     assert_eq!(std::fs::read_dir(&remote).unwrap().count(), std::fs::read_dir(src).unwrap().count());
     if std::env::args().any(|a| a == "--initial-only") {
@@ -216,6 +226,14 @@ fn main() {
             tar.as_secs_f64(),
             rsync.as_secs_f64(),
             unison.as_secs_f64()
+        );
+        let (keeper, daemon) = (keeper_pid(&client), daemon_pid(&sshd).unwrap_or(0));
+        println!(
+            "  CPU: keeper {:.2} s, daemon {:.2} s; machine busy {:.0} % during sinc's, {:.0} % during tar's",
+            cpu_ticks(keeper) as f64 / 100.0,
+            cpu_ticks(daemon) as f64 / 100.0,
+            sinc_machine * 100.0,
+            tar_machine * 100.0
         );
         return;
     }
