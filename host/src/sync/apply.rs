@@ -99,7 +99,9 @@ pub struct Staged {
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn temp_name() -> String {
-    format!("{TEMP_PREFIX}{}-{}", std::process::id(), TEMP_COUNTER.fetch_add(1, Ordering::Relaxed))
+    // Asked once: each ask is a system call.
+    static PID: std::sync::LazyLock<u32> = std::sync::LazyLock::new(std::process::id);
+    format!("{TEMP_PREFIX}{}-{}", *PID, TEMP_COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 impl StageWriter {
@@ -461,6 +463,9 @@ impl Transition<'_> {
         if wanted != current {
             let mode = std::fs::Permissions::from_mode(wanted);
             staged.file.set_permissions(mode).map_err(Self::io(rel))?;
+            // Made durable before (a batch's `sync_all` after an earlier
+            // attempt failed): the new mode is not yet.
+            staged.durable = false;
         }
         staged.exec = Some(exec);
         Ok(())
@@ -684,6 +689,25 @@ mod tests {
         f.rescan();
         assert_eq!(f.index, recorded);
         assert_eq!(std::fs::metadata(f.root().join("old")).unwrap().permissions().mode() & 0o777, 0o751);
+    }
+
+    #[test]
+    fn a_mode_given_after_the_content_was_made_durable_is_made_durable_too() {
+        // A batch makes its staged files durable after preparing them; one
+        // whose preparing failed is prepared again by `put_file`, and the
+        // mode it then gets must be synced as well.
+        let mut f = fx();
+        let (root, t) = f.t();
+        let (mut staged, _) = stage(&root, &p("tool"), b"#!/bin/sh\n");
+        sync_all([&mut staged]);
+        assert!(staged.durable);
+        t.prepare(&p("tool"), None, true, &mut staged).unwrap();
+        assert!(!staged.durable, "the new mode is not durable yet");
+        staged.sync().unwrap();
+        assert!(staged.durable);
+        // Preparing again changes nothing and needs no sync.
+        t.prepare(&p("tool"), None, true, &mut staged).unwrap();
+        assert!(staged.durable);
     }
 
     #[test]
