@@ -54,37 +54,40 @@ pub const WATCH_LIMIT_FILE: &str = "/proc/sys/fs/inotify/max_user_watches";
 pub const RAISE_WATCH_LIMIT: &str =
     "echo fs.inotify.max_user_watches=524288 | sudo tee /etc/sysctl.d/60-sinc.conf && sudo sysctl --system";
 
-/// Events closer together than this make a stream.
+/// A wait for the next event shorter than this means a stream of events.
 const STREAM_GAP: Duration = Duration::from_millis(1);
-/// How long the watcher's thread rests, once a stream starts and then once
-/// per rest, letting the kernel queue what comes meanwhile.
+/// A wait at least this long means the thread went to sleep for the event
+/// and was woken (taking in what the kernel had queued takes microseconds).
+const WOKEN: Duration = Duration::from_micros(10);
+/// How long the thread rests, in a stream, once it was woken for an event.
 const REST: Duration = Duration::from_millis(1);
 
 /// When the native watcher's thread should rest. Every event the kernel
-/// queues while that thread waits for events also wakes it, and on a VM the
-/// wake-up costs the process that wrote more than its write: with the
-/// daemon receiving 100k files, a third of its writing time. Resting 1 ms at
-/// a time during a stream lets the kernel queue the events meanwhile without
-/// waking anyone, and the thread then reads them in one go. An event that
-/// starts no stream (an edit after a quiet moment) is never held back; in a
-/// stream an event waits at most one rest.
+/// queues while that thread sleeps waiting for events also wakes it, and on
+/// a VM the wake-up costs the process that wrote more than its write: with
+/// the daemon receiving 100k files, a third of its writing time. In a
+/// stream, once the thread was woken for an event, it rests 1 ms: the kernel
+/// queues what comes meanwhile without waking anyone, and the thread then
+/// takes it all in without resting (its waits are then too short to count),
+/// so however fast events come it never falls behind. An event after a
+/// quiet moment (an edit) is never held back; in a stream an event waits at
+/// most one rest.
 #[derive(Debug, Default)]
 struct Pacer {
-    last_event: Option<Instant>,
-    rested_until: Option<Instant>,
+    /// When the thread was done with the event before.
+    done_at: Option<Instant>,
 }
 
 impl Pacer {
     /// An event arrived at `now`: how long to rest after passing it on.
-    fn rest_after(&mut self, now: Instant) -> Option<Duration> {
-        let streaming = self.last_event.is_some_and(|t| now.duration_since(t) < STREAM_GAP);
-        self.last_event = Some(now);
-        let rested_lately = self.rested_until.is_some_and(|t| now.duration_since(t) < REST);
-        if !streaming || rested_lately {
-            return None;
-        }
-        self.rested_until = Some(now + REST);
-        Some(REST)
+    fn rest_after(&self, now: Instant) -> Option<Duration> {
+        let waited = now.saturating_duration_since(self.done_at?);
+        (WOKEN..STREAM_GAP).contains(&waited).then_some(REST)
+    }
+
+    /// The thread is done with an event (passed on, rested if it had to).
+    fn done(&mut self, now: Instant) {
+        self.done_at = Some(now);
     }
 }
 
@@ -93,10 +96,12 @@ fn paced(root: PathBuf, tx: UnboundedSender<WatchEvent>) -> impl FnMut(notify::R
     let pass_on = handler(root, tx);
     let mut pacer = Pacer::default();
     move |res| {
+        let arrived = Instant::now();
         pass_on(res);
-        if let Some(rest) = pacer.rest_after(Instant::now()) {
+        if let Some(rest) = pacer.rest_after(arrived) {
             std::thread::sleep(rest);
         }
+        pacer.done(Instant::now());
     }
 }
 
@@ -166,20 +171,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_lone_event_is_never_held_back_and_a_stream_rests_once_per_rest() {
+    fn the_thread_rests_when_woken_in_a_stream_and_never_for_a_lone_event() {
         let t0 = Instant::now();
         let at = |us: u64| t0 + Duration::from_micros(us);
         let mut p = Pacer::default();
         assert_eq!(p.rest_after(at(0)), None, "the first event");
-        assert_eq!(p.rest_after(at(5_000)), None, "an event after a quiet moment");
-        // A stream: the second event close behind rests once…
-        assert_eq!(p.rest_after(at(5_100)), Some(REST));
-        // …what queued meanwhile passes without resting again…
-        assert_eq!(p.rest_after(at(6_150)), None);
-        assert_eq!(p.rest_after(at(6_200)), None);
-        // …and once a rest has passed, the stream rests again.
-        assert_eq!(p.rest_after(at(7_150)), Some(REST));
-        // A quiet moment ends the stream.
+        p.done(at(2));
+        // Taken in with the one before (queued meanwhile): no rest.
+        assert_eq!(p.rest_after(at(5)), None);
+        p.done(at(7));
+        // Woken for it, in a stream: rest once it is passed on…
+        assert_eq!(p.rest_after(at(60)), Some(REST));
+        p.done(at(1_100));
+        // …then take in what queued during the rest without resting…
+        for t in [1_103, 1_106, 1_109] {
+            assert_eq!(p.rest_after(at(t)), None);
+            p.done(at(t + 1));
+        }
+        // …until woken again.
+        assert_eq!(p.rest_after(at(1_200)), Some(REST));
+        p.done(at(2_250));
+        // An event after a quiet moment is never held back.
         assert_eq!(p.rest_after(at(20_000)), None);
     }
 
