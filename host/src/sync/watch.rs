@@ -56,8 +56,8 @@ pub const RAISE_WATCH_LIMIT: &str =
 
 /// A wait for the next event shorter than this means a stream of events.
 const STREAM_GAP: Duration = Duration::from_millis(1);
-/// A wait at least this long means the thread went to sleep for the event
-/// and was woken (taking in what the kernel had queued takes microseconds).
+/// A wait shorter than this cannot have been a sleep (the kernel had the
+/// event queued already); longer ones are checked.
 const WOKEN: Duration = Duration::from_micros(10);
 /// How long the thread rests, in a stream, once it was woken for an event.
 const REST: Duration = Duration::from_millis(1);
@@ -66,28 +66,58 @@ const REST: Duration = Duration::from_millis(1);
 /// queues while that thread sleeps waiting for events also wakes it, and on
 /// a VM the wake-up costs the process that wrote more than its write: with
 /// the daemon receiving 100k files, a third of its writing time. In a
-/// stream, once the thread was woken for an event, it rests 1 ms: the kernel
-/// queues what comes meanwhile without waking anyone, and the thread then
-/// takes it all in without resting (its waits are then too short to count),
-/// so however fast events come it never falls behind. An event after a
-/// quiet moment (an edit) is never held back; in a stream an event waits at
-/// most one rest.
+/// stream, once the thread slept and was woken for an event, it rests 1 ms:
+/// the kernel queues what comes meanwhile without waking anyone, and the
+/// thread then takes it all in without resting, since it does not sleep
+/// while events are queued. (Only a real sleep counts: a wait that was the
+/// thread being preempted, or busy with a previous event, must not make it
+/// rest while events queue up, or it would fall behind a fast stream.) An
+/// event after a quiet moment (an edit) is never held back; in a stream an
+/// event waits at most one rest.
 #[derive(Debug, Default)]
 struct Pacer {
     /// When the thread was done with the event before.
     done_at: Option<Instant>,
+    /// The thread's count of sleeps when last asked.
+    sleeps: u64,
 }
 
 impl Pacer {
     /// An event arrived at `now`: how long to rest after passing it on.
-    fn rest_after(&self, now: Instant) -> Option<Duration> {
+    /// `sleeps` counts the thread's sleeps so far (asked only when the wait
+    /// could have been one).
+    fn rest_after(&mut self, now: Instant, sleeps: impl FnOnce() -> u64) -> Option<Duration> {
         let waited = now.saturating_duration_since(self.done_at?);
-        (WOKEN..STREAM_GAP).contains(&waited).then_some(REST)
+        if !(WOKEN..STREAM_GAP).contains(&waited) {
+            return None;
+        }
+        let count = sleeps();
+        let slept = count > self.sleeps;
+        self.sleeps = count;
+        slept.then_some(REST)
     }
 
-    /// The thread is done with an event (passed on, rested if it had to).
-    fn done(&mut self, now: Instant) {
+    /// The thread is done with an event; `rested_sleeps` is its count of
+    /// sleeps after a rest (the rest is not a wait for events).
+    fn done(&mut self, now: Instant, rested_sleeps: Option<u64>) {
         self.done_at = Some(now);
+        if let Some(count) = rested_sleeps {
+            self.sleeps = count;
+        }
+    }
+}
+
+/// How many times this thread has slept (given up its core to wait), as
+/// the kernel counts them; 0 where it cannot say (no pacing then).
+fn sleeps_of_this_thread() -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        use nix::sys::resource::{UsageWho, getrusage};
+        getrusage(UsageWho::RUSAGE_THREAD).map_or(0, |u| u64::try_from(u.voluntary_context_switches()).unwrap_or(0))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        0
     }
 }
 
@@ -98,10 +128,11 @@ fn paced(root: PathBuf, tx: UnboundedSender<WatchEvent>) -> impl FnMut(notify::R
     move |res| {
         let arrived = Instant::now();
         pass_on(res);
-        if let Some(rest) = pacer.rest_after(arrived) {
+        let rested = pacer.rest_after(arrived, sleeps_of_this_thread).map(|rest| {
             std::thread::sleep(rest);
-        }
-        pacer.done(Instant::now());
+            sleeps_of_this_thread()
+        });
+        pacer.done(Instant::now(), rested);
     }
 }
 
@@ -174,25 +205,29 @@ mod tests {
     fn the_thread_rests_when_woken_in_a_stream_and_never_for_a_lone_event() {
         let t0 = Instant::now();
         let at = |us: u64| t0 + Duration::from_micros(us);
+        let never = || -> u64 { panic!("asked about sleeps for a wait too short or too long to be one") };
         let mut p = Pacer::default();
-        assert_eq!(p.rest_after(at(0)), None, "the first event");
-        p.done(at(2));
+        assert_eq!(p.rest_after(at(0), never), None, "the first event");
+        p.done(at(2), None);
         // Taken in with the one before (queued meanwhile): no rest.
-        assert_eq!(p.rest_after(at(5)), None);
-        p.done(at(7));
-        // Woken for it, in a stream: rest once it is passed on…
-        assert_eq!(p.rest_after(at(60)), Some(REST));
-        p.done(at(1_100));
+        assert_eq!(p.rest_after(at(5), never), None);
+        p.done(at(7), None);
+        // Slept and was woken for it, in a stream: rest once it is passed on…
+        assert_eq!(p.rest_after(at(60), || 1), Some(REST));
+        p.done(at(1_100), Some(2));
         // …then take in what queued during the rest without resting…
         for t in [1_103, 1_106, 1_109] {
-            assert_eq!(p.rest_after(at(t)), None);
-            p.done(at(t + 1));
+            assert_eq!(p.rest_after(at(t), never), None);
+            p.done(at(t + 1), None);
         }
-        // …until woken again.
-        assert_eq!(p.rest_after(at(1_200)), Some(REST));
-        p.done(at(2_250));
+        // …also when a wait was long but no sleep (preempted, or busy)…
+        assert_eq!(p.rest_after(at(1_200), || 2), None);
+        p.done(at(1_201), None);
+        // …until it slept and was woken again.
+        assert_eq!(p.rest_after(at(1_300), || 3), Some(REST));
+        p.done(at(2_350), Some(4));
         // An event after a quiet moment is never held back.
-        assert_eq!(p.rest_after(at(20_000)), None);
+        assert_eq!(p.rest_after(at(20_000), never), None);
     }
 
     #[tokio::test]
