@@ -15,6 +15,9 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// How long a polite disconnect may take before the connection is dropped.
+const GOODBYE_WAIT: Duration = Duration::from_secs(1);
+
 /// One SSH connection; channels are multiplexed on it.
 pub struct Connection {
     handle: Handle<ClientHandler>,
@@ -262,9 +265,17 @@ impl Connection {
         self.handle.is_closed()
     }
 
-    /// Close the connection politely.
+    /// Close the connection politely, waiting at most [`GOODBYE_WAIT`]: a
+    /// connection whose network went away (the laptop changed address) may
+    /// never take the message, and the command must end all the same.
     pub async fn disconnect(&self) {
-        let _ = self.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
+        let goodbye = self.handle.disconnect(russh::Disconnect::ByApplication, "", "en");
+        if tokio::time::timeout(GOODBYE_WAIT, goodbye).await.is_err() {
+            tracing::debug!(
+                "{}: the disconnect was not taken in {GOODBYE_WAIT:?}; closing anyway",
+                self.target.describe()
+            );
+        }
     }
 }
 
