@@ -17,12 +17,14 @@ pub fn cpu_ticks(pid: u32) -> u64 {
 /// says how much of the machine a run used.
 pub fn machine_ticks() -> (u64, u64) {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    // user nice system idle iowait irq softirq steal (then guest times,
+    // which user and nice already count).
     let f: Vec<u64> =
-        stat.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+        stat.lines().next().unwrap_or("").split_whitespace().skip(1).take(8).filter_map(|v| v.parse().ok()).collect();
     let total: u64 = f.iter().sum();
-    // idle and iowait are the 4th and 5th figures.
-    let idle = f.get(3).copied().unwrap_or(0) + f.get(4).copied().unwrap_or(0);
-    (total - idle, total)
+    // Idle, waiting for I/O, or taken by the host (steal): not busy.
+    let not_busy: u64 = [3, 4, 7].iter().filter_map(|&i| f.get(i)).sum();
+    (total.saturating_sub(not_busy), total)
 }
 
 /// A memory figure of /proc/PID/status (`VmRSS:`, `VmHWM:`), in MiB (NaN

@@ -298,6 +298,11 @@ const RECENT: usize = 20;
 /// the upload stops at every flush to disk. Each staged file stays open
 /// until its batch is applied (open_files.rs raises the limit for that).
 const WINDOW: usize = 512;
+/// Downloads requested ahead of the one being received. Each may hold a few
+/// chunks in memory (`client.rs`), with no cap on bytes, so there are fewer
+/// of them than uploads; the keeper applies what it receives in batches of
+/// `LOCAL_BATCH`, well within this.
+const FETCH_AHEAD: usize = 256;
 /// Deletions wait until the tree has been quiet this long, so that a folder
 /// being removed (`rm -rf`) is seen whole, and its root's disappearance halts
 /// sync before any of its files is deleted on the other side.
@@ -1493,8 +1498,8 @@ async fn apply_local(
     let mut ahead: VecDeque<(usize, Option<u32>, super::client::Download)> = VecDeque::new();
     let mut next_fetch = 0usize;
     for (i, step) in steps.iter().enumerate() {
-        // Keep up to WINDOW content requests queued at the daemon.
-        while next_fetch < steps.len() && ahead.len() < WINDOW {
+        // Keep up to FETCH_AHEAD content requests queued at the daemon.
+        while next_fetch < steps.len() && ahead.len() < FETCH_AHEAD {
             if let Some(f) = fetch(client, local, &steps[next_fetch]).await? {
                 ahead.push_back((next_fetch, f.0, f.1));
             }

@@ -5,6 +5,7 @@
 //! polling watcher takes over.
 
 use super::ignore::TEMP_PREFIX;
+use notify::event::CreateKind;
 use notify::{Config, Event, EventKind, EventKindMask, PollWatcher, RecommendedWatcher, RecursiveMode, Watcher as _};
 use sinc_sync_core::RelPath;
 use std::path::{Path, PathBuf};
@@ -63,17 +64,17 @@ const WOKEN: Duration = Duration::from_micros(10);
 const REST: Duration = Duration::from_millis(1);
 
 /// When the native watcher's thread should rest. Every event the kernel
-/// queues while that thread sleeps waiting for events also wakes it, and on
-/// a VM the wake-up costs the process that wrote more than its write: with
-/// the daemon receiving 100k files, a third of its writing time. In a
-/// stream, once the thread slept and was woken for an event, it rests 1 ms:
-/// the kernel queues what comes meanwhile without waking anyone, and the
-/// thread then takes it all in without resting, since it does not sleep
-/// while events are queued. (Only a real sleep counts: a wait that was the
-/// thread being preempted, or busy with a previous event, must not make it
-/// rest while events queue up, or it would fall behind a fast stream.) An
-/// event after a quiet moment (an edit) is never held back; in a stream an
-/// event waits at most one rest.
+/// queues while that thread sleeps waiting for events also wakes it, and the
+/// process that wrote pays for the wake-up: with the daemon receiving 100k
+/// files on a VM, a fifth of its writing thread's time. In a stream, once
+/// the thread slept and was woken for an event, it rests 1 ms: the kernel
+/// queues what comes meanwhile without waking anyone, and the thread then
+/// takes it all in without resting, since it does not sleep while events
+/// are queued. (Only a real sleep counts: a wait that was the thread being
+/// preempted, or busy with a previous event, must not make it rest while
+/// events queue up, or it would fall behind a fast stream.) The first event
+/// after a quiet moment is never held back; in a stream an event waits at
+/// most one rest.
 #[derive(Debug, Default)]
 struct Pacer {
     /// When the thread was done with the event before.
@@ -88,13 +89,15 @@ impl Pacer {
     /// could have been one).
     fn rest_after(&mut self, now: Instant, sleeps: impl FnOnce() -> u64) -> Option<Duration> {
         let waited = now.saturating_duration_since(self.done_at?);
-        if !(WOKEN..STREAM_GAP).contains(&waited) {
+        if waited < WOKEN {
             return None;
         }
+        // Asked after a quiet moment too, so that a sleep long past cannot
+        // count for a later wait that was no sleep.
         let count = sleeps();
         let slept = count > self.sleeps;
         self.sleeps = count;
-        slept.then_some(REST)
+        (slept && waited < STREAM_GAP).then_some(REST)
     }
 
     /// The thread is done with an event; `rested_sleeps` is its count of
@@ -127,8 +130,13 @@ fn paced(root: PathBuf, tx: UnboundedSender<WatchEvent>) -> impl FnMut(notify::R
     let mut pacer = Pacer::default();
     move |res| {
         let arrived = Instant::now();
+        // notify adds the watch of a new folder once it has taken in every
+        // queued event: no rest may delay that (files created in the folder
+        // before it is watched are seen only by the rescan of the folder).
+        // Nor after an error or a lost-events report.
+        let may_rest = matches!(&res, Ok(e) if !e.need_rescan() && e.kind != EventKind::Create(CreateKind::Folder));
         pass_on(res);
-        let rested = pacer.rest_after(arrived, sleeps_of_this_thread).map(|rest| {
+        let rested = pacer.rest_after(arrived, sleeps_of_this_thread).filter(|_| may_rest).map(|rest| {
             std::thread::sleep(rest);
             sleeps_of_this_thread()
         });
@@ -226,8 +234,12 @@ mod tests {
         // …until it slept and was woken again.
         assert_eq!(p.rest_after(at(1_300), || 3), Some(REST));
         p.done(at(2_350), Some(4));
-        // An event after a quiet moment is never held back.
-        assert_eq!(p.rest_after(at(20_000), never), None);
+        // An event after a quiet moment is never held back (the count is
+        // asked, so that the sleep before it cannot count later)…
+        assert_eq!(p.rest_after(at(20_000), || 9), None);
+        p.done(at(20_001), None);
+        // …and a later wait that was no sleep does not rest.
+        assert_eq!(p.rest_after(at(20_100), || 9), None);
     }
 
     #[tokio::test]

@@ -103,7 +103,7 @@ fn latency(name: &str, edits: usize, mut edit: impl FnMut(usize) -> (PathBuf, Ve
 /// The share of the machine's CPU time (all cores) used since `before`.
 fn used_since(before: (u64, u64)) -> f64 {
     let now = machine_ticks();
-    (now.0 - before.0) as f64 / (now.1 - before.1).max(1) as f64
+    now.0.saturating_sub(before.0) as f64 / now.1.saturating_sub(before.1).max(1) as f64
 }
 
 fn main() {
@@ -219,13 +219,16 @@ fn main() {
     let sinc_machine = used_since(m0);
     let sinc_bytes = proxy.to_server() + proxy.to_client() - before;
     assert_eq!(std::fs::read_dir(&remote).unwrap().count(), std::fs::read_dir(src).unwrap().count());
-    // The CPU both sides used for it (the daemon's also counts creating the
-    // empty session, a few milliseconds), and how busy the whole machine
-    // was: sinc's, tar's.
+    // The CPU both sides used for it, read 3 s later so that what their
+    // watchers were still taking in, and the tidying after a large change,
+    // count too (the daemon's also counts creating the empty session, a few
+    // milliseconds); and how busy the whole machine was during sinc's and
+    // tar's.
     let cpu_line = {
         let (keeper, daemon) = (keeper_pid(&client), daemon_pid(&sshd).unwrap_or(0));
+        std::thread::sleep(Duration::from_secs(3));
         format!(
-            "CPU for sinc's first sync: keeper {:.2} s, daemon {:.2} s; the machine's 2 cores busy {:.0} % during it ({:.0} % during tar's)",
+            "CPU for sinc's first sync (read 3 s after it): keeper {:.2} s, daemon {:.2} s; the machine's 2 cores busy {:.0} % during it ({:.0} % during tar's)",
             cpu_ticks(keeper) as f64 / 100.0,
             cpu_ticks(daemon) as f64 / 100.0,
             sinc_machine * 100.0,
