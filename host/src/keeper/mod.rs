@@ -242,7 +242,7 @@ pub async fn run(ctx: &Context) -> Result<i32> {
                 // Channels relayed to foreground commands (an attached
                 // terminal) keep the connection up until they end.
                 if let Some(conn) = Arc::into_inner(conn) {
-                    let _ = tokio::time::timeout(RETRY, conn.disconnect()).await;
+                    conn.disconnect().await;
                 }
                 r
             }

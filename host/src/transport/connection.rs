@@ -347,8 +347,9 @@ async fn watch_over(conn: Weak<Connection>, declare: watch::Sender<bool>) {
                 if let Some(p) = ping.take() {
                     p.abort();
                 }
-                // Best effort: a blackholed socket may never take the goodbye.
-                let _ = tokio::time::timeout(Duration::from_secs(1), c.disconnect()).await;
+                // Best effort: a blackholed socket may never take the
+                // goodbye (`disconnect` waits at most GOODBYE_WAIT).
+                c.disconnect().await;
                 return;
             }
         }
